@@ -1,0 +1,84 @@
+// Shared part of the fused recurrent step kernels (rnn-, lstm- and gru-cell-forward): the
+// uniform, the bindings every cell has, the index maps and the staging of h_{t-1}.
+// The loader prepends it to each cell shader; it is not a kernel of its own.
+//
+// One dispatch advances every batch row and both directions of one layer by one step.
+// Thread mapping: workgroup (x, y, z) = (block of WG hidden units, batch row b, direction d);
+// invocation x of the block owns hidden unit j = x_block * WG + x and computes all G gates
+// of that unit, so no gate buffer makes a round trip through memory. Direction 0 processes
+// time t = step, direction 1 time t = T - 1 - step.
+//
+// Buffer layouts (f32 elements, G gates per unit, L layers, D directions):
+//   xproj [T, B, D, G*H]  the input projection X W_ih^T + b_ih of this layer, all steps
+//   whhT  [D, H, G*H]     W_hh transposed, so that neighbouring units read neighbouring words
+//   bhh   [D, G*H]        b_hh (zeros for a model without bias)
+//   h0    [L*D, B, H]     initial states of every layer; this layer's start at stateBase
+//   hseq  [T, B, D*H]     this layer's output sequence; h_{t-1} is read from the previous slot
+//   hN    [L*D, B, H]     written on the last step only
+
+struct Params {
+  batch: u32,
+  hidden: u32,
+  seqLen: u32,
+  step: u32,
+  numDirections: u32,
+  stateBase: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> xproj: array<f32>;
+@group(0) @binding(2) var<storage, read> whhT: array<f32>;
+@group(0) @binding(3) var<storage, read> bhh: array<f32>;
+@group(0) @binding(4) var<storage, read> h0: array<f32>;
+@group(0) @binding(5) var<storage, read_write> hseq: array<f32>;
+@group(0) @binding(6) var<storage, read_write> hN: array<f32>;
+
+override WG: u32 = 64u;
+var<workgroup> hTile: array<f32, WG>;
+
+fn timeOf(d: u32) -> u32 {
+  if (d == 0u) { return p.step; }
+  return p.seqLen - 1u - p.step;
+}
+
+fn stateIndex(b: u32, d: u32, j: u32) -> u32 {
+  return ((p.stateBase + d) * p.batch + b) * p.hidden + j;
+}
+
+fn hseqIndex(t: u32, b: u32, d: u32, j: u32) -> u32 {
+  return (t * p.batch + b) * p.numDirections * p.hidden + d * p.hidden + j;
+}
+
+// Start of the G*H gate block of (t, b, d) in xproj.
+fn xprojBase(t: u32, b: u32, d: u32, gates: u32) -> u32 {
+  return ((t * p.batch + b) * p.numDirections + d) * gates * p.hidden;
+}
+
+// h_{t-1}[b, k] of direction d: h0 on the first step, else the neighbouring slot of hseq.
+fn prevH(b: u32, d: u32, k: u32) -> f32 {
+  if (p.step == 0u) { return h0[stateIndex(b, d, k)]; }
+  let t = timeOf(d);
+  var tp = t - 1u;
+  if (d == 1u) { tp = t + 1u; }
+  return hseq[hseqIndex(tp, b, d, k)];
+}
+
+// Stages h_{t-1}[b, k0 .. k0 + WG) in hTile (zeros past H). Called in uniform control flow
+// by every invocation of the workgroup; the caller puts a barrier after its use of the tile.
+fn stagePrevH(b: u32, d: u32, k0: u32, x: u32) {
+  let k = k0 + x;
+  var v = 0.0;
+  if (k < p.hidden) { v = prevH(b, d, k); }
+  hTile[x] = v;
+  workgroupBarrier();
+}
+
+fn sigmoid(x: f32) -> f32 {
+  return 1.0 / (1.0 + exp(-x));
+}
+
+// tanh saturates to +-1 in f32 well before |x| = 15; the clamp keeps the exponentials inside
+// some implementations' tanh finite.
+fn tanhSat(x: f32) -> f32 {
+  return tanh(clamp(x, -15.0, 15.0));
+}

@@ -1,0 +1,48 @@
+// LSTM step, fused (PyTorch semantics, gate blocks i, f, g, o):
+//   [i f g o] = xproj_t + b_hh + h_{t-1} W_hh^T
+//   c_t = sigmoid(f) * c_{t-1} + sigmoid(i) * tanh(g)
+//   h_t = sigmoid(o) * tanh(c_t)
+// The cell state lives in `c` [L*D, B, H], updated in place: c_t[b, j] depends only on
+// c_{t-1}[b, j], which the same invocation owns, so no other invocation reads it. It holds
+// c0 before the first step and cN after the last.
+// Bindings, layouts and thread mapping: see common/recurrent-step.wgsl.
+
+@group(0) @binding(7) var<storage, read_write> c: array<f32>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let H = p.hidden;
+  let GH = 4u * H;
+  let j = wid.x * WG + lid.x;
+  let b = wid.y;
+  let d = wid.z;
+  let t = timeOf(d);
+
+  var acc = vec4f(0.0);
+  for (var k0 = 0u; k0 < H; k0 += WG) {
+    stagePrevH(b, d, k0, lid.x);
+    if (j < H) {
+      let n = min(WG, H - k0);
+      for (var kk = 0u; kk < n; kk++) {
+        let w = (d * H + k0 + kk) * GH + j;
+        acc = fma(vec4f(hTile[kk]), vec4f(whhT[w], whhT[w + H], whhT[w + 2u * H], whhT[w + 3u * H]), acc);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (j >= H) { return; }
+
+  let xb = xprojBase(t, b, d, 4u) + j;
+  let bb = d * GH + j;
+  let ig = sigmoid(xproj[xb] + bhh[bb] + acc.x);
+  let fg = sigmoid(xproj[xb + H] + bhh[bb + H] + acc.y);
+  let gg = tanhSat(xproj[xb + 2u * H] + bhh[bb + 2u * H] + acc.z);
+  let og = sigmoid(xproj[xb + 3u * H] + bhh[bb + 3u * H] + acc.w);
+
+  let si = stateIndex(b, d, j);
+  let cNew = fg * c[si] + ig * gg;
+  c[si] = cNew;
+  let h = og * tanhSat(cNew);
+  hseq[hseqIndex(t, b, d, j)] = h;
+  if (p.step + 1u == p.seqLen) { hN[si] = h; }
+}

@@ -1,0 +1,38 @@
+// Elman RNN step, fused: h_t = act(xproj_t + b_hh + h_{t-1} W_hh^T), one gate (G = 1).
+// act is chosen at pipeline creation by NONLINEARITY: 0 tanh, 1 relu, 2 identity (the
+// linear state-space recurrence h_t = A h_{t-1} + B x_t + c).
+// Bindings, layouts and thread mapping: see common/recurrent-step.wgsl.
+
+override NONLINEARITY: u32 = 0u;
+
+fn activate(x: f32) -> f32 {
+  if (NONLINEARITY == 1u) { return max(x, 0.0); }
+  if (NONLINEARITY == 2u) { return x; }
+  return tanhSat(x);
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let H = p.hidden;
+  let j = wid.x * WG + lid.x;
+  let b = wid.y;
+  let d = wid.z;
+  let t = timeOf(d);
+
+  var acc = 0.0;
+  for (var k0 = 0u; k0 < H; k0 += WG) {
+    stagePrevH(b, d, k0, lid.x);
+    if (j < H) {
+      let n = min(WG, H - k0);
+      for (var kk = 0u; kk < n; kk++) {
+        acc = fma(hTile[kk], whhT[(d * H + k0 + kk) * H + j], acc);
+      }
+    }
+    workgroupBarrier();
+  }
+  if (j >= H) { return; }
+
+  let h = activate(xproj[xprojBase(t, b, d, 1u) + j] + bhh[d * H + j] + acc);
+  hseq[hseqIndex(t, b, d, j)] = h;
+  if (p.step + 1u == p.seqLen) { hN[stateIndex(b, d, j)] = h; }
+}

@@ -1,0 +1,235 @@
+/**
+ * Adapter and device: `navigator.gpu` in a browser, the `webgpu` package (Dawn) in Node.
+ *
+ * In Node a machine without a hardware Vulkan driver usually still has SwiftShader, the CPU
+ * Vulkan driver that Chromium and Chrome ship. Dawn finds it through the Vulkan loader's
+ * `VK_ICD_FILENAMES`, so when the first request returns no adapter we point that variable at
+ * each SwiftShader manifest we can find and ask again.
+ */
+import { GpuError, GpuUnavailableError } from '../errors.js';
+import { PipelineCache } from './pipelines.js';
+
+/** Options of {@link acquireGpu}. */
+export interface GpuOptions {
+  /** Use this device instead of requesting one (the caller keeps ownership of it). */
+  device?: GPUDevice;
+  /** Request the device from this adapter. */
+  adapter?: GPUAdapter;
+  /** Passed to `requestAdapter`. */
+  powerPreference?: GPUPowerPreference;
+  /**
+   * Called with every GPU error that no operation of webrnn is waiting for (uncaptured errors
+   * and device loss). Without it they are written to `console.error`; either way the next
+   * operation of the engine fails with the first such error.
+   */
+  onError?: (error: GpuError) => void;
+}
+
+/** What adapter a context runs on. */
+export interface AdapterDescription {
+  /** `browser` for `navigator.gpu`, `node` for the `webgpu` package, `external` for a given device. */
+  runtime: 'browser' | 'node' | 'external';
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /** True for a CPU implementation (SwiftShader or an adapter that says it is a fallback). */
+  software: boolean;
+  /** In Node: the Vulkan driver manifest set in VK_ICD_FILENAMES for this adapter, if any. */
+  vulkanIcd?: string;
+}
+
+/** Where Chromium, Chrome and Debian put SwiftShader's Vulkan manifest. */
+export const SWIFTSHADER_ICD_PATHS: readonly string[] = [
+  '/usr/lib/chromium/vk_swiftshader_icd.json',
+  '/usr/lib/chromium-browser/vk_swiftshader_icd.json',
+  '/usr/lib64/chromium-browser/vk_swiftshader_icd.json',
+  '/usr/lib64/chromium/vk_swiftshader_icd.json',
+  '/opt/google/chrome/vk_swiftshader_icd.json',
+  '/opt/google/chrome-beta/vk_swiftshader_icd.json',
+  '/opt/google/chrome-unstable/vk_swiftshader_icd.json',
+  '/opt/chromium.org/chromium/vk_swiftshader_icd.json',
+  '/snap/chromium/current/usr/lib/chromium-browser/vk_swiftshader_icd.json',
+];
+
+const INSTALL_HINT =
+  'To fix: use a browser or machine with WebGPU; in Node install a Vulkan driver, or on Debian/Ubuntu ' +
+  '`apt-get install chromium libvulkan1` (SwiftShader, a CPU driver) and set ' +
+  'VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json.';
+
+function isNode(): boolean {
+  const p = (globalThis as { process?: { versions?: { node?: string } } }).process;
+  return typeof p?.versions?.node === 'string';
+}
+
+function describe(info: GPUAdapterInfo | undefined, runtime: AdapterDescription['runtime'], fallback: boolean): AdapterDescription {
+  const vendor = info?.vendor ?? '';
+  const architecture = info?.architecture ?? '';
+  const device = info?.device ?? '';
+  const description = info?.description ?? '';
+  const text = `${vendor} ${architecture} ${device} ${description}`.toLowerCase();
+  return {
+    runtime,
+    vendor,
+    architecture,
+    device,
+    description,
+    software: fallback || text.includes('swiftshader') || text.includes('llvmpipe') || text.includes('lavapipe'),
+  };
+}
+
+interface Acquired {
+  adapter: GPUAdapter | null;
+  device: GPUDevice;
+  runtime: AdapterDescription['runtime'];
+  /** Keeps Dawn's GPU object alive as long as the device. */
+  keepAlive?: unknown;
+  vulkanIcd?: string;
+}
+
+async function nodeAdapter(options: GpuOptions, tried: string[]): Promise<{ adapter: GPUAdapter; gpu: GPU; icd?: string } | null> {
+  type DawnModule = { create: (flags: string[]) => GPU };
+  const name = 'webgpu';
+  let mod: DawnModule;
+  try {
+    mod = (await import(/* @vite-ignore */ name)) as DawnModule;
+  } catch (e) {
+    tried.push(`import the 'webgpu' package (Dawn for Node): ${(e as Error).message} (install it with \`npm install webgpu\`)`);
+    return null;
+  }
+  const env = (globalThis as unknown as { process: { env: Record<string, string | undefined> } }).process.env;
+  const request = async (label: string): Promise<{ adapter: GPUAdapter; gpu: GPU } | null> => {
+    try {
+      const gpu = mod.create([]);
+      const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference });
+      tried.push(`${label}: ${adapter ? 'adapter found' : 'no adapter'}`);
+      return adapter ? { adapter, gpu } : null;
+    } catch (e) {
+      tried.push(`${label}: ${(e as Error).message}`);
+      return null;
+    }
+  };
+  const given = env.VK_ICD_FILENAMES;
+  const first = await request(`Dawn with ${given ? `VK_ICD_FILENAMES=${given}` : 'the default Vulkan drivers'}`);
+  if (first) return { ...first, icd: given };
+
+  const fsName = 'node:fs';
+  const { existsSync } = (await import(/* @vite-ignore */ fsName)) as { existsSync: (path: string) => boolean };
+  for (const icd of SWIFTSHADER_ICD_PATHS) {
+    if (icd === given) continue;
+    if (!existsSync(icd)) {
+      tried.push(`SwiftShader manifest ${icd}: not present`);
+      continue;
+    }
+    env.VK_ICD_FILENAMES = icd;
+    const found = await request(`Dawn with VK_ICD_FILENAMES=${icd}`);
+    if (found) return { ...found, icd };
+  }
+  // Leave the environment as the caller had it.
+  if (given === undefined) delete env.VK_ICD_FILENAMES;
+  else env.VK_ICD_FILENAMES = given;
+  return null;
+}
+
+async function requestDevice(adapter: GPUAdapter): Promise<GPUDevice> {
+  // Ask for the adapter's largest buffers so that long sequences and wide layers fit; every
+  // other limit stays at its default.
+  const requiredLimits: Record<string, number> = {
+    maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
+    maxBufferSize: adapter.limits.maxBufferSize,
+    maxStorageBuffersPerShaderStage: adapter.limits.maxStorageBuffersPerShaderStage,
+  };
+  return adapter.requestDevice({ label: 'webrnn', requiredLimits });
+}
+
+async function acquire(options: GpuOptions): Promise<Acquired> {
+  if (options.device) return { adapter: options.adapter ?? null, device: options.device, runtime: 'external' };
+  const tried: string[] = [];
+  if (options.adapter) {
+    return { adapter: options.adapter, device: await requestDevice(options.adapter), runtime: 'external' };
+  }
+  const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
+  if (nav?.gpu) {
+    const adapter = await nav.gpu.requestAdapter({ powerPreference: options.powerPreference });
+    tried.push(`navigator.gpu.requestAdapter(): ${adapter ? 'adapter found' : 'no adapter'}`);
+    if (adapter) return { adapter, device: await requestDevice(adapter), runtime: 'browser' };
+  } else if (!isNode()) {
+    tried.push('navigator.gpu: not present (this browser has no WebGPU, or it is disabled; Chromium needs --enable-unsafe-webgpu on some platforms)');
+  }
+  if (isNode()) {
+    const found = await nodeAdapter(options, tried);
+    if (found) {
+      return { adapter: found.adapter, device: await requestDevice(found.adapter), runtime: 'node', keepAlive: found.gpu, vulkanIcd: found.icd };
+    }
+  }
+  throw new GpuUnavailableError(`No WebGPU adapter could be found. ${INSTALL_HINT}`, tried);
+}
+
+/**
+ * The device plus everything that watches it. Operations call {@link GpuContext.check}
+ * before they start, so that an uncaptured error or a lost device is reported by the next
+ * call instead of vanishing.
+ */
+export class GpuContext {
+  readonly device: GPUDevice;
+  readonly info: AdapterDescription;
+  readonly limits: GPUSupportedLimits;
+  /** Pipelines and layouts of this device, shared by every model of the engine. */
+  readonly pipelines: PipelineCache;
+  private readonly ownsDevice: boolean;
+  private readonly keepAlive: unknown;
+  private failure: GpuError | null = null;
+  private destroyed = false;
+
+  private constructor(acquired: Acquired, ownsDevice: boolean, onError: ((e: GpuError) => void) | undefined, info: AdapterDescription) {
+    this.device = acquired.device;
+    this.ownsDevice = ownsDevice;
+    this.keepAlive = acquired.keepAlive;
+    this.limits = acquired.device.limits;
+    this.pipelines = new PipelineCache(acquired.device);
+    this.info = info;
+    const report = (error: GpuError): void => {
+      if (!this.failure) this.failure = error;
+      if (onError) onError(error);
+      else console.error(`webrnn: ${error.message}`);
+    };
+    this.device.addEventListener('uncapturederror', (event: Event) => {
+      const e = (event as GPUUncapturedErrorEvent).error;
+      report(new GpuError('gpu-error', `uncaptured GPU error: ${e?.message ?? String(e)}`));
+    });
+    void this.device.lost.then((lost) => {
+      if (this.destroyed && lost.reason === 'destroyed') return;
+      report(new GpuError('device-lost', `GPU device lost (${lost.reason}): ${lost.message}`));
+    });
+  }
+
+  /** Find an adapter and device as described in the module comment. */
+  static async create(options: GpuOptions = {}): Promise<GpuContext> {
+    const acquired = await acquire(options);
+    const adapterInfo = acquired.adapter?.info ?? (acquired.device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+    const info = describe(adapterInfo, acquired.runtime, adapterInfo?.isFallbackAdapter ?? false);
+    if (acquired.vulkanIcd) {
+      info.vulkanIcd = acquired.vulkanIcd;
+      if (acquired.vulkanIcd.includes('swiftshader')) info.software = true;
+    }
+    // A device passed in stays the caller's: destroy() leaves it alone.
+    return new GpuContext(acquired, options.device === undefined, options.onError, info);
+  }
+
+  /** Throw the first unreported GPU failure (uncaptured error, device loss). */
+  check(): void {
+    if (this.failure) throw this.failure;
+  }
+
+  /** True once the context's device is destroyed or lost. */
+  get isLost(): boolean {
+    return this.destroyed || this.failure?.code === 'device-lost';
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    if (this.ownsDevice) this.device.destroy();
+    void this.keepAlive;
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * Compute pipelines, created once per device and reused. The cache key holds only
+ * compile-time facts (shader name, preprocessor defines, entry point, override constants);
+ * every size travels in a uniform, so one pipeline serves every batch and hidden size.
+ */
+import { GpuError } from '../errors.js';
+
+/** What a pipeline is compiled from. */
+export interface PipelineRequest {
+  /** Kernel name: the shader's base name, also used as the pipeline label. */
+  name: string;
+  /** WGSL after preprocessing. */
+  code: string;
+  /** Preprocessor defines that produced `code` (part of the cache key). */
+  defines?: Readonly<Record<string, boolean>>;
+  entryPoint?: string;
+  constants?: Readonly<Record<string, number>>;
+  layout: GPUPipelineLayout;
+  /** Identifies `layout` in the cache key; layouts are themselves cached by this key. */
+  layoutKey: string;
+}
+
+export class PipelineCache {
+  private readonly pipelines = new Map<string, Promise<GPUComputePipeline>>();
+  private readonly modules = new Map<string, GPUShaderModule>();
+  private readonly layouts = new Map<string, { bindGroup: GPUBindGroupLayout; pipeline: GPUPipelineLayout }>();
+
+  constructor(private readonly device: GPUDevice) {}
+
+  /** Number of distinct pipelines created so far. */
+  get size(): number {
+    return this.pipelines.size;
+  }
+
+  /** A bind group layout and its pipeline layout, created once per key. */
+  layout(key: string, entries: GPUBindGroupLayoutEntry[]): { bindGroup: GPUBindGroupLayout; pipeline: GPUPipelineLayout } {
+    let l = this.layouts.get(key);
+    if (!l) {
+      const bindGroup = this.device.createBindGroupLayout({ label: key, entries });
+      const pipeline = this.device.createPipelineLayout({ label: key, bindGroupLayouts: [bindGroup] });
+      l = { bindGroup, pipeline };
+      this.layouts.set(key, l);
+    }
+    return l;
+  }
+
+  get(req: PipelineRequest): Promise<GPUComputePipeline> {
+    const entryPoint = req.entryPoint ?? 'main';
+    const defines = JSON.stringify(req.defines ?? {});
+    const constants = JSON.stringify(Object.entries(req.constants ?? {}).sort());
+    const key = `${req.name}|${defines}|${entryPoint}|${constants}|${req.layoutKey}`;
+    let p = this.pipelines.get(key);
+    if (!p) {
+      const moduleKey = `${req.name}|${defines}`;
+      let module = this.modules.get(moduleKey);
+      if (!module) {
+        module = this.device.createShaderModule({ label: req.name, code: req.code });
+        this.modules.set(moduleKey, module);
+      }
+      const label = entryPoint === 'main' ? req.name : `${req.name}:${entryPoint}`;
+      p = this.device
+        .createComputePipelineAsync({
+          label,
+          layout: req.layout,
+          compute: { module, entryPoint, constants: req.constants as Record<string, number> | undefined },
+        })
+        .catch(async (e: unknown) => {
+          this.pipelines.delete(key);
+          const info = await module!.getCompilationInfo?.().catch(() => undefined);
+          const messages = info?.messages.map((m) => `${m.type} ${m.lineNum}:${m.linePos} ${m.message}`).join('\n') ?? '';
+          throw new GpuError('gpu-error', `pipeline ${label} could not be created: ${(e as Error).message}\n${messages}`);
+        });
+      this.pipelines.set(key, p);
+    }
+    return p;
+  }
+}

@@ -1,0 +1,22 @@
+/**
+ * Wrapper of shaders/gru-cell-forward.wgsl: the fused GRU step (gates r, z, n). With
+ * `linearBeforeReset` (PyTorch's form) one dispatch per step; without it (ONNX's default
+ * linear_before_reset = 0) two, since W_hn·(r⊙h) needs r of every unit first.
+ */
+import source from '../../shaders/gru-cell-forward.wgsl?raw';
+import type { GpuContext } from '../gpu/device.js';
+import { CellStepKernel } from './recurrent-step.js';
+
+export const GRU_CELL_FORWARD = 'gru-cell-forward';
+
+export function createGruCellForward(ctx: GpuContext, linearBeforeReset: boolean): Promise<CellStepKernel> {
+  return CellStepKernel.create(ctx, {
+    name: GRU_CELL_FORWARD,
+    source,
+    gates: 3,
+    defines: { LINEAR_BEFORE_RESET: linearBeforeReset },
+    constants: {},
+    extra: linearBeforeReset ? null : 'rh',
+    entryPoints: linearBeforeReset ? ['main'] : ['resetGate', 'main'],
+  });
+}

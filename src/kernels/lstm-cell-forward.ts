@@ -1,0 +1,18 @@
+/** Wrapper of shaders/lstm-cell-forward.wgsl: the fused LSTM step (gates i, f, g, o; c updated in place). */
+import source from '../../shaders/lstm-cell-forward.wgsl?raw';
+import type { GpuContext } from '../gpu/device.js';
+import { CellStepKernel } from './recurrent-step.js';
+
+export const LSTM_CELL_FORWARD = 'lstm-cell-forward';
+
+export function createLstmCellForward(ctx: GpuContext): Promise<CellStepKernel> {
+  return CellStepKernel.create(ctx, {
+    name: LSTM_CELL_FORWARD,
+    source,
+    gates: 4,
+    defines: {},
+    constants: {},
+    extra: 'c',
+    entryPoints: ['main'],
+  });
+}

@@ -1,0 +1,201 @@
+/**
+ * Wrapper of shaders/matmul.wgsl: C[z] = A'[z]·B'[z]ᵀ (+ bias) (+ C[z]), batched, with
+ * transposed operand storage as options. See the shader for the storage conventions.
+ */
+import source from '../../shaders/matmul.wgsl?raw';
+import { LimitError, WebRnnError } from '../errors.js';
+import { ShaderStage } from '../gpu/constants.js';
+import type { GpuContext } from '../gpu/device.js';
+import { packUniform, parseUniformLayout, preprocessWgsl, type UniformLayout } from '../gpu/shader.js';
+
+export const MATMUL = 'matmul';
+
+/** Shape and storage of one (batched) product. Strides and offsets are in f32 elements. */
+export interface MatmulShape {
+  M: number;
+  N: number;
+  K: number;
+  /** Number of matrices in the batch (default 1). */
+  batch?: number;
+  /** A stored [K, M] instead of [M, K]. */
+  transA?: boolean;
+  /** B stored [K, N] (so C = A·B) instead of [N, K] (C = A·Bᵀ). */
+  transB?: boolean;
+  /** Add the product to C instead of overwriting it. */
+  accumulate?: boolean;
+  /** Add bias[offsetBias + n] to every row. */
+  hasBias?: boolean;
+  /** Row strides; default: dense rows. */
+  lda?: number;
+  ldb?: number;
+  ldc?: number;
+  /** Distance between consecutive matrices of the batch; default: dense. */
+  strideA?: number;
+  strideB?: number;
+  strideC?: number;
+  offsetA?: number;
+  offsetB?: number;
+  offsetC?: number;
+  offsetBias?: number;
+}
+
+/** A shape with every default filled in, as the shader receives it. */
+export type ResolvedMatmulShape = Required<MatmulShape>;
+
+export function resolveMatmulShape(s: MatmulShape): ResolvedMatmulShape {
+  const transA = s.transA ?? false;
+  const transB = s.transB ?? false;
+  for (const [k, v] of Object.entries(s)) {
+    if (typeof v === 'number' && (!Number.isInteger(v) || v < 0)) {
+      throw new WebRnnError('invalid-option', `matmul: ${k} = ${v} is not a non-negative integer`);
+    }
+  }
+  if (s.M < 1 || s.N < 1 || s.K < 1) throw new WebRnnError('invalid-option', `matmul: M, N, K must be ≥ 1 (got ${s.M}, ${s.N}, ${s.K})`);
+  const lda = s.lda ?? (transA ? s.M : s.K);
+  const ldb = s.ldb ?? (transB ? s.N : s.K);
+  const ldc = s.ldc ?? s.N;
+  return {
+    M: s.M,
+    N: s.N,
+    K: s.K,
+    batch: s.batch ?? 1,
+    transA,
+    transB,
+    accumulate: s.accumulate ?? false,
+    hasBias: s.hasBias ?? false,
+    lda,
+    ldb,
+    ldc,
+    strideA: s.strideA ?? (transA ? s.K * lda : s.M * lda),
+    strideB: s.strideB ?? (transB ? s.K * ldb : s.N * ldb),
+    strideC: s.strideC ?? s.M * ldc,
+    offsetA: s.offsetA ?? 0,
+    offsetB: s.offsetB ?? 0,
+    offsetC: s.offsetC ?? 0,
+    offsetBias: s.offsetBias ?? 0,
+  };
+}
+
+/** Number of f32 elements each operand must hold for `s` (the last element touched, plus one). */
+export function matmulExtents(s: ResolvedMatmulShape): { a: number; b: number; bias: number; c: number } {
+  const last = (offset: number, stride: number, rows: number, ld: number, cols: number): number =>
+    offset + (s.batch - 1) * stride + (rows - 1) * ld + cols;
+  return {
+    a: s.transA ? last(s.offsetA, s.strideA, s.K, s.lda, s.M) : last(s.offsetA, s.strideA, s.M, s.lda, s.K),
+    b: s.transB ? last(s.offsetB, s.strideB, s.K, s.ldb, s.N) : last(s.offsetB, s.strideB, s.N, s.ldb, s.K),
+    bias: s.hasBias ? s.offsetBias + s.N : 0,
+    c: last(s.offsetC, s.strideC, s.M, s.ldc, s.N),
+  };
+}
+
+export interface MatmulBindings {
+  /** Uniform buffer and byte offset of the packed Params. */
+  uniform: GPUBuffer;
+  uniformOffset?: number;
+  a: GPUBuffer;
+  b: GPUBuffer;
+  /** Any storage buffer when the shape has no bias (it is then not read). */
+  bias: GPUBuffer;
+  c: GPUBuffer;
+}
+
+const WG_X = 16;
+const WG_Y = 16;
+const RM = 4;
+const RN = 4;
+
+export class MatmulKernel {
+  static readonly uniformLayout: UniformLayout = parseUniformLayout(source);
+  readonly name = MATMUL;
+
+  private constructor(
+    private readonly ctx: GpuContext,
+    readonly pipeline: GPUComputePipeline,
+    readonly bindGroupLayout: GPUBindGroupLayout,
+  ) {}
+
+  static async create(ctx: GpuContext): Promise<MatmulKernel> {
+    const storage = (binding: number, type: GPUBufferBindingType): GPUBindGroupLayoutEntry => ({
+      binding,
+      visibility: ShaderStage.COMPUTE,
+      buffer: { type },
+    });
+    const layout = ctx.pipelines.layout(MATMUL, [
+      { binding: 0, visibility: ShaderStage.COMPUTE, buffer: { type: 'uniform' } },
+      storage(1, 'read-only-storage'),
+      storage(2, 'read-only-storage'),
+      storage(3, 'read-only-storage'),
+      storage(4, 'storage'),
+    ]);
+    const pipeline = await ctx.pipelines.get({
+      name: MATMUL,
+      code: preprocessWgsl(source, {}),
+      constants: { WG_X, WG_Y },
+      layout: layout.pipeline,
+      layoutKey: MATMUL,
+    });
+    return new MatmulKernel(ctx, pipeline, layout.bindGroup);
+  }
+
+  /** Packed uniform for `shape` (validated, defaults filled in). */
+  params(shape: MatmulShape): ArrayBuffer {
+    // The batch size is not a uniform: it is the workgroup count along z.
+    const { batch: _batch, transA, transB, accumulate, hasBias, ...sizes } = resolveMatmulShape(shape);
+    const flag = (b: boolean): number => (b ? 1 : 0);
+    return packUniform(MatmulKernel.uniformLayout, {
+      ...sizes,
+      transA: flag(transA),
+      transB: flag(transB),
+      accumulate: flag(accumulate),
+      hasBias: flag(hasBias),
+    });
+  }
+
+  /** Workgroup counts for `shape`, checked against maxComputeWorkgroupsPerDimension. */
+  workgroups(shape: MatmulShape): [number, number, number] {
+    const s = resolveMatmulShape(shape);
+    const size: [number, number, number] = [Math.ceil(s.N / (WG_X * RN)), Math.ceil(s.M / (WG_Y * RM)), s.batch];
+    const max = this.ctx.limits.maxComputeWorkgroupsPerDimension;
+    const names = ['N (columns)', 'M (rows)', 'batch'];
+    size.forEach((n, i) => {
+      if (n > max) throw new LimitError('maxComputeWorkgroupsPerDimension', n, max, `matmul workgroups along ${names[i]}`);
+    });
+    return size;
+  }
+
+  /** Check that every operand buffer holds what `shape` reads or writes. */
+  checkBuffers(shape: MatmulShape, b: MatmulBindings): void {
+    const e = matmulExtents(resolveMatmulShape(shape));
+    const need: Array<[string, GPUBuffer, number]> = [
+      ['a', b.a, e.a],
+      ['b', b.b, e.b],
+      ['bias', b.bias, e.bias],
+      ['c', b.c, e.c],
+    ];
+    for (const [name, buf, floats] of need) {
+      if (buf.size < floats * 4) {
+        throw new WebRnnError('invalid-option', `matmul: operand ${name} (${buf.label}) holds ${buf.size / 4} floats, the shape needs ${floats}`);
+      }
+    }
+  }
+
+  bindGroup(b: MatmulBindings): GPUBindGroup {
+    return this.ctx.device.createBindGroup({
+      label: MATMUL,
+      layout: this.bindGroupLayout,
+      entries: [
+        { binding: 0, resource: { buffer: b.uniform, offset: b.uniformOffset ?? 0, size: MatmulKernel.uniformLayout.size } },
+        { binding: 1, resource: { buffer: b.a } },
+        { binding: 2, resource: { buffer: b.b } },
+        { binding: 3, resource: { buffer: b.bias } },
+        { binding: 4, resource: { buffer: b.c } },
+      ],
+    });
+  }
+
+  encode(pass: GPUComputePassEncoder, bindGroup: GPUBindGroup, workgroups: readonly [number, number, number]): void {
+    pass.setPipeline(this.pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(workgroups[0], workgroups[1], workgroups[2]);
+  }
+}

@@ -1,0 +1,177 @@
+/**
+ * The part the three fused cell-step wrappers (rnn-, lstm-, gru-cell-forward) share: the
+ * common WGSL prelude (shaders/common/recurrent-step.wgsl), bind group layout, uniform
+ * packing, dispatch size and the buffer-size checks. Each wrapper supplies its shader, gate
+ * count, defines, override constants and entry points.
+ */
+import commonSource from '../../shaders/common/recurrent-step.wgsl?raw';
+import { LimitError, WebRnnError } from '../errors.js';
+import { ShaderStage } from '../gpu/constants.js';
+import type { GpuContext } from '../gpu/device.js';
+import { packUniform, parseUniformLayout, preprocessWgsl, type UniformLayout } from '../gpu/shader.js';
+
+/** Workgroup size along the hidden units (the `WG` override of the shaders). */
+export const CELL_WORKGROUP = 64;
+
+/** Uniform layout of every cell step kernel: the Params struct of the common prelude. */
+export const CELL_UNIFORM_LAYOUT: UniformLayout = parseUniformLayout(commonSource);
+
+/** Sizes of one layer's recurrence as the step kernels see them. */
+export interface CellStepShape {
+  batch: number;
+  hidden: number;
+  seqLen: number;
+  numDirections: number;
+  /** Layers of the model: the state buffers h0, hN (and c) hold all of them. */
+  numLayers: number;
+  /** Index of this layer (its states start at layer · numDirections). */
+  layer: number;
+}
+
+export interface CellStepBindings {
+  /** Uniform buffer holding one packed Params per step, `slotBytes` apart (dynamic offset). */
+  uniform: GPUBuffer;
+  xproj: GPUBuffer;
+  whhT: GPUBuffer;
+  bhh: GPUBuffer;
+  h0: GPUBuffer;
+  hseq: GPUBuffer;
+  hN: GPUBuffer;
+  /** LSTM: the cell state c [L·D, B, H]; GRU with linear_before_reset = 0: scratch r⊙h [D, B, H]. */
+  extra?: GPUBuffer;
+}
+
+/** What a cell kernel is made of. */
+export interface CellKernelSpec {
+  name: string;
+  source: string;
+  gates: number;
+  defines: Record<string, boolean>;
+  constants: Record<string, number>;
+  /** The extra read-write buffer at binding 7, if the cell has one. */
+  extra: 'c' | 'rh' | null;
+  /** Entry points dispatched per step, in order. */
+  entryPoints: readonly string[];
+}
+
+export class CellStepKernel {
+  readonly uniformLayout = CELL_UNIFORM_LAYOUT;
+
+  private constructor(
+    private readonly ctx: GpuContext,
+    readonly spec: CellKernelSpec,
+    readonly pipelines: readonly GPUComputePipeline[],
+    readonly bindGroupLayout: GPUBindGroupLayout,
+  ) {}
+
+  static async create(ctx: GpuContext, spec: CellKernelSpec): Promise<CellStepKernel> {
+    const entries: GPUBindGroupLayoutEntry[] = [
+      { binding: 0, visibility: ShaderStage.COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true } },
+    ];
+    const types: GPUBufferBindingType[] = ['read-only-storage', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'storage', 'storage'];
+    types.forEach((type, i) => entries.push({ binding: i + 1, visibility: ShaderStage.COMPUTE, buffer: { type } }));
+    if (spec.extra) entries.push({ binding: 7, visibility: ShaderStage.COMPUTE, buffer: { type: 'storage' } });
+    const layoutKey = `recurrent-step${spec.extra ? '+extra' : ''}`;
+    const layout = ctx.pipelines.layout(layoutKey, entries);
+    const code = preprocessWgsl(`${commonSource}\n${spec.source}`, spec.defines);
+    const pipelines = await Promise.all(
+      spec.entryPoints.map((entryPoint) =>
+        ctx.pipelines.get({
+          name: spec.name,
+          code,
+          defines: spec.defines,
+          entryPoint,
+          constants: { WG: CELL_WORKGROUP, ...spec.constants },
+          layout: layout.pipeline,
+          layoutKey,
+        }),
+      ),
+    );
+    return new CellStepKernel(ctx, spec, pipelines, layout.bindGroup);
+  }
+
+  get gates(): number {
+    return this.spec.gates;
+  }
+
+  /** Dispatches recorded per step (1, or 2 for the GRU's linear_before_reset = 0 form). */
+  get dispatchesPerStep(): number {
+    return this.pipelines.length;
+  }
+
+  /** Pack the Params of step `step` of `shape` into `target` at `byteOffset`. */
+  packStep(shape: CellStepShape, step: number, target: ArrayBuffer, byteOffset: number): void {
+    packUniform(
+      this.uniformLayout,
+      {
+        batch: shape.batch,
+        hidden: shape.hidden,
+        seqLen: shape.seqLen,
+        step,
+        numDirections: shape.numDirections,
+        stateBase: shape.layer * shape.numDirections,
+      },
+      target,
+      byteOffset,
+    );
+  }
+
+  /** Workgroups of one step: (hidden blocks, batch rows, directions), checked against the limit. */
+  workgroups(shape: CellStepShape): [number, number, number] {
+    const size: [number, number, number] = [Math.ceil(shape.hidden / CELL_WORKGROUP), shape.batch, shape.numDirections];
+    const max = this.ctx.limits.maxComputeWorkgroupsPerDimension;
+    if (size[0] > max) throw new LimitError('maxComputeWorkgroupsPerDimension', size[0], max, `${this.spec.name}: hidden size ${shape.hidden} in blocks of ${CELL_WORKGROUP}`);
+    if (size[1] > max) throw new LimitError('maxComputeWorkgroupsPerDimension', size[1], max, `${this.spec.name}: batch`);
+    return size;
+  }
+
+  /** Floats each binding must hold for `shape`. */
+  extents(shape: CellStepShape): Record<keyof Omit<CellStepBindings, 'uniform'>, number> {
+    const { batch: B, hidden: H, seqLen: T, numDirections: D, numLayers: L } = shape;
+    const G = this.spec.gates;
+    return {
+      xproj: T * B * D * G * H,
+      whhT: D * H * G * H,
+      bhh: D * G * H,
+      h0: L * D * B * H,
+      hseq: T * B * D * H,
+      hN: L * D * B * H,
+      extra: this.spec.extra === 'c' ? L * D * B * H : this.spec.extra === 'rh' ? D * B * H : 0,
+    };
+  }
+
+  checkBuffers(shape: CellStepShape, b: CellStepBindings): void {
+    if (shape.layer >= shape.numLayers) throw new WebRnnError('invalid-option', `${this.spec.name}: layer ${shape.layer} of ${shape.numLayers}`);
+    if (this.spec.extra && !b.extra) throw new WebRnnError('invalid-option', `${this.spec.name}: the ${this.spec.extra} buffer is missing`);
+    const e = this.extents(shape);
+    for (const key of Object.keys(e) as Array<keyof typeof e>) {
+      const buf = b[key];
+      if (buf && buf.size < e[key] * 4) {
+        throw new WebRnnError('invalid-option', `${this.spec.name}: ${key} (${buf.label}) holds ${buf.size / 4} floats, the shape needs ${e[key]}`);
+      }
+    }
+  }
+
+  bindGroup(b: CellStepBindings): GPUBindGroup {
+    const entries: GPUBindGroupEntry[] = [
+      { binding: 0, resource: { buffer: b.uniform, offset: 0, size: this.uniformLayout.size } },
+      { binding: 1, resource: { buffer: b.xproj } },
+      { binding: 2, resource: { buffer: b.whhT } },
+      { binding: 3, resource: { buffer: b.bhh } },
+      { binding: 4, resource: { buffer: b.h0 } },
+      { binding: 5, resource: { buffer: b.hseq } },
+      { binding: 6, resource: { buffer: b.hN } },
+    ];
+    if (this.spec.extra && b.extra) entries.push({ binding: 7, resource: { buffer: b.extra } });
+    return this.ctx.device.createBindGroup({ label: this.spec.name, layout: this.bindGroupLayout, entries });
+  }
+
+  /** Record one step: every entry point, with the step's uniform slot at `uniformOffset`. */
+  encodeStep(pass: GPUComputePassEncoder, bindGroup: GPUBindGroup, uniformOffset: number, workgroups: readonly [number, number, number]): void {
+    pass.setBindGroup(0, bindGroup, [uniformOffset]);
+    for (const pipeline of this.pipelines) {
+      pass.setPipeline(pipeline);
+      pass.dispatchWorkgroups(workgroups[0], workgroups[1], workgroups[2]);
+    }
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * Parameters: PyTorch's default initialisation, state-dict validation, and the packing
+ * between PyTorch's layout (per name, row-major) and the GPU layout of each layer:
+ *   wih  [D·G·H, I_l]  weight_ih of both directions stacked, so one GEMM projects both
+ *   bih  [D·G·H]       bias_ih stacked (zeros without bias)
+ *   whhT [D, H, G·H]   weight_hh transposed per direction (read by unit j at stride 1)
+ *   bhh  [D, G·H]      bias_hh (zeros without bias)
+ */
+import { NonFiniteError, ShapeError, WebRnnError } from '../errors.js';
+import { createRandom } from './random.js';
+import { gateCount, layerInputSize, parameterInfo, parameterName, type ModelSpec } from './spec.js';
+
+export type StateDict = Record<string, Float32Array>;
+
+/** PyTorch's default: every parameter U(−1/√H, 1/√H), drawn in parameterInfo order from `seed`. */
+export function defaultParameters(spec: ModelSpec, seed: number): StateDict {
+  const rng = createRandom(seed);
+  const k = 1 / Math.sqrt(spec.hiddenSize);
+  const dict: StateDict = {};
+  for (const p of parameterInfo(spec)) {
+    const n = p.shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(n);
+    for (let i = 0; i < n; i++) data[i] = rng.range(-k, k);
+    dict[p.name] = data;
+  }
+  return dict;
+}
+
+/** Throw the first non-finite element of `data`, naming `tensor`. */
+export function checkFinite(tensor: string, data: ArrayLike<number>): void {
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i])) throw new NonFiniteError(tensor, i, data[i]);
+  }
+}
+
+/**
+ * Check a full state dict against the model: no unknown name, no missing name, every tensor a
+ * Float32Array of the right length (and finite when asked). Nothing is changed here, so a
+ * failing dict leaves the model as it was.
+ */
+export function validateStateDict(spec: ModelSpec, dict: Readonly<Record<string, unknown>>, finite: boolean): void {
+  if (dict === null || typeof dict !== 'object') throw new WebRnnError('state-dict', 'loadStateDict: an object of Float32Arrays expected');
+  const infos = parameterInfo(spec);
+  const known = new Set(infos.map((p) => p.name));
+  const unknown = Object.keys(dict).filter((n) => !known.has(n));
+  const missing = infos.map((p) => p.name).filter((n) => !(n in dict));
+  if (unknown.length || missing.length) {
+    const parts = [];
+    if (unknown.length) parts.push(`unknown ${unknown.map((n) => `'${n}'`).join(', ')}`);
+    if (missing.length) parts.push(`missing ${missing.map((n) => `'${n}'`).join(', ')}`);
+    throw new WebRnnError('state-dict', `loadStateDict: ${parts.join('; ')} (expected exactly: ${[...known].join(', ')})`);
+  }
+  for (const p of infos) {
+    const v = dict[p.name];
+    if (!(v instanceof Float32Array)) {
+      throw new WebRnnError('state-dict', `loadStateDict: ${p.name} must be a Float32Array, got ${Object.prototype.toString.call(v)}`);
+    }
+    const n = p.shape.reduce((a, b) => a * b, 1);
+    if (v.length !== n) throw new ShapeError(p.name, p.shape, [v.length], 'row-major data of that shape expected');
+    if (finite) checkFinite(p.name, v);
+  }
+}
+
+/** One layer's parameters in the GPU layout described at the top of this file. */
+export interface PackedLayer {
+  wih: Float32Array;
+  bih: Float32Array;
+  whhT: Float32Array;
+  bhh: Float32Array;
+}
+
+export function packLayer(spec: ModelSpec, dict: Readonly<StateDict>, l: number): PackedLayer {
+  const G = gateCount(spec.kind);
+  const H = spec.hiddenSize;
+  const D = spec.numDirections;
+  const I = layerInputSize(spec, l);
+  const GH = G * H;
+  const wih = new Float32Array(D * GH * I);
+  const bih = new Float32Array(D * GH);
+  const whhT = new Float32Array(D * H * GH);
+  const bhh = new Float32Array(D * GH);
+  for (let d = 0; d < D; d++) {
+    wih.set(dict[parameterName('weight_ih', l, d)], d * GH * I);
+    const whh = dict[parameterName('weight_hh', l, d)];
+    for (let r = 0; r < GH; r++) {
+      for (let k = 0; k < H; k++) whhT[(d * H + k) * GH + r] = whh[r * H + k];
+    }
+    if (spec.bias) {
+      bih.set(dict[parameterName('bias_ih', l, d)], d * GH);
+      bhh.set(dict[parameterName('bias_hh', l, d)], d * GH);
+    }
+  }
+  return { wih, bih, whhT, bhh };
+}
+
+/** Inverse of {@link packLayer}: add layer `l`'s tensors, in PyTorch layout, to `dict`. */
+export function unpackLayer(spec: ModelSpec, packed: PackedLayer, l: number, dict: StateDict): void {
+  const G = gateCount(spec.kind);
+  const H = spec.hiddenSize;
+  const D = spec.numDirections;
+  const I = layerInputSize(spec, l);
+  const GH = G * H;
+  for (let d = 0; d < D; d++) {
+    dict[parameterName('weight_ih', l, d)] = packed.wih.slice(d * GH * I, (d + 1) * GH * I);
+    const whh = new Float32Array(GH * H);
+    for (let r = 0; r < GH; r++) {
+      for (let k = 0; k < H; k++) whh[r * H + k] = packed.whhT[(d * H + k) * GH + r];
+    }
+    dict[parameterName('weight_hh', l, d)] = whh;
+    if (spec.bias) {
+      dict[parameterName('bias_ih', l, d)] = packed.bih.slice(d * GH, (d + 1) * GH);
+      dict[parameterName('bias_hh', l, d)] = packed.bhh.slice(d * GH, (d + 1) * GH);
+    }
+  }
+}

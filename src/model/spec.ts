@@ -1,0 +1,152 @@
+/**
+ * Layer options, their validation, and the PyTorch parameter names and shapes they imply.
+ */
+import { WebRnnError } from '../errors.js';
+import type { Nonlinearity } from '../kernels/rnn-cell-forward.js';
+
+export type CellKind = 'rnn' | 'lstm' | 'gru';
+
+/** Options shared by `engine.rnn`, `engine.lstm` and `engine.gru` (PyTorch's names and defaults). */
+export interface RecurrentOptions {
+  /** Features per input step (I). */
+  inputSize: number;
+  /** Hidden units per direction (H). */
+  hiddenSize: number;
+  /** Stacked layers (L), default 1. */
+  numLayers?: number;
+  /** Two directions per layer (D = 2), default false. */
+  bidirectional?: boolean;
+  /** Input and output are [B, T, ·] instead of [T, B, ·], default false. */
+  batchFirst?: boolean;
+  /** Layers have b_ih and b_hh, default true. */
+  bias?: boolean;
+  /** Seed of the initial weights, default 0: the same seed gives the same weights. */
+  seed?: number;
+  /** Check every input and loaded weight for NaN and ±Infinity (default false). */
+  checkFinite?: boolean;
+}
+
+/** Options of `engine.rnn`. */
+export interface RnnOptions extends RecurrentOptions {
+  /** Default 'tanh'; 'identity' gives the linear state-space RNN. */
+  nonlinearity?: Nonlinearity;
+}
+
+/** Options of `engine.gru`. */
+export interface GruOptions extends RecurrentOptions {
+  /**
+   * Default true, PyTorch's form: n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)). False gives
+   * ONNX's default (linear_before_reset = 0): n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn).
+   */
+  linearBeforeReset?: boolean;
+}
+
+/** A validated model description with every default resolved. */
+export interface ModelSpec {
+  readonly kind: CellKind;
+  readonly inputSize: number;
+  readonly hiddenSize: number;
+  readonly numLayers: number;
+  readonly numDirections: 1 | 2;
+  readonly batchFirst: boolean;
+  readonly bias: boolean;
+  readonly nonlinearity: Nonlinearity;
+  readonly linearBeforeReset: boolean;
+  readonly seed: number;
+  readonly checkFinite: boolean;
+}
+
+/** Gate blocks per hidden unit: LSTM i,f,g,o; GRU r,z,n; Elman one. */
+export function gateCount(kind: CellKind): number {
+  return kind === 'lstm' ? 4 : kind === 'gru' ? 3 : 1;
+}
+
+function positiveInteger(name: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
+    throw new WebRnnError('invalid-option', `${name} must be a positive integer, got ${String(v)}`);
+  }
+  return v;
+}
+
+function boolean(name: string, v: unknown, fallback: boolean): boolean {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'boolean') throw new WebRnnError('invalid-option', `${name} must be a boolean, got ${String(v)}`);
+  return v;
+}
+
+const KNOWN: Record<CellKind, readonly string[]> = {
+  rnn: ['nonlinearity'],
+  lstm: [],
+  gru: ['linearBeforeReset'],
+};
+const COMMON = ['inputSize', 'hiddenSize', 'numLayers', 'bidirectional', 'batchFirst', 'bias', 'seed', 'checkFinite'];
+
+/** Validate `options` for a layer of `kind` and fill in the defaults. */
+export function resolveSpec(kind: CellKind, options: RnnOptions & GruOptions): ModelSpec {
+  if (options === null || typeof options !== 'object') throw new WebRnnError('invalid-option', `${kind}: options object expected`);
+  for (const key of Object.keys(options)) {
+    if (!COMMON.includes(key) && !KNOWN[kind].includes(key)) {
+      throw new WebRnnError('invalid-option', `${kind}: unknown option '${key}'`);
+    }
+  }
+  const nonlinearity = options.nonlinearity ?? 'tanh';
+  if (!['tanh', 'relu', 'identity'].includes(nonlinearity)) {
+    throw new WebRnnError('invalid-option', `nonlinearity must be 'tanh', 'relu' or 'identity', got '${String(nonlinearity)}'`);
+  }
+  const seed = options.seed ?? 0;
+  if (!Number.isInteger(seed)) throw new WebRnnError('invalid-option', `seed must be an integer, got ${String(seed)}`);
+  return {
+    kind,
+    inputSize: positiveInteger('inputSize', options.inputSize),
+    hiddenSize: positiveInteger('hiddenSize', options.hiddenSize),
+    numLayers: positiveInteger('numLayers', options.numLayers ?? 1),
+    numDirections: boolean('bidirectional', options.bidirectional, false) ? 2 : 1,
+    batchFirst: boolean('batchFirst', options.batchFirst, false),
+    bias: boolean('bias', options.bias, true),
+    nonlinearity,
+    linearBeforeReset: boolean('linearBeforeReset', options.linearBeforeReset, true),
+    seed,
+    checkFinite: boolean('checkFinite', options.checkFinite, false),
+  };
+}
+
+/** Input features of layer `l`: I for the first layer, D·H above it. */
+export function layerInputSize(spec: ModelSpec, l: number): number {
+  return l === 0 ? spec.inputSize : spec.numDirections * spec.hiddenSize;
+}
+
+/** One parameter tensor in PyTorch's naming. */
+export interface ParameterInfo {
+  name: string;
+  shape: readonly number[];
+  layer: number;
+  direction: number;
+  role: 'weight_ih' | 'weight_hh' | 'bias_ih' | 'bias_hh';
+}
+
+/**
+ * Every parameter of the model in PyTorch's order (per layer, per direction: weight_ih,
+ * weight_hh, bias_ih, bias_hh), named `weight_ih_l{k}[_reverse]` etc.
+ */
+export function parameterInfo(spec: ModelSpec): ParameterInfo[] {
+  const G = gateCount(spec.kind);
+  const H = spec.hiddenSize;
+  const out: ParameterInfo[] = [];
+  for (let l = 0; l < spec.numLayers; l++) {
+    for (let d = 0; d < spec.numDirections; d++) {
+      const suffix = `_l${l}${d === 1 ? '_reverse' : ''}`;
+      out.push({ name: `weight_ih${suffix}`, shape: [G * H, layerInputSize(spec, l)], layer: l, direction: d, role: 'weight_ih' });
+      out.push({ name: `weight_hh${suffix}`, shape: [G * H, H], layer: l, direction: d, role: 'weight_hh' });
+      if (spec.bias) {
+        out.push({ name: `bias_ih${suffix}`, shape: [G * H], layer: l, direction: d, role: 'bias_ih' });
+        out.push({ name: `bias_hh${suffix}`, shape: [G * H], layer: l, direction: d, role: 'bias_hh' });
+      }
+    }
+  }
+  return out;
+}
+
+/** Name of the parameter of `role` for layer `l`, direction `d`. */
+export function parameterName(role: ParameterInfo['role'], l: number, d: number): string {
+  return `${role}_l${l}${d === 1 ? '_reverse' : ''}`;
+}

@@ -1,0 +1,26 @@
+/**
+ * float64 reference of one LSTM step for one direction (PyTorch, gate blocks i, f, g, o):
+ *   [i f g o] = xproj + b_hh + hPrev·W_hhᵀ;  c = σ(f)·cPrev + σ(i)·tanh(g);  h = σ(o)·tanh(c)
+ * xproj [B, 4H] (x·W_ihᵀ + b_ih), W_hh [4H, H], b_hh [4H] or null, hPrev and cPrev [B, H].
+ */
+import { sigmoid } from './activations.js';
+import { recurrentPreactivation, type CellStepInputs } from './rnn-cell-forward.js';
+
+export function lstmCellForwardReference(s: CellStepInputs & { cPrev: ArrayLike<number> }): { h: Float64Array; c: Float64Array } {
+  const { batch: B, hidden: H } = s;
+  const h = new Float64Array(B * H);
+  const c = new Float64Array(B * H);
+  for (let b = 0; b < B; b++) {
+    for (let j = 0; j < H; j++) {
+      const gate = (g: number): number => s.xproj[b * 4 * H + g * H + j] + recurrentPreactivation(s, b, g * H + j);
+      const i = sigmoid(gate(0));
+      const f = sigmoid(gate(1));
+      const g = Math.tanh(gate(2));
+      const o = sigmoid(gate(3));
+      const cNew = f * s.cPrev[b * H + j] + i * g;
+      c[b * H + j] = cNew;
+      h[b * H + j] = o * Math.tanh(cNew);
+    }
+  }
+  return { h, c };
+}

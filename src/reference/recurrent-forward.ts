@@ -1,0 +1,84 @@
+/**
+ * float64 reference of a whole model's forward pass (all layers, directions and steps), built
+ * from the cell references, with PyTorch's semantics: layer l > 0 reads the concatenated
+ * outputs [h_fwd, h_rev] of layer l − 1; the reverse direction runs t = T−1 … 0; output is
+ * [T, B, D·H] ([B, T, D·H] when batchFirst); hN and cN are [L·D, B, H], index l·D + d.
+ */
+import { swapBatchTime } from '../model/layout.js';
+import { gateCount, layerInputSize, parameterName, type ModelSpec } from '../model/spec.js';
+import { gruCellForwardReference } from './gru-cell-forward.js';
+import { lstmCellForwardReference } from './lstm-cell-forward.js';
+import { rnnCellForwardReference } from './rnn-cell-forward.js';
+
+export interface ReferenceForwardOptions {
+  batch: number;
+  seqLen: number;
+  h0?: ArrayLike<number>;
+  c0?: ArrayLike<number>;
+}
+
+export interface ReferenceForwardResult {
+  output: Float64Array;
+  hN: Float64Array;
+  cN?: Float64Array;
+}
+
+export function recurrentForwardReference(
+  spec: ModelSpec,
+  params: Readonly<Record<string, ArrayLike<number>>>,
+  x: ArrayLike<number>,
+  opts: ReferenceForwardOptions,
+): ReferenceForwardResult {
+  const { batch: B, seqLen: T } = opts;
+  const H = spec.hiddenSize;
+  const D = spec.numDirections;
+  const L = spec.numLayers;
+  const G = gateCount(spec.kind);
+  let input: Float64Array = spec.batchFirst ? swapBatchTime(x, B, T, spec.inputSize, false, new Float64Array(x.length)) : Float64Array.from(x);
+  const hN = new Float64Array(L * D * B * H);
+  const cN = spec.kind === 'lstm' ? new Float64Array(L * D * B * H) : undefined;
+
+  for (let l = 0; l < L; l++) {
+    const I = layerInputSize(spec, l);
+    const out = new Float64Array(T * B * D * H);
+    for (let d = 0; d < D; d++) {
+      const wih = params[parameterName('weight_ih', l, d)];
+      const whh = params[parameterName('weight_hh', l, d)];
+      const bih = spec.bias ? params[parameterName('bias_ih', l, d)] : null;
+      const bhh = spec.bias ? params[parameterName('bias_hh', l, d)] : null;
+      const s = (l * D + d) * B * H;
+      let h: Float64Array = opts.h0 ? Float64Array.from({ length: B * H }, (_, i) => opts.h0![s + i]) : new Float64Array(B * H);
+      let c: Float64Array = opts.c0 ? Float64Array.from({ length: B * H }, (_, i) => opts.c0![s + i]) : new Float64Array(B * H);
+      for (let step = 0; step < T; step++) {
+        const t = d === 0 ? step : T - 1 - step;
+        // Input projection of this step: x_t·W_ihᵀ + b_ih, [B, G·H].
+        const xproj = new Float64Array(B * G * H);
+        for (let b = 0; b < B; b++) {
+          for (let r = 0; r < G * H; r++) {
+            let acc = bih ? bih[r] : 0;
+            for (let k = 0; k < I; k++) acc += input[(t * B + b) * I + k] * wih[r * I + k];
+            xproj[b * G * H + r] = acc;
+          }
+        }
+        const cell = { batch: B, hidden: H, xproj, hPrev: h, whh, bhh };
+        if (spec.kind === 'lstm') {
+          const r = lstmCellForwardReference({ ...cell, cPrev: c });
+          h = r.h;
+          c = r.c;
+        } else if (spec.kind === 'gru') {
+          h = gruCellForwardReference({ ...cell, linearBeforeReset: spec.linearBeforeReset }).h;
+        } else {
+          h = rnnCellForwardReference({ ...cell, nonlinearity: spec.nonlinearity }).h;
+        }
+        for (let b = 0; b < B; b++) {
+          for (let j = 0; j < H; j++) out[(t * B + b) * D * H + d * H + j] = h[b * H + j];
+        }
+      }
+      hN.set(h, s);
+      if (cN) cN.set(c, s);
+    }
+    input = out;
+  }
+  const output = spec.batchFirst ? swapBatchTime(input, B, T, D * H, true, new Float64Array(input.length)) : input;
+  return cN ? { output, hN, cN } : { output, hN };
+}

@@ -1,0 +1,41 @@
+/**
+ * float64 reference of one Elman step for one direction:
+ *   h[b, j] = act(xproj[b, j] + b_hh[j] + Σ_k hPrev[b, k]·W_hh[j, k])
+ * xproj [B, H] is the input projection x·W_ihᵀ + b_ih of this step; W_hh [H, H] row-major
+ * (PyTorch layout); b_hh [H] or null.
+ */
+import type { Nonlinearity } from '../kernels/rnn-cell-forward.js';
+
+export interface CellStepInputs {
+  batch: number;
+  hidden: number;
+  xproj: ArrayLike<number>;
+  hPrev: ArrayLike<number>;
+  whh: ArrayLike<number>;
+  bhh: ArrayLike<number> | null;
+}
+
+/** Σ_k hPrev[b, k]·W_hh[row, k] + b_hh[row]: the recurrent pre-activation of gate row `row`. */
+export function recurrentPreactivation(s: CellStepInputs, b: number, row: number): number {
+  const H = s.hidden;
+  let acc = s.bhh ? s.bhh[row] : 0;
+  for (let k = 0; k < H; k++) acc += s.hPrev[b * H + k] * s.whh[row * H + k];
+  return acc;
+}
+
+export function activate(nonlinearity: Nonlinearity, x: number): number {
+  if (nonlinearity === 'relu') return Math.max(x, 0);
+  if (nonlinearity === 'identity') return x;
+  return Math.tanh(x);
+}
+
+export function rnnCellForwardReference(s: CellStepInputs & { nonlinearity: Nonlinearity }): { h: Float64Array } {
+  const { batch: B, hidden: H } = s;
+  const h = new Float64Array(B * H);
+  for (let b = 0; b < B; b++) {
+    for (let j = 0; j < H; j++) {
+      h[b * H + j] = activate(s.nonlinearity, s.xproj[b * H + j] + recurrentPreactivation(s, b, j));
+    }
+  }
+  return { h };
+}

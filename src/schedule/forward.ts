@@ -1,0 +1,213 @@
+/**
+ * The forward plan of one model for one (batch, seqLen): every buffer, uniform and bind group
+ * the pass needs, created once and reused by every call of that shape, and the encoding of
+ * the whole pass (all layers, directions and steps) into one command encoder:
+ *
+ *   for each layer l:
+ *     1 dispatch   xproj = X_l·W_ihᵀ + b_ih over [T·B, I_l], both directions at once
+ *     T steps      one dispatch each (two for the GRU's linear_before_reset = 0 form) that
+ *                  advances both directions by one step
+ *   copies of output, hN (and cN) into one staging buffer, one submit, one mapAsync.
+ *
+ * Per-step facts travel as uniform slots selected with a dynamic offset; there is no CPU
+ * round trip inside the pass.
+ */
+import { GpuError, WebRnnError } from '../errors.js';
+import { createReadbackBuffer, createStorageBuffer, createUniformBuffer, readFloats } from '../gpu/buffers.js';
+import type { GpuContext } from '../gpu/device.js';
+import type { MatmulKernel, MatmulShape } from '../kernels/matmul.js';
+import type { CellStepKernel, CellStepShape } from '../kernels/recurrent-step.js';
+import { gateCount, layerInputSize, type ModelSpec } from '../model/spec.js';
+
+/** GPU buffers of one layer's parameters (layout in model/parameters.ts). */
+export interface LayerParameterBuffers {
+  wih: GPUBuffer;
+  bih: GPUBuffer;
+  whhT: GPUBuffer;
+  bhh: GPUBuffer;
+}
+
+export interface ForwardKernels {
+  matmul: MatmulKernel;
+  cell: CellStepKernel;
+}
+
+/** Raw results in sequence-major layout. */
+export interface ForwardResult {
+  /** [T, B, D·H] */
+  output: Float32Array;
+  /** [L·D, B, H] */
+  hN: Float32Array;
+  /** [L·D, B, H], LSTM only */
+  cN?: Float32Array;
+}
+
+/** What one forward pass records. */
+export interface ForwardStats {
+  submits: number;
+  dispatches: number;
+  /** Recurrent dispatches per time step, summed over layers (directions share a dispatch). */
+  dispatchesPerStep: number;
+  /** Input-projection GEMM dispatches (one per layer). */
+  gemmDispatches: number;
+}
+
+function align(n: number, to: number): number {
+  return Math.ceil(n / to) * to;
+}
+
+export class ForwardPlan {
+  readonly stats: ForwardStats;
+  /** Input [T, B, I], sequence-major. */
+  readonly x: GPUBuffer;
+  /** Initial hidden states [L·D, B, H]. */
+  readonly h0: GPUBuffer;
+  /** LSTM cell state [L·D, B, H]: c0 before the pass, cN after it. */
+  readonly c: GPUBuffer | null;
+  private readonly owned: GPUBuffer[] = [];
+  private readonly hN: GPUBuffer;
+  private readonly hseq: GPUBuffer[];
+  private readonly staging: GPUBuffer;
+  private readonly gemm: Array<{ bindGroup: GPUBindGroup; workgroups: [number, number, number] }> = [];
+  private readonly cellBindGroups: GPUBindGroup[] = [];
+  private readonly cellWorkgroups: [number, number, number];
+  private readonly stepSlot: number;
+  private readonly sizes: { output: number; state: number };
+
+  constructor(
+    private readonly ctx: GpuContext,
+    private readonly spec: ModelSpec,
+    private readonly kernels: ForwardKernels,
+    layers: readonly LayerParameterBuffers[],
+    readonly batch: number,
+    readonly seqLen: number,
+  ) {
+    const { numLayers: L, numDirections: D, hiddenSize: H } = spec;
+    const B = batch;
+    const T = seqLen;
+    const G = gateCount(spec.kind);
+    const make = (label: string, floats: number): GPUBuffer => {
+      const b = createStorageBuffer(ctx, `webrnn ${label}`, floats);
+      this.owned.push(b);
+      return b;
+    };
+    try {
+      this.x = make('x [T,B,I]', T * B * spec.inputSize);
+      this.h0 = make('h0 [L*D,B,H]', L * D * B * H);
+      this.hN = make('hN [L*D,B,H]', L * D * B * H);
+      this.c = spec.kind === 'lstm' ? make('c [L*D,B,H]', L * D * B * H) : null;
+      const rh = kernels.cell.spec.extra === 'rh' ? make('r*h [D,B,H]', D * B * H) : null;
+      const xproj = make('xproj [T,B,D,G*H]', T * B * D * G * H);
+      this.hseq = Array.from({ length: L }, (_, l) => make(`layer ${l} output [T,B,D*H]`, T * B * D * H));
+      this.sizes = { output: T * B * D * H, state: L * D * B * H };
+      const stagingFloats = this.sizes.output + this.sizes.state * (this.c ? 2 : 1);
+      this.staging = createReadbackBuffer(ctx, 'webrnn forward readback', stagingFloats);
+      this.owned.push(this.staging);
+
+      // Uniforms: one GEMM slot per layer, then one step slot per (layer, step).
+      const alignment = ctx.limits.minUniformBufferOffsetAlignment;
+      const gemmSlot = align(kernels.matmul.params({ M: 1, N: 1, K: 1 }).byteLength, alignment);
+      this.stepSlot = align(kernels.cell.uniformLayout.size, alignment);
+      const gemmBytes = L * gemmSlot;
+      const uniformData = new ArrayBuffer(gemmBytes);
+      const uniforms = createUniformBuffer(ctx, 'webrnn gemm uniforms', gemmBytes);
+      this.owned.push(uniforms);
+      const stepUniforms = createUniformBuffer(ctx, 'webrnn step uniforms', L * T * this.stepSlot);
+      this.owned.push(stepUniforms);
+
+      for (let l = 0; l < L; l++) {
+        const I = layerInputSize(spec, l);
+        const shape: MatmulShape = { M: T * B, N: D * G * H, K: I, hasBias: spec.bias };
+        const bindings = { uniform: uniforms, uniformOffset: l * gemmSlot, a: l === 0 ? this.x : this.hseq[l - 1], b: layers[l].wih, bias: layers[l].bih, c: xproj };
+        kernels.matmul.checkBuffers(shape, bindings);
+        new Uint8Array(uniformData, l * gemmSlot).set(new Uint8Array(kernels.matmul.params(shape)));
+        this.gemm.push({ bindGroup: kernels.matmul.bindGroup(bindings), workgroups: kernels.matmul.workgroups(shape) });
+
+        const cellShape: CellStepShape = { batch: B, hidden: H, seqLen: T, numDirections: D, numLayers: L, layer: l };
+        const cellBindings = {
+          uniform: stepUniforms,
+          xproj,
+          whhT: layers[l].whhT,
+          bhh: layers[l].bhh,
+          h0: this.h0,
+          hseq: this.hseq[l],
+          hN: this.hN,
+          extra: this.c ?? rh ?? undefined,
+        };
+        kernels.cell.checkBuffers(cellShape, cellBindings);
+        const stepData = new ArrayBuffer(T * this.stepSlot);
+        for (let s = 0; s < T; s++) kernels.cell.packStep(cellShape, s, stepData, s * this.stepSlot);
+        ctx.device.queue.writeBuffer(stepUniforms, l * T * this.stepSlot, stepData);
+        this.cellBindGroups.push(kernels.cell.bindGroup(cellBindings));
+      }
+      ctx.device.queue.writeBuffer(uniforms, 0, uniformData);
+      this.cellWorkgroups = kernels.cell.workgroups({ batch: B, hidden: H, seqLen: T, numDirections: D, numLayers: L, layer: 0 });
+    } catch (e) {
+      this.destroy();
+      throw e;
+    }
+    const perStep = L * kernels.cell.dispatchesPerStep;
+    this.stats = { submits: 1, gemmDispatches: L, dispatchesPerStep: perStep, dispatches: L + T * perStep };
+  }
+
+  /**
+   * Encode and submit the whole pass, then read the results back with one mapAsync. The
+   * caller has written x (and h0, c0 when `hasH0`/`hasC0`) to this plan's buffers.
+   */
+  async run(hasH0: boolean, hasC0: boolean): Promise<ForwardResult> {
+    const { device } = this.ctx;
+    const T = this.seqLen;
+    device.pushErrorScope('out-of-memory');
+    device.pushErrorScope('validation');
+    const encoder = device.createCommandEncoder({ label: 'webrnn forward' });
+    if (!hasH0) encoder.clearBuffer(this.h0);
+    if (this.c && !hasC0) encoder.clearBuffer(this.c);
+    const pass = encoder.beginComputePass({ label: 'webrnn forward' });
+    for (let l = 0; l < this.spec.numLayers; l++) {
+      this.kernels.matmul.encode(pass, this.gemm[l].bindGroup, this.gemm[l].workgroups);
+      for (let s = 0; s < T; s++) {
+        this.kernels.cell.encodeStep(pass, this.cellBindGroups[l], (l * T + s) * this.stepSlot, this.cellWorkgroups);
+      }
+    }
+    pass.end();
+    const out = this.sizes.output * 4;
+    const state = this.sizes.state * 4;
+    encoder.copyBufferToBuffer(this.hseq[this.spec.numLayers - 1], 0, this.staging, 0, out);
+    encoder.copyBufferToBuffer(this.hN, 0, this.staging, out, state);
+    if (this.c) encoder.copyBufferToBuffer(this.c, 0, this.staging, out + state, state);
+    device.queue.submit([encoder.finish()]);
+    const validation = device.popErrorScope();
+    const oom = device.popErrorScope();
+    const [vErr, oErr] = await Promise.all([validation, oom]);
+    const err = vErr ?? oErr;
+    if (err) throw new GpuError('gpu-error', `forward pass: ${err.message}`);
+
+    const parts: Array<[number, number]> = [
+      [0, this.sizes.output],
+      [this.sizes.output, this.sizes.state],
+    ];
+    if (this.c) parts.push([this.sizes.output + this.sizes.state, this.sizes.state]);
+    let arrays: Float32Array[];
+    try {
+      arrays = await readFloats(this.staging, parts);
+    } catch (e) {
+      this.ctx.check();
+      throw new GpuError('gpu-error', `forward readback failed: ${(e as Error).message}`);
+    }
+    const [output, hN, cN] = arrays;
+    return cN ? { output, hN, cN } : { output, hN };
+  }
+
+  destroy(): void {
+    for (const b of this.owned) b.destroy();
+    this.owned.length = 0;
+  }
+}
+
+/** Throw unless `n` is a positive integer; `name` is the option's name. */
+export function checkCount(name: string, n: unknown): number {
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) {
+    throw new WebRnnError('invalid-option', `forward: ${name} must be a positive integer, got ${String(n)}`);
+  }
+  return n;
+}
