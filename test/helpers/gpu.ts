@@ -1,0 +1,43 @@
+/** GPU buffers for kernel tests: upload, NaN-poisoned outputs, readback. */
+import { createReadbackBuffer, createStorageBuffer, readFloats, writeFloats } from '../../src/gpu/buffers.js';
+import type { GpuContext } from '../../src/gpu/device.js';
+
+export function upload(ctx: GpuContext, label: string, data: Float32Array): GPUBuffer {
+  const b = createStorageBuffer(ctx, label, data.length);
+  writeFloats(ctx, b, data);
+  return b;
+}
+
+/** A buffer of `n` floats, every one NaN, so that an element a kernel fails to write shows. */
+export function poisoned(ctx: GpuContext, label: string, n: number): GPUBuffer {
+  return upload(ctx, label, new Float32Array(n).fill(NaN));
+}
+
+export async function download(ctx: GpuContext, buffer: GPUBuffer, n: number): Promise<Float32Array> {
+  const staging = createReadbackBuffer(ctx, 'test readback', n);
+  const encoder = ctx.device.createCommandEncoder();
+  encoder.copyBufferToBuffer(buffer, 0, staging, 0, n * 4);
+  ctx.device.queue.submit([encoder.finish()]);
+  const [out] = await readFloats(staging, [[0, n]]);
+  staging.destroy();
+  return out;
+}
+
+/** Run `encode` in one compute pass and wait for validation errors. */
+export async function runPass(ctx: GpuContext, encode: (pass: GPUComputePassEncoder) => void): Promise<void> {
+  ctx.device.pushErrorScope('validation');
+  const encoder = ctx.device.createCommandEncoder();
+  const pass = encoder.beginComputePass();
+  encode(pass);
+  pass.end();
+  ctx.device.queue.submit([encoder.finish()]);
+  const err = await ctx.device.popErrorScope();
+  if (err) throw new Error(`GPU validation error: ${err.message}`);
+}
+
+/** Random floats U(lo, hi) from a seeded stream. */
+export function randomFloats(rng: { range(lo: number, hi: number): number }, n: number, lo = -1, hi = 1): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = rng.range(lo, hi);
+  return a;
+}

@@ -1,0 +1,142 @@
+/**
+ * Runs one fused cell step kernel on fresh random buffers laid out exactly as the scheduler
+ * lays them out (several layers in the state buffers, both directions, a middle layer), and
+ * compares every written element with the float64 cell reference. Outputs start poisoned
+ * (NaN); elements the step must not write are checked to be unchanged.
+ */
+import { expect } from 'vitest';
+import { createUniformBuffer } from '../../src/gpu/buffers.js';
+import type { GpuContext } from '../../src/gpu/device.js';
+import type { CellStepKernel, CellStepShape } from '../../src/kernels/recurrent-step.js';
+import type { Random } from '../../src/model/random.js';
+import { expectClose } from '../helpers/compare.js';
+import { download, poisoned, randomFloats, runPass, upload } from '../helpers/gpu.js';
+
+/** One direction's step as the reference sees it (PyTorch layouts). */
+export interface ReferenceStepInput {
+  batch: number;
+  hidden: number;
+  xproj: Float32Array; // [B, G·H]
+  hPrev: Float32Array; // [B, H]
+  cPrev: Float32Array; // [B, H]
+  whh: Float32Array; // [G·H, H]
+  bhh: Float32Array; // [G·H]
+}
+
+export type ReferenceStep = (s: ReferenceStepInput) => { h: Float64Array; c?: Float64Array };
+
+export async function checkCellStep(
+  ctx: GpuContext,
+  kernel: CellStepKernel,
+  reference: ReferenceStep,
+  rng: Random,
+  shape: CellStepShape,
+  step: number,
+  label: string,
+): Promise<void> {
+  const { batch: B, hidden: H, seqLen: T, numDirections: D, numLayers: L, layer } = shape;
+  const G = kernel.gates;
+  const GH = G * H;
+  const e = kernel.extents(shape);
+  const xproj = randomFloats(rng, e.xproj, -2, 2);
+  const whh = Array.from({ length: D }, () => randomFloats(rng, GH * H, -0.8, 0.8));
+  const whhT = new Float32Array(e.whhT);
+  for (let d = 0; d < D; d++) for (let r = 0; r < GH; r++) for (let k = 0; k < H; k++) whhT[(d * H + k) * GH + r] = whh[d][r * H + k];
+  const bhh = randomFloats(rng, e.bhh);
+  const h0 = randomFloats(rng, e.h0);
+  const c = randomFloats(rng, e.extra || 1, -2, 2);
+  // hseq: random everywhere (previous slots are read), NaN in the slots this step writes.
+  const hseq = randomFloats(rng, e.hseq);
+  const times = Array.from({ length: D }, (_, d) => (d === 0 ? step : T - 1 - step));
+  for (let d = 0; d < D; d++) for (let b = 0; b < B; b++) for (let j = 0; j < H; j++) hseq[(times[d] * B + b) * D * H + d * H + j] = NaN;
+
+  const uniform = createUniformBuffer(ctx, 'step params', ctx.limits.minUniformBufferOffsetAlignment);
+  const data = new ArrayBuffer(kernel.uniformLayout.size);
+  kernel.packStep(shape, step, data, 0);
+  ctx.device.queue.writeBuffer(uniform, 0, data);
+  const buffers = {
+    uniform,
+    xproj: upload(ctx, 'xproj', xproj),
+    whhT: upload(ctx, 'whhT', whhT),
+    bhh: upload(ctx, 'bhh', bhh),
+    h0: upload(ctx, 'h0', h0),
+    hseq: upload(ctx, 'hseq', hseq),
+    hN: poisoned(ctx, 'hN', e.hN),
+    extra: kernel.spec.extra === 'c' ? upload(ctx, 'c', c) : kernel.spec.extra === 'rh' ? poisoned(ctx, 'rh', e.extra) : undefined,
+  };
+  kernel.checkBuffers(shape, buffers);
+  await runPass(ctx, (pass) => kernel.encodeStep(pass, kernel.bindGroup(buffers), 0, kernel.workgroups(shape)));
+  const gotSeq = await download(ctx, buffers.hseq, e.hseq);
+  const gotHN = await download(ctx, buffers.hN, e.hN);
+  const gotC = kernel.spec.extra === 'c' ? await download(ctx, buffers.extra!, e.extra) : null;
+
+  const last = step === T - 1;
+  const expectSeq = Float64Array.from(hseq);
+  const expectHN = new Float64Array(e.hN).fill(NaN);
+  const expectC = Float64Array.from(c.subarray(0, e.extra));
+  for (let d = 0; d < D; d++) {
+    const t = times[d];
+    const s = (layer * D + d) * B * H;
+    const hPrev = new Float32Array(B * H);
+    for (let b = 0; b < B; b++) {
+      for (let k = 0; k < H; k++) {
+        hPrev[b * H + k] = step === 0 ? h0[s + b * H + k] : hseq[((d === 0 ? t - 1 : t + 1) * B + b) * D * H + d * H + k];
+      }
+    }
+    const x = new Float32Array(B * GH);
+    for (let b = 0; b < B; b++) x.set(xproj.subarray(((t * B + b) * D + d) * GH, ((t * B + b) * D + d + 1) * GH), b * GH);
+    const r = reference({
+      batch: B,
+      hidden: H,
+      xproj: x,
+      hPrev,
+      cPrev: c.subarray(s, s + B * H),
+      whh: whh[d],
+      bhh: bhh.subarray(d * GH, (d + 1) * GH),
+    });
+    for (let b = 0; b < B; b++) {
+      for (let j = 0; j < H; j++) {
+        expectSeq[(t * B + b) * D * H + d * H + j] = r.h[b * H + j];
+        if (last) expectHN[s + b * H + j] = r.h[b * H + j];
+        if (r.c) expectC[s + b * H + j] = r.c[b * H + j];
+      }
+    }
+  }
+  const close = (name: string, got: Float32Array, want: Float64Array): void => {
+    // Elements the reference leaves NaN are those the kernel must not write.
+    const keep = [...want.keys()].filter((i) => !Number.isNaN(want[i]));
+    expectClose(`${label}: ${name}`, keep.map((i) => got[i]), keep.map((i) => want[i]));
+    const stray = [...want.keys()].filter((i) => Number.isNaN(want[i]) && !Number.isNaN(got[i]));
+    expect(stray, `${label}: ${name} written where it must not be`).toEqual([]);
+  };
+  close('hseq', gotSeq, expectSeq);
+  close('hN', gotHN, expectHN);
+  if (gotC) close('c', gotC, expectC);
+  for (const b of Object.values(buffers)) b?.destroy();
+}
+
+/** Odd sizes: a single unit, sizes below, at and across the 64-unit workgroup. */
+export const CELL_SIZES: ReadonlyArray<{ batch: number; hidden: number }> = [
+  { batch: 1, hidden: 1 },
+  { batch: 3, hidden: 7 },
+  { batch: 2, hidden: 65 },
+  { batch: 5, hidden: 130 },
+];
+
+/** (shape, step) cases: first step (reads h0), a middle step, the last step (writes hN). */
+export function cellCases(): Array<{ shape: CellStepShape; step: number; name: string }> {
+  const out: Array<{ shape: CellStepShape; step: number; name: string }> = [];
+  for (const { batch, hidden } of CELL_SIZES) {
+    for (const numDirections of [1, 2]) {
+      const seqLen = 3;
+      for (const step of [0, 1, 2]) {
+        out.push({
+          shape: { batch, hidden, seqLen, numDirections, numLayers: 2, layer: step % 2 },
+          step,
+          name: `B=${batch} H=${hidden} D=${numDirections} step ${step} of ${seqLen}`,
+        });
+      }
+    }
+  }
+  return out;
+}

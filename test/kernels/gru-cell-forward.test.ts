@@ -1,0 +1,25 @@
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { GpuContext } from '../../src/gpu/device.js';
+import { createGruCellForward } from '../../src/kernels/gru-cell-forward.js';
+import { gruCellForwardReference } from '../../src/reference/gru-cell-forward.js';
+import { testRandom } from '../helpers/seed.js';
+import { cellCases, checkCellStep } from './cell-step-harness.js';
+
+const { rng, seed } = testRandom('gru-cell-forward');
+let ctx: GpuContext;
+
+beforeAll(async () => {
+  ctx = await GpuContext.create();
+});
+afterAll(() => ctx?.destroy());
+
+for (const linearBeforeReset of [true, false]) {
+  describe(`gru-cell-forward (linearBeforeReset ${linearBeforeReset}) against the float64 reference`, () => {
+    for (const c of cellCases()) {
+      it(c.name, async () => {
+        const kernel = await createGruCellForward(ctx, linearBeforeReset);
+        await checkCellStep(ctx, kernel, (s) => gruCellForwardReference({ ...s, linearBeforeReset }), rng, c.shape, c.step, `${c.name} (seed ${seed})`);
+      });
+    }
+  });
+}

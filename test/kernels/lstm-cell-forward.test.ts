@@ -1,0 +1,25 @@
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { GpuContext } from '../../src/gpu/device.js';
+import { createLstmCellForward } from '../../src/kernels/lstm-cell-forward.js';
+import type { CellStepKernel } from '../../src/kernels/recurrent-step.js';
+import { lstmCellForwardReference } from '../../src/reference/lstm-cell-forward.js';
+import { testRandom } from '../helpers/seed.js';
+import { cellCases, checkCellStep } from './cell-step-harness.js';
+
+const { rng, seed } = testRandom('lstm-cell-forward');
+let ctx: GpuContext;
+let kernel: CellStepKernel;
+
+beforeAll(async () => {
+  ctx = await GpuContext.create();
+  kernel = await createLstmCellForward(ctx);
+});
+afterAll(() => ctx?.destroy());
+
+describe('lstm-cell-forward against the float64 reference', () => {
+  for (const c of cellCases()) {
+    it(c.name, async () => {
+      await checkCellStep(ctx, kernel, (s) => lstmCellForwardReference(s), rng, c.shape, c.step, `${c.name} (seed ${seed})`);
+    });
+  }
+});

@@ -1,0 +1,94 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GpuContext } from '../../src/gpu/device.js';
+import { MatmulKernel, matmulExtents, resolveMatmulShape, type MatmulShape } from '../../src/kernels/matmul.js';
+import { matmulReference } from '../../src/reference/matmul.js';
+import { createUniformBuffer } from '../../src/gpu/buffers.js';
+import { expectClose } from '../helpers/compare.js';
+import { download, poisoned, randomFloats, runPass, upload } from '../helpers/gpu.js';
+import { testRandom } from '../helpers/seed.js';
+
+const { rng, seed } = testRandom('matmul');
+let ctx: GpuContext;
+let kernel: MatmulKernel;
+
+beforeAll(async () => {
+  ctx = await GpuContext.create();
+  kernel = await MatmulKernel.create(ctx);
+});
+afterAll(() => ctx?.destroy());
+
+/**
+ * Run `shape` on fresh random operands. C starts poisoned (NaN), or random when accumulating;
+ * elements of C outside the product (row padding, gaps between batch matrices) must come back
+ * exactly as they were.
+ */
+async function check(shape: MatmulShape): Promise<void> {
+  const s = resolveMatmulShape(shape);
+  const e = matmulExtents(s);
+  const a = randomFloats(rng, e.a);
+  const b = randomFloats(rng, e.b);
+  const bias = randomFloats(rng, Math.max(e.bias, 1));
+  const c0 = s.accumulate ? randomFloats(rng, e.c) : new Float32Array(e.c).fill(NaN);
+  // Mark the elements the product writes; everything else must survive untouched.
+  const written = new Uint8Array(e.c);
+  for (let z = 0; z < s.batch; z++) {
+    for (let m = 0; m < s.M; m++) for (let n = 0; n < s.N; n++) written[s.offsetC + z * s.strideC + m * s.ldc + n] = 1;
+  }
+  if (s.accumulate) for (let i = 0; i < e.c; i++) if (!written[i]) c0[i] = NaN;
+
+  const uniform = createUniformBuffer(ctx, 'matmul params', kernel.params(shape).byteLength);
+  ctx.device.queue.writeBuffer(uniform, 0, kernel.params(shape));
+  const bindings = { uniform, a: upload(ctx, 'a', a), b: upload(ctx, 'b', b), bias: upload(ctx, 'bias', bias), c: s.accumulate ? upload(ctx, 'c', c0) : poisoned(ctx, 'c', e.c) };
+  kernel.checkBuffers(shape, bindings);
+  await runPass(ctx, (pass) => kernel.encode(pass, kernel.bindGroup(bindings), kernel.workgroups(shape)));
+  const got = await download(ctx, bindings.c, e.c);
+  const ref = matmulReference(s, a, b, bias, Float64Array.from(c0));
+
+  const label = `C of ${JSON.stringify(shape)} (seed ${seed})`;
+  const idx = [...written.keys()].filter((i) => written[i]);
+  expectClose(label, idx.map((i) => got[i]), idx.map((i) => ref[i]));
+  const stray = [...written.keys()].filter((i) => !written[i] && !Number.isNaN(got[i]));
+  expect(stray, `${label}: elements outside the product were written`).toEqual([]);
+  for (const buf of Object.values(bindings)) buf.destroy();
+}
+
+describe('matmul: C = A·Bᵀ (+ bias) (+ C)', () => {
+  const sizes: Array<[number, number, number]> = [
+    [1, 1, 1],
+    [7, 13, 5],
+    [65, 33, 17],
+    [130, 67, 129],
+    [3, 200, 31],
+  ];
+  for (const [M, N, K] of sizes) {
+    for (const transA of [false, true]) {
+      for (const transB of [false, true]) {
+        it(`M=${M} N=${N} K=${K} transA=${transA} transB=${transB}`, async () => {
+          await check({ M, N, K, transA, transB, hasBias: (M + N) % 2 === 0 });
+        });
+      }
+    }
+  }
+
+  it('adds the bias to every row', async () => {
+    await check({ M: 37, N: 41, K: 19, hasBias: true, offsetBias: 3 });
+  });
+
+  it('accumulates into C', async () => {
+    await check({ M: 29, N: 71, K: 66, accumulate: true, hasBias: true });
+    await check({ M: 5, N: 3, K: 130, accumulate: true, transA: true });
+  });
+
+  it('batched, with offsets, padded rows and gaps between matrices', async () => {
+    await check({ M: 19, N: 23, K: 11, batch: 3, lda: 13, ldb: 12, ldc: 27, strideA: 19 * 13 + 5, strideB: 23 * 12 + 2, strideC: 19 * 27 + 7, offsetA: 3, offsetB: 1, offsetC: 9 });
+    await check({ M: 66, N: 9, K: 70, batch: 2, transA: true, transB: true, hasBias: true, accumulate: true, offsetC: 4, strideC: 66 * 9 + 3 });
+  });
+
+  it('refuses operand buffers too small for the shape', () => {
+    const small = upload(ctx, 'small', new Float32Array(4));
+    const uniform = createUniformBuffer(ctx, 'u', 128);
+    expect(() => kernel.checkBuffers({ M: 3, N: 3, K: 3 }, { uniform, a: small, b: small, bias: small, c: small })).toThrow(/operand a .* holds 4 floats, the shape needs 9/);
+    small.destroy();
+    uniform.destroy();
+  });
+});

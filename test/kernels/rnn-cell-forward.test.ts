@@ -1,0 +1,25 @@
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { GpuContext } from '../../src/gpu/device.js';
+import { createRnnCellForward, type Nonlinearity } from '../../src/kernels/rnn-cell-forward.js';
+import { rnnCellForwardReference } from '../../src/reference/rnn-cell-forward.js';
+import { testRandom } from '../helpers/seed.js';
+import { cellCases, checkCellStep } from './cell-step-harness.js';
+
+const { rng, seed } = testRandom('rnn-cell-forward');
+let ctx: GpuContext;
+
+beforeAll(async () => {
+  ctx = await GpuContext.create();
+});
+afterAll(() => ctx?.destroy());
+
+for (const nonlinearity of ['tanh', 'relu', 'identity'] as Nonlinearity[]) {
+  describe(`rnn-cell-forward (${nonlinearity}) against the float64 reference`, () => {
+    for (const c of cellCases()) {
+      it(c.name, async () => {
+        const kernel = await createRnnCellForward(ctx, nonlinearity);
+        await checkCellStep(ctx, kernel, (s) => rnnCellForwardReference({ ...s, nonlinearity }), rng, c.shape, c.step, `${c.name} (seed ${seed})`);
+      });
+    }
+  });
+}
