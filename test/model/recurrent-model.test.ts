@@ -1,0 +1,119 @@
+/**
+ * Whole models on the GPU against the float64 whole-model reference: every cell kind and
+ * option, 1–3 layers, one or two directions, batchFirst, initial states given or not.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEngine, type Engine } from '../../src/engine.js';
+import { recurrentForwardReference } from '../../src/reference/recurrent-forward.js';
+import { expectClose } from '../helpers/compare.js';
+import { randomFloats } from '../helpers/gpu.js';
+import { CELL_CONFIGS, randomStateDict } from '../helpers/models.js';
+import { testRandom } from '../helpers/seed.js';
+
+const { rng, seed } = testRandom('recurrent-model');
+let engine: Engine;
+
+beforeAll(async () => {
+  engine = await createEngine();
+});
+afterAll(() => engine?.destroy());
+
+describe.each(CELL_CONFIGS)('$name', (config) => {
+  for (const numLayers of [1, 2, 3]) {
+    for (const bidirectional of [false, true]) {
+      for (const batchFirst of [false, true]) {
+        it(`L=${numLayers} bidirectional=${bidirectional} batchFirst=${batchFirst}`, async () => {
+          const inputSize = 5;
+          const hiddenSize = 7 + numLayers;
+          const model = config.make(engine, { inputSize, hiddenSize, numLayers, bidirectional, batchFirst });
+          const dict = randomStateDict(model.spec, rng);
+          model.loadStateDict(dict);
+          const isLstm = model.kind === 'lstm';
+          const batch = 3;
+          const seqLen = 4 + numLayers;
+          const D = bidirectional ? 2 : 1;
+          const stateSize = numLayers * D * batch * hiddenSize;
+          const variants: Array<{ h0?: boolean; c0?: boolean }> = isLstm
+            ? [{}, { h0: true, c0: true }, { h0: true }, { c0: true }]
+            : [{}, { h0: true }];
+          for (const v of variants) {
+            const x = randomFloats(rng, seqLen * batch * inputSize, -1.5, 1.5);
+            const h0 = v.h0 ? randomFloats(rng, stateSize) : undefined;
+            const c0 = v.c0 ? randomFloats(rng, stateSize, -2, 2) : undefined;
+            const got = await model.forward(x, { batch, seqLen, h0, c0 });
+            const ref = recurrentForwardReference(model.spec, dict, x, { batch, seqLen, h0, c0 });
+            const label = `${config.name} L=${numLayers} D=${D} batchFirst=${batchFirst} h0=${!!v.h0} c0=${!!v.c0} (seed ${seed})`;
+            expectClose(`${label}: output`, got.output, ref.output);
+            expectClose(`${label}: hN`, got.hN, ref.hN);
+            if (isLstm) expectClose(`${label}: cN`, got.cN!, ref.cN!);
+            else expect(got.cN).toBeUndefined();
+          }
+          model.destroy();
+        });
+      }
+    }
+  }
+
+  it('wider layers: H and I across workgroup and tile edges, longer sequences', async () => {
+    const model = config.make(engine, { inputSize: 33, hiddenSize: 65, numLayers: 2, bidirectional: true });
+    // PyTorch's initial scale 1/√H keeps W_hh's spectral radius below 1. Above it, the
+    // identity (linear) RNN grows like ρ^T and its outputs become small differences of large
+    // terms, where float32 rounding, not the kernel, sets the error.
+    const dict = randomStateDict(model.spec, rng, 1 / Math.sqrt(65));
+    model.loadStateDict(dict);
+    const batch = 2;
+    const seqLen = 11;
+    const x = randomFloats(rng, seqLen * batch * 33);
+    const h0 = randomFloats(rng, 2 * 2 * batch * 65);
+    const got = await model.forward(x, { batch, seqLen, h0 });
+    const ref = recurrentForwardReference(model.spec, dict, x, { batch, seqLen, h0 });
+    expectClose(`${config.name} wide: output (seed ${seed})`, got.output, ref.output);
+    expectClose(`${config.name} wide: hN (seed ${seed})`, got.hN, ref.hN);
+    model.destroy();
+  });
+});
+
+describe('parameters', () => {
+  it('default initialisation is U(−1/√H, 1/√H), repeatable from the seed', async () => {
+    const H = 16;
+    const a = await engine.lstm({ inputSize: 3, hiddenSize: H, numLayers: 2, bidirectional: true, seed: 7 }).stateDict();
+    const b = await engine.lstm({ inputSize: 3, hiddenSize: H, numLayers: 2, bidirectional: true, seed: 7 }).stateDict();
+    const c = await engine.lstm({ inputSize: 3, hiddenSize: H, numLayers: 2, bidirectional: true, seed: 8 }).stateDict();
+    expect(Object.keys(a).sort()).toEqual(Object.keys(b).sort());
+    expect(Object.keys(a)).toHaveLength(16);
+    for (const name of Object.keys(a)) {
+      expect(a[name], name).toEqual(b[name]);
+      expect(a[name], name).not.toEqual(c[name]);
+      const bound = 1 / Math.sqrt(H);
+      const vals = Array.from(a[name]);
+      expect(Math.max(...vals.map(Math.abs)), name).toBeLessThanOrEqual(bound);
+      // Spread over the interval, not bunched: the extremes come near the bounds.
+      expect(Math.max(...vals), name).toBeGreaterThan(bound * 0.8);
+      expect(Math.min(...vals), name).toBeLessThan(-bound * 0.8);
+    }
+  });
+
+  it('stateDict returns exactly what loadStateDict was given, under PyTorch names and shapes', async () => {
+    for (const config of CELL_CONFIGS) {
+      const model = config.make(engine, { inputSize: 4, hiddenSize: 6, numLayers: 2, bidirectional: true, bias: config.name !== 'lstm' });
+      const dict = randomStateDict(model.spec, rng);
+      model.loadStateDict(dict);
+      const back = await model.stateDict();
+      expect(Object.keys(back).sort()).toEqual(Object.keys(dict).sort());
+      for (const name of Object.keys(dict)) expect(back[name], `${config.name} ${name}`).toEqual(dict[name]);
+      model.destroy();
+    }
+  });
+
+  it('a model without bias matches the reference with no bias terms', async () => {
+    const model = engine.gru({ inputSize: 6, hiddenSize: 9, bias: false, numLayers: 2 });
+    const dict = randomStateDict(model.spec, rng);
+    model.loadStateDict(dict);
+    expect(Object.keys(dict).some((n) => n.startsWith('bias'))).toBe(false);
+    const x = randomFloats(rng, 5 * 2 * 6);
+    const got = await model.forward(x, { batch: 2, seqLen: 5 });
+    const ref = recurrentForwardReference(model.spec, dict, x, { batch: 2, seqLen: 5 });
+    expectClose(`no-bias output (seed ${seed})`, got.output, ref.output);
+    model.destroy();
+  });
+});
