@@ -88,8 +88,12 @@ export class RecurrentModel {
     return this.stats;
   }
 
-  private assertAlive(what: string): void {
-    if (this.destroyed) throw new WebRnnError('destroyed', `${what}: this ${this.spec.kind} model has been destroyed`);
+  /**
+   * Throw if the model or its engine is gone. `accepted` marks an operation that was accepted
+   * before a destroy(): it still runs, as long as the device does.
+   */
+  private assertAlive(what: string, accepted = false): void {
+    if (this.destroyed && !accepted) throw new WebRnnError('destroyed', `${what}: this ${this.spec.kind} model has been destroyed`);
     if (this.ctx.isLost) {
       this.ctx.check();
       throw new WebRnnError('destroyed', `${what}: the engine of this model has been destroyed`);
@@ -128,8 +132,9 @@ export class RecurrentModel {
 
   /** Every parameter, read back from the GPU, under PyTorch's names and layouts. */
   stateDict(): Promise<StateDict> {
+    this.assertAlive('stateDict');
     return this.serialize(async () => {
-      this.assertAlive('stateDict');
+      this.assertAlive('stateDict', true);
       const { device } = this.ctx;
       const parts: Array<[number, number]> = [];
       const order: Array<[number, keyof LayerParameterBuffers]> = [];
@@ -248,9 +253,9 @@ export class RecurrentModel {
     const c0 = options.c0?.slice();
 
     return this.serialize(async () => {
-      this.assertAlive('forward');
+      this.assertAlive('forward', true);
       const kernels = await this.getKernels();
-      this.assertAlive('forward');
+      this.assertAlive('forward', true);
       const plan = this.plan(kernels, B, T);
       writeFloats(this.ctx, plan.x, xSeq);
       if (h0) writeFloats(this.ctx, plan.h0, h0);

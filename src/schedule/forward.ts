@@ -91,6 +91,9 @@ export class ForwardPlan {
       this.owned.push(b);
       return b;
     };
+    // Dispatch sizes first: a shape beyond the device's limits fails before anything is allocated.
+    this.cellWorkgroups = kernels.cell.workgroups({ batch: B, hidden: H, seqLen: T, numDirections: D, numLayers: L, layer: 0 });
+    for (let l = 0; l < L; l++) kernels.matmul.workgroups({ M: T * B, N: D * G * H, K: layerInputSize(spec, l) });
     try {
       this.x = make('x [T,B,I]', T * B * spec.inputSize);
       this.h0 = make('h0 [L*D,B,H]', L * D * B * H);
@@ -141,7 +144,6 @@ export class ForwardPlan {
         this.cellBindGroups.push(kernels.cell.bindGroup(cellBindings));
       }
       ctx.device.queue.writeBuffer(uniforms, 0, uniformData);
-      this.cellWorkgroups = kernels.cell.workgroups({ batch: B, hidden: H, seqLen: T, numDirections: D, numLayers: L, layer: 0 });
     } catch (e) {
       this.destroy();
       throw e;

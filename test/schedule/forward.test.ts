@@ -1,0 +1,128 @@
+/**
+ * The forward scheduler: one submit and one readback per forward pass, the dispatch count
+ * per step, buffers and pipelines reused across calls of the same shape.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEngine, type Engine } from '../../src/engine.js';
+import { recurrentForwardReference } from '../../src/reference/recurrent-forward.js';
+import { expectClose } from '../helpers/compare.js';
+import { randomFloats } from '../helpers/gpu.js';
+import { CELL_CONFIGS, randomStateDict } from '../helpers/models.js';
+import { testRandom } from '../helpers/seed.js';
+
+const { rng, seed } = testRandom('forward-schedule');
+let engine: Engine;
+const counts = { submit: 0, createBuffer: 0, mapAsync: 0, pipelines: 0 };
+
+beforeAll(async () => {
+  engine = await createEngine();
+  // Count what the device is asked to do.
+  const device = engine.device;
+  const queue = device.queue;
+  const submit = queue.submit.bind(queue);
+  queue.submit = (buffers) => {
+    counts.submit++;
+    return submit(buffers);
+  };
+  const createBuffer = device.createBuffer.bind(device);
+  device.createBuffer = (desc) => {
+    counts.createBuffer++;
+    const buffer = createBuffer(desc);
+    const mapAsync = buffer.mapAsync.bind(buffer);
+    buffer.mapAsync = (...args) => {
+      counts.mapAsync++;
+      return mapAsync(...args);
+    };
+    return buffer;
+  };
+  const createPipeline = device.createComputePipelineAsync.bind(device);
+  device.createComputePipelineAsync = (desc) => {
+    counts.pipelines++;
+    return createPipeline(desc);
+  };
+});
+afterAll(() => engine?.destroy());
+
+function snapshot(): typeof counts {
+  return { ...counts };
+}
+
+describe('one submit per forward pass', () => {
+  for (const config of CELL_CONFIGS) {
+    it(`${config.name}: 3 layers, bidirectional, T = 9`, async () => {
+      const L = 3;
+      const T = 9;
+      const B = 2;
+      const model = config.make(engine, { inputSize: 4, hiddenSize: 5, numLayers: L, bidirectional: true });
+      const dict = randomStateDict(model.spec, rng);
+      model.loadStateDict(dict);
+      const x = randomFloats(rng, T * B * 4);
+      await model.forward(x, { batch: B, seqLen: T }); // first call: plan and pipelines
+
+      const before = snapshot();
+      const r = await model.forward(x, { batch: B, seqLen: T });
+      const after = snapshot();
+      expect(after.submit - before.submit, 'submits').toBe(1);
+      expect(after.mapAsync - before.mapAsync, 'readbacks').toBe(1);
+      expect(after.createBuffer - before.createBuffer, 'buffers created on a repeated shape').toBe(0);
+      expect(after.pipelines - before.pipelines, 'pipelines created on a repeated call').toBe(0);
+
+      // Both directions share a step dispatch; the GRU's linear_before_reset = 0 form needs two.
+      const perLayer = config.name === 'gru linearBeforeReset=false' ? 2 : 1;
+      expect(model.lastForwardStats).toEqual({ submits: 1, gemmDispatches: L, dispatchesPerStep: L * perLayer, dispatches: L + T * L * perLayer });
+
+      const ref = recurrentForwardReference(model.spec, dict, x, { batch: B, seqLen: T });
+      expectClose(`${config.name} repeated call (seed ${seed})`, r.output, ref.output);
+      model.destroy();
+    });
+  }
+
+  it('pipelines are shared between models of the same kind', async () => {
+    const a = engine.lstm({ inputSize: 3, hiddenSize: 4 });
+    await a.forward(randomFloats(rng, 6), { batch: 1, seqLen: 2 });
+    const before = snapshot();
+    const b = engine.lstm({ inputSize: 7, hiddenSize: 9, numLayers: 2 });
+    await b.forward(randomFloats(rng, 7 * 3 * 2), { batch: 3, seqLen: 2 });
+    expect(snapshot().pipelines - before.pipelines).toBe(0);
+    a.destroy();
+    b.destroy();
+  });
+
+  it('changing shapes gives correct results, and plans of earlier shapes are reused', async () => {
+    const model = engine.gru({ inputSize: 3, hiddenSize: 6, bidirectional: true });
+    const dict = randomStateDict(model.spec, rng);
+    model.loadStateDict(dict);
+    const shapes = [
+      [1, 5],
+      [4, 2],
+      [1, 5],
+      [3, 7],
+    ];
+    const created: number[] = [];
+    for (const [batch, seqLen] of shapes) {
+      const x = randomFloats(rng, seqLen * batch * 3);
+      const before = counts.createBuffer;
+      const r = await model.forward(x, { batch, seqLen });
+      created.push(counts.createBuffer - before);
+      const ref = recurrentForwardReference(model.spec, dict, x, { batch, seqLen });
+      expectClose(`gru B=${batch} T=${seqLen} (seed ${seed})`, r.output, ref.output);
+      expectClose(`gru B=${batch} T=${seqLen} hN (seed ${seed})`, r.hN, ref.hN);
+    }
+    expect(created[0]).toBeGreaterThan(0);
+    expect(created[2]).toBe(0);
+    model.destroy();
+  });
+
+  it('concurrent forwards of one model are serialised and each gets its own result', async () => {
+    const model = engine.lstm({ inputSize: 2, hiddenSize: 5 });
+    const dict = randomStateDict(model.spec, rng);
+    model.loadStateDict(dict);
+    const xs = [0, 1, 2, 3].map(() => randomFloats(rng, 4 * 2 * 2));
+    const results = await Promise.all(xs.map((x) => model.forward(x, { batch: 2, seqLen: 4 })));
+    results.forEach((r, i) => {
+      const ref = recurrentForwardReference(model.spec, dict, xs[i], { batch: 2, seqLen: 4 });
+      expectClose(`concurrent call ${i} (seed ${seed})`, r.output, ref.output);
+    });
+    model.destroy();
+  });
+});
