@@ -6,10 +6,29 @@ import type { RecurrentModel } from '../../src/model/recurrent-model.js';
 import type { RnnOptions, GruOptions } from '../../src/model/spec.js';
 import { randomFloats } from './gpu.js';
 
-/** A state dict with every parameter U(−scale, scale), larger than the default so gates saturate. */
-export function randomStateDict(spec: ModelSpec, rng: Random, scale = 0.6): Record<string, Float32Array> {
+/**
+ * A random state dict: each tensor U(−s, s) with s = gain·√(3 / fanIn), i.e. variance
+ * gain²/fanIn (fanIn: the row length of a weight, H for a bias). With gain 1 every layer
+ * roughly preserves the size of its input (twice PyTorch's default scale, so gates do
+ * saturate): the linear and relu RNNs then neither explode nor turn their outputs into small
+ * differences of large terms, where float32 rounding rather than the kernel would set the
+ * error.
+ */
+export function randomStateDict(spec: ModelSpec, rng: Random, gain = 1): Record<string, Float32Array> {
   const dict: Record<string, Float32Array> = {};
-  for (const p of parameterInfo(spec)) dict[p.name] = randomFloats(rng, p.shape.reduce((a, b) => a * b, 1), -scale, scale);
+  for (const p of parameterInfo(spec)) {
+    const fanIn = p.shape.length === 2 ? p.shape[1] : spec.hiddenSize;
+    const scale = gain * Math.sqrt(3 / fanIn);
+    const w = randomFloats(rng, p.shape.reduce((a, b) => a * b, 1), -scale, scale);
+    if (p.role === 'weight_hh' && spec.kind === 'rnn' && spec.nonlinearity !== 'tanh') {
+      // An unbounded (identity or relu) recurrence is stable only while W_hh contracts: scale
+      // it to Frobenius norm 0.9, which bounds its spectral norm by 0.9. Small random
+      // matrices otherwise often have spectral radius above 1 and grow like ρ^T.
+      const norm = Math.hypot(...w);
+      for (let i = 0; i < w.length; i++) w[i] *= 0.9 / norm;
+    }
+    dict[p.name] = w;
+  }
   return dict;
 }
 

@@ -56,10 +56,7 @@ describe.each(CELL_CONFIGS)('$name', (config) => {
 
   it('wider layers: H and I across workgroup and tile edges, longer sequences', async () => {
     const model = config.make(engine, { inputSize: 33, hiddenSize: 65, numLayers: 2, bidirectional: true });
-    // PyTorch's initial scale 1/√H keeps W_hh's spectral radius below 1. Above it, the
-    // identity (linear) RNN grows like ρ^T and its outputs become small differences of large
-    // terms, where float32 rounding, not the kernel, sets the error.
-    const dict = randomStateDict(model.spec, rng, 1 / Math.sqrt(65));
+    const dict = randomStateDict(model.spec, rng);
     model.loadStateDict(dict);
     const batch = 2;
     const seqLen = 11;

@@ -38,8 +38,11 @@ export const BROWSER_FLAGS = [
   '--disable-dev-shm-usage',
 ];
 
-/** Launch headless Chromium through puppeteer with WebGPU enabled. */
-export async function launchBrowser() {
+/**
+ * Launch headless Chromium through puppeteer with WebGPU enabled. `protocolTimeout` (ms, 0 for
+ * none) bounds one call into the page; long benchmark runs need more than puppeteer's 180 s.
+ */
+export async function launchBrowser({ protocolTimeout } = {}) {
   const executablePath = findBrowser();
   if (!executablePath) {
     throw new Error(
@@ -48,5 +51,5 @@ export async function launchBrowser() {
     );
   }
   const { default: puppeteer } = await import('puppeteer');
-  return puppeteer.launch({ executablePath, headless: true, args: BROWSER_FLAGS });
+  return puppeteer.launch({ executablePath, headless: true, args: BROWSER_FLAGS, ...(protocolTimeout !== undefined ? { protocolTimeout } : {}) });
 }
