@@ -14,35 +14,41 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   let H = p.hidden;
   let GH = 4u * H;
   let j = wid.x * WG + lid.x;
-  let b = wid.y;
+  let b0 = wid.y * ROWS;
   let d = wid.z;
   let t = timeOf(d);
 
-  var acc = vec4f(0.0);
+  var acc: array<vec4f, ROWS>;
   for (var k0 = 0u; k0 < H; k0 += WG) {
-    stagePrevH(b, d, k0, lid.x);
+    stagePrevH(b0, d, k0, lid.x);
     if (j < H) {
       let n = min(WG, H - k0);
       for (var kk = 0u; kk < n; kk++) {
         let w = (d * H + k0 + kk) * GH + j;
-        acc = fma(vec4f(hTile[kk]), vec4f(whhT[w], whhT[w + H], whhT[w + 2u * H], whhT[w + 3u * H]), acc);
+        let wv = vec4f(whhT[w], whhT[w + H], whhT[w + 2u * H], whhT[w + 3u * H]);
+        for (var r = 0u; r < ROWS; r++) { acc[r] = fma(vec4f(hTile[r * WG + kk]), wv, acc[r]); }
       }
     }
     workgroupBarrier();
   }
   if (j >= H) { return; }
 
-  let xb = xprojBase(t, b, d, 4u) + j;
   let bb = d * GH + j;
-  let ig = sigmoid(xproj[xb] + bhh[bb] + acc.x);
-  let fg = sigmoid(xproj[xb + H] + bhh[bb + H] + acc.y);
-  let gg = tanhSat(xproj[xb + 2u * H] + bhh[bb + 2u * H] + acc.z);
-  let og = sigmoid(xproj[xb + 3u * H] + bhh[bb + 3u * H] + acc.w);
-
-  let si = stateIndex(b, d, j);
-  let cNew = fg * c[si] + ig * gg;
-  c[si] = cNew;
-  let h = og * tanhSat(cNew);
-  hseq[hseqIndex(t, b, d, j)] = h;
-  if (p.step + 1u == p.seqLen) { hN[si] = h; }
+  let bias = vec4f(bhh[bb], bhh[bb + H], bhh[bb + 2u * H], bhh[bb + 3u * H]);
+  for (var r = 0u; r < ROWS; r++) {
+    let b = b0 + r;
+    if (b >= p.batch) { break; }
+    let xb = xprojBase(t, b, d, 4u) + j;
+    let pre = vec4f(xproj[xb], xproj[xb + H], xproj[xb + 2u * H], xproj[xb + 3u * H]) + bias + acc[r];
+    let ig = sigmoid(pre.x);
+    let fg = sigmoid(pre.y);
+    let gg = tanhSat(pre.z);
+    let og = sigmoid(pre.w);
+    let si = stateIndex(b, d, j);
+    let cNew = fg * c[si] + ig * gg;
+    c[si] = cNew;
+    let h = og * tanhSat(cNew);
+    hseq[hseqIndex(t, b, d, j)] = h;
+    if (p.step + 1u == p.seqLen) { hN[si] = h; }
+  }
 }

@@ -11,10 +11,9 @@
 //   transB = 1: B stored [K, N], element (n, k) at k * ldb + n     (C = A * B)
 // Matrix z of a batch starts at offset + z * stride in each buffer (all in f32 elements).
 //
-// Thread mapping: a workgroup of WG_X x WG_Y threads owns a tile of (WG_Y * RM) rows by
-// (WG_X * RN) columns of C; thread (x, y) owns rows m0 + y + i * WG_Y (i < RM) and columns
-// n0 + x + j * WG_X (j < RN), interleaved so that neighbouring threads read neighbouring
-// shared-memory words. Workgroup (x, y, z) = (column tile, row tile, batch matrix).
+// Thread mapping: a workgroup of WG_X x WG_Y threads owns a tile of 4 WG_Y rows by 4 WG_X
+// columns of C (details at the tunables below). Workgroup (x, y, z) = (column tile, row
+// tile, batch matrix).
 // K is walked in slabs of TILE_K: both operand slabs are staged in workgroup memory, with
 // zeros outside the matrix, so any M, N, K is correct, not only tile multiples.
 
@@ -44,17 +43,18 @@ struct Params {
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;
 
-// Register block per thread. Function-scope arrays need creation-time sizes, so these are
-// `const`; the workgroup shape and the K slab are `override` tunables.
-const RM: u32 = 4u;
-const RN: u32 = 4u;
+// Thread (x, y) of the WG_X x WG_Y workgroup owns the 4 x 4 block of C at rows
+// m0 + 4y .. m0 + 4y + 3 and columns n0 + 4x .. n0 + 4x + 3. Its accumulators are four vec4f
+// variables, not an indexed array, so that they stay in registers on every implementation.
+// The workgroup shape and the K slab are `override` tunables.
 override WG_X: u32 = 16u;
 override WG_Y: u32 = 16u;
 override TILE_K: u32 = 16u;
 
-// aTile: [TILE_K][WG_Y * RM], bTile: [TILE_K][WG_X * RN], k-major.
-var<workgroup> aTile: array<f32, TILE_K * WG_Y * RM>;
-var<workgroup> bTile: array<f32, TILE_K * WG_X * RN>;
+// aTile[kk * WG_Y + y] holds A'(m0 + 4y + i, k0 + kk) in component i;
+// bTile[kk * WG_X + x] holds B'(n0 + 4x + j, k0 + kk) in component j.
+var<workgroup> aTile: array<vec4f, TILE_K * WG_Y>;
+var<workgroup> bTile: array<vec4f, TILE_K * WG_X>;
 
 fn loadA(base: u32, m: u32, k: u32) -> f32 {
   if (m >= p.M || k >= p.K) { return 0.0; }
@@ -68,10 +68,23 @@ fn loadB(base: u32, n: u32, k: u32) -> f32 {
   return b[base + n * p.ldb + k];
 }
 
+fn storeC(base: u32, m: u32, n0: u32, v: vec4f) {
+  if (m >= p.M) { return; }
+  for (var j = 0u; j < 4u; j++) {
+    let n = n0 + j;
+    if (n >= p.N) { return; }
+    var x = v[j];
+    if (p.hasBias != 0u) { x += bias[p.offsetBias + n]; }
+    let ci = base + m * p.ldc + n;
+    if (p.accumulate != 0u) { x += c[ci]; }
+    c[ci] = x;
+  }
+}
+
 @compute @workgroup_size(WG_X, WG_Y)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
-  let tileM = WG_Y * RM;
-  let tileN = WG_X * RN;
+  let tileM = WG_Y * 4u;
+  let tileN = WG_X * 4u;
   let m0 = wid.y * tileM;
   let n0 = wid.x * tileN;
   let z = wid.z;
@@ -81,49 +94,41 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   let tid = lid.y * WG_X + lid.x;
   let threads = WG_X * WG_Y;
 
-  var acc: array<f32, RM * RN>;
-  for (var i = 0u; i < RM * RN; i++) { acc[i] = 0.0; }
+  var acc0 = vec4f(0.0);
+  var acc1 = vec4f(0.0);
+  var acc2 = vec4f(0.0);
+  var acc3 = vec4f(0.0);
 
   for (var k0 = 0u; k0 < p.K; k0 += TILE_K) {
-    // Stage the slabs: element e of a tile is (row e / TILE_K, k e % TILE_K), so consecutive
-    // threads walk along k, which is contiguous in memory for untransposed operands.
+    // Stage the slabs: element e is (row e / TILE_K, k e % TILE_K), so consecutive threads
+    // walk along k, which is contiguous in memory for untransposed operands.
     for (var e = tid; e < TILE_K * tileM; e += threads) {
       let kk = e % TILE_K;
       let mm = e / TILE_K;
-      aTile[kk * tileM + mm] = loadA(aBase, m0 + mm, k0 + kk);
+      aTile[kk * WG_Y + mm / 4u][mm % 4u] = loadA(aBase, m0 + mm, k0 + kk);
     }
     for (var e = tid; e < TILE_K * tileN; e += threads) {
       let kk = e % TILE_K;
       let nn = e / TILE_K;
-      bTile[kk * tileN + nn] = loadB(bBase, n0 + nn, k0 + kk);
+      bTile[kk * WG_X + nn / 4u][nn % 4u] = loadB(bBase, n0 + nn, k0 + kk);
     }
     workgroupBarrier();
 
     for (var kk = 0u; kk < TILE_K; kk++) {
-      var av: array<f32, RM>;
-      var bv: array<f32, RN>;
-      for (var i = 0u; i < RM; i++) { av[i] = aTile[kk * tileM + lid.y + i * WG_Y]; }
-      for (var j = 0u; j < RN; j++) { bv[j] = bTile[kk * tileN + lid.x + j * WG_X]; }
-      for (var i = 0u; i < RM; i++) {
-        for (var j = 0u; j < RN; j++) {
-          acc[i * RN + j] = fma(av[i], bv[j], acc[i * RN + j]);
-        }
-      }
+      let av = aTile[kk * WG_Y + lid.y];
+      let bv = bTile[kk * WG_X + lid.x];
+      acc0 = fma(vec4f(av.x), bv, acc0);
+      acc1 = fma(vec4f(av.y), bv, acc1);
+      acc2 = fma(vec4f(av.z), bv, acc2);
+      acc3 = fma(vec4f(av.w), bv, acc3);
     }
     workgroupBarrier();
   }
 
-  for (var i = 0u; i < RM; i++) {
-    let m = m0 + lid.y + i * WG_Y;
-    if (m >= p.M) { continue; }
-    for (var j = 0u; j < RN; j++) {
-      let n = n0 + lid.x + j * WG_X;
-      if (n >= p.N) { continue; }
-      var v = acc[i * RN + j];
-      if (p.hasBias != 0u) { v += bias[p.offsetBias + n]; }
-      let ci = cBase + m * p.ldc + n;
-      if (p.accumulate != 0u) { v += c[ci]; }
-      c[ci] = v;
-    }
-  }
+  let m = m0 + 4u * lid.y;
+  let n = n0 + 4u * lid.x;
+  storeC(cBase, m, n, acc0);
+  storeC(cBase, m + 1u, n, acc1);
+  storeC(cBase, m + 2u, n, acc2);
+  storeC(cBase, m + 3u, n, acc3);
 }

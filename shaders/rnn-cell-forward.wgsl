@@ -15,24 +15,29 @@ fn activate(x: f32) -> f32 {
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
   let H = p.hidden;
   let j = wid.x * WG + lid.x;
-  let b = wid.y;
+  let b0 = wid.y * ROWS;
   let d = wid.z;
   let t = timeOf(d);
 
-  var acc = 0.0;
+  var acc: array<f32, ROWS>;
   for (var k0 = 0u; k0 < H; k0 += WG) {
-    stagePrevH(b, d, k0, lid.x);
+    stagePrevH(b0, d, k0, lid.x);
     if (j < H) {
       let n = min(WG, H - k0);
       for (var kk = 0u; kk < n; kk++) {
-        acc = fma(hTile[kk], whhT[(d * H + k0 + kk) * H + j], acc);
+        let w = whhT[(d * H + k0 + kk) * H + j];
+        for (var r = 0u; r < ROWS; r++) { acc[r] = fma(hTile[r * WG + kk], w, acc[r]); }
       }
     }
     workgroupBarrier();
   }
   if (j >= H) { return; }
 
-  let h = activate(xproj[xprojBase(t, b, d, 1u) + j] + bhh[d * H + j] + acc);
-  hseq[hseqIndex(t, b, d, j)] = h;
-  if (p.step + 1u == p.seqLen) { hN[stateIndex(b, d, j)] = h; }
+  for (var r = 0u; r < ROWS; r++) {
+    let b = b0 + r;
+    if (b >= p.batch) { break; }
+    let h = activate(xproj[xprojBase(t, b, d, 1u) + j] + bhh[d * H + j] + acc[r]);
+    hseq[hseqIndex(t, b, d, j)] = h;
+    if (p.step + 1u == p.seqLen) { hN[stateIndex(b, d, j)] = h; }
+  }
 }

@@ -3,10 +3,13 @@
 // The loader prepends it to each cell shader; it is not a kernel of its own.
 //
 // One dispatch advances every batch row and both directions of one layer by one step.
-// Thread mapping: workgroup (x, y, z) = (block of WG hidden units, batch row b, direction d);
-// invocation x of the block owns hidden unit j = x_block * WG + x and computes all G gates
-// of that unit, so no gate buffer makes a round trip through memory. Direction 0 processes
-// time t = step, direction 1 time t = T - 1 - step.
+// Thread mapping: workgroup (x, y, z) = (block of WG hidden units, block of ROWS batch rows,
+// direction d); invocation x of the block owns hidden unit j = x_block * WG + x for the ROWS
+// rows b0 .. b0 + ROWS - 1 and computes all G gates of that unit, so no gate buffer makes a
+// round trip through memory, and each W_hh element it loads serves ROWS rows. Direction 0
+// processes time t = step, direction 1 time t = T - 1 - step.
+// ROWS is 4 with BATCH_TILE (batches of 4 or more), else 1; it sizes per-invocation arrays,
+// which need a creation-time constant, hence a preprocessor switch and not an override.
 //
 // Buffer layouts (f32 elements, G gates per unit, L layers, D directions):
 //   xproj [T, B, D, G*H]  the input projection X W_ih^T + b_ih of this layer, all steps
@@ -34,7 +37,13 @@ struct Params {
 @group(0) @binding(6) var<storage, read_write> hN: array<f32>;
 
 override WG: u32 = 64u;
-var<workgroup> hTile: array<f32, WG>;
+#if BATCH_TILE
+const ROWS: u32 = 4u;
+#else
+const ROWS: u32 = 1u;
+#endif
+// hTile: [ROWS][WG], h_{t-1} of rows b0 .. b0 + ROWS - 1 for units k0 .. k0 + WG - 1.
+var<workgroup> hTile: array<f32, ROWS * WG>;
 
 fn timeOf(d: u32) -> u32 {
   if (d == 0u) { return p.step; }
@@ -63,13 +72,16 @@ fn prevH(b: u32, d: u32, k: u32) -> f32 {
   return hseq[hseqIndex(tp, b, d, k)];
 }
 
-// Stages h_{t-1}[b, k0 .. k0 + WG) in hTile (zeros past H). Called in uniform control flow
-// by every invocation of the workgroup; the caller puts a barrier after its use of the tile.
-fn stagePrevH(b: u32, d: u32, k0: u32, x: u32) {
+// Stages h_{t-1}[b0 + r, k0 .. k0 + WG) in hTile (zeros past H and past the batch). Called in
+// uniform control flow by every invocation of the workgroup; the caller puts a barrier after
+// its use of the tile.
+fn stagePrevH(b0: u32, d: u32, k0: u32, x: u32) {
   let k = k0 + x;
-  var v = 0.0;
-  if (k < p.hidden) { v = prevH(b, d, k); }
-  hTile[x] = v;
+  for (var r = 0u; r < ROWS; r++) {
+    var v = 0.0;
+    if (k < p.hidden && b0 + r < p.batch) { v = prevH(b0 + r, d, k); }
+    hTile[r * WG + x] = v;
+  }
   workgroupBarrier();
 }
 

@@ -5,11 +5,11 @@
  */
 import source from '../../shaders/gru-cell-forward.wgsl?raw';
 import type { GpuContext } from '../gpu/device.js';
-import { CellStepKernel } from './recurrent-step.js';
+import { CellStepKernel, type CellVariant } from './recurrent-step.js';
 
 export const GRU_CELL_FORWARD = 'gru-cell-forward';
 
-export function createGruCellForward(ctx: GpuContext, linearBeforeReset: boolean): Promise<CellStepKernel> {
+export function createGruCellForward(ctx: GpuContext, linearBeforeReset: boolean, variant: CellVariant): Promise<CellStepKernel> {
   return CellStepKernel.create(ctx, {
     name: GRU_CELL_FORWARD,
     source,
@@ -17,6 +17,7 @@ export function createGruCellForward(ctx: GpuContext, linearBeforeReset: boolean
     defines: { LINEAR_BEFORE_RESET: linearBeforeReset },
     constants: {},
     extra: linearBeforeReset ? null : 'rh',
+    batchTile: variant.batchTile,
     entryPoints: linearBeforeReset ? ['main'] : ['resetGate', 'main'],
   });
 }

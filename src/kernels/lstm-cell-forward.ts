@@ -1,11 +1,11 @@
 /** Wrapper of shaders/lstm-cell-forward.wgsl: the fused LSTM step (gates i, f, g, o; c updated in place). */
 import source from '../../shaders/lstm-cell-forward.wgsl?raw';
 import type { GpuContext } from '../gpu/device.js';
-import { CellStepKernel } from './recurrent-step.js';
+import { CellStepKernel, type CellVariant } from './recurrent-step.js';
 
 export const LSTM_CELL_FORWARD = 'lstm-cell-forward';
 
-export function createLstmCellForward(ctx: GpuContext): Promise<CellStepKernel> {
+export function createLstmCellForward(ctx: GpuContext, variant: CellVariant): Promise<CellStepKernel> {
   return CellStepKernel.create(ctx, {
     name: LSTM_CELL_FORWARD,
     source,
@@ -13,6 +13,7 @@ export function createLstmCellForward(ctx: GpuContext): Promise<CellStepKernel> 
     defines: {},
     constants: {},
     extra: 'c',
+    batchTile: variant.batchTile,
     entryPoints: ['main'],
   });
 }

@@ -101,8 +101,8 @@ export interface MatmulBindings {
 
 const WG_X = 16;
 const WG_Y = 16;
-const RM = 4;
-const RN = 4;
+/** Rows and columns of C per thread (fixed in the shader). */
+const BLOCK = 4;
 
 export class MatmulKernel {
   static readonly uniformLayout: UniformLayout = parseUniformLayout(source);
@@ -154,7 +154,7 @@ export class MatmulKernel {
   /** Workgroup counts for `shape`, checked against maxComputeWorkgroupsPerDimension. */
   workgroups(shape: MatmulShape): [number, number, number] {
     const s = resolveMatmulShape(shape);
-    const size: [number, number, number] = [Math.ceil(s.N / (WG_X * RN)), Math.ceil(s.M / (WG_Y * RM)), s.batch];
+    const size: [number, number, number] = [Math.ceil(s.N / (WG_X * BLOCK)), Math.ceil(s.M / (WG_Y * BLOCK)), s.batch];
     const max = this.ctx.limits.maxComputeWorkgroupsPerDimension;
     const names = ['N (columns)', 'M (rows)', 'batch'];
     size.forEach((n, i) => {

@@ -13,6 +13,17 @@ import { packUniform, parseUniformLayout, preprocessWgsl, type UniformLayout } f
 /** Workgroup size along the hidden units (the `WG` override of the shaders). */
 export const CELL_WORKGROUP = 64;
 
+/** Batch rows per workgroup with BATCH_TILE (the shaders' ROWS). */
+export const BATCH_TILE_ROWS = 4;
+
+/**
+ * Whether a batch of `batch` rows uses the batch-tiled variant: each W_hh element loaded then
+ * serves 4 rows. Below 4 rows the tile would mostly compute padding.
+ */
+export function useBatchTile(batch: number): boolean {
+  return batch >= BATCH_TILE_ROWS;
+}
+
 /** Uniform layout of every cell step kernel: the Params struct of the common prelude. */
 export const CELL_UNIFORM_LAYOUT: UniformLayout = parseUniformLayout(commonSource);
 
@@ -52,6 +63,13 @@ export interface CellKernelSpec {
   extra: 'c' | 'rh' | null;
   /** Entry points dispatched per step, in order. */
   entryPoints: readonly string[];
+  /** The batch-tiled variant (BATCH_TILE_ROWS rows per workgroup) instead of one row. */
+  batchTile: boolean;
+}
+
+/** Variant options every cell kernel factory takes. */
+export interface CellVariant {
+  batchTile: boolean;
 }
 
 export class CellStepKernel {
@@ -73,13 +91,14 @@ export class CellStepKernel {
     if (spec.extra) entries.push({ binding: 7, visibility: ShaderStage.COMPUTE, buffer: { type: 'storage' } });
     const layoutKey = `recurrent-step${spec.extra ? '+extra' : ''}`;
     const layout = ctx.pipelines.layout(layoutKey, entries);
-    const code = preprocessWgsl(`${commonSource}\n${spec.source}`, spec.defines);
+    const defines = { ...spec.defines, BATCH_TILE: spec.batchTile };
+    const code = preprocessWgsl(`${commonSource}\n${spec.source}`, defines);
     const pipelines = await Promise.all(
       spec.entryPoints.map((entryPoint) =>
         ctx.pipelines.get({
           name: spec.name,
           code,
-          defines: spec.defines,
+          defines,
           entryPoint,
           constants: { WG: CELL_WORKGROUP, ...spec.constants },
           layout: layout.pipeline,
@@ -92,6 +111,11 @@ export class CellStepKernel {
 
   get gates(): number {
     return this.spec.gates;
+  }
+
+  /** Batch rows per workgroup. */
+  get rows(): number {
+    return this.spec.batchTile ? BATCH_TILE_ROWS : 1;
   }
 
   /** Dispatches recorded per step (1, or 2 for the GRU's linear_before_reset = 0 form). */
@@ -116,9 +140,9 @@ export class CellStepKernel {
     );
   }
 
-  /** Workgroups of one step: (hidden blocks, batch rows, directions), checked against the limit. */
+  /** Workgroups of one step: (hidden blocks, batch blocks, directions), checked against the limit. */
   workgroups(shape: CellStepShape): [number, number, number] {
-    const size: [number, number, number] = [Math.ceil(shape.hidden / CELL_WORKGROUP), shape.batch, shape.numDirections];
+    const size: [number, number, number] = [Math.ceil(shape.hidden / CELL_WORKGROUP), Math.ceil(shape.batch / this.rows), shape.numDirections];
     const max = this.ctx.limits.maxComputeWorkgroupsPerDimension;
     if (size[0] > max) throw new LimitError('maxComputeWorkgroupsPerDimension', size[0], max, `${this.spec.name}: hidden size ${shape.hidden} in blocks of ${CELL_WORKGROUP}`);
     if (size[1] > max) throw new LimitError('maxComputeWorkgroupsPerDimension', size[1], max, `${this.spec.name}: batch`);

@@ -1,7 +1,7 @@
 /** Wrapper of shaders/rnn-cell-forward.wgsl: the fused Elman step h_t = act(xproj + b_hh + h_{t−1}·W_hhᵀ). */
 import source from '../../shaders/rnn-cell-forward.wgsl?raw';
 import type { GpuContext } from '../gpu/device.js';
-import { CellStepKernel } from './recurrent-step.js';
+import { CellStepKernel, type CellVariant } from './recurrent-step.js';
 
 export const RNN_CELL_FORWARD = 'rnn-cell-forward';
 
@@ -11,7 +11,7 @@ export type Nonlinearity = 'tanh' | 'relu' | 'identity';
 /** Value of the shader's NONLINEARITY override for each nonlinearity. */
 export const NONLINEARITY_CODE: Readonly<Record<Nonlinearity, number>> = { tanh: 0, relu: 1, identity: 2 };
 
-export function createRnnCellForward(ctx: GpuContext, nonlinearity: Nonlinearity): Promise<CellStepKernel> {
+export function createRnnCellForward(ctx: GpuContext, nonlinearity: Nonlinearity, variant: CellVariant): Promise<CellStepKernel> {
   return CellStepKernel.create(ctx, {
     name: RNN_CELL_FORWARD,
     source,
@@ -19,6 +19,7 @@ export function createRnnCellForward(ctx: GpuContext, nonlinearity: Nonlinearity
     defines: {},
     constants: { NONLINEARITY: NONLINEARITY_CODE[nonlinearity] },
     extra: null,
+    batchTile: variant.batchTile,
     entryPoints: ['main'],
   });
 }

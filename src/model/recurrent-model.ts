@@ -10,6 +10,7 @@ import { createGruCellForward } from '../kernels/gru-cell-forward.js';
 import { createLstmCellForward } from '../kernels/lstm-cell-forward.js';
 import { MatmulKernel } from '../kernels/matmul.js';
 import { createRnnCellForward } from '../kernels/rnn-cell-forward.js';
+import { useBatchTile } from '../kernels/recurrent-step.js';
 import { checkCount, ForwardPlan, type ForwardKernels, type ForwardStats, type LayerParameterBuffers } from '../schedule/forward.js';
 import { checkFinite, defaultParameters, packLayer, unpackLayer, validateStateDict, type PackedLayer, type StateDict } from './parameters.js';
 import { swapBatchTime } from './layout.js';
@@ -46,7 +47,8 @@ export class RecurrentModel {
   /** The resolved options. */
   readonly spec: ModelSpec;
   private readonly layers: LayerParameterBuffers[] = [];
-  private kernels: Promise<ForwardKernels> | null = null;
+  /** Kernels per variant (batch-tiled or not), compiled on first use. */
+  private readonly kernels = new Map<boolean, Promise<ForwardKernels>>();
   private readonly plans = new Map<string, ForwardPlan>();
   private queue: Promise<unknown> = Promise.resolve();
   private destroyed = false;
@@ -169,27 +171,33 @@ export class RecurrentModel {
     });
   }
 
-  private getKernels(): Promise<ForwardKernels> {
-    if (!this.kernels) {
+  private getKernels(batchTile: boolean): Promise<ForwardKernels> {
+    let kernels = this.kernels.get(batchTile);
+    if (!kernels) {
       const { spec, ctx } = this;
+      const variant = { batchTile };
       const cell =
         spec.kind === 'lstm'
-          ? createLstmCellForward(ctx)
+          ? createLstmCellForward(ctx, variant)
           : spec.kind === 'gru'
-            ? createGruCellForward(ctx, spec.linearBeforeReset)
-            : createRnnCellForward(ctx, spec.nonlinearity);
-      this.kernels = Promise.all([MatmulKernel.create(ctx), cell]).then(([matmul, c]) => ({ matmul, cell: c }));
-      this.kernels.catch(() => {
-        this.kernels = null;
-      });
+            ? createGruCellForward(ctx, spec.linearBeforeReset, variant)
+            : createRnnCellForward(ctx, spec.nonlinearity, variant);
+      kernels = Promise.all([MatmulKernel.create(ctx), cell]).then(([matmul, c]) => ({ matmul, cell: c }));
+      // A failed compilation is not cached: the next call tries again.
+      kernels.catch(() => this.kernels.delete(batchTile));
+      this.kernels.set(batchTile, kernels);
     }
-    return this.kernels;
+    return kernels;
   }
 
-  /** Compile this model's pipelines now rather than on the first forward. */
-  async warmup(): Promise<void> {
+  /**
+   * Compile this model's pipelines now rather than on the first forward: those for batches of
+   * `batch` rows, or (default) every variant.
+   */
+  async warmup(batch?: number): Promise<void> {
     this.assertAlive('warmup');
-    await this.getKernels();
+    const variants = batch === undefined ? [false, true] : [useBatchTile(checkCount('batch', batch))];
+    await Promise.all(variants.map((v) => this.getKernels(v)));
   }
 
   private plan(kernels: ForwardKernels, batch: number, seqLen: number): ForwardPlan {
@@ -254,7 +262,7 @@ export class RecurrentModel {
 
     return this.serialize(async () => {
       this.assertAlive('forward', true);
-      const kernels = await this.getKernels();
+      const kernels = await this.getKernels(useBatchTile(B));
       this.assertAlive('forward', true);
       const plan = this.plan(kernels, B, T);
       writeFloats(this.ctx, plan.x, xSeq);

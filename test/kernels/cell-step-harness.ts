@@ -115,26 +115,43 @@ export async function checkCellStep(
   for (const b of Object.values(buffers)) b?.destroy();
 }
 
-/** Odd sizes: a single unit, sizes below, at and across the 64-unit workgroup. */
+/**
+ * Odd sizes: a single unit, sizes below, at and across the 64-unit workgroup; batches below,
+ * at and across the 4-row batch tile.
+ */
 export const CELL_SIZES: ReadonlyArray<{ batch: number; hidden: number }> = [
   { batch: 1, hidden: 1 },
   { batch: 3, hidden: 7 },
   { batch: 2, hidden: 65 },
   { batch: 5, hidden: 130 },
+  { batch: 9, hidden: 33 },
 ];
 
-/** (shape, step) cases: first step (reads h0), a middle step, the last step (writes hN). */
-export function cellCases(): Array<{ shape: CellStepShape; step: number; name: string }> {
-  const out: Array<{ shape: CellStepShape; step: number; name: string }> = [];
-  for (const { batch, hidden } of CELL_SIZES) {
-    for (const numDirections of [1, 2]) {
-      const seqLen = 3;
-      for (const step of [0, 1, 2]) {
-        out.push({
-          shape: { batch, hidden, seqLen, numDirections, numLayers: 2, layer: step % 2 },
-          step,
-          name: `B=${batch} H=${hidden} D=${numDirections} step ${step} of ${seqLen}`,
-        });
+export interface CellCase {
+  shape: CellStepShape;
+  step: number;
+  batchTile: boolean;
+  name: string;
+}
+
+/**
+ * (variant, shape, step) cases: both kernel variants, the first step (reads h0), a middle step,
+ * the last step (writes hN).
+ */
+export function cellCases(): CellCase[] {
+  const out: CellCase[] = [];
+  for (const batchTile of [false, true]) {
+    for (const { batch, hidden } of CELL_SIZES) {
+      for (const numDirections of [1, 2]) {
+        const seqLen = 3;
+        for (const step of [0, 1, 2]) {
+          out.push({
+            shape: { batch, hidden, seqLen, numDirections, numLayers: 2, layer: step % 2 },
+            step,
+            batchTile,
+            name: `${batchTile ? 'batch-tiled' : 'one row'}: B=${batch} H=${hidden} D=${numDirections} step ${step} of ${seqLen}`,
+          });
+        }
       }
     }
   }

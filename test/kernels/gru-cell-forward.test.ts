@@ -17,7 +17,7 @@ for (const linearBeforeReset of [true, false]) {
   describe(`gru-cell-forward (linearBeforeReset ${linearBeforeReset}) against the float64 reference`, () => {
     for (const c of cellCases()) {
       it(c.name, async () => {
-        const kernel = await createGruCellForward(ctx, linearBeforeReset);
+        const kernel = await createGruCellForward(ctx, linearBeforeReset, { batchTile: c.batchTile });
         await checkCellStep(ctx, kernel, (s) => gruCellForwardReference({ ...s, linearBeforeReset }), rng, c.shape, c.step, `${c.name} (seed ${seed})`);
       });
     }

@@ -8,18 +8,18 @@ import { cellCases, checkCellStep } from './cell-step-harness.js';
 
 const { rng, seed } = testRandom('lstm-cell-forward');
 let ctx: GpuContext;
-let kernel: CellStepKernel;
+const kernels = new Map<boolean, CellStepKernel>();
 
 beforeAll(async () => {
   ctx = await GpuContext.create();
-  kernel = await createLstmCellForward(ctx);
+  for (const batchTile of [false, true]) kernels.set(batchTile, await createLstmCellForward(ctx, { batchTile }));
 });
 afterAll(() => ctx?.destroy());
 
 describe('lstm-cell-forward against the float64 reference', () => {
   for (const c of cellCases()) {
     it(c.name, async () => {
-      await checkCellStep(ctx, kernel, (s) => lstmCellForwardReference(s), rng, c.shape, c.step, `${c.name} (seed ${seed})`);
+      await checkCellStep(ctx, kernels.get(c.batchTile)!, (s) => lstmCellForwardReference(s), rng, c.shape, c.step, `${c.name} (seed ${seed})`);
     });
   }
 });

@@ -17,7 +17,7 @@ for (const nonlinearity of ['tanh', 'relu', 'identity'] as Nonlinearity[]) {
   describe(`rnn-cell-forward (${nonlinearity}) against the float64 reference`, () => {
     for (const c of cellCases()) {
       it(c.name, async () => {
-        const kernel = await createRnnCellForward(ctx, nonlinearity);
+        const kernel = await createRnnCellForward(ctx, nonlinearity, { batchTile: c.batchTile });
         await checkCellStep(ctx, kernel, (s) => rnnCellForwardReference({ ...s, nonlinearity }), rng, c.shape, c.step, `${c.name} (seed ${seed})`);
       });
     }

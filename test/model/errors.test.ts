@@ -121,7 +121,8 @@ describe('options and limits', () => {
 
   it('a batch beyond the dispatch limit names maxComputeWorkgroupsPerDimension', async () => {
     const m = engine.rnn({ inputSize: 1, hiddenSize: 1 });
-    const batch = engine.limits.maxComputeWorkgroupsPerDimension + 1;
+    // Batches of 4 or more run 4 rows per workgroup.
+    const batch = engine.limits.maxComputeWorkgroupsPerDimension * 4 + 1;
     const e = (await caught(() => m.forward(new Float32Array(batch), { batch, seqLen: 1 }))) as LimitError;
     expect(e.limit).toBe('maxComputeWorkgroupsPerDimension');
     // The model still works afterwards.
