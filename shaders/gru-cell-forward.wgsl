@@ -9,7 +9,10 @@
 //     n = tanh(xn + (r * h_{t-1}) W_hn^T + b_hn)            two dispatches per step:
 //   the product needs r of every unit of the row, which only a finished dispatch can give,
 //   so `resetGate` writes r * h_{t-1} to `rh` [D, B, H] and `main` then reads it.
+// W_hh arrives as one vec4f (r, z, n, 0) per (direction, input unit, unit).
 // Bindings, layouts and thread mapping: see common/recurrent-step.wgsl.
+
+@group(0) @binding(2) var<storage, read> whhT: array<vec4f>;
 
 #if LINEAR_BEFORE_RESET
 @compute @workgroup_size(WG)
@@ -21,15 +24,21 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   let d = wid.z;
   let t = timeOf(d);
 
-  var acc: array<vec3f, ROWS>;
+  // Column r: the recurrent pre-activations of the gates of row b0 + r (only column 0
+  // without BATCH_TILE).
+  var acc = mat4x4f();
   for (var k0 = 0u; k0 < H; k0 += WG) {
     stagePrevH(b0, d, k0, lid.x);
     if (j < H) {
       let n = min(WG, H - k0);
       for (var kk = 0u; kk < n; kk++) {
-        let w = (d * H + k0 + kk) * GH + j;
-        let wv = vec3f(whhT[w], whhT[w + H], whhT[w + 2u * H]);
-        for (var r = 0u; r < ROWS; r++) { acc[r] = fma(vec3f(hTile[r * WG + kk]), wv, acc[r]); }
+        let wv = whhT[whhIndex(d, k0 + kk, j)];
+#if BATCH_TILE
+        let hv = hTile[kk];
+        acc += mat4x4f(wv * hv.x, wv * hv.y, wv * hv.z, wv * hv.w);
+#else
+        acc[0] = fma(vec4f(hTile[kk]), wv, acc[0]);
+#endif
       }
     }
     workgroupBarrier();
@@ -41,9 +50,10 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
     let b = b0 + r;
     if (b >= p.batch) { break; }
     let xb = xprojBase(t, b, d, 3u) + j;
-    let rg = sigmoid(xproj[xb] + bhh[bb] + acc[r].x);
-    let z = sigmoid(xproj[xb + H] + bhh[bb + H] + acc[r].y);
-    let n = tanhSat(xproj[xb + 2u * H] + rg * (acc[r].z + bhh[bb + 2u * H]));
+    let a = acc[r];
+    let rg = sigmoid(xproj[xb] + bhh[bb] + a.x);
+    let z = sigmoid(xproj[xb + H] + bhh[bb + H] + a.y);
+    let n = tanhSat(xproj[xb + 2u * H] + rg * (a.z + bhh[bb + 2u * H]));
     let h = (1.0 - z) * n + z * prevH(b, d, j);
     hseq[hseqIndex(t, b, d, j)] = h;
     if (p.step + 1u == p.seqLen) { hN[stateIndex(b, d, j)] = h; }
@@ -51,8 +61,12 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
 }
 #else
 @group(0) @binding(7) var<storage, read_write> rh: array<f32>;
-// rhTile: [ROWS][WG], like hTile but holding r * h_{t-1}.
-var<workgroup> rhTile: array<f32, ROWS * WG>;
+// rhTile: like hTile, holding r * h_{t-1}.
+#if BATCH_TILE
+var<workgroup> rhTile: array<vec4f, WG>;
+#else
+var<workgroup> rhTile: array<f32, WG>;
+#endif
 
 fn rhIndex(b: u32, d: u32, j: u32) -> u32 {
   return (d * p.batch + b) * p.hidden + j;
@@ -67,14 +81,19 @@ fn resetGate(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wi
   let d = wid.z;
   let t = timeOf(d);
 
-  var acc: array<f32, ROWS>;
+  // Component r: the reset gate's recurrent pre-activation of row b0 + r.
+  var acc = vec4f(0.0);
   for (var k0 = 0u; k0 < H; k0 += WG) {
     stagePrevH(b0, d, k0, lid.x);
     if (j < H) {
       let n = min(WG, H - k0);
       for (var kk = 0u; kk < n; kk++) {
-        let w = whhT[(d * H + k0 + kk) * GH + j];
-        for (var r = 0u; r < ROWS; r++) { acc[r] = fma(hTile[r * WG + kk], w, acc[r]); }
+        let w = whhT[whhIndex(d, k0 + kk, j)].x;
+#if BATCH_TILE
+        acc = fma(hTile[kk], vec4f(w), acc);
+#else
+        acc.x = fma(hTile[kk], w, acc.x);
+#endif
       }
     }
     workgroupBarrier();
@@ -98,26 +117,34 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   let d = wid.z;
   let t = timeOf(d);
 
-  var accZ: array<f32, ROWS>;
-  var accN: array<f32, ROWS>;
+  // Component r: the update gate's (accZ) and the candidate's (accN) recurrent terms of row b0 + r.
+  var accZ = vec4f(0.0);
+  var accN = vec4f(0.0);
   for (var k0 = 0u; k0 < H; k0 += WG) {
     let k = k0 + lid.x;
+#if BATCH_TILE
+    var v = vec4f(0.0);
     for (var r = 0u; r < ROWS; r++) {
-      var v = 0.0;
-      if (k < H && b0 + r < p.batch) { v = rh[rhIndex(b0 + r, d, k)]; }
-      rhTile[r * WG + lid.x] = v;
+      if (k < H && b0 + r < p.batch) { v[r] = rh[rhIndex(b0 + r, d, k)]; }
     }
+    rhTile[lid.x] = v;
+#else
+    var v = 0.0;
+    if (k < H && b0 < p.batch) { v = rh[rhIndex(b0, d, k)]; }
+    rhTile[lid.x] = v;
+#endif
     stagePrevH(b0, d, k0, lid.x);
     if (j < H) {
       let n = min(WG, H - k0);
       for (var kk = 0u; kk < n; kk++) {
-        let w = (d * H + k0 + kk) * GH + j;
-        let wz = whhT[w + H];
-        let wn = whhT[w + 2u * H];
-        for (var r = 0u; r < ROWS; r++) {
-          accZ[r] = fma(hTile[r * WG + kk], wz, accZ[r]);
-          accN[r] = fma(rhTile[r * WG + kk], wn, accN[r]);
-        }
+        let wv = whhT[whhIndex(d, k0 + kk, j)];
+#if BATCH_TILE
+        accZ = fma(hTile[kk], vec4f(wv.y), accZ);
+        accN = fma(rhTile[kk], vec4f(wv.z), accN);
+#else
+        accZ.x = fma(hTile[kk], wv.y, accZ.x);
+        accN.x = fma(rhTile[kk], wv.z, accN.x);
+#endif
       }
     }
     workgroupBarrier();

@@ -2,11 +2,13 @@
 //   [i f g o] = xproj_t + b_hh + h_{t-1} W_hh^T
 //   c_t = sigmoid(f) * c_{t-1} + sigmoid(i) * tanh(g)
 //   h_t = sigmoid(o) * tanh(c_t)
+// W_hh arrives as one vec4f (i, f, g, o) per (direction, input unit, unit).
 // The cell state lives in `c` [L*D, B, H], updated in place: c_t[b, j] depends only on
 // c_{t-1}[b, j], which the same invocation owns, so no other invocation reads it. It holds
 // c0 before the first step and cN after the last.
 // Bindings, layouts and thread mapping: see common/recurrent-step.wgsl.
 
+@group(0) @binding(2) var<storage, read> whhT: array<vec4f>;
 @group(0) @binding(7) var<storage, read_write> c: array<f32>;
 
 @compute @workgroup_size(WG)
@@ -18,15 +20,21 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   let d = wid.z;
   let t = timeOf(d);
 
-  var acc: array<vec4f, ROWS>;
+  // Column r: the recurrent pre-activations of the gates of row b0 + r (only column 0
+  // without BATCH_TILE).
+  var acc = mat4x4f();
   for (var k0 = 0u; k0 < H; k0 += WG) {
     stagePrevH(b0, d, k0, lid.x);
     if (j < H) {
       let n = min(WG, H - k0);
       for (var kk = 0u; kk < n; kk++) {
-        let w = (d * H + k0 + kk) * GH + j;
-        let wv = vec4f(whhT[w], whhT[w + H], whhT[w + 2u * H], whhT[w + 3u * H]);
-        for (var r = 0u; r < ROWS; r++) { acc[r] = fma(vec4f(hTile[r * WG + kk]), wv, acc[r]); }
+        let wv = whhT[whhIndex(d, k0 + kk, j)];
+#if BATCH_TILE
+        let hv = hTile[kk];
+        acc += mat4x4f(wv * hv.x, wv * hv.y, wv * hv.z, wv * hv.w);
+#else
+        acc[0] = fma(vec4f(hTile[kk]), wv, acc[0]);
+#endif
       }
     }
     workgroupBarrier();

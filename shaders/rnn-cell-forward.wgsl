@@ -11,6 +11,8 @@ fn activate(x: f32) -> f32 {
   return tanhSat(x);
 }
 
+@group(0) @binding(2) var<storage, read> whhT: array<f32>;
+
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
   let H = p.hidden;
@@ -19,14 +21,19 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   let d = wid.z;
   let t = timeOf(d);
 
-  var acc: array<f32, ROWS>;
+  // Component r: the pre-activation of row b0 + r (only x without BATCH_TILE).
+  var acc = vec4f(0.0);
   for (var k0 = 0u; k0 < H; k0 += WG) {
     stagePrevH(b0, d, k0, lid.x);
     if (j < H) {
       let n = min(WG, H - k0);
       for (var kk = 0u; kk < n; kk++) {
-        let w = whhT[(d * H + k0 + kk) * H + j];
-        for (var r = 0u; r < ROWS; r++) { acc[r] = fma(hTile[r * WG + kk], w, acc[r]); }
+        let w = whhT[whhIndex(d, k0 + kk, j)];
+#if BATCH_TILE
+        acc = fma(hTile[kk], vec4f(w), acc);
+#else
+        acc.x = fma(hTile[kk], w, acc.x);
+#endif
       }
     }
     workgroupBarrier();

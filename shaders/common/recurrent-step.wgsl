@@ -6,14 +6,18 @@
 // Thread mapping: workgroup (x, y, z) = (block of WG hidden units, block of ROWS batch rows,
 // direction d); invocation x of the block owns hidden unit j = x_block * WG + x for the ROWS
 // rows b0 .. b0 + ROWS - 1 and computes all G gates of that unit, so no gate buffer makes a
-// round trip through memory, and each W_hh element it loads serves ROWS rows. Direction 0
-// processes time t = step, direction 1 time t = T - 1 - step.
-// ROWS is 4 with BATCH_TILE (batches of 4 or more), else 1; it sizes per-invocation arrays,
-// which need a creation-time constant, hence a preprocessor switch and not an override.
+// round trip through memory, and each W_hh load serves ROWS rows. Direction 0 processes
+// time t = step, direction 1 time t = T - 1 - step.
+// ROWS is 4 with BATCH_TILE (batches of 4 or more), else 1. With BATCH_TILE the staged
+// h_{t-1} tile holds the 4 rows of a unit in one vec4f and the gated cells accumulate in a
+// mat4x4f (column r: the gates of row b0 + r), so no accumulator is an indexed array.
 //
 // Buffer layouts (f32 elements, G gates per unit, L layers, D directions):
 //   xproj [T, B, D, G*H]  the input projection X W_ih^T + b_ih of this layer, all steps
-//   whhT  [D, H, G*H]     W_hh transposed, so that neighbouring units read neighbouring words
+//   whhT  [D, H, H, P]    W_hh transposed: element (d, k, j, g) is W_hh[g*H + j, k] of
+//                         direction d, with the P = 4 gates of a unit (zero-padded for the
+//                         GRU) in one vec4f; P = 1 for the Elman cell. Neighbouring units
+//                         read neighbouring words. Each cell shader declares this binding.
 //   bhh   [D, G*H]        b_hh (zeros for a model without bias)
 //   h0    [L*D, B, H]     initial states of every layer; this layer's start at stateBase
 //   hseq  [T, B, D*H]     this layer's output sequence; h_{t-1} is read from the previous slot
@@ -30,20 +34,20 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> xproj: array<f32>;
-@group(0) @binding(2) var<storage, read> whhT: array<f32>;
 @group(0) @binding(3) var<storage, read> bhh: array<f32>;
 @group(0) @binding(4) var<storage, read> h0: array<f32>;
 @group(0) @binding(5) var<storage, read_write> hseq: array<f32>;
 @group(0) @binding(6) var<storage, read_write> hN: array<f32>;
 
 override WG: u32 = 64u;
+// hTile[x]: h_{t-1}[b0 + r, k0 + x], component r (BATCH_TILE) or the one row.
 #if BATCH_TILE
 const ROWS: u32 = 4u;
+var<workgroup> hTile: array<vec4f, WG>;
 #else
 const ROWS: u32 = 1u;
+var<workgroup> hTile: array<f32, WG>;
 #endif
-// hTile: [ROWS][WG], h_{t-1} of rows b0 .. b0 + ROWS - 1 for units k0 .. k0 + WG - 1.
-var<workgroup> hTile: array<f32, ROWS * WG>;
 
 fn timeOf(d: u32) -> u32 {
   if (d == 0u) { return p.step; }
@@ -77,12 +81,23 @@ fn prevH(b: u32, d: u32, k: u32) -> f32 {
 // its use of the tile.
 fn stagePrevH(b0: u32, d: u32, k0: u32, x: u32) {
   let k = k0 + x;
+#if BATCH_TILE
+  var v = vec4f(0.0);
   for (var r = 0u; r < ROWS; r++) {
-    var v = 0.0;
-    if (k < p.hidden && b0 + r < p.batch) { v = prevH(b0 + r, d, k); }
-    hTile[r * WG + x] = v;
+    if (k < p.hidden && b0 + r < p.batch) { v[r] = prevH(b0 + r, d, k); }
   }
+  hTile[x] = v;
+#else
+  var v = 0.0;
+  if (k < p.hidden && b0 < p.batch) { v = prevH(b0, d, k); }
+  hTile[x] = v;
+#endif
   workgroupBarrier();
+}
+
+// Index of the W_hh element (or vec4f of gates) of direction d, input unit k, unit j.
+fn whhIndex(d: u32, k: u32, j: u32) -> u32 {
+  return (d * p.hidden + k) * p.hidden + j;
 }
 
 fn sigmoid(x: f32) -> f32 {

@@ -8,6 +8,7 @@ import commonSource from '../../shaders/common/recurrent-step.wgsl?raw';
 import { LimitError, WebRnnError } from '../errors.js';
 import { ShaderStage } from '../gpu/constants.js';
 import type { GpuContext } from '../gpu/device.js';
+import { packedGateStride } from '../model/spec.js';
 import { packUniform, parseUniformLayout, preprocessWgsl, type UniformLayout } from '../gpu/shader.js';
 
 /** Workgroup size along the hidden units (the `WG` override of the shaders). */
@@ -155,7 +156,7 @@ export class CellStepKernel {
     const G = this.spec.gates;
     return {
       xproj: T * B * D * G * H,
-      whhT: D * H * G * H,
+      whhT: D * H * H * packedGateStride(G),
       bhh: D * G * H,
       h0: L * D * B * H,
       hseq: T * B * D * H,

@@ -3,12 +3,14 @@
  * between PyTorch's layout (per name, row-major) and the GPU layout of each layer:
  *   wih  [D·G·H, I_l]  weight_ih of both directions stacked, so one GEMM projects both
  *   bih  [D·G·H]       bias_ih stacked (zeros without bias)
- *   whhT [D, H, G·H]   weight_hh transposed per direction (read by unit j at stride 1)
+ *   whhT [D, H, H, P]  weight_hh transposed per direction: element (d, k, j, g) is
+ *                      weight_hh[g·H + j, k]; P = 4 (a unit's gates in one vec4, zero-padded
+ *                      for the GRU) or 1 for the Elman cell (packedGateStride)
  *   bhh  [D, G·H]      bias_hh (zeros without bias)
  */
 import { NonFiniteError, ShapeError, WebRnnError } from '../errors.js';
 import { createRandom } from './random.js';
-import { gateCount, layerInputSize, parameterInfo, parameterName, type ModelSpec } from './spec.js';
+import { gateCount, layerInputSize, packedGateStride, parameterInfo, parameterName, type ModelSpec } from './spec.js';
 
 export type StateDict = Record<string, Float32Array>;
 
@@ -75,15 +77,18 @@ export function packLayer(spec: ModelSpec, dict: Readonly<StateDict>, l: number)
   const D = spec.numDirections;
   const I = layerInputSize(spec, l);
   const GH = G * H;
+  const P = packedGateStride(G);
   const wih = new Float32Array(D * GH * I);
   const bih = new Float32Array(D * GH);
-  const whhT = new Float32Array(D * H * GH);
+  const whhT = new Float32Array(D * H * H * P);
   const bhh = new Float32Array(D * GH);
   for (let d = 0; d < D; d++) {
     wih.set(dict[parameterName('weight_ih', l, d)], d * GH * I);
     const whh = dict[parameterName('weight_hh', l, d)];
-    for (let r = 0; r < GH; r++) {
-      for (let k = 0; k < H; k++) whhT[(d * H + k) * GH + r] = whh[r * H + k];
+    for (let g = 0; g < G; g++) {
+      for (let j = 0; j < H; j++) {
+        for (let k = 0; k < H; k++) whhT[((d * H + k) * H + j) * P + g] = whh[(g * H + j) * H + k];
+      }
     }
     if (spec.bias) {
       bih.set(dict[parameterName('bias_ih', l, d)], d * GH);
@@ -100,11 +105,14 @@ export function unpackLayer(spec: ModelSpec, packed: PackedLayer, l: number, dic
   const D = spec.numDirections;
   const I = layerInputSize(spec, l);
   const GH = G * H;
+  const P = packedGateStride(G);
   for (let d = 0; d < D; d++) {
     dict[parameterName('weight_ih', l, d)] = packed.wih.slice(d * GH * I, (d + 1) * GH * I);
     const whh = new Float32Array(GH * H);
-    for (let r = 0; r < GH; r++) {
-      for (let k = 0; k < H; k++) whh[r * H + k] = packed.whhT[(d * H + k) * GH + r];
+    for (let g = 0; g < G; g++) {
+      for (let j = 0; j < H; j++) {
+        for (let k = 0; k < H; k++) whh[(g * H + j) * H + k] = packed.whhT[((d * H + k) * H + j) * P + g];
+      }
     }
     dict[parameterName('weight_hh', l, d)] = whh;
     if (spec.bias) {

@@ -14,7 +14,7 @@ import { useBatchTile } from '../kernels/recurrent-step.js';
 import { checkCount, ForwardPlan, type ForwardKernels, type ForwardStats, type LayerParameterBuffers } from '../schedule/forward.js';
 import { checkFinite, defaultParameters, packLayer, unpackLayer, validateStateDict, type PackedLayer, type StateDict } from './parameters.js';
 import { swapBatchTime } from './layout.js';
-import { gateCount, layerInputSize, type CellKind, type ModelSpec } from './spec.js';
+import { gateCount, layerInputSize, packedGateStride, type CellKind, type ModelSpec } from './spec.js';
 
 /** Options of {@link RecurrentModel.forward}. */
 export interface ForwardOptions {
@@ -69,7 +69,7 @@ export class RecurrentModel {
         this.layers.push({
           wih: createStorageBuffer(ctx, `webrnn ${tag} W_ih [D*G*H, I]`, D * G * H * layerInputSize(spec, l)),
           bih: createStorageBuffer(ctx, `webrnn ${tag} b_ih [D*G*H]`, D * G * H),
-          whhT: createStorageBuffer(ctx, `webrnn ${tag} W_hh^T [D,H,G*H]`, D * H * G * H),
+          whhT: createStorageBuffer(ctx, `webrnn ${tag} W_hh^T [D,H,H,P]`, D * H * H * packedGateStride(G)),
           bhh: createStorageBuffer(ctx, `webrnn ${tag} b_hh [D,G*H]`, D * G * H),
         });
       }

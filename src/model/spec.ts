@@ -61,6 +61,14 @@ export function gateCount(kind: CellKind): number {
   return kind === 'lstm' ? 4 : kind === 'gru' ? 3 : 1;
 }
 
+/**
+ * Floats per (input unit, unit) in the packed W_hhᵀ: the gates of a unit sit in one vec4f
+ * (zero-padded for the GRU's three); the Elman cell's single gate is a plain float.
+ */
+export function packedGateStride(gates: number): number {
+  return gates === 1 ? 1 : 4;
+}
+
 function positiveInteger(name: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
     throw new WebRnnError('invalid-option', `${name} must be a positive integer, got ${String(v)}`);

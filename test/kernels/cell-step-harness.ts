@@ -9,6 +9,7 @@ import { createUniformBuffer } from '../../src/gpu/buffers.js';
 import type { GpuContext } from '../../src/gpu/device.js';
 import type { CellStepKernel, CellStepShape } from '../../src/kernels/recurrent-step.js';
 import type { Random } from '../../src/model/random.js';
+import { packedGateStride } from '../../src/model/spec.js';
 import { expectClose } from '../helpers/compare.js';
 import { download, poisoned, randomFloats, runPass, upload } from '../helpers/gpu.js';
 
@@ -40,8 +41,16 @@ export async function checkCellStep(
   const e = kernel.extents(shape);
   const xproj = randomFloats(rng, e.xproj, -2, 2);
   const whh = Array.from({ length: D }, () => randomFloats(rng, GH * H, -0.8, 0.8));
-  const whhT = new Float32Array(e.whhT);
-  for (let d = 0; d < D; d++) for (let r = 0; r < GH; r++) for (let k = 0; k < H; k++) whhT[(d * H + k) * GH + r] = whh[d][r * H + k];
+  // Packed as the model packs it: element (d, k, j, g) = W_hh[g·H + j, k], P floats per (k, j).
+  const P = packedGateStride(G);
+  const whhT = new Float32Array(e.whhT).fill(NaN);
+  for (let d = 0; d < D; d++) {
+    for (let k = 0; k < H; k++) {
+      for (let j = 0; j < H; j++) {
+        for (let g = 0; g < P; g++) whhT[((d * H + k) * H + j) * P + g] = g < G ? whh[d][(g * H + j) * H + k] : 0;
+      }
+    }
+  }
   const bhh = randomFloats(rng, e.bhh);
   const h0 = randomFloats(rng, e.h0);
   const c = randomFloats(rng, e.extra || 1, -2, 2);
