@@ -18,6 +18,11 @@ export interface GpuOptions {
   /** Passed to `requestAdapter`. */
   powerPreference?: GPUPowerPreference;
   /**
+   * Node only: Vulkan driver manifests to try, in order, when Dawn finds no adapter with the
+   * environment as it is. Default: {@link SWIFTSHADER_ICD_PATHS}.
+   */
+  vulkanIcdPaths?: readonly string[];
+  /**
    * Called with every GPU error that no operation of webrnn is waiting for (uncaptured errors
    * and device loss). Without it they are written to `console.error`; either way the next
    * operation of the engine fails with the first such error.
@@ -115,7 +120,7 @@ async function nodeAdapter(options: GpuOptions, tried: string[]): Promise<{ adap
 
   const fsName = 'node:fs';
   const { existsSync } = (await import(/* @vite-ignore */ fsName)) as { existsSync: (path: string) => boolean };
-  for (const icd of SWIFTSHADER_ICD_PATHS) {
+  for (const icd of options.vulkanIcdPaths ?? SWIFTSHADER_ICD_PATHS) {
     if (icd === given) continue;
     if (!existsSync(icd)) {
       tried.push(`SwiftShader manifest ${icd}: not present`);

@@ -133,7 +133,7 @@ export class RecurrentModel {
   }
 
   /** Every parameter, read back from the GPU, under PyTorch's names and layouts. */
-  stateDict(): Promise<StateDict> {
+  async stateDict(): Promise<StateDict> {
     this.assertAlive('stateDict');
     return this.serialize(async () => {
       this.assertAlive('stateDict', true);
@@ -223,8 +223,9 @@ export class RecurrentModel {
    * @param x input [T, B, I] ([B, T, I] when batchFirst), row-major
    * @returns output [T, B, D·H] ([B, T, D·H] when batchFirst), hN and (LSTM) cN [L·D, B, H]
    */
-  forward(x: Float32Array, options: ForwardOptions): Promise<ForwardOutput> {
-    // Everything about the arguments is checked now, before anything is queued or written.
+  async forward(x: Float32Array, options: ForwardOptions): Promise<ForwardOutput> {
+    // Everything about the arguments is checked (and copied) in this synchronous part of the
+    // call, before anything is queued or written; errors come back as a rejection.
     this.assertAlive('forward');
     const { spec } = this;
     if (options === null || typeof options !== 'object') throw new WebRnnError('invalid-option', 'forward: options { batch, seqLen } expected');

@@ -1,0 +1,76 @@
+/**
+ * Adapter discovery and the watching of the device: uncaptured errors and device loss are
+ * reported and fail the next call; no adapter gives an error listing every attempt.
+ */
+import { describe, expect, it, vi } from 'vitest';
+import { createEngine } from '../../src/engine.js';
+import { GpuError, GpuUnavailableError } from '../../src/errors.js';
+import { BufferUsage } from '../../src/gpu/constants.js';
+
+describe('createEngine', () => {
+  it('finds an adapter and says which', async () => {
+    const engine = await createEngine();
+    expect(engine.info.runtime).toBe('node');
+    expect(typeof engine.info.vendor).toBe('string');
+    expect(typeof engine.info.software).toBe('boolean');
+    engine.destroy();
+    engine.destroy(); // harmless twice
+  });
+
+  it('without any usable driver fails with what it tried and how to fix it', async () => {
+    const saved = process.env.VK_ICD_FILENAMES;
+    process.env.VK_ICD_FILENAMES = '/nonexistent/first_icd.json';
+    try {
+      const error = await createEngine({ vulkanIcdPaths: ['/nonexistent/second_icd.json'] }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(GpuUnavailableError);
+      const e = error as GpuUnavailableError;
+      expect(e.code).toBe('gpu-unavailable');
+      expect(e.tried.join('\n')).toMatch(/VK_ICD_FILENAMES=\/nonexistent\/first_icd.json: no adapter/);
+      expect(e.tried.join('\n')).toMatch(/\/nonexistent\/second_icd.json: not present/);
+      expect(e.message).toMatch(/apt-get install chromium libvulkan1/);
+      // The caller's environment is left as it was.
+      expect(process.env.VK_ICD_FILENAMES).toBe('/nonexistent/first_icd.json');
+    } finally {
+      if (saved === undefined) delete process.env.VK_ICD_FILENAMES;
+      else process.env.VK_ICD_FILENAMES = saved;
+    }
+  });
+});
+
+describe('device watching', () => {
+  it('an uncaptured GPU error is reported and fails the next call', async () => {
+    const seen: GpuError[] = [];
+    const engine = await createEngine({ onError: (e) => seen.push(e) });
+    const model = engine.lstm({ inputSize: 2, hiddenSize: 3 });
+    // MAP_READ may only be combined with COPY_DST: a validation error nobody captures.
+    engine.device.createBuffer({ size: 16, usage: BufferUsage.MAP_READ | BufferUsage.STORAGE });
+    await vi.waitFor(() => expect(seen).toHaveLength(1), { timeout: 10_000 });
+    expect(seen[0].code).toBe('gpu-error');
+    expect(seen[0].message).toMatch(/uncaptured GPU error/);
+    await expect(model.forward(new Float32Array(2), { batch: 1, seqLen: 1 })).rejects.toBe(seen[0]);
+    expect(() => engine.gru({ inputSize: 1, hiddenSize: 1 })).toThrow(seen[0]);
+    engine.destroy();
+  });
+
+  it('device loss is reported and fails the next call', async () => {
+    const seen: GpuError[] = [];
+    const engine = await createEngine({ onError: (e) => seen.push(e) });
+    const model = engine.gru({ inputSize: 2, hiddenSize: 3 });
+    await model.forward(new Float32Array(2), { batch: 1, seqLen: 1 });
+    engine.device.destroy(); // as if the GPU went away
+    await vi.waitFor(() => expect(seen.map((e) => e.code)).toContain('device-lost'), { timeout: 10_000 });
+    await expect(model.forward(new Float32Array(2), { batch: 1, seqLen: 1 })).rejects.toMatchObject({ code: 'device-lost' });
+    engine.destroy();
+  });
+
+  it('destroying the engine is not reported as a loss', async () => {
+    const seen: GpuError[] = [];
+    const engine = await createEngine({ onError: (e) => seen.push(e) });
+    engine.destroy();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(seen).toEqual([]);
+  });
+});
