@@ -74,15 +74,15 @@ function canApt() {
 let browser = findBrowser();
 let adapter = nodeAdapter();
 if (!browser || !adapter) {
-  const lacks = [!browser && 'a Chromium/Chrome browser', !adapter && 'a WebGPU adapter in Node'].filter(Boolean).join(' and ');
+  const lacks = [!browser && 'no Chromium/Chrome browser', !adapter && 'no WebGPU adapter in Node'].filter(Boolean).join(' and ');
   if (!canApt()) {
     fail(
-      `Found no ${lacks}. Install Chromium or Chrome (on Debian/Ubuntu: apt-get install chromium libvulkan1, ` +
+      `Found ${lacks}. Install Chromium or Chrome (on Debian/Ubuntu: apt-get install chromium libvulkan1, ` +
         'which brings the SwiftShader CPU driver) or a GPU driver with Vulkan, or set WEBRNN_CHROME to a browser ' +
         'executable, then run this again.',
     );
   }
-  say(`found no ${lacks}: installing Debian's chromium and libvulkan1 with apt-get`);
+  say(`found ${lacks}: installing Debian's chromium and libvulkan1 with apt-get`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   for (const args of [['update'], ['install', '-y', 'chromium', 'libvulkan1']]) {
     say(`apt-get ${args.join(' ')}`);
