@@ -15,6 +15,11 @@
 @group(0) @binding(2) var<storage, read> whhT: array<vec4f>;
 
 #if LINEAR_BEFORE_RESET
+#if TRAINING
+// saved [T, B, D, 5H]: r, z, n, h_{t-1} W_hn^T + b_hn, h_{t-1}.
+@group(0) @binding(8) var<storage, read_write> saved: array<f32>;
+#endif
+
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
   let H = p.hidden;
@@ -53,8 +58,17 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
     let a = acc[r];
     let rg = sigmoid(xproj[xb] + bhh[bb] + a.x);
     let z = sigmoid(xproj[xb + H] + bhh[bb + H] + a.y);
-    let n = tanhSat(xproj[xb + 2u * H] + rg * (a.z + bhh[bb + 2u * H]));
-    let h = (1.0 - z) * n + z * prevH(b, d, j);
+    let hn = a.z + bhh[bb + 2u * H];
+    let n = tanhSat(xproj[xb + 2u * H] + rg * hn);
+    let hp = prevH(b, d, j);
+    let h = (1.0 - z) * n + z * hp;
+#if TRAINING
+    saved[savedIndex(t, b, d, 0u, 5u, j)] = rg;
+    saved[savedIndex(t, b, d, 1u, 5u, j)] = z;
+    saved[savedIndex(t, b, d, 2u, 5u, j)] = n;
+    saved[savedIndex(t, b, d, 3u, 5u, j)] = hn;
+    saved[savedIndex(t, b, d, 4u, 5u, j)] = hp;
+#endif
     hseq[hseqIndex(t, b, d, j)] = h;
     if (p.step + 1u == p.seqLen) { hN[stateIndex(b, d, j)] = h; }
   }

@@ -10,6 +10,10 @@
 
 @group(0) @binding(2) var<storage, read> whhT: array<vec4f>;
 @group(0) @binding(7) var<storage, read_write> c: array<f32>;
+#if TRAINING
+// saved [T, B, D, 6H]: i, f, g, o (after their nonlinearities), c_t, c_{t-1}.
+@group(0) @binding(8) var<storage, read_write> saved: array<f32>;
+#endif
 
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
@@ -53,9 +57,18 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
     let gg = tanhSat(pre.z);
     let og = sigmoid(pre.w);
     let si = stateIndex(b, d, j);
-    let cNew = fg * c[si] + ig * gg;
+    let cOld = c[si];
+    let cNew = fg * cOld + ig * gg;
     c[si] = cNew;
     let h = og * tanhSat(cNew);
+#if TRAINING
+    saved[savedIndex(t, b, d, 0u, 6u, j)] = ig;
+    saved[savedIndex(t, b, d, 1u, 6u, j)] = fg;
+    saved[savedIndex(t, b, d, 2u, 6u, j)] = gg;
+    saved[savedIndex(t, b, d, 3u, 6u, j)] = og;
+    saved[savedIndex(t, b, d, 4u, 6u, j)] = cNew;
+    saved[savedIndex(t, b, d, 5u, 6u, j)] = cOld;
+#endif
     hseq[hseqIndex(t, b, d, j)] = h;
     if (p.step + 1u == p.seqLen) { hN[si] = h; }
   }

@@ -22,6 +22,8 @@
 //   h0    [L*D, B, H]     initial states of every layer; this layer's start at stateBase
 //   hseq  [T, B, D*H]     this layer's output sequence; h_{t-1} is read from the previous slot
 //   hN    [L*D, B, H]     written on the last step only
+//   saved [T, B, D, S*H]  TRAINING only (LSTM, GRU): the S activations of each step that
+//                         the backward sweep needs, slot-major per unit (savedIndex)
 
 struct Params {
   batch: u32,
@@ -60,6 +62,11 @@ fn stateIndex(b: u32, d: u32, j: u32) -> u32 {
 
 fn hseqIndex(t: u32, b: u32, d: u32, j: u32) -> u32 {
   return (t * p.batch + b) * p.numDirections * p.hidden + d * p.hidden + j;
+}
+
+// Element (t, b, d, slot, j) of the training buffer `saved` with `slots` slots per unit.
+fn savedIndex(t: u32, b: u32, d: u32, slot: u32, slots: u32, j: u32) -> u32 {
+  return ((t * p.batch + b) * p.numDirections + d) * slots * p.hidden + slot * p.hidden + j;
 }
 
 // Start of the G*H gate block of (t, b, d) in xproj.

@@ -4,12 +4,16 @@
  * linear_before_reset = 0) two, since W_hn·(r⊙h) needs r of every unit first.
  */
 import source from '../../shaders/gru-cell-forward.wgsl?raw';
+import { WebRnnError } from '../errors.js';
 import type { GpuContext } from '../gpu/device.js';
 import { CellStepKernel, type CellVariant } from './recurrent-step.js';
 
 export const GRU_CELL_FORWARD = 'gru-cell-forward';
 
 export function createGruCellForward(ctx: GpuContext, linearBeforeReset: boolean, variant: CellVariant): Promise<CellStepKernel> {
+  if (variant.training && !linearBeforeReset) {
+    return Promise.reject(new WebRnnError('invalid-option', 'gru: gradients are not available for linearBeforeReset: false (ONNX linear_before_reset = 0)'));
+  }
   return CellStepKernel.create(ctx, {
     name: GRU_CELL_FORWARD,
     source,
@@ -18,6 +22,8 @@ export function createGruCellForward(ctx: GpuContext, linearBeforeReset: boolean
     constants: {},
     extra: linearBeforeReset ? null : 'rh',
     batchTile: variant.batchTile,
+    training: variant.training ?? false,
+    savedSlots: linearBeforeReset ? 5 : 0,
     entryPoints: linearBeforeReset ? ['main'] : ['resetGate', 'main'],
   });
 }

@@ -14,6 +14,8 @@ export function createLstmCellForward(ctx: GpuContext, variant: CellVariant): Pr
     constants: {},
     extra: 'c',
     batchTile: variant.batchTile,
+    training: variant.training ?? false,
+    savedSlots: 6,
     entryPoints: ['main'],
   });
 }

@@ -51,6 +51,8 @@ export interface CellStepBindings {
   hN: GPUBuffer;
   /** LSTM: the cell state c [L·D, B, H]; GRU with linear_before_reset = 0: scratch r⊙h [D, B, H]. */
   extra?: GPUBuffer;
+  /** Training variant of the LSTM and GRU: the activations saved for backward [T, B, D, S·H]. */
+  saved?: GPUBuffer;
 }
 
 /** What a cell kernel is made of. */
@@ -66,11 +68,17 @@ export interface CellKernelSpec {
   entryPoints: readonly string[];
   /** The batch-tiled variant (BATCH_TILE_ROWS rows per workgroup) instead of one row. */
   batchTile: boolean;
+  /** The training variant, which also writes the activations backward needs. */
+  training: boolean;
+  /** Activations saved per unit and step in training (0: the output sequence is enough). */
+  savedSlots: number;
 }
 
 /** Variant options every cell kernel factory takes. */
 export interface CellVariant {
   batchTile: boolean;
+  /** Save the activations the backward sweep needs (default false). */
+  training?: boolean;
 }
 
 export class CellStepKernel {
@@ -90,9 +98,11 @@ export class CellStepKernel {
     const types: GPUBufferBindingType[] = ['read-only-storage', 'read-only-storage', 'read-only-storage', 'read-only-storage', 'storage', 'storage'];
     types.forEach((type, i) => entries.push({ binding: i + 1, visibility: ShaderStage.COMPUTE, buffer: { type } }));
     if (spec.extra) entries.push({ binding: 7, visibility: ShaderStage.COMPUTE, buffer: { type: 'storage' } });
-    const layoutKey = `recurrent-step${spec.extra ? '+extra' : ''}`;
+    const saves = spec.training && spec.savedSlots > 0;
+    if (saves) entries.push({ binding: 8, visibility: ShaderStage.COMPUTE, buffer: { type: 'storage' } });
+    const layoutKey = `recurrent-step${spec.extra ? '+extra' : ''}${saves ? '+saved' : ''}`;
     const layout = ctx.pipelines.layout(layoutKey, entries);
-    const defines = { ...spec.defines, BATCH_TILE: spec.batchTile };
+    const defines = { ...spec.defines, BATCH_TILE: spec.batchTile, TRAINING: spec.training };
     const code = preprocessWgsl(`${commonSource}\n${spec.source}`, defines);
     const pipelines = await Promise.all(
       spec.entryPoints.map((entryPoint) =>
@@ -150,6 +160,11 @@ export class CellStepKernel {
     return size;
   }
 
+  /** True when the kernel writes a `saved` buffer. */
+  get savesActivations(): boolean {
+    return this.spec.training && this.spec.savedSlots > 0;
+  }
+
   /** Floats each binding must hold for `shape`. */
   extents(shape: CellStepShape): Record<keyof Omit<CellStepBindings, 'uniform'>, number> {
     const { batch: B, hidden: H, seqLen: T, numDirections: D, numLayers: L } = shape;
@@ -162,12 +177,14 @@ export class CellStepKernel {
       hseq: T * B * D * H,
       hN: L * D * B * H,
       extra: this.spec.extra === 'c' ? L * D * B * H : this.spec.extra === 'rh' ? D * B * H : 0,
+      saved: this.savesActivations ? T * B * D * this.spec.savedSlots * H : 0,
     };
   }
 
   checkBuffers(shape: CellStepShape, b: CellStepBindings): void {
     if (shape.layer >= shape.numLayers) throw new WebRnnError('invalid-option', `${this.spec.name}: layer ${shape.layer} of ${shape.numLayers}`);
     if (this.spec.extra && !b.extra) throw new WebRnnError('invalid-option', `${this.spec.name}: the ${this.spec.extra} buffer is missing`);
+    if (this.savesActivations && !b.saved) throw new WebRnnError('invalid-option', `${this.spec.name}: the saved-activations buffer is missing`);
     const e = this.extents(shape);
     for (const key of Object.keys(e) as Array<keyof typeof e>) {
       const buf = b[key];
@@ -188,6 +205,7 @@ export class CellStepKernel {
       { binding: 6, resource: { buffer: b.hN } },
     ];
     if (this.spec.extra && b.extra) entries.push({ binding: 7, resource: { buffer: b.extra } });
+    if (this.savesActivations && b.saved) entries.push({ binding: 8, resource: { buffer: b.saved } });
     return this.ctx.device.createBindGroup({ label: this.spec.name, layout: this.bindGroupLayout, entries });
   }
 

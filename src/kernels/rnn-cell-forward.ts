@@ -20,6 +20,8 @@ export function createRnnCellForward(ctx: GpuContext, nonlinearity: Nonlinearity
     constants: { NONLINEARITY: NONLINEARITY_CODE[nonlinearity] },
     extra: null,
     batchTile: variant.batchTile,
+    training: variant.training ?? false,
+    savedSlots: 0,
     entryPoints: ['main'],
   });
 }

@@ -8,9 +8,14 @@
 import { sigmoid } from './activations.js';
 import { recurrentPreactivation, type CellStepInputs } from './rnn-cell-forward.js';
 
-export function gruCellForwardReference(s: CellStepInputs & { linearBeforeReset: boolean }): { h: Float64Array } {
+/**
+ * With linearBeforeReset it also returns `saved`, the activations the training kernel stores
+ * per unit, slot by slot (each [B, H]): r, z, n, hPrev·W_hnᵀ + b_hn, hPrev.
+ */
+export function gruCellForwardReference(s: CellStepInputs & { linearBeforeReset: boolean }): { h: Float64Array; saved?: Float64Array[] } {
   const { batch: B, hidden: H } = s;
   const h = new Float64Array(B * H);
+  const saved = Array.from({ length: 5 }, () => new Float64Array(B * H));
   for (let b = 0; b < B; b++) {
     const x = (g: number, j: number): number => s.xproj[b * 3 * H + g * H + j];
     const r = new Float64Array(H);
@@ -19,7 +24,9 @@ export function gruCellForwardReference(s: CellStepInputs & { linearBeforeReset:
       const z = sigmoid(x(1, j) + recurrentPreactivation(s, b, H + j));
       let n: number;
       if (s.linearBeforeReset) {
-        n = Math.tanh(x(2, j) + r[j] * recurrentPreactivation(s, b, 2 * H + j));
+        const hn = recurrentPreactivation(s, b, 2 * H + j);
+        n = Math.tanh(x(2, j) + r[j] * hn);
+        [r[j], z, n, hn, s.hPrev[b * H + j]].forEach((v, slot) => (saved[slot][b * H + j] = v));
       } else {
         let acc = s.bhh ? s.bhh[2 * H + j] : 0;
         for (let k = 0; k < H; k++) acc += r[k] * s.hPrev[b * H + k] * s.whh[(2 * H + j) * H + k];
@@ -28,5 +35,5 @@ export function gruCellForwardReference(s: CellStepInputs & { linearBeforeReset:
       h[b * H + j] = (1 - z) * n + z * s.hPrev[b * H + j];
     }
   }
-  return { h };
+  return s.linearBeforeReset ? { h, saved } : { h };
 }

@@ -6,10 +6,15 @@
 import { sigmoid } from './activations.js';
 import { recurrentPreactivation, type CellStepInputs } from './rnn-cell-forward.js';
 
-export function lstmCellForwardReference(s: CellStepInputs & { cPrev: ArrayLike<number> }): { h: Float64Array; c: Float64Array } {
+/**
+ * Also returns `saved`, the activations the training kernel stores per unit, slot by slot
+ * (each [B, H]): i, f, g, o (after their nonlinearities), c_t, c_{t−1}.
+ */
+export function lstmCellForwardReference(s: CellStepInputs & { cPrev: ArrayLike<number> }): { h: Float64Array; c: Float64Array; saved: Float64Array[] } {
   const { batch: B, hidden: H } = s;
   const h = new Float64Array(B * H);
   const c = new Float64Array(B * H);
+  const saved = Array.from({ length: 6 }, () => new Float64Array(B * H));
   for (let b = 0; b < B; b++) {
     for (let j = 0; j < H; j++) {
       const gate = (g: number): number => s.xproj[b * 4 * H + g * H + j] + recurrentPreactivation(s, b, g * H + j);
@@ -20,7 +25,8 @@ export function lstmCellForwardReference(s: CellStepInputs & { cPrev: ArrayLike<
       const cNew = f * s.cPrev[b * H + j] + i * g;
       c[b * H + j] = cNew;
       h[b * H + j] = o * Math.tanh(cNew);
+      [i, f, g, o, cNew, s.cPrev[b * H + j]].forEach((v, slot) => (saved[slot][b * H + j] = v));
     }
   }
-  return { h, c };
+  return { h, c, saved };
 }

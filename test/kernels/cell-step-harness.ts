@@ -24,7 +24,7 @@ export interface ReferenceStepInput {
   bhh: Float32Array; // [G·H]
 }
 
-export type ReferenceStep = (s: ReferenceStepInput) => { h: Float64Array; c?: Float64Array };
+export type ReferenceStep = (s: ReferenceStepInput) => { h: Float64Array; c?: Float64Array; saved?: Float64Array[] };
 
 export async function checkCellStep(
   ctx: GpuContext,
@@ -72,12 +72,16 @@ export async function checkCellStep(
     hseq: upload(ctx, 'hseq', hseq),
     hN: poisoned(ctx, 'hN', e.hN),
     extra: kernel.spec.extra === 'c' ? upload(ctx, 'c', c) : kernel.spec.extra === 'rh' ? poisoned(ctx, 'rh', e.extra) : undefined,
+    saved: kernel.savesActivations ? poisoned(ctx, 'saved', e.saved) : undefined,
   };
   kernel.checkBuffers(shape, buffers);
   await runPass(ctx, (pass) => kernel.encodeStep(pass, kernel.bindGroup(buffers), 0, kernel.workgroups(shape)));
   const gotSeq = await download(ctx, buffers.hseq, e.hseq);
   const gotHN = await download(ctx, buffers.hN, e.hN);
   const gotC = kernel.spec.extra === 'c' ? await download(ctx, buffers.extra!, e.extra) : null;
+  const gotSaved = buffers.saved ? await download(ctx, buffers.saved, e.saved) : null;
+  const S = kernel.spec.savedSlots;
+  const expectSaved = new Float64Array(e.saved).fill(NaN);
 
   const last = step === T - 1;
   const expectSeq = Float64Array.from(hseq);
@@ -108,6 +112,9 @@ export async function checkCellStep(
         expectSeq[(t * B + b) * D * H + d * H + j] = r.h[b * H + j];
         if (last) expectHN[s + b * H + j] = r.h[b * H + j];
         if (r.c) expectC[s + b * H + j] = r.c[b * H + j];
+        if (gotSaved) {
+          for (let slot = 0; slot < S; slot++) expectSaved[((t * B + b) * D + d) * S * H + slot * H + j] = r.saved![slot][b * H + j];
+        }
       }
     }
   }
@@ -121,6 +128,7 @@ export async function checkCellStep(
   close('hseq', gotSeq, expectSeq);
   close('hN', gotHN, expectHN);
   if (gotC) close('c', gotC, expectC);
+  if (gotSaved) close('saved activations', gotSaved, expectSaved);
   for (const b of Object.values(buffers)) b?.destroy();
 }
 
@@ -140,26 +148,32 @@ export interface CellCase {
   shape: CellStepShape;
   step: number;
   batchTile: boolean;
+  training: boolean;
   name: string;
 }
 
 /**
- * (variant, shape, step) cases: both kernel variants, the first step (reads h0), a middle step,
- * the last step (writes hN).
+ * (variant, shape, step) cases: every kernel variant (one row or batch-tiled; inference or,
+ * with `trainingVariant`, training), the first step (reads h0), a middle step, the last step
+ * (writes hN).
  */
-export function cellCases(): CellCase[] {
+export function cellCases(trainingVariant = true): CellCase[] {
   const out: CellCase[] = [];
-  for (const batchTile of [false, true]) {
-    for (const { batch, hidden } of CELL_SIZES) {
-      for (const numDirections of [1, 2]) {
-        const seqLen = 3;
-        for (const step of [0, 1, 2]) {
-          out.push({
-            shape: { batch, hidden, seqLen, numDirections, numLayers: 2, layer: step % 2 },
-            step,
-            batchTile,
-            name: `${batchTile ? 'batch-tiled' : 'one row'}: B=${batch} H=${hidden} D=${numDirections} step ${step} of ${seqLen}`,
-          });
+  const variants = trainingVariant ? [false, true] : [false];
+  for (const training of variants) {
+    for (const batchTile of [false, true]) {
+      for (const { batch, hidden } of CELL_SIZES) {
+        for (const numDirections of [1, 2]) {
+          const seqLen = 3;
+          for (const step of [0, 1, 2]) {
+            out.push({
+              shape: { batch, hidden, seqLen, numDirections, numLayers: 2, layer: step % 2 },
+              step,
+              batchTile,
+              training,
+              name: `${training ? 'training, ' : ''}${batchTile ? 'batch-tiled' : 'one row'}: B=${batch} H=${hidden} D=${numDirections} step ${step} of ${seqLen}`,
+            });
+          }
         }
       }
     }

@@ -15,9 +15,9 @@ afterAll(() => ctx?.destroy());
 
 for (const linearBeforeReset of [true, false]) {
   describe(`gru-cell-forward (linearBeforeReset ${linearBeforeReset}) against the float64 reference`, () => {
-    for (const c of cellCases()) {
+    for (const c of cellCases(linearBeforeReset)) {
       it(c.name, async () => {
-        const kernel = await createGruCellForward(ctx, linearBeforeReset, { batchTile: c.batchTile });
+        const kernel = await createGruCellForward(ctx, linearBeforeReset, { batchTile: c.batchTile, training: c.training });
         await checkCellStep(ctx, kernel, (s) => gruCellForwardReference({ ...s, linearBeforeReset }), rng, c.shape, c.step, `${c.name} (seed ${seed})`);
       });
     }

@@ -8,18 +8,20 @@ import { cellCases, checkCellStep } from './cell-step-harness.js';
 
 const { rng, seed } = testRandom('lstm-cell-forward');
 let ctx: GpuContext;
-const kernels = new Map<boolean, CellStepKernel>();
+const kernels = new Map<string, CellStepKernel>();
 
 beforeAll(async () => {
   ctx = await GpuContext.create();
-  for (const batchTile of [false, true]) kernels.set(batchTile, await createLstmCellForward(ctx, { batchTile }));
+  for (const batchTile of [false, true]) {
+    for (const training of [false, true]) kernels.set(`${batchTile} ${training}`, await createLstmCellForward(ctx, { batchTile, training }));
+  }
 });
 afterAll(() => ctx?.destroy());
 
 describe('lstm-cell-forward against the float64 reference', () => {
   for (const c of cellCases()) {
     it(c.name, async () => {
-      await checkCellStep(ctx, kernels.get(c.batchTile)!, (s) => lstmCellForwardReference(s), rng, c.shape, c.step, `${c.name} (seed ${seed})`);
+      await checkCellStep(ctx, kernels.get(`${c.batchTile} ${c.training}`)!, (s) => lstmCellForwardReference(s), rng, c.shape, c.step, `${c.name} (seed ${seed})`);
     });
   }
 });

@@ -15,7 +15,8 @@ afterAll(() => ctx?.destroy());
 
 for (const nonlinearity of ['tanh', 'relu', 'identity'] as Nonlinearity[]) {
   describe(`rnn-cell-forward (${nonlinearity}) against the float64 reference`, () => {
-    for (const c of cellCases()) {
+    // The Elman cell saves nothing in training (its output sequence is what backward needs).
+    for (const c of cellCases(false)) {
       it(c.name, async () => {
         const kernel = await createRnnCellForward(ctx, nonlinearity, { batchTile: c.batchTile });
         await checkCellStep(ctx, kernel, (s) => rnnCellForwardReference({ ...s, nonlinearity }), rng, c.shape, c.step, `${c.name} (seed ${seed})`);
