@@ -1,0 +1,55 @@
+// GRU backward step, PyTorch's reset-after form (saved: r, z, n, hn = h_{t-1} W_hn^T + b_hn,
+// h_{t-1}); h_t = (1 - z) n + z h_{t-1}, n = tanh(xn + r hn):
+//   dn = dh (1 - z), dz = dh (h_{t-1} - n), da_n = dn (1 - n^2)
+//   dG    (input side)     = (da_n hn r(1-r), dz z(1-z), da_n)
+//   dGrec (recurrent side) = (da_n hn r(1-r), dz z(1-z), da_n r)
+// and the direct path z * dh to h_{t-1} is kept in `carry` for the next dispatch.
+// Bindings, layouts and thread mapping: see common/recurrent-step-backward.wgsl.
+
+const GATES: u32 = 3u;
+
+@group(0) @binding(2) var<storage, read> whhT: array<vec4f>;
+@group(0) @binding(7) var<storage, read_write> carry: array<f32>;
+@group(0) @binding(8) var<storage, read_write> dGrec: array<f32>;
+
+fn recurrentGrad(i: u32) -> f32 {
+  return dGrec[i];
+}
+
+fn whhGates(d: u32, k: u32, m: u32) -> vec4f {
+  return whhT[whhIndex(d, k, m)];
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let j = wid.x * WG + lid.x;
+  let b = wid.y;
+  let d = wid.z;
+  var rec = laterGradThroughWhh(b, d, j, lid.x);
+  if (j >= p.hidden) { return; }
+  let si = stateIndex(b, d, j);
+  if (p.step == 0u) { rec = gradHN[si]; }
+  // The direct path from the later step (zero before the first dispatch of a layer).
+  rec += carry[si];
+  if (p.step == p.seqLen) {
+    dh0[si] = rec;
+    return;
+  }
+  let t = timeOf(d);
+  let dh = dy[dyIndex(t, b, d, j)] + rec;
+  let r = saved[savedIndex(t, b, d, 0u, 5u, j)];
+  let z = saved[savedIndex(t, b, d, 1u, 5u, j)];
+  let n = saved[savedIndex(t, b, d, 2u, 5u, j)];
+  let hn = saved[savedIndex(t, b, d, 3u, 5u, j)];
+  let hp = saved[savedIndex(t, b, d, 4u, 5u, j)];
+  carry[si] = dh * z;
+  let dan = dh * (1.0 - z) * (1.0 - n * n);
+  let daz = dh * (hp - n) * z * (1.0 - z);
+  let dar = dan * hn * r * (1.0 - r);
+  dG[gateIndex(t, b, d, 0u, j)] = dar;
+  dG[gateIndex(t, b, d, 1u, j)] = daz;
+  dG[gateIndex(t, b, d, 2u, j)] = dan;
+  dGrec[gateIndex(t, b, d, 0u, j)] = dar;
+  dGrec[gateIndex(t, b, d, 1u, j)] = daz;
+  dGrec[gateIndex(t, b, d, 2u, j)] = dan * r;
+}

@@ -1,0 +1,48 @@
+// LSTM backward step (gates i, f, g, o; saved: i, f, g, o, c_t, c_{t-1}):
+//   dc = carry + dh * o * (1 - tanh(c_t)^2)          carry becomes dc * f (= dc_{t-1})
+//   dG = (dc * g * i(1-i), dc * c_{t-1} * f(1-f), dc * i * (1-g^2), dh * tanh(c_t) * o(1-o))
+// `carry` holds gradCN before the sweep of a layer and dc0 after it.
+// Bindings, layouts and thread mapping: see common/recurrent-step-backward.wgsl.
+
+const GATES: u32 = 4u;
+
+@group(0) @binding(2) var<storage, read> whhT: array<vec4f>;
+@group(0) @binding(7) var<storage, read_write> carry: array<f32>;
+
+fn recurrentGrad(i: u32) -> f32 {
+  return dG[i];
+}
+
+fn whhGates(d: u32, k: u32, m: u32) -> vec4f {
+  return whhT[whhIndex(d, k, m)];
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let j = wid.x * WG + lid.x;
+  let b = wid.y;
+  let d = wid.z;
+  var rec = laterGradThroughWhh(b, d, j, lid.x);
+  if (j >= p.hidden) { return; }
+  let si = stateIndex(b, d, j);
+  if (p.step == 0u) { rec = gradHN[si]; }
+  if (p.step == p.seqLen) {
+    dh0[si] = rec;
+    return;
+  }
+  let t = timeOf(d);
+  let dh = dy[dyIndex(t, b, d, j)] + rec;
+  let ig = saved[savedIndex(t, b, d, 0u, 6u, j)];
+  let fg = saved[savedIndex(t, b, d, 1u, 6u, j)];
+  let gg = saved[savedIndex(t, b, d, 2u, 6u, j)];
+  let og = saved[savedIndex(t, b, d, 3u, 6u, j)];
+  let c = saved[savedIndex(t, b, d, 4u, 6u, j)];
+  let cPrev = saved[savedIndex(t, b, d, 5u, 6u, j)];
+  let tc = tanhSat(c);
+  let dc = carry[si] + dh * og * (1.0 - tc * tc);
+  carry[si] = dc * fg;
+  dG[gateIndex(t, b, d, 0u, j)] = dc * gg * ig * (1.0 - ig);
+  dG[gateIndex(t, b, d, 1u, j)] = dc * cPrev * fg * (1.0 - fg);
+  dG[gateIndex(t, b, d, 2u, j)] = dc * ig * (1.0 - gg * gg);
+  dG[gateIndex(t, b, d, 3u, j)] = dh * tc * og * (1.0 - og);
+}

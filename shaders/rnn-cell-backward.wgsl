@@ -1,0 +1,41 @@
+// Elman RNN backward step: with h_t = act(a_t), dG_t = dh_t * act'(a_t), written from h_t:
+// tanh' = 1 - h^2, relu' = (h > 0), identity' = 1. `saved` is the forward output sequence.
+// Bindings, layouts and thread mapping: see common/recurrent-step-backward.wgsl.
+
+override NONLINEARITY: u32 = 0u;
+const GATES: u32 = 1u;
+
+@group(0) @binding(2) var<storage, read> whhT: array<f32>;
+
+fn recurrentGrad(i: u32) -> f32 {
+  return dG[i];
+}
+
+fn whhGates(d: u32, k: u32, m: u32) -> vec4f {
+  return vec4f(whhT[whhIndex(d, k, m)], 0.0, 0.0, 0.0);
+}
+
+fn derivative(h: f32) -> f32 {
+  if (NONLINEARITY == 1u) { return select(0.0, 1.0, h > 0.0); }
+  if (NONLINEARITY == 2u) { return 1.0; }
+  return 1.0 - h * h;
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let j = wid.x * WG + lid.x;
+  let b = wid.y;
+  let d = wid.z;
+  var rec = laterGradThroughWhh(b, d, j, lid.x);
+  if (j >= p.hidden) { return; }
+  let si = stateIndex(b, d, j);
+  if (p.step == 0u) { rec = gradHN[si]; }
+  if (p.step == p.seqLen) {
+    dh0[si] = rec;
+    return;
+  }
+  let t = timeOf(d);
+  let dh = dy[dyIndex(t, b, d, j)] + rec;
+  let h = saved[dyIndex(t, b, d, j)];
+  dG[gateIndex(t, b, d, 0u, j)] = dh * derivative(h);
+}

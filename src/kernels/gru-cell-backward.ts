@@ -1,0 +1,13 @@
+/**
+ * Wrapper of shaders/gru-cell-backward.wgsl: the GRU backward step (PyTorch's reset-after
+ * form), with separate input-side and recurrent-side gate gradients.
+ */
+import source from '../../shaders/gru-cell-backward.wgsl?raw';
+import type { GpuContext } from '../gpu/device.js';
+import { CellBackwardKernel } from './recurrent-step-backward.js';
+
+export const GRU_CELL_BACKWARD = 'gru-cell-backward';
+
+export function createGruCellBackward(ctx: GpuContext): Promise<CellBackwardKernel> {
+  return CellBackwardKernel.create(ctx, { name: GRU_CELL_BACKWARD, source, gates: 3, savedSlots: 5, constants: {}, carry: true, recurrentGrad: true });
+}

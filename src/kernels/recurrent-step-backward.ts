@@ -1,0 +1,151 @@
+/**
+ * The part the three backward step wrappers (rnn-, lstm-, gru-cell-backward) share: the WGSL
+ * prelude (shaders/common/recurrent-step-backward.wgsl), bind group layout, uniform packing,
+ * dispatch size and buffer-size checks. One dispatch per step and one more (step T) for dh0.
+ */
+import commonSource from '../../shaders/common/recurrent-step-backward.wgsl?raw';
+import { LimitError, WebRnnError } from '../errors.js';
+import { ShaderStage } from '../gpu/constants.js';
+import type { GpuContext } from '../gpu/device.js';
+import { packUniform, parseUniformLayout, preprocessWgsl, type UniformLayout } from '../gpu/shader.js';
+import { packedGateStride } from '../model/spec.js';
+import { CELL_WORKGROUP, type CellStepShape } from './recurrent-step.js';
+
+export const CELL_BACKWARD_UNIFORM_LAYOUT: UniformLayout = parseUniformLayout(commonSource);
+
+export interface CellBackwardBindings {
+  /** Uniform buffer holding one packed Params per dispatch (dynamic offset). */
+  uniform: GPUBuffer;
+  /** Saved activations [T, B, D, S·H] (Elman: the layer's output sequence). */
+  saved: GPUBuffer;
+  whhT: GPUBuffer;
+  /** Gradient of the layer's output [T, B, D·H]. */
+  dy: GPUBuffer;
+  /** Gradient of hN [L·D, B, H]. */
+  gradHN: GPUBuffer;
+  /** Gate pre-activation gradients [T, B, D, G·H] (written). */
+  dG: GPUBuffer;
+  /** Gradient of h0 [L·D, B, H] (written by the last dispatch). */
+  dh0: GPUBuffer;
+  /** LSTM: dc (gradCN in, dc0 out); GRU: the direct path z·dh. [L·D, B, H] */
+  carry?: GPUBuffer;
+  /** GRU: recurrent-side gate gradients [T, B, D, G·H] (written). */
+  dGrec?: GPUBuffer;
+}
+
+export interface CellBackwardSpec {
+  name: string;
+  source: string;
+  gates: number;
+  /** Floats saved per unit and step by the training forward (1 for Elman: its output). */
+  savedSlots: number;
+  constants: Record<string, number>;
+  carry: boolean;
+  recurrentGrad: boolean;
+}
+
+export class CellBackwardKernel {
+  readonly uniformLayout = CELL_BACKWARD_UNIFORM_LAYOUT;
+
+  private constructor(
+    private readonly ctx: GpuContext,
+    readonly spec: CellBackwardSpec,
+    readonly pipeline: GPUComputePipeline,
+    readonly bindGroupLayout: GPUBindGroupLayout,
+  ) {}
+
+  static async create(ctx: GpuContext, spec: CellBackwardSpec): Promise<CellBackwardKernel> {
+    const entry = (binding: number, type: GPUBufferBindingType): GPUBindGroupLayoutEntry => ({ binding, visibility: ShaderStage.COMPUTE, buffer: { type } });
+    const entries: GPUBindGroupLayoutEntry[] = [
+      { binding: 0, visibility: ShaderStage.COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true } },
+      entry(1, 'read-only-storage'),
+      entry(2, 'read-only-storage'),
+      entry(3, 'read-only-storage'),
+      entry(4, 'read-only-storage'),
+      entry(5, 'storage'),
+      entry(6, 'storage'),
+    ];
+    if (spec.carry) entries.push(entry(7, 'storage'));
+    if (spec.recurrentGrad) entries.push(entry(8, 'storage'));
+    const layoutKey = `recurrent-step-backward${spec.carry ? '+carry' : ''}${spec.recurrentGrad ? '+dGrec' : ''}`;
+    const layout = ctx.pipelines.layout(layoutKey, entries);
+    const pipeline = await ctx.pipelines.get({
+      name: spec.name,
+      code: preprocessWgsl(`${commonSource}\n${spec.source}`, {}),
+      constants: { WG: CELL_WORKGROUP, ...spec.constants },
+      layout: layout.pipeline,
+      layoutKey,
+    });
+    return new CellBackwardKernel(ctx, spec, pipeline, layout.bindGroup);
+  }
+
+  get gates(): number {
+    return this.spec.gates;
+  }
+
+  /** Pack the Params of dispatch `step` (0 … T; T forms dh0) into `target` at `byteOffset`. */
+  packStep(shape: CellStepShape, step: number, target: ArrayBuffer, byteOffset: number): void {
+    packUniform(
+      this.uniformLayout,
+      { batch: shape.batch, hidden: shape.hidden, seqLen: shape.seqLen, step, numDirections: shape.numDirections, stateBase: shape.layer * shape.numDirections },
+      target,
+      byteOffset,
+    );
+  }
+
+  workgroups(shape: CellStepShape): [number, number, number] {
+    const size: [number, number, number] = [Math.ceil(shape.hidden / CELL_WORKGROUP), shape.batch, shape.numDirections];
+    const max = this.ctx.limits.maxComputeWorkgroupsPerDimension;
+    if (size[0] > max) throw new LimitError('maxComputeWorkgroupsPerDimension', size[0], max, `${this.spec.name}: hidden size ${shape.hidden}`);
+    if (size[1] > max) throw new LimitError('maxComputeWorkgroupsPerDimension', size[1], max, `${this.spec.name}: batch`);
+    return size;
+  }
+
+  extents(shape: CellStepShape): Record<keyof Omit<CellBackwardBindings, 'uniform'>, number> {
+    const { batch: B, hidden: H, seqLen: T, numDirections: D, numLayers: L } = shape;
+    const G = this.spec.gates;
+    return {
+      saved: T * B * D * this.spec.savedSlots * H,
+      whhT: D * H * H * packedGateStride(G),
+      dy: T * B * D * H,
+      gradHN: L * D * B * H,
+      dG: T * B * D * G * H,
+      dh0: L * D * B * H,
+      carry: this.spec.carry ? L * D * B * H : 0,
+      dGrec: this.spec.recurrentGrad ? T * B * D * G * H : 0,
+    };
+  }
+
+  checkBuffers(shape: CellStepShape, b: CellBackwardBindings): void {
+    if (this.spec.carry && !b.carry) throw new WebRnnError('invalid-option', `${this.spec.name}: the carry buffer is missing`);
+    if (this.spec.recurrentGrad && !b.dGrec) throw new WebRnnError('invalid-option', `${this.spec.name}: the dGrec buffer is missing`);
+    const e = this.extents(shape);
+    for (const key of Object.keys(e) as Array<keyof typeof e>) {
+      const buf = b[key];
+      if (buf && buf.size < e[key] * 4) {
+        throw new WebRnnError('invalid-option', `${this.spec.name}: ${key} (${buf.label}) holds ${buf.size / 4} floats, the shape needs ${e[key]}`);
+      }
+    }
+  }
+
+  bindGroup(b: CellBackwardBindings): GPUBindGroup {
+    const entries: GPUBindGroupEntry[] = [
+      { binding: 0, resource: { buffer: b.uniform, offset: 0, size: this.uniformLayout.size } },
+      { binding: 1, resource: { buffer: b.saved } },
+      { binding: 2, resource: { buffer: b.whhT } },
+      { binding: 3, resource: { buffer: b.dy } },
+      { binding: 4, resource: { buffer: b.gradHN } },
+      { binding: 5, resource: { buffer: b.dG } },
+      { binding: 6, resource: { buffer: b.dh0 } },
+    ];
+    if (this.spec.carry && b.carry) entries.push({ binding: 7, resource: { buffer: b.carry } });
+    if (this.spec.recurrentGrad && b.dGrec) entries.push({ binding: 8, resource: { buffer: b.dGrec } });
+    return this.ctx.device.createBindGroup({ label: this.spec.name, layout: this.bindGroupLayout, entries });
+  }
+
+  encodeStep(pass: GPUComputePassEncoder, bindGroup: GPUBindGroup, uniformOffset: number, workgroups: readonly [number, number, number]): void {
+    pass.setPipeline(this.pipeline);
+    pass.setBindGroup(0, bindGroup, [uniformOffset]);
+    pass.dispatchWorkgroups(workgroups[0], workgroups[1], workgroups[2]);
+  }
+}

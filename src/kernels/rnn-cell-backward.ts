@@ -1,0 +1,19 @@
+/** Wrapper of shaders/rnn-cell-backward.wgsl: the Elman backward step (dG = dh·act′). */
+import source from '../../shaders/rnn-cell-backward.wgsl?raw';
+import type { GpuContext } from '../gpu/device.js';
+import { CellBackwardKernel } from './recurrent-step-backward.js';
+import { NONLINEARITY_CODE, type Nonlinearity } from './rnn-cell-forward.js';
+
+export const RNN_CELL_BACKWARD = 'rnn-cell-backward';
+
+export function createRnnCellBackward(ctx: GpuContext, nonlinearity: Nonlinearity): Promise<CellBackwardKernel> {
+  return CellBackwardKernel.create(ctx, {
+    name: RNN_CELL_BACKWARD,
+    source,
+    gates: 1,
+    savedSlots: 1,
+    constants: { NONLINEARITY: NONLINEARITY_CODE[nonlinearity] },
+    carry: false,
+    recurrentGrad: false,
+  });
+}
