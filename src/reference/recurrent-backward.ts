@@ -1,0 +1,179 @@
+/**
+ * float64 reference of a whole model's gradients: backpropagation through time of
+ *   L = Σ output ⊙ gradOutput + Σ hN ⊙ gradHN + Σ cN ⊙ gradCN
+ * with respect to every parameter (PyTorch names and layouts), the input, h0 and c0. It
+ * replays the forward reference layer by layer, keeping what each step's backward needs, then
+ * sweeps every layer and direction in reverse with the cell backward references.
+ */
+import { WebRnnError } from '../errors.js';
+import { swapBatchTime } from '../model/layout.js';
+import { gateCount, layerInputSize, parameterInfo, parameterName, type ModelSpec } from '../model/spec.js';
+import { gruCellBackwardReference } from './gru-cell-backward.js';
+import { gruCellForwardReference } from './gru-cell-forward.js';
+import { lstmCellBackwardReference } from './lstm-cell-backward.js';
+import { lstmCellForwardReference } from './lstm-cell-forward.js';
+import type { ReferenceForwardOptions } from './recurrent-forward.js';
+import { gradThroughWhh, rnnCellBackwardReference } from './rnn-cell-backward.js';
+import { rnnCellForwardReference } from './rnn-cell-forward.js';
+
+export interface ReferenceGradientOptions extends ReferenceForwardOptions {
+  /** Gradient of the output, in the output's layout. */
+  gradOutput: ArrayLike<number>;
+  /** Gradient of hN [L·D, B, H]; zeros when absent. */
+  gradHN?: ArrayLike<number>;
+  /** Gradient of cN [L·D, B, H] (LSTM); zeros when absent. */
+  gradCN?: ArrayLike<number>;
+}
+
+export interface ReferenceGradients {
+  /** Gradient of every parameter, by PyTorch name. */
+  params: Record<string, Float64Array>;
+  /** Gradient of the input x, in x's layout. */
+  input: Float64Array;
+  /** Gradient of h0 [L·D, B, H]. */
+  h0: Float64Array;
+  /** Gradient of c0 [L·D, B, H] (LSTM). */
+  c0?: Float64Array;
+}
+
+interface StepRecord {
+  x: Float64Array; // [B, I] the layer's input at t
+  hPrev: Float64Array; // [B, H]
+  h: Float64Array; // [B, H]
+  saved?: Float64Array[]; // cell activations, slot by slot
+}
+
+export function recurrentBackwardReference(
+  spec: ModelSpec,
+  params: Readonly<Record<string, ArrayLike<number>>>,
+  x: ArrayLike<number>,
+  opts: ReferenceGradientOptions,
+): ReferenceGradients {
+  if (spec.kind === 'gru' && !spec.linearBeforeReset) {
+    throw new WebRnnError('invalid-option', 'gradients are not available for a GRU with linearBeforeReset: false');
+  }
+  const { batch: B, seqLen: T } = opts;
+  const { hiddenSize: H, numDirections: D, numLayers: L, kind } = spec;
+  const G = gateCount(kind);
+  const GH = G * H;
+  const slice = (a: ArrayLike<number> | undefined, start: number, n: number): Float64Array =>
+    a ? Float64Array.from({ length: n }, (_, i) => a[start + i]) : new Float64Array(n);
+
+  // Forward, keeping every step.
+  const inputs: Float64Array[] = []; // layer inputs [T, B, I_l]
+  const records: StepRecord[][][] = []; // [l][d][t]
+  let input: Float64Array = spec.batchFirst ? swapBatchTime(x, B, T, spec.inputSize, false, new Float64Array(x.length)) : Float64Array.from(x);
+  for (let l = 0; l < L; l++) {
+    inputs.push(input);
+    const I = layerInputSize(spec, l);
+    const out = new Float64Array(T * B * D * H);
+    records.push([]);
+    for (let d = 0; d < D; d++) {
+      const wih = params[parameterName('weight_ih', l, d)];
+      const whh = params[parameterName('weight_hh', l, d)];
+      const bih = spec.bias ? params[parameterName('bias_ih', l, d)] : null;
+      const bhh = spec.bias ? params[parameterName('bias_hh', l, d)] : null;
+      const s0 = (l * D + d) * B * H;
+      let h = slice(opts.h0, s0, B * H);
+      let c = slice(opts.c0, s0, B * H);
+      const rec: StepRecord[] = new Array(T);
+      for (let step = 0; step < T; step++) {
+        const t = d === 0 ? step : T - 1 - step;
+        const xt = input.slice(t * B * I, (t + 1) * B * I);
+        const xproj = new Float64Array(B * GH);
+        for (let b = 0; b < B; b++) {
+          for (let r = 0; r < GH; r++) {
+            let acc = bih ? bih[r] : 0;
+            for (let k = 0; k < I; k++) acc += xt[b * I + k] * wih[r * I + k];
+            xproj[b * GH + r] = acc;
+          }
+        }
+        const cell = { batch: B, hidden: H, xproj, hPrev: h, whh, bhh };
+        let saved: Float64Array[] | undefined;
+        let hNew: Float64Array;
+        if (kind === 'lstm') {
+          const r = lstmCellForwardReference({ ...cell, cPrev: c });
+          hNew = r.h;
+          c = r.c;
+          saved = r.saved;
+        } else if (kind === 'gru') {
+          const r = gruCellForwardReference({ ...cell, linearBeforeReset: true });
+          hNew = r.h;
+          saved = r.saved;
+        } else {
+          hNew = rnnCellForwardReference({ ...cell, nonlinearity: spec.nonlinearity }).h;
+        }
+        rec[t] = { x: xt, hPrev: h, h: hNew, saved };
+        h = hNew;
+        for (let b = 0; b < B; b++) for (let j = 0; j < H; j++) out[(t * B + b) * D * H + d * H + j] = h[b * H + j];
+      }
+      records[l].push(rec);
+    }
+    input = out;
+  }
+
+  // Backward, from the top layer down.
+  const grads: Record<string, Float64Array> = {};
+  for (const p of parameterInfo(spec)) grads[p.name] = new Float64Array(p.shape.reduce((a, b) => a * b, 1));
+  const dh0 = new Float64Array(L * D * B * H);
+  const dc0 = kind === 'lstm' ? new Float64Array(L * D * B * H) : undefined;
+  let dy: Float64Array = spec.batchFirst
+    ? swapBatchTime(opts.gradOutput, B, T, D * H, false, new Float64Array(T * B * D * H))
+    : Float64Array.from(opts.gradOutput);
+  for (let l = L - 1; l >= 0; l--) {
+    const I = layerInputSize(spec, l);
+    const dx = new Float64Array(T * B * I);
+    for (let d = 0; d < D; d++) {
+      const wih = params[parameterName('weight_ih', l, d)];
+      const whh = params[parameterName('weight_hh', l, d)];
+      const dWih = grads[parameterName('weight_ih', l, d)];
+      const dWhh = grads[parameterName('weight_hh', l, d)];
+      const dbih = spec.bias ? grads[parameterName('bias_ih', l, d)] : null;
+      const dbhh = spec.bias ? grads[parameterName('bias_hh', l, d)] : null;
+      const s0 = (l * D + d) * B * H;
+      let rec = slice(opts.gradHN, s0, B * H); // gradient reaching h_t from later in time
+      let dc = slice(opts.gradCN, s0, B * H);
+      for (let step = T - 1; step >= 0; step--) {
+        const t = d === 0 ? step : T - 1 - step;
+        const r = records[l][d][t];
+        const dh = new Float64Array(B * H);
+        for (let b = 0; b < B; b++) for (let j = 0; j < H; j++) dh[b * H + j] = dy[(t * B + b) * D * H + d * H + j] + rec[b * H + j];
+        let dG: Float64Array;
+        let dGrec: Float64Array;
+        let direct: Float64Array | null = null;
+        if (kind === 'lstm') {
+          const bw = lstmCellBackwardReference({ batch: B, hidden: H, saved: r.saved!, dh, dc });
+          dG = dGrec = bw.dG;
+          dc = bw.dcPrev;
+        } else if (kind === 'gru') {
+          const bw = gruCellBackwardReference({ batch: B, hidden: H, saved: r.saved!, dh });
+          dG = bw.dG;
+          dGrec = bw.dGrec;
+          direct = bw.direct;
+        } else {
+          dG = dGrec = rnnCellBackwardReference({ batch: B, hidden: H, nonlinearity: spec.nonlinearity, h: r.h, dh }).dG;
+        }
+        for (let b = 0; b < B; b++) {
+          for (let q = 0; q < GH; q++) {
+            const g = dG[b * GH + q];
+            const gr = dGrec[b * GH + q];
+            for (let k = 0; k < I; k++) {
+              dWih[q * I + k] += g * r.x[b * I + k];
+              dx[(t * B + b) * I + k] += g * wih[q * I + k];
+            }
+            for (let k = 0; k < H; k++) dWhh[q * H + k] += gr * r.hPrev[b * H + k];
+            if (dbih) dbih[q] += g;
+            if (dbhh) dbhh[q] += gr;
+          }
+        }
+        rec = gradThroughWhh(B, H, dGrec, whh);
+        if (direct) for (let i = 0; i < B * H; i++) rec[i] += direct[i];
+      }
+      dh0.set(rec, s0);
+      if (dc0) dc0.set(dc, s0);
+    }
+    dy = dx;
+  }
+  const inputGrad = spec.batchFirst ? swapBatchTime(dy, B, T, spec.inputSize, true, new Float64Array(dy.length)) : dy;
+  return dc0 ? { params: grads, input: inputGrad, h0: dh0, c0: dc0 } : { params: grads, input: inputGrad, h0: dh0 };
+}

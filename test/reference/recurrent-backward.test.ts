@@ -1,0 +1,60 @@
+/**
+ * The whole-model gradient reference against central finite differences of the whole-model
+ * forward reference, for every cell kind, stacked and bidirectional, batchFirst, with initial
+ * states and gradients of hN and cN.
+ */
+import { describe, expect, it } from 'vitest';
+import { parameterInfo, resolveSpec, type CellKind, type GruOptions, type RnnOptions } from '../../src/model/spec.js';
+import { recurrentBackwardReference } from '../../src/reference/recurrent-backward.js';
+import { recurrentForwardReference } from '../../src/reference/recurrent-forward.js';
+import { centralDifferences, dotLoss, expectMatchesDifferences, random64 } from '../kernels/cell-backward-harness.js';
+import { testRandom } from '../helpers/seed.js';
+
+const { rng } = testRandom('recurrent-backward');
+
+const CONFIGS: Array<{ kind: CellKind; extra: RnnOptions | GruOptions | object; name: string }> = [
+  { kind: 'lstm', extra: {}, name: 'lstm' },
+  { kind: 'gru', extra: {}, name: 'gru' },
+  { kind: 'rnn', extra: { nonlinearity: 'tanh' }, name: 'rnn tanh' },
+  { kind: 'rnn', extra: { nonlinearity: 'relu' }, name: 'rnn relu' },
+  { kind: 'rnn', extra: { nonlinearity: 'identity' }, name: 'rnn identity' },
+];
+
+describe('whole-model gradient reference against central differences', () => {
+  for (const config of CONFIGS) {
+    for (const [numLayers, bidirectional, batchFirst] of [
+      [1, false, false],
+      [2, true, true],
+      [3, true, false],
+    ] as Array<[number, boolean, boolean]>) {
+      it(`${config.name} L=${numLayers} bidirectional=${bidirectional} batchFirst=${batchFirst}`, () => {
+        const spec = resolveSpec(config.kind, { inputSize: 2, hiddenSize: 3, numLayers, bidirectional, batchFirst, ...config.extra });
+        const B = 2;
+        const T = 3;
+        const D = bidirectional ? 2 : 1;
+        const params: Record<string, Float64Array> = {};
+        for (const p of parameterInfo(spec)) params[p.name] = random64(rng, p.shape.reduce((a, b) => a * b, 1), -0.7, 0.7);
+        const x = random64(rng, T * B * 2);
+        const state = numLayers * D * B * 3;
+        const h0 = random64(rng, state);
+        const c0 = random64(rng, state);
+        const gradOutput = random64(rng, T * B * D * 3);
+        const gradHN = random64(rng, state);
+        const gradCN = random64(rng, state);
+        const isLstm = config.kind === 'lstm';
+        const opts = { batch: B, seqLen: T, h0, c0: isLstm ? c0 : undefined };
+        const loss = (): number => {
+          const r = recurrentForwardReference(spec, params, x, opts);
+          return dotLoss(r.output, gradOutput) + dotLoss(r.hN, gradHN) + (r.cN ? dotLoss(r.cN, gradCN) : 0);
+        };
+        const g = recurrentBackwardReference(spec, params, x, { ...opts, gradOutput, gradHN, gradCN: isLstm ? gradCN : undefined });
+        expect(Object.keys(g.params).sort()).toEqual(Object.keys(params).sort());
+        for (const name of Object.keys(params)) expectMatchesDifferences(name, g.params[name], centralDifferences(loss, params[name]));
+        expectMatchesDifferences('input', g.input, centralDifferences(loss, x));
+        expectMatchesDifferences('h0', g.h0, centralDifferences(loss, h0));
+        if (isLstm) expectMatchesDifferences('c0', g.c0!, centralDifferences(loss, c0));
+        else expect(g.c0).toBeUndefined();
+      });
+    }
+  }
+});
