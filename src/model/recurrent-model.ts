@@ -6,13 +6,17 @@
 import { ShapeError, WebRnnError } from '../errors.js';
 import { createReadbackBuffer, createStorageBuffer, readFloats, writeFloats } from '../gpu/buffers.js';
 import type { GpuContext } from '../gpu/device.js';
+import { createGruCellBackward } from '../kernels/gru-cell-backward.js';
 import { createGruCellForward } from '../kernels/gru-cell-forward.js';
+import { createLstmCellBackward } from '../kernels/lstm-cell-backward.js';
+import { createRnnCellBackward } from '../kernels/rnn-cell-backward.js';
 import { createLstmCellForward } from '../kernels/lstm-cell-forward.js';
 import { MatmulKernel } from '../kernels/matmul.js';
 import { createRnnCellForward } from '../kernels/rnn-cell-forward.js';
 import { useBatchTile } from '../kernels/recurrent-step.js';
+import { GradientPlan, type BackwardKernels } from '../schedule/backward.js';
 import { checkCount, ForwardPlan, type ForwardKernels, type ForwardStats, type LayerParameterBuffers } from '../schedule/forward.js';
-import { checkFinite, defaultParameters, packLayer, unpackLayer, validateStateDict, type PackedLayer, type StateDict } from './parameters.js';
+import { checkFinite, defaultParameters, packLayer, unpackLayer, unpackLayerGradients, validateStateDict, type PackedLayer, type StateDict } from './parameters.js';
 import { swapBatchTime } from './layout.js';
 import { gateCount, layerInputSize, packedGateStride, type CellKind, type ModelSpec } from './spec.js';
 
@@ -40,6 +44,44 @@ export interface ForwardOutput {
   cN?: Float32Array;
 }
 
+/** Options of {@link RecurrentModel.gradients}: those of forward plus the output gradients. */
+export interface GradientOptions extends ForwardOptions {
+  /** Gradient of the output, in the output's layout. */
+  gradOutput: Float32Array;
+  /** Gradient of hN [L·D, B, H]; zeros when absent. */
+  gradHN?: Float32Array;
+  /** Gradient of cN [L·D, B, H], LSTM only; zeros when absent. */
+  gradCN?: Float32Array;
+}
+
+/** Result of {@link RecurrentModel.gradients}. */
+export interface GradientOutput extends ForwardOutput {
+  /** Gradient of every parameter, under PyTorch's names and layouts. */
+  params: StateDict;
+  /** Gradient of x, in x's layout. */
+  input: Float32Array;
+  /** Gradient of h0 [L·D, B, H] (zero-initial states included). */
+  h0: Float32Array;
+  /** Gradient of c0 [L·D, B, H]; LSTM only. */
+  c0?: Float32Array;
+}
+
+function checkOptions(what: string, options: unknown, known: readonly string[]): void {
+  if (options === null || typeof options !== 'object') throw new WebRnnError('invalid-option', `${what}: options { batch, seqLen } expected`);
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) throw new WebRnnError('invalid-option', `${what}: unknown option '${key}'`);
+  }
+}
+
+/** Throw unless `v` is a Float32Array with as many elements as `shape`. */
+function checkTensor(name: string, v: unknown, shape: readonly number[]): void {
+  if (!(v instanceof Float32Array)) {
+    throw new WebRnnError('invalid-option', `${name}: Float32Array of shape [${shape.join(', ')}] expected, got ${Object.prototype.toString.call(v)}`);
+  }
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (v.length !== n) throw new ShapeError(name, shape, [v.length]);
+}
+
 /** Forward plans kept per model (least recently used shapes are released first). */
 const MAX_PLANS = 4;
 
@@ -47,8 +89,10 @@ export class RecurrentModel {
   /** The resolved options. */
   readonly spec: ModelSpec;
   private readonly layers: LayerParameterBuffers[] = [];
-  /** Kernels per variant (batch-tiled or not), compiled on first use. */
-  private readonly kernels = new Map<boolean, Promise<ForwardKernels>>();
+  /** Forward kernels per variant (batch tile, training), compiled on first use. */
+  private readonly kernels = new Map<string, Promise<ForwardKernels>>();
+  private backwardKernels: Promise<BackwardKernels> | null = null;
+  private readonly gradientPlans = new Map<string, GradientPlan>();
   private readonly plans = new Map<string, ForwardPlan>();
   private queue: Promise<unknown> = Promise.resolve();
   private destroyed = false;
@@ -171,11 +215,12 @@ export class RecurrentModel {
     });
   }
 
-  private getKernels(batchTile: boolean): Promise<ForwardKernels> {
-    let kernels = this.kernels.get(batchTile);
+  private getKernels(batchTile: boolean, training = false): Promise<ForwardKernels> {
+    const key = `${batchTile}|${training}`;
+    let kernels = this.kernels.get(key);
     if (!kernels) {
       const { spec, ctx } = this;
-      const variant = { batchTile };
+      const variant = { batchTile, training };
       const cell =
         spec.kind === 'lstm'
           ? createLstmCellForward(ctx, variant)
@@ -184,10 +229,23 @@ export class RecurrentModel {
             : createRnnCellForward(ctx, spec.nonlinearity, variant);
       kernels = Promise.all([MatmulKernel.create(ctx), cell]).then(([matmul, c]) => ({ matmul, cell: c }));
       // A failed compilation is not cached: the next call tries again.
-      kernels.catch(() => this.kernels.delete(batchTile));
-      this.kernels.set(batchTile, kernels);
+      kernels.catch(() => this.kernels.delete(key));
+      this.kernels.set(key, kernels);
     }
     return kernels;
+  }
+
+  private getBackwardKernels(): Promise<BackwardKernels> {
+    if (!this.backwardKernels) {
+      const { spec, ctx } = this;
+      const cell = spec.kind === 'lstm' ? createLstmCellBackward(ctx) : spec.kind === 'gru' ? createGruCellBackward(ctx) : createRnnCellBackward(ctx, spec.nonlinearity);
+      const kernels = Promise.all([MatmulKernel.create(ctx), cell]).then(([matmul, c]) => ({ matmul, cell: c }));
+      kernels.catch(() => {
+        this.backwardKernels = null;
+      });
+      this.backwardKernels = kernels;
+    }
+    return this.backwardKernels;
   }
 
   /**
@@ -200,21 +258,48 @@ export class RecurrentModel {
     await Promise.all(variants.map((v) => this.getKernels(v)));
   }
 
-  private plan(kernels: ForwardKernels, batch: number, seqLen: number): ForwardPlan {
-    const key = `${batch}x${seqLen}`;
-    let plan = this.plans.get(key);
+  /** The cached plan of `key` in `plans`, made by `create` on a miss (least recently used evicted). */
+  private cachedPlan<P extends { destroy(): void }>(plans: Map<string, P>, key: string, create: () => P): P {
+    let plan = plans.get(key);
     if (plan) {
-      this.plans.delete(key);
+      plans.delete(key);
     } else {
-      plan = new ForwardPlan(this.ctx, this.spec, kernels, this.layers, batch, seqLen);
-      while (this.plans.size >= MAX_PLANS) {
-        const [oldKey, old] = this.plans.entries().next().value as [string, ForwardPlan];
+      plan = create();
+      while (plans.size >= MAX_PLANS) {
+        const [oldKey, old] = plans.entries().next().value as [string, P];
         old.destroy();
-        this.plans.delete(oldKey);
+        plans.delete(oldKey);
       }
     }
-    this.plans.set(key, plan);
+    plans.set(key, plan);
     return plan;
+  }
+
+  /** Check x, h0 and c0 of a forward or gradient call; returns them sequence-major and copied. */
+  private prepareInputs(
+    what: string,
+    x: Float32Array,
+    options: ForwardOptions,
+  ): { B: number; T: number; xSeq: Float32Array; h0?: Float32Array; c0?: Float32Array } {
+    const { spec } = this;
+    const B = checkCount('batch', options.batch);
+    const T = checkCount('seqLen', options.seqLen);
+    const { inputSize: I, hiddenSize: H, numLayers: L, numDirections: D } = spec;
+    const stateShape = [L * D, B, H];
+    checkTensor('x', x, spec.batchFirst ? [B, T, I] : [T, B, I]);
+    if (options.h0 !== undefined) checkTensor('h0', options.h0, stateShape);
+    if (options.c0 !== undefined) {
+      if (spec.kind !== 'lstm') throw new WebRnnError('invalid-option', `${what}: c0 is only for LSTM models, this is ${spec.kind}`);
+      checkTensor('c0', options.c0, stateShape);
+    }
+    if (options.checkFinite ?? spec.checkFinite) {
+      checkFinite('x', x);
+      if (options.h0) checkFinite('h0', options.h0);
+      if (options.c0) checkFinite('c0', options.c0);
+    }
+    // Copies: the caller may change the arrays once the call returns.
+    const xSeq = spec.batchFirst ? swapBatchTime(x, B, T, I, false, new Float32Array(x.length)) : x.slice();
+    return { B, T, xSeq, h0: options.h0?.slice(), c0: options.c0?.slice() };
   }
 
   /**
@@ -228,44 +313,15 @@ export class RecurrentModel {
     // call, before anything is queued or written; errors come back as a rejection.
     this.assertAlive('forward');
     const { spec } = this;
-    if (options === null || typeof options !== 'object') throw new WebRnnError('invalid-option', 'forward: options { batch, seqLen } expected');
-    for (const key of Object.keys(options)) {
-      if (!['batch', 'seqLen', 'h0', 'c0', 'checkFinite'].includes(key)) throw new WebRnnError('invalid-option', `forward: unknown option '${key}'`);
-    }
-    const B = checkCount('batch', options.batch);
-    const T = checkCount('seqLen', options.seqLen);
-    const { inputSize: I, hiddenSize: H, numLayers: L, numDirections: D } = spec;
-    const xShape = spec.batchFirst ? [B, T, I] : [T, B, I];
-    const stateShape = [L * D, B, H];
-    const asFloats = (name: string, v: unknown, shape: number[]): Float32Array => {
-      if (!(v instanceof Float32Array)) {
-        throw new WebRnnError('invalid-option', `${name}: Float32Array of shape [${shape.join(', ')}] expected, got ${Object.prototype.toString.call(v)}`);
-      }
-      const n = shape.reduce((a, b) => a * b, 1);
-      if (v.length !== n) throw new ShapeError(name, shape, [v.length]);
-      return v;
-    };
-    asFloats('x', x, xShape);
-    if (options.h0 !== undefined) asFloats('h0', options.h0, stateShape);
-    if (options.c0 !== undefined) {
-      if (spec.kind !== 'lstm') throw new WebRnnError('invalid-option', `forward: c0 is only for LSTM models, this is ${spec.kind}`);
-      asFloats('c0', options.c0, stateShape);
-    }
-    if (options.checkFinite ?? spec.checkFinite) {
-      checkFinite('x', x);
-      if (options.h0) checkFinite('h0', options.h0);
-      if (options.c0) checkFinite('c0', options.c0);
-    }
-    // Copy the caller's arrays now: they may change them once this call returns.
-    const xSeq = spec.batchFirst ? swapBatchTime(x, B, T, I, false, new Float32Array(x.length)) : x.slice();
-    const h0 = options.h0?.slice();
-    const c0 = options.c0?.slice();
+    checkOptions('forward', options, ['batch', 'seqLen', 'h0', 'c0', 'checkFinite']);
+    const { B, T, xSeq, h0, c0 } = this.prepareInputs('forward', x, options);
+    const { hiddenSize: H, numDirections: D } = spec;
 
     return this.serialize(async () => {
       this.assertAlive('forward', true);
       const kernels = await this.getKernels(useBatchTile(B));
       this.assertAlive('forward', true);
-      const plan = this.plan(kernels, B, T);
+      const plan = this.cachedPlan(this.plans, `${B}x${T}`, () => new ForwardPlan(this.ctx, spec, kernels, this.layers, B, T));
       writeFloats(this.ctx, plan.x, xSeq);
       if (h0) writeFloats(this.ctx, plan.h0, h0);
       if (c0 && plan.c) writeFloats(this.ctx, plan.c, c0);
@@ -276,7 +332,66 @@ export class RecurrentModel {
     });
   }
 
+  /**
+   * Gradients of L = Σ output ⊙ gradOutput + Σ hN ⊙ gradHN + Σ cN ⊙ gradCN (what autograd
+   * gives for that sum) with respect to every parameter, the input and the initial states,
+   * from one training forward pass and one reverse-time sweep on the GPU (one submit, one
+   * readback). The forward results come along.
+   *
+   * @param x input as for {@link forward}
+   * @returns params (PyTorch names and layouts), input (x's layout), h0 and (LSTM) c0
+   *   [L·D, B, H], and output, hN, cN as forward returns them
+   */
+  async gradients(x: Float32Array, options: GradientOptions): Promise<GradientOutput> {
+    this.assertAlive('gradients');
+    const { spec } = this;
+    checkOptions('gradients', options, ['batch', 'seqLen', 'h0', 'c0', 'checkFinite', 'gradOutput', 'gradHN', 'gradCN']);
+    if (spec.kind === 'gru' && !spec.linearBeforeReset) {
+      throw new WebRnnError('invalid-option', 'gradients: not available for a GRU with linearBeforeReset: false (ONNX linear_before_reset = 0)');
+    }
+    const { B, T, xSeq, h0, c0 } = this.prepareInputs('gradients', x, options);
+    const { inputSize: I, hiddenSize: H, numLayers: L, numDirections: D } = spec;
+    const stateShape = [L * D, B, H];
+    checkTensor('gradOutput', options.gradOutput, spec.batchFirst ? [B, T, D * H] : [T, B, D * H]);
+    if (options.gradHN !== undefined) checkTensor('gradHN', options.gradHN, stateShape);
+    if (options.gradCN !== undefined) {
+      if (spec.kind !== 'lstm') throw new WebRnnError('invalid-option', `gradients: gradCN is only for LSTM models, this is ${spec.kind}`);
+      checkTensor('gradCN', options.gradCN, stateShape);
+    }
+    if (options.checkFinite ?? spec.checkFinite) {
+      checkFinite('gradOutput', options.gradOutput);
+      if (options.gradHN) checkFinite('gradHN', options.gradHN);
+      if (options.gradCN) checkFinite('gradCN', options.gradCN);
+    }
+    const gradOutput = spec.batchFirst ? swapBatchTime(options.gradOutput, B, T, D * H, false, new Float32Array(T * B * D * H)) : options.gradOutput.slice();
+    const gradHN = options.gradHN?.slice();
+    const gradCN = options.gradCN?.slice();
+
+    return this.serialize(async () => {
+      this.assertAlive('gradients', true);
+      const [forwardKernels, backwardKernels] = await Promise.all([this.getKernels(useBatchTile(B), true), this.getBackwardKernels()]);
+      this.assertAlive('gradients', true);
+      const plan = this.cachedPlan(this.gradientPlans, `${B}x${T}`, () => new GradientPlan(this.ctx, spec, forwardKernels, backwardKernels, this.layers, B, T));
+      writeFloats(this.ctx, plan.forward.x, xSeq);
+      if (h0) writeFloats(this.ctx, plan.forward.h0, h0);
+      if (c0 && plan.forward.c) writeFloats(this.ctx, plan.forward.c, c0);
+      writeFloats(this.ctx, plan.gradOutput, gradOutput);
+      if (gradHN) writeFloats(this.ctx, plan.gradHN, gradHN);
+      if (gradCN && plan.carry) writeFloats(this.ctx, plan.carry, gradCN);
+      const r = await plan.run(h0 !== undefined, c0 !== undefined, gradHN !== undefined, gradCN !== undefined);
+      const params: StateDict = {};
+      r.layers.forEach((g, l) => unpackLayerGradients(spec, g, l, params));
+      const toCaller = (a: Float32Array, F: number): Float32Array => (spec.batchFirst ? swapBatchTime(a, B, T, F, true, new Float32Array(a.length)) : a);
+      const out: GradientOutput = { params, input: toCaller(r.input, I), h0: r.h0, output: toCaller(r.output, D * H), hN: r.hN };
+      if (r.c0) out.c0 = r.c0;
+      if (r.cN) out.cN = r.cN;
+      return out;
+    });
+  }
+
   private releaseBuffers(): void {
+    for (const plan of this.gradientPlans.values()) plan.destroy();
+    this.gradientPlans.clear();
     for (const plan of this.plans.values()) plan.destroy();
     this.plans.clear();
     for (const layer of this.layers) {

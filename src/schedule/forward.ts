@@ -64,9 +64,13 @@ export class ForwardPlan {
   readonly h0: GPUBuffer;
   /** LSTM cell state [L·D, B, H]: c0 before the pass, cN after it. */
   readonly c: GPUBuffer | null;
+  /** Final hidden states [L·D, B, H]. */
+  readonly hN: GPUBuffer;
+  /** Each layer's output sequence [T, B, D·H]. */
+  readonly hseq: GPUBuffer[];
+  /** Training plans of the LSTM and GRU: each layer's saved activations [T, B, D, S·H]. */
+  readonly saved: GPUBuffer[] = [];
   private readonly owned: GPUBuffer[] = [];
-  private readonly hN: GPUBuffer;
-  private readonly hseq: GPUBuffer[];
   private readonly staging: GPUBuffer;
   private readonly gemm: Array<{ bindGroup: GPUBindGroup; workgroups: [number, number, number] }> = [];
   private readonly cellBindGroups: GPUBindGroup[] = [];
@@ -82,6 +86,7 @@ export class ForwardPlan {
     readonly batch: number,
     readonly seqLen: number,
   ) {
+    const training = kernels.cell.spec.training;
     const { numLayers: L, numDirections: D, hiddenSize: H } = spec;
     const B = batch;
     const T = seqLen;
@@ -102,6 +107,10 @@ export class ForwardPlan {
       const rh = kernels.cell.spec.extra === 'rh' ? make('r*h [D,B,H]', D * B * H) : null;
       const xproj = make('xproj [T,B,D,G*H]', T * B * D * G * H);
       this.hseq = Array.from({ length: L }, (_, l) => make(`layer ${l} output [T,B,D*H]`, T * B * D * H));
+      if (training && kernels.cell.savesActivations) {
+        const S = kernels.cell.spec.savedSlots;
+        for (let l = 0; l < L; l++) this.saved.push(make(`layer ${l} saved activations [T,B,D,${S}H]`, T * B * D * S * H));
+      }
       this.sizes = { output: T * B * D * H, state: L * D * B * H };
       const stagingFloats = this.sizes.output + this.sizes.state * (this.c ? 2 : 1);
       this.staging = createReadbackBuffer(ctx, 'webrnn forward readback', stagingFloats);
@@ -136,6 +145,7 @@ export class ForwardPlan {
           hseq: this.hseq[l],
           hN: this.hN,
           extra: this.c ?? rh ?? undefined,
+          saved: this.saved[l],
         };
         kernels.cell.checkBuffers(cellShape, cellBindings);
         const stepData = new ArrayBuffer(T * this.stepSlot);
@@ -156,53 +166,88 @@ export class ForwardPlan {
    * Encode and submit the whole pass, then read the results back with one mapAsync. The
    * caller has written x (and h0, c0 when `hasH0`/`hasC0`) to this plan's buffers.
    */
-  async run(hasH0: boolean, hasC0: boolean): Promise<ForwardResult> {
-    const { device } = this.ctx;
-    const T = this.seqLen;
-    device.pushErrorScope('out-of-memory');
-    device.pushErrorScope('validation');
-    const encoder = device.createCommandEncoder({ label: 'webrnn forward' });
+  /** Record the clears of absent initial states; call before the pass. */
+  encodeInitialStates(encoder: GPUCommandEncoder, hasH0: boolean, hasC0: boolean): void {
     if (!hasH0) encoder.clearBuffer(this.h0);
     if (this.c && !hasC0) encoder.clearBuffer(this.c);
-    const pass = encoder.beginComputePass({ label: 'webrnn forward' });
+  }
+
+  /** Record every dispatch of the forward pass (all layers and steps) into `pass`. */
+  encodeForward(pass: GPUComputePassEncoder): void {
+    const T = this.seqLen;
     for (let l = 0; l < this.spec.numLayers; l++) {
       this.kernels.matmul.encode(pass, this.gemm[l].bindGroup, this.gemm[l].workgroups);
       for (let s = 0; s < T; s++) {
         this.kernels.cell.encodeStep(pass, this.cellBindGroups[l], (l * T + s) * this.stepSlot, this.cellWorkgroups);
       }
     }
-    pass.end();
-    const out = this.sizes.output * 4;
-    const state = this.sizes.state * 4;
-    encoder.copyBufferToBuffer(this.hseq[this.spec.numLayers - 1], 0, this.staging, 0, out);
-    encoder.copyBufferToBuffer(this.hN, 0, this.staging, out, state);
-    if (this.c) encoder.copyBufferToBuffer(this.c, 0, this.staging, out + state, state);
-    device.queue.submit([encoder.finish()]);
-    const validation = device.popErrorScope();
-    const oom = device.popErrorScope();
-    const [vErr, oErr] = await Promise.all([validation, oom]);
-    const err = vErr ?? oErr;
-    if (err) throw new GpuError('gpu-error', `forward pass: ${err.message}`);
+  }
 
+  /** Floats of output, hN (and cN): where they sit in a readback. */
+  get resultSizes(): { output: number; state: number } {
+    return this.sizes;
+  }
+
+  /** Record the copies of output, hN (and cN) into `staging` from float `offset` on. */
+  encodeResultCopies(encoder: GPUCommandEncoder, staging: GPUBuffer, offset: number): Array<[number, number]> {
+    const out = this.sizes.output;
+    const state = this.sizes.state;
+    encoder.copyBufferToBuffer(this.hseq[this.spec.numLayers - 1], 0, staging, offset * 4, out * 4);
+    encoder.copyBufferToBuffer(this.hN, 0, staging, (offset + out) * 4, state * 4);
     const parts: Array<[number, number]> = [
-      [0, this.sizes.output],
-      [this.sizes.output, this.sizes.state],
+      [offset, out],
+      [offset + out, state],
     ];
-    if (this.c) parts.push([this.sizes.output + this.sizes.state, this.sizes.state]);
-    let arrays: Float32Array[];
-    try {
-      arrays = await readFloats(this.staging, parts);
-    } catch (e) {
-      this.ctx.check();
-      throw new GpuError('gpu-error', `forward readback failed: ${(e as Error).message}`);
+    if (this.c) {
+      encoder.copyBufferToBuffer(this.c, 0, staging, (offset + out + state) * 4, state * 4);
+      parts.push([offset + out + state, state]);
     }
-    const [output, hN, cN] = arrays;
+    return parts;
+  }
+
+  async run(hasH0: boolean, hasC0: boolean): Promise<ForwardResult> {
+    const { device } = this.ctx;
+    device.pushErrorScope('out-of-memory');
+    device.pushErrorScope('validation');
+    const encoder = device.createCommandEncoder({ label: 'webrnn forward' });
+    this.encodeInitialStates(encoder, hasH0, hasC0);
+    const pass = encoder.beginComputePass({ label: 'webrnn forward' });
+    this.encodeForward(pass);
+    pass.end();
+    const parts = this.encodeResultCopies(encoder, this.staging, 0);
+    const [output, hN, cN] = await submitAndRead(this.ctx, encoder, this.staging, parts, 'forward pass');
     return cN ? { output, hN, cN } : { output, hN };
   }
 
   destroy(): void {
     for (const b of this.owned) b.destroy();
     this.owned.length = 0;
+  }
+}
+
+/**
+ * Submit `encoder` inside validation and out-of-memory error scopes, then map `staging` once
+ * and copy `parts` out of it. A GPU error becomes a GpuError naming `what`.
+ */
+export async function submitAndRead(
+  ctx: GpuContext,
+  encoder: GPUCommandEncoder,
+  staging: GPUBuffer,
+  parts: ReadonlyArray<readonly [number, number]>,
+  what: string,
+): Promise<Float32Array[]> {
+  const { device } = ctx;
+  device.queue.submit([encoder.finish()]);
+  const validation = device.popErrorScope();
+  const oom = device.popErrorScope();
+  const [vErr, oErr] = await Promise.all([validation, oom]);
+  const err = vErr ?? oErr;
+  if (err) throw new GpuError('gpu-error', `${what}: ${err.message}`);
+  try {
+    return await readFloats(staging, parts);
+  } catch (e) {
+    ctx.check();
+    throw new GpuError('gpu-error', `${what}: readback failed: ${(e as Error).message}`);
   }
 }
 

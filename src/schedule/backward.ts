@@ -1,0 +1,292 @@
+/**
+ * The gradient plan of one model for one (batch, seqLen): a training forward pass (which
+ * saves the activations backward needs) followed by backpropagation through time, all in one
+ * command encoder, one submit and one readback:
+ *
+ *   forward    as in forward.ts, with the saving kernels
+ *   for each layer l, top down:
+ *     T + 1 dispatches   the reverse-time sweep of both directions: dG for every step, and
+ *                        dh0 (LSTM: dc0 in `carry`) from the last dispatch
+ *     GEMMs              dW_ih = dGᵀ·X_l and db_ih = dGᵀ·1 (both directions at once),
+ *                        dW_hh = dGrecᵀ·H_prev per direction (the step reading h0, then the
+ *                        T − 1 steps reading the output sequence shifted by one step),
+ *                        db_hh = dGrecᵀ·1 (a copy of db_ih where dGrec = dG),
+ *                        dX_l = dG·W_ih: the gradient of layer l − 1's output, or of x
+ *
+ * The gradient is that of L = Σ output ⊙ gradOutput + Σ hN ⊙ gradHN + Σ cN ⊙ gradCN.
+ */
+import { createReadbackBuffer, createStorageBuffer, createUniformBuffer, writeFloats } from '../gpu/buffers.js';
+import type { GpuContext } from '../gpu/device.js';
+import type { MatmulKernel, MatmulShape } from '../kernels/matmul.js';
+import type { CellBackwardKernel } from '../kernels/recurrent-step-backward.js';
+import type { CellStepShape } from '../kernels/recurrent-step.js';
+import { gateCount, layerInputSize, type ModelSpec } from '../model/spec.js';
+import { ForwardPlan, submitAndRead, type ForwardKernels, type LayerParameterBuffers } from './forward.js';
+
+export interface BackwardKernels {
+  matmul: MatmulKernel;
+  cell: CellBackwardKernel;
+}
+
+/** Per-layer parameter gradients in the GPU layout (wih/bih stacked over directions; whh [D, G·H, H]). */
+export interface LayerGradients {
+  wih: Float32Array;
+  bih: Float32Array;
+  whh: Float32Array;
+  bhh: Float32Array;
+}
+
+/** Raw results in sequence-major layout. */
+export interface GradientResult {
+  layers: LayerGradients[];
+  /** Gradient of x [T, B, I]. */
+  input: Float32Array;
+  /** Gradient of h0 [L·D, B, H]. */
+  h0: Float32Array;
+  /** Gradient of c0 [L·D, B, H] (LSTM). */
+  c0?: Float32Array;
+  /** The forward results, [T, B, D·H] and [L·D, B, H]. */
+  output: Float32Array;
+  hN: Float32Array;
+  cN?: Float32Array;
+}
+
+interface Gemm {
+  bindGroup: GPUBindGroup;
+  workgroups: [number, number, number];
+}
+
+function align(n: number, to: number): number {
+  return Math.ceil(n / to) * to;
+}
+
+export class GradientPlan {
+  readonly forward: ForwardPlan;
+  /** Gradient of the output [T, B, D·H] (written by the caller). */
+  readonly gradOutput: GPUBuffer;
+  /** Gradient of hN [L·D, B, H] (written by the caller, or cleared). */
+  readonly gradHN: GPUBuffer;
+  /** LSTM: gradCN in, dc0 out; GRU: the direct path, cleared before the pass. [L·D, B, H] */
+  readonly carry: GPUBuffer | null;
+  /** Dispatches recorded by one gradient pass (forward included). */
+  readonly dispatches: number;
+  private readonly owned: GPUBuffer[] = [];
+  private readonly dh0: GPUBuffer;
+  private readonly dx0: GPUBuffer;
+  private readonly grads: Array<{ wih: GPUBuffer; bih: GPUBuffer; whh: GPUBuffer; bhh: GPUBuffer }> = [];
+  private readonly sweepBindGroups: GPUBindGroup[] = [];
+  private readonly sweepWorkgroups: [number, number, number];
+  private readonly stepSlot: number;
+  /** Per layer, in encoding order, the GEMMs after its sweep (and buffer copies). */
+  private readonly layerGemms: Array<Array<Gemm | { copy: [GPUBuffer, GPUBuffer, number] }>> = [];
+  private readonly staging: GPUBuffer;
+  private readonly parts: Array<[number, number]> = [];
+
+  constructor(
+    private readonly ctx: GpuContext,
+    private readonly spec: ModelSpec,
+    forwardKernels: ForwardKernels,
+    private readonly kernels: BackwardKernels,
+    layers: readonly LayerParameterBuffers[],
+    readonly batch: number,
+    readonly seqLen: number,
+  ) {
+    const { numLayers: L, numDirections: D, hiddenSize: H } = spec;
+    const B = batch;
+    const T = seqLen;
+    const G = gateCount(spec.kind);
+    const GH = G * H;
+    const shape = (l: number): CellStepShape => ({ batch: B, hidden: H, seqLen: T, numDirections: D, numLayers: L, layer: l });
+    this.sweepWorkgroups = kernels.cell.workgroups(shape(0));
+    this.forward = new ForwardPlan(ctx, spec, forwardKernels, layers, batch, seqLen);
+    const make = (label: string, floats: number): GPUBuffer => {
+      const b = createStorageBuffer(ctx, `webrnn ${label}`, floats);
+      this.owned.push(b);
+      return b;
+    };
+    try {
+      const state = L * D * B * H;
+      // dys[l]: gradient of layer l's output [T, B, D·H]; the top one is gradOutput.
+      const dys = Array.from({ length: L }, (_, l) => make(`layer ${l} output gradient [T,B,D*H]`, T * B * D * H));
+      this.gradOutput = dys[L - 1];
+      this.gradHN = make('gradHN [L*D,B,H]', state);
+      this.carry = kernels.cell.spec.carry ? make('backward carry [L*D,B,H]', state) : null;
+      this.dh0 = make('dh0 [L*D,B,H]', state);
+      this.dx0 = make('dx [T,B,I]', T * B * spec.inputSize);
+      const dG = make('dG [T,B,D,G*H]', T * B * D * GH);
+      const dGrec = kernels.cell.spec.recurrentGrad ? make('dGrec [T,B,D,G*H]', T * B * D * GH) : null;
+      const ones = make('ones [T*B]', T * B);
+      writeFloats(ctx, ones, new Float32Array(T * B).fill(1));
+      for (let l = 0; l < L; l++) {
+        const I = layerInputSize(spec, l);
+        this.grads.push({
+          wih: make(`layer ${l} dW_ih [D*G*H,I]`, D * GH * I),
+          bih: make(`layer ${l} db_ih [D*G*H]`, D * GH),
+          whh: make(`layer ${l} dW_hh [D,G*H,H]`, D * GH * H),
+          bhh: make(`layer ${l} db_hh [D*G*H]`, D * GH),
+        });
+      }
+
+      // Uniforms: (T + 1) sweep slots per layer, then the GEMM slots.
+      const alignment = ctx.limits.minUniformBufferOffsetAlignment;
+      this.stepSlot = align(kernels.cell.uniformLayout.size, alignment);
+      const gemmSlot = align(kernels.matmul.params({ M: 1, N: 1, K: 1 }).byteLength, alignment);
+      const sweepBytes = L * (T + 1) * this.stepSlot;
+      const sweepData = new ArrayBuffer(sweepBytes);
+      const sweepUniforms = createUniformBuffer(ctx, 'webrnn backward step uniforms', sweepBytes);
+      this.owned.push(sweepUniforms);
+      const gemmShapes: Array<{ layer: number; shape: MatmulShape; a: GPUBuffer; b: GPUBuffer; c: GPUBuffer }> = [];
+      for (let l = 0; l < L; l++) {
+        for (let s = 0; s <= T; s++) kernels.cell.packStep(shape(l), s, sweepData, (l * (T + 1) + s) * this.stepSlot);
+        const bindings = {
+          uniform: sweepUniforms,
+          saved: this.forward.saved[l] ?? this.forward.hseq[l],
+          whhT: layers[l].whhT,
+          dy: dys[l],
+          gradHN: this.gradHN,
+          dG,
+          dh0: this.dh0,
+          carry: this.carry ?? undefined,
+          dGrec: dGrec ?? undefined,
+        };
+        kernels.cell.checkBuffers(shape(l), bindings);
+        this.sweepBindGroups.push(kernels.cell.bindGroup(bindings));
+
+        const I = layerInputSize(spec, l);
+        const x = l === 0 ? this.forward.x : this.forward.hseq[l - 1];
+        const g = this.grads[l];
+        const rec = dGrec ?? dG;
+        // dW_ih [D·G·H, I] = dGᵀ·X: A' is dG [T·B, D·G·H] read transposed.
+        gemmShapes.push({ layer: l, shape: { M: D * GH, N: I, K: T * B, transA: true, transB: true }, a: dG, b: x, c: g.wih });
+        if (spec.bias) gemmShapes.push({ layer: l, shape: { M: D * GH, N: 1, K: T * B, transA: true, transB: true }, a: dG, b: ones, c: g.bih });
+        for (let d = 0; d < D; d++) {
+          // The step whose h_{t−1} is h0: t = 0 forward, t = T − 1 reverse.
+          const tb = d === 0 ? 0 : T - 1;
+          const base = { M: GH, N: H, transA: true, transB: true, lda: D * GH, ldc: H, offsetC: d * GH * H };
+          gemmShapes.push({ layer: l, shape: { ...base, K: B, offsetA: tb * B * D * GH + d * GH, ldb: H, offsetB: (l * D + d) * B * H }, a: rec, b: this.forward.h0, c: g.whh });
+          if (T > 1) {
+            // The other T − 1 steps: forward pairs t with output row t − 1, reverse with t + 1.
+            const aStart = d === 0 ? B : 0;
+            const bStart = d === 0 ? 0 : B;
+            gemmShapes.push({
+              layer: l,
+              shape: { ...base, K: (T - 1) * B, offsetA: aStart * D * GH + d * GH, ldb: D * H, offsetB: bStart * D * H + d * H, accumulate: true },
+              a: rec,
+              b: this.forward.hseq[l],
+              c: g.whh,
+            });
+          }
+        }
+        if (spec.bias && dGrec) gemmShapes.push({ layer: l, shape: { M: D * GH, N: 1, K: T * B, transA: true, transB: true }, a: dGrec, b: ones, c: g.bhh });
+        // dX_l [T·B, I] = dG·W_ih, W_ih stored [D·G·H, I].
+        gemmShapes.push({ layer: l, shape: { M: T * B, N: I, K: D * GH, transB: true }, a: dG, b: layers[l].wih, c: l === 0 ? this.dx0 : dys[l - 1] });
+      }
+      ctx.device.queue.writeBuffer(sweepUniforms, 0, sweepData);
+
+      const gemmData = new ArrayBuffer(Math.max(1, gemmShapes.length) * gemmSlot);
+      const gemmUniforms = createUniformBuffer(ctx, 'webrnn backward gemm uniforms', gemmData.byteLength);
+      this.owned.push(gemmUniforms);
+      for (let l = 0; l < L; l++) this.layerGemms.push([]);
+      gemmShapes.forEach((gs, i) => {
+        const bindings = { uniform: gemmUniforms, uniformOffset: i * gemmSlot, a: gs.a, b: gs.b, bias: gs.a, c: gs.c };
+        kernels.matmul.checkBuffers(gs.shape, bindings);
+        new Uint8Array(gemmData, i * gemmSlot).set(new Uint8Array(kernels.matmul.params(gs.shape)));
+        this.layerGemms[gs.layer].push({ bindGroup: kernels.matmul.bindGroup(bindings), workgroups: kernels.matmul.workgroups(gs.shape) });
+      });
+      if (spec.bias && !dGrec) {
+        // db_hh = db_ih where the recurrent and input sides share dG.
+        for (let l = 0; l < L; l++) this.layerGemms[l].push({ copy: [this.grads[l].bih, this.grads[l].bhh, D * GH] });
+      }
+      ctx.device.queue.writeBuffer(gemmUniforms, 0, gemmData);
+
+      // Readback: every gradient, then the forward results.
+      let total = 0;
+      const part = (floats: number): void => {
+        this.parts.push([total, floats]);
+        total += floats;
+      };
+      for (let l = 0; l < L; l++) {
+        const I = layerInputSize(spec, l);
+        part(D * GH * I);
+        part(D * GH);
+        part(D * GH * H);
+        part(D * GH);
+      }
+      part(T * B * spec.inputSize);
+      part(state);
+      if (spec.kind === 'lstm') part(state);
+      const fwd = this.forward.resultSizes;
+      this.staging = createReadbackBuffer(ctx, 'webrnn gradients readback', total + fwd.output + fwd.state * (spec.kind === 'lstm' ? 2 : 1));
+      this.owned.push(this.staging);
+      this.dispatches = this.forward.stats.dispatches + L * (T + 1) + gemmShapes.length;
+    } catch (e) {
+      this.destroy();
+      throw e;
+    }
+  }
+
+  /**
+   * Encode, submit and read back one gradient pass. The caller has written x, h0 and c0 to the
+   * forward plan, gradOutput, and (when `hasGradHN`/`hasGradCN`) gradHN and gradCN (the latter
+   * into `carry`).
+   */
+  async run(hasH0: boolean, hasC0: boolean, hasGradHN: boolean, hasGradCN: boolean): Promise<GradientResult> {
+    const { device } = this.ctx;
+    const { numLayers: L } = this.spec;
+    const T = this.seqLen;
+    device.pushErrorScope('out-of-memory');
+    device.pushErrorScope('validation');
+    const encoder = device.createCommandEncoder({ label: 'webrnn gradients' });
+    this.forward.encodeInitialStates(encoder, hasH0, hasC0);
+    if (!hasGradHN) encoder.clearBuffer(this.gradHN);
+    if (this.carry && !(this.spec.kind === 'lstm' && hasGradCN)) encoder.clearBuffer(this.carry);
+    const pass = encoder.beginComputePass({ label: 'webrnn gradients' });
+    this.forward.encodeForward(pass);
+    const copies: Array<[GPUBuffer, GPUBuffer, number]> = [];
+    for (let l = L - 1; l >= 0; l--) {
+      for (let s = 0; s <= T; s++) {
+        this.kernels.cell.encodeStep(pass, this.sweepBindGroups[l], (l * (T + 1) + s) * this.stepSlot, this.sweepWorkgroups);
+      }
+      for (const g of this.layerGemms[l]) {
+        if ('copy' in g) copies.push(g.copy);
+        else this.kernels.matmul.encode(pass, g.bindGroup, g.workgroups);
+      }
+    }
+    pass.end();
+    for (const [src, dst, floats] of copies) encoder.copyBufferToBuffer(src, 0, dst, 0, floats * 4);
+
+    let i = 0;
+    const copy = (src: GPUBuffer): void => {
+      const [offset, floats] = this.parts[i++];
+      encoder.copyBufferToBuffer(src, 0, this.staging, offset * 4, floats * 4);
+    };
+    for (const g of this.grads) {
+      copy(g.wih);
+      copy(g.bih);
+      copy(g.whh);
+      copy(g.bhh);
+    }
+    copy(this.dx0);
+    copy(this.dh0);
+    if (this.spec.kind === 'lstm' && this.carry) copy(this.carry);
+    const last = this.parts[this.parts.length - 1];
+    const fwdParts = this.forward.encodeResultCopies(encoder, this.staging, last[0] + last[1]);
+    const arrays = await submitAndRead(this.ctx, encoder, this.staging, [...this.parts, ...fwdParts], 'gradient pass');
+    const layers: LayerGradients[] = [];
+    for (let l = 0; l < L; l++) layers.push({ wih: arrays[4 * l], bih: arrays[4 * l + 1], whh: arrays[4 * l + 2], bhh: arrays[4 * l + 3] });
+    let k = 4 * L;
+    const input = arrays[k++];
+    const h0 = arrays[k++];
+    const c0 = this.spec.kind === 'lstm' ? arrays[k++] : undefined;
+    const output = arrays[k++];
+    const hN = arrays[k++];
+    const cN = this.spec.kind === 'lstm' ? arrays[k++] : undefined;
+    return { layers, input, h0, c0, output, hN, cN };
+  }
+
+  destroy(): void {
+    this.forward?.destroy();
+    for (const b of this.owned) b.destroy();
+    this.owned.length = 0;
+  }
+}

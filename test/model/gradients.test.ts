@@ -1,0 +1,123 @@
+/**
+ * model.gradients on the GPU against the float64 whole-model gradient reference (itself checked
+ * against finite differences in test/reference): every cell kind, 1–3 layers, both directions,
+ * batchFirst, initial states and gradients of hN and cN given or not.
+ *
+ * Norm: per tensor, ‖gpu − ref‖₂ ≤ 1e-4·‖ref‖₂ + 1e-6 (relative L2 error 1e-4, with a floor for
+ * tensors whose gradient is zero).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEngine, type Engine } from '../../src/engine.js';
+import { recurrentBackwardReference } from '../../src/reference/recurrent-backward.js';
+import { recurrentForwardReference } from '../../src/reference/recurrent-forward.js';
+import { expectClose } from '../helpers/compare.js';
+import { randomFloats } from '../helpers/gpu.js';
+import { CELL_CONFIGS, randomStateDict } from '../helpers/models.js';
+import { testRandom } from '../helpers/seed.js';
+
+const { rng, seed } = testRandom('gradients');
+let engine: Engine;
+
+beforeAll(async () => {
+  engine = await createEngine();
+});
+afterAll(() => engine?.destroy());
+
+/** Relative L2 error of `gpu` against `ref`. */
+function expectRelativeL2(name: string, gpu: ArrayLike<number>, ref: ArrayLike<number>): void {
+  expect(gpu.length, `${name}: length`).toBe(ref.length);
+  let diff = 0;
+  let norm = 0;
+  for (let i = 0; i < ref.length; i++) {
+    diff += (gpu[i] - ref[i]) ** 2;
+    norm += ref[i] ** 2;
+  }
+  const bound = 1e-4 * Math.sqrt(norm) + 1e-6;
+  expect(Math.sqrt(diff), `${name}: ‖gpu − ref‖₂ = ${Math.sqrt(diff).toExponential(3)}, ‖ref‖₂ = ${Math.sqrt(norm).toExponential(3)}`).toBeLessThanOrEqual(bound);
+}
+
+const TRAINABLE = CELL_CONFIGS.filter((c) => c.name !== 'gru linearBeforeReset=false');
+
+describe.each(TRAINABLE)('$name gradients', (config) => {
+  for (const numLayers of [1, 2, 3]) {
+    for (const bidirectional of [false, true]) {
+      for (const batchFirst of [false, true]) {
+        it(`L=${numLayers} bidirectional=${bidirectional} batchFirst=${batchFirst}`, async () => {
+          const I = 4;
+          const H = 5 + numLayers;
+          const model = config.make(engine, { inputSize: I, hiddenSize: H, numLayers, bidirectional, batchFirst });
+          const dict = randomStateDict(model.spec, rng);
+          model.loadStateDict(dict);
+          const isLstm = model.kind === 'lstm';
+          const D = bidirectional ? 2 : 1;
+          // Batch 5 exercises the 4-row batch tile of the training forward (with a partial tile).
+          const batch = numLayers === 2 ? 5 : 2;
+          const seqLen = 3 + numLayers;
+          const state = numLayers * D * batch * H;
+          const withStates = numLayers !== 1;
+          const x = randomFloats(rng, seqLen * batch * I, -1.5, 1.5);
+          const h0 = withStates ? randomFloats(rng, state) : undefined;
+          const c0 = withStates && isLstm ? randomFloats(rng, state) : undefined;
+          const gradOutput = randomFloats(rng, seqLen * batch * D * H);
+          const gradHN = withStates ? randomFloats(rng, state) : undefined;
+          const gradCN = withStates && isLstm ? randomFloats(rng, state) : undefined;
+          const g = await model.gradients(x, { batch, seqLen, h0, c0, gradOutput, gradHN, gradCN });
+          const ref = recurrentBackwardReference(model.spec, dict, x, { batch, seqLen, h0, c0, gradOutput, gradHN, gradCN });
+          const label = `${config.name} L=${numLayers} D=${D} batchFirst=${batchFirst} (seed ${seed})`;
+          expect(Object.keys(g.params).sort()).toEqual(Object.keys(ref.params).sort());
+          for (const name of Object.keys(ref.params)) expectRelativeL2(`${label}: ${name}`, g.params[name], ref.params[name]);
+          expectRelativeL2(`${label}: input`, g.input, ref.input);
+          expectRelativeL2(`${label}: h0`, g.h0, ref.h0);
+          if (isLstm) expectRelativeL2(`${label}: c0`, g.c0!, ref.c0!);
+          else expect(g.c0).toBeUndefined();
+          // The forward results of the training pass match the inference reference.
+          const fwd = recurrentForwardReference(model.spec, dict, x, { batch, seqLen, h0, c0 });
+          expectClose(`${label}: output`, g.output, fwd.output);
+          expectClose(`${label}: hN`, g.hN, fwd.hN);
+          model.destroy();
+        });
+      }
+    }
+  }
+});
+
+describe('gradients: scheduling and errors', () => {
+  it('one submit and one readback; a repeated call allocates nothing', async () => {
+    const model = engine.lstm({ inputSize: 3, hiddenSize: 4, numLayers: 2, bidirectional: true });
+    const x = randomFloats(rng, 5 * 2 * 3);
+    const gradOutput = randomFloats(rng, 5 * 2 * 8);
+    await model.gradients(x, { batch: 2, seqLen: 5, gradOutput });
+    const device = engine.device;
+    const counts = { submit: 0, createBuffer: 0 };
+    const submit = device.queue.submit.bind(device.queue);
+    const createBuffer = device.createBuffer.bind(device);
+    device.queue.submit = (b) => {
+      counts.submit++;
+      return submit(b);
+    };
+    device.createBuffer = (d) => {
+      counts.createBuffer++;
+      return createBuffer(d);
+    };
+    try {
+      await model.gradients(x, { batch: 2, seqLen: 5, gradOutput });
+    } finally {
+      device.queue.submit = submit;
+      device.createBuffer = createBuffer;
+    }
+    expect(counts).toEqual({ submit: 1, createBuffer: 0 });
+    model.destroy();
+  });
+
+  it('bad gradient inputs are refused with the tensor and shapes named', async () => {
+    const model = engine.gru({ inputSize: 2, hiddenSize: 3 });
+    const x = new Float32Array(4 * 1 * 2);
+    await expect(model.gradients(x, { batch: 1, seqLen: 4, gradOutput: new Float32Array(5) })).rejects.toMatchObject({ tensor: 'gradOutput', expected: [4, 1, 3] });
+    await expect(model.gradients(x, { batch: 1, seqLen: 4, gradOutput: new Float32Array(12), gradHN: new Float32Array(2) })).rejects.toMatchObject({ tensor: 'gradHN', expected: [1, 1, 3] });
+    await expect(model.gradients(x, { batch: 1, seqLen: 4, gradOutput: new Float32Array(12), gradCN: new Float32Array(3) })).rejects.toThrow(/gradCN is only for LSTM/);
+    const onnx = engine.gru({ inputSize: 2, hiddenSize: 3, linearBeforeReset: false });
+    await expect(onnx.gradients(x, { batch: 1, seqLen: 4, gradOutput: new Float32Array(12) })).rejects.toThrow(/not available for a GRU with linearBeforeReset: false/);
+    model.destroy();
+    onnx.destroy();
+  });
+});
