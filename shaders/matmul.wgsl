@@ -10,6 +10,8 @@
 //   transB = 0: B stored [N, K], element (n, k) at n * ldb + k     (C = A * B^T)
 //   transB = 1: B stored [K, N], element (n, k) at k * ldb + n     (C = A * B)
 // Matrix z of a batch starts at offset + z * stride in each buffer (all in f32 elements).
+// C's element (m, n) sits at m * ldc + n * colStrideC: a column stride above 1 interleaves
+// the matrices of a batch element by element (used to write gate-interleaved weight layouts).
 //
 // Thread mapping: a workgroup of WG_X x WG_Y threads owns a tile of 4 WG_Y rows by 4 WG_X
 // columns of C (details at the tunables below). Workgroup (x, y, z) = (column tile, row
@@ -31,6 +33,7 @@ struct Params {
   offsetB: u32,
   offsetC: u32,
   offsetBias: u32,
+  colStrideC: u32,
   transA: u32,
   transB: u32,
   accumulate: u32,
@@ -75,7 +78,7 @@ fn storeC(base: u32, m: u32, n0: u32, v: vec4f) {
     if (n >= p.N) { return; }
     var x = v[j];
     if (p.hasBias != 0u) { x += bias[p.offsetBias + n]; }
-    let ci = base + m * p.ldc + n;
+    let ci = base + m * p.ldc + n * p.colStrideC;
     if (p.accumulate != 0u) { x += c[ci]; }
     c[ci] = x;
   }

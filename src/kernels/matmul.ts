@@ -37,6 +37,8 @@ export interface MatmulShape {
   offsetB?: number;
   offsetC?: number;
   offsetBias?: number;
+  /** Distance between neighbouring columns of C (default 1). */
+  colStrideC?: number;
 }
 
 /** A shape with every default filled in, as the shader receives it. */
@@ -53,7 +55,9 @@ export function resolveMatmulShape(s: MatmulShape): ResolvedMatmulShape {
   if (s.M < 1 || s.N < 1 || s.K < 1) throw new WebRnnError('invalid-option', `matmul: M, N, K must be ≥ 1 (got ${s.M}, ${s.N}, ${s.K})`);
   const lda = s.lda ?? (transA ? s.M : s.K);
   const ldb = s.ldb ?? (transB ? s.N : s.K);
-  const ldc = s.ldc ?? s.N;
+  const colStrideC = s.colStrideC ?? 1;
+  if (colStrideC < 1) throw new WebRnnError('invalid-option', `matmul: colStrideC must be ≥ 1 (got ${colStrideC})`);
+  const ldc = s.ldc ?? s.N * colStrideC;
   return {
     M: s.M,
     N: s.N,
@@ -73,6 +77,7 @@ export function resolveMatmulShape(s: MatmulShape): ResolvedMatmulShape {
     offsetB: s.offsetB ?? 0,
     offsetC: s.offsetC ?? 0,
     offsetBias: s.offsetBias ?? 0,
+    colStrideC: s.colStrideC ?? 1,
   };
 }
 
@@ -84,7 +89,7 @@ export function matmulExtents(s: ResolvedMatmulShape): { a: number; b: number; b
     a: s.transA ? last(s.offsetA, s.strideA, s.K, s.lda, s.M) : last(s.offsetA, s.strideA, s.M, s.lda, s.K),
     b: s.transB ? last(s.offsetB, s.strideB, s.K, s.ldb, s.N) : last(s.offsetB, s.strideB, s.N, s.ldb, s.K),
     bias: s.hasBias ? s.offsetBias + s.N : 0,
-    c: last(s.offsetC, s.strideC, s.M, s.ldc, s.N),
+    c: last(s.offsetC, s.strideC, s.M, s.ldc, (s.N - 1) * s.colStrideC + 1),
   };
 }
 

@@ -122,26 +122,3 @@ export function unpackLayer(spec: ModelSpec, packed: PackedLayer, l: number, dic
   }
 }
 
-/**
- * Gradients of one layer from the GPU layout of the gradient pass to PyTorch names and
- * layouts, added to `dict`: wih and bih stacked over directions as in {@link PackedLayer},
- * whh [D, G·H, H] (already PyTorch's row-major per direction).
- */
-export function unpackLayerGradients(
-  spec: ModelSpec,
-  g: { wih: Float32Array; bih: Float32Array; whh: Float32Array; bhh: Float32Array },
-  l: number,
-  dict: StateDict,
-): void {
-  const GH = gateCount(spec.kind) * spec.hiddenSize;
-  const I = layerInputSize(spec, l);
-  const H = spec.hiddenSize;
-  for (let d = 0; d < spec.numDirections; d++) {
-    dict[parameterName('weight_ih', l, d)] = g.wih.slice(d * GH * I, (d + 1) * GH * I);
-    dict[parameterName('weight_hh', l, d)] = g.whh.slice(d * GH * H, (d + 1) * GH * H);
-    if (spec.bias) {
-      dict[parameterName('bias_ih', l, d)] = g.bih.slice(d * GH, (d + 1) * GH);
-      dict[parameterName('bias_hh', l, d)] = g.bhh.slice(d * GH, (d + 1) * GH);
-    }
-  }
-}

@@ -16,7 +16,7 @@ import { createRnnCellForward } from '../kernels/rnn-cell-forward.js';
 import { useBatchTile } from '../kernels/recurrent-step.js';
 import { GradientPlan, type BackwardKernels } from '../schedule/backward.js';
 import { checkCount, ForwardPlan, type ForwardKernels, type ForwardStats, type LayerParameterBuffers } from '../schedule/forward.js';
-import { checkFinite, defaultParameters, packLayer, unpackLayer, unpackLayerGradients, validateStateDict, type PackedLayer, type StateDict } from './parameters.js';
+import { checkFinite, defaultParameters, packLayer, unpackLayer, validateStateDict, type PackedLayer, type StateDict } from './parameters.js';
 import { swapBatchTime } from './layout.js';
 import { gateCount, layerInputSize, packedGateStride, type CellKind, type ModelSpec } from './spec.js';
 
@@ -380,7 +380,8 @@ export class RecurrentModel {
       if (gradCN && plan.carry) writeFloats(this.ctx, plan.carry, gradCN);
       const r = await plan.run(h0 !== undefined, c0 !== undefined, gradHN !== undefined, gradCN !== undefined);
       const params: StateDict = {};
-      r.layers.forEach((g, l) => unpackLayerGradients(spec, g, l, params));
+      // Gradients share the parameters' GPU layout.
+      r.layers.forEach((g, l) => unpackLayer(spec, { wih: g.wih, bih: g.bih, whhT: g.whh, bhh: g.bhh }, l, params));
       const toCaller = (a: Float32Array, F: number): Float32Array => (spec.batchFirst ? swapBatchTime(a, B, T, F, true, new Float32Array(a.length)) : a);
       const out: GradientOutput = { params, input: toCaller(r.input, I), h0: r.h0, output: toCaller(r.output, D * H), hN: r.hN };
       if (r.c0) out.c0 = r.c0;

@@ -28,7 +28,7 @@ export function matmulReference(
           acc += av * bv;
         }
         if (s.hasBias && bias) acc += bias[s.offsetBias + n];
-        const ci = cBase + m * s.ldc + n;
+        const ci = cBase + m * s.ldc + n * s.colStrideC;
         c[ci] = s.accumulate ? c[ci] + acc : acc;
       }
     }

@@ -8,8 +8,9 @@
  *     T + 1 dispatches   the reverse-time sweep of both directions: dG for every step, and
  *                        dh0 (LSTM: dc0 in `carry`) from the last dispatch
  *     GEMMs              dW_ih = dGᵀ·X_l and db_ih = dGᵀ·1 (both directions at once),
- *                        dW_hh = dGrecᵀ·H_prev per direction (the step reading h0, then the
- *                        T − 1 steps reading the output sequence shifted by one step),
+ *                        dW_hh = dGrecᵀ·H_prev per direction, in W_hh's packed layout (the
+ *                        step reading h0, then the T − 1 steps reading the output sequence
+ *                        shifted by one step),
  *                        db_hh = dGrecᵀ·1 (a copy of db_ih where dGrec = dG),
  *                        dX_l = dG·W_ih: the gradient of layer l − 1's output, or of x
  *
@@ -20,7 +21,7 @@ import type { GpuContext } from '../gpu/device.js';
 import type { MatmulKernel, MatmulShape } from '../kernels/matmul.js';
 import type { CellBackwardKernel } from '../kernels/recurrent-step-backward.js';
 import type { CellStepShape } from '../kernels/recurrent-step.js';
-import { gateCount, layerInputSize, type ModelSpec } from '../model/spec.js';
+import { gateCount, layerInputSize, packedGateStride, type ModelSpec } from '../model/spec.js';
 import { ForwardPlan, submitAndRead, type ForwardKernels, type LayerParameterBuffers } from './forward.js';
 
 export interface BackwardKernels {
@@ -28,7 +29,7 @@ export interface BackwardKernels {
   cell: CellBackwardKernel;
 }
 
-/** Per-layer parameter gradients in the GPU layout (wih/bih stacked over directions; whh [D, G·H, H]). */
+/** Per-layer parameter gradients in the GPU layout of the parameters (model/parameters.ts). */
 export interface LayerGradients {
   wih: Float32Array;
   bih: Float32Array;
@@ -96,6 +97,7 @@ export class GradientPlan {
     const T = seqLen;
     const G = gateCount(spec.kind);
     const GH = G * H;
+    const P = packedGateStride(G);
     const shape = (l: number): CellStepShape => ({ batch: B, hidden: H, seqLen: T, numDirections: D, numLayers: L, layer: l });
     this.sweepWorkgroups = kernels.cell.workgroups(shape(0));
     this.forward = new ForwardPlan(ctx, spec, forwardKernels, layers, batch, seqLen);
@@ -122,7 +124,7 @@ export class GradientPlan {
         this.grads.push({
           wih: make(`layer ${l} dW_ih [D*G*H,I]`, D * GH * I),
           bih: make(`layer ${l} db_ih [D*G*H]`, D * GH),
-          whh: make(`layer ${l} dW_hh [D,G*H,H]`, D * GH * H),
+          whh: make(`layer ${l} dW_hh [D,H,H,P]`, D * H * H * P),
           bhh: make(`layer ${l} db_hh [D*G*H]`, D * GH),
         });
       }
@@ -160,19 +162,22 @@ export class GradientPlan {
         gemmShapes.push({ layer: l, shape: { M: D * GH, N: I, K: T * B, transA: true, transB: true }, a: dG, b: x, c: g.wih });
         if (spec.bias) gemmShapes.push({ layer: l, shape: { M: D * GH, N: 1, K: T * B, transA: true, transB: true }, a: dG, b: ones, c: g.bih });
         for (let d = 0; d < D; d++) {
+          // dW_hh in the packed layout of W_hh [D, H(k), H(j), P]: for gate g,
+          // dW[k, j] = Σ_rows hPrev[row, k]·dGrec[row, g·H + j], one batched GEMM over the
+          // G gates (B advances a gate block, C one component of the P-interleave).
+          const packed = { M: H, N: H, batch: G, transA: true, transB: true, strideA: 0, ldb: D * GH, strideB: H, ldc: H * P, colStrideC: P, strideC: 1, offsetC: d * H * H * P };
           // The step whose h_{t−1} is h0: t = 0 forward, t = T − 1 reverse.
           const tb = d === 0 ? 0 : T - 1;
-          const base = { M: GH, N: H, transA: true, transB: true, lda: D * GH, ldc: H, offsetC: d * GH * H };
-          gemmShapes.push({ layer: l, shape: { ...base, K: B, offsetA: tb * B * D * GH + d * GH, ldb: H, offsetB: (l * D + d) * B * H }, a: rec, b: this.forward.h0, c: g.whh });
+          gemmShapes.push({ layer: l, shape: { ...packed, K: B, lda: H, offsetA: (l * D + d) * B * H, offsetB: tb * B * D * GH + d * GH }, a: this.forward.h0, b: rec, c: g.whh });
           if (T > 1) {
-            // The other T − 1 steps: forward pairs t with output row t − 1, reverse with t + 1.
-            const aStart = d === 0 ? B : 0;
-            const bStart = d === 0 ? 0 : B;
+            // The other T − 1 steps: forward pairs step t with output row t − 1, reverse with t + 1.
+            const gStart = d === 0 ? B : 0;
+            const hStart = d === 0 ? 0 : B;
             gemmShapes.push({
               layer: l,
-              shape: { ...base, K: (T - 1) * B, offsetA: aStart * D * GH + d * GH, ldb: D * H, offsetB: bStart * D * H + d * H, accumulate: true },
-              a: rec,
-              b: this.forward.hseq[l],
+              shape: { ...packed, K: (T - 1) * B, lda: D * H, offsetA: hStart * D * H + d * H, offsetB: gStart * D * GH + d * GH, accumulate: true },
+              a: this.forward.hseq[l],
+              b: rec,
               c: g.whh,
             });
           }
@@ -209,7 +214,7 @@ export class GradientPlan {
         const I = layerInputSize(spec, l);
         part(D * GH * I);
         part(D * GH);
-        part(D * GH * H);
+        part(D * H * H * P);
         part(D * GH);
       }
       part(T * B * spec.inputSize);

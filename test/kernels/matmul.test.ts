@@ -32,7 +32,7 @@ async function check(shape: MatmulShape): Promise<void> {
   // Mark the elements the product writes; everything else must survive untouched.
   const written = new Uint8Array(e.c);
   for (let z = 0; z < s.batch; z++) {
-    for (let m = 0; m < s.M; m++) for (let n = 0; n < s.N; n++) written[s.offsetC + z * s.strideC + m * s.ldc + n] = 1;
+    for (let m = 0; m < s.M; m++) for (let n = 0; n < s.N; n++) written[s.offsetC + z * s.strideC + m * s.ldc + n * s.colStrideC] = 1;
   }
   if (s.accumulate) for (let i = 0; i < e.c; i++) if (!written[i]) c0[i] = NaN;
 
@@ -82,6 +82,12 @@ describe('matmul: C = A·Bᵀ (+ bias) (+ C)', () => {
   it('batched, with offsets, padded rows and gaps between matrices', async () => {
     await check({ M: 19, N: 23, K: 11, batch: 3, lda: 13, ldb: 12, ldc: 27, strideA: 19 * 13 + 5, strideB: 23 * 12 + 2, strideC: 19 * 27 + 7, offsetA: 3, offsetB: 1, offsetC: 9 });
     await check({ M: 66, N: 9, K: 70, batch: 2, transA: true, transB: true, hasBias: true, accumulate: true, offsetC: 4, strideC: 66 * 9 + 3 });
+  });
+
+  it('interleaves a batch through a column stride of C', async () => {
+    // Three matrices written element-interleaved: z at offset z, columns 3 apart.
+    await check({ M: 13, N: 17, K: 9, batch: 3, strideA: 0, strideB: 17 * 9, strideC: 1, colStrideC: 3, ldc: 17 * 3, hasBias: true });
+    await check({ M: 70, N: 5, K: 33, batch: 4, transA: true, strideC: 1, colStrideC: 4, accumulate: true });
   });
 
   it('refuses operand buffers too small for the shape', () => {
