@@ -14,12 +14,16 @@ import { gateCount, layerInputSize, packedGateStride, parameterInfo, parameterNa
 
 export type StateDict = Record<string, Float32Array>;
 
-/** PyTorch's default: every parameter U(−1/√H, 1/√H), drawn in parameterInfo order from `seed`. */
+/**
+ * PyTorch's defaults, drawn in parameterInfo order from `seed`: every recurrent parameter
+ * U(−1/√H, 1/√H); the read-out (nn.Linear) U(−1/√(D·H), 1/√(D·H)).
+ */
 export function defaultParameters(spec: ModelSpec, seed: number): StateDict {
   const rng = createRandom(seed);
-  const k = 1 / Math.sqrt(spec.hiddenSize);
   const dict: StateDict = {};
   for (const p of parameterInfo(spec)) {
+    const readout = p.role === 'readout_weight' || p.role === 'readout_bias';
+    const k = 1 / Math.sqrt(readout ? spec.numDirections * spec.hiddenSize : spec.hiddenSize);
     const n = p.shape.reduce((a, b) => a * b, 1);
     const data = new Float32Array(n);
     for (let i = 0; i < n; i++) data[i] = rng.range(-k, k);

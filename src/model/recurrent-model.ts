@@ -15,9 +15,10 @@ import { MatmulKernel } from '../kernels/matmul.js';
 import { createRnnCellForward } from '../kernels/rnn-cell-forward.js';
 import { useBatchTile } from '../kernels/recurrent-step.js';
 import { GradientPlan, type BackwardKernels } from '../schedule/backward.js';
-import { checkCount, ForwardPlan, type ForwardKernels, type ForwardStats, type LayerParameterBuffers } from '../schedule/forward.js';
+import { checkCount, ForwardPlan, type ForwardKernels, type ForwardStats, type LayerParameterBuffers, type ReadoutBuffers } from '../schedule/forward.js';
 import { checkFinite, defaultParameters, packLayer, unpackLayer, validateStateDict, type PackedLayer, type StateDict } from './parameters.js';
 import { swapBatchTime } from './layout.js';
+import { READOUT_BIAS, READOUT_WEIGHT } from './spec.js';
 import { gateCount, layerInputSize, packedGateStride, type CellKind, type ModelSpec } from './spec.js';
 
 /** Options of {@link RecurrentModel.forward}. */
@@ -42,6 +43,8 @@ export interface ForwardOutput {
   hN: Float32Array;
   /** Final cell states [L·D, B, H]; LSTM only. */
   cN?: Float32Array;
+  /** The read-out of every step [T, B, O] ([B, T, O] when batchFirst); models with outputSize only. */
+  y?: Float32Array;
 }
 
 /** Options of {@link RecurrentModel.gradients}: those of forward plus the output gradients. */
@@ -89,6 +92,8 @@ export class RecurrentModel {
   /** The resolved options. */
   readonly spec: ModelSpec;
   private readonly layers: LayerParameterBuffers[] = [];
+  /** The linear read-out's weight [O, D·H] and bias [O], for models with one. */
+  private readout: ReadoutBuffers | null = null;
   /** Forward kernels per variant (batch tile, training), compiled on first use. */
   private readonly kernels = new Map<string, Promise<ForwardKernels>>();
   private backwardKernels: Promise<BackwardKernels> | null = null;
@@ -116,6 +121,12 @@ export class RecurrentModel {
           whhT: createStorageBuffer(ctx, `webrnn ${tag} W_hh^T [D,H,H,P]`, D * H * H * packedGateStride(G)),
           bhh: createStorageBuffer(ctx, `webrnn ${tag} b_hh [D,G*H]`, D * G * H),
         });
+      }
+      if (spec.outputSize > 0) {
+        this.readout = {
+          weight: createStorageBuffer(ctx, 'webrnn readout W [O, D*H]', spec.outputSize * D * H),
+          bias: createStorageBuffer(ctx, 'webrnn readout b [O]', spec.outputSize),
+        };
       }
     } catch (e) {
       this.releaseBuffers();
@@ -163,6 +174,10 @@ export class RecurrentModel {
       writeFloats(this.ctx, buffers.whhT, packed.whhT);
       writeFloats(this.ctx, buffers.bhh, packed.bhh);
     }
+    if (this.readout) {
+      writeFloats(this.ctx, this.readout.weight, dict[READOUT_WEIGHT]);
+      writeFloats(this.ctx, this.readout.bias, dict[READOUT_BIAS]);
+    }
   }
 
   /**
@@ -193,12 +208,17 @@ export class RecurrentModel {
           total += floats;
         }
       }
+      const extra: Array<[string, GPUBuffer]> = this.readout ? [[READOUT_WEIGHT, this.readout.weight], [READOUT_BIAS, this.readout.bias]] : [];
+      for (const [, buffer] of extra) {
+        parts.push([total, buffer.size / 4]);
+        total += buffer.size / 4;
+      }
       const staging = createReadbackBuffer(this.ctx, 'webrnn stateDict readback', total);
       try {
         const encoder = device.createCommandEncoder({ label: 'webrnn stateDict' });
         parts.forEach(([offset, floats], i) => {
-          const [l, key] = order[i];
-          encoder.copyBufferToBuffer(this.layers[l][key], 0, staging, offset * 4, floats * 4);
+          const source = i < order.length ? this.layers[order[i][0]][order[i][1]] : extra[i - order.length][1];
+          encoder.copyBufferToBuffer(source, 0, staging, offset * 4, floats * 4);
         });
         device.queue.submit([encoder.finish()]);
         const arrays = await readFloats(staging, parts);
@@ -208,6 +228,7 @@ export class RecurrentModel {
           const packed: PackedLayer = { wih: p[0], bih: p[1], whhT: p[2], bhh: p[3] };
           unpackLayer(this.spec, packed, l, dict);
         }
+        extra.forEach(([name], i) => (dict[name] = arrays[order.length + i]));
         return dict;
       } finally {
         staging.destroy();
@@ -321,14 +342,17 @@ export class RecurrentModel {
       this.assertAlive('forward', true);
       const kernels = await this.getKernels(useBatchTile(B));
       this.assertAlive('forward', true);
-      const plan = this.cachedPlan(this.plans, `${B}x${T}`, () => new ForwardPlan(this.ctx, spec, kernels, this.layers, B, T));
+      const plan = this.cachedPlan(this.plans, `${B}x${T}`, () => new ForwardPlan(this.ctx, spec, kernels, this.layers, B, T, this.readout));
       writeFloats(this.ctx, plan.x, xSeq);
       if (h0) writeFloats(this.ctx, plan.h0, h0);
       if (c0 && plan.c) writeFloats(this.ctx, plan.c, c0);
       const r = await plan.run(h0 !== undefined, c0 !== undefined);
       this.stats = plan.stats;
-      const output = spec.batchFirst ? swapBatchTime(r.output, B, T, D * H, true, new Float32Array(r.output.length)) : r.output;
-      return r.cN ? { output, hN: r.hN, cN: r.cN } : { output, hN: r.hN };
+      const toCaller = (a: Float32Array, F: number): Float32Array => (spec.batchFirst ? swapBatchTime(a, B, T, F, true, new Float32Array(a.length)) : a);
+      const result: ForwardOutput = { output: toCaller(r.output, D * H), hN: r.hN };
+      if (r.cN) result.cN = r.cN;
+      if (r.y) result.y = toCaller(r.y, spec.outputSize);
+      return result;
     });
   }
 
@@ -371,7 +395,7 @@ export class RecurrentModel {
       this.assertAlive('gradients', true);
       const [forwardKernels, backwardKernels] = await Promise.all([this.getKernels(useBatchTile(B), true), this.getBackwardKernels()]);
       this.assertAlive('gradients', true);
-      const plan = this.cachedPlan(this.gradientPlans, `${B}x${T}`, () => new GradientPlan(this.ctx, spec, forwardKernels, backwardKernels, this.layers, B, T));
+      const plan = this.cachedPlan(this.gradientPlans, `${B}x${T}`, () => new GradientPlan(this.ctx, spec, forwardKernels, backwardKernels, this.layers, B, T, this.readout));
       writeFloats(this.ctx, plan.forward.x, xSeq);
       if (h0) writeFloats(this.ctx, plan.forward.h0, h0);
       if (c0 && plan.forward.c) writeFloats(this.ctx, plan.forward.c, c0);
@@ -386,6 +410,7 @@ export class RecurrentModel {
       const out: GradientOutput = { params, input: toCaller(r.input, I), h0: r.h0, output: toCaller(r.output, D * H), hN: r.hN };
       if (r.c0) out.c0 = r.c0;
       if (r.cN) out.cN = r.cN;
+      if (r.y) out.y = toCaller(r.y, spec.outputSize);
       return out;
     });
   }
@@ -399,6 +424,9 @@ export class RecurrentModel {
       for (const b of Object.values(layer)) (b as GPUBuffer).destroy();
     }
     this.layers.length = 0;
+    this.readout?.weight.destroy();
+    this.readout?.bias.destroy();
+    this.readout = null;
   }
 
   /** Release the model's GPU buffers. Later calls throw a `destroyed` error. */

@@ -24,6 +24,12 @@ export interface RecurrentOptions {
   seed?: number;
   /** Check every input and loaded weight for NaN and ±Infinity (default false). */
   checkFinite?: boolean;
+  /**
+   * Add a linear read-out y = output·Wᵀ + b of this many outputs on top of the last layer
+   * (PyTorch's nn.Linear(D·H, outputSize), parameters `readout.weight` and `readout.bias`),
+   * which the losses of trainStep act on. Default: none.
+   */
+  outputSize?: number;
 }
 
 /** Options of `engine.rnn`. */
@@ -54,6 +60,8 @@ export interface ModelSpec {
   readonly linearBeforeReset: boolean;
   readonly seed: number;
   readonly checkFinite: boolean;
+  /** Outputs of the linear read-out; 0 when the model has none. */
+  readonly outputSize: number;
 }
 
 /** Gate blocks per hidden unit: LSTM i,f,g,o; GRU r,z,n; Elman one. */
@@ -87,7 +95,7 @@ const KNOWN: Record<CellKind, readonly string[]> = {
   lstm: [],
   gru: ['linearBeforeReset'],
 };
-const COMMON = ['inputSize', 'hiddenSize', 'numLayers', 'bidirectional', 'batchFirst', 'bias', 'seed', 'checkFinite'];
+const COMMON = ['inputSize', 'hiddenSize', 'numLayers', 'bidirectional', 'batchFirst', 'bias', 'seed', 'checkFinite', 'outputSize'];
 
 /** Validate `options` for a layer of `kind` and fill in the defaults. */
 export function resolveSpec(kind: CellKind, options: RnnOptions & GruOptions): ModelSpec {
@@ -115,6 +123,7 @@ export function resolveSpec(kind: CellKind, options: RnnOptions & GruOptions): M
     linearBeforeReset: boolean('linearBeforeReset', options.linearBeforeReset, true),
     seed,
     checkFinite: boolean('checkFinite', options.checkFinite, false),
+    outputSize: options.outputSize === undefined ? 0 : positiveInteger('outputSize', options.outputSize),
   };
 }
 
@@ -129,12 +138,17 @@ export interface ParameterInfo {
   shape: readonly number[];
   layer: number;
   direction: number;
-  role: 'weight_ih' | 'weight_hh' | 'bias_ih' | 'bias_hh';
+  role: 'weight_ih' | 'weight_hh' | 'bias_ih' | 'bias_hh' | 'readout_weight' | 'readout_bias';
 }
+
+/** Names of the read-out's parameters. */
+export const READOUT_WEIGHT = 'readout.weight';
+export const READOUT_BIAS = 'readout.bias';
 
 /**
  * Every parameter of the model in PyTorch's order (per layer, per direction: weight_ih,
- * weight_hh, bias_ih, bias_hh), named `weight_ih_l{k}[_reverse]` etc.
+ * weight_hh, bias_ih, bias_hh), named `weight_ih_l{k}[_reverse]` etc., then the read-out's
+ * `readout.weight` [O, D·H] and `readout.bias` [O] when the model has one.
  */
 export function parameterInfo(spec: ModelSpec): ParameterInfo[] {
   const G = gateCount(spec.kind);
@@ -151,10 +165,15 @@ export function parameterInfo(spec: ModelSpec): ParameterInfo[] {
       }
     }
   }
+  if (spec.outputSize > 0) {
+    const DH = spec.numDirections * H;
+    out.push({ name: READOUT_WEIGHT, shape: [spec.outputSize, DH], layer: spec.numLayers, direction: 0, role: 'readout_weight' });
+    out.push({ name: READOUT_BIAS, shape: [spec.outputSize], layer: spec.numLayers, direction: 0, role: 'readout_bias' });
+  }
   return out;
 }
 
 /** Name of the parameter of `role` for layer `l`, direction `d`. */
-export function parameterName(role: ParameterInfo['role'], l: number, d: number): string {
+export function parameterName(role: 'weight_ih' | 'weight_hh' | 'bias_ih' | 'bias_hh', l: number, d: number): string {
   return `${role}_l${l}${d === 1 ? '_reverse' : ''}`;
 }

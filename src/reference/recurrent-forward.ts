@@ -5,7 +5,7 @@
  * [T, B, D·H] ([B, T, D·H] when batchFirst); hN and cN are [L·D, B, H], index l·D + d.
  */
 import { swapBatchTime } from '../model/layout.js';
-import { gateCount, layerInputSize, parameterName, type ModelSpec } from '../model/spec.js';
+import { gateCount, layerInputSize, parameterName, READOUT_BIAS, READOUT_WEIGHT, type ModelSpec } from '../model/spec.js';
 import { gruCellForwardReference } from './gru-cell-forward.js';
 import { lstmCellForwardReference } from './lstm-cell-forward.js';
 import { rnnCellForwardReference } from './rnn-cell-forward.js';
@@ -21,6 +21,22 @@ export interface ReferenceForwardResult {
   output: Float64Array;
   hN: Float64Array;
   cN?: Float64Array;
+  /** The read-out output·Wᵀ + b, [T, B, O] ([B, T, O] when batchFirst), for models with one. */
+  y?: Float64Array;
+}
+
+/** rows·Wᵀ + b for rows [R, F], W [O, F], b [O]. */
+export function linearReference(rows: ArrayLike<number>, R: number, F: number, w: ArrayLike<number>, b: ArrayLike<number>): Float64Array {
+  const O = b.length;
+  const y = new Float64Array(R * O);
+  for (let r = 0; r < R; r++) {
+    for (let o = 0; o < O; o++) {
+      let acc = b[o];
+      for (let f = 0; f < F; f++) acc += rows[r * F + f] * w[o * F + f];
+      y[r * O + o] = acc;
+    }
+  }
+  return y;
 }
 
 export function recurrentForwardReference(
@@ -80,5 +96,10 @@ export function recurrentForwardReference(
     input = out;
   }
   const output = spec.batchFirst ? swapBatchTime(input, B, T, D * H, true, new Float64Array(input.length)) : input;
-  return cN ? { output, hN, cN } : { output, hN };
+  const result: ReferenceForwardResult = cN ? { output, hN, cN } : { output, hN };
+  if (spec.outputSize > 0) {
+    // Rows are independent, so the read-out applies in the output's own layout.
+    result.y = linearReference(output, T * B, D * H, params[READOUT_WEIGHT], params[READOUT_BIAS]);
+  }
+  return result;
 }

@@ -22,7 +22,7 @@ import type { MatmulKernel, MatmulShape } from '../kernels/matmul.js';
 import type { CellBackwardKernel } from '../kernels/recurrent-step-backward.js';
 import type { CellStepShape } from '../kernels/recurrent-step.js';
 import { gateCount, layerInputSize, packedGateStride, type ModelSpec } from '../model/spec.js';
-import { ForwardPlan, submitAndRead, type ForwardKernels, type LayerParameterBuffers } from './forward.js';
+import { ForwardPlan, submitAndRead, type ForwardKernels, type LayerParameterBuffers, type ReadoutBuffers } from './forward.js';
 
 export interface BackwardKernels {
   matmul: MatmulKernel;
@@ -50,6 +50,7 @@ export interface GradientResult {
   output: Float32Array;
   hN: Float32Array;
   cN?: Float32Array;
+  y?: Float32Array;
 }
 
 interface Gemm {
@@ -91,6 +92,7 @@ export class GradientPlan {
     layers: readonly LayerParameterBuffers[],
     readonly batch: number,
     readonly seqLen: number,
+    readout: ReadoutBuffers | null = null,
   ) {
     const { numLayers: L, numDirections: D, hiddenSize: H } = spec;
     const B = batch;
@@ -100,7 +102,7 @@ export class GradientPlan {
     const P = packedGateStride(G);
     const shape = (l: number): CellStepShape => ({ batch: B, hidden: H, seqLen: T, numDirections: D, numLayers: L, layer: l });
     this.sweepWorkgroups = kernels.cell.workgroups(shape(0));
-    this.forward = new ForwardPlan(ctx, spec, forwardKernels, layers, batch, seqLen);
+    this.forward = new ForwardPlan(ctx, spec, forwardKernels, layers, batch, seqLen, readout);
     const make = (label: string, floats: number): GPUBuffer => {
       const b = createStorageBuffer(ctx, `webrnn ${label}`, floats);
       this.owned.push(b);
@@ -221,7 +223,7 @@ export class GradientPlan {
       part(state);
       if (spec.kind === 'lstm') part(state);
       const fwd = this.forward.resultSizes;
-      this.staging = createReadbackBuffer(ctx, 'webrnn gradients readback', total + fwd.output + fwd.state * (spec.kind === 'lstm' ? 2 : 1));
+      this.staging = createReadbackBuffer(ctx, 'webrnn gradients readback', total + fwd.output + fwd.state * (spec.kind === 'lstm' ? 2 : 1) + fwd.y);
       this.owned.push(this.staging);
       this.dispatches = this.forward.stats.dispatches + L * (T + 1) + gemmShapes.length;
     } catch (e) {
@@ -235,20 +237,21 @@ export class GradientPlan {
    * forward plan, gradOutput, and (when `hasGradHN`/`hasGradCN`) gradHN and gradCN (the latter
    * into `carry`).
    */
-  async run(hasH0: boolean, hasC0: boolean, hasGradHN: boolean, hasGradCN: boolean): Promise<GradientResult> {
-    const { device } = this.ctx;
-    const { numLayers: L } = this.spec;
-    const T = this.seqLen;
-    device.pushErrorScope('out-of-memory');
-    device.pushErrorScope('validation');
-    const encoder = device.createCommandEncoder({ label: 'webrnn gradients' });
+  /** Record the clears of absent initial states and output gradients; call before the pass. */
+  encodeClears(encoder: GPUCommandEncoder, hasH0: boolean, hasC0: boolean, hasGradHN: boolean, hasGradCN: boolean): void {
     this.forward.encodeInitialStates(encoder, hasH0, hasC0);
     if (!hasGradHN) encoder.clearBuffer(this.gradHN);
     if (this.carry && !(this.spec.kind === 'lstm' && hasGradCN)) encoder.clearBuffer(this.carry);
-    const pass = encoder.beginComputePass({ label: 'webrnn gradients' });
-    this.forward.encodeForward(pass);
+  }
+
+  /**
+   * Record the backward half (every layer's sweep and GEMMs, top down) into `pass`, after the
+   * forward. Returns the buffer copies that complete it, to record once the pass has ended.
+   */
+  encodeBackward(pass: GPUComputePassEncoder): Array<[GPUBuffer, GPUBuffer, number]> {
+    const T = this.seqLen;
     const copies: Array<[GPUBuffer, GPUBuffer, number]> = [];
-    for (let l = L - 1; l >= 0; l--) {
+    for (let l = this.spec.numLayers - 1; l >= 0; l--) {
       for (let s = 0; s <= T; s++) {
         this.kernels.cell.encodeStep(pass, this.sweepBindGroups[l], (l * (T + 1) + s) * this.stepSlot, this.sweepWorkgroups);
       }
@@ -257,6 +260,24 @@ export class GradientPlan {
         else this.kernels.matmul.encode(pass, g.bindGroup, g.workgroups);
       }
     }
+    return copies;
+  }
+
+  /** Each layer's parameter gradients, in the parameters' GPU layout. */
+  get gradientBuffers(): ReadonlyArray<{ wih: GPUBuffer; bih: GPUBuffer; whh: GPUBuffer; bhh: GPUBuffer }> {
+    return this.grads;
+  }
+
+  async run(hasH0: boolean, hasC0: boolean, hasGradHN: boolean, hasGradCN: boolean): Promise<GradientResult> {
+    const { device } = this.ctx;
+    const { numLayers: L } = this.spec;
+    device.pushErrorScope('out-of-memory');
+    device.pushErrorScope('validation');
+    const encoder = device.createCommandEncoder({ label: 'webrnn gradients' });
+    this.encodeClears(encoder, hasH0, hasC0, hasGradHN, hasGradCN);
+    const pass = encoder.beginComputePass({ label: 'webrnn gradients' });
+    this.forward.encodeForward(pass);
+    const copies = this.encodeBackward(pass);
     pass.end();
     for (const [src, dst, floats] of copies) encoder.copyBufferToBuffer(src, 0, dst, 0, floats * 4);
 
@@ -286,7 +307,8 @@ export class GradientPlan {
     const output = arrays[k++];
     const hN = arrays[k++];
     const cN = this.spec.kind === 'lstm' ? arrays[k++] : undefined;
-    return { layers, input, h0, c0, output, hN, cN };
+    const y = this.forward.y ? arrays[k++] : undefined;
+    return { layers, input, h0, c0, output, hN, cN, y };
   }
 
   destroy(): void {

@@ -32,6 +32,12 @@ export interface ForwardKernels {
   cell: CellStepKernel;
 }
 
+/** GPU buffers of the read-out: weight [O, D·H], bias [O]. */
+export interface ReadoutBuffers {
+  weight: GPUBuffer;
+  bias: GPUBuffer;
+}
+
 /** Raw results in sequence-major layout. */
 export interface ForwardResult {
   /** [T, B, D·H] */
@@ -40,6 +46,8 @@ export interface ForwardResult {
   hN: Float32Array;
   /** [L·D, B, H], LSTM only */
   cN?: Float32Array;
+  /** [T, B, O]: the read-out, for models with one */
+  y?: Float32Array;
 }
 
 /** What one forward pass records. */
@@ -70,13 +78,16 @@ export class ForwardPlan {
   readonly hseq: GPUBuffer[];
   /** Training plans of the LSTM and GRU: each layer's saved activations [T, B, D, S·H]. */
   readonly saved: GPUBuffer[] = [];
+  /** The read-out of every step [T, B, O], for models with one. */
+  readonly y: GPUBuffer | null;
   private readonly owned: GPUBuffer[] = [];
   private readonly staging: GPUBuffer;
+  private readonly readoutGemm: { bindGroup: GPUBindGroup; workgroups: [number, number, number] } | null = null;
   private readonly gemm: Array<{ bindGroup: GPUBindGroup; workgroups: [number, number, number] }> = [];
   private readonly cellBindGroups: GPUBindGroup[] = [];
   private readonly cellWorkgroups: [number, number, number];
   private readonly stepSlot: number;
-  private readonly sizes: { output: number; state: number };
+  private readonly sizes: { output: number; state: number; y: number };
 
   constructor(
     private readonly ctx: GpuContext,
@@ -85,6 +96,7 @@ export class ForwardPlan {
     layers: readonly LayerParameterBuffers[],
     readonly batch: number,
     readonly seqLen: number,
+    readout: ReadoutBuffers | null = null,
   ) {
     const training = kernels.cell.spec.training;
     const { numLayers: L, numDirections: D, hiddenSize: H } = spec;
@@ -111,8 +123,10 @@ export class ForwardPlan {
         const S = kernels.cell.spec.savedSlots;
         for (let l = 0; l < L; l++) this.saved.push(make(`layer ${l} saved activations [T,B,D,${S}H]`, T * B * D * S * H));
       }
-      this.sizes = { output: T * B * D * H, state: L * D * B * H };
-      const stagingFloats = this.sizes.output + this.sizes.state * (this.c ? 2 : 1);
+      const O = spec.outputSize;
+      this.y = readout && O > 0 ? make('read-out y [T,B,O]', T * B * O) : null;
+      this.sizes = { output: T * B * D * H, state: L * D * B * H, y: this.y ? T * B * O : 0 };
+      const stagingFloats = this.sizes.output + this.sizes.state * (this.c ? 2 : 1) + this.sizes.y;
       this.staging = createReadbackBuffer(ctx, 'webrnn forward readback', stagingFloats);
       this.owned.push(this.staging);
 
@@ -120,7 +134,7 @@ export class ForwardPlan {
       const alignment = ctx.limits.minUniformBufferOffsetAlignment;
       const gemmSlot = align(kernels.matmul.params({ M: 1, N: 1, K: 1 }).byteLength, alignment);
       this.stepSlot = align(kernels.cell.uniformLayout.size, alignment);
-      const gemmBytes = L * gemmSlot;
+      const gemmBytes = (L + 1) * gemmSlot;
       const uniformData = new ArrayBuffer(gemmBytes);
       const uniforms = createUniformBuffer(ctx, 'webrnn gemm uniforms', gemmBytes);
       this.owned.push(uniforms);
@@ -153,13 +167,22 @@ export class ForwardPlan {
         ctx.device.queue.writeBuffer(stepUniforms, l * T * this.stepSlot, stepData);
         this.cellBindGroups.push(kernels.cell.bindGroup(cellBindings));
       }
+      if (readout && this.y) {
+        // y [T·B, O] = last layer's output [T·B, D·H]·Wᵀ + b.
+        const shape: MatmulShape = { M: T * B, N: O, K: D * H, hasBias: true };
+        const bindings = { uniform: uniforms, uniformOffset: L * gemmSlot, a: this.hseq[L - 1], b: readout.weight, bias: readout.bias, c: this.y };
+        kernels.matmul.checkBuffers(shape, bindings);
+        new Uint8Array(uniformData, L * gemmSlot).set(new Uint8Array(kernels.matmul.params(shape)));
+        this.readoutGemm = { bindGroup: kernels.matmul.bindGroup(bindings), workgroups: kernels.matmul.workgroups(shape) };
+      }
       ctx.device.queue.writeBuffer(uniforms, 0, uniformData);
     } catch (e) {
       this.destroy();
       throw e;
     }
     const perStep = L * kernels.cell.dispatchesPerStep;
-    this.stats = { submits: 1, gemmDispatches: L, dispatchesPerStep: perStep, dispatches: L + T * perStep };
+    const gemms = L + (this.readoutGemm ? 1 : 0);
+    this.stats = { submits: 1, gemmDispatches: gemms, dispatchesPerStep: perStep, dispatches: gemms + T * perStep };
   }
 
   /**
@@ -181,10 +204,11 @@ export class ForwardPlan {
         this.kernels.cell.encodeStep(pass, this.cellBindGroups[l], (l * T + s) * this.stepSlot, this.cellWorkgroups);
       }
     }
+    if (this.readoutGemm) this.kernels.matmul.encode(pass, this.readoutGemm.bindGroup, this.readoutGemm.workgroups);
   }
 
-  /** Floats of output, hN (and cN): where they sit in a readback. */
-  get resultSizes(): { output: number; state: number } {
+  /** Floats of output, hN (and cN, y): what they take in a readback. */
+  get resultSizes(): { output: number; state: number; y: number } {
     return this.sizes;
   }
 
@@ -198,9 +222,15 @@ export class ForwardPlan {
       [offset, out],
       [offset + out, state],
     ];
+    let at = offset + out + state;
     if (this.c) {
-      encoder.copyBufferToBuffer(this.c, 0, staging, (offset + out + state) * 4, state * 4);
-      parts.push([offset + out + state, state]);
+      encoder.copyBufferToBuffer(this.c, 0, staging, at * 4, state * 4);
+      parts.push([at, state]);
+      at += state;
+    }
+    if (this.y) {
+      encoder.copyBufferToBuffer(this.y, 0, staging, at * 4, this.sizes.y * 4);
+      parts.push([at, this.sizes.y]);
     }
     return parts;
   }
@@ -215,8 +245,13 @@ export class ForwardPlan {
     this.encodeForward(pass);
     pass.end();
     const parts = this.encodeResultCopies(encoder, this.staging, 0);
-    const [output, hN, cN] = await submitAndRead(this.ctx, encoder, this.staging, parts, 'forward pass');
-    return cN ? { output, hN, cN } : { output, hN };
+    const arrays = await submitAndRead(this.ctx, encoder, this.staging, parts, 'forward pass');
+    const [output, hN] = arrays;
+    const result: ForwardResult = { output, hN };
+    let k = 2;
+    if (this.c) result.cN = arrays[k++];
+    if (this.y) result.y = arrays[k++];
+    return result;
   }
 
   destroy(): void {

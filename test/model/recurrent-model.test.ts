@@ -102,6 +102,24 @@ describe('parameters', () => {
     }
   });
 
+  it('a linear read-out: y matches the reference, its parameters round-trip', async () => {
+    for (const batchFirst of [false, true]) {
+      const model = engine.gru({ inputSize: 3, hiddenSize: 5, numLayers: 2, bidirectional: true, batchFirst, outputSize: 4 });
+      const dict = randomStateDict(model.spec, rng);
+      expect(dict['readout.weight']).toHaveLength(4 * 10);
+      model.loadStateDict(dict);
+      const x = randomFloats(rng, 6 * 2 * 3);
+      const got = await model.forward(x, { batch: 2, seqLen: 6 });
+      const ref = recurrentForwardReference(model.spec, dict, x, { batch: 2, seqLen: 6 });
+      expectClose(`read-out y batchFirst=${batchFirst} (seed ${seed})`, got.y!, ref.y!);
+      expectClose(`read-out output batchFirst=${batchFirst} (seed ${seed})`, got.output, ref.output);
+      const back = await model.stateDict();
+      expect(back['readout.weight']).toEqual(dict['readout.weight']);
+      expect(back['readout.bias']).toEqual(dict['readout.bias']);
+      model.destroy();
+    }
+  });
+
   it('a model without bias matches the reference with no bias terms', async () => {
     const model = engine.gru({ inputSize: 6, hiddenSize: 9, bias: false, numLayers: 2 });
     const dict = randomStateDict(model.spec, rng);
