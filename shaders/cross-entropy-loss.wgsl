@@ -4,12 +4,14 @@
 // (PyTorch's CrossEntropyLoss with reduction 'mean' over the rows whose weight is 1), and
 //   dY[r, c] = scale * w_r * (softmax(y[r, :])_c - [c == target_r]).
 // Targets are class indices stored as f32 (exact below 2^24). lossRows[r] receives row r's
-// share of the loss. One invocation per row; the maximum is subtracted before exponentiating.
+// share of the loss. Row r of y starts at yOffset + r * C (targets and dY start at 0). One
+// invocation per row; the maximum is subtracted before exponentiating.
 
 struct Params {
   rows: u32,
   classes: u32,
   scale: f32,
+  yOffset: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -25,7 +27,7 @@ override WG: u32 = 64u;
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let r = gid.x;
   if (r >= p.rows) { return; }
-  let base = r * p.classes;
+  let base = p.yOffset + r * p.classes;
   var m = y[base];
   for (var c = 1u; c < p.classes; c++) { m = max(m, y[base + c]); }
   var s = 0.0;
@@ -34,7 +36,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let w = p.scale * mask[r];
   for (var c = 0u; c < p.classes; c++) {
     let q = exp(y[base + c] - m) / s;
-    dY[base + c] = w * (q - select(0.0, 1.0, c == t));
+    dY[r * p.classes + c] = w * (q - select(0.0, 1.0, c == t));
   }
   lossRows[r] = w * (m + log(s) - y[base + t]);
 }

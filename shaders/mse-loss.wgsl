@@ -3,12 +3,14 @@
 // (PyTorch's MSELoss with reduction 'mean' over the rows whose weight is 1), and its gradient
 //   dY[r, o] = 2 * scale * w_r * (y[r, o] - targets[r, o]).
 // lossRows[r] receives row r's share of the loss; the caller sums it (in float64) when it
-// wants the value. One invocation per row.
+// wants the value. Row r of y starts at yOffset + r * O (targets and dY start at 0). One
+// invocation per row.
 
 struct Params {
   rows: u32,
   outputs: u32,
   scale: f32,
+  yOffset: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -28,7 +30,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   var acc = 0.0;
   for (var o = 0u; o < p.outputs; o++) {
     let i = r * p.outputs + o;
-    let diff = y[i] - targets[i];
+    let diff = y[p.yOffset + i] - targets[i];
     acc += diff * diff;
     dY[i] = 2.0 * p.scale * w * diff;
   }

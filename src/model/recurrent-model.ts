@@ -6,6 +6,14 @@
 import { ShapeError, WebRnnError } from '../errors.js';
 import { createReadbackBuffer, createStorageBuffer, readFloats, writeFloats } from '../gpu/buffers.js';
 import type { GpuContext } from '../gpu/device.js';
+import { createAdamUpdate } from '../kernels/adam-update.js';
+import { createCrossEntropyLoss } from '../kernels/cross-entropy-loss.js';
+import { createGradNorm } from '../kernels/grad-norm.js';
+import type { Kernel } from '../kernels/kernel.js';
+import { createMseLoss } from '../kernels/mse-loss.js';
+import { createSgdUpdate } from '../kernels/sgd-update.js';
+import { TrainStepPlan, trainableSizes } from '../schedule/train-step.js';
+import { resolveClipping, resolveOptimizer, type OptimizerConfig, type TrainStepOptions, type TrainStepResult } from '../train/options.js';
 import { createGruCellBackward } from '../kernels/gru-cell-backward.js';
 import { createGruCellForward } from '../kernels/gru-cell-forward.js';
 import { createLstmCellBackward } from '../kernels/lstm-cell-backward.js';
@@ -59,7 +67,7 @@ export interface GradientOptions extends ForwardOptions {
 
 /** Result of {@link RecurrentModel.gradients}. */
 export interface GradientOutput extends ForwardOutput {
-  /** Gradient of every parameter, under PyTorch's names and layouts. */
+  /** Gradient of every parameter of the recurrent layers (not a read-out's), under PyTorch's names and layouts. */
   params: StateDict;
   /** Gradient of x, in x's layout. */
   input: Float32Array;
@@ -98,6 +106,10 @@ export class RecurrentModel {
   private readonly kernels = new Map<string, Promise<ForwardKernels>>();
   private backwardKernels: Promise<BackwardKernels> | null = null;
   private readonly gradientPlans = new Map<string, GradientPlan>();
+  private readonly trainPlans = new Map<string, TrainStepPlan>();
+  private readonly trainKernels = new Map<string, Promise<Kernel>>();
+  /** Optimizer state on the GPU (per trained tensor, in trainableSizes order) and its step count. */
+  private optimizerState: { type: OptimizerConfig['type']; step: number; buffers: GPUBuffer[][] } | null = null;
   private readonly plans = new Map<string, ForwardPlan>();
   private queue: Promise<unknown> = Promise.resolve();
   private destroyed = false;
@@ -415,7 +427,132 @@ export class RecurrentModel {
     });
   }
 
+  private trainKernel(name: string, create: () => Promise<Kernel>): Promise<Kernel> {
+    let k = this.trainKernels.get(name);
+    if (!k) {
+      k = create();
+      k.catch(() => this.trainKernels.delete(name));
+      this.trainKernels.set(name, k);
+    }
+    return k;
+  }
+
+  /** Forget the optimizer's state (moments, velocities, step count): the next step starts afresh. */
+  resetOptimizer(): void {
+    this.assertAlive('resetOptimizer');
+    for (const plan of this.trainPlans.values()) plan.destroy();
+    this.trainPlans.clear();
+    for (const buffers of this.optimizerState?.buffers ?? []) for (const b of buffers) b.destroy();
+    this.optimizerState = null;
+  }
+
+  /**
+   * One training step on the GPU: forward, the loss on the read-out, backpropagation through
+   * time, gradient clipping and the optimizer update, in one submit. Only what is asked for is
+   * read back (by default the loss).
+   *
+   * @param x input as for {@link forward}
+   * @param target MSE: the read-out's targets, [T, B, O] ([B, T, O] when batchFirst) or [B, O]
+   *   with lossOn 'last'; cross-entropy: a class index per row, [T, B] ([B, T]) or [B]
+   */
+  async trainStep(x: Float32Array, target: Float32Array, options: TrainStepOptions): Promise<TrainStepResult> {
+    this.assertAlive('trainStep');
+    const { spec } = this;
+    checkOptions('trainStep', options, [
+      'batch', 'seqLen', 'h0', 'c0', 'checkFinite', 'loss', 'lossOn', 'mask', 'optimizer', 'clipGradNorm', 'clipGradValue', 'readLoss', 'returnGradNorm', 'returnState',
+    ]);
+    if (spec.outputSize === 0) throw new WebRnnError('invalid-option', 'trainStep: the model has no read-out; create it with outputSize');
+    if (spec.kind === 'gru' && !spec.linearBeforeReset) {
+      throw new WebRnnError('invalid-option', 'trainStep: not available for a GRU with linearBeforeReset: false (ONNX linear_before_reset = 0)');
+    }
+    if (options.loss !== 'mse' && options.loss !== 'cross-entropy') throw new WebRnnError('invalid-option', `trainStep: loss must be 'mse' or 'cross-entropy', got '${String(options.loss)}'`);
+    const lossOn = options.lossOn ?? 'all';
+    if (lossOn !== 'all' && lossOn !== 'last') throw new WebRnnError('invalid-option', `trainStep: lossOn must be 'all' or 'last', got '${String(lossOn)}'`);
+    const optimizer = resolveOptimizer(options.optimizer);
+    const { maxNorm, clipValue } = resolveClipping(options);
+    const { B, T, xSeq, h0, c0 } = this.prepareInputs('trainStep', x, options);
+    const O = spec.outputSize;
+    const rowShape = lossOn === 'last' ? [B] : spec.batchFirst ? [B, T] : [T, B];
+    const rows = rowShape.reduce((a, b) => a * b, 1);
+    const ce = options.loss === 'cross-entropy';
+    checkTensor('target', target, ce ? rowShape : [...rowShape, O]);
+    if (ce) {
+      for (let i = 0; i < target.length; i++) {
+        const c = target[i];
+        if (!Number.isInteger(c) || c < 0 || c >= O) throw new WebRnnError('invalid-option', `target: element ${i} is ${c}; class indices in [0, ${O}) expected`);
+      }
+    } else if (options.checkFinite ?? spec.checkFinite) checkFinite('target', target);
+    let mask: Float32Array;
+    if (options.mask !== undefined) {
+      checkTensor('mask', options.mask, rowShape);
+      for (let i = 0; i < options.mask.length; i++) {
+        const w = options.mask[i];
+        if (!Number.isFinite(w) || w < 0) throw new WebRnnError('invalid-option', `mask: element ${i} is ${w}; finite weights ≥ 0 expected`);
+      }
+      mask = options.mask;
+    } else mask = new Float32Array(rows).fill(1);
+    const weight = mask.reduce((a, b) => a + b, 0);
+    if (!(weight > 0)) throw new WebRnnError('invalid-option', 'mask: every row is masked out; nothing to train on');
+    // Rows in sequence-major order, as the GPU holds them.
+    const toSeq = (a: Float32Array, F: number): Float32Array =>
+      spec.batchFirst && lossOn === 'all' ? swapBatchTime(a, B, T, F, false, new Float32Array(a.length)) : a.slice();
+    const targetSeq = toSeq(target, ce ? 1 : O);
+    const maskSeq = toSeq(mask, 1);
+    const scale = ce ? 1 / weight : 1 / (weight * O);
+    const readLoss = options.readLoss ?? true;
+    const readNorm = options.returnGradNorm ?? false;
+    const readState = options.returnState ?? false;
+
+    return this.serialize(async () => {
+      this.assertAlive('trainStep', true);
+      const ctx = this.ctx;
+      const [forwardKernels, backwardKernels, loss, gradNorm, update] = await Promise.all([
+        this.getKernels(useBatchTile(B), true),
+        this.getBackwardKernels(),
+        this.trainKernel(options.loss, () => (ce ? createCrossEntropyLoss(ctx) : createMseLoss(ctx))),
+        this.trainKernel('grad-norm', () => createGradNorm(ctx)),
+        this.trainKernel(optimizer.type === 'sgd' ? 'sgd' : 'adam', () => (optimizer.type === 'sgd' ? createSgdUpdate(ctx) : createAdamUpdate(ctx))),
+      ]);
+      this.assertAlive('trainStep', true);
+      if (this.optimizerState && this.optimizerState.type !== optimizer.type) this.resetOptimizer();
+      if (!this.optimizerState) {
+        const perTensor = optimizer.type === 'sgd' ? 1 : 2;
+        const buffers = trainableSizes(spec).map((n, i) => Array.from({ length: perTensor }, (_, k) => createStorageBuffer(ctx, `webrnn optimizer state ${i}.${k}`, n)));
+        this.optimizerState = { type: optimizer.type, step: 0, buffers };
+      }
+      const state = this.optimizerState;
+      const key = `${B}x${T}|${options.loss}|${lossOn}`;
+      const readout = this.readout!;
+      const plan = this.cachedPlan(this.trainPlans, key, () => {
+        const gradients = new GradientPlan(ctx, spec, forwardKernels, backwardKernels, this.layers, B, T, readout);
+        try {
+          return new TrainStepPlan(ctx, spec, gradients, { matmul: forwardKernels.matmul, loss, gradNorm, update }, this.layers, readout, state.buffers, lossOn);
+        } catch (e) {
+          gradients.destroy();
+          throw e;
+        }
+      });
+      writeFloats(ctx, plan.gradients.forward.x, xSeq);
+      if (h0) writeFloats(ctx, plan.gradients.forward.h0, h0);
+      if (c0 && plan.gradients.forward.c) writeFloats(ctx, plan.gradients.forward.c, c0);
+      writeFloats(ctx, plan.targets, targetSeq);
+      writeFloats(ctx, plan.mask, maskSeq);
+      state.step++;
+      const r = await plan.run({ hasH0: h0 !== undefined, hasC0: c0 !== undefined, scale, maxNorm, clipValue, optimizer, step: state.step, readLoss, readNorm, readState });
+      const result: TrainStepResult = {};
+      if (r.lossRows) result.loss = r.lossRows.reduce((a, b) => a + b, 0);
+      if (r.norm !== undefined) result.gradNorm = r.norm;
+      if (r.hN) result.hN = r.hN;
+      if (r.cN) result.cN = r.cN;
+      return result;
+    });
+  }
+
   private releaseBuffers(): void {
+    for (const plan of this.trainPlans.values()) plan.destroy();
+    this.trainPlans.clear();
+    for (const buffers of this.optimizerState?.buffers ?? []) for (const b of buffers) b.destroy();
+    this.optimizerState = null;
     for (const plan of this.gradientPlans.values()) plan.destroy();
     this.gradientPlans.clear();
     for (const plan of this.plans.values()) plan.destroy();

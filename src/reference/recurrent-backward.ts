@@ -26,7 +26,7 @@ export interface ReferenceGradientOptions extends ReferenceForwardOptions {
 }
 
 export interface ReferenceGradients {
-  /** Gradient of every parameter, by PyTorch name. */
+  /** Gradient of every parameter of the recurrent layers, by PyTorch name. */
   params: Record<string, Float64Array>;
   /** Gradient of the input x, in x's layout. */
   input: Float64Array;
@@ -114,7 +114,10 @@ export function recurrentBackwardReference(
 
   // Backward, from the top layer down.
   const grads: Record<string, Float64Array> = {};
-  for (const p of parameterInfo(spec)) grads[p.name] = new Float64Array(p.shape.reduce((a, b) => a * b, 1));
+  // The recurrent layers' parameters (a read-out is not part of this gradient).
+  for (const p of parameterInfo(spec)) {
+    if (p.role !== 'readout_weight' && p.role !== 'readout_bias') grads[p.name] = new Float64Array(p.shape.reduce((a, b) => a * b, 1));
+  }
   const dh0 = new Float64Array(L * D * B * H);
   const dc0 = kind === 'lstm' ? new Float64Array(L * D * B * H) : undefined;
   let dy: Float64Array = spec.batchFirst

@@ -1,0 +1,126 @@
+/**
+ * Options of a training step: loss, optimizer, clipping; their validation and defaults.
+ */
+import { WebRnnError } from '../errors.js';
+import type { AdamHyper } from '../reference/adam-update.js';
+import type { SgdHyper } from '../reference/sgd-update.js';
+
+/** SGD (PyTorch's torch.optim.SGD, dampening 0). */
+export interface SgdConfig {
+  type: 'sgd';
+  lr: number;
+  /** Default 0. */
+  momentum?: number;
+  /** Default false. */
+  nesterov?: boolean;
+  /** L2 penalty added to the gradient, default 0. */
+  weightDecay?: number;
+}
+
+/** Adam (L2 weight decay) or AdamW (decoupled weight decay), as in torch.optim. */
+export interface AdamConfig {
+  type: 'adam' | 'adamw';
+  lr: number;
+  /** Default [0.9, 0.999]. */
+  betas?: [number, number];
+  /** Default 1e-8. */
+  eps?: number;
+  /** Default 0 for Adam, 0.01 for AdamW (PyTorch's defaults). */
+  weightDecay?: number;
+}
+
+export type OptimizerConfig = SgdConfig | AdamConfig;
+
+/** The loss applied to the model's read-out. */
+export type LossKind = 'mse' | 'cross-entropy';
+
+/** Options of `model.trainStep`. */
+export interface TrainStepOptions {
+  batch: number;
+  seqLen: number;
+  /** Initial states [L·D, B, H] (not trained: the gradient stops there, as for detached states). */
+  h0?: Float32Array;
+  c0?: Float32Array;
+  /**
+   * 'mse': target holds the read-out's values, [rows, O]. 'cross-entropy': target holds a class
+   * index in [0, O) per row, [rows]. Rows are the (t, b) steps in the input's layout for
+   * lossOn 'all', the B sequences for 'last'.
+   */
+  loss: LossKind;
+  /** Loss on every step (default) or on the last step only. */
+  lossOn?: 'all' | 'last';
+  /**
+   * Weight of each row in the loss, [T, B] ([B, T] when batchFirst) for 'all', [B] for 'last':
+   * 0 leaves a padded step out. The loss is the mean over the weighted rows. Default: all 1.
+   */
+  mask?: Float32Array;
+  optimizer: OptimizerConfig;
+  /** Scale all gradients so that their global L2 norm is at most this (on the GPU). */
+  clipGradNorm?: number;
+  /** Clip every gradient element to ±clipGradValue (after norm clipping). */
+  clipGradValue?: number;
+  /** Read the loss back (default true); false leaves the step with no readback at all. */
+  readLoss?: boolean;
+  /** Read back the global gradient norm before clipping (default false). */
+  returnGradNorm?: boolean;
+  /** Read back hN (and cN), e.g. to carry the state into the next chunk (default false). */
+  returnState?: boolean;
+  /** Check the inputs for NaN and ±Infinity (default: the model's checkFinite). */
+  checkFinite?: boolean;
+}
+
+/** Result of `model.trainStep`: what was asked to be read back. */
+export interface TrainStepResult {
+  /** The loss before this step's update. */
+  loss?: number;
+  /** Global L2 norm of the gradients before clipping. */
+  gradNorm?: number;
+  hN?: Float32Array;
+  cN?: Float32Array;
+}
+
+/** A validated optimizer configuration with every default filled in. */
+export type ResolvedOptimizer = { type: 'sgd'; hyper: Omit<SgdHyper, 'clipValue'> } | { type: 'adam' | 'adamw'; hyper: Omit<AdamHyper, 'clipValue'> };
+
+function finiteNonNegative(name: string, v: unknown, fallback: number): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new WebRnnError('invalid-option', `${name} must be a finite number ≥ 0, got ${String(v)}`);
+  return v;
+}
+
+export function resolveOptimizer(o: OptimizerConfig): ResolvedOptimizer {
+  if (o === null || typeof o !== 'object') throw new WebRnnError('invalid-option', "optimizer: { type: 'sgd' | 'adam' | 'adamw', lr } expected");
+  const lr = finiteNonNegative('optimizer.lr', o.lr, NaN);
+  if (Number.isNaN(lr)) throw new WebRnnError('invalid-option', 'optimizer.lr is required');
+  if (o.type === 'sgd') {
+    const known = ['type', 'lr', 'momentum', 'nesterov', 'weightDecay'];
+    for (const k of Object.keys(o)) if (!known.includes(k)) throw new WebRnnError('invalid-option', `optimizer: unknown option '${k}' for sgd`);
+    const momentum = finiteNonNegative('optimizer.momentum', o.momentum, 0);
+    const nesterov = o.nesterov ?? false;
+    if (nesterov && momentum === 0) throw new WebRnnError('invalid-option', 'optimizer: nesterov needs a momentum above 0');
+    return { type: 'sgd', hyper: { lr, momentum, nesterov, weightDecay: finiteNonNegative('optimizer.weightDecay', o.weightDecay, 0) } };
+  }
+  if (o.type === 'adam' || o.type === 'adamw') {
+    const known = ['type', 'lr', 'betas', 'eps', 'weightDecay'];
+    for (const k of Object.keys(o)) if (!known.includes(k)) throw new WebRnnError('invalid-option', `optimizer: unknown option '${k}' for ${o.type}`);
+    const [beta1, beta2] = o.betas ?? [0.9, 0.999];
+    for (const [n, b] of [
+      ['betas[0]', beta1],
+      ['betas[1]', beta2],
+    ] as const) {
+      if (!(b >= 0 && b < 1)) throw new WebRnnError('invalid-option', `optimizer.${n} must be in [0, 1), got ${b}`);
+    }
+    const eps = finiteNonNegative('optimizer.eps', o.eps, 1e-8);
+    const weightDecay = finiteNonNegative('optimizer.weightDecay', o.weightDecay, o.type === 'adamw' ? 0.01 : 0);
+    return { type: o.type, hyper: { lr, beta1, beta2, eps, weightDecay, decoupled: o.type === 'adamw' } };
+  }
+  throw new WebRnnError('invalid-option', `optimizer.type must be 'sgd', 'adam' or 'adamw', got '${String((o as { type?: unknown }).type)}'`);
+}
+
+/** Validate the clipping options: 0 (or absent) turns each off. */
+export function resolveClipping(options: TrainStepOptions): { maxNorm: number; clipValue: number } {
+  return {
+    maxNorm: finiteNonNegative('clipGradNorm', options.clipGradNorm, 0),
+    clipValue: finiteNonNegative('clipGradValue', options.clipGradValue, 0),
+  };
+}

@@ -1,0 +1,100 @@
+/**
+ * model.trainStep on the GPU against the float64 reference of whole training steps (loss,
+ * BPTT, clipping, optimizer), over several steps so that optimizer state is exercised.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEngine, type Engine } from '../../src/engine.js';
+import { resolveClipping, resolveOptimizer, type OptimizerConfig } from '../../src/train/options.js';
+import { trainStepReference, type ReferenceOptimizerState } from '../../src/reference/train-step.js';
+import { expectClose } from '../helpers/compare.js';
+import { randomFloats } from '../helpers/gpu.js';
+import { CELL_CONFIGS, randomStateDict } from '../helpers/models.js';
+import { testRandom } from '../helpers/seed.js';
+
+const { rng, seed } = testRandom('train-step');
+let engine: Engine;
+beforeAll(async () => {
+  engine = await createEngine();
+});
+afterAll(() => engine?.destroy());
+
+const OPTIMIZERS: OptimizerConfig[] = [
+  { type: 'sgd', lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 0.01 },
+  { type: 'adamw', lr: 0.01 },
+  { type: 'adam', lr: 0.02, weightDecay: 0.001 },
+];
+
+const CASES = [
+  { loss: 'mse', lossOn: 'all', batchFirst: false, clip: { clipGradNorm: 0.5 } },
+  { loss: 'cross-entropy', lossOn: 'last', batchFirst: true, clip: { clipGradValue: 0.05 } },
+  { loss: 'cross-entropy', lossOn: 'all', batchFirst: true, clip: {} },
+  { loss: 'mse', lossOn: 'last', batchFirst: false, clip: { clipGradNorm: 100 } },
+] as const;
+
+describe.each(CELL_CONFIGS.filter((c) => ['lstm', 'gru', 'rnn tanh', 'rnn identity'].includes(c.name)))('$name trainStep', (config) => {
+  CASES.forEach((c, ci) => {
+    const optimizer = OPTIMIZERS[ci % OPTIMIZERS.length];
+    it(`${c.loss} on ${c.lossOn} steps, batchFirst=${c.batchFirst}, ${optimizer.type}, ${JSON.stringify(c.clip)}`, async () => {
+      const I = 3;
+      const H = 5;
+      const O = 4;
+      const B = 3;
+      const T = 4;
+      const model = config.make(engine, { inputSize: I, hiddenSize: H, numLayers: 2, bidirectional: ci % 2 === 0, batchFirst: c.batchFirst, outputSize: O });
+      const dict = randomStateDict(model.spec, rng);
+      model.loadStateDict(dict);
+      const params: Record<string, Float64Array> = {};
+      for (const [k, v] of Object.entries(dict)) params[k] = Float64Array.from(v);
+      const state: ReferenceOptimizerState = {};
+      const rows = c.lossOn === 'all' ? T * B : B;
+      const mask = Float32Array.from({ length: rows }, (_, i) => (i % 4 === 3 ? 0 : 1));
+      for (let step = 1; step <= 3; step++) {
+        const x = randomFloats(rng, T * B * I);
+        const target = c.loss === 'mse' ? randomFloats(rng, rows * O) : Float32Array.from({ length: rows }, () => Math.floor(rng.uniform() * O));
+        const got = await model.trainStep(x, target, { batch: B, seqLen: T, loss: c.loss, lossOn: c.lossOn, mask, optimizer, returnGradNorm: true, ...c.clip });
+        const ref = trainStepReference(model.spec, params, state, step, x, target, {
+          batch: B,
+          seqLen: T,
+          loss: c.loss,
+          lossOn: c.lossOn,
+          mask,
+          optimizer: resolveOptimizer(optimizer),
+          ...resolveClipping(c.clip),
+        });
+        const label = `${config.name} step ${step} (seed ${seed})`;
+        expectClose(`${label}: loss`, [got.loss!], [ref.loss]);
+        expectClose(`${label}: grad norm`, [got.gradNorm!], [ref.gradNorm]);
+      }
+      const after = await model.stateDict();
+      for (const name of Object.keys(params)) expectClose(`${config.name} after 3 steps: ${name} (seed ${seed})`, after[name], params[name]);
+      model.destroy();
+    });
+  });
+});
+
+describe('trainStep options and errors', () => {
+  it('a step with nothing to read back still trains', async () => {
+    const model = engine.lstm({ inputSize: 2, hiddenSize: 3, outputSize: 1 });
+    const before = await model.stateDict();
+    const r = await model.trainStep(randomFloats(rng, 8), randomFloats(rng, 4), { batch: 2, seqLen: 2, loss: 'mse', optimizer: { type: 'sgd', lr: 0.1 }, readLoss: false });
+    expect(r).toEqual({});
+    const after = await model.stateDict();
+    expect(after.weight_hh_l0).not.toEqual(before.weight_hh_l0);
+    model.destroy();
+  });
+
+  it('refuses a model without read-out, bad targets, masks and optimizers', async () => {
+    const plain = engine.gru({ inputSize: 2, hiddenSize: 3 });
+    const opts = { batch: 2, seqLen: 2, loss: 'mse' as const, optimizer: { type: 'sgd' as const, lr: 0.1 } };
+    await expect(plain.trainStep(new Float32Array(8), new Float32Array(4), opts)).rejects.toThrow(/no read-out/);
+    const m = engine.gru({ inputSize: 2, hiddenSize: 3, outputSize: 3 });
+    await expect(m.trainStep(new Float32Array(8), new Float32Array(4), opts)).rejects.toMatchObject({ tensor: 'target', expected: [2, 2, 3] });
+    await expect(m.trainStep(new Float32Array(8), new Float32Array([0, 1, 3, 2]), { ...opts, loss: 'cross-entropy' })).rejects.toThrow(/element 2 is 3; class indices in \[0, 3\)/);
+    await expect(m.trainStep(new Float32Array(8), new Float32Array(12), { ...opts, mask: new Float32Array(4) })).rejects.toThrow(/every row is masked out/);
+    await expect(m.trainStep(new Float32Array(8), new Float32Array(12), { ...opts, optimizer: { type: 'rmsprop', lr: 1 } as never })).rejects.toThrow(/optimizer.type must be/);
+    await expect(m.trainStep(new Float32Array(8), new Float32Array(12), { ...opts, optimizer: { type: 'sgd', lr: 0.1, nesterov: true } })).rejects.toThrow(/nesterov needs a momentum/);
+    await expect(m.trainStep(new Float32Array(8), new Float32Array(12), { ...opts, clipGradNorm: -1 })).rejects.toThrow(/clipGradNorm must be/);
+    plain.destroy();
+    m.destroy();
+  });
+});
