@@ -118,7 +118,7 @@ export function resolveOptimizer(o: OptimizerConfig): ResolvedOptimizer {
 }
 
 /** Validate the clipping options: 0 (or absent) turns each off. */
-export function resolveClipping(options: TrainStepOptions): { maxNorm: number; clipValue: number } {
+export function resolveClipping(options: Pick<TrainStepOptions, 'clipGradNorm' | 'clipGradValue'>): { maxNorm: number; clipValue: number } {
   return {
     maxNorm: finiteNonNegative('clipGradNorm', options.clipGradNorm, 0),
     clipValue: finiteNonNegative('clipGradValue', options.clipGradValue, 0),
