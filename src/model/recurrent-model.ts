@@ -13,6 +13,7 @@ import type { Kernel } from '../kernels/kernel.js';
 import { createMseLoss } from '../kernels/mse-loss.js';
 import { createSgdUpdate } from '../kernels/sgd-update.js';
 import { TrainStepPlan, trainableSizes } from '../schedule/train-step.js';
+import { initialParameters, type InitOptions } from '../train/init.js';
 import { resolveClipping, resolveOptimizer, type OptimizerConfig, type TrainStepOptions, type TrainStepResult } from '../train/options.js';
 import { createGruCellBackward } from '../kernels/gru-cell-backward.js';
 import { createGruCellForward } from '../kernels/gru-cell-forward.js';
@@ -200,6 +201,17 @@ export class RecurrentModel {
   loadStateDict(dict: Readonly<Record<string, Float32Array>>): void {
     this.assertAlive('loadStateDict');
     validateStateDict(this.spec, dict, this.spec.checkFinite);
+    this.writeParameters(dict);
+  }
+
+  /**
+   * Re-initialise every parameter (PyTorch's default, Xavier, orthogonal W_hh, an LSTM
+   * forget-gate bias; see InitOptions) and reset the optimizer state.
+   */
+  initialize(options: InitOptions = {}): void {
+    this.assertAlive('initialize');
+    const dict = initialParameters(this.spec, options);
+    if (this.optimizerState) this.resetOptimizer();
     this.writeParameters(dict);
   }
 
