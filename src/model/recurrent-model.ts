@@ -14,7 +14,7 @@ import { createMseLoss } from '../kernels/mse-loss.js';
 import { createSgdUpdate } from '../kernels/sgd-update.js';
 import { TrainStepPlan, trainableSizes } from '../schedule/train-step.js';
 import { initialParameters, type InitOptions } from '../train/init.js';
-import { resolveClipping, resolveOptimizer, type OptimizerConfig, type TrainStepOptions, type TrainStepResult } from '../train/options.js';
+import { resolveClipping, resolveOptimizer, type OptimizerConfig, type TrainSequenceOptions, type TrainSequenceResult, type TrainStepOptions, type TrainStepResult } from '../train/options.js';
 import { createGruCellBackward } from '../kernels/gru-cell-backward.js';
 import { createGruCellForward } from '../kernels/gru-cell-forward.js';
 import { createLstmCellBackward } from '../kernels/lstm-cell-backward.js';
@@ -558,6 +558,63 @@ export class RecurrentModel {
       if (r.cN) result.cN = r.cN;
       return result;
     });
+  }
+
+  /**
+   * Truncated backpropagation through time over a long sequence: the sequence is cut into
+   * chunks of `chunkLength` steps (the last may be shorter); each chunk is one trainStep whose
+   * initial state is the previous chunk's final state (carried forward, not differentiated
+   * through), with the loss on every step.
+   *
+   * @param x the whole sequence [T, B, I] ([B, T, I] when batchFirst)
+   * @param target as for trainStep with lossOn 'all', over the whole sequence
+   */
+  async trainSequence(x: Float32Array, target: Float32Array, options: TrainSequenceOptions): Promise<TrainSequenceResult> {
+    this.assertAlive('trainSequence');
+    const { spec } = this;
+    const { chunkLength, mask, ...stepOptions } = options;
+    if (!Number.isInteger(chunkLength) || chunkLength < 1) throw new WebRnnError('invalid-option', `trainSequence: chunkLength must be a positive integer, got ${String(chunkLength)}`);
+    const B = checkCount('batch', options.batch);
+    const T = checkCount('seqLen', options.seqLen);
+    const I = spec.inputSize;
+    const ce = options.loss === 'cross-entropy';
+    const F = ce ? 1 : spec.outputSize;
+    const rows = spec.batchFirst ? [B, T] : [T, B];
+    checkTensor('x', x, [...rows, I]);
+    checkTensor('target', target, ce ? rows : [...rows, F]);
+    if (mask !== undefined) checkTensor('mask', mask, rows);
+    // Steps [t0, t1) of a [T, B, f] or [B, T, f] tensor, in the same layout.
+    const chunk = (a: Float32Array, f: number, t0: number, t1: number): Float32Array => {
+      if (!spec.batchFirst) return a.slice(t0 * B * f, t1 * B * f);
+      const out = new Float32Array(B * (t1 - t0) * f);
+      for (let b = 0; b < B; b++) out.set(a.subarray((b * T + t0) * f, (b * T + t1) * f), b * (t1 - t0) * f);
+      return out;
+    };
+    const losses: number[] = [];
+    let h0 = options.h0;
+    let c0 = options.c0;
+    let hN: Float32Array | undefined;
+    let cN: Float32Array | undefined;
+    for (let t0 = 0; t0 < T; t0 += chunkLength) {
+      const t1 = Math.min(T, t0 + chunkLength);
+      const r = await this.trainStep(chunk(x, I, t0, t1), chunk(target, F, t0, t1), {
+        ...stepOptions,
+        seqLen: t1 - t0,
+        h0,
+        c0,
+        mask: mask ? chunk(mask, 1, t0, t1) : undefined,
+        lossOn: 'all',
+        returnState: true,
+      });
+      if (r.loss !== undefined) losses.push(r.loss);
+      hN = r.hN;
+      cN = r.cN;
+      h0 = hN;
+      c0 = cN;
+    }
+    const result: TrainSequenceResult = { losses, hN: hN! };
+    if (cN) result.cN = cN;
+    return result;
   }
 
   private releaseBuffers(): void {

@@ -124,3 +124,18 @@ export function resolveClipping(options: Pick<TrainStepOptions, 'clipGradNorm' |
     clipValue: finiteNonNegative('clipGradValue', options.clipGradValue, 0),
   };
 }
+
+/** Options of `model.trainSequence`: truncated backpropagation through time. */
+export interface TrainSequenceOptions extends Omit<TrainStepOptions, 'lossOn' | 'returnState'> {
+  /** Steps per chunk: gradients flow back at most this far; the state flows on across chunks. */
+  chunkLength: number;
+}
+
+/** Result of `model.trainSequence`. */
+export interface TrainSequenceResult {
+  /** Each chunk's loss (when read back). */
+  losses: number[];
+  /** The final states after the whole sequence. */
+  hN: Float32Array;
+  cN?: Float32Array;
+}

@@ -73,6 +73,35 @@ describe.each(CELL_CONFIGS.filter((c) => ['lstm', 'gru', 'rnn tanh', 'rnn identi
 });
 
 describe('trainStep options and errors', () => {
+  it('one submit per step, with or without readback; a repeated step allocates nothing', async () => {
+    const model = engine.gru({ inputSize: 2, hiddenSize: 4, numLayers: 2, bidirectional: true, outputSize: 3 });
+    const x = randomFloats(rng, 5 * 2 * 2);
+    const target = randomFloats(rng, 5 * 2 * 3);
+    const opts = { batch: 2, seqLen: 5, loss: 'mse' as const, optimizer: { type: 'adam' as const, lr: 0.01 }, clipGradNorm: 1 };
+    await model.trainStep(x, target, opts);
+    const device = engine.device;
+    const counts = { submit: 0, createBuffer: 0 };
+    const submit = device.queue.submit.bind(device.queue);
+    const createBuffer = device.createBuffer.bind(device);
+    device.queue.submit = (b) => {
+      counts.submit++;
+      return submit(b);
+    };
+    device.createBuffer = (d) => {
+      counts.createBuffer++;
+      return createBuffer(d);
+    };
+    try {
+      await model.trainStep(x, target, { ...opts, returnGradNorm: true, returnState: true });
+      await model.trainStep(x, target, { ...opts, readLoss: false });
+    } finally {
+      device.queue.submit = submit;
+      device.createBuffer = createBuffer;
+    }
+    expect(counts).toEqual({ submit: 2, createBuffer: 0 });
+    model.destroy();
+  });
+
   it('a step with nothing to read back still trains', async () => {
     const model = engine.lstm({ inputSize: 2, hiddenSize: 3, outputSize: 1 });
     const before = await model.stateDict();

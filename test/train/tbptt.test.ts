@@ -1,0 +1,85 @@
+/** Truncated BPTT: chunks are trainSteps with the state carried across them. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEngine, type Engine } from '../../src/engine.js';
+import { randomFloats } from '../helpers/gpu.js';
+import { randomStateDict } from '../helpers/models.js';
+import { testRandom } from '../helpers/seed.js';
+
+const { rng } = testRandom('tbptt');
+let engine: Engine;
+beforeAll(async () => {
+  engine = await createEngine();
+});
+afterAll(() => engine?.destroy());
+
+describe('trainSequence', () => {
+  for (const batchFirst of [false, true]) {
+    it(`equals chunk-by-chunk trainSteps with the state carried (batchFirst=${batchFirst})`, async () => {
+      const B = 3;
+      const T = 10;
+      const chunkLength = 4;
+      const make = () => engine.lstm({ inputSize: 2, hiddenSize: 5, outputSize: 2, batchFirst, numLayers: 2 });
+      const a = make();
+      const b = make();
+      const dict = randomStateDict(a.spec, rng);
+      a.loadStateDict(dict);
+      b.loadStateDict(dict);
+      const x = randomFloats(rng, T * B * 2);
+      const target = randomFloats(rng, T * B * 2);
+      const optimizer = { type: 'adam' as const, lr: 0.01 };
+      const seq = await a.trainSequence(x, target, { batch: B, seqLen: T, chunkLength, loss: 'mse', optimizer });
+      expect(seq.losses).toHaveLength(3);
+
+      // By hand: slice the time axis, carry hN and cN.
+      const slice = (arr: Float32Array, f: number, t0: number, t1: number): Float32Array => {
+        if (!batchFirst) return arr.slice(t0 * B * f, t1 * B * f);
+        const out = new Float32Array(B * (t1 - t0) * f);
+        for (let q = 0; q < B; q++) out.set(arr.subarray((q * T + t0) * f, (q * T + t1) * f), q * (t1 - t0) * f);
+        return out;
+      };
+      let h0: Float32Array | undefined;
+      let c0: Float32Array | undefined;
+      const losses: number[] = [];
+      for (const [t0, t1] of [
+        [0, 4],
+        [4, 8],
+        [8, 10],
+      ]) {
+        const r = await b.trainStep(slice(x, 2, t0, t1), slice(target, 2, t0, t1), { batch: B, seqLen: t1 - t0, h0, c0, loss: 'mse', optimizer, returnState: true });
+        losses.push(r.loss!);
+        h0 = r.hN;
+        c0 = r.cN;
+      }
+      expect(seq.losses).toEqual(losses);
+      expect(seq.hN).toEqual(h0);
+      expect(seq.cN).toEqual(c0);
+      const [pa, pb] = [await a.stateDict(), await b.stateDict()];
+      for (const k of Object.keys(pa)) expect(pa[k], k).toEqual(pb[k]);
+      a.destroy();
+      b.destroy();
+    });
+  }
+
+  it('carries the state: a chunk that starts from zeros trains differently', async () => {
+    const B = 2;
+    const T = 6;
+    const a = engine.gru({ inputSize: 1, hiddenSize: 4, outputSize: 1, seed: 1 });
+    const b = engine.gru({ inputSize: 1, hiddenSize: 4, outputSize: 1, seed: 1 });
+    const x = randomFloats(rng, T * B);
+    const target = randomFloats(rng, T * B);
+    const opts = { batch: B, seqLen: T, loss: 'mse' as const, optimizer: { type: 'sgd' as const, lr: 0.5 } };
+    const seq = await a.trainSequence(x, target, { ...opts, chunkLength: 3 });
+    // The second chunk alone, from zero state, after the same first chunk.
+    await b.trainStep(x.slice(0, 3 * B), target.slice(0, 3 * B), { ...opts, seqLen: 3 });
+    const second = await b.trainStep(x.slice(3 * B), target.slice(3 * B), { ...opts, seqLen: 3 });
+    expect(second.loss).not.toBe(seq.losses[1]);
+    a.destroy();
+    b.destroy();
+  });
+
+  it('refuses a bad chunk length', async () => {
+    const m = engine.rnn({ inputSize: 1, hiddenSize: 2, outputSize: 1 });
+    await expect(m.trainSequence(new Float32Array(4), new Float32Array(4), { batch: 1, seqLen: 4, chunkLength: 0, loss: 'mse', optimizer: { type: 'sgd', lr: 1 } })).rejects.toThrow(/chunkLength must be a positive integer/);
+    m.destroy();
+  });
+});
