@@ -24,13 +24,15 @@ function parseArgs(argv) {
     else if (a === '--cells') o.cells = value().split(',');
     else if (a === '--workloads') o.workloads = value().split(',');
     else if (a === '--runs') o.runs = Number(value());
+    else if (a === '--modes') o.modes = value().split(',');
     else if (a === '--help' || a === '-h') {
-      console.log('usage: npm run bench -- [--node] [--cells lstm,gru,rnn] [--workloads A,B,C] [--runs N]');
+      console.log('usage: npm run bench -- [--node] [--cells lstm,gru,rnn] [--workloads A,B,C] [--modes infer,train] [--runs N]');
       process.exit(0);
     } else throw new Error(`unknown option ${a} (see --help)`);
   }
   for (const c of o.cells ?? []) if (!['lstm', 'gru', 'rnn'].includes(c)) throw new Error(`unknown cell ${c}`);
   for (const w of o.workloads ?? []) if (!(w in WORKLOADS)) throw new Error(`unknown workload ${w}`);
+  for (const m of o.modes ?? []) if (!['infer', 'train'].includes(m)) throw new Error(`unknown mode ${m}`);
   if (o.runs !== undefined && !(Number.isInteger(o.runs) && o.runs >= 1)) throw new Error('--runs must be a positive integer');
   return o;
 }
@@ -67,14 +69,14 @@ async function inNode(options) {
 }
 
 function progress(row) {
-  process.stderr.write(`  ${row.cell} ${row.workload}: ${row.ms.toFixed(2)} ms\n`);
+  process.stderr.write(`  ${row.cell} ${row.workload} ${row.mode}: ${row.ms.toFixed(2)} ms\n`);
 }
 
 function table(rows) {
-  const head = ['cell', 'workload', 'B', 'T', 'I', 'H', 'median ms', 'min ms', 'GFLOP/s', 'first call ms', 'dispatches', 'matches ref'];
+  const head = ['cell', 'mode', 'workload', 'B', 'T', 'I', 'H', 'median ms', 'min ms', 'GFLOP/s', 'first call ms', 'dispatches', 'ok'];
   const body = rows.map((r) => {
     const w = WORKLOADS[r.workload];
-    return [r.cell, r.workload, w.batch, w.seqLen, w.inputSize, w.hiddenSize, r.ms.toFixed(2), r.minMs.toFixed(2), r.gflops.toFixed(2), r.firstCallMs.toFixed(1), r.dispatches, r.ok ? 'yes' : 'NO'].map(String);
+    return [r.cell, r.mode, r.workload, w.batch, w.seqLen, w.inputSize, w.hiddenSize, r.ms.toFixed(2), r.minMs.toFixed(2), r.gflops.toFixed(2), r.firstCallMs.toFixed(1), r.dispatches ?? '', r.ok ? 'yes' : 'NO'].map(String);
   });
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells) => `| ${cells.map((c, i) => c.padStart(widths[i])).join(' | ')} |`;
@@ -83,7 +85,8 @@ function table(rows) {
 
 const options = parseArgs(process.argv.slice(2));
 const { node, ...suiteOptions } = options;
-console.log(`webrnn forward benchmark (${node ? 'Node, Dawn' : 'headless Chromium'}), float32, median of ${suiteOptions.runs ?? 7} runs after warm-up`);
+console.log(`webrnn benchmark (${node ? 'Node, Dawn' : 'headless Chromium'}), float32, median of ${suiteOptions.runs ?? 7} runs after warm-up`);
+console.log('infer: a forward pass with results read back; train: one training step (forward, MSE, BPTT, clipping, Adam, loss read back)');
 const result = node ? await inNode(suiteOptions) : await inBrowser(suiteOptions);
 const a = result.adapter;
 console.log(`adapter: ${a.vendor} ${a.architecture} ${a.device} ${a.description}${a.software ? ' (software)' : ''}; ${result.browser}`);

@@ -57,15 +57,66 @@ function check(lib, model, dict, x, w, result) {
   return worst === 0;
 }
 
+/** Time `fn` `runs` times after `warmup` calls; returns the median and the minimum in ms. */
+async function timeRuns(fn, runs, warmup) {
+  for (let i = 0; i < warmup; i++) await fn();
+  const times = [];
+  for (let i = 0; i < runs; i++) {
+    const s = performance.now();
+    await fn();
+    times.push(performance.now() - s);
+  }
+  return { ms: median(times), minMs: Math.min(...times) };
+}
+
+/**
+ * One training step per run: forward, MSE on a 1-output read-out of every step, BPTT, global
+ * norm clipping and Adam, with the loss read back (so each run waits for the step to finish).
+ * GFLOP/s counts 3× the forward's recurrent FLOPs (forward, and the two products of backward).
+ */
+async function trainRow(engine, cell, name, w, runs, log) {
+  const model = engine[cell]({ inputSize: w.inputSize, hiddenSize: w.hiddenSize, outputSize: 1, seed: 1 });
+  const x = randomFloats(w.seqLen * w.batch * w.inputSize, 777);
+  const target = randomFloats(w.seqLen * w.batch, 778);
+  const opts = { batch: w.batch, seqLen: w.seqLen, loss: 'mse', optimizer: { type: 'adam', lr: 1e-3 }, clipGradNorm: 1 };
+  const losses = [];
+  const step = async () => losses.push((await model.trainStep(x, target, opts)).loss);
+  const first0 = performance.now();
+  await step();
+  const firstCallMs = performance.now() - first0;
+  const { ms, minMs } = await timeRuns(step, runs, 1);
+  // The same batch again and again: Adam must bring its loss down, and nothing may blow up.
+  const ok = losses.every(Number.isFinite) && losses[losses.length - 1] < losses[0];
+  const row = {
+    engine: 'webrnn',
+    backend: 'webgpu',
+    workload: name,
+    cell,
+    mode: 'train',
+    ms,
+    minMs,
+    runs,
+    firstCallMs,
+    gflops: (3 * forwardFlops(w, cell)) / (ms * 1e6),
+    ok,
+    onGpu: true,
+    dispatches: model.lastTrainStats?.dispatches,
+  };
+  log(row);
+  model.destroy();
+  return row;
+}
+
 /**
  * Run the suite. `lib` is the package (createEngine, recurrentForwardReference); options pick
- * cells, workloads and the number of timed runs. Returns { adapter, rows }.
+ * cells, workloads, modes ('infer', 'train') and the number of timed runs. Returns { adapter, rows }.
  */
 export async function runSuite(lib, options = {}, log = () => {}) {
   const cells = options.cells ?? CELLS;
   const workloads = options.workloads ?? Object.keys(WORKLOADS);
   const runs = options.runs ?? 7;
   const warmup = options.warmup ?? 2;
+  const modes = options.modes ?? ['infer', 'train'];
   const rows = [];
   const t0 = performance.now();
   const engine = await lib.createEngine();
@@ -74,6 +125,8 @@ export async function runSuite(lib, options = {}, log = () => {}) {
     for (const cell of cells) {
       for (const name of workloads) {
         const w = WORKLOADS[name];
+        if (modes.includes('train')) rows.push(await trainRow(engine, cell, name, w, runs, log));
+        if (!modes.includes('infer')) continue;
         const model = engine[cell]({ inputSize: w.inputSize, hiddenSize: w.hiddenSize, seed: 1 });
         const dict = await model.stateDict();
         const x = randomFloats(w.seqLen * w.batch * w.inputSize, 12345);
@@ -82,14 +135,7 @@ export async function runSuite(lib, options = {}, log = () => {}) {
         const first = await model.forward(x, opts);
         const firstMs = performance.now() - first0;
         const ok = check(lib, model, dict, x, w, first);
-        for (let i = 1; i < warmup; i++) await model.forward(x, opts);
-        const times = [];
-        for (let i = 0; i < runs; i++) {
-          const s = performance.now();
-          await model.forward(x, opts);
-          times.push(performance.now() - s);
-        }
-        const ms = median(times);
+        const { ms, minMs } = await timeRuns(() => model.forward(x, opts), runs, warmup - 1);
         const gflops = forwardFlops(w, cell) / (ms * 1e6);
         const row = {
           engine: 'webrnn',
@@ -98,7 +144,7 @@ export async function runSuite(lib, options = {}, log = () => {}) {
           cell,
           mode: 'infer',
           ms,
-          minMs: Math.min(...times),
+          minMs,
           runs,
           firstCallMs: firstMs,
           gflops,

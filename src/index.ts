@@ -9,13 +9,25 @@
  */
 export { createEngine, Engine, type EngineOptions } from './engine.js';
 export type { AdapterDescription, GpuOptions } from './gpu/device.js';
-export { RecurrentModel, type ForwardOptions, type ForwardOutput } from './model/recurrent-model.js';
+export { RecurrentModel, type ForwardOptions, type ForwardOutput, type GradientOptions, type GradientOutput } from './model/recurrent-model.js';
+export type {
+  AdamConfig,
+  LossKind,
+  OptimizerConfig,
+  SgdConfig,
+  TrainSequenceOptions,
+  TrainSequenceResult,
+  TrainStepOptions,
+  TrainStepResult,
+} from './train/options.js';
+export type { InitOptions } from './train/init.js';
 export type { ForwardStats } from './schedule/forward.js';
 export type { CellKind, GruOptions, ModelSpec, RecurrentOptions, RnnOptions } from './model/spec.js';
 export { parameterInfo, gateCount, type ParameterInfo } from './model/spec.js';
 export type { StateDict } from './model/parameters.js';
 export type { Nonlinearity } from './kernels/rnn-cell-forward.js';
 export { recurrentForwardReference, type ReferenceForwardOptions, type ReferenceForwardResult } from './reference/recurrent-forward.js';
+export { recurrentBackwardReference, type ReferenceGradientOptions, type ReferenceGradients } from './reference/recurrent-backward.js';
 export {
   WebRnnError,
   GpuUnavailableError,

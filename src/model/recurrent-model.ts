@@ -115,6 +115,7 @@ export class RecurrentModel {
   private queue: Promise<unknown> = Promise.resolve();
   private destroyed = false;
   private stats: ForwardStats | null = null;
+  private trainStats: { submits: number; dispatches: number } | null = null;
 
   /** @internal Use `engine.rnn`, `engine.lstm` or `engine.gru`. */
   constructor(
@@ -151,6 +152,11 @@ export class RecurrentModel {
   /** 'rnn', 'lstm' or 'gru'. */
   get kind(): CellKind {
     return this.spec.kind;
+  }
+
+  /** What the last training step recorded (submits, dispatches), or null before the first. */
+  get lastTrainStats(): { submits: number; dispatches: number } | null {
+    return this.trainStats;
   }
 
   /** What the last forward pass recorded (submits, dispatches), or null before the first. */
@@ -551,6 +557,7 @@ export class RecurrentModel {
       writeFloats(ctx, plan.mask, maskSeq);
       state.step++;
       const r = await plan.run({ hasH0: h0 !== undefined, hasC0: c0 !== undefined, scale, maxNorm, clipValue, optimizer, step: state.step, readLoss, readNorm, readState });
+      this.trainStats = { submits: 1, dispatches: plan.dispatches };
       const result: TrainStepResult = {};
       if (r.lossRows) result.loss = r.lossRows.reduce((a, b) => a + b, 0);
       if (r.norm !== undefined) result.gradNorm = r.norm;
