@@ -41,3 +41,33 @@ export function randomFloats(rng: { range(lo: number, hi: number): number }, n: 
   for (let i = 0; i < n; i++) a[i] = rng.range(lo, hi);
   return a;
 }
+
+/** Counts of what `fn` asks the device to do: submits, buffer creations, mapAsync calls. */
+export async function countDeviceCalls(device: GPUDevice, fn: () => Promise<unknown>): Promise<{ submit: number; createBuffer: number; mapAsync: number }> {
+  const counts = { submit: 0, createBuffer: 0, mapAsync: 0 };
+  const queue = device.queue;
+  const submit = queue.submit.bind(queue);
+  const createBuffer = device.createBuffer.bind(device);
+  queue.submit = (buffers) => {
+    counts.submit++;
+    return submit(buffers);
+  };
+  device.createBuffer = (desc) => {
+    counts.createBuffer++;
+    return createBuffer(desc);
+  };
+  const map = Object.getPrototypeOf(createBuffer({ size: 4, usage: 1 })) as GPUBuffer;
+  const mapAsync = map.mapAsync;
+  map.mapAsync = function (this: GPUBuffer, ...args: Parameters<GPUBuffer['mapAsync']>) {
+    counts.mapAsync++;
+    return mapAsync.apply(this, args);
+  };
+  try {
+    await fn();
+  } finally {
+    queue.submit = submit;
+    device.createBuffer = createBuffer;
+    map.mapAsync = mapAsync;
+  }
+  return counts;
+}
