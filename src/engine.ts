@@ -1,10 +1,13 @@
 /**
  * The engine: one GPU device and the models made on it.
  */
-import { WebRnnError } from './errors.js';
+import { ShapeError, WebRnnError } from './errors.js';
+import { planFromStateDict, type LoadOptions } from './io/load.js';
+import { looksLikeSafetensors, readSafetensors } from './io/safetensors.js';
+import { checkFinite } from './model/parameters.js';
 import { GpuContext, type AdapterDescription, type GpuOptions } from './gpu/device.js';
 import { RecurrentModel } from './model/recurrent-model.js';
-import { resolveSpec, type CellKind, type GruOptions, type RecurrentOptions, type RnnOptions } from './model/spec.js';
+import { parameterInfo, resolveSpec, type CellKind, type GruOptions, type RecurrentOptions, type RnnOptions } from './model/spec.js';
 
 /** Options of {@link createEngine}. */
 export type EngineOptions = GpuOptions;
@@ -52,6 +55,49 @@ export class Engine {
   /** A GRU, PyTorch's `nn.GRU` (or ONNX's linear_before_reset = 0 form with `linearBeforeReset: false`). */
   gru(options: GruOptions): RecurrentModel {
     return this.make('gru', options);
+  }
+
+  /**
+   * A model from a PyTorch `state_dict` saved as safetensors (bytes, or a URL to fetch): kind,
+   * sizes, layers and directions from the names and shapes, any common prefix, and an
+   * nn.Linear read-out beside the recurrent module. Nothing is left behind on error.
+   */
+  async load(source: Uint8Array | ArrayBuffer | string, options: LoadOptions = {}): Promise<RecurrentModel> {
+    if (this.destroyed) throw new WebRnnError('destroyed', 'engine.load: the engine has been destroyed');
+    let bytes: Uint8Array;
+    if (typeof source === 'string') {
+      const response = await fetch(source);
+      if (!response.ok) throw new WebRnnError('invalid-file', `load: fetching ${source} failed: HTTP ${response.status}`);
+      bytes = new Uint8Array(await response.arrayBuffer());
+    } else if (source instanceof Uint8Array) bytes = source;
+    else if (source instanceof ArrayBuffer) bytes = new Uint8Array(source);
+    else throw new WebRnnError('invalid-option', 'load: safetensors bytes (Uint8Array or ArrayBuffer) or a URL expected');
+    if (!looksLikeSafetensors(bytes)) {
+      throw new WebRnnError('invalid-file', 'load: not a safetensors file (ONNX and TensorFlow.js models cannot be loaded yet)');
+    }
+    const file = readSafetensors(bytes);
+    const shapes: Record<string, number[]> = {};
+    for (const [name, t] of Object.entries(file.tensors)) shapes[name] = t.shape;
+    const plan = planFromStateDict(shapes, options);
+    const spec = resolveSpec(plan.kind, plan.options);
+    const dict: Record<string, Float32Array> = {};
+    for (const p of parameterInfo(spec)) {
+      const theirs = plan.names[p.name];
+      const t = file.tensors[theirs];
+      if (!t) throw new WebRnnError('state-dict', `load: '${theirs}' missing from the file`);
+      if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) throw new ShapeError(theirs, p.shape, t.shape);
+      if (options.checkFinite ?? true) checkFinite(theirs, t.data);
+      dict[p.name] = t.data;
+    }
+    const model = this.make(plan.kind, plan.options);
+    try {
+      model.loadStateDict(dict);
+    } catch (e) {
+      model.destroy();
+      throw e;
+    }
+    model.fileNames = plan.names;
+    return model;
   }
 
   /** Compile the pipelines `model` needs ahead of its first forward. */

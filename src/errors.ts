@@ -14,6 +14,7 @@ export type WebRnnErrorCode =
   | 'non-finite'
   | 'state-dict'
   | 'invalid-option'
+  | 'invalid-file'
   | 'destroyed';
 
 /** Base class of every error webrnn throws. */

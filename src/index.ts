@@ -21,6 +21,8 @@ export type {
   TrainStepResult,
 } from './train/options.js';
 export type { InitOptions } from './train/init.js';
+export type { LoadOptions } from './io/load.js';
+export { readSafetensors, writeSafetensors, type SafetensorsFile, type SafetensorsTensor, type SafetensorsDtype } from './io/safetensors.js';
 export type { ForwardStats } from './schedule/forward.js';
 export type { CellKind, GruOptions, ModelSpec, RecurrentOptions, RnnOptions } from './model/spec.js';
 export { parameterInfo, gateCount, type ParameterInfo } from './model/spec.js';

@@ -27,7 +27,8 @@ import { GradientPlan, type BackwardKernels } from '../schedule/backward.js';
 import { checkCount, ForwardPlan, type ForwardKernels, type ForwardStats, type LayerParameterBuffers, type ReadoutBuffers } from '../schedule/forward.js';
 import { checkFinite, defaultParameters, packLayer, unpackLayer, validateStateDict, type PackedLayer, type StateDict } from './parameters.js';
 import { swapBatchTime } from './layout.js';
-import { READOUT_BIAS, READOUT_WEIGHT } from './spec.js';
+import { parameterInfo, READOUT_BIAS, READOUT_WEIGHT } from './spec.js';
+import { writeSafetensors } from '../io/safetensors.js';
 import { gateCount, layerInputSize, packedGateStride, type CellKind, type ModelSpec } from './spec.js';
 
 /** Options of {@link RecurrentModel.forward}. */
@@ -152,6 +153,21 @@ export class RecurrentModel {
   /** 'rnn', 'lstm' or 'gru'. */
   get kind(): CellKind {
     return this.spec.kind;
+  }
+
+  /** @internal The names of a loaded file's tensors by our names, used by save(). */
+  fileNames: Record<string, string> | null = null;
+
+  /**
+   * The parameters as F32 safetensors bytes, under the names PyTorch's load_state_dict expects:
+   * those of the file the model was loaded from, or the module's own (weight_ih_l0, …, and
+   * readout.weight / readout.bias for the read-out).
+   */
+  async save(metadata?: Record<string, string>): Promise<Uint8Array> {
+    const dict = await this.stateDict();
+    const tensors: Record<string, { shape: readonly number[]; data: Float32Array }> = {};
+    for (const p of parameterInfo(this.spec)) tensors[this.fileNames?.[p.name] ?? p.name] = { shape: p.shape, data: dict[p.name] };
+    return writeSafetensors(tensors, metadata);
   }
 
   /** What the last training step recorded (submits, dispatches), or null before the first. */

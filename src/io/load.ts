@@ -1,0 +1,110 @@
+/**
+ * Building a model from a PyTorch state dict: the kind, sizes, layer count and directions are
+ * read from the names and shapes (weight_ih_l{k}[_reverse], …), under any common prefix
+ * (`rnn.`, `lstm.`, `encoder.lstm.`), with an nn.Linear read-out recognised beside it.
+ */
+import { WebRnnError } from '../errors.js';
+import type { Nonlinearity } from '../kernels/rnn-cell-forward.js';
+import { READOUT_BIAS, READOUT_WEIGHT, type CellKind, type GruOptions, type RnnOptions } from '../model/spec.js';
+
+/** Options of `engine.load`. */
+export interface LoadOptions {
+  /** The Elman RNN's nonlinearity, which the names cannot tell (default 'tanh'). */
+  nonlinearity?: Nonlinearity;
+  /** Which recurrent module to load when the file holds several (its prefix, e.g. 'encoder.lstm.'). */
+  prefix?: string;
+  /** The nn.Linear read-out's module name (e.g. 'fc'); by default the one Linear whose input matches. */
+  readout?: string | false;
+  /** Options the weights cannot carry. */
+  batchFirst?: boolean;
+  seed?: number;
+  /** Refuse NaN and ±Infinity in the weights (default true). */
+  checkFinite?: boolean;
+  /** Leave tensors that belong to neither the recurrent module nor the read-out (default: refuse them). */
+  ignoreUnknown?: boolean;
+}
+
+/** What a state dict describes. */
+export interface StateDictPlan {
+  kind: CellKind;
+  options: RnnOptions & GruOptions;
+  /** The file's names by our names (PyTorch names under the prefix, and the read-out). */
+  names: Record<string, string>;
+}
+
+const PARAM = /^(.*?)(weight|bias)_(ih|hh)_l(\d+)(_reverse)?$/;
+
+/** Read kind, sizes and names from tensor shapes; throws a WebRnnError naming what does not fit. */
+export function planFromStateDict(shapes: Readonly<Record<string, readonly number[]>>, options: LoadOptions = {}): StateDictPlan {
+  const prefixes = new Set<string>();
+  for (const name of Object.keys(shapes)) {
+    const m = PARAM.exec(name);
+    if (m) prefixes.add(m[1]);
+  }
+  if (prefixes.size === 0) throw new WebRnnError('state-dict', 'load: no recurrent weights (weight_ih_l0, …) in the file');
+  let prefix = options.prefix;
+  if (prefix === undefined) {
+    if (prefixes.size > 1) throw new WebRnnError('state-dict', `load: the file holds several recurrent modules (${[...prefixes].map((p) => `'${p}'`).join(', ')}); choose one with the prefix option`);
+    prefix = [...prefixes][0];
+  } else if (!prefixes.has(prefix)) {
+    throw new WebRnnError('state-dict', `load: no recurrent weights under prefix '${prefix}' (found ${[...prefixes].map((p) => `'${p}'`).join(', ')})`);
+  }
+  const get = (n: string): readonly number[] | undefined => shapes[prefix + n];
+  for (const n of Object.keys(shapes)) {
+    if (n.startsWith(prefix) && /^weight_hr_l\d+/.test(n.slice(prefix.length))) {
+      throw new WebRnnError('state-dict', `load: '${n}': LSTMs with projections (proj_size) are not supported`);
+    }
+  }
+  const wih = get('weight_ih_l0');
+  const whh = get('weight_hh_l0');
+  if (!wih || wih.length !== 2) throw new WebRnnError('state-dict', `load: ${prefix}weight_ih_l0 missing or not 2-D`);
+  if (!whh || whh.length !== 2) throw new WebRnnError('state-dict', `load: ${prefix}weight_hh_l0 missing or not 2-D`);
+  const H = whh[1];
+  if (H < 1 || whh[0] % H !== 0) throw new WebRnnError('state-dict', `load: ${prefix}weight_hh_l0 of shape [${whh.join(', ')}] is not [G·H, H]`);
+  const G = whh[0] / H;
+  const kind: CellKind | undefined = G === 4 ? 'lstm' : G === 3 ? 'gru' : G === 1 ? 'rnn' : undefined;
+  if (!kind) throw new WebRnnError('state-dict', `load: ${prefix}weight_hh_l0 has ${G} gate blocks; 1 (RNN), 3 (GRU) or 4 (LSTM) expected`);
+  let numLayers = 0;
+  while (get(`weight_ih_l${numLayers}`)) numLayers++;
+  const bidirectional = get('weight_ih_l0_reverse') !== undefined;
+  const bias = get('bias_ih_l0') !== undefined;
+  const D = bidirectional ? 2 : 1;
+  const names: Record<string, string> = {};
+  for (let l = 0; l < numLayers; l++) {
+    for (let d = 0; d < D; d++) {
+      for (const role of ['weight_ih', 'weight_hh', ...(bias ? ['bias_ih', 'bias_hh'] : [])]) {
+        const ours = `${role}_l${l}${d ? '_reverse' : ''}`;
+        names[ours] = prefix + ours;
+      }
+    }
+  }
+  // Leftovers: a read-out, or tensors that are not ours.
+  const rest = Object.keys(shapes).filter((n) => !Object.values(names).includes(n));
+  const modelOptions: RnnOptions & GruOptions = { inputSize: wih[1], hiddenSize: H, numLayers, bidirectional, bias };
+  if (kind === 'rnn') modelOptions.nonlinearity = options.nonlinearity ?? 'tanh';
+  else if (options.nonlinearity !== undefined) throw new WebRnnError('invalid-option', `load: nonlinearity is for RNN models; the file holds a ${kind}`);
+  if (options.readout !== false) {
+    const linears = rest
+      .filter((n) => n.endsWith('.weight') && shapes[n].length === 2 && shapes[n][1] === D * H)
+      .map((n) => n.slice(0, -'weight'.length))
+      .filter((m) => shapes[`${m}bias`]?.length === 1 && shapes[`${m}bias`][0] === shapes[`${m}weight`][0]);
+    let chosen: string | undefined;
+    if (options.readout !== undefined) {
+      chosen = options.readout.endsWith('.') ? options.readout : `${options.readout}.`;
+      if (!linears.includes(chosen)) throw new WebRnnError('state-dict', `load: no nn.Linear '${options.readout}' with ${D * H} inputs in the file`);
+    } else if (linears.length === 1) chosen = linears[0];
+    else if (linears.length > 1) throw new WebRnnError('state-dict', `load: several possible read-outs (${linears.map((m) => `'${m.slice(0, -1)}'`).join(', ')}); choose one with the readout option`);
+    if (chosen) {
+      names[READOUT_WEIGHT] = `${chosen}weight`;
+      names[READOUT_BIAS] = `${chosen}bias`;
+      modelOptions.outputSize = shapes[`${chosen}weight`][0];
+    }
+  }
+  const unknown = Object.keys(shapes).filter((n) => !Object.values(names).includes(n));
+  if (unknown.length && !options.ignoreUnknown) {
+    throw new WebRnnError('state-dict', `load: tensors that belong to no recurrent layer or read-out: ${unknown.map((n) => `'${n}'`).join(', ')} (pass ignoreUnknown: true to leave them)`);
+  }
+  if (options.batchFirst !== undefined) modelOptions.batchFirst = options.batchFirst;
+  if (options.seed !== undefined) modelOptions.seed = options.seed;
+  return { kind, options: modelOptions, names };
+}
