@@ -1,0 +1,110 @@
+/** engine.load of PyTorch state dicts saved as safetensors, and model.save. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEngine, type Engine } from '../../src/engine.js';
+import { WebRnnError } from '../../src/errors.js';
+import { writeSafetensors } from '../../src/io/safetensors.js';
+import { parameterInfo, resolveSpec, type CellKind, type GruOptions, type RnnOptions } from '../../src/model/spec.js';
+import { recurrentForwardReference } from '../../src/reference/recurrent-forward.js';
+import { expectClose } from '../helpers/compare.js';
+import { randomFloats } from '../helpers/gpu.js';
+import { randomStateDict } from '../helpers/models.js';
+import { testRandom } from '../helpers/seed.js';
+
+const { rng, seed } = testRandom('load');
+let engine: Engine;
+beforeAll(async () => {
+  engine = await createEngine();
+});
+afterAll(() => engine?.destroy());
+
+/** A PyTorch-style file: the recurrent module under `prefix`, an optional Linear `fc.` read-out. */
+function pytorchFile(kind: CellKind, options: RnnOptions & GruOptions, prefix: string, extra: Record<string, { shape: number[]; data: Float32Array }> = {}) {
+  const spec = resolveSpec(kind, options);
+  const dict = randomStateDict(spec, rng);
+  const tensors: Record<string, { shape: readonly number[]; data: Float32Array }> = {};
+  for (const p of parameterInfo(spec)) {
+    const name = p.role === 'readout_weight' ? 'fc.weight' : p.role === 'readout_bias' ? 'fc.bias' : prefix + p.name;
+    tensors[name] = { shape: p.shape, data: dict[p.name] };
+  }
+  Object.assign(tensors, extra);
+  return { spec, dict, bytes: writeSafetensors(tensors, { format: 'pt' }) };
+}
+
+async function loadError(bytes: Uint8Array, options = {}): Promise<WebRnnError> {
+  try {
+    (await engine.load(bytes, options)).destroy();
+  } catch (e) {
+    expect(e).toBeInstanceOf(WebRnnError);
+    return e as WebRnnError;
+  }
+  throw new Error('load succeeded');
+}
+
+describe('engine.load', () => {
+  const cases: Array<[CellKind, RnnOptions & GruOptions, string]> = [
+    ['lstm', { inputSize: 3, hiddenSize: 5, numLayers: 2, bidirectional: true, outputSize: 2 }, 'encoder.lstm.'],
+    ['gru', { inputSize: 4, hiddenSize: 6, numLayers: 1, bidirectional: false }, 'rnn.'],
+    ['rnn', { inputSize: 2, hiddenSize: 7, numLayers: 3, bidirectional: true, bias: false, nonlinearity: 'relu', outputSize: 3 }, ''],
+  ];
+  for (const [kind, options, prefix] of cases) {
+    it(`infers a ${kind} (${JSON.stringify(options)}) under prefix '${prefix}' and runs it`, async () => {
+      const file = pytorchFile(kind, options, prefix);
+      const model = await engine.load(file.bytes, kind === 'rnn' ? { nonlinearity: options.nonlinearity } : {});
+      expect(model.kind).toBe(kind);
+      expect(model.spec).toEqual(file.spec);
+      const B = 2;
+      const T = 5;
+      const x = randomFloats(rng, T * B * options.inputSize);
+      const got = await model.forward(x, { batch: B, seqLen: T });
+      const ref = recurrentForwardReference(file.spec, file.dict, x, { batch: B, seqLen: T });
+      expectClose(`${kind} loaded output (seed ${seed})`, got.output, ref.output);
+      if (ref.y) expectClose(`${kind} loaded read-out (seed ${seed})`, got.y!, ref.y);
+      // save() writes the file's own names; loading it back gives the same bits.
+      const saved = await model.save({ format: 'pt' });
+      expect(saved).toEqual(file.bytes);
+      const again = await engine.load(saved, kind === 'rnn' ? { nonlinearity: options.nonlinearity } : {});
+      const [a, b] = [await model.stateDict(), await again.stateDict()];
+      for (const k of Object.keys(a)) expect(new Uint32Array(b[k].buffer), k).toEqual(new Uint32Array(a[k].buffer));
+      model.destroy();
+      again.destroy();
+    });
+  }
+
+  it('a built model saves under its own names, which load back', async () => {
+    const model = engine.gru({ inputSize: 3, hiddenSize: 4, outputSize: 2, bidirectional: true });
+    const bytes = await model.save();
+    const back = await engine.load(bytes);
+    expect(back.spec).toEqual(model.spec);
+    const [a, b] = [await model.stateDict(), await back.stateDict()];
+    for (const k of Object.keys(a)) expect(b[k], k).toEqual(a[k]);
+    model.destroy();
+    back.destroy();
+  });
+
+  it('refuses what it cannot read, naming it, and leaves no model behind', async () => {
+    const before = (engine as unknown as { models: Set<unknown> }).models.size;
+    const none = writeSafetensors({ 'embedding.weight': { shape: [4, 2], data: new Float32Array(8) } });
+    expect((await loadError(none)).message).toMatch(/no recurrent weights/);
+    const two = pytorchFile('gru', { inputSize: 2, hiddenSize: 3 }, 'a.', pytorchFileTensors('b.'));
+    expect((await loadError(two.bytes)).message).toMatch(/several recurrent modules \('a\.', 'b\.'\)/);
+    const stray = pytorchFile('lstm', { inputSize: 2, hiddenSize: 3 }, '', { 'embedding.weight': { shape: [10, 2], data: new Float32Array(20) } });
+    expect((await loadError(stray.bytes)).message).toMatch(/belong to no recurrent layer or read-out: 'embedding.weight'/);
+    (await engine.load(stray.bytes, { ignoreUnknown: true })).destroy();
+    const nan = pytorchFile('lstm', { inputSize: 2, hiddenSize: 3 }, '');
+    const nanFile = pytorchFile('lstm', { inputSize: 2, hiddenSize: 3 }, '', { weight_hh_l0: { shape: [12, 3], data: new Float32Array(36).fill(NaN) } });
+    expect((await loadError(nanFile.bytes)).code).toBe('non-finite');
+    expect((await loadError(nan.bytes, { nonlinearity: 'relu' })).message).toMatch(/nonlinearity is for RNN models/);
+    const proj = pytorchFile('lstm', { inputSize: 2, hiddenSize: 3 }, '', { weight_hr_l0: { shape: [2, 3], data: new Float32Array(6) } });
+    expect((await loadError(proj.bytes)).message).toMatch(/projections \(proj_size\) are not supported/);
+    expect((await loadError(new Uint8Array([8, 0, 0, 0, 0, 0, 0, 0, 0x08, 1]))).message).toMatch(/not a safetensors file/);
+    expect((engine as unknown as { models: Set<unknown> }).models.size).toBe(before);
+  });
+});
+
+/** GRU tensors under another prefix, to make a file with two recurrent modules. */
+function pytorchFileTensors(prefix: string): Record<string, { shape: number[]; data: Float32Array }> {
+  return {
+    [`${prefix}weight_ih_l0`]: { shape: [9, 2], data: new Float32Array(18) },
+    [`${prefix}weight_hh_l0`]: { shape: [9, 3], data: new Float32Array(27) },
+  };
+}
