@@ -27,7 +27,6 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   let j = wid.x * WG + lid.x;
   let b0 = wid.y * ROWS;
   let d = wid.z;
-  let t = timeOf(d);
 
   // Column r: the recurrent pre-activations of the gates of row b0 + r (only column 0
   // without BATCH_TILE).
@@ -54,6 +53,11 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   for (var r = 0u; r < ROWS; r++) {
     let b = b0 + r;
     if (b >= p.batch) { break; }
+    let t = timeOf(d, b);
+    if (!running(b)) {
+      hseq[hseqIndex(t, b, d, j)] = 0.0;
+      continue;
+    }
     let xb = xprojBase(t, b, d, 3u) + j;
     let a = acc[r];
     let rg = sigmoid(xproj[xb] + bhh[bb] + a.x);
@@ -70,7 +74,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
     saved[savedIndex(t, b, d, 4u, 5u, j)] = hp;
 #endif
     hseq[hseqIndex(t, b, d, j)] = h;
-    if (p.step + 1u == p.seqLen) { hN[stateIndex(b, d, j)] = h; }
+    if (isLast(b)) { hN[stateIndex(b, d, j)] = h; }
   }
 }
 #else
@@ -93,7 +97,6 @@ fn resetGate(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wi
   let j = wid.x * WG + lid.x;
   let b0 = wid.y * ROWS;
   let d = wid.z;
-  let t = timeOf(d);
 
   // Component r: the reset gate's recurrent pre-activation of row b0 + r.
   var acc = vec4f(0.0);
@@ -117,6 +120,9 @@ fn resetGate(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wi
   for (var r = 0u; r < ROWS; r++) {
     let b = b0 + r;
     if (b >= p.batch) { break; }
+    // Inactive rows: nothing to gate (main zeroes their output).
+    if (!running(b)) { continue; }
+    let t = timeOf(d, b);
     let rg = sigmoid(xproj[xprojBase(t, b, d, 3u) + j] + bhh[d * GH + j] + acc[r]);
     rh[rhIndex(b, d, j)] = rg * prevH(b, d, j);
   }
@@ -129,7 +135,6 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   let j = wid.x * WG + lid.x;
   let b0 = wid.y * ROWS;
   let d = wid.z;
-  let t = timeOf(d);
 
   // Component r: the update gate's (accZ) and the candidate's (accN) recurrent terms of row b0 + r.
   var accZ = vec4f(0.0);
@@ -169,12 +174,17 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   for (var r = 0u; r < ROWS; r++) {
     let b = b0 + r;
     if (b >= p.batch) { break; }
+    let t = timeOf(d, b);
+    if (!running(b)) {
+      hseq[hseqIndex(t, b, d, j)] = 0.0;
+      continue;
+    }
     let xb = xprojBase(t, b, d, 3u) + j;
     let z = sigmoid(xproj[xb + H] + bhh[bb + H] + accZ[r]);
     let n = tanhSat(xproj[xb + 2u * H] + accN[r] + bhh[bb + 2u * H]);
     let h = (1.0 - z) * n + z * prevH(b, d, j);
     hseq[hseqIndex(t, b, d, j)] = h;
-    if (p.step + 1u == p.seqLen) { hN[stateIndex(b, d, j)] = h; }
+    if (isLast(b)) { hN[stateIndex(b, d, j)] = h; }
   }
 }
 #endif

@@ -22,7 +22,6 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   let j = wid.x * WG + lid.x;
   let b0 = wid.y * ROWS;
   let d = wid.z;
-  let t = timeOf(d);
 
   // Column r: the recurrent pre-activations of the gates of row b0 + r (only column 0
   // without BATCH_TILE).
@@ -50,6 +49,11 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   for (var r = 0u; r < ROWS; r++) {
     let b = b0 + r;
     if (b >= p.batch) { break; }
+    let t = timeOf(d, b);
+    if (!running(b)) {
+      hseq[hseqIndex(t, b, d, j)] = 0.0;
+      continue;
+    }
     let xb = xprojBase(t, b, d, 4u) + j;
     let pre = vec4f(xproj[xb], xproj[xb + H], xproj[xb + 2u * H], xproj[xb + 3u * H]) + bias + acc[r];
     let ig = sigmoid(pre.x);
@@ -70,6 +74,6 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
     saved[savedIndex(t, b, d, 5u, 6u, j)] = cOld;
 #endif
     hseq[hseqIndex(t, b, d, j)] = h;
-    if (p.step + 1u == p.seqLen) { hN[si] = h; }
+    if (isLast(b)) { hN[si] = h; }
   }
 }

@@ -19,7 +19,6 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   let j = wid.x * WG + lid.x;
   let b0 = wid.y * ROWS;
   let d = wid.z;
-  let t = timeOf(d);
 
   // Component r: the pre-activation of row b0 + r (only x without BATCH_TILE).
   var acc = vec4f(0.0);
@@ -43,8 +42,13 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   for (var r = 0u; r < ROWS; r++) {
     let b = b0 + r;
     if (b >= p.batch) { break; }
+    let t = timeOf(d, b);
+    if (!running(b)) {
+      hseq[hseqIndex(t, b, d, j)] = 0.0;
+      continue;
+    }
     let h = activate(xproj[xprojBase(t, b, d, 1u) + j] + bhh[d * H + j] + acc[r]);
     hseq[hseqIndex(t, b, d, j)] = h;
-    if (p.step + 1u == p.seqLen) { hN[stateIndex(b, d, j)] = h; }
+    if (isLast(b)) { hN[stateIndex(b, d, j)] = h; }
   }
 }

@@ -19,7 +19,8 @@
 //                         GRU) in one vec4f; P = 1 for the Elman cell. Neighbouring units
 //                         read neighbouring words. Each cell shader declares this binding.
 //   bhh   [D, G*H]        b_hh (zeros for a model without bias)
-//   h0    [L*D, B, H]     initial states of every layer; this layer's start at stateBase
+//   h0    [L*D, B, H]     initial states of every layer; this layer's start at stateBase;
+//                         then, at lengthsOffset, each sequence's length [B] (as f32)
 //   hseq  [T, B, D*H]     this layer's output sequence; h_{t-1} is read from the previous slot
 //   hN    [L*D, B, H]     written on the last step only
 //   saved [T, B, D, S*H]  TRAINING only (LSTM, GRU): the S activations of each step that
@@ -32,6 +33,7 @@ struct Params {
   step: u32,
   numDirections: u32,
   stateBase: u32,
+  lengthsOffset: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -51,9 +53,27 @@ const ROWS: u32 = 1u;
 var<workgroup> hTile: array<f32, WG>;
 #endif
 
-fn timeOf(d: u32) -> u32 {
-  if (d == 0u) { return p.step; }
-  return p.seqLen - 1u - p.step;
+// Variable lengths (PyTorch's packed sequences, ONNX's sequence_lens): sequence b runs for
+// L_b = seqLen(b) steps. Direction 0 handles t = step, direction 1 t = L_b - 1 - step, so the
+// reverse direction starts at the sequence's own last step. Once step >= L_b the row is
+// inactive: its state stays as it is, and the dispatch zeroes the output at t = step (over the
+// inactive steps that covers t = L_b .. T - 1 in both directions).
+fn seqLen(b: u32) -> u32 {
+  return u32(h0[p.lengthsOffset + b]);
+}
+
+fn running(b: u32) -> bool {
+  return p.step < seqLen(b);
+}
+
+// The last step of sequence b: the one that writes hN.
+fn isLast(b: u32) -> bool {
+  return p.step + 1u == seqLen(b);
+}
+
+fn timeOf(d: u32, b: u32) -> u32 {
+  if (d == 0u || !running(b)) { return p.step; }
+  return seqLen(b) - 1u - p.step;
 }
 
 fn stateIndex(b: u32, d: u32, j: u32) -> u32 {
@@ -74,10 +94,12 @@ fn xprojBase(t: u32, b: u32, d: u32, gates: u32) -> u32 {
   return ((t * p.batch + b) * p.numDirections + d) * gates * p.hidden;
 }
 
-// h_{t-1}[b, k] of direction d: h0 on the first step, else the neighbouring slot of hseq.
+// h_{t-1}[b, k] of direction d: h0 on the first step, else the neighbouring slot of hseq
+// (0 for an inactive row, whose result is not used).
 fn prevH(b: u32, d: u32, k: u32) -> f32 {
+  if (!running(b)) { return 0.0; }
   if (p.step == 0u) { return h0[stateIndex(b, d, k)]; }
-  let t = timeOf(d);
+  let t = timeOf(d, b);
   var tp = t - 1u;
   if (d == 1u) { tp = t + 1u; }
   return hseq[hseqIndex(tp, b, d, k)];

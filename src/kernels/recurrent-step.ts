@@ -46,6 +46,7 @@ export interface CellStepBindings {
   xproj: GPUBuffer;
   whhT: GPUBuffer;
   bhh: GPUBuffer;
+  /** Initial states [L·D, B, H], then the sequence lengths [B] as f32. */
   h0: GPUBuffer;
   hseq: GPUBuffer;
   hN: GPUBuffer;
@@ -145,6 +146,7 @@ export class CellStepKernel {
         step,
         numDirections: shape.numDirections,
         stateBase: shape.layer * shape.numDirections,
+        lengthsOffset: shape.numLayers * shape.numDirections * shape.batch * shape.hidden,
       },
       target,
       byteOffset,
@@ -173,7 +175,7 @@ export class CellStepKernel {
       xproj: T * B * D * G * H,
       whhT: D * H * H * packedGateStride(G),
       bhh: D * G * H,
-      h0: L * D * B * H,
+      h0: L * D * B * H + B,
       hseq: T * B * D * H,
       hN: L * D * B * H,
       extra: this.spec.extra === 'c' ? L * D * B * H : this.spec.extra === 'rh' ? D * B * H : 0,

@@ -43,6 +43,13 @@ export interface ForwardOptions {
   c0?: Float32Array;
   /** Check x, h0 and c0 for NaN and ±Infinity (default: the model's `checkFinite` option). */
   checkFinite?: boolean;
+  /**
+   * forward only: the length of each sequence [B], 1 … seqLen. Sequence b runs its first
+   * seqLens[b] steps (the reverse direction starts at its own last step); its outputs after
+   * that are 0 and hN/cN hold its state at its last step, as with PyTorch's packed sequences
+   * and ONNX's sequence_lens.
+   */
+  seqLens?: ArrayLike<number>;
 }
 
 /** Result of {@link RecurrentModel.forward}. */
@@ -84,6 +91,19 @@ function checkOptions(what: string, options: unknown, known: readonly string[]):
   for (const key of Object.keys(options)) {
     if (!known.includes(key)) throw new WebRnnError('invalid-option', `${what}: unknown option '${key}'`);
   }
+}
+
+/** Validate sequence lengths: B integers in [1, T]. */
+function checkLengths(v: ArrayLike<number>, B: number, T: number): Float32Array {
+  if (v === null || typeof v !== 'object' || typeof v.length !== 'number') throw new WebRnnError('invalid-option', `seqLens: an array of ${B} lengths expected`);
+  if (v.length !== B) throw new ShapeError('seqLens', [B], [v.length]);
+  const out = new Float32Array(B);
+  for (let b = 0; b < B; b++) {
+    const L = v[b];
+    if (!Number.isInteger(L) || L < 1 || L > T) throw new WebRnnError('invalid-option', `seqLens: element ${b} is ${L}; lengths in [1, ${T}] expected`);
+    out[b] = L;
+  }
+  return out;
 }
 
 /** Throw unless `v` is a Float32Array with as many elements as `shape`. */
@@ -380,8 +400,9 @@ export class RecurrentModel {
     // call, before anything is queued or written; errors come back as a rejection.
     this.assertAlive('forward');
     const { spec } = this;
-    checkOptions('forward', options, ['batch', 'seqLen', 'h0', 'c0', 'checkFinite']);
+    checkOptions('forward', options, ['batch', 'seqLen', 'h0', 'c0', 'checkFinite', 'seqLens']);
     const { B, T, xSeq, h0, c0 } = this.prepareInputs('forward', x, options);
+    const seqLens = options.seqLens === undefined ? null : checkLengths(options.seqLens, B, T);
     const { hiddenSize: H, numDirections: D } = spec;
 
     return this.serialize(async () => {
@@ -392,6 +413,7 @@ export class RecurrentModel {
       writeFloats(this.ctx, plan.x, xSeq);
       if (h0) writeFloats(this.ctx, plan.h0, h0);
       if (c0 && plan.c) writeFloats(this.ctx, plan.c, c0);
+      plan.setLengths(seqLens);
       const r = await plan.run(h0 !== undefined, c0 !== undefined);
       this.stats = plan.stats;
       const toCaller = (a: Float32Array, F: number): Float32Array => (spec.batchFirst ? swapBatchTime(a, B, T, F, true, new Float32Array(a.length)) : a);
@@ -415,6 +437,7 @@ export class RecurrentModel {
   async gradients(x: Float32Array, options: GradientOptions): Promise<GradientOutput> {
     this.assertAlive('gradients');
     const { spec } = this;
+    if ('seqLens' in options) throw new WebRnnError('invalid-option', 'gradients: seqLens is not supported yet; use forward for variable-length batches');
     checkOptions('gradients', options, ['batch', 'seqLen', 'h0', 'c0', 'checkFinite', 'gradOutput', 'gradHN', 'gradCN']);
     if (spec.kind === 'gru' && !spec.linearBeforeReset) {
       throw new WebRnnError('invalid-option', 'gradients: not available for a GRU with linearBeforeReset: false (ONNX linear_before_reset = 0)');
@@ -492,6 +515,7 @@ export class RecurrentModel {
   async trainStep(x: Float32Array, target: Float32Array, options: TrainStepOptions): Promise<TrainStepResult> {
     this.assertAlive('trainStep');
     const { spec } = this;
+    if ('seqLens' in options) throw new WebRnnError('invalid-option', 'trainStep: seqLens is not supported yet; mask padded steps with the mask option');
     checkOptions('trainStep', options, [
       'batch', 'seqLen', 'h0', 'c0', 'checkFinite', 'loss', 'lossOn', 'mask', 'optimizer', 'clipGradNorm', 'clipGradValue', 'readLoss', 'returnGradNorm', 'returnState',
     ]);

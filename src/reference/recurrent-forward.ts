@@ -15,6 +15,8 @@ export interface ReferenceForwardOptions {
   seqLen: number;
   h0?: ArrayLike<number>;
   c0?: ArrayLike<number>;
+  /** Length of each sequence (PyTorch's packed sequences); all seqLen when absent. */
+  seqLens?: ArrayLike<number>;
 }
 
 export interface ReferenceForwardResult {
@@ -65,11 +67,15 @@ export function recurrentForwardReference(
       const s = (l * D + d) * B * H;
       let h: Float64Array = opts.h0 ? Float64Array.from({ length: B * H }, (_, i) => opts.h0![s + i]) : new Float64Array(B * H);
       let c: Float64Array = opts.c0 ? Float64Array.from({ length: B * H }, (_, i) => opts.c0![s + i]) : new Float64Array(B * H);
+      const len = (b: number): number => (opts.seqLens ? opts.seqLens[b] : T);
       for (let step = 0; step < T; step++) {
-        const t = d === 0 ? step : T - 1 - step;
-        // Input projection of this step: x_t·W_ihᵀ + b_ih, [B, G·H].
+        // Row b runs while step < its length; the reverse direction starts at its own last step.
+        const time = (b: number): number => (d === 0 ? step : len(b) - 1 - step);
+        // Input projection of this step: x_t·W_ihᵀ + b_ih, [B, G·H] (zeros for finished rows).
         const xproj = new Float64Array(B * G * H);
         for (let b = 0; b < B; b++) {
+          if (step >= len(b)) continue;
+          const t = time(b);
           for (let r = 0; r < G * H; r++) {
             let acc = bih ? bih[r] : 0;
             for (let k = 0; k < I; k++) acc += input[(t * B + b) * I + k] * wih[r * I + k];
@@ -77,17 +83,28 @@ export function recurrentForwardReference(
           }
         }
         const cell = { batch: B, hidden: H, xproj, hPrev: h, whh, bhh };
+        let hNew: Float64Array;
+        let cNew = c;
         if (spec.kind === 'lstm') {
           const r = lstmCellForwardReference({ ...cell, cPrev: c });
-          h = r.h;
-          c = r.c;
+          hNew = r.h;
+          cNew = r.c;
         } else if (spec.kind === 'gru') {
-          h = gruCellForwardReference({ ...cell, linearBeforeReset: spec.linearBeforeReset }).h;
+          hNew = gruCellForwardReference({ ...cell, linearBeforeReset: spec.linearBeforeReset }).h;
         } else {
-          h = rnnCellForwardReference({ ...cell, nonlinearity: spec.nonlinearity }).h;
+          hNew = rnnCellForwardReference({ ...cell, nonlinearity: spec.nonlinearity }).h;
         }
+        // Only rows still running take the new state; finished rows keep theirs.
+        h = Float64Array.from(h);
+        c = Float64Array.from(c);
         for (let b = 0; b < B; b++) {
-          for (let j = 0; j < H; j++) out[(t * B + b) * D * H + d * H + j] = h[b * H + j];
+          if (step >= len(b)) continue;
+          const t = time(b);
+          for (let j = 0; j < H; j++) {
+            h[b * H + j] = hNew[b * H + j];
+            c[b * H + j] = cNew[b * H + j];
+            out[(t * B + b) * D * H + d * H + j] = h[b * H + j];
+          }
         }
       }
       hN.set(h, s);

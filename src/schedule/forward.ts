@@ -13,7 +13,7 @@
  * round trip inside the pass.
  */
 import { GpuError, WebRnnError } from '../errors.js';
-import { createReadbackBuffer, createStorageBuffer, createUniformBuffer, readFloats } from '../gpu/buffers.js';
+import { createReadbackBuffer, createStorageBuffer, createUniformBuffer, readFloats, writeFloats } from '../gpu/buffers.js';
 import type { GpuContext } from '../gpu/device.js';
 import type { MatmulKernel, MatmulShape } from '../kernels/matmul.js';
 import type { CellStepKernel, CellStepShape } from '../kernels/recurrent-step.js';
@@ -68,7 +68,7 @@ export class ForwardPlan {
   readonly stats: ForwardStats;
   /** Input [T, B, I], sequence-major. */
   readonly x: GPUBuffer;
-  /** Initial hidden states [L·D, B, H]. */
+  /** Initial hidden states [L·D, B, H], followed by the sequence lengths [B] (f32). */
   readonly h0: GPUBuffer;
   /** LSTM cell state [L·D, B, H]: c0 before the pass, cN after it. */
   readonly c: GPUBuffer | null;
@@ -113,7 +113,8 @@ export class ForwardPlan {
     for (let l = 0; l < L; l++) kernels.matmul.workgroups({ M: T * B, N: D * G * H, K: layerInputSize(spec, l) });
     try {
       this.x = make('x [T,B,I]', T * B * spec.inputSize);
-      this.h0 = make('h0 [L*D,B,H]', L * D * B * H);
+      this.h0 = make('h0 [L*D,B,H] + lengths [B]', L * D * B * H + B);
+      this.setLengths(null);
       this.hN = make('hN [L*D,B,H]', L * D * B * H);
       this.c = spec.kind === 'lstm' ? make('c [L*D,B,H]', L * D * B * H) : null;
       const rh = kernels.cell.spec.extra === 'rh' ? make('r*h [D,B,H]', D * B * H) : null;
@@ -189,9 +190,17 @@ export class ForwardPlan {
    * Encode and submit the whole pass, then read the results back with one mapAsync. The
    * caller has written x (and h0, c0 when `hasH0`/`hasC0`) to this plan's buffers.
    */
+  /** Write each sequence's length (null: every sequence runs all seqLen steps). */
+  setLengths(lengths: ArrayLike<number> | null): void {
+    const data = new Float32Array(this.batch);
+    for (let b = 0; b < this.batch; b++) data[b] = lengths ? lengths[b] : this.seqLen;
+    const state = this.spec.numLayers * this.spec.numDirections * this.batch * this.spec.hiddenSize;
+    writeFloats(this.ctx, this.h0, data, state);
+  }
+
   /** Record the clears of absent initial states; call before the pass. */
   encodeInitialStates(encoder: GPUCommandEncoder, hasH0: boolean, hasC0: boolean): void {
-    if (!hasH0) encoder.clearBuffer(this.h0);
+    if (!hasH0) encoder.clearBuffer(this.h0, 0, this.sizes.state * 4);
     if (this.c && !hasC0) encoder.clearBuffer(this.c);
   }
 

@@ -34,6 +34,7 @@ export async function checkCellStep(
   shape: CellStepShape,
   step: number,
   label: string,
+  lengths: readonly number[] | null = null,
 ): Promise<void> {
   const { batch: B, hidden: H, seqLen: T, numDirections: D, numLayers: L, layer } = shape;
   const G = kernel.gates;
@@ -52,12 +53,17 @@ export async function checkCellStep(
     }
   }
   const bhh = randomFloats(rng, e.bhh);
+  // h0 holds the initial states, then each sequence's length.
   const h0 = randomFloats(rng, e.h0);
+  const len = (b: number): number => (lengths ? lengths[b] : T);
+  for (let b = 0; b < B; b++) h0[L * D * B * H + b] = len(b);
+  const active = (b: number): boolean => step < len(b);
+  // The slot row b of direction d handles: its time, or t = step where the row has finished.
+  const timeOf = (d: number, b: number): number => (d === 0 || !active(b) ? step : len(b) - 1 - step);
   const c = randomFloats(rng, e.extra || 1, -2, 2);
   // hseq: random everywhere (previous slots are read), NaN in the slots this step writes.
   const hseq = randomFloats(rng, e.hseq);
-  const times = Array.from({ length: D }, (_, d) => (d === 0 ? step : T - 1 - step));
-  for (let d = 0; d < D; d++) for (let b = 0; b < B; b++) for (let j = 0; j < H; j++) hseq[(times[d] * B + b) * D * H + d * H + j] = NaN;
+  for (let d = 0; d < D; d++) for (let b = 0; b < B; b++) for (let j = 0; j < H; j++) hseq[(timeOf(d, b) * B + b) * D * H + d * H + j] = NaN;
 
   const uniform = createUniformBuffer(ctx, 'step params', ctx.limits.minUniformBufferOffsetAlignment);
   const data = new ArrayBuffer(kernel.uniformLayout.size);
@@ -83,21 +89,22 @@ export async function checkCellStep(
   const S = kernel.spec.savedSlots;
   const expectSaved = new Float64Array(e.saved).fill(NaN);
 
-  const last = step === T - 1;
   const expectSeq = Float64Array.from(hseq);
   const expectHN = new Float64Array(e.hN).fill(NaN);
   const expectC = Float64Array.from(c.subarray(0, e.extra));
   for (let d = 0; d < D; d++) {
-    const t = times[d];
     const s = (layer * D + d) * B * H;
+    // Inputs row by row from each row's own time (zeros for finished rows, whose result is unused).
     const hPrev = new Float32Array(B * H);
+    const x = new Float32Array(B * GH);
     for (let b = 0; b < B; b++) {
+      if (!active(b)) continue;
+      const t = timeOf(d, b);
       for (let k = 0; k < H; k++) {
         hPrev[b * H + k] = step === 0 ? h0[s + b * H + k] : hseq[((d === 0 ? t - 1 : t + 1) * B + b) * D * H + d * H + k];
       }
+      x.set(xproj.subarray(((t * B + b) * D + d) * GH, ((t * B + b) * D + d + 1) * GH), b * GH);
     }
-    const x = new Float32Array(B * GH);
-    for (let b = 0; b < B; b++) x.set(xproj.subarray(((t * B + b) * D + d) * GH, ((t * B + b) * D + d + 1) * GH), b * GH);
     const r = reference({
       batch: B,
       hidden: H,
@@ -108,9 +115,14 @@ export async function checkCellStep(
       bhh: bhh.subarray(d * GH, (d + 1) * GH),
     });
     for (let b = 0; b < B; b++) {
+      const t = timeOf(d, b);
       for (let j = 0; j < H; j++) {
+        if (!active(b)) {
+          expectSeq[(t * B + b) * D * H + d * H + j] = 0;
+          continue;
+        }
         expectSeq[(t * B + b) * D * H + d * H + j] = r.h[b * H + j];
-        if (last) expectHN[s + b * H + j] = r.h[b * H + j];
+        if (step === len(b) - 1) expectHN[s + b * H + j] = r.h[b * H + j];
         if (r.c) expectC[s + b * H + j] = r.c[b * H + j];
         if (gotSaved) {
           for (let slot = 0; slot < S; slot++) expectSaved[((t * B + b) * D + d) * S * H + slot * H + j] = r.saved![slot][b * H + j];
@@ -149,6 +161,8 @@ export interface CellCase {
   step: number;
   batchTile: boolean;
   training: boolean;
+  /** Per-row sequence lengths (null: all run every step). */
+  lengths: number[] | null;
   name: string;
 }
 
@@ -166,13 +180,17 @@ export function cellCases(trainingVariant = true): CellCase[] {
         for (const numDirections of [1, 2]) {
           const seqLen = 3;
           for (const step of [0, 1, 2]) {
-            out.push({
-              shape: { batch, hidden, seqLen, numDirections, numLayers: 2, layer: step % 2 },
-              step,
-              batchTile,
-              training,
-              name: `${training ? 'training, ' : ''}${batchTile ? 'batch-tiled' : 'one row'}: B=${batch} H=${hidden} D=${numDirections} step ${step} of ${seqLen}`,
-            });
+            // Lengths cycling 1, 2, 3: at every step some rows run and (past step 0) some have finished.
+            for (const lengths of [null, Array.from({ length: batch }, (_, b) => 1 + ((b + step) % seqLen))]) {
+              out.push({
+                shape: { batch, hidden, seqLen, numDirections, numLayers: 2, layer: step % 2 },
+                step,
+                batchTile,
+                training,
+                lengths,
+                name: `${training ? 'training, ' : ''}${batchTile ? 'batch-tiled' : 'one row'}: B=${batch} H=${hidden} D=${numDirections} step ${step} of ${seqLen}${lengths ? `, lengths ${lengths}` : ''}`,
+              });
+            }
           }
         }
       }

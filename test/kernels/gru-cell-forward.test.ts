@@ -18,7 +18,7 @@ for (const linearBeforeReset of [true, false]) {
     for (const c of cellCases(linearBeforeReset)) {
       it(c.name, async () => {
         const kernel = await createGruCellForward(ctx, linearBeforeReset, { batchTile: c.batchTile, training: c.training });
-        await checkCellStep(ctx, kernel, (s) => gruCellForwardReference({ ...s, linearBeforeReset }), rng, c.shape, c.step, `${c.name} (seed ${seed})`);
+        await checkCellStep(ctx, kernel, (s) => gruCellForwardReference({ ...s, linearBeforeReset }), rng, c.shape, c.step, `${c.name} (seed ${seed})`, c.lengths);
       });
     }
   });

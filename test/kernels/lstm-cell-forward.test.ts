@@ -21,7 +21,7 @@ afterAll(() => ctx?.destroy());
 describe('lstm-cell-forward against the float64 reference', () => {
   for (const c of cellCases()) {
     it(c.name, async () => {
-      await checkCellStep(ctx, kernels.get(`${c.batchTile} ${c.training}`)!, (s) => lstmCellForwardReference(s), rng, c.shape, c.step, `${c.name} (seed ${seed})`);
+      await checkCellStep(ctx, kernels.get(`${c.batchTile} ${c.training}`)!, (s) => lstmCellForwardReference(s), rng, c.shape, c.step, `${c.name} (seed ${seed})`, c.lengths);
     });
   }
 });

@@ -19,7 +19,7 @@ for (const nonlinearity of ['tanh', 'relu', 'identity'] as Nonlinearity[]) {
     for (const c of cellCases(false)) {
       it(c.name, async () => {
         const kernel = await createRnnCellForward(ctx, nonlinearity, { batchTile: c.batchTile });
-        await checkCellStep(ctx, kernel, (s) => rnnCellForwardReference({ ...s, nonlinearity }), rng, c.shape, c.step, `${c.name} (seed ${seed})`);
+        await checkCellStep(ctx, kernel, (s) => rnnCellForwardReference({ ...s, nonlinearity }), rng, c.shape, c.step, `${c.name} (seed ${seed})`, c.lengths);
       });
     }
   });

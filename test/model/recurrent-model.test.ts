@@ -54,6 +54,42 @@ describe.each(CELL_CONFIGS)('$name', (config) => {
     }
   }
 
+  it('variable lengths: each sequence runs alone for its own length, zeros after', async () => {
+    for (const batchFirst of [false, true]) {
+      const I = 3;
+      const H = 6;
+      const B = 6;
+      const T = 5;
+      const model = config.make(engine, { inputSize: I, hiddenSize: H, numLayers: 2, bidirectional: true, batchFirst });
+      const dict = randomStateDict(model.spec, rng);
+      model.loadStateDict(dict);
+      const seqLens = [5, 1, 3, 5, 2, 4];
+      const x = randomFloats(rng, T * B * I);
+      const h0 = randomFloats(rng, 4 * B * H);
+      const c0 = model.kind === 'lstm' ? randomFloats(rng, 4 * B * H) : undefined;
+      const got = await model.forward(x, { batch: B, seqLen: T, h0, c0, seqLens });
+      const ref = recurrentForwardReference(model.spec, dict, x, { batch: B, seqLen: T, h0, c0, seqLens });
+      const label = `${config.name} seqLens batchFirst=${batchFirst} (seed ${seed})`;
+      expectClose(`${label}: output`, got.output, ref.output);
+      expectClose(`${label}: hN`, got.hN, ref.hN);
+      if (ref.cN) expectClose(`${label}: cN`, got.cN!, ref.cN);
+      // Independently: sequence b alone, truncated to its length, gives the same numbers.
+      const at = (t: number, b: number, n: number, F: number): number => (batchFirst ? (b * T + t) * F + n : (t * B + b) * F + n);
+      for (let b = 0; b < B; b++) {
+        const L = seqLens[b];
+        const xb = new Float32Array(L * I);
+        for (let t = 0; t < L; t++) for (let i = 0; i < I; i++) xb[t * I + i] = x[at(t, b, i, I)];
+        const state = (s: Float32Array | undefined): Float32Array | undefined => s && Float32Array.from({ length: 4 * H }, (_, i) => s[(Math.floor(i / H) * B + b) * H + (i % H)]);
+        const alone = await model.forward(xb, { batch: 1, seqLen: L, h0: state(h0), c0: state(c0) });
+        const out = Array.from({ length: T * 2 * H }, (_, i) => got.output[at(Math.floor(i / (2 * H)), b, i % (2 * H), 2 * H)]);
+        const want = Array.from({ length: T * 2 * H }, (_, i) => (Math.floor(i / (2 * H)) < L ? alone.output[i] : 0));
+        expectClose(`${label}: sequence ${b} alone`, out, want);
+        expectClose(`${label}: hN of sequence ${b}`, Array.from({ length: 4 * H }, (_, i) => got.hN[(Math.floor(i / H) * B + b) * H + (i % H)]), alone.hN);
+      }
+      model.destroy();
+    }
+  });
+
   it('wider layers: H and I across workgroup and tile edges, longer sequences', async () => {
     const model = config.make(engine, { inputSize: 33, hiddenSize: 65, numLayers: 2, bidirectional: true });
     const dict = randomStateDict(model.spec, rng);
