@@ -3,6 +3,7 @@
  */
 import { ShapeError, WebRnnError } from './errors.js';
 import { planFromStateDict, type LoadOptions } from './io/load.js';
+import { importOnnx, type OnnxRecurrentModel } from './io/onnx.js';
 import { looksLikeSafetensors, readSafetensors } from './io/safetensors.js';
 import { checkFinite } from './model/parameters.js';
 import { GpuContext, type AdapterDescription, type GpuOptions } from './gpu/device.js';
@@ -73,7 +74,7 @@ export class Engine {
     else if (source instanceof ArrayBuffer) bytes = new Uint8Array(source);
     else throw new WebRnnError('invalid-option', 'load: safetensors bytes (Uint8Array or ArrayBuffer) or a URL expected');
     if (!looksLikeSafetensors(bytes)) {
-      throw new WebRnnError('invalid-file', 'load: not a safetensors file (ONNX and TensorFlow.js models cannot be loaded yet)');
+      throw new WebRnnError('invalid-file', 'load: not a safetensors file (for ONNX models use engine.loadOnnx; TensorFlow.js models cannot be loaded yet)');
     }
     const file = readSafetensors(bytes);
     const shapes: Record<string, number[]> = {};
@@ -98,6 +99,15 @@ export class Engine {
     }
     model.fileNames = plan.names;
     return model;
+  }
+
+  /**
+   * An ONNX model made of one RNN, LSTM or GRU node (weights as initializers or as graph
+   * inputs), to `run` with ONNX's input and output names, shapes and layouts.
+   */
+  loadOnnx(bytes: Uint8Array | ArrayBuffer): OnnxRecurrentModel {
+    if (this.destroyed) throw new WebRnnError('destroyed', 'engine.loadOnnx: the engine has been destroyed');
+    return importOnnx(this, bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes));
   }
 
   /** Compile the pipelines `model` needs ahead of its first forward. */

@@ -1,0 +1,56 @@
+/**
+ * The ONNX backend conformance cases for RNN, LSTM and GRU (../shared/conformance/onnx), run
+ * through the ONNX importer on the GPU: every expected output within 1e-5.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEngine, type Engine } from '../../src/engine.js';
+import { decodeTensor, tensorValues } from '../../src/io/onnx-proto.js';
+
+const dir = fileURLToPath(new URL('../../../shared/conformance/onnx/', import.meta.url));
+interface Case {
+  name: string;
+  model: string;
+  inputs: Array<{ file: string; name: string }>;
+  outputs: Array<{ file: string; name: string }>;
+}
+const cases: Case[] = JSON.parse(readFileSync(`${dir}cases.json`, 'utf8'));
+
+let engine: Engine;
+beforeAll(async () => {
+  engine = await createEngine();
+});
+afterAll(() => engine?.destroy());
+
+function tensor(file: string): { dims: number[]; values: Float32Array | Int32Array | Float64Array } {
+  return tensorValues(decodeTensor(new Uint8Array(readFileSync(`${dir}${file}`))));
+}
+
+describe('ONNX backend conformance cases', () => {
+  it('has the 12 cases', () => {
+    expect(existsSync(dir), dir).toBe(true);
+    expect(cases).toHaveLength(12);
+  });
+
+  for (const c of cases) {
+    it(c.name, async () => {
+      const model = engine.loadOnnx(new Uint8Array(readFileSync(`${dir}${c.model}`)));
+      const feeds: Record<string, Float32Array | Int32Array> = {};
+      for (const input of c.inputs) {
+        const t = tensor(input.file).values;
+        feeds[input.name] = t instanceof Float64Array ? Float32Array.from(t) : t;
+      }
+      const got = await model.run(feeds);
+      for (const output of c.outputs) {
+        const want = tensor(output.file).values;
+        const g = got[output.name];
+        expect(g, `${c.name}: output ${output.name}`).toBeDefined();
+        expect(g.length).toBe(want.length);
+        const worst = Math.max(...Array.from(want, (w, i) => Math.abs(g[i] - w)));
+        expect(worst, `${c.name}: ${output.name} max |diff|`).toBeLessThanOrEqual(1e-5);
+      }
+      model.destroy();
+    });
+  }
+});
