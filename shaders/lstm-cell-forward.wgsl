@@ -2,7 +2,8 @@
 //   [i f g o] = xproj_t + b_hh + h_{t-1} W_hh^T
 //   c_t = sigmoid(f) * c_{t-1} + sigmoid(i) * tanh(g)
 //   h_t = sigmoid(o) * tanh(c_t)
-// W_hh arrives as one vec4f (i, f, g, o) per (direction, input unit, unit).
+// W_hh arrives as one vec4f (i, f, g, o) per (direction, input unit, unit). With PEEPHOLE
+// (ONNX's peepholes) i and f also add P_i * c_{t-1} and P_f * c_{t-1}, o adds P_o * c_t.
 // The cell state lives in `c` [L*D, B, H], updated in place: c_t[b, j] depends only on
 // c_{t-1}[b, j], which the same invocation owns, so no other invocation reads it. It holds
 // c0 before the first step and cN after the last.
@@ -56,13 +57,23 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
     }
     let xb = xprojBase(t, b, d, 4u) + j;
     let pre = vec4f(xproj[xb], xproj[xb + H], xproj[xb + 2u * H], xproj[xb + 3u * H]) + bias + acc[r];
+    let si = stateIndex(b, d, j);
+    let cOld = c[si];
+#if PEEPHOLE
+    // Peepholes (ONNX's P, blocks i, f, o after b_hh): i and f see c_{t-1}, o sees c_t.
+    let pb = p.numDirections * GH + d * 3u * H + j;
+    let ig = sigmoid(pre.x + bhh[pb] * cOld);
+    let fg = sigmoid(pre.y + bhh[pb + H] * cOld);
+    let gg = tanhSat(pre.z);
+    let cNew = fg * cOld + ig * gg;
+    let og = sigmoid(pre.w + bhh[pb + 2u * H] * cNew);
+#else
     let ig = sigmoid(pre.x);
     let fg = sigmoid(pre.y);
     let gg = tanhSat(pre.z);
-    let og = sigmoid(pre.w);
-    let si = stateIndex(b, d, j);
-    let cOld = c[si];
     let cNew = fg * cOld + ig * gg;
+    let og = sigmoid(pre.w);
+#endif
     c[si] = cNew;
     let h = og * tanhSat(cNew);
 #if TRAINING

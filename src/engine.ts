@@ -8,7 +8,7 @@ import { looksLikeSafetensors, readSafetensors } from './io/safetensors.js';
 import { checkFinite } from './model/parameters.js';
 import { GpuContext, type AdapterDescription, type GpuOptions } from './gpu/device.js';
 import { RecurrentModel } from './model/recurrent-model.js';
-import { parameterInfo, resolveSpec, type CellKind, type GruOptions, type RecurrentOptions, type RnnOptions } from './model/spec.js';
+import { parameterInfo, resolveSpec, type CellKind, type GruOptions, type LstmOptions, type RnnOptions } from './model/spec.js';
 
 /** Options of {@link createEngine}. */
 export type EngineOptions = GpuOptions;
@@ -35,7 +35,7 @@ export class Engine {
     return this.ctx.device;
   }
 
-  private make(kind: CellKind, options: RnnOptions & GruOptions): RecurrentModel {
+  private make(kind: CellKind, options: RnnOptions & GruOptions & LstmOptions): RecurrentModel {
     if (this.destroyed) throw new WebRnnError('destroyed', `engine.${kind}: the engine has been destroyed`);
     this.ctx.check();
     const model = new RecurrentModel(this.ctx, resolveSpec(kind, options), (m) => this.models.delete(m));
@@ -48,8 +48,8 @@ export class Engine {
     return this.make('rnn', options);
   }
 
-  /** An LSTM, PyTorch's `nn.LSTM` (no projections). */
-  lstm(options: RecurrentOptions): RecurrentModel {
+  /** An LSTM, PyTorch's `nn.LSTM` (no projections; ONNX's peepholes as an option). */
+  lstm(options: LstmOptions): RecurrentModel {
     return this.make('lstm', options);
   }
 

@@ -5,14 +5,14 @@
  * PyTorch's (and webrnn's) are i, f, g, o and r, z, n.
  *
  * Supported: direction forward, reverse and bidirectional; layout 0 and 1; linear_before_reset
- * 0 and 1; sequence_lens; initial_h and initial_c; the default activations (and Relu or Tanh
- * for the RNN). Anything else (other activations, clip, input_forget, peepholes that are not
- * all zero, other operators) is refused with an error naming it.
+ * 0 and 1; sequence_lens; initial_h and initial_c; peepholes P; the default activations (and
+ * Relu or Tanh for the RNN). Anything else (other activations, clip, input_forget = 1, other
+ * operators) is refused with an error naming it.
  */
 import { WebRnnError } from '../errors.js';
 import type { Engine } from '../engine.js';
 import type { RecurrentModel } from '../model/recurrent-model.js';
-import type { CellKind, GruOptions, RnnOptions } from '../model/spec.js';
+import type { CellKind, GruOptions, LstmOptions, RnnOptions } from '../model/spec.js';
 import { decodeModel, tensorValues, type OnnxAttribute, type OnnxNode, type OnnxTensor } from './onnx-proto.js';
 
 /** Values fed to or returned by `run`, by ONNX name. */
@@ -71,7 +71,6 @@ export class OnnxRecurrentModel {
       if (a.name === 'activation_alpha' || a.name === 'activation_beta') unsupported(node, `${a.name} (with the supported activations it has no use)`);
       unsupported(node, `attribute '${a.name}'`);
     }
-    if (node.input.length > 7 && node.input[7] && this.kind !== 'lstm') unsupported(node, 'input 7');
   }
 
   private nonlinearity(): 'tanh' | 'relu' | undefined {
@@ -128,7 +127,6 @@ export class OnnxRecurrentModel {
     const h0 = value(5);
     const c0 = value(6);
     const P = value(7);
-    if (P && P.values.some((v) => v !== 0)) unsupported(node, 'non-zero peepholes P');
     const linearBeforeReset = (attr(node, 'linear_before_reset')?.i ?? 0) !== 0;
     const nonlinearity = this.nonlinearity();
 
@@ -149,8 +147,16 @@ export class OnnxRecurrentModel {
       if (bias.length !== D * 2 * G * H) throw new WebRnnError('shape', `onnx run: B has ${bias.length} values, [${D}, ${2 * G * H}] expected`);
       dict[`bias_ih${suffix}`] = block(bias, 0, H, 1, d * 2 * G * H);
       dict[`bias_hh${suffix}`] = block(bias, 0, H, 1, d * 2 * G * H + G * H);
+      if (P) {
+        // ONNX's P blocks are i, o, f; ours i, f, o.
+        if (P.values.length !== D * 3 * H) throw new WebRnnError('shape', `onnx run: P has ${P.values.length} values, [${D}, ${3 * H}] expected`);
+        const p = new Float32Array(3 * H);
+        [0, 2, 1].forEach((from, to) => p.set(P.values.subarray(d * 3 * H + from * H, d * 3 * H + (from + 1) * H), to * H));
+        dict[`peephole${suffix}`] = p;
+      }
     }
-    const options: RnnOptions & GruOptions = { inputSize: I, hiddenSize: H, bidirectional: D === 2, batchFirst: this.layout === 1 };
+    const options: RnnOptions & GruOptions & LstmOptions = { inputSize: I, hiddenSize: H, bidirectional: D === 2, batchFirst: this.layout === 1 };
+    if (P) options.peepholes = true;
     if (this.kind === 'rnn') options.nonlinearity = nonlinearity;
     if (this.kind === 'gru') options.linearBeforeReset = linearBeforeReset;
     const key = JSON.stringify(options);
@@ -160,7 +166,7 @@ export class OnnxRecurrentModel {
       this.modelKey = key;
       this.loadedWeights = [];
     }
-    const weights = [W.values, R.values, Bv?.values];
+    const weights = [W.values, R.values, Bv?.values, P?.values];
     if (weights.some((w, i) => w !== this.loadedWeights[i])) {
       this.model.loadStateDict(dict);
       this.loadedWeights = weights;

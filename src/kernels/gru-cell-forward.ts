@@ -19,6 +19,7 @@ export function createGruCellForward(ctx: GpuContext, linearBeforeReset: boolean
     source,
     gates: 3,
     defines: { LINEAR_BEFORE_RESET: linearBeforeReset },
+    extraBias: 0,
     constants: {},
     extra: linearBeforeReset ? null : 'rh',
     batchTile: variant.batchTile,

@@ -5,12 +5,14 @@ import { CellStepKernel, type CellVariant } from './recurrent-step.js';
 
 export const LSTM_CELL_FORWARD = 'lstm-cell-forward';
 
-export function createLstmCellForward(ctx: GpuContext, variant: CellVariant): Promise<CellStepKernel> {
+/** `peepholes`: ONNX's peephole connections, read after b_hh in the bhh buffer. */
+export function createLstmCellForward(ctx: GpuContext, variant: CellVariant & { peepholes?: boolean }): Promise<CellStepKernel> {
   return CellStepKernel.create(ctx, {
     name: LSTM_CELL_FORWARD,
     source,
     gates: 4,
-    defines: {},
+    defines: { PEEPHOLE: variant.peepholes ?? false },
+    extraBias: variant.peepholes ? 3 : 0,
     constants: {},
     extra: 'c',
     batchTile: variant.batchTile,

@@ -73,6 +73,8 @@ export interface CellKernelSpec {
   training: boolean;
   /** Activations saved per unit and step in training (0: the output sequence is enough). */
   savedSlots: number;
+  /** Extra per-unit vectors after b_hh in the bhh buffer, per direction (LSTM peepholes: 3). */
+  extraBias: number;
 }
 
 /** Variant options every cell kernel factory takes. */
@@ -174,7 +176,7 @@ export class CellStepKernel {
     return {
       xproj: T * B * D * G * H,
       whhT: D * H * H * packedGateStride(G),
-      bhh: D * G * H,
+      bhh: D * G * H + D * this.spec.extraBias * H,
       h0: L * D * B * H + B,
       hseq: T * B * D * H,
       hN: L * D * B * H,

@@ -17,6 +17,7 @@ export function createRnnCellForward(ctx: GpuContext, nonlinearity: Nonlinearity
     source,
     gates: 1,
     defines: {},
+    extraBias: 0,
     constants: { NONLINEARITY: NONLINEARITY_CODE[nonlinearity] },
     extra: null,
     batchTile: variant.batchTile,

@@ -6,11 +6,11 @@
  *   whhT [D, H, H, P]  weight_hh transposed per direction: element (d, k, j, g) is
  *                      weight_hh[g·H + j, k]; P = 4 (a unit's gates in one vec4, zero-padded
  *                      for the GRU) or 1 for the Elman cell (packedGateStride)
- *   bhh  [D, G·H]      bias_hh (zeros without bias)
+ *   bhh  [D, G·H]      bias_hh (zeros without bias), then with peepholes P [D, 3H] (i, f, o)
  */
 import { NonFiniteError, ShapeError, WebRnnError } from '../errors.js';
 import { createRandom } from './random.js';
-import { gateCount, layerInputSize, packedGateStride, parameterInfo, parameterName, type ModelSpec } from './spec.js';
+import { bhhBufferSize, gateCount, layerInputSize, packedGateStride, parameterInfo, parameterName, type ModelSpec } from './spec.js';
 
 export type StateDict = Record<string, Float32Array>;
 
@@ -85,8 +85,9 @@ export function packLayer(spec: ModelSpec, dict: Readonly<StateDict>, l: number)
   const wih = new Float32Array(D * GH * I);
   const bih = new Float32Array(D * GH);
   const whhT = new Float32Array(D * H * H * P);
-  const bhh = new Float32Array(D * GH);
+  const bhh = new Float32Array(bhhBufferSize(spec));
   for (let d = 0; d < D; d++) {
+    if (spec.peepholes) bhh.set(dict[parameterName('peephole', l, d)], D * GH + d * 3 * H);
     wih.set(dict[parameterName('weight_ih', l, d)], d * GH * I);
     const whh = dict[parameterName('weight_hh', l, d)];
     for (let g = 0; g < G; g++) {
@@ -123,6 +124,7 @@ export function unpackLayer(spec: ModelSpec, packed: PackedLayer, l: number, dic
       dict[parameterName('bias_ih', l, d)] = packed.bih.slice(d * GH, (d + 1) * GH);
       dict[parameterName('bias_hh', l, d)] = packed.bhh.slice(d * GH, (d + 1) * GH);
     }
+    if (spec.peepholes) dict[parameterName('peephole', l, d)] = packed.bhh.slice(D * GH + d * 3 * H, D * GH + (d + 1) * 3 * H);
   }
 }
 

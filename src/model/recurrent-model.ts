@@ -29,7 +29,7 @@ import { checkFinite, defaultParameters, packLayer, unpackLayer, validateStateDi
 import { swapBatchTime } from './layout.js';
 import { parameterInfo, READOUT_BIAS, READOUT_WEIGHT } from './spec.js';
 import { writeSafetensors } from '../io/safetensors.js';
-import { gateCount, layerInputSize, packedGateStride, type CellKind, type ModelSpec } from './spec.js';
+import { bhhBufferSize, gateCount, layerInputSize, packedGateStride, type CellKind, type ModelSpec } from './spec.js';
 
 /** Options of {@link RecurrentModel.forward}. */
 export interface ForwardOptions {
@@ -154,7 +154,7 @@ export class RecurrentModel {
           wih: createStorageBuffer(ctx, `webrnn ${tag} W_ih [D*G*H, I]`, D * G * H * layerInputSize(spec, l)),
           bih: createStorageBuffer(ctx, `webrnn ${tag} b_ih [D*G*H]`, D * G * H),
           whhT: createStorageBuffer(ctx, `webrnn ${tag} W_hh^T [D,H,H,P]`, D * H * H * packedGateStride(G)),
-          bhh: createStorageBuffer(ctx, `webrnn ${tag} b_hh [D,G*H]`, D * G * H),
+          bhh: createStorageBuffer(ctx, `webrnn ${tag} b_hh [D,G*H] (+ P [D,3H])`, bhhBufferSize(spec)),
         });
       }
       if (spec.outputSize > 0) {
@@ -310,7 +310,7 @@ export class RecurrentModel {
       const variant = { batchTile, training };
       const cell =
         spec.kind === 'lstm'
-          ? createLstmCellForward(ctx, variant)
+          ? createLstmCellForward(ctx, { ...variant, peepholes: spec.peepholes })
           : spec.kind === 'gru'
             ? createGruCellForward(ctx, spec.linearBeforeReset, variant)
             : createRnnCellForward(ctx, spec.nonlinearity, variant);
@@ -442,6 +442,7 @@ export class RecurrentModel {
     if (spec.kind === 'gru' && !spec.linearBeforeReset) {
       throw new WebRnnError('invalid-option', 'gradients: not available for a GRU with linearBeforeReset: false (ONNX linear_before_reset = 0)');
     }
+    if (spec.peepholes) throw new WebRnnError('invalid-option', 'gradients: not available for an LSTM with peepholes');
     const { B, T, xSeq, h0, c0 } = this.prepareInputs('gradients', x, options);
     const { inputSize: I, hiddenSize: H, numLayers: L, numDirections: D } = spec;
     const stateShape = [L * D, B, H];
@@ -523,6 +524,7 @@ export class RecurrentModel {
     if (spec.kind === 'gru' && !spec.linearBeforeReset) {
       throw new WebRnnError('invalid-option', 'trainStep: not available for a GRU with linearBeforeReset: false (ONNX linear_before_reset = 0)');
     }
+    if (spec.peepholes) throw new WebRnnError('invalid-option', 'trainStep: not available for an LSTM with peepholes');
     if (options.loss !== 'mse' && options.loss !== 'cross-entropy') throw new WebRnnError('invalid-option', `trainStep: loss must be 'mse' or 'cross-entropy', got '${String(options.loss)}'`);
     const lossOn = options.lossOn ?? 'all';
     if (lossOn !== 'all' && lossOn !== 'last') throw new WebRnnError('invalid-option', `trainStep: lossOn must be 'all' or 'last', got '${String(lossOn)}'`);

@@ -47,6 +47,16 @@ export interface GruOptions extends RecurrentOptions {
   linearBeforeReset?: boolean;
 }
 
+/** Options of `engine.lstm`. */
+export interface LstmOptions extends RecurrentOptions {
+  /**
+   * Peephole connections (ONNX's P; PyTorch's LSTM has none): i and f also see P_i ⊙ c_{t−1}
+   * and P_f ⊙ c_{t−1}, o sees P_o ⊙ c_t. Parameters `peephole_l{k}[_reverse]` [3H], blocks
+   * i, f, o. Inference only. Default false.
+   */
+  peepholes?: boolean;
+}
+
 /** A validated model description with every default resolved. */
 export interface ModelSpec {
   readonly kind: CellKind;
@@ -58,6 +68,8 @@ export interface ModelSpec {
   readonly bias: boolean;
   readonly nonlinearity: Nonlinearity;
   readonly linearBeforeReset: boolean;
+  /** LSTM peephole connections (inference only). */
+  readonly peepholes: boolean;
   readonly seed: number;
   readonly checkFinite: boolean;
   /** Outputs of the linear read-out; 0 when the model has none. */
@@ -92,13 +104,13 @@ function boolean(name: string, v: unknown, fallback: boolean): boolean {
 
 const KNOWN: Record<CellKind, readonly string[]> = {
   rnn: ['nonlinearity'],
-  lstm: [],
+  lstm: ['peepholes'],
   gru: ['linearBeforeReset'],
 };
 const COMMON = ['inputSize', 'hiddenSize', 'numLayers', 'bidirectional', 'batchFirst', 'bias', 'seed', 'checkFinite', 'outputSize'];
 
 /** Validate `options` for a layer of `kind` and fill in the defaults. */
-export function resolveSpec(kind: CellKind, options: RnnOptions & GruOptions): ModelSpec {
+export function resolveSpec(kind: CellKind, options: RnnOptions & GruOptions & LstmOptions): ModelSpec {
   if (options === null || typeof options !== 'object') throw new WebRnnError('invalid-option', `${kind}: options object expected`);
   for (const key of Object.keys(options)) {
     if (!COMMON.includes(key) && !KNOWN[kind].includes(key)) {
@@ -121,10 +133,18 @@ export function resolveSpec(kind: CellKind, options: RnnOptions & GruOptions): M
     bias: boolean('bias', options.bias, true),
     nonlinearity,
     linearBeforeReset: boolean('linearBeforeReset', options.linearBeforeReset, true),
+    peepholes: boolean('peepholes', options.peepholes, false),
     seed,
     checkFinite: boolean('checkFinite', options.checkFinite, false),
     outputSize: options.outputSize === undefined ? 0 : positiveInteger('outputSize', options.outputSize),
   };
+}
+
+/** Floats of a layer's bhh buffer: b_hh [D, G·H], then the peepholes [D, 3H] where the model has them. */
+export function bhhBufferSize(spec: ModelSpec): number {
+  const D = spec.numDirections;
+  const H = spec.hiddenSize;
+  return D * gateCount(spec.kind) * H + (spec.peepholes ? D * 3 * H : 0);
 }
 
 /** Input features of layer `l`: I for the first layer, D·H above it. */
@@ -138,7 +158,7 @@ export interface ParameterInfo {
   shape: readonly number[];
   layer: number;
   direction: number;
-  role: 'weight_ih' | 'weight_hh' | 'bias_ih' | 'bias_hh' | 'readout_weight' | 'readout_bias';
+  role: 'weight_ih' | 'weight_hh' | 'bias_ih' | 'bias_hh' | 'peephole' | 'readout_weight' | 'readout_bias';
 }
 
 /** Names of the read-out's parameters. */
@@ -163,6 +183,7 @@ export function parameterInfo(spec: ModelSpec): ParameterInfo[] {
         out.push({ name: `bias_ih${suffix}`, shape: [G * H], layer: l, direction: d, role: 'bias_ih' });
         out.push({ name: `bias_hh${suffix}`, shape: [G * H], layer: l, direction: d, role: 'bias_hh' });
       }
+      if (spec.peepholes) out.push({ name: `peephole${suffix}`, shape: [3 * H], layer: l, direction: d, role: 'peephole' });
     }
   }
   if (spec.outputSize > 0) {
@@ -174,6 +195,6 @@ export function parameterInfo(spec: ModelSpec): ParameterInfo[] {
 }
 
 /** Name of the parameter of `role` for layer `l`, direction `d`. */
-export function parameterName(role: 'weight_ih' | 'weight_hh' | 'bias_ih' | 'bias_hh', l: number, d: number): string {
+export function parameterName(role: 'weight_ih' | 'weight_hh' | 'bias_ih' | 'bias_hh' | 'peephole', l: number, d: number): string {
   return `${role}_l${l}${d === 1 ? '_reverse' : ''}`;
 }

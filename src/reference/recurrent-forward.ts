@@ -86,7 +86,7 @@ export function recurrentForwardReference(
         let hNew: Float64Array;
         let cNew = c;
         if (spec.kind === 'lstm') {
-          const r = lstmCellForwardReference({ ...cell, cPrev: c });
+          const r = lstmCellForwardReference({ ...cell, cPrev: c, peephole: spec.peepholes ? params[parameterName('peephole', l, d)] : null });
           hNew = r.h;
           cNew = r.c;
         } else if (spec.kind === 'gru') {
