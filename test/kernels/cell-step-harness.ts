@@ -22,6 +22,7 @@ export interface ReferenceStepInput {
   cPrev: Float32Array; // [B, H]
   whh: Float32Array; // [G·H, H]
   bhh: Float32Array; // [G·H]
+  peephole: Float32Array | null; // [3H], LSTM with peepholes
 }
 
 export type ReferenceStep = (s: ReferenceStepInput) => { h: Float64Array; c?: Float64Array; saved?: Float64Array[] };
@@ -113,6 +114,7 @@ export async function checkCellStep(
       cPrev: c.subarray(s, s + B * H),
       whh: whh[d],
       bhh: bhh.subarray(d * GH, (d + 1) * GH),
+      peephole: kernel.spec.extraBias ? bhh.subarray(D * GH + d * 3 * H, D * GH + (d + 1) * 3 * H) : null,
     });
     for (let b = 0; b < B; b++) {
       const t = timeOf(d, b);

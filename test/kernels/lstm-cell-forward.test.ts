@@ -14,9 +14,18 @@ beforeAll(async () => {
   ctx = await GpuContext.create();
   for (const batchTile of [false, true]) {
     for (const training of [false, true]) kernels.set(`${batchTile} ${training}`, await createLstmCellForward(ctx, { batchTile, training }));
+    kernels.set(`${batchTile} peepholes`, await createLstmCellForward(ctx, { batchTile, peepholes: true }));
   }
 });
 afterAll(() => ctx?.destroy());
+
+describe('lstm-cell-forward with peepholes against the float64 reference', () => {
+  for (const c of cellCases(false)) {
+    it(c.name, async () => {
+      await checkCellStep(ctx, kernels.get(`${c.batchTile} peepholes`)!, (s) => lstmCellForwardReference(s), rng, c.shape, c.step, `peepholes ${c.name} (seed ${seed})`, c.lengths);
+    });
+  }
+});
 
 describe('lstm-cell-forward against the float64 reference', () => {
   for (const c of cellCases()) {

@@ -156,6 +156,23 @@ describe('parameters', () => {
     }
   });
 
+  it('an LSTM with peepholes matches the reference; its peepholes round-trip; training refuses it', async () => {
+    const model = engine.lstm({ inputSize: 3, hiddenSize: 5, numLayers: 2, bidirectional: true, peepholes: true });
+    const dict = randomStateDict(model.spec, rng);
+    expect(dict.peephole_l1_reverse).toHaveLength(15);
+    model.loadStateDict(dict);
+    const x = randomFloats(rng, 4 * 3 * 3);
+    const c0 = randomFloats(rng, 4 * 3 * 5, -2, 2);
+    const got = await model.forward(x, { batch: 3, seqLen: 4, c0, seqLens: [4, 2, 3] });
+    const ref = recurrentForwardReference(model.spec, dict, x, { batch: 3, seqLen: 4, c0, seqLens: [4, 2, 3] });
+    expectClose(`peepholes output (seed ${seed})`, got.output, ref.output);
+    expectClose(`peepholes cN (seed ${seed})`, got.cN!, ref.cN!);
+    const back = await model.stateDict();
+    expect(back.peephole_l0).toEqual(dict.peephole_l0);
+    await expect(model.gradients(x, { batch: 3, seqLen: 4, gradOutput: new Float32Array(4 * 3 * 10) })).rejects.toThrow(/not available for an LSTM with peepholes/);
+    model.destroy();
+  });
+
   it('a model without bias matches the reference with no bias terms', async () => {
     const model = engine.gru({ inputSize: 6, hiddenSize: 9, bias: false, numLayers: 2 });
     const dict = randomStateDict(model.spec, rng);
