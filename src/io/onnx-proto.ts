@@ -143,6 +143,13 @@ export function decodeModel(bytes: Uint8Array): OnnxModelProto {
   return decode<OnnxModelProto>(ModelProto, bytes, 'the ModelProto');
 }
 
+/** Encode a ModelProto from a plain object of the shape above (used to write test models). */
+export function encodeModel(model: Record<string, unknown>): Uint8Array {
+  const problem = ModelProto.verify(model);
+  if (problem) throw new WebRnnError('invalid-option', `onnx: cannot encode the model: ${problem}`);
+  return ModelProto.encode(ModelProto.fromObject(model)).finish();
+}
+
 export function decodeTensor(bytes: Uint8Array): OnnxTensor {
   return decode<OnnxTensor>(TensorProto, bytes, 'the TensorProto');
 }

@@ -1,0 +1,141 @@
+/**
+ * The ONNX importer on random weights against an independent ONNX-semantics oracle: gate
+ * orders, the three directions, both layouts, sequence_lens, initial states, peepholes, both
+ * GRU forms; weights as initializers or as graph inputs. And refusals of what is not supported.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEngine, type Engine } from '../../src/engine.js';
+import { WebRnnError } from '../../src/errors.js';
+import { encodeModel } from '../../src/io/onnx-proto.js';
+import { expectClose } from '../helpers/compare.js';
+import { randomFloats } from '../helpers/gpu.js';
+import { testRandom } from '../helpers/seed.js';
+import { onnxReference, type OnnxCase } from './onnx-reference.js';
+
+const { rng, seed } = testRandom('onnx-import');
+let engine: Engine;
+beforeAll(async () => {
+  engine = await createEngine();
+});
+afterAll(() => engine?.destroy());
+
+const FLOAT = 1;
+const INT32 = 6;
+const tensorProto = (name: string, dims: number[], data: Float32Array | Int32Array) =>
+  data instanceof Int32Array ? { name, dims, dataType: INT32, int32Data: Array.from(data) } : { name, dims, dataType: FLOAT, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice() };
+const valueInfo = (name: string, elemType: number, dims: number[]) => ({ name, type: { tensorType: { elemType, shape: { dim: dims.map((d) => ({ dimValue: d })) } } } });
+const stringAttr = (name: string, v: string) => ({ name, s: new TextEncoder().encode(v), type: 3 });
+const intAttr = (name: string, i: number) => ({ name, i, type: 2 });
+
+/** A one-node model; weights as initializers when `init`, else as graph inputs. */
+function buildModel(c: OnnxCase, init: boolean, extraAttributes: object[] = []): Uint8Array {
+  const D = c.direction === 'bidirectional' ? 2 : 1;
+  const G = c.op === 'LSTM' ? 4 : c.op === 'GRU' ? 3 : 1;
+  const H = c.hidden;
+  const xDims = c.layout === 0 ? [c.T, c.batch, c.input] : [c.batch, c.T, c.input];
+  const sDims = c.layout === 0 ? [D, c.batch, H] : [c.batch, D, H];
+  const weights = [tensorProto('W', [D, G * H, c.input], c.W), tensorProto('R', [D, G * H, H], c.R), tensorProto('B', [D, 2 * G * H], c.B)];
+  if (c.P) weights.push(tensorProto('P', [D, 3 * H], c.P));
+  const inputs = ['X', 'W', 'R', 'B', 'sequence_lens', 'initial_h', c.op === 'LSTM' ? 'initial_c' : '', c.P ? 'P' : ''];
+  while (inputs[inputs.length - 1] === '') inputs.pop();
+  const attributes = [intAttr('hidden_size', H), stringAttr('direction', c.direction), intAttr('layout', c.layout), ...extraAttributes];
+  if (c.op === 'GRU') attributes.push(intAttr('linear_before_reset', c.linearBeforeReset ?? 0));
+  if (c.op === 'RNN' && c.activation) attributes.push({ name: 'activations', strings: Array.from({ length: D }, () => new TextEncoder().encode(c.activation!)), type: 8 });
+  const graphInputs = [valueInfo('X', FLOAT, xDims), valueInfo('sequence_lens', INT32, [c.batch]), valueInfo('initial_h', FLOAT, sDims)];
+  if (c.op === 'LSTM') graphInputs.push(valueInfo('initial_c', FLOAT, sDims));
+  if (!init) for (const w of weights) graphInputs.push(valueInfo(w.name, FLOAT, w.dims));
+  return encodeModel({
+    irVersion: 10,
+    opsetImport: [{ domain: '', version: 22 }],
+    graph: {
+      name: 'g',
+      node: [{ opType: c.op, name: 'rnn', input: inputs, output: c.op === 'LSTM' ? ['Y', 'Y_h', 'Y_c'] : ['Y', 'Y_h'], attribute: attributes }],
+      initializer: init ? weights : [],
+      input: graphInputs,
+      output: [valueInfo('Y', FLOAT, []), valueInfo('Y_h', FLOAT, [])],
+    },
+  });
+}
+
+function randomCase(op: OnnxCase['op'], direction: OnnxCase['direction'], layout: 0 | 1, extra: Partial<OnnxCase> = {}): OnnxCase {
+  const H = 5;
+  const I = 3;
+  const T = 4;
+  const Bn = 3;
+  const D = direction === 'bidirectional' ? 2 : 1;
+  const G = op === 'LSTM' ? 4 : op === 'GRU' ? 3 : 1;
+  const s = Math.sqrt(3 / H);
+  return {
+    op,
+    hidden: H,
+    direction,
+    layout,
+    X: randomFloats(rng, T * Bn * I),
+    W: randomFloats(rng, D * G * H * I, -s, s),
+    R: randomFloats(rng, D * G * H * H, -s, s),
+    B: randomFloats(rng, D * 2 * G * H, -0.5, 0.5),
+    seqLens: [4, 2, 3],
+    h0: randomFloats(rng, D * Bn * H),
+    c0: op === 'LSTM' ? randomFloats(rng, D * Bn * H) : undefined,
+    T,
+    batch: Bn,
+    input: I,
+    ...extra,
+  };
+}
+
+async function check(c: OnnxCase, init: boolean, label: string): Promise<void> {
+  const model = engine.loadOnnx(buildModel(c, init));
+  const feeds: Record<string, Float32Array | Int32Array> = { X: c.X, sequence_lens: Int32Array.from(c.seqLens), initial_h: c.h0 };
+  if (c.c0) feeds.initial_c = c.c0;
+  if (!init) Object.assign(feeds, { W: c.W, R: c.R, B: c.B }, c.P ? { P: c.P } : {});
+  const got = await model.run(feeds);
+  const want = onnxReference(c);
+  expectClose(`${label}: Y`, got.Y, want.Y);
+  expectClose(`${label}: Y_h`, got.Y_h, want.Y_h);
+  if (want.Y_c) expectClose(`${label}: Y_c`, got.Y_c, want.Y_c);
+  model.destroy();
+}
+
+describe('ONNX import against the ONNX-semantics oracle', () => {
+  const variants: Array<[OnnxCase['op'], Partial<OnnxCase>, string]> = [
+    ['LSTM', {}, 'LSTM'],
+    ['LSTM', { P: randomFloats(rng, 2 * 15) }, 'LSTM with peepholes'],
+    ['GRU', { linearBeforeReset: 0 }, 'GRU linear_before_reset=0'],
+    ['GRU', { linearBeforeReset: 1 }, 'GRU linear_before_reset=1'],
+    ['RNN', { activation: 'Tanh' }, 'RNN Tanh'],
+    ['RNN', { activation: 'Relu' }, 'RNN Relu'],
+  ];
+  for (const [op, extra, name] of variants) {
+    for (const direction of ['forward', 'reverse', 'bidirectional'] as const) {
+      for (const layout of [0, 1] as const) {
+        it(`${name}, ${direction}, layout ${layout}`, async () => {
+          const D = direction === 'bidirectional' ? 2 : 1;
+          const P = extra.P ? extra.P.subarray(0, D * 15) : undefined;
+          const c = randomCase(op, direction, layout, { ...extra, P });
+          await check(c, layout === 0, `${name} ${direction} layout ${layout} (seed ${seed})`);
+        });
+      }
+    }
+  }
+
+  it('refuses attributes and operators it does not support, naming them', async () => {
+    const c = randomCase('LSTM', 'forward', 0);
+    const refuse = async (bytes: Uint8Array, message: RegExp): Promise<void> => {
+      let error: unknown;
+      try {
+        const m = engine.loadOnnx(bytes);
+        await m.run({ X: c.X, sequence_lens: Int32Array.from(c.seqLens), initial_h: c.h0, initial_c: c.c0! });
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(WebRnnError);
+      expect((error as Error).message).toMatch(message);
+    };
+    await refuse(buildModel(c, true, [{ name: 'clip', f: 3, type: 1 }]), /clip = 3 is not supported/);
+    await refuse(buildModel(c, true, [intAttr('input_forget', 1)]), /input_forget = 1 is not supported/);
+    await refuse(buildModel(c, true, [{ name: 'activations', strings: ['HardSigmoid', 'Tanh', 'Tanh'].map((s) => new TextEncoder().encode(s)), type: 8 }]), /activations \["HardSigmoid","Tanh","Tanh"\]/);
+    await refuse(new Uint8Array([0x3a, 0x05, 0x0a, 0x03, 0x22, 0x01, 0x41]), /operator A .* is not supported|0 recurrent nodes/);
+    await refuse(new Uint8Array([0xff, 0xff, 0xff]), /could not be decoded/);
+  });
+});
