@@ -147,7 +147,8 @@ export function decodeModel(bytes: Uint8Array): OnnxModelProto {
 export function encodeModel(model: Record<string, unknown>): Uint8Array {
   const problem = ModelProto.verify(model);
   if (problem) throw new WebRnnError('invalid-option', `onnx: cannot encode the model: ${problem}`);
-  return ModelProto.encode(ModelProto.fromObject(model)).finish();
+  // A plain copy: in Node, protobufjs returns a Buffer, whose slice() shares memory.
+  return new Uint8Array(ModelProto.encode(ModelProto.fromObject(model)).finish());
 }
 
 export function decodeTensor(bytes: Uint8Array): OnnxTensor {

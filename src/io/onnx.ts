@@ -10,6 +10,7 @@
  * operators) is refused with an error naming it.
  */
 import { WebRnnError } from '../errors.js';
+import { checkFinite } from '../model/parameters.js';
 import type { Engine } from '../engine.js';
 import type { RecurrentModel } from '../model/recurrent-model.js';
 import type { CellKind, GruOptions, LstmOptions, RnnOptions } from '../model/spec.js';
@@ -168,6 +169,8 @@ export class OnnxRecurrentModel {
     }
     const weights = [W.values, R.values, Bv?.values, P?.values];
     if (weights.some((w, i) => w !== this.loadedWeights[i])) {
+      // Weights from a file: NaN or infinity there is a broken model, refused by name.
+      for (const [name, t] of Object.entries(dict)) checkFinite(`${name} (from W, R, B or P)`, t);
       this.model.loadStateDict(dict);
       this.loadedWeights = weights;
     }

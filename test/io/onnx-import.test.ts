@@ -119,6 +119,37 @@ describe('ONNX import against the ONNX-semantics oracle', () => {
     }
   }
 
+  it('fuzz: 500 mutated ONNX models each run or fail with our error', async () => {
+    const c = randomCase('GRU', 'bidirectional', 0, { linearBeforeReset: 1 });
+    const valid = buildModel(c, true);
+    const feeds = { X: c.X, sequence_lens: Int32Array.from(c.seqLens), initial_h: c.h0 };
+    const outcomes: Record<string, number> = {};
+    for (let i = 0; i < 500; i++) {
+      const b = valid.slice();
+      const pick = (n: number): number => Math.floor(rng.uniform() * n);
+      const kind = pick(3);
+      let bytes: Uint8Array = b;
+      if (kind === 0) for (let k = 1 + pick(3); k > 0; k--) b[pick(b.length)] = pick(256);
+      else if (kind === 1) bytes = b.subarray(0, pick(b.length));
+      else for (let k = 1 + pick(3); k > 0; k--) b[pick(b.length)] ^= 1 << pick(8);
+      let outcome = 'ok';
+      try {
+        const m = engine.loadOnnx(bytes);
+        try {
+          await m.run(feeds);
+        } finally {
+          m.destroy();
+        }
+      } catch (e) {
+        if (!(e instanceof WebRnnError)) throw new Error(`mutant ${i}: not a WebRnnError: ${String(e)} (seed ${seed})`);
+        outcome = e.code;
+      }
+      outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+    }
+    console.info(`fuzz (ONNX): 500 inputs, outcomes ${JSON.stringify(outcomes)}`);
+    expect(outcomes.ok).toBeGreaterThan(0);
+  });
+
   it('refuses attributes and operators it does not support, naming them', async () => {
     const c = randomCase('LSTM', 'forward', 0);
     const refuse = async (bytes: Uint8Array, message: RegExp): Promise<void> => {
