@@ -1,4 +1,5 @@
-// GRU step, fused (gate blocks r, z, n):
+// GRU step, fused (gate blocks r, z, n; sigmoid and tanh being the default cell functions f
+// and g of the common prelude):
 //   r = sigmoid(xr + b_hr + h_{t-1} W_hr^T)
 //   z = sigmoid(xz + b_hz + h_{t-1} W_hz^T)
 //   h_t = (1 - z) * n + z * h_{t-1}
@@ -60,10 +61,10 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
     }
     let xb = xprojBase(t, b, d, 3u) + j;
     let a = acc[r];
-    let rg = sigmoid(xproj[xb] + bhh[bb] + a.x);
-    let z = sigmoid(xproj[xb + H] + bhh[bb + H] + a.y);
+    let rg = actF(xproj[xb] + bhh[bb] + a.x);
+    let z = actF(xproj[xb + H] + bhh[bb + H] + a.y);
     let hn = a.z + bhh[bb + 2u * H];
-    let n = tanhSat(xproj[xb + 2u * H] + rg * hn);
+    let n = actG(xproj[xb + 2u * H] + rg * hn);
     let hp = prevH(b, d, j);
     let h = (1.0 - z) * n + z * hp;
 #if TRAINING
@@ -123,7 +124,7 @@ fn resetGate(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wi
     // Inactive rows: nothing to gate (main zeroes their output).
     if (!running(b)) { continue; }
     let t = timeOf(d, b);
-    let rg = sigmoid(xproj[xprojBase(t, b, d, 3u) + j] + bhh[d * GH + j] + acc[r]);
+    let rg = actF(xproj[xprojBase(t, b, d, 3u) + j] + bhh[d * GH + j] + acc[r]);
     rh[rhIndex(b, d, j)] = rg * prevH(b, d, j);
   }
 }
@@ -180,8 +181,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
       continue;
     }
     let xb = xprojBase(t, b, d, 3u) + j;
-    let z = sigmoid(xproj[xb + H] + bhh[bb + H] + accZ[r]);
-    let n = tanhSat(xproj[xb + 2u * H] + accN[r] + bhh[bb + 2u * H]);
+    let z = actF(xproj[xb + H] + bhh[bb + H] + accZ[r]);
+    let n = actG(xproj[xb + 2u * H] + accN[r] + bhh[bb + 2u * H]);
     let h = (1.0 - z) * n + z * prevH(b, d, j);
     hseq[hseqIndex(t, b, d, j)] = h;
     if (isLast(b)) { hN[stateIndex(b, d, j)] = h; }

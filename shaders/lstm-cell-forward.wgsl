@@ -2,12 +2,16 @@
 //   [i f g o] = xproj_t + b_hh + h_{t-1} W_hh^T
 //   c_t = sigmoid(f) * c_{t-1} + sigmoid(i) * tanh(g)
 //   h_t = sigmoid(o) * tanh(c_t)
+// (sigmoid and tanh being the default cell functions f, g and h of the common prelude)
 // W_hh arrives as one vec4f (i, f, g, o) per (direction, input unit, unit). With PEEPHOLE
 // (ONNX's peepholes) i and f also add P_i * c_{t-1} and P_f * c_{t-1}, o adds P_o * c_t.
 // The cell state lives in `c` [L*D, B, H], updated in place: c_t[b, j] depends only on
 // c_{t-1}[b, j], which the same invocation owns, so no other invocation reads it. It holds
 // c0 before the first step and cN after the last.
 // Bindings, layouts and thread mapping: see common/recurrent-step.wgsl.
+
+// INPUT_FORGET couples the gates, f = 1 - i (ONNX's input_forget).
+override INPUT_FORGET: u32 = 0u;
 
 @group(0) @binding(2) var<storage, read> whhT: array<vec4f>;
 @group(0) @binding(7) var<storage, read_write> c: array<f32>;
@@ -62,20 +66,22 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
 #if PEEPHOLE
     // Peepholes (ONNX's P, blocks i, f, o after b_hh): i and f see c_{t-1}, o sees c_t.
     let pb = p.numDirections * GH + d * 3u * H + j;
-    let ig = sigmoid(pre.x + bhh[pb] * cOld);
-    let fg = sigmoid(pre.y + bhh[pb + H] * cOld);
-    let gg = tanhSat(pre.z);
+    let ig = actF(pre.x + bhh[pb] * cOld);
+    var fg = actF(pre.y + bhh[pb + H] * cOld);
+    if (INPUT_FORGET != 0u) { fg = 1.0 - ig; }
+    let gg = actG(pre.z);
     let cNew = fg * cOld + ig * gg;
-    let og = sigmoid(pre.w + bhh[pb + 2u * H] * cNew);
+    let og = actF(pre.w + bhh[pb + 2u * H] * cNew);
 #else
-    let ig = sigmoid(pre.x);
-    let fg = sigmoid(pre.y);
-    let gg = tanhSat(pre.z);
+    let ig = actF(pre.x);
+    var fg = actF(pre.y);
+    if (INPUT_FORGET != 0u) { fg = 1.0 - ig; }
+    let gg = actG(pre.z);
     let cNew = fg * cOld + ig * gg;
-    let og = sigmoid(pre.w);
+    let og = actF(pre.w);
 #endif
     c[si] = cNew;
-    let h = og * tanhSat(cNew);
+    let h = og * actH(cNew);
 #if TRAINING
     saved[savedIndex(t, b, d, 0u, 6u, j)] = ig;
     saved[savedIndex(t, b, d, 1u, 6u, j)] = fg;

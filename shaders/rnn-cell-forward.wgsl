@@ -1,15 +1,7 @@
-// Elman RNN step, fused: h_t = act(xproj_t + b_hh + h_{t-1} W_hh^T), one gate (G = 1).
-// act is chosen at pipeline creation by NONLINEARITY: 0 tanh, 1 relu, 2 identity (the
-// linear state-space recurrence h_t = A h_{t-1} + B x_t + c).
+// Elman RNN step, fused: h_t = f(xproj_t + b_hh + h_{t-1} W_hh^T), one gate (G = 1).
+// f is the cell function ACT_F of the common prelude: Tanh, Relu, or Affine(1, 0), the
+// identity that makes the linear state-space recurrence h_t = A h_{t-1} + B x_t + c.
 // Bindings, layouts and thread mapping: see common/recurrent-step.wgsl.
-
-override NONLINEARITY: u32 = 0u;
-
-fn activate(x: f32) -> f32 {
-  if (NONLINEARITY == 1u) { return max(x, 0.0); }
-  if (NONLINEARITY == 2u) { return x; }
-  return tanhSat(x);
-}
 
 @group(0) @binding(2) var<storage, read> whhT: array<f32>;
 
@@ -47,7 +39,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
       hseq[hseqIndex(t, b, d, j)] = 0.0;
       continue;
     }
-    let h = activate(xproj[xprojBase(t, b, d, 1u) + j] + bhh[d * H + j] + acc[r]);
+    let h = actF(xproj[xprojBase(t, b, d, 1u) + j] + bhh[d * H + j] + acc[r]);
     hseq[hseqIndex(t, b, d, j)] = h;
     if (isLast(b)) { hN[stateIndex(b, d, j)] = h; }
   }

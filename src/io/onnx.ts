@@ -4,15 +4,18 @@
  * place where gate orders change: ONNX's LSTM blocks are i, o, f, c and its GRU blocks z, r, h;
  * PyTorch's (and webrnn's) are i, f, g, o and r, z, n.
  *
- * Supported: direction forward, reverse and bidirectional; layout 0 and 1; linear_before_reset
- * 0 and 1; sequence_lens; initial_h and initial_c; peepholes P; the default activations (and
- * Relu or Tanh for the RNN). Anything else (other activations, clip, input_forget = 1, other
- * operators) is refused with an error naming it.
+ * Supported: every attribute of the three operators: direction forward, reverse and
+ * bidirectional; layout 0 and 1; linear_before_reset 0 and 1; sequence_lens; initial_h and
+ * initial_c; peepholes P; clip; input_forget; the activations Sigmoid, Tanh, Relu,
+ * HardSigmoid, Affine, LeakyRelu, ThresholdedRelu, ScaledTanh, Elu, Softsign and Softplus
+ * with their alpha and beta (the same for both directions). Anything else (other operators,
+ * different activations per direction) is refused with an error naming it.
  */
 import { WebRnnError } from '../errors.js';
 import { checkFinite } from '../model/parameters.js';
 import type { Engine } from '../engine.js';
 import type { RecurrentModel } from '../model/recurrent-model.js';
+import { resolveCellFunction, type CellFunction, type CellFunctionName, type CellOptions } from '../model/cell-functions.js';
 import type { CellKind, GruOptions, LstmOptions, RnnOptions } from '../model/spec.js';
 import { decodeModel, tensorValues, type OnnxAttribute, type OnnxNode, type OnnxTensor } from './onnx-proto.js';
 
@@ -64,33 +67,52 @@ export class OnnxRecurrentModel {
     const layout = attr(node, 'layout')?.i ?? 0;
     if (layout !== 0 && layout !== 1) unsupported(node, `layout ${layout}`);
     this.layout = layout;
-    for (const a of node.attribute) {
-      if (['hidden_size', 'direction', 'layout', 'activations', 'linear_before_reset'].includes(a.name)) continue;
-      if (a.name === 'input_forget' && a.i === 0) continue;
-      if (a.name === 'input_forget') unsupported(node, 'input_forget = 1');
-      if (a.name === 'clip') unsupported(node, `clip = ${a.f}`);
-      if (a.name === 'activation_alpha' || a.name === 'activation_beta') unsupported(node, `${a.name} (with the supported activations it has no use)`);
-      unsupported(node, `attribute '${a.name}'`);
-    }
+    const known = ['hidden_size', 'direction', 'layout', 'activations', 'activation_alpha', 'activation_beta', 'clip', 'input_forget', 'linear_before_reset'];
+    for (const a of node.attribute) if (!known.includes(a.name)) unsupported(node, `attribute '${a.name}'`);
+    if (this.kind !== 'lstm' && attr(node, 'input_forget')) unsupported(node, 'input_forget on a non-LSTM');
+    if (this.kind !== 'gru' && attr(node, 'linear_before_reset')) unsupported(node, 'linear_before_reset on a non-GRU');
   }
 
-  private nonlinearity(): 'tanh' | 'relu' | undefined {
-    const a = attr(this.node, 'activations');
+  /**
+   * The cell options from activations, activation_alpha/beta, clip and input_forget. Alpha
+   * and beta values are consumed in the order of the activations by the functions that take
+   * them (ONNX's convention), ONNX's defaults filling in where the lists end. Both directions
+   * must use the same functions: one pipeline runs them.
+   */
+  private cellOptions(): CellOptions {
+    const node = this.node;
     const D = this.direction === 'bidirectional' ? 2 : 1;
-    const names = a ? a.strings.map((s) => new TextDecoder().decode(s)) : [];
     const per = DEFAULT_ACTIVATIONS[this.kind].length;
-    if (names.length && names.length !== per * D) unsupported(this.node, `${names.length} activations for ${D} direction(s)`);
-    const lower = names.map((n) => n.toLowerCase());
-    if (this.kind === 'rnn') {
-      const first = lower[0] ?? 'tanh';
-      if (!lower.every((n) => n === first) || (first !== 'tanh' && first !== 'relu')) unsupported(this.node, `activations ${JSON.stringify(names)} (Tanh or Relu are)`);
-      return first as 'tanh' | 'relu';
-    }
-    const defaults = DEFAULT_ACTIVATIONS[this.kind].map((n) => n.toLowerCase());
-    lower.forEach((n, i) => {
-      if (n !== defaults[i % per]) unsupported(this.node, `activations ${JSON.stringify(names)} (only the defaults ${JSON.stringify(DEFAULT_ACTIVATIONS[this.kind])} are)`);
+    const a = attr(node, 'activations');
+    const names = a ? a.strings.map((x) => new TextDecoder().decode(x)) : [];
+    if (names.length && names.length !== per * D) unsupported(node, `${names.length} activations for ${D} direction(s) (${per * D} expected)`);
+    const alphas = [...(attr(node, 'activation_alpha')?.floats ?? [])];
+    const betas = [...(attr(node, 'activation_beta')?.floats ?? [])];
+    const TAKES_ALPHA = ['hardsigmoid', 'affine', 'leakyrelu', 'thresholdedrelu', 'scaledtanh', 'elu'];
+    const TAKES_BETA = ['hardsigmoid', 'affine', 'scaledtanh'];
+    const functions: CellFunction[] = (names.length ? names : Array.from({ length: D }, () => DEFAULT_ACTIVATIONS[this.kind]).flat()).map((name) => {
+      const lc = name.toLowerCase();
+      const f: CellFunction = { name: name as CellFunctionName };
+      if (TAKES_ALPHA.includes(lc) && alphas.length) f.alpha = alphas.shift();
+      if (TAKES_BETA.includes(lc) && betas.length) f.beta = betas.shift();
+      return f;
     });
-    return undefined;
+    if (alphas.length || betas.length) unsupported(node, 'activation_alpha/activation_beta values that no activation takes');
+    const resolved = functions.map((f) => resolveCellFunction(f, `onnx ${node.opType} node '${node.name}'`));
+    for (let k = 0; k < per; k++) {
+      const [f0, f1] = [resolved[k], resolved[per + k]];
+      if (f1 && (f0.name !== f1.name || f0.alpha !== f1.alpha || f0.beta !== f1.beta)) unsupported(node, 'different activations for the two directions');
+    }
+    const cell: CellOptions = { f: functions[0] };
+    if (this.kind !== 'rnn') cell.g = functions[1];
+    if (this.kind === 'lstm') cell.h = functions[2];
+    const clip = attr(node, 'clip');
+    if (clip) {
+      if (!(clip.f > 0)) unsupported(node, `clip = ${clip.f}`);
+      cell.clip = clip.f;
+    }
+    if ((attr(node, 'input_forget')?.i ?? 0) !== 0) cell.inputForget = true;
+    return cell;
   }
 
   /** Run the node on `feeds` (its graph inputs); returns Y, Y_h, Y_c by their output names. */
@@ -129,7 +151,7 @@ export class OnnxRecurrentModel {
     const c0 = value(6);
     const P = value(7);
     const linearBeforeReset = (attr(node, 'linear_before_reset')?.i ?? 0) !== 0;
-    const nonlinearity = this.nonlinearity();
+    const cell = this.cellOptions();
 
     // The PyTorch-named weights, gate blocks reordered; B splits into W's bias and R's bias.
     const dict: Record<string, Float32Array> = {};
@@ -158,7 +180,7 @@ export class OnnxRecurrentModel {
     }
     const options: RnnOptions & GruOptions & LstmOptions = { inputSize: I, hiddenSize: H, bidirectional: D === 2, batchFirst: this.layout === 1 };
     if (P) options.peepholes = true;
-    if (this.kind === 'rnn') options.nonlinearity = nonlinearity;
+    options.cell = cell;
     if (this.kind === 'gru') options.linearBeforeReset = linearBeforeReset;
     const key = JSON.stringify(options);
     if (!this.model || this.modelKey !== key) {

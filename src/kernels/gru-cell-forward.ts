@@ -6,7 +6,7 @@
 import source from '../../shaders/gru-cell-forward.wgsl?raw';
 import { WebRnnError } from '../errors.js';
 import type { GpuContext } from '../gpu/device.js';
-import { CellStepKernel, type CellVariant } from './recurrent-step.js';
+import { CellStepKernel, cellConstants, type CellVariant } from './recurrent-step.js';
 
 export const GRU_CELL_FORWARD = 'gru-cell-forward';
 
@@ -20,7 +20,7 @@ export function createGruCellForward(ctx: GpuContext, linearBeforeReset: boolean
     gates: 3,
     defines: { LINEAR_BEFORE_RESET: linearBeforeReset },
     extraBias: 0,
-    constants: {},
+    constants: variant.cell ? cellConstants(variant.cell, false) : {},
     extra: linearBeforeReset ? null : 'rh',
     batchTile: variant.batchTile,
     training: variant.training ?? false,

@@ -1,7 +1,7 @@
 /** Wrapper of shaders/lstm-cell-forward.wgsl: the fused LSTM step (gates i, f, g, o; c updated in place). */
 import source from '../../shaders/lstm-cell-forward.wgsl?raw';
 import type { GpuContext } from '../gpu/device.js';
-import { CellStepKernel, type CellVariant } from './recurrent-step.js';
+import { CellStepKernel, cellConstants, type CellVariant } from './recurrent-step.js';
 
 export const LSTM_CELL_FORWARD = 'lstm-cell-forward';
 
@@ -13,7 +13,7 @@ export function createLstmCellForward(ctx: GpuContext, variant: CellVariant & { 
     gates: 4,
     defines: { PEEPHOLE: variant.peepholes ?? false },
     extraBias: variant.peepholes ? 3 : 0,
-    constants: {},
+    constants: variant.cell ? cellConstants(variant.cell, true) : {},
     extra: 'c',
     batchTile: variant.batchTile,
     training: variant.training ?? false,

@@ -8,6 +8,7 @@ import commonSource from '../../shaders/common/recurrent-step.wgsl?raw';
 import { LimitError, WebRnnError } from '../errors.js';
 import { ShaderStage } from '../gpu/constants.js';
 import type { GpuContext } from '../gpu/device.js';
+import type { ResolvedCellOptions } from '../model/cell-functions.js';
 import { packedGateStride } from '../model/spec.js';
 import { packUniform, parseUniformLayout, preprocessWgsl, type UniformLayout } from '../gpu/shader.js';
 
@@ -82,6 +83,26 @@ export interface CellVariant {
   batchTile: boolean;
   /** Save the activations the backward sweep needs (default false). */
   training?: boolean;
+  /** Cell functions, clip, input_forget (default: PyTorch's cell). */
+  cell?: ResolvedCellOptions;
+}
+
+/** The prelude's override constants for `cell` (plus INPUT_FORGET where the shader has it). */
+export function cellConstants(cell: ResolvedCellOptions, lstm: boolean): Record<string, number> {
+  const c: Record<string, number> = {
+    ACT_F: cell.f.code,
+    ALPHA_F: cell.f.alpha,
+    BETA_F: cell.f.beta,
+    ACT_G: cell.g.code,
+    ALPHA_G: cell.g.alpha,
+    BETA_G: cell.g.beta,
+    ACT_H: cell.h.code,
+    ALPHA_H: cell.h.alpha,
+    BETA_H: cell.h.beta,
+    CLIP: cell.clip,
+  };
+  if (lstm) c.INPUT_FORGET = cell.inputForget ? 1 : 0;
+  return c;
 }
 
 export class CellStepKernel {

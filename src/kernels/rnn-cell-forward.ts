@@ -1,16 +1,25 @@
 /** Wrapper of shaders/rnn-cell-forward.wgsl: the fused Elman step h_t = act(xproj + b_hh + h_{t−1}·W_hhᵀ). */
 import source from '../../shaders/rnn-cell-forward.wgsl?raw';
 import type { GpuContext } from '../gpu/device.js';
-import { CellStepKernel, type CellVariant } from './recurrent-step.js';
+import { resolveCellOptions, type ResolvedCellOptions } from '../model/cell-functions.js';
+import { CellStepKernel, cellConstants, type CellVariant } from './recurrent-step.js';
 
 export const RNN_CELL_FORWARD = 'rnn-cell-forward';
 
 /** Elman nonlinearities; `identity` makes the linear state-space recurrence. */
 export type Nonlinearity = 'tanh' | 'relu' | 'identity';
 
-/** Value of the shader's NONLINEARITY override for each nonlinearity. */
+/** Value of the backward shader's NONLINEARITY override for each nonlinearity. */
 export const NONLINEARITY_CODE: Readonly<Record<Nonlinearity, number>> = { tanh: 0, relu: 1, identity: 2 };
 
+/** The Elman cell's function for each nonlinearity (the identity as Affine(1, 0)). */
+export const NONLINEARITY_CELL: Readonly<Record<Nonlinearity, ResolvedCellOptions>> = {
+  tanh: resolveCellOptions('rnn', undefined, { name: 'Tanh' }),
+  relu: resolveCellOptions('rnn', undefined, { name: 'Relu' }),
+  identity: resolveCellOptions('rnn', undefined, { name: 'Affine', alpha: 1, beta: 0 }),
+};
+
+/** `variant.cell` (ONNX's functions) replaces the nonlinearity's function when given. */
 export function createRnnCellForward(ctx: GpuContext, nonlinearity: Nonlinearity, variant: CellVariant): Promise<CellStepKernel> {
   return CellStepKernel.create(ctx, {
     name: RNN_CELL_FORWARD,
@@ -18,7 +27,7 @@ export function createRnnCellForward(ctx: GpuContext, nonlinearity: Nonlinearity
     gates: 1,
     defines: {},
     extraBias: 0,
-    constants: { NONLINEARITY: NONLINEARITY_CODE[nonlinearity] },
+    constants: cellConstants(variant.cell ?? NONLINEARITY_CELL[nonlinearity], false),
     extra: null,
     batchTile: variant.batchTile,
     training: variant.training ?? false,

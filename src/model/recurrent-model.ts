@@ -307,7 +307,7 @@ export class RecurrentModel {
     let kernels = this.kernels.get(key);
     if (!kernels) {
       const { spec, ctx } = this;
-      const variant = { batchTile, training };
+      const variant = { batchTile, training, cell: spec.cell };
       const cell =
         spec.kind === 'lstm'
           ? createLstmCellForward(ctx, { ...variant, peepholes: spec.peepholes })
@@ -443,6 +443,7 @@ export class RecurrentModel {
       throw new WebRnnError('invalid-option', 'gradients: not available for a GRU with linearBeforeReset: false (ONNX linear_before_reset = 0)');
     }
     if (spec.peepholes) throw new WebRnnError('invalid-option', 'gradients: not available for an LSTM with peepholes');
+    if (!spec.cell.standard) throw new WebRnnError('invalid-option', 'gradients: not available for cells with ONNX activations, clip or input_forget');
     const { B, T, xSeq, h0, c0 } = this.prepareInputs('gradients', x, options);
     const { inputSize: I, hiddenSize: H, numLayers: L, numDirections: D } = spec;
     const stateShape = [L * D, B, H];
@@ -525,6 +526,7 @@ export class RecurrentModel {
       throw new WebRnnError('invalid-option', 'trainStep: not available for a GRU with linearBeforeReset: false (ONNX linear_before_reset = 0)');
     }
     if (spec.peepholes) throw new WebRnnError('invalid-option', 'trainStep: not available for an LSTM with peepholes');
+    if (!spec.cell.standard) throw new WebRnnError('invalid-option', 'trainStep: not available for cells with ONNX activations, clip or input_forget');
     if (options.loss !== 'mse' && options.loss !== 'cross-entropy') throw new WebRnnError('invalid-option', `trainStep: loss must be 'mse' or 'cross-entropy', got '${String(options.loss)}'`);
     const lossOn = options.lossOn ?? 'all';
     if (lossOn !== 'all' && lossOn !== 'last') throw new WebRnnError('invalid-option', `trainStep: lossOn must be 'all' or 'last', got '${String(lossOn)}'`);

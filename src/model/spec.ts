@@ -3,6 +3,7 @@
  */
 import { WebRnnError } from '../errors.js';
 import type { Nonlinearity } from '../kernels/rnn-cell-forward.js';
+import { resolveCellOptions, type CellFunction, type CellOptions, type ResolvedCellOptions } from './cell-functions.js';
 
 export type CellKind = 'rnn' | 'lstm' | 'gru';
 
@@ -30,6 +31,12 @@ export interface RecurrentOptions {
    * which the losses of trainStep act on. Default: none.
    */
   outputSize?: number;
+  /**
+   * ONNX's cell functions (activations f, g, h with alpha and beta), clip and input_forget
+   * (LSTM), for models imported from ONNX; PyTorch's cells are the defaults. A model with
+   * anything else than the defaults is for inference only.
+   */
+  cell?: CellOptions;
 }
 
 /** Options of `engine.rnn`. */
@@ -70,6 +77,8 @@ export interface ModelSpec {
   readonly linearBeforeReset: boolean;
   /** LSTM peephole connections (inference only). */
   readonly peepholes: boolean;
+  /** Cell functions, clip and input_forget (all defaults unless imported from ONNX). */
+  readonly cell: ResolvedCellOptions;
   readonly seed: number;
   readonly checkFinite: boolean;
   /** Outputs of the linear read-out; 0 when the model has none. */
@@ -107,7 +116,8 @@ const KNOWN: Record<CellKind, readonly string[]> = {
   lstm: ['peepholes'],
   gru: ['linearBeforeReset'],
 };
-const COMMON = ['inputSize', 'hiddenSize', 'numLayers', 'bidirectional', 'batchFirst', 'bias', 'seed', 'checkFinite', 'outputSize'];
+const COMMON = ['inputSize', 'hiddenSize', 'numLayers', 'bidirectional', 'batchFirst', 'bias', 'seed', 'checkFinite', 'outputSize', 'cell'];
+const NONLINEARITY_FUNCTION: Record<Nonlinearity, CellFunction> = { tanh: { name: 'Tanh' }, relu: { name: 'Relu' }, identity: { name: 'Affine', alpha: 1, beta: 0 } };
 
 /** Validate `options` for a layer of `kind` and fill in the defaults. */
 export function resolveSpec(kind: CellKind, options: RnnOptions & GruOptions & LstmOptions): ModelSpec {
@@ -121,6 +131,10 @@ export function resolveSpec(kind: CellKind, options: RnnOptions & GruOptions & L
   if (!['tanh', 'relu', 'identity'].includes(nonlinearity)) {
     throw new WebRnnError('invalid-option', `nonlinearity must be 'tanh', 'relu' or 'identity', got '${String(nonlinearity)}'`);
   }
+  if (kind === 'rnn' && options.cell?.f && options.nonlinearity !== undefined) {
+    throw new WebRnnError('invalid-option', 'rnn: give either nonlinearity or cell.f, not both');
+  }
+  const cell = resolveCellOptions(kind, options.cell, kind === 'rnn' ? NONLINEARITY_FUNCTION[nonlinearity] : { name: 'Sigmoid' });
   const seed = options.seed ?? 0;
   if (!Number.isInteger(seed)) throw new WebRnnError('invalid-option', `seed must be an integer, got ${String(seed)}`);
   return {
@@ -134,6 +148,7 @@ export function resolveSpec(kind: CellKind, options: RnnOptions & GruOptions & L
     nonlinearity,
     linearBeforeReset: boolean('linearBeforeReset', options.linearBeforeReset, true),
     peepholes: boolean('peepholes', options.peepholes, false),
+    cell,
     seed,
     checkFinite: boolean('checkFinite', options.checkFinite, false),
     outputSize: options.outputSize === undefined ? 0 : positiveInteger('outputSize', options.outputSize),

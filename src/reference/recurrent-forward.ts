@@ -86,13 +86,13 @@ export function recurrentForwardReference(
         let hNew: Float64Array;
         let cNew = c;
         if (spec.kind === 'lstm') {
-          const r = lstmCellForwardReference({ ...cell, cPrev: c, peephole: spec.peepholes ? params[parameterName('peephole', l, d)] : null });
+          const r = lstmCellForwardReference({ ...cell, cPrev: c, peephole: spec.peepholes ? params[parameterName('peephole', l, d)] : null, cell: spec.cell });
           hNew = r.h;
           cNew = r.c;
         } else if (spec.kind === 'gru') {
-          hNew = gruCellForwardReference({ ...cell, linearBeforeReset: spec.linearBeforeReset }).h;
+          hNew = gruCellForwardReference({ ...cell, linearBeforeReset: spec.linearBeforeReset, cell: spec.cell }).h;
         } else {
-          hNew = rnnCellForwardReference({ ...cell, nonlinearity: spec.nonlinearity }).h;
+          hNew = rnnCellForwardReference({ ...cell, nonlinearity: spec.nonlinearity, cell: spec.cell }).h;
         }
         // Only rows still running take the new state; finished rows keep theirs.
         h = Float64Array.from(h);

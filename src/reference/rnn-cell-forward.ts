@@ -5,6 +5,8 @@
  * (PyTorch layout); b_hh [H] or null.
  */
 import type { Nonlinearity } from '../kernels/rnn-cell-forward.js';
+import type { ResolvedCellOptions } from '../model/cell-functions.js';
+import { cellActivations } from './activations.js';
 
 export interface CellStepInputs {
   batch: number;
@@ -29,12 +31,14 @@ export function activate(nonlinearity: Nonlinearity, x: number): number {
   return Math.tanh(x);
 }
 
-export function rnnCellForwardReference(s: CellStepInputs & { nonlinearity: Nonlinearity }): { h: Float64Array } {
+/** With `cell` (ONNX's functions and clip), its f replaces the nonlinearity. */
+export function rnnCellForwardReference(s: CellStepInputs & { nonlinearity: Nonlinearity; cell?: ResolvedCellOptions }): { h: Float64Array } {
   const { batch: B, hidden: H } = s;
+  const act = s.cell ? cellActivations(s.cell).actF : (x: number): number => activate(s.nonlinearity, x);
   const h = new Float64Array(B * H);
   for (let b = 0; b < B; b++) {
     for (let j = 0; j < H; j++) {
-      h[b * H + j] = activate(s.nonlinearity, s.xproj[b * H + j] + recurrentPreactivation(s, b, j));
+      h[b * H + j] = act(s.xproj[b * H + j] + recurrentPreactivation(s, b, j));
     }
   }
   return { h };

@@ -29,6 +29,21 @@ const intAttr = (name: string, i: number) => ({ name, i, type: 2 });
 
 /** A one-node model; weights as initializers when `init`, else as graph inputs. */
 function buildModel(c: OnnxCase, init: boolean, extraAttributes: object[] = []): Uint8Array {
+  if (c.functions) {
+    // Every direction lists the same functions; alphas and betas go to the functions that take them.
+    const D = c.direction === 'bidirectional' ? 2 : 1;
+    const list = Array.from({ length: D }, () => c.functions!).flat();
+    const takesAlpha = ['HardSigmoid', 'Affine', 'LeakyRelu', 'ThresholdedRelu', 'ScaledTanh', 'Elu'];
+    const takesBeta = ['HardSigmoid', 'Affine', 'ScaledTanh'];
+    extraAttributes = [
+      ...extraAttributes,
+      { name: 'activations', strings: list.map((f) => new TextEncoder().encode(f.name)), type: 8 },
+      { name: 'activation_alpha', floats: list.filter((f) => takesAlpha.includes(f.name)).map((f) => f.alpha), type: 6 },
+      { name: 'activation_beta', floats: list.filter((f) => takesBeta.includes(f.name)).map((f) => f.beta), type: 6 },
+    ];
+  }
+  if (c.clip) extraAttributes = [...extraAttributes, { name: 'clip', f: c.clip, type: 1 }];
+  if (c.inputForget) extraAttributes = [...extraAttributes, intAttr('input_forget', 1)];
   const D = c.direction === 'bidirectional' ? 2 : 1;
   const G = c.op === 'LSTM' ? 4 : c.op === 'GRU' ? 3 : 1;
   const H = c.hidden;
@@ -150,8 +165,27 @@ describe('ONNX import against the ONNX-semantics oracle', () => {
     expect(outcomes.ok).toBeGreaterThan(0);
   });
 
-  it('refuses attributes and operators it does not support, naming them', async () => {
-    const c = randomCase('LSTM', 'forward', 0);
+  // Every activation with alpha and beta, clip and input_forget, in all three operators.
+  const fn = (name: string, alpha = 0, beta = 0) => ({ name, alpha, beta });
+  const functionCases: Array<[OnnxCase['op'], Partial<OnnxCase>, string]> = [
+    ['LSTM', { functions: [fn('HardSigmoid', 0.3, 0.4), fn('ScaledTanh', 1.2, 0.7), fn('Softsign')], clip: 1.5 }, 'LSTM HardSigmoid/ScaledTanh/Softsign, clip'],
+    ['LSTM', { functions: [fn('Sigmoid'), fn('Elu', 0.8), fn('Softplus')], inputForget: true, P: randomFloats(rng, 15) }, 'LSTM Elu/Softplus, input_forget, peepholes'],
+    ['GRU', { functions: [fn('HardSigmoid', 0.25, 0.45), fn('LeakyRelu', 0.05)], linearBeforeReset: 1, clip: 2 }, 'GRU HardSigmoid/LeakyRelu, clip'],
+    ['GRU', { functions: [fn('Sigmoid'), fn('Affine', 0.5, 0.1)], linearBeforeReset: 0 }, 'GRU Affine, linear_before_reset=0'],
+    ['RNN', { functions: [fn('ThresholdedRelu', 0.2)] }, 'RNN ThresholdedRelu'],
+    ['RNN', { functions: [fn('Softsign')], clip: 0.8 }, 'RNN Softsign, clip'],
+  ];
+  for (const [op, extra, name] of functionCases) {
+    for (const direction of ['forward', 'bidirectional'] as const) {
+      it(`${name}, ${direction}`, async () => {
+        const c = randomCase(op, direction, 0, { ...extra, P: extra.P && direction === 'forward' ? extra.P : undefined });
+        await check(c, true, `${name} ${direction} (seed ${seed})`);
+      });
+    }
+  }
+
+  it('refuses what it does not support, naming it', async () => {
+    const c = randomCase('LSTM', 'bidirectional', 0);
     const refuse = async (bytes: Uint8Array, message: RegExp): Promise<void> => {
       let error: unknown;
       try {
@@ -163,9 +197,13 @@ describe('ONNX import against the ONNX-semantics oracle', () => {
       expect(error).toBeInstanceOf(WebRnnError);
       expect((error as Error).message).toMatch(message);
     };
-    await refuse(buildModel(c, true, [{ name: 'clip', f: 3, type: 1 }]), /clip = 3 is not supported/);
-    await refuse(buildModel(c, true, [intAttr('input_forget', 1)]), /input_forget = 1 is not supported/);
-    await refuse(buildModel(c, true, [{ name: 'activations', strings: ['HardSigmoid', 'Tanh', 'Tanh'].map((s) => new TextEncoder().encode(s)), type: 8 }]), /activations \["HardSigmoid","Tanh","Tanh"\]/);
+    const names = (list: string[]) => ({ name: 'activations', strings: list.map((x) => new TextEncoder().encode(x)), type: 8 });
+    await refuse(buildModel(c, true, [names(['Sigmoid', 'Tanh', 'Tanh', 'Sigmoid', 'Relu', 'Tanh'])]), /different activations for the two directions/);
+    await refuse(buildModel(c, true, [names(['Sigmoid', 'Tanh', 'Tanh', 'Sigmoid', 'Gelu', 'Tanh'])]), /activation 'Gelu' is not one of/);
+    await refuse(buildModel(c, true, [names(['Sigmoid', 'Tanh'])]), /2 activations for 2 direction\(s\)/);
+    await refuse(buildModel(c, true, [{ name: 'activation_alpha', floats: [0.5], type: 6 }]), /values that no activation takes/);
+    await refuse(buildModel(c, true, [{ name: 'clip', f: -1, type: 1 }]), /clip = -1 is not supported/);
+    await refuse(buildModel(c, true, [intAttr('mystery', 1)]), /attribute 'mystery' is not supported/);
     await refuse(new Uint8Array([0x3a, 0x05, 0x0a, 0x03, 0x22, 0x01, 0x41]), /operator A .* is not supported|0 recurrent nodes/);
     await refuse(new Uint8Array([0xff, 0xff, 0xff]), /could not be decoded/);
   });

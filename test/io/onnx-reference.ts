@@ -17,6 +17,10 @@ export interface OnnxCase {
   B: Float32Array; // [D, 2·G·H]
   P?: Float32Array; // [D, 3H], i, o, f
   seqLens: number[];
+  /** f, g(, h) with alpha/beta, the same for every direction; ONNX's defaults when absent. */
+  functions?: Array<{ name: string; alpha: number; beta: number }>;
+  clip?: number;
+  inputForget?: boolean;
   h0: Float32Array; // [D, B, H] or [B, D, H]
   c0?: Float32Array;
   T: number;
@@ -25,6 +29,36 @@ export interface OnnxCase {
 }
 
 const sig = (x: number): number => 1 / (1 + Math.exp(-x));
+
+/** ONNX's activation functions, from the operator specification. */
+function onnxFunction(name: string, a: number, b: number): (x: number) => number {
+  switch (name) {
+    case 'Sigmoid':
+      return sig;
+    case 'Tanh':
+      return Math.tanh;
+    case 'Relu':
+      return (x) => Math.max(0, x);
+    case 'HardSigmoid':
+      return (x) => Math.max(0, Math.min(1, a * x + b));
+    case 'Affine':
+      return (x) => a * x + b;
+    case 'LeakyRelu':
+      return (x) => (x < 0 ? a * x : x);
+    case 'ThresholdedRelu':
+      return (x) => (x > a ? x : 0);
+    case 'ScaledTanh':
+      return (x) => a * Math.tanh(b * x);
+    case 'Elu':
+      return (x) => (x < 0 ? a * (Math.exp(x) - 1) : x);
+    case 'Softsign':
+      return (x) => x / (1 + Math.abs(x));
+    case 'Softplus':
+      return (x) => Math.log(1 + Math.exp(x));
+    default:
+      throw new Error(`no activation ${name}`);
+  }
+}
 
 export function onnxReference(c: OnnxCase): { Y: Float64Array; Y_h: Float64Array; Y_c?: Float64Array } {
   const { hidden: H, T, batch: Bn, input: I } = c;
@@ -37,6 +71,12 @@ export function onnxReference(c: OnnxCase): { Y: Float64Array; Y_h: Float64Array
   const Yc = new Float64Array(D * Bn * H);
   const yAt = (t: number, d: number, b: number, j: number): number => (c.layout === 0 ? ((t * D + d) * Bn + b) * H + j : ((b * T + t) * D + d) * H + j);
   const sAt = (d: number, b: number, j: number): number => (c.layout === 0 ? (d * Bn + b) * H + j : (b * D + d) * H + j);
+  const defaults = c.op === 'LSTM' ? ['Sigmoid', 'Tanh', 'Tanh'] : c.op === 'GRU' ? ['Sigmoid', 'Tanh'] : ['Tanh'];
+  const fns = (c.functions ?? defaults.map((name) => ({ name, alpha: 0, beta: 0 }))).map((f) => onnxFunction(f.name, f.alpha, f.beta));
+  const clip = (x: number): number => (c.clip ? Math.max(-c.clip, Math.min(c.clip, x)) : x);
+  const f = (x: number): number => fns[0](clip(x));
+  const g = (x: number): number => fns[1](clip(x));
+  const hf = (x: number): number => fns[2](x);
   for (let d = 0; d < D; d++) {
     const reverse = c.direction === 'reverse' || d === 1;
     // Row g·H + j of W / R for gate block g (in ONNX's order), and the two biases.
@@ -65,25 +105,25 @@ export function onnxReference(c: OnnxCase): { Y: Float64Array; Y_h: Float64Array
         if (c.op === 'LSTM') {
           for (let j = 0; j < H; j++) {
             const P = (q: number): number => (c.P ? c.P[d * 3 * H + q * H + j] : 0);
-            const it = sig(xw(0, j) + hr(0, j) + rb(0, j) + P(0) * cs[j]);
-            const ft = sig(xw(2, j) + hr(2, j) + rb(2, j) + P(2) * cs[j]);
-            const ct = Math.tanh(xw(3, j) + hr(3, j) + rb(3, j));
+            const it = f(xw(0, j) + hr(0, j) + rb(0, j) + P(0) * cs[j]);
+            const ft = c.inputForget ? 1 - it : f(xw(2, j) + hr(2, j) + rb(2, j) + P(2) * cs[j]);
+            const ct = g(xw(3, j) + hr(3, j) + rb(3, j));
             cNew[j] = ft * cs[j] + it * ct;
-            const ot = sig(xw(1, j) + hr(1, j) + rb(1, j) + P(1) * cNew[j]);
-            hNew[j] = ot * Math.tanh(cNew[j]);
+            const ot = f(xw(1, j) + hr(1, j) + rb(1, j) + P(1) * cNew[j]);
+            hNew[j] = ot * hf(cNew[j]);
           }
         } else if (c.op === 'GRU') {
-          const z = Float64Array.from({ length: H }, (_, j) => sig(xw(0, j) + hr(0, j) + rb(0, j)));
-          const rr = Float64Array.from({ length: H }, (_, j) => sig(xw(1, j) + hr(1, j) + rb(1, j)));
+          const z = Float64Array.from({ length: H }, (_, j) => f(xw(0, j) + hr(0, j) + rb(0, j)));
+          const rr = Float64Array.from({ length: H }, (_, j) => f(xw(1, j) + hr(1, j) + rb(1, j)));
           const rh = Float64Array.from({ length: H }, (_, k) => rr[k] * h[k]);
           for (let j = 0; j < H; j++) {
-            const n = c.linearBeforeReset ? Math.tanh(xw(2, j) + rr[j] * (hr(2, j) + rb(2, j))) : Math.tanh(xw(2, j) + hr(2, j, rh) + rb(2, j));
+            const n = c.linearBeforeReset ? g(xw(2, j) + rr[j] * (hr(2, j) + rb(2, j))) : g(xw(2, j) + hr(2, j, rh) + rb(2, j));
             hNew[j] = (1 - z[j]) * n + z[j] * h[j];
           }
         } else {
           for (let j = 0; j < H; j++) {
             const a = xw(0, j) + hr(0, j) + rb(0, j);
-            hNew[j] = c.activation === 'Relu' ? Math.max(0, a) : Math.tanh(a);
+            hNew[j] = c.functions ? f(a) : c.activation === 'Relu' ? Math.max(0, a) : Math.tanh(clip(a));
           }
         }
         h = hNew;

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { GpuContext } from '../../src/gpu/device.js';
+import { resolveCellOptions } from '../../src/model/cell-functions.js';
 import { createGruCellForward } from '../../src/kernels/gru-cell-forward.js';
 import { gruCellForwardReference } from '../../src/reference/gru-cell-forward.js';
 import { testRandom } from '../helpers/seed.js';
@@ -23,3 +24,13 @@ for (const linearBeforeReset of [true, false]) {
     }
   });
 }
+
+describe('gru-cell-forward with ONNX cell functions and clip against the float64 reference', () => {
+  const cell = resolveCellOptions('gru', { f: { name: 'HardSigmoid' }, g: { name: 'Elu', alpha: 0.7 }, clip: 1.5 }, { name: 'Sigmoid' });
+  for (const c of cellCases(false).filter((k) => k.shape.hidden !== 130)) {
+    it(c.name, async () => {
+      const kernel = await createGruCellForward(ctx, true, { batchTile: c.batchTile, cell });
+      await checkCellStep(ctx, kernel, (s) => gruCellForwardReference({ ...s, linearBeforeReset: true, cell }), rng, c.shape, c.step, `cell functions ${c.name} (seed ${seed})`, c.lengths);
+    });
+  }
+});

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { GpuContext } from '../../src/gpu/device.js';
+import { resolveCellOptions } from '../../src/model/cell-functions.js';
 import { createLstmCellForward } from '../../src/kernels/lstm-cell-forward.js';
 import type { CellStepKernel } from '../../src/kernels/recurrent-step.js';
 import { lstmCellForwardReference } from '../../src/reference/lstm-cell-forward.js';
@@ -31,6 +32,16 @@ describe('lstm-cell-forward against the float64 reference', () => {
   for (const c of cellCases()) {
     it(c.name, async () => {
       await checkCellStep(ctx, kernels.get(`${c.batchTile} ${c.training}`)!, (s) => lstmCellForwardReference(s), rng, c.shape, c.step, `${c.name} (seed ${seed})`, c.lengths);
+    });
+  }
+});
+
+describe('lstm-cell-forward with ONNX cell functions and clip against the float64 reference', () => {
+  const cell = resolveCellOptions('lstm', { f: { name: 'HardSigmoid', alpha: 0.3, beta: 0.45 }, g: { name: 'ScaledTanh', alpha: 1.1, beta: 0.8 }, h: { name: 'Softsign' }, clip: 1.2, inputForget: true }, { name: 'Sigmoid' });
+  for (const c of cellCases(false).filter((k) => k.shape.hidden !== 130)) {
+    it(c.name, async () => {
+      const kernel = await createLstmCellForward(ctx, { batchTile: c.batchTile, cell });
+      await checkCellStep(ctx, kernel, (s) => lstmCellForwardReference({ ...s, cell }), rng, c.shape, c.step, `cell functions ${c.name} (seed ${seed})`, c.lengths);
     });
   }
 });

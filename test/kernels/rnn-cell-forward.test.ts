@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { GpuContext } from '../../src/gpu/device.js';
+import { resolveCellOptions } from '../../src/model/cell-functions.js';
 import { createRnnCellForward, type Nonlinearity } from '../../src/kernels/rnn-cell-forward.js';
 import { rnnCellForwardReference } from '../../src/reference/rnn-cell-forward.js';
 import { testRandom } from '../helpers/seed.js';
@@ -24,3 +25,13 @@ for (const nonlinearity of ['tanh', 'relu', 'identity'] as Nonlinearity[]) {
     }
   });
 }
+
+describe('rnn-cell-forward with ONNX cell functions and clip against the float64 reference', () => {
+  const cell = resolveCellOptions('rnn', { f: { name: 'Softplus' }, clip: 2 }, { name: 'Tanh' });
+  for (const c of cellCases(false).filter((k) => k.shape.hidden !== 130)) {
+    it(c.name, async () => {
+      const kernel = await createRnnCellForward(ctx, 'tanh', { batchTile: c.batchTile, cell });
+      await checkCellStep(ctx, kernel, (s) => rnnCellForwardReference({ ...s, nonlinearity: 'tanh', cell }), rng, c.shape, c.step, `cell functions ${c.name} (seed ${seed})`, c.lengths);
+    });
+  }
+});
