@@ -28,14 +28,31 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   var rec = laterGradThroughWhh(b, d, j, lid.x);
   if (j >= p.hidden) { return; }
   let si = stateIndex(b, d, j);
+  let L = seqLen(b);
   if (p.step == 0u) { rec = gradHN[si]; }
-  // The direct path from the later step (zero before the first dispatch of a layer).
-  rec += carry[si];
-  if (p.step == p.seqLen) {
-    dh0[si] = rec;
+  if (p.step > L) {
+    // Finished rows: no gradient at t = step.
+    if (p.step < p.seqLen) {
+      for (var g = 0u; g < GATES; g++) {
+        dG[gateIndex(p.step, b, d, g, j)] = 0.0;
+        dGrec[gateIndex(p.step, b, d, g, j)] = 0.0;
+      }
+    }
     return;
   }
-  let t = timeOf(d);
+  // The direct path from the later step (zero before the first dispatch of a layer).
+  rec += carry[si];
+  if (p.step == L) {
+    dh0[si] = rec;
+    if (p.step < p.seqLen) {
+      for (var g = 0u; g < GATES; g++) {
+        dG[gateIndex(p.step, b, d, g, j)] = 0.0;
+        dGrec[gateIndex(p.step, b, d, g, j)] = 0.0;
+      }
+    }
+    return;
+  }
+  let t = timeOf(d, b);
   let dh = dy[dyIndex(t, b, d, j)] + rec;
   let r = saved[savedIndex(t, b, d, 0u, 5u, j)];
   let z = saved[savedIndex(t, b, d, 1u, 5u, j)];
@@ -52,4 +69,10 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   dGrec[gateIndex(t, b, d, 0u, j)] = dar;
   dGrec[gateIndex(t, b, d, 1u, j)] = daz;
   dGrec[gateIndex(t, b, d, 2u, j)] = dan * r;
+  if (p.step + 1u == L) {
+    // The step whose h_{t-1} is h0: its recurrent-side gradients again in slot T, for dW_hh.
+    dGrec[gateIndex(p.seqLen, b, d, 0u, j)] = dar;
+    dGrec[gateIndex(p.seqLen, b, d, 1u, j)] = daz;
+    dGrec[gateIndex(p.seqLen, b, d, 2u, j)] = dan * r;
+  }
 }

@@ -25,12 +25,17 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   var rec = laterGradThroughWhh(b, d, j, lid.x);
   if (j >= p.hidden) { return; }
   let si = stateIndex(b, d, j);
+  let L = seqLen(b);
   if (p.step == 0u) { rec = gradHN[si]; }
-  if (p.step == p.seqLen) {
-    dh0[si] = rec;
+  if (p.step == L) { dh0[si] = rec; }
+  if (p.step >= L) {
+    // Finished (or past the end): no gradient at t = step.
+    if (p.step < p.seqLen) {
+      for (var g = 0u; g < GATES; g++) { dG[gateIndex(p.step, b, d, g, j)] = 0.0; }
+    }
     return;
   }
-  let t = timeOf(d);
+  let t = timeOf(d, b);
   let dh = dy[dyIndex(t, b, d, j)] + rec;
   let ig = saved[savedIndex(t, b, d, 0u, 6u, j)];
   let fg = saved[savedIndex(t, b, d, 1u, 6u, j)];
@@ -45,4 +50,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   dG[gateIndex(t, b, d, 1u, j)] = dc * cPrev * fg * (1.0 - fg);
   dG[gateIndex(t, b, d, 2u, j)] = dc * ig * (1.0 - gg * gg);
   dG[gateIndex(t, b, d, 3u, j)] = dh * tc * og * (1.0 - og);
+  if (p.step + 1u == L) {
+    // The step whose h_{t-1} is h0: its gradients again in slot T, for the dW_hh GEMM.
+    for (var g = 0u; g < GATES; g++) { dG[gateIndex(p.seqLen, b, d, g, j)] = dG[gateIndex(t, b, d, g, j)]; }
+  }
 }

@@ -29,13 +29,19 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   var rec = laterGradThroughWhh(b, d, j, lid.x);
   if (j >= p.hidden) { return; }
   let si = stateIndex(b, d, j);
+  let L = seqLen(b);
   if (p.step == 0u) { rec = gradHN[si]; }
-  if (p.step == p.seqLen) {
-    dh0[si] = rec;
+  if (p.step == L) { dh0[si] = rec; }
+  if (p.step >= L) {
+    // Finished (or past the end): no gradient at t = step.
+    if (p.step < p.seqLen) { dG[gateIndex(p.step, b, d, 0u, j)] = 0.0; }
     return;
   }
-  let t = timeOf(d);
+  let t = timeOf(d, b);
   let dh = dy[dyIndex(t, b, d, j)] + rec;
   let h = saved[dyIndex(t, b, d, j)];
-  dG[gateIndex(t, b, d, 0u, j)] = dh * derivative(h);
+  let g = dh * derivative(h);
+  dG[gateIndex(t, b, d, 0u, j)] = g;
+  // The step whose h_{t-1} is h0: its gradient again in slot T, for the dW_hh GEMM.
+  if (p.step + 1u == L) { dG[gateIndex(p.seqLen, b, d, 0u, j)] = g; }
 }

@@ -1,8 +1,12 @@
 // Shared part of the backward step kernels (rnn-, lstm- and gru-cell-backward): the reverse-
 // time sweep of backpropagation through time. The loader prepends it to each cell shader.
 //
-// Dispatch s (0 <= s <= T) of a layer handles both directions: direction 0 time t = T-1-s,
-// direction 1 time t = s, the reverse of their forward order. Dispatch s = T only forms dh0.
+// Dispatch s (0 <= s <= T) of a layer handles both directions in the reverse of their forward
+// order. Sequence b runs L_b = seqLen(b) steps (all T without variable lengths): while s < L_b
+// direction 0 handles t = L_b-1-s and direction 1 t = s; dispatch s = L_b forms dh0 of the
+// row; past that the row is finished and the dispatch zeroes its gate gradients at t = s.
+// At its last active dispatch (s = L_b-1, the step whose h_{t-1} is h0) a row also copies its
+// recurrent-side gradients to slot T of that buffer, where the dW_hh GEMM pairs them with h0.
 // Thread mapping: workgroup (x, y, z) = (block of WG hidden units, batch row b, direction d);
 // invocation x owns unit j = x_block * WG + x of row b.
 //
@@ -19,8 +23,10 @@
 //                          sequence [T, B, D*H], S = 1)
 //   whhT   [D, H, H, P]    as in the forward kernels: element (d, k, j, g) = W_hh[g*H + j, k]
 //   dy     [T, B, D*H]     gradient of this layer's output sequence
-//   gradHN [L*D, B, H]     gradient of hN; this layer's at stateBase
-//   dG     [T, B, D, G*H]  gate pre-activation gradients (input side for the GRU)
+//   gradHN [L*D, B, H]     gradient of hN; this layer's at stateBase; then, at lengthsOffset,
+//                          each sequence's length [B] (as f32)
+//   dG     [T, B, D, G*H]  gate pre-activation gradients (input side for the GRU); for the
+//                          LSTM and Elman cells one more time slot T (initial steps)
 //   dh0    [L*D, B, H]     written by the last dispatch
 //   carry  [L*D, B, H]     per-unit state of the sweep (LSTM: dc; GRU: z * dh)
 
@@ -31,6 +37,7 @@ struct Params {
   step: u32,
   numDirections: u32,
   stateBase: u32,
+  lengthsOffset: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -45,15 +52,23 @@ override WG: u32 = 64u;
 // component (zeros past H and past G).
 var<workgroup> gTile: array<vec4f, WG>;
 
-// Time handled by direction d in this dispatch (not meaningful in the final one).
-fn timeOf(d: u32) -> u32 {
-  if (d == 0u) { return p.seqLen - 1u - p.step; }
+fn seqLen(b: u32) -> u32 {
+  return u32(gradHN[p.lengthsOffset + b]);
+}
+
+fn running(b: u32) -> bool {
+  return p.step < seqLen(b);
+}
+
+// Time handled by direction d for row b in this dispatch (t = step once the row is finished).
+fn timeOf(d: u32, b: u32) -> u32 {
+  if (d == 0u && running(b)) { return seqLen(b) - 1u - p.step; }
   return p.step;
 }
 
-// Time handled by direction d in the previous dispatch.
-fn laterTime(d: u32) -> u32 {
-  if (d == 0u) { return p.seqLen - p.step; }
+// Time handled by direction d for row b in the previous dispatch (step > 0, row running then).
+fn laterTime(d: u32, b: u32) -> u32 {
+  if (d == 0u) { return seqLen(b) - p.step; }
   return p.step - 1u;
 }
 
@@ -82,8 +97,8 @@ fn whhIndex(d: u32, k: u32, j: u32) -> u32 {
 fn stageLaterGrad(b: u32, d: u32, m0: u32, x: u32) {
   let m = m0 + x;
   var v = vec4f(0.0);
-  if (m < p.hidden) {
-    let tl = laterTime(d);
+  if (m < p.hidden && p.step <= seqLen(b)) {
+    let tl = laterTime(d, b);
     for (var g = 0u; g < GATES; g++) { v[g] = recurrentGrad(gateIndex(tl, b, d, g, m)); }
   }
   gTile[x] = v;

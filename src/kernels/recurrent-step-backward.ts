@@ -21,15 +21,15 @@ export interface CellBackwardBindings {
   whhT: GPUBuffer;
   /** Gradient of the layer's output [T, B, D·H]. */
   dy: GPUBuffer;
-  /** Gradient of hN [L·D, B, H]. */
+  /** Gradient of hN [L·D, B, H], then the sequence lengths [B] (f32). */
   gradHN: GPUBuffer;
-  /** Gate pre-activation gradients [T, B, D, G·H] (written). */
+  /** Gate pre-activation gradients [T, B, D, G·H] ([T + 1, …] where they are the recurrent side too). */
   dG: GPUBuffer;
   /** Gradient of h0 [L·D, B, H] (written by the last dispatch). */
   dh0: GPUBuffer;
   /** LSTM: dc (gradCN in, dc0 out); GRU: the direct path z·dh. [L·D, B, H] */
   carry?: GPUBuffer;
-  /** GRU: recurrent-side gate gradients [T, B, D, G·H] (written). */
+  /** GRU: recurrent-side gate gradients [T + 1, B, D, G·H] (written; slot T: each row's initial step). */
   dGrec?: GPUBuffer;
 }
 
@@ -87,7 +87,15 @@ export class CellBackwardKernel {
   packStep(shape: CellStepShape, step: number, target: ArrayBuffer, byteOffset: number): void {
     packUniform(
       this.uniformLayout,
-      { batch: shape.batch, hidden: shape.hidden, seqLen: shape.seqLen, step, numDirections: shape.numDirections, stateBase: shape.layer * shape.numDirections },
+      {
+        batch: shape.batch,
+        hidden: shape.hidden,
+        seqLen: shape.seqLen,
+        step,
+        numDirections: shape.numDirections,
+        stateBase: shape.layer * shape.numDirections,
+        lengthsOffset: shape.numLayers * shape.numDirections * shape.batch * shape.hidden,
+      },
       target,
       byteOffset,
     );
@@ -108,11 +116,12 @@ export class CellBackwardKernel {
       saved: T * B * D * this.spec.savedSlots * H,
       whhT: D * H * H * packedGateStride(G),
       dy: T * B * D * H,
-      gradHN: L * D * B * H,
-      dG: T * B * D * G * H,
+      gradHN: L * D * B * H + B,
+      // The recurrent-side buffer has one more time slot: each row's initial step again.
+      dG: (this.spec.recurrentGrad ? T : T + 1) * B * D * G * H,
       dh0: L * D * B * H,
       carry: this.spec.carry ? L * D * B * H : 0,
-      dGrec: this.spec.recurrentGrad ? T * B * D * G * H : 0,
+      dGrec: this.spec.recurrentGrad ? (T + 1) * B * D * G * H : 0,
     };
   }
 

@@ -44,10 +44,11 @@ export interface ForwardOptions {
   /** Check x, h0 and c0 for NaN and ±Infinity (default: the model's `checkFinite` option). */
   checkFinite?: boolean;
   /**
-   * forward only: the length of each sequence [B], 1 … seqLen. Sequence b runs its first
+   * The length of each sequence [B], 1 … seqLen. Sequence b runs its first
    * seqLens[b] steps (the reverse direction starts at its own last step); its outputs after
    * that are 0 and hN/cN hold its state at its last step, as with PyTorch's packed sequences
-   * and ONNX's sequence_lens.
+   * and ONNX's sequence_lens. Gradients treat the outputs past a sequence's end as the
+   * constants they are (zero), as autograd of packed sequences does.
    */
   seqLens?: ArrayLike<number>;
 }
@@ -437,14 +438,14 @@ export class RecurrentModel {
   async gradients(x: Float32Array, options: GradientOptions): Promise<GradientOutput> {
     this.assertAlive('gradients');
     const { spec } = this;
-    if ('seqLens' in options) throw new WebRnnError('invalid-option', 'gradients: seqLens is not supported yet; use forward for variable-length batches');
-    checkOptions('gradients', options, ['batch', 'seqLen', 'h0', 'c0', 'checkFinite', 'gradOutput', 'gradHN', 'gradCN']);
+    checkOptions('gradients', options, ['batch', 'seqLen', 'h0', 'c0', 'checkFinite', 'seqLens', 'gradOutput', 'gradHN', 'gradCN']);
     if (spec.kind === 'gru' && !spec.linearBeforeReset) {
       throw new WebRnnError('invalid-option', 'gradients: not available for a GRU with linearBeforeReset: false (ONNX linear_before_reset = 0)');
     }
     if (spec.peepholes) throw new WebRnnError('invalid-option', 'gradients: not available for an LSTM with peepholes');
     if (!spec.cell.standard) throw new WebRnnError('invalid-option', 'gradients: not available for cells with ONNX activations, clip or input_forget');
     const { B, T, xSeq, h0, c0 } = this.prepareInputs('gradients', x, options);
+    const seqLens = options.seqLens === undefined ? null : checkLengths(options.seqLens, B, T);
     const { inputSize: I, hiddenSize: H, numLayers: L, numDirections: D } = spec;
     const stateShape = [L * D, B, H];
     checkTensor('gradOutput', options.gradOutput, spec.batchFirst ? [B, T, D * H] : [T, B, D * H]);
@@ -471,6 +472,7 @@ export class RecurrentModel {
       if (h0) writeFloats(this.ctx, plan.forward.h0, h0);
       if (c0 && plan.forward.c) writeFloats(this.ctx, plan.forward.c, c0);
       writeFloats(this.ctx, plan.gradOutput, gradOutput);
+      plan.setLengths(seqLens);
       if (gradHN) writeFloats(this.ctx, plan.gradHN, gradHN);
       if (gradCN && plan.carry) writeFloats(this.ctx, plan.carry, gradCN);
       const r = await plan.run(h0 !== undefined, c0 !== undefined, gradHN !== undefined, gradCN !== undefined);
@@ -517,9 +519,8 @@ export class RecurrentModel {
   async trainStep(x: Float32Array, target: Float32Array, options: TrainStepOptions): Promise<TrainStepResult> {
     this.assertAlive('trainStep');
     const { spec } = this;
-    if ('seqLens' in options) throw new WebRnnError('invalid-option', 'trainStep: seqLens is not supported yet; mask padded steps with the mask option');
     checkOptions('trainStep', options, [
-      'batch', 'seqLen', 'h0', 'c0', 'checkFinite', 'loss', 'lossOn', 'mask', 'optimizer', 'clipGradNorm', 'clipGradValue', 'readLoss', 'returnGradNorm', 'returnState',
+      'batch', 'seqLen', 'h0', 'c0', 'checkFinite', 'seqLens', 'loss', 'lossOn', 'mask', 'optimizer', 'clipGradNorm', 'clipGradValue', 'readLoss', 'returnGradNorm', 'returnState',
     ]);
     if (spec.outputSize === 0) throw new WebRnnError('invalid-option', 'trainStep: the model has no read-out; create it with outputSize');
     if (spec.kind === 'gru' && !spec.linearBeforeReset) {
@@ -533,6 +534,8 @@ export class RecurrentModel {
     const optimizer = resolveOptimizer(options.optimizer);
     const { maxNorm, clipValue } = resolveClipping(options);
     const { B, T, xSeq, h0, c0 } = this.prepareInputs('trainStep', x, options);
+    const seqLens = options.seqLens === undefined ? null : checkLengths(options.seqLens, B, T);
+    if (seqLens && lossOn === 'last') throw new WebRnnError('invalid-option', "trainStep: seqLens with lossOn 'last' is not supported; use lossOn 'all' with a mask on each sequence's last step");
     const O = spec.outputSize;
     const rowShape = lossOn === 'last' ? [B] : spec.batchFirst ? [B, T] : [T, B];
     const rows = rowShape.reduce((a, b) => a * b, 1);
@@ -598,6 +601,7 @@ export class RecurrentModel {
       if (h0) writeFloats(ctx, plan.gradients.forward.h0, h0);
       if (c0 && plan.gradients.forward.c) writeFloats(ctx, plan.gradients.forward.c, c0);
       writeFloats(ctx, plan.targets, targetSeq);
+      plan.gradients.setLengths(seqLens);
       writeFloats(ctx, plan.mask, maskSeq);
       state.step++;
       const r = await plan.run({ hasH0: h0 !== undefined, hasC0: c0 !== undefined, scale, maxNorm, clipValue, optimizer, step: state.step, readLoss, readNorm, readState });

@@ -43,12 +43,64 @@ interface StepRecord {
   saved?: Float64Array[]; // cell activations, slot by slot
 }
 
+/**
+ * With `seqLens`, each sequence is a separate problem: the gradients are the sum, over the
+ * sequences, of the gradients of that sequence alone, cut to its length (the outputs past its
+ * end are constants and pass nothing back); input, h0 and c0 gradients are per sequence.
+ */
+function perSequenceGradients(
+  spec: ModelSpec,
+  params: Readonly<Record<string, ArrayLike<number>>>,
+  x: ArrayLike<number>,
+  opts: ReferenceGradientOptions,
+  seqLens: ArrayLike<number>,
+): ReferenceGradients {
+  const { batch: B, seqLen: T } = opts;
+  const { inputSize: I, hiddenSize: H, numDirections: D, numLayers: L } = spec;
+  const DH = D * H;
+  const S = L * D;
+  const at = (t: number, b: number, F: number): number => (spec.batchFirst ? (b * T + t) * F : (t * B + b) * F);
+  const state = (a: ArrayLike<number> | undefined, b: number): Float64Array | undefined => a && Float64Array.from({ length: S * H }, (_, i) => a[(Math.floor(i / H) * B + b) * H + (i % H)]);
+  const out: ReferenceGradients = { params: {}, input: new Float64Array(T * B * I), h0: new Float64Array(S * B * H) };
+  if (spec.kind === 'lstm') out.c0 = new Float64Array(S * B * H);
+  for (let b = 0; b < B; b++) {
+    const Lb = seqLens[b];
+    const xb = new Float64Array(Lb * I);
+    const gb = new Float64Array(Lb * DH);
+    for (let t = 0; t < Lb; t++) {
+      xb.set(Array.from({ length: I }, (_, i) => x[at(t, b, I) + i]), t * I);
+      gb.set(Array.from({ length: DH }, (_, i) => opts.gradOutput[at(t, b, DH) + i]), t * DH);
+    }
+    const r = recurrentBackwardReference(spec, params, xb, {
+      batch: 1,
+      seqLen: Lb,
+      h0: state(opts.h0, b),
+      c0: state(opts.c0, b),
+      gradOutput: gb,
+      gradHN: state(opts.gradHN, b),
+      gradCN: state(opts.gradCN, b),
+    });
+    for (const [name, g] of Object.entries(r.params)) {
+      const sum = (out.params[name] ??= new Float64Array(g.length));
+      for (let i = 0; i < g.length; i++) sum[i] += g[i];
+    }
+    for (let t = 0; t < Lb; t++) for (let i = 0; i < I; i++) out.input[at(t, b, I) + i] = r.input[t * I + i];
+    for (let i = 0; i < S * H; i++) {
+      const k = (Math.floor(i / H) * B + b) * H + (i % H);
+      out.h0[k] = r.h0[i];
+      if (out.c0) out.c0[k] = r.c0![i];
+    }
+  }
+  return out;
+}
+
 export function recurrentBackwardReference(
   spec: ModelSpec,
   params: Readonly<Record<string, ArrayLike<number>>>,
   x: ArrayLike<number>,
   opts: ReferenceGradientOptions,
 ): ReferenceGradients {
+  if (opts.seqLens) return perSequenceGradients(spec, params, x, opts, opts.seqLens);
   if (spec.kind === 'gru' && !spec.linearBeforeReset) {
     throw new WebRnnError('invalid-option', 'gradients are not available for a GRU with linearBeforeReset: false');
   }

@@ -19,6 +19,7 @@ export interface ReferenceTrainOptions {
   seqLen: number;
   h0?: ArrayLike<number>;
   c0?: ArrayLike<number>;
+  seqLens?: ArrayLike<number>;
   loss: 'mse' | 'cross-entropy';
   lossOn: 'all' | 'last';
   mask: ArrayLike<number>;

@@ -113,13 +113,17 @@ export class GradientPlan {
       // dys[l]: gradient of layer l's output [T, B, D·H]; the top one is gradOutput.
       const dys = Array.from({ length: L }, (_, l) => make(`layer ${l} output gradient [T,B,D*H]`, T * B * D * H));
       this.gradOutput = dys[L - 1];
-      this.gradHN = make('gradHN [L*D,B,H]', state);
+      this.gradHN = make('gradHN [L*D,B,H] + lengths [B]', state + B);
       this.carry = kernels.cell.spec.carry ? make('backward carry [L*D,B,H]', state) : null;
       this.dh0 = make('dh0 [L*D,B,H]', state);
       this.dx0 = make('dx [T,B,I]', T * B * spec.inputSize);
-      const dG = make('dG [T,B,D,G*H]', T * B * D * GH);
-      const dGrec = kernels.cell.spec.recurrentGrad ? make('dGrec [T,B,D,G*H]', T * B * D * GH) : null;
+      // The recurrent-side buffer gets a slot T: each row's initial step again (for dW_hh with h0).
+      const separate = kernels.cell.spec.recurrentGrad;
+      const dG = make('dG [T(+1),B,D,G*H]', (separate ? T : T + 1) * B * D * GH);
+      const dGrec = separate ? make('dGrec [T+1,B,D,G*H]', (T + 1) * B * D * GH) : null;
       const ones = make('ones [T*B]', T * B);
+      // Every sequence runs all T steps until the caller says otherwise.
+      writeFloats(ctx, this.gradHN, Float32Array.from({ length: B }, () => T), state);
       writeFloats(ctx, ones, new Float32Array(T * B).fill(1));
       for (let l = 0; l < L; l++) {
         const I = layerInputSize(spec, l);
@@ -168,11 +172,12 @@ export class GradientPlan {
           // dW[k, j] = Σ_rows hPrev[row, k]·dGrec[row, g·H + j], one batched GEMM over the
           // G gates (B advances a gate block, C one component of the P-interleave).
           const packed = { M: H, N: H, batch: G, transA: true, transB: true, strideA: 0, ldb: D * GH, strideB: H, ldc: H * P, colStrideC: P, strideC: 1, offsetC: d * H * H * P };
-          // The step whose h_{t−1} is h0: t = 0 forward, t = T − 1 reverse.
-          const tb = d === 0 ? 0 : T - 1;
-          gemmShapes.push({ layer: l, shape: { ...packed, K: B, lda: H, offsetA: (l * D + d) * B * H, offsetB: tb * B * D * GH + d * GH }, a: this.forward.h0, b: rec, c: g.whh });
+          // Each row's step whose h_{t−1} is h0 (t = 0 forward, its last step reverse), which the
+          // sweep copied to slot T.
+          gemmShapes.push({ layer: l, shape: { ...packed, K: B, lda: H, offsetA: (l * D + d) * B * H, offsetB: T * B * D * GH + d * GH }, a: this.forward.h0, b: rec, c: g.whh });
           if (T > 1) {
-            // The other T − 1 steps: forward pairs step t with output row t − 1, reverse with t + 1.
+            // The other steps: forward pairs step t with output row t − 1, reverse with t + 1 (a
+            // reverse row's initial step t = L − 1 < T − 1 meets its zero output at t + 1).
             const gStart = d === 0 ? B : 0;
             const hStart = d === 0 ? 0 : B;
             gemmShapes.push({
@@ -240,7 +245,7 @@ export class GradientPlan {
   /** Record the clears of absent initial states and output gradients; call before the pass. */
   encodeClears(encoder: GPUCommandEncoder, hasH0: boolean, hasC0: boolean, hasGradHN: boolean, hasGradCN: boolean): void {
     this.forward.encodeInitialStates(encoder, hasH0, hasC0);
-    if (!hasGradHN) encoder.clearBuffer(this.gradHN);
+    if (!hasGradHN) encoder.clearBuffer(this.gradHN, 0, this.forward.resultSizes.state * 4);
     if (this.carry && !(this.spec.kind === 'lstm' && hasGradCN)) encoder.clearBuffer(this.carry);
   }
 
@@ -261,6 +266,13 @@ export class GradientPlan {
       }
     }
     return copies;
+  }
+
+  /** Write each sequence's length (null: all run seqLen steps) for the forward and the sweep. */
+  setLengths(lengths: ArrayLike<number> | null): void {
+    this.forward.setLengths(lengths);
+    const data = Float32Array.from({ length: this.batch }, (_, b) => (lengths ? lengths[b] : this.seqLen));
+    writeFloats(this.ctx, this.gradHN, data, this.forward.resultSizes.state);
   }
 
   /** Each layer's parameter gradients, in the parameters' GPU layout. */

@@ -38,6 +38,11 @@ export type LossKind = 'mse' | 'cross-entropy';
 export interface TrainStepOptions {
   batch: number;
   seqLen: number;
+  /**
+   * Length of each sequence [B] (PyTorch's packed sequences): steps past a sequence's end
+   * take no part (their outputs are 0; mask them out of the loss). With lossOn 'all' only.
+   */
+  seqLens?: ArrayLike<number>;
   /** Initial states [L·D, B, H] (not trained: the gradient stops there, as for detached states). */
   h0?: Float32Array;
   c0?: Float32Array;
@@ -126,7 +131,7 @@ export function resolveClipping(options: Pick<TrainStepOptions, 'clipGradNorm' |
 }
 
 /** Options of `model.trainSequence`: truncated backpropagation through time. */
-export interface TrainSequenceOptions extends Omit<TrainStepOptions, 'lossOn' | 'returnState'> {
+export interface TrainSequenceOptions extends Omit<TrainStepOptions, 'lossOn' | 'returnState' | 'seqLens'> {
   /** Steps per chunk: gradients flow back at most this far; the state flows on across chunks. */
   chunkLength: number;
 }

@@ -34,8 +34,9 @@ export async function checkBackwardStep(
   shape: CellStepShape,
   step: number,
   label: string,
+  lengths: readonly number[] | null = null,
 ): Promise<void> {
-  const { batch: B, hidden: H, seqLen: T, numDirections: D, layer } = shape;
+  const { batch: B, hidden: H, seqLen: T, numDirections: D, numLayers: L, layer } = shape;
   const G = kernel.gates;
   const GH = G * H;
   const S = kernel.spec.savedSlots;
@@ -64,23 +65,33 @@ export async function checkBackwardStep(
     }
   }
   const dy = randomFloats(rng, e.dy);
+  // gradHN holds the gradient of hN, then each sequence's length.
   const gradHN = randomFloats(rng, e.gradHN);
+  const len = (b: number): number => (lengths ? lengths[b] : T);
+  for (let b = 0; b < B; b++) gradHN[L * D * B * H + b] = len(b);
   const carry = randomFloats(rng, e.carry || 1);
-  const final = step === T;
-  const times = Array.from({ length: D }, (_, d) => (d === 0 ? T - 1 - step : step));
-  const later = Array.from({ length: D }, (_, d) => (d === 0 ? T - step : step - 1));
-  // dG (and dGrec): random everywhere (the later slot is read), NaN where this dispatch writes.
+  const running = (b: number): boolean => step < len(b);
+  // Row b's time in this dispatch, and in the previous one.
+  const timeOf = (d: number, b: number): number => (d === 0 && running(b) ? len(b) - 1 - step : step);
+  const laterOf = (d: number, b: number): number => (d === 0 ? len(b) - step : step - 1);
+  // The recurrent-side buffer (dGrec for the GRU, else dG) has slot T for each row's initial step.
+  const sep = kernel.spec.recurrentGrad;
+  // dG (and dGrec): random everywhere (later slots are read), NaN where this dispatch writes.
   const dG = randomFloats(rng, e.dG);
   const dGrec = randomFloats(rng, e.dGrec || 1);
-  if (!final) {
-    for (let d = 0; d < D; d++) {
-      for (let b = 0; b < B; b++) {
-        for (let r = 0; r < GH; r++) {
-          const i = ((times[d] * B + b) * D + d) * GH + r;
-          dG[i] = NaN;
-          if (e.dGrec) dGrec[i] = NaN;
+  const index = (t: number, b: number, d: number, q: number): number => ((t * B + b) * D + d) * GH + q;
+  for (let d = 0; d < D; d++) {
+    for (let b = 0; b < B; b++) {
+      const slots: number[] = [];
+      if (running(b)) slots.push(timeOf(d, b));
+      else if (step < T && (!ref.carryIsDh || step >= len(b))) slots.push(step);
+      for (const t of slots) {
+        for (let q = 0; q < GH; q++) {
+          dG[index(t, b, d, q)] = NaN;
+          if (sep) dGrec[index(t, b, d, q)] = NaN;
         }
       }
+      if (step === len(b) - 1) for (let q = 0; q < GH; q++) (sep ? dGrec : dG)[index(T, b, d, q)] = NaN;
     }
   }
 
@@ -97,7 +108,7 @@ export async function checkBackwardStep(
     dG: upload(ctx, 'dG', dG),
     dh0: poisoned(ctx, 'dh0', e.dh0),
     carry: kernel.spec.carry ? upload(ctx, 'carry', carry) : undefined,
-    dGrec: kernel.spec.recurrentGrad ? upload(ctx, 'dGrec', dGrec) : undefined,
+    dGrec: sep ? upload(ctx, 'dGrec', dGrec) : undefined,
   };
   kernel.checkBuffers(shape, buffers);
   await runPass(ctx, (pass) => kernel.encodeStep(pass, kernel.bindGroup(buffers), 0, kernel.workgroups(shape)));
@@ -116,33 +127,50 @@ export async function checkBackwardStep(
   };
   for (let d = 0; d < D; d++) {
     const s0 = (layer * D + d) * B * H;
-    // The gradient reaching h_t from later in time.
-    let rec: Float64Array;
-    if (step === 0) rec = Float64Array.from(gradHN.subarray(s0, s0 + B * H));
-    else {
-      const src = e.dGrec ? dGrec : dG;
-      const laterGrad = new Float64Array(B * GH);
-      for (let b = 0; b < B; b++) for (let r = 0; r < GH; r++) laterGrad[b * GH + r] = src[((later[d] * B + b) * D + d) * GH + r];
-      rec = gradThroughWhh(B, H, laterGrad, whh[d]);
-    }
-    const carryIn = carry.subarray(s0, s0 + B * H);
-    if (ref.carryIsDh) for (let i = 0; i < B * H; i++) rec[i] += carryIn[i];
-    if (final) {
-      want.dh0.set(rec, s0);
-      continue;
-    }
-    const t = times[d];
-    const dh = new Float64Array(B * H);
-    for (let b = 0; b < B; b++) for (let j = 0; j < H; j++) dh[b * H + j] = dy[(t * B + b) * D * H + d * H + j] + rec[b * H + j];
-    const r = ref.run(B, H, savedSlots[t][d], dh, carryIn);
+    // The gradient reaching h_t from later in time, row by row.
+    const rec = new Float64Array(B * H);
+    const src = sep ? dGrec : dG;
     for (let b = 0; b < B; b++) {
-      for (let q = 0; q < GH; q++) {
-        const i = ((t * B + b) * D + d) * GH + q;
-        want.dG[i] = r.dG[b * GH + q];
-        if (r.dGrec) want.dGrec[i] = r.dGrec[b * GH + q];
+      if (step > len(b)) continue;
+      if (step === 0) {
+        for (let j = 0; j < H; j++) rec[b * H + j] = gradHN[s0 + b * H + j];
+      } else {
+        const laterGrad = Float64Array.from({ length: GH }, (_, q) => src[index(laterOf(d, b), b, d, q)]);
+        rec.set(gradThroughWhh(1, H, laterGrad, whh[d]), b * H);
+      }
+      if (ref.carryIsDh) for (let j = 0; j < H; j++) rec[b * H + j] += carry[s0 + b * H + j];
+    }
+    // Rows at their end form dh0; finished rows zero their slot at t = step.
+    for (let b = 0; b < B; b++) {
+      if (step === len(b)) for (let j = 0; j < H; j++) want.dh0[s0 + b * H + j] = rec[b * H + j];
+      if (!running(b) && step < T && step >= len(b)) {
+        for (let q = 0; q < GH; q++) {
+          want.dG[index(step, b, d, q)] = 0;
+          if (sep) want.dGrec[index(step, b, d, q)] = 0;
+        }
       }
     }
-    if (r.carry) want.carry.set(r.carry, s0);
+    // Running rows: the cell backward at each row's own time.
+    const slots = Array.from({ length: S }, () => new Float32Array(B * H));
+    const dh = new Float64Array(B * H);
+    for (let b = 0; b < B; b++) {
+      if (!running(b)) continue;
+      const t = timeOf(d, b);
+      for (let slot = 0; slot < S; slot++) slots[slot].set(savedSlots[t][d][slot].subarray(b * H, (b + 1) * H), b * H);
+      for (let j = 0; j < H; j++) dh[b * H + j] = dy[(t * B + b) * D * H + d * H + j] + rec[b * H + j];
+    }
+    const carryIn = carry.subarray(s0, s0 + B * H);
+    const r = ref.run(B, H, slots, dh, carryIn);
+    for (let b = 0; b < B; b++) {
+      if (!running(b)) continue;
+      const t = timeOf(d, b);
+      for (let q = 0; q < GH; q++) {
+        want.dG[index(t, b, d, q)] = r.dG[b * GH + q];
+        if (r.dGrec) want.dGrec[index(t, b, d, q)] = r.dGrec[b * GH + q];
+        if (step === len(b) - 1) (sep ? want.dGrec : want.dG)[index(T, b, d, q)] = (r.dGrec ?? r.dG)[b * GH + q];
+      }
+      if (r.carry) for (let j = 0; j < H; j++) want.carry[s0 + b * H + j] = r.carry[b * H + j];
+    }
   }
   const close = (name: string, g: Float32Array, w: Float64Array): void => {
     const keep = [...w.keys()].filter((i) => !Number.isNaN(w[i]));
@@ -157,9 +185,12 @@ export async function checkBackwardStep(
   for (const b of Object.values(buffers)) b?.destroy();
 }
 
-/** Dispatches to test: the first (from gradHN), a middle one, the last step, and the dh0 pass. */
-export function backwardCases(): Array<{ shape: CellStepShape; step: number; name: string }> {
-  const out: Array<{ shape: CellStepShape; step: number; name: string }> = [];
+/**
+ * Dispatches to test: the first (from gradHN), a middle one, the last step, and the dh0 pass;
+ * all rows running all steps, or rows of lengths 1, 2, 3 (finished, at their end, running).
+ */
+export function backwardCases(): Array<{ shape: CellStepShape; step: number; name: string; lengths: number[] | null }> {
+  const out: Array<{ shape: CellStepShape; step: number; name: string; lengths: number[] | null }> = [];
   for (const [batch, hidden] of [
     [1, 1],
     [3, 7],
@@ -169,11 +200,14 @@ export function backwardCases(): Array<{ shape: CellStepShape; step: number; nam
     for (const numDirections of [1, 2]) {
       const seqLen = 3;
       for (const step of [0, 1, 2, 3]) {
-        out.push({
-          shape: { batch, hidden, seqLen, numDirections, numLayers: 2, layer: step % 2 },
-          step,
-          name: `B=${batch} H=${hidden} D=${numDirections} dispatch ${step} of ${seqLen + 1}`,
-        });
+        for (const lengths of [null, Array.from({ length: batch }, (_, b) => 1 + ((b + step) % seqLen))]) {
+          out.push({
+            shape: { batch, hidden, seqLen, numDirections, numLayers: 2, layer: step % 2 },
+            step,
+            lengths,
+            name: `B=${batch} H=${hidden} D=${numDirections} dispatch ${step} of ${seqLen + 1}${lengths ? `, lengths ${lengths}` : ''}`,
+          });
+        }
       }
     }
   }

@@ -31,7 +31,7 @@ const reference: BackwardStepReference = {
 describe('lstm-cell-backward against the float64 reference', () => {
   for (const c of backwardCases()) {
     it(c.name, async () => {
-      await checkBackwardStep(ctx, kernel, reference, rng, c.shape, c.step, `${c.name} (seed ${seed})`);
+      await checkBackwardStep(ctx, kernel, reference, rng, c.shape, c.step, `${c.name} (seed ${seed})`, c.lengths);
     });
   }
 });

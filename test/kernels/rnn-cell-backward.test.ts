@@ -28,7 +28,7 @@ for (const nonlinearity of ['tanh', 'relu', 'identity'] as Nonlinearity[]) {
     for (const c of backwardCases()) {
       it(c.name, async () => {
         const kernel = await createRnnCellBackward(ctx, nonlinearity);
-        await checkBackwardStep(ctx, kernel, reference, rng, c.shape, c.step, `${c.name} (seed ${seed})`);
+        await checkBackwardStep(ctx, kernel, reference, rng, c.shape, c.step, `${c.name} (seed ${seed})`, c.lengths);
       });
     }
   });

@@ -81,6 +81,39 @@ describe.each(TRAINABLE)('$name gradients', (config) => {
   }
 });
 
+describe.each(TRAINABLE)('$name gradients with variable lengths', (config) => {
+  for (const batchFirst of [false, true]) {
+    it(`2 layers, bidirectional, batchFirst=${batchFirst}: the sum over the sequences alone`, async () => {
+      const I = 3;
+      const H = 5;
+      const B = 5;
+      const T = 4;
+      const model = config.make(engine, { inputSize: I, hiddenSize: H, numLayers: 2, bidirectional: true, batchFirst });
+      const dict = randomStateDict(model.spec, rng);
+      model.loadStateDict(dict);
+      const isLstm = model.kind === 'lstm';
+      const state = 4 * B * H;
+      const seqLens = [4, 1, 3, 2, 4];
+      const x = randomFloats(rng, T * B * I);
+      const h0 = randomFloats(rng, state);
+      const c0 = isLstm ? randomFloats(rng, state) : undefined;
+      const gradOutput = randomFloats(rng, T * B * 2 * H);
+      const gradHN = randomFloats(rng, state);
+      const gradCN = isLstm ? randomFloats(rng, state) : undefined;
+      const g = await model.gradients(x, { batch: B, seqLen: T, seqLens, h0, c0, gradOutput, gradHN, gradCN });
+      const ref = recurrentBackwardReference(model.spec, dict, x, { batch: B, seqLen: T, seqLens, h0, c0, gradOutput, gradHN, gradCN });
+      const label = `${config.name} seqLens batchFirst=${batchFirst} (seed ${seed})`;
+      for (const name of Object.keys(ref.params)) expectRelativeL2(`${label}: ${name}`, g.params[name], ref.params[name]);
+      expectRelativeL2(`${label}: input`, g.input, ref.input);
+      expectRelativeL2(`${label}: h0`, g.h0, ref.h0);
+      if (isLstm) expectRelativeL2(`${label}: c0`, g.c0!, ref.c0!);
+      const fwd = recurrentForwardReference(model.spec, dict, x, { batch: B, seqLen: T, seqLens, h0, c0 });
+      expectClose(`${label}: output`, g.output, fwd.output);
+      model.destroy();
+    });
+  }
+});
+
 describe('gradients: scheduling and errors', () => {
   it('one submit and one readback; a repeated call allocates nothing', async () => {
     const model = engine.lstm({ inputSize: 3, hiddenSize: 4, numLayers: 2, bidirectional: true });

@@ -72,6 +72,35 @@ describe.each(CELL_CONFIGS.filter((c) => ['lstm', 'gru', 'rnn tanh', 'rnn identi
   });
 });
 
+describe('trainStep with variable lengths', () => {
+  it('an LSTM on padded sequences: three Adam steps match the reference', async () => {
+    const model = engine.lstm({ inputSize: 2, hiddenSize: 4, bidirectional: true, outputSize: 2, batchFirst: true });
+    const dict = randomStateDict(model.spec, rng);
+    model.loadStateDict(dict);
+    const params: Record<string, Float64Array> = {};
+    for (const [k, v] of Object.entries(dict)) params[k] = Float64Array.from(v);
+    const state: ReferenceOptimizerState = {};
+    const B = 3;
+    const T = 5;
+    const seqLens = [5, 2, 3];
+    // The loss on each sequence's own steps only ([B, T] in this batchFirst model).
+    const mask = Float32Array.from({ length: B * T }, (_, i) => (i % T < seqLens[Math.floor(i / T)] ? 1 : 0));
+    const optimizer: OptimizerConfig = { type: 'adam', lr: 0.02 };
+    for (let step = 1; step <= 3; step++) {
+      const x = randomFloats(rng, B * T * 2);
+      const target = randomFloats(rng, B * T * 2);
+      const got = await model.trainStep(x, target, { batch: B, seqLen: T, seqLens, mask, loss: 'mse', optimizer, returnGradNorm: true });
+      const ref = trainStepReference(model.spec, params, state, step, x, target, { batch: B, seqLen: T, seqLens, loss: 'mse', lossOn: 'all', mask, optimizer: resolveOptimizer(optimizer), maxNorm: 0, clipValue: 0 });
+      expectClose(`seqLens step ${step} loss (seed ${seed})`, [got.loss!], [ref.loss]);
+      expectClose(`seqLens step ${step} grad norm (seed ${seed})`, [got.gradNorm!], [ref.gradNorm]);
+    }
+    const after = await model.stateDict();
+    for (const name of Object.keys(params)) expectClose(`seqLens ${name} (seed ${seed})`, after[name], params[name]);
+    await expect(model.trainStep(new Float32Array(B * T * 2), new Float32Array(B * 2), { batch: B, seqLen: T, seqLens, loss: 'mse', lossOn: 'last', optimizer })).rejects.toThrow(/seqLens with lossOn 'last' is not supported/);
+    model.destroy();
+  });
+});
+
 describe('trainStep without bias', () => {
   it('an LSTM without bias: two SGD steps match the reference', async () => {
     const model = engine.lstm({ inputSize: 2, hiddenSize: 4, bias: false, outputSize: 2, numLayers: 2 });
