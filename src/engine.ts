@@ -4,6 +4,7 @@
 import { ShapeError, WebRnnError } from './errors.js';
 import { planFromStateDict, type LoadOptions } from './io/load.js';
 import { importOnnx, type OnnxRecurrentModel } from './io/onnx.js';
+import { planFromTfjs, type TfjsModelSource } from './io/tfjs.js';
 import { looksLikeSafetensors, readSafetensors } from './io/safetensors.js';
 import { checkFinite } from './model/parameters.js';
 import { GpuContext, type AdapterDescription, type GpuOptions } from './gpu/device.js';
@@ -63,8 +64,12 @@ export class Engine {
    * sizes, layers and directions from the names and shapes, any common prefix, and an
    * nn.Linear read-out beside the recurrent module. Nothing is left behind on error.
    */
-  async load(source: Uint8Array | ArrayBuffer | string, options: LoadOptions = {}): Promise<RecurrentModel> {
+  async load(source: Uint8Array | ArrayBuffer | string | TfjsModelSource, options: LoadOptions = {}): Promise<RecurrentModel> {
     if (this.destroyed) throw new WebRnnError('destroyed', 'engine.load: the engine has been destroyed');
+    if (typeof source === 'string' && /\.json(\?.*)?$/.test(source)) source = await fetchTfjs(source);
+    if (typeof source === 'object' && source !== null && !(source instanceof Uint8Array) && !(source instanceof ArrayBuffer)) {
+      return this.loadTfjs(source, options);
+    }
     let bytes: Uint8Array;
     if (typeof source === 'string') {
       const response = await fetch(source);
@@ -101,6 +106,22 @@ export class Engine {
     return model;
   }
 
+  /** A TensorFlow.js layers model (see io/tfjs.ts); nothing is left behind on error. */
+  private loadTfjs(source: TfjsModelSource, options: LoadOptions): RecurrentModel {
+    const plan = planFromTfjs(source);
+    const modelOptions = { ...plan.options };
+    if (options.seed !== undefined) modelOptions.seed = options.seed;
+    if (options.checkFinite ?? true) for (const [name, t] of Object.entries(plan.dict)) checkFinite(name, t);
+    const model = this.make(plan.kind, modelOptions);
+    try {
+      model.loadStateDict(plan.dict);
+    } catch (e) {
+      model.destroy();
+      throw e;
+    }
+    return model;
+  }
+
   /**
    * An ONNX model made of one RNN, LSTM or GRU node (weights as initializers or as graph
    * inputs), to `run` with ONNX's input and output names, shapes and layouts.
@@ -131,4 +152,17 @@ export class Engine {
  */
 export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
   return new Engine(await GpuContext.create(options));
+}
+
+/** Fetch a tfjs model.json and its weight shards (paths relative to the model.json URL). */
+async function fetchTfjs(url: string): Promise<TfjsModelSource> {
+  const get = async (u: string): Promise<Response> => {
+    const r = await fetch(u);
+    if (!r.ok) throw new WebRnnError('invalid-file', `load: fetching ${u} failed: HTTP ${r.status}`);
+    return r;
+  };
+  const json = (await (await get(url)).json()) as { weightsManifest?: Array<{ paths?: string[] }> };
+  const paths = (json.weightsManifest ?? []).flatMap((g) => g.paths ?? []);
+  const weights = await Promise.all(paths.map(async (p) => (await get(new URL(p, new URL(url, 'http://base/')).href.replace('http://base', ''))).arrayBuffer()));
+  return { json, weights };
 }
