@@ -79,7 +79,7 @@ export class Engine {
     else if (source instanceof ArrayBuffer) bytes = new Uint8Array(source);
     else throw new WebRnnError('invalid-option', 'load: safetensors bytes (Uint8Array or ArrayBuffer) or a URL expected');
     if (!looksLikeSafetensors(bytes)) {
-      throw new WebRnnError('invalid-file', 'load: not a safetensors file (for ONNX models use engine.loadOnnx; TensorFlow.js models cannot be loaded yet)');
+      throw new WebRnnError('invalid-file', 'load: not a safetensors file (ONNX models: engine.loadOnnx; TensorFlow.js: pass { json, weights } or the model.json URL)');
     }
     const file = readSafetensors(bytes);
     const shapes: Record<string, number[]> = {};
