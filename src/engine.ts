@@ -4,6 +4,7 @@
 import { ShapeError, WebRnnError } from './errors.js';
 import { planFromStateDict, type LoadOptions } from './io/load.js';
 import { importOnnx, type OnnxRecurrentModel } from './io/onnx.js';
+import { importOnnxGraph, type OnnxGraphModel } from './io/onnx-graph.js';
 import { planFromTfjs, type TfjsModelSource } from './io/tfjs.js';
 import { looksLikeSafetensors, readSafetensors } from './io/safetensors.js';
 import { checkFinite } from './model/parameters.js';
@@ -129,6 +130,16 @@ export class Engine {
   loadOnnx(bytes: Uint8Array | ArrayBuffer): OnnxRecurrentModel {
     if (this.destroyed) throw new WebRnnError('destroyed', 'engine.loadOnnx: the engine has been destroyed');
     return importOnnx(this, bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes));
+  }
+
+  /**
+   * A whole ONNX graph, as PyTorch's exporter writes it: the RNN, LSTM and GRU nodes on the
+   * GPU, the glue around them (Transpose, Squeeze/Unsqueeze, Reshape, Concat, Gather, Slice,
+   * Gemm, MatMul, Add, Constant, Identity) on the CPU. `run` takes and returns { dims, data }.
+   */
+  loadOnnxGraph(bytes: Uint8Array | ArrayBuffer): OnnxGraphModel {
+    if (this.destroyed) throw new WebRnnError('destroyed', 'engine.loadOnnxGraph: the engine has been destroyed');
+    return importOnnxGraph(this, bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes));
   }
 
   /** Compile the pipelines `model` needs ahead of its first forward. */
