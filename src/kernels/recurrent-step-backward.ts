@@ -4,12 +4,12 @@
  * dispatch size and buffer-size checks. One dispatch per step and one more (step T) for dh0.
  */
 import commonSource from '../../shaders/common/recurrent-step-backward.wgsl?raw';
-import { LimitError, WebRnnError } from '../errors.js';
+import { WebRnnError } from '../errors.js';
 import { ShaderStage } from '../gpu/constants.js';
 import type { GpuContext } from '../gpu/device.js';
 import { packUniform, parseUniformLayout, preprocessWgsl, type UniformLayout } from '../gpu/shader.js';
 import { packedGateStride } from '../model/spec.js';
-import { CELL_WORKGROUP, type CellStepShape } from './recurrent-step.js';
+import { CELL_WORKGROUP, checkExtents, stepParams, stepWorkgroups, type CellStepShape } from './recurrent-step.js';
 
 export const CELL_BACKWARD_UNIFORM_LAYOUT: UniformLayout = parseUniformLayout(commonSource);
 
@@ -85,28 +85,12 @@ export class CellBackwardKernel {
 
   /** Pack the Params of dispatch `step` (0 … T; T forms dh0) into `target` at `byteOffset`. */
   packStep(shape: CellStepShape, step: number, target: ArrayBuffer, byteOffset: number): void {
-    packUniform(
-      this.uniformLayout,
-      {
-        batch: shape.batch,
-        hidden: shape.hidden,
-        seqLen: shape.seqLen,
-        step,
-        numDirections: shape.numDirections,
-        stateBase: shape.layer * shape.numDirections,
-        lengthsOffset: shape.numLayers * shape.numDirections * shape.batch * shape.hidden,
-      },
-      target,
-      byteOffset,
-    );
+    packUniform(this.uniformLayout, stepParams(shape, step), target, byteOffset);
   }
 
+  /** Workgroups of one dispatch: (hidden blocks, batch rows, directions), checked against the limit. */
   workgroups(shape: CellStepShape): [number, number, number] {
-    const size: [number, number, number] = [Math.ceil(shape.hidden / CELL_WORKGROUP), shape.batch, shape.numDirections];
-    const max = this.ctx.limits.maxComputeWorkgroupsPerDimension;
-    if (size[0] > max) throw new LimitError('maxComputeWorkgroupsPerDimension', size[0], max, `${this.spec.name}: hidden size ${shape.hidden}`);
-    if (size[1] > max) throw new LimitError('maxComputeWorkgroupsPerDimension', size[1], max, `${this.spec.name}: batch`);
-    return size;
+    return stepWorkgroups(this.ctx, this.spec.name, shape, 1);
   }
 
   extents(shape: CellStepShape): Record<keyof Omit<CellBackwardBindings, 'uniform'>, number> {
@@ -128,13 +112,7 @@ export class CellBackwardKernel {
   checkBuffers(shape: CellStepShape, b: CellBackwardBindings): void {
     if (this.spec.carry && !b.carry) throw new WebRnnError('invalid-option', `${this.spec.name}: the carry buffer is missing`);
     if (this.spec.recurrentGrad && !b.dGrec) throw new WebRnnError('invalid-option', `${this.spec.name}: the dGrec buffer is missing`);
-    const e = this.extents(shape);
-    for (const key of Object.keys(e) as Array<keyof typeof e>) {
-      const buf = b[key];
-      if (buf && buf.size < e[key] * 4) {
-        throw new WebRnnError('invalid-option', `${this.spec.name}: ${key} (${buf.label}) holds ${buf.size / 4} floats, the shape needs ${e[key]}`);
-      }
-    }
+    checkExtents(this.spec.name, this.extents(shape), { ...b });
   }
 
   bindGroup(b: CellBackwardBindings): GPUBindGroup {

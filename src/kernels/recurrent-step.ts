@@ -29,6 +29,41 @@ export function useBatchTile(batch: number): boolean {
 /** Uniform layout of every cell step kernel: the Params struct of the common prelude. */
 export const CELL_UNIFORM_LAYOUT: UniformLayout = parseUniformLayout(commonSource);
 
+/**
+ * The Params every step kernel (forward and backward) declares, for dispatch `step` of layer
+ * `shape.layer`: both shaders' structs hold these fields, each parsed from its own WGSL.
+ */
+export function stepParams(shape: CellStepShape, step: number): Record<string, number> {
+  return {
+    batch: shape.batch,
+    hidden: shape.hidden,
+    seqLen: shape.seqLen,
+    step,
+    numDirections: shape.numDirections,
+    stateBase: shape.layer * shape.numDirections,
+    lengthsOffset: shape.numLayers * shape.numDirections * shape.batch * shape.hidden,
+  };
+}
+
+/** Workgroups (hidden blocks, batch blocks of `rows`, directions), checked against the device limit. */
+export function stepWorkgroups(ctx: GpuContext, name: string, shape: CellStepShape, rows: number): [number, number, number] {
+  const size: [number, number, number] = [Math.ceil(shape.hidden / CELL_WORKGROUP), Math.ceil(shape.batch / rows), shape.numDirections];
+  const max = ctx.limits.maxComputeWorkgroupsPerDimension;
+  if (size[0] > max) throw new LimitError('maxComputeWorkgroupsPerDimension', size[0], max, `${name}: hidden size ${shape.hidden} in blocks of ${CELL_WORKGROUP}`);
+  if (size[1] > max) throw new LimitError('maxComputeWorkgroupsPerDimension', size[1], max, `${name}: batch`);
+  return size;
+}
+
+/** Throw unless every given binding holds the floats `extents` asks of it. */
+export function checkExtents(name: string, extents: Readonly<Record<string, number>>, bindings: Readonly<Record<string, GPUBuffer | undefined>>): void {
+  for (const [key, floats] of Object.entries(extents)) {
+    const buf = bindings[key];
+    if (buf && buf.size < floats * 4) {
+      throw new WebRnnError('invalid-option', `${name}: ${key} (${buf.label}) holds ${buf.size / 4} floats, the shape needs ${floats}`);
+    }
+  }
+}
+
 /** Sizes of one layer's recurrence as the step kernels see them. */
 export interface CellStepShape {
   batch: number;
@@ -160,29 +195,12 @@ export class CellStepKernel {
 
   /** Pack the Params of step `step` of `shape` into `target` at `byteOffset`. */
   packStep(shape: CellStepShape, step: number, target: ArrayBuffer, byteOffset: number): void {
-    packUniform(
-      this.uniformLayout,
-      {
-        batch: shape.batch,
-        hidden: shape.hidden,
-        seqLen: shape.seqLen,
-        step,
-        numDirections: shape.numDirections,
-        stateBase: shape.layer * shape.numDirections,
-        lengthsOffset: shape.numLayers * shape.numDirections * shape.batch * shape.hidden,
-      },
-      target,
-      byteOffset,
-    );
+    packUniform(this.uniformLayout, stepParams(shape, step), target, byteOffset);
   }
 
   /** Workgroups of one step: (hidden blocks, batch blocks, directions), checked against the limit. */
   workgroups(shape: CellStepShape): [number, number, number] {
-    const size: [number, number, number] = [Math.ceil(shape.hidden / CELL_WORKGROUP), Math.ceil(shape.batch / this.rows), shape.numDirections];
-    const max = this.ctx.limits.maxComputeWorkgroupsPerDimension;
-    if (size[0] > max) throw new LimitError('maxComputeWorkgroupsPerDimension', size[0], max, `${this.spec.name}: hidden size ${shape.hidden} in blocks of ${CELL_WORKGROUP}`);
-    if (size[1] > max) throw new LimitError('maxComputeWorkgroupsPerDimension', size[1], max, `${this.spec.name}: batch`);
-    return size;
+    return stepWorkgroups(this.ctx, this.spec.name, shape, this.rows);
   }
 
   /** True when the kernel writes a `saved` buffer. */
@@ -210,13 +228,7 @@ export class CellStepKernel {
     if (shape.layer >= shape.numLayers) throw new WebRnnError('invalid-option', `${this.spec.name}: layer ${shape.layer} of ${shape.numLayers}`);
     if (this.spec.extra && !b.extra) throw new WebRnnError('invalid-option', `${this.spec.name}: the ${this.spec.extra} buffer is missing`);
     if (this.savesActivations && !b.saved) throw new WebRnnError('invalid-option', `${this.spec.name}: the saved-activations buffer is missing`);
-    const e = this.extents(shape);
-    for (const key of Object.keys(e) as Array<keyof typeof e>) {
-      const buf = b[key];
-      if (buf && buf.size < e[key] * 4) {
-        throw new WebRnnError('invalid-option', `${this.spec.name}: ${key} (${buf.label}) holds ${buf.size / 4} floats, the shape needs ${e[key]}`);
-      }
-    }
+    checkExtents(this.spec.name, this.extents(shape), { ...b });
   }
 
   bindGroup(b: CellStepBindings): GPUBindGroup {

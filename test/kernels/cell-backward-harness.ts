@@ -11,10 +11,10 @@ import type { GpuContext } from '../../src/gpu/device.js';
 import type { CellBackwardKernel } from '../../src/kernels/recurrent-step-backward.js';
 import type { CellStepShape } from '../../src/kernels/recurrent-step.js';
 import type { Random } from '../../src/model/random.js';
-import { packedGateStride } from '../../src/model/spec.js';
 import { gradThroughWhh } from '../../src/reference/rnn-cell-backward.js';
 import { expectClose } from '../helpers/compare.js';
 import { download, poisoned, randomFloats, runPass, upload } from '../helpers/gpu.js';
+import { packWhhT } from './cell-step-harness.js';
 
 /** One unit-row's backward as the reference computes it, for one direction. */
 export interface BackwardStepReference {
@@ -57,13 +57,7 @@ export async function checkBackwardStep(
     }
   }
   const whh = Array.from({ length: D }, () => randomFloats(rng, GH * H, -0.8, 0.8));
-  const P = packedGateStride(G);
-  const whhT = new Float32Array(e.whhT);
-  for (let d = 0; d < D; d++) {
-    for (let k = 0; k < H; k++) {
-      for (let j = 0; j < H; j++) for (let g = 0; g < G; g++) whhT[((d * H + k) * H + j) * P + g] = whh[d][(g * H + j) * H + k];
-    }
-  }
+  const whhT = packWhhT(whh, H, G);
   const dy = randomFloats(rng, e.dy);
   // gradHN holds the gradient of hN, then each sequence's length.
   const gradHN = randomFloats(rng, e.gradHN);

@@ -25,6 +25,21 @@ export interface ReferenceStepInput {
   peephole: Float32Array | null; // [3H], LSTM with peepholes
 }
 
+/**
+ * W_hh of each direction ([G·H, H], PyTorch layout) packed as the model packs it: element
+ * (d, k, j, g) = W_hh[g·H + j, k], P floats per (k, j), the padding gates zero.
+ */
+export function packWhhT(whh: readonly Float32Array[], H: number, G: number): Float32Array {
+  const P = packedGateStride(G);
+  const out = new Float32Array(whh.length * H * H * P);
+  whh.forEach((w, d) => {
+    for (let k = 0; k < H; k++) {
+      for (let j = 0; j < H; j++) for (let g = 0; g < G; g++) out[((d * H + k) * H + j) * P + g] = w[(g * H + j) * H + k];
+    }
+  });
+  return out;
+}
+
 export type ReferenceStep = (s: ReferenceStepInput) => { h: Float64Array; c?: Float64Array; saved?: Float64Array[] };
 
 export async function checkCellStep(
@@ -43,16 +58,7 @@ export async function checkCellStep(
   const e = kernel.extents(shape);
   const xproj = randomFloats(rng, e.xproj, -2, 2);
   const whh = Array.from({ length: D }, () => randomFloats(rng, GH * H, -0.8, 0.8));
-  // Packed as the model packs it: element (d, k, j, g) = W_hh[g·H + j, k], P floats per (k, j).
-  const P = packedGateStride(G);
-  const whhT = new Float32Array(e.whhT).fill(NaN);
-  for (let d = 0; d < D; d++) {
-    for (let k = 0; k < H; k++) {
-      for (let j = 0; j < H; j++) {
-        for (let g = 0; g < P; g++) whhT[((d * H + k) * H + j) * P + g] = g < G ? whh[d][(g * H + j) * H + k] : 0;
-      }
-    }
-  }
+  const whhT = packWhhT(whh, H, G);
   const bhh = randomFloats(rng, e.bhh);
   // h0 holds the initial states, then each sequence's length.
   const h0 = randomFloats(rng, e.h0);
