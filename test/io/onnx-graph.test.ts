@@ -30,13 +30,15 @@ const node = (opType: string, input: string[], output: string[], attribute: obje
 const ints = (name: string, v: number[]) => ({ name, ints: v, type: 7 });
 const valueInfo = (name: string) => ({ name, type: { tensorType: { elemType: FLOAT } } });
 
-describe('ONNX graphs with glue around the recurrent nodes', () => {
-  it('a 2-layer bidirectional LSTM, batch first, with a Linear read-out, as PyTorch exports it', async () => {
-    const I = 3;
-    const H = 4;
-    const O = 2;
-    const B = 2;
-    const T = 5;
+const I = 3;
+const H = 4;
+const O = 2;
+const B = 2;
+const T = 5;
+
+/** A PyTorch-style export of a 2-layer bidirectional batch-first LSTM with a Linear read-out. */
+function pytorchStyleGraph() {
+  {
     const spec = resolveSpec('lstm', { inputSize: I, hiddenSize: H, numLayers: 2, bidirectional: true, batchFirst: true, outputSize: O });
     const dict = randomStateDict(spec, rng);
     // PyTorch's blocks i, f, g, o → ONNX's i, o, f, c; B = [W bias | R bias] per direction.
@@ -90,6 +92,13 @@ describe('ONNX graphs with glue around the recurrent nodes', () => {
       opsetImport: [{ domain: '', version: 17 }],
       graph: { name: 'torch_jit', node: nodes, initializer: initializers, input: ['input', 'h0', 'c0'].map(valueInfo), output: ['logits', 'hN'].map(valueInfo) },
     });
+    return { spec, dict, bytes };
+  }
+}
+
+describe('ONNX graphs with glue around the recurrent nodes', () => {
+  it('a 2-layer bidirectional LSTM, batch first, with a Linear read-out, as PyTorch exports it', async () => {
+    const { spec, dict, bytes } = pytorchStyleGraph();
     const graph = engine.loadOnnxGraph(bytes);
     expect(graph.inputNames).toEqual(['input', 'h0', 'c0']);
     const x = randomFloats(rng, B * T * I);
@@ -102,6 +111,36 @@ describe('ONNX graphs with glue around the recurrent nodes', () => {
     expectClose(`graph logits (seed ${seed})`, out.logits.data, ref.y!);
     expectClose(`graph hN (seed ${seed})`, out.hN.data, ref.hN);
     graph.destroy();
+  });
+
+  it('fuzz: 400 mutated graphs each run or fail with our error', async () => {
+    const { bytes } = pytorchStyleGraph();
+    const feeds = { input: { dims: [B, T, I], data: randomFloats(rng, B * T * I) }, h0: { dims: [4, B, H], data: randomFloats(rng, 4 * B * H) }, c0: { dims: [4, B, H], data: randomFloats(rng, 4 * B * H) } };
+    const outcomes: Record<string, number> = {};
+    for (let i = 0; i < 400; i++) {
+      const pick = (n: number): number => Math.floor(rng.uniform() * n);
+      const b = bytes.slice();
+      let mutant: Uint8Array = b;
+      const kind = pick(3);
+      if (kind === 0) for (let k = 1 + pick(3); k > 0; k--) b[pick(b.length)] = pick(256);
+      else if (kind === 1) mutant = b.subarray(0, pick(b.length));
+      else for (let k = 1 + pick(3); k > 0; k--) b[pick(b.length)] ^= 1 << pick(8);
+      let outcome = 'ok';
+      try {
+        const g = engine.loadOnnxGraph(mutant);
+        try {
+          await g.run(feeds);
+        } finally {
+          g.destroy();
+        }
+      } catch (e) {
+        if (!(e instanceof WebRnnError)) throw new Error(`mutant ${i}: not a WebRnnError: ${String(e)} (seed ${seed})`);
+        outcome = e.code;
+      }
+      outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+    }
+    console.info(`fuzz (ONNX graphs): 400 inputs, outcomes ${JSON.stringify(outcomes)}`);
+    expect(outcomes.ok).toBeGreaterThan(0);
   });
 
   it('refuses operators it does not run, and inputs it is not given', async () => {
