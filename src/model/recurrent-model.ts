@@ -535,7 +535,6 @@ export class RecurrentModel {
     const { maxNorm, clipValue } = resolveClipping(options);
     const { B, T, xSeq, h0, c0 } = this.prepareInputs('trainStep', x, options);
     const seqLens = options.seqLens === undefined ? null : checkLengths(options.seqLens, B, T);
-    if (seqLens && lossOn === 'last') throw new WebRnnError('invalid-option', "trainStep: seqLens with lossOn 'last' is not supported; use lossOn 'all' with a mask on each sequence's last step");
     const O = spec.outputSize;
     const rowShape = lossOn === 'last' ? [B] : spec.batchFirst ? [B, T] : [T, B];
     const rows = rowShape.reduce((a, b) => a * b, 1);
@@ -561,8 +560,24 @@ export class RecurrentModel {
     // Rows in sequence-major order, as the GPU holds them.
     const toSeq = (a: Float32Array, F: number): Float32Array =>
       spec.batchFirst && lossOn === 'all' ? swapBatchTime(a, B, T, F, false, new Float32Array(a.length)) : a.slice();
-    const targetSeq = toSeq(target, ce ? 1 : O);
-    const maskSeq = toSeq(mask, 1);
+    let targetSeq = toSeq(target, ce ? 1 : O);
+    let maskSeq = toSeq(mask, 1);
+    let rowsOn = lossOn;
+    if (seqLens && lossOn === 'last') {
+      // Each sequence's own last step: the loss over every step, with each row placed at
+      // (L_b − 1, b) and every other step weighted 0; the mean is the same.
+      const F = ce ? 1 : O;
+      const t = new Float32Array(T * B * F);
+      const m = new Float32Array(T * B);
+      for (let b = 0; b < B; b++) {
+        const row = (seqLens[b] - 1) * B + b;
+        t.set(targetSeq.subarray(b * F, (b + 1) * F), row * F);
+        m[row] = maskSeq[b];
+      }
+      targetSeq = t;
+      maskSeq = m;
+      rowsOn = 'all';
+    }
     const scale = ce ? 1 / weight : 1 / (weight * O);
     const readLoss = options.readLoss ?? true;
     const readNorm = options.returnGradNorm ?? false;
@@ -586,12 +601,12 @@ export class RecurrentModel {
         this.optimizerState = { type: optimizer.type, step: 0, buffers };
       }
       const state = this.optimizerState;
-      const key = `${B}x${T}|${options.loss}|${lossOn}`;
+      const key = `${B}x${T}|${options.loss}|${rowsOn}`;
       const readout = this.readout!;
       const plan = this.cachedPlan(this.trainPlans, key, () => {
         const gradients = new GradientPlan(ctx, spec, forwardKernels, backwardKernels, this.layers, B, T, readout);
         try {
-          return new TrainStepPlan(ctx, spec, gradients, { matmul: forwardKernels.matmul, loss, gradNorm, update }, this.layers, readout, state.buffers, lossOn);
+          return new TrainStepPlan(ctx, spec, gradients, { matmul: forwardKernels.matmul, loss, gradNorm, update }, this.layers, readout, state.buffers, rowsOn);
         } catch (e) {
           gradients.destroy();
           throw e;

@@ -40,7 +40,8 @@ export interface TrainStepOptions {
   seqLen: number;
   /**
    * Length of each sequence [B] (PyTorch's packed sequences): steps past a sequence's end
-   * take no part (their outputs are 0; mask them out of the loss). With lossOn 'all' only.
+   * take no part (their outputs are 0: with lossOn 'all', mask them out of the loss); with
+   * lossOn 'last' the loss reads each sequence's own last step.
    */
   seqLens?: ArrayLike<number>;
   /** Initial states [L·D, B, H] (not trained: the gradient stops there, as for detached states). */

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../src/engine.js';
 import { resolveClipping, resolveOptimizer, type OptimizerConfig } from '../../src/train/options.js';
 import { trainStepReference, type ReferenceOptimizerState } from '../../src/reference/train-step.js';
+import { recurrentForwardReference } from '../../src/reference/recurrent-forward.js';
 import { expectClose } from '../helpers/compare.js';
 import { countDeviceCalls, randomFloats } from '../helpers/gpu.js';
 import { CELL_CONFIGS, randomStateDict } from '../helpers/models.js';
@@ -96,7 +97,36 @@ describe('trainStep with variable lengths', () => {
     }
     const after = await model.stateDict();
     for (const name of Object.keys(params)) expectClose(`seqLens ${name} (seed ${seed})`, after[name], params[name]);
-    await expect(model.trainStep(new Float32Array(B * T * 2), new Float32Array(B * 2), { batch: B, seqLen: T, seqLens, loss: 'mse', lossOn: 'last', optimizer })).rejects.toThrow(/seqLens with lossOn 'last' is not supported/);
+    model.destroy();
+  });
+
+  it("lossOn 'last' reads each sequence's own last step", async () => {
+    const model = engine.gru({ inputSize: 2, hiddenSize: 3, bidirectional: true, outputSize: 2, batchFirst: true });
+    const dict = randomStateDict(model.spec, rng);
+    model.loadStateDict(dict);
+    const B = 3;
+    const T = 4;
+    const seqLens = [2, 4, 1];
+    const x = randomFloats(rng, B * T * 2);
+    const target = randomFloats(rng, B * 2);
+    const got = await model.trainStep(x, target, { batch: B, seqLen: T, seqLens, loss: 'mse', lossOn: 'last', optimizer: { type: 'sgd', lr: 0.1 } });
+    // By hand from the forward reference: y at (b, L_b − 1), mean squared error over B·O.
+    const y = recurrentForwardReference(model.spec, dict, x, { batch: B, seqLen: T, seqLens }).y!;
+    let sum = 0;
+    for (let b = 0; b < B; b++) for (let o = 0; o < 2; o++) sum += (y[(b * T + seqLens[b] - 1) * 2 + o] - target[b * 2 + o]) ** 2;
+    expectClose(`last-step loss with seqLens (seed ${seed})`, [got.loss!], [sum / (B * 2)]);
+    // And the update equals the reference's with the same rows given as 'all' plus a mask.
+    const params: Record<string, Float64Array> = {};
+    for (const [k, v] of Object.entries(dict)) params[k] = Float64Array.from(v);
+    const full = new Float32Array(B * T * 2);
+    const mask = new Float32Array(B * T);
+    for (let b = 0; b < B; b++) {
+      full.set(target.subarray(b * 2, b * 2 + 2), (b * T + seqLens[b] - 1) * 2);
+      mask[b * T + seqLens[b] - 1] = 1;
+    }
+    trainStepReference(model.spec, params, {}, 1, x, full, { batch: B, seqLen: T, seqLens, loss: 'mse', lossOn: 'all', mask, optimizer: resolveOptimizer({ type: 'sgd', lr: 0.1 }), maxNorm: 0, clipValue: 0 });
+    const after = await model.stateDict();
+    for (const name of Object.keys(params)) expectClose(`last-step update ${name} (seed ${seed})`, after[name], params[name]);
     model.destroy();
   });
 });
