@@ -15,6 +15,9 @@ interface Case {
   inputs: Array<{ file: string; name: string }>;
   outputs: Array<{ file: string; name: string }>;
 }
+if (!existsSync(`${dir}cases.json`)) {
+  throw new Error(`ONNX conformance cases not found at ${dir}: they live in shared/conformance/onnx beside the checkout`);
+}
 const cases: Case[] = JSON.parse(readFileSync(`${dir}cases.json`, 'utf8'));
 
 let engine: Engine;
