@@ -29,25 +29,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   let b0 = wid.y * ROWS;
   let d = wid.z;
 
-  // Column r: the recurrent pre-activations of the gates of row b0 + r (only column 0
-  // without BATCH_TILE).
-  var acc = mat4x4f();
-  for (var k0 = 0u; k0 < H; k0 += WG) {
-    stagePrevH(b0, d, k0, lid.x);
-    if (j < H) {
-      let n = min(WG, H - k0);
-      for (var kk = 0u; kk < n; kk++) {
-        let wv = whhT[whhIndex(d, k0 + kk, j)];
-#if BATCH_TILE
-        let hv = hTile[kk];
-        acc += mat4x4f(wv * hv.x, wv * hv.y, wv * hv.z, wv * hv.w);
-#else
-        acc[0] = fma(vec4f(hTile[kk]), wv, acc[0]);
-#endif
-      }
-    }
-    workgroupBarrier();
-  }
+  // Column r: the recurrent pre-activations of the gates of row b0 + r.
+  let acc = gatePreactivations(b0, d, j, lid.x);
   if (j >= H) { return; }
 
   let bb = d * GH + j;

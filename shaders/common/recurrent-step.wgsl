@@ -129,6 +129,33 @@ fn whhIndex(d: u32, k: u32, j: u32) -> u32 {
   return (d * p.hidden + k) * p.hidden + j;
 }
 
+#if GATED
+// The gated cells (LSTM, GRU; whhT holds a vec4f of gates per unit): h_{t-1} W_hh^T for unit j
+// of rows b0 .. b0 + ROWS - 1, column r holding row b0 + r's gates (only column 0 without
+// BATCH_TILE). Called in uniform control flow by every invocation (it holds barriers).
+fn gatePreactivations(b0: u32, d: u32, j: u32, x: u32) -> mat4x4f {
+  let H = p.hidden;
+  var acc = mat4x4f();
+  for (var k0 = 0u; k0 < H; k0 += WG) {
+    stagePrevH(b0, d, k0, x);
+    if (j < H) {
+      let n = min(WG, H - k0);
+      for (var kk = 0u; kk < n; kk++) {
+        let wv = whhT[whhIndex(d, k0 + kk, j)];
+#if BATCH_TILE
+        let hv = hTile[kk];
+        acc += mat4x4f(wv * hv.x, wv * hv.y, wv * hv.z, wv * hv.w);
+#else
+        acc[0] = fma(vec4f(hTile[kk]), wv, acc[0]);
+#endif
+      }
+    }
+    workgroupBarrier();
+  }
+  return acc;
+}
+#endif
+
 fn sigmoid(x: f32) -> f32 {
   return 1.0 / (1.0 + exp(-x));
 }

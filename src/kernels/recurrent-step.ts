@@ -161,7 +161,7 @@ export class CellStepKernel {
     if (saves) entries.push({ binding: 8, visibility: ShaderStage.COMPUTE, buffer: { type: 'storage' } });
     const layoutKey = `recurrent-step${spec.extra ? '+extra' : ''}${saves ? '+saved' : ''}`;
     const layout = ctx.pipelines.layout(layoutKey, entries);
-    const defines = { ...spec.defines, BATCH_TILE: spec.batchTile, TRAINING: spec.training };
+    const defines = { ...spec.defines, BATCH_TILE: spec.batchTile, TRAINING: spec.training, GATED: spec.gates > 1 };
     const code = preprocessWgsl(`${commonSource}\n${spec.source}`, defines);
     const pipelines = await Promise.all(
       spec.entryPoints.map((entryPoint) =>
