@@ -555,13 +555,16 @@ export class RecurrentModel {
       }
       mask = options.mask;
     } else mask = new Float32Array(rows).fill(1);
-    const weight = mask.reduce((a, b) => a + b, 0);
-    if (!(weight > 0)) throw new WebRnnError('invalid-option', 'mask: every row is masked out; nothing to train on');
     // Rows in sequence-major order, as the GPU holds them.
     const toSeq = (a: Float32Array, F: number): Float32Array =>
       spec.batchFirst && lossOn === 'all' ? swapBatchTime(a, B, T, F, false, new Float32Array(a.length)) : a.slice();
     let targetSeq = toSeq(target, ce ? 1 : O);
     let maskSeq = toSeq(mask, 1);
+    // Steps past a sequence's end are padding: they take no part in the loss, as with
+    // PyTorch's packed sequences (the mean is over the real steps only).
+    if (seqLens && lossOn === 'all') for (let t = 0; t < T; t++) for (let b = 0; b < B; b++) if (t >= seqLens[b]) maskSeq[t * B + b] = 0;
+    const weight = maskSeq.reduce((a, b) => a + b, 0);
+    if (!(weight > 0)) throw new WebRnnError('invalid-option', 'mask: every row is masked out; nothing to train on');
     let rowsOn = lossOn;
     if (seqLens && lossOn === 'last') {
       // Each sequence's own last step: the loss over every step, with each row placed at
@@ -642,7 +645,7 @@ export class RecurrentModel {
   async trainSequence(x: Float32Array, target: Float32Array, options: TrainSequenceOptions): Promise<TrainSequenceResult> {
     this.assertAlive('trainSequence');
     const { spec } = this;
-    const { chunkLength, mask, ...stepOptions } = options;
+    const { chunkLength, mask, seqLens: lengths, ...stepOptions } = options;
     if (!Number.isInteger(chunkLength) || chunkLength < 1) throw new WebRnnError('invalid-option', `trainSequence: chunkLength must be a positive integer, got ${String(chunkLength)}`);
     const B = checkCount('batch', options.batch);
     const T = checkCount('seqLen', options.seqLen);
@@ -653,37 +656,63 @@ export class RecurrentModel {
     checkTensor('x', x, [...rows, I]);
     checkTensor('target', target, ce ? rows : [...rows, F]);
     if (mask !== undefined) checkTensor('mask', mask, rows);
-    // Steps [t0, t1) of a [T, B, f] or [B, T, f] tensor, in the same layout.
-    const chunk = (a: Float32Array, f: number, t0: number, t1: number): Float32Array => {
-      if (!spec.batchFirst) return a.slice(t0 * B * f, t1 * B * f);
-      const out = new Float32Array(B * (t1 - t0) * f);
-      for (let b = 0; b < B; b++) out.set(a.subarray((b * T + t0) * f, (b * T + t1) * f), b * (t1 - t0) * f);
+    const seqLens = lengths === undefined ? null : checkLengths(lengths, B, T);
+    const LD = spec.numLayers * spec.numDirections;
+    const H = spec.hiddenSize;
+    // Steps [t0, t1) of sequences `bs` from a [T, B, f] or [B, T, f] tensor, in the same layout.
+    const chunk = (a: Float32Array, f: number, t0: number, t1: number, bs: number[]): Float32Array => {
+      const n = bs.length;
+      const out = new Float32Array(n * (t1 - t0) * f);
+      bs.forEach((b, q) => {
+        for (let t = t0; t < t1; t++) {
+          const from = (spec.batchFirst ? b * T + t : t * B + b) * f;
+          const to = (spec.batchFirst ? q * (t1 - t0) + (t - t0) : (t - t0) * n + q) * f;
+          out.set(a.subarray(from, from + f), to);
+        }
+      });
       return out;
     };
+    // States [L·D, B, H]: the rows of sequences `bs`, and those rows written back.
+    const pickState = (s: Float32Array, bs: number[]): Float32Array => {
+      const out = new Float32Array(LD * bs.length * H);
+      for (let k = 0; k < LD; k++) bs.forEach((b, q) => out.set(s.subarray((k * B + b) * H, (k * B + b + 1) * H), (k * bs.length + q) * H));
+      return out;
+    };
+    const putState = (into: Float32Array, part: Float32Array, bs: number[]): void => {
+      for (let k = 0; k < LD; k++) bs.forEach((b, q) => into.set(part.subarray((k * bs.length + q) * H, (k * bs.length + q + 1) * H), (k * B + b) * H));
+    };
     const losses: number[] = [];
-    let h0 = options.h0;
-    let c0 = options.c0;
-    let hN: Float32Array | undefined;
-    let cN: Float32Array | undefined;
+    let h = options.h0?.slice();
+    let c = options.c0?.slice();
+    const all = Array.from({ length: B }, (_, b) => b);
     for (let t0 = 0; t0 < T; t0 += chunkLength) {
       const t1 = Math.min(T, t0 + chunkLength);
-      const r = await this.trainStep(chunk(x, I, t0, t1), chunk(target, F, t0, t1), {
+      // The sequences that reach into this chunk, each for min(L_b − t0, t1 − t0) steps; a
+      // sequence that has ended sits the chunk out and keeps its state.
+      const bs = seqLens ? all.filter((b) => seqLens[b] > t0) : all;
+      if (bs.length === 0) break;
+      const own = seqLens ? bs.map((b) => Math.min(seqLens[b] - t0, t1 - t0)) : undefined;
+      const r = await this.trainStep(chunk(x, I, t0, t1, bs), chunk(target, F, t0, t1, bs), {
         ...stepOptions,
+        batch: bs.length,
         seqLen: t1 - t0,
-        h0,
-        c0,
-        mask: mask ? chunk(mask, 1, t0, t1) : undefined,
+        seqLens: own,
+        h0: h && pickState(h, bs),
+        c0: c && pickState(c, bs),
+        mask: mask ? chunk(mask, 1, t0, t1, bs) : undefined,
         lossOn: 'all',
         returnState: true,
       });
       if (r.loss !== undefined) losses.push(r.loss);
-      hN = r.hN;
-      cN = r.cN;
-      h0 = hN;
-      c0 = cN;
+      h ??= new Float32Array(LD * B * H);
+      putState(h, r.hN!, bs);
+      if (r.cN) {
+        c ??= new Float32Array(LD * B * H);
+        putState(c, r.cN, bs);
+      }
     }
-    const result: TrainSequenceResult = { losses, hN: hN! };
-    if (cN) result.cN = cN;
+    const result: TrainSequenceResult = { losses, hN: h! };
+    if (c) result.cN = c;
     return result;
   }
 

@@ -50,16 +50,23 @@ export function trainStepReference(
   const fwd = recurrentForwardReference(spec, params, x, o);
   const y = fwd.y!;
   // Row indices (into the caller-layout [·, ·] of steps) that the loss covers.
+  // With sequence lengths, 'last' is each sequence's own last step L_b − 1, and under 'all' the
+  // steps t ≥ L_b are padding, weighted 0.
+  const len = (b: number): number => (o.seqLens ? o.seqLens[b] : T);
+  const at = (t: number, b: number): number => (spec.batchFirst ? b * T + t : t * B + b);
   const rowIndex: number[] = [];
-  if (o.lossOn === 'all') for (let i = 0; i < T * B; i++) rowIndex.push(i);
-  else for (let b = 0; b < B; b++) rowIndex.push(spec.batchFirst ? b * T + (T - 1) : (T - 1) * B + b);
+  const mask = Float64Array.from(o.mask);
+  if (o.lossOn === 'all') {
+    for (let i = 0; i < T * B; i++) rowIndex.push(i);
+    for (let b = 0; b < B; b++) for (let t = len(b); t < T; t++) mask[at(t, b)] = 0;
+  } else for (let b = 0; b < B; b++) rowIndex.push(at(len(b) - 1, b));
   const R = rowIndex.length;
   const yRows = new Float64Array(R * O);
   rowIndex.forEach((i, r) => yRows.set(y.subarray(i * O, (i + 1) * O), r * O));
   let weight = 0;
-  for (let r = 0; r < R; r++) weight += o.mask[r];
+  for (let r = 0; r < R; r++) weight += mask[r];
   const ce = o.loss === 'cross-entropy';
-  const lossArgs = { rows: R, outputs: O, classes: O, scale: ce ? 1 / weight : 1 / (weight * O), y: yRows, target, mask: o.mask };
+  const lossArgs = { rows: R, outputs: O, classes: O, scale: ce ? 1 / weight : 1 / (weight * O), y: yRows, target, mask };
   const { lossRows, dY } = ce ? crossEntropyLossReference(lossArgs) : mseLossReference(lossArgs);
   const loss = lossRows.reduce((a, b) => a + b, 0);
 

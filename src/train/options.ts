@@ -40,8 +40,8 @@ export interface TrainStepOptions {
   seqLen: number;
   /**
    * Length of each sequence [B] (PyTorch's packed sequences): steps past a sequence's end
-   * take no part (their outputs are 0: with lossOn 'all', mask them out of the loss); with
-   * lossOn 'last' the loss reads each sequence's own last step.
+   * take no part, neither in the recurrence nor in the loss (with lossOn 'all' the mean is
+   * over the real steps; with lossOn 'last' the loss reads each sequence's own last step).
    */
   seqLens?: ArrayLike<number>;
   /** Initial states [L·D, B, H] (not trained: the gradient stops there, as for detached states). */
@@ -132,9 +132,14 @@ export function resolveClipping(options: Pick<TrainStepOptions, 'clipGradNorm' |
 }
 
 /** Options of `model.trainSequence`: truncated backpropagation through time. */
-export interface TrainSequenceOptions extends Omit<TrainStepOptions, 'lossOn' | 'returnState' | 'seqLens'> {
+export interface TrainSequenceOptions extends Omit<TrainStepOptions, 'lossOn' | 'returnState'> {
   /** Steps per chunk: gradients flow back at most this far; the state flows on across chunks. */
   chunkLength: number;
+  /**
+   * Length of each sequence [B] over the whole sequence: a chunk trains the sequences that
+   * reach into it (each on its own steps); a sequence that has ended keeps its final state.
+   */
+  seqLens?: ArrayLike<number>;
 }
 
 /** Result of `model.trainSequence`. */

@@ -77,6 +77,66 @@ describe('trainSequence', () => {
     b.destroy();
   });
 
+  for (const batchFirst of [false, true]) {
+    it(`with seqLens, each chunk trains the sequences that reach into it (batchFirst=${batchFirst})`, async () => {
+      const B = 3;
+      const T = 7;
+      const seqLens = [7, 3, 5];
+      const make = () => engine.lstm({ inputSize: 2, hiddenSize: 3, outputSize: 1, batchFirst, bidirectional: true });
+      const a = make();
+      const b = make();
+      const dict = randomStateDict(a.spec, rng);
+      a.loadStateDict(dict);
+      b.loadStateDict(dict);
+      const x = randomFloats(rng, T * B * 2);
+      const target = randomFloats(rng, T * B);
+      const optimizer = { type: 'sgd' as const, lr: 0.2, momentum: 0.5 };
+      const seq = await a.trainSequence(x, target, { batch: B, seqLen: T, seqLens, chunkLength: 3, loss: 'mse', optimizer });
+
+      // By hand: chunk [0, 3) trains all three (lengths 3, 3, 3); [3, 6) sequences 0 and 2
+      // (3 and 2 steps); [6, 7) sequence 0 alone. States [L·D, B, H] = [2, 3, 3].
+      const at = (q: number, t: number) => (batchFirst ? q * T + t : t * B + q);
+      const part = (arr: Float32Array, f: number, t0: number, t1: number, bs: number[]) => {
+        const out: number[] = [];
+        if (batchFirst) for (const q of bs) for (let t = t0; t < t1; t++) out.push(...arr.subarray(at(q, t) * f, at(q, t) * f + f));
+        else for (let t = t0; t < t1; t++) for (const q of bs) out.push(...arr.subarray(at(q, t) * f, at(q, t) * f + f));
+        return Float32Array.from(out);
+      };
+      const h = new Float32Array(2 * B * 3);
+      const c = new Float32Array(2 * B * 3);
+      const rowsOf = (s: Float32Array, bs: number[]) => Float32Array.from(bs.length === B ? s : [0, 1].flatMap((d) => bs.flatMap((q) => [...s.subarray((d * B + q) * 3, (d * B + q + 1) * 3)])));
+      const putRows = (into: Float32Array, s: Float32Array, bs: number[]) => [0, 1].forEach((d) => bs.forEach((q, k) => into.set(s.subarray((d * bs.length + k) * 3, (d * bs.length + k + 1) * 3), (d * B + q) * 3)));
+      const losses: number[] = [];
+      const chunks: Array<[number, number, number[], number[]]> = [
+        [0, 3, [0, 1, 2], [3, 3, 3]],
+        [3, 6, [0, 2], [3, 2]],
+        [6, 7, [0], [1]],
+      ];
+      for (const [t0, t1, bs, lens] of chunks) {
+        const r = await b.trainStep(part(x, 2, t0, t1, bs), part(target, 1, t0, t1, bs), {
+          batch: bs.length,
+          seqLen: t1 - t0,
+          seqLens: lens,
+          h0: t0 === 0 ? undefined : rowsOf(h, bs),
+          c0: t0 === 0 ? undefined : rowsOf(c, bs),
+          loss: 'mse',
+          optimizer,
+          returnState: true,
+        });
+        losses.push(r.loss!);
+        putRows(h, r.hN!, bs);
+        putRows(c, r.cN!, bs);
+      }
+      expect(seq.losses).toEqual(losses);
+      expect(seq.hN).toEqual(h);
+      expect(seq.cN).toEqual(c);
+      const [pa, pb] = [await a.stateDict(), await b.stateDict()];
+      for (const k of Object.keys(pa)) expect(pa[k], k).toEqual(pb[k]);
+      a.destroy();
+      b.destroy();
+    });
+  }
+
   it('refuses a bad chunk length', async () => {
     const m = engine.rnn({ inputSize: 1, hiddenSize: 2, outputSize: 1 });
     await expect(m.trainSequence(new Float32Array(4), new Float32Array(4), { batch: 1, seqLen: 4, chunkLength: 0, loss: 'mse', optimizer: { type: 'sgd', lr: 1 } })).rejects.toThrow(/chunkLength must be a positive integer/);

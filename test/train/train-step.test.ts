@@ -109,6 +109,34 @@ describe('trainStep with variable lengths', () => {
     model.destroy();
   });
 
+  it('without a mask, padded steps take no part in the loss', async () => {
+    for (const batchFirst of [false, true]) {
+      const model = engine.gru({ inputSize: 2, hiddenSize: 3, numLayers: 2, outputSize: 2, batchFirst });
+      const dict = randomStateDict(model.spec, rng);
+      model.loadStateDict(dict);
+      const params: Record<string, Float64Array> = {};
+      for (const [k, v] of Object.entries(dict)) params[k] = Float64Array.from(v);
+      const B = 3;
+      const T = 4;
+      const seqLens = [4, 1, 3];
+      const x = randomFloats(rng, B * T * 2);
+      // Targets at padded steps are huge: counted in the loss, they would dominate it.
+      const target = randomFloats(rng, B * T * 2);
+      for (let b = 0; b < B; b++) for (let t = seqLens[b]; t < T; t++) target.fill(1e3, ((batchFirst ? b * T + t : t * B + b) * 2), (batchFirst ? b * T + t : t * B + b) * 2 + 2);
+      const optimizer: OptimizerConfig = { type: 'sgd', lr: 0.1, momentum: 0.5 };
+      const got = await model.trainStep(x, target, { batch: B, seqLen: T, seqLens, loss: 'mse', optimizer, returnGradNorm: true });
+      const ones = new Float32Array(B * T).fill(1);
+      const ref = trainStepReference(model.spec, params, {}, 1, x, target, { batch: B, seqLen: T, seqLens, loss: 'mse', lossOn: 'all', mask: ones, optimizer: resolveOptimizer(optimizer), maxNorm: 0, clipValue: 0 });
+      const label = `seqLens without mask, batchFirst=${batchFirst} (seed ${seed})`;
+      expect(got.loss!, label).toBeLessThan(100);
+      expectClose(`${label}: loss`, [got.loss!], [ref.loss]);
+      expectClose(`${label}: grad norm`, [got.gradNorm!], [ref.gradNorm]);
+      const after = await model.stateDict();
+      for (const name of Object.keys(params)) expectClose(`${label}: ${name}`, after[name], params[name]);
+      model.destroy();
+    }
+  });
+
   it("lossOn 'last' reads each sequence's own last step", async () => {
     const model = engine.gru({ inputSize: 2, hiddenSize: 3, bidirectional: true, outputSize: 2, batchFirst: true });
     const dict = randomStateDict(model.spec, rng);
@@ -136,6 +164,12 @@ describe('trainStep with variable lengths', () => {
     trainStepReference(model.spec, params, {}, 1, x, full, { batch: B, seqLen: T, seqLens, loss: 'mse', lossOn: 'all', mask, optimizer: resolveOptimizer({ type: 'sgd', lr: 0.1 }), maxNorm: 0, clipValue: 0 });
     const after = await model.stateDict();
     for (const name of Object.keys(params)) expectClose(`last-step update ${name} (seed ${seed})`, after[name], params[name]);
+    // The reference's own lossOn 'last' with seqLens says the same.
+    const direct: Record<string, Float64Array> = {};
+    for (const [k, v] of Object.entries(dict)) direct[k] = Float64Array.from(v);
+    const ref = trainStepReference(model.spec, direct, {}, 1, x, target, { batch: B, seqLen: T, seqLens, loss: 'mse', lossOn: 'last', mask: new Float32Array(B).fill(1), optimizer: resolveOptimizer({ type: 'sgd', lr: 0.1 }), maxNorm: 0, clipValue: 0 });
+    expectClose(`reference last-step loss (seed ${seed})`, [got.loss!], [ref.loss]);
+    for (const name of Object.keys(direct)) expectClose(`reference last-step update ${name} (seed ${seed})`, after[name], direct[name]);
     model.destroy();
   });
 });
