@@ -3,8 +3,7 @@
  */
 import { ShapeError, WebRnnError } from './errors.js';
 import { planFromStateDict, type LoadOptions } from './io/load.js';
-import { importOnnx, type OnnxRecurrentModel } from './io/onnx.js';
-import { importOnnxGraph, type OnnxGraphModel } from './io/onnx-graph.js';
+import { importOnnx, looksLikeOnnx, OnnxModel } from './io/onnx-model.js';
 import { planFromTfjs, type TfjsModelSource } from './io/tfjs.js';
 import { looksLikeSafetensors, readSafetensors } from './io/safetensors.js';
 import { checkFinite } from './model/parameters.js';
@@ -61,27 +60,44 @@ export class Engine {
   }
 
   /**
-   * A model from a PyTorch `state_dict` saved as safetensors (bytes, or a URL to fetch): kind,
-   * sizes, layers and directions from the names and shapes, any common prefix, and an
-   * nn.Linear read-out beside the recurrent module. Nothing is left behind on error.
+   * A model from a file, its format told from its contents:
+   * - safetensors (bytes, or a URL): a PyTorch `state_dict`; kind, sizes, layers and directions
+   *   from the names and shapes, any common prefix, and an nn.Linear read-out beside the
+   *   recurrent module. Gives a {@link RecurrentModel}.
+   * - ONNX (bytes, or a URL): a graph of RNN, LSTM and GRU nodes with the glue PyTorch's
+   *   exporter writes around them. Gives an {@link OnnxModel}, with `run` (ONNX names and
+   *   shapes) and `forward` (as for built models).
+   * - TensorFlow.js layers models: `{ json, weights }` or the URL of a model.json. Gives a
+   *   {@link RecurrentModel}.
+   * Nothing is left behind on error.
    */
-  async load(source: Uint8Array | ArrayBuffer | string | TfjsModelSource, options: LoadOptions = {}): Promise<RecurrentModel> {
+  load(source: TfjsModelSource, options?: LoadOptions): Promise<RecurrentModel>;
+  load(source: Uint8Array | ArrayBuffer | string, options: LoadOptions & { format: 'onnx' }): Promise<OnnxModel>;
+  load(source: Uint8Array | ArrayBuffer | string, options: LoadOptions & { format: 'safetensors' | 'tfjs' }): Promise<RecurrentModel>;
+  load(source: Uint8Array | ArrayBuffer | string, options?: LoadOptions): Promise<RecurrentModel | OnnxModel>;
+  async load(source: Uint8Array | ArrayBuffer | string | TfjsModelSource, options: LoadOptions = {}): Promise<RecurrentModel | OnnxModel> {
     if (this.destroyed) throw new WebRnnError('destroyed', 'engine.load: the engine has been destroyed');
-    if (typeof source === 'string' && /\.json(\?.*)?$/.test(source)) source = await fetchTfjs(source);
+    const format = options.format;
+    if (format !== undefined && format !== 'safetensors' && format !== 'onnx' && format !== 'tfjs') {
+      throw new WebRnnError('invalid-option', `load: format must be 'safetensors', 'onnx' or 'tfjs', got '${String(format)}'`);
+    }
+    const wrongFormat = (found: string): never => {
+      throw new WebRnnError('invalid-file', `load: the file is ${found}, not ${format} as the format option says`);
+    };
+    if (typeof source === 'string' && (format === 'tfjs' || (format === undefined && /\.json(\?.*)?$/.test(source)))) source = await fetchTfjs(source);
     if (typeof source === 'object' && source !== null && !(source instanceof Uint8Array) && !(source instanceof ArrayBuffer)) {
+      if (format !== undefined && format !== 'tfjs') wrongFormat('a TensorFlow.js model');
       return this.loadTfjs(source, options);
     }
-    let bytes: Uint8Array;
-    if (typeof source === 'string') {
-      const response = await fetch(source);
-      if (!response.ok) throw new WebRnnError('invalid-file', `load: fetching ${source} failed: HTTP ${response.status}`);
-      bytes = new Uint8Array(await response.arrayBuffer());
-    } else if (source instanceof Uint8Array) bytes = source;
-    else if (source instanceof ArrayBuffer) bytes = new Uint8Array(source);
-    else throw new WebRnnError('invalid-option', 'load: safetensors bytes (Uint8Array or ArrayBuffer) or a URL expected');
-    if (!looksLikeSafetensors(bytes)) {
-      throw new WebRnnError('invalid-file', 'load: not a safetensors file (ONNX models: engine.loadOnnx; TensorFlow.js: pass { json, weights } or the model.json URL)');
-    }
+    const bytes = await fileBytes(source, 'load');
+    if (this.destroyed) throw new WebRnnError('destroyed', 'engine.load: the engine has been destroyed');
+    if (looksLikeSafetensors(bytes)) return format === undefined || format === 'safetensors' ? this.loadSafetensors(bytes, options) : wrongFormat('safetensors');
+    if (looksLikeOnnx(bytes)) return format === undefined || format === 'onnx' ? importOnnx(this, bytes) : wrongFormat('an ONNX model');
+    throw new WebRnnError('invalid-file', `load: ${format ? `not ${format === 'onnx' ? 'an ONNX model' : `a ${format} file`}` : 'neither a safetensors file nor an ONNX model'} (TensorFlow.js: pass { json, weights } or the model.json URL)`);
+  }
+
+  /** A PyTorch `state_dict` saved as safetensors (see {@link Engine.load}). */
+  private loadSafetensors(bytes: Uint8Array, options: LoadOptions): RecurrentModel {
     const file = readSafetensors(bytes);
     const shapes: Record<string, number[]> = {};
     for (const [name, t] of Object.entries(file.tensors)) shapes[name] = t.shape;
@@ -124,22 +140,16 @@ export class Engine {
   }
 
   /**
-   * An ONNX model made of one RNN, LSTM or GRU node (weights as initializers or as graph
-   * inputs), to `run` with ONNX's input and output names, shapes and layouts.
+   * An ONNX model (bytes or a URL): RNN, LSTM and GRU nodes on the GPU, the glue around them
+   * (Transpose, Squeeze/Unsqueeze, Reshape, Concat, Gather, Slice, Gemm, MatMul, Add,
+   * Constant, Identity, Shape, ConstantOfShape, Expand, Cast) on the CPU. The same as
+   * {@link Engine.load} on an ONNX file, typed.
    */
-  loadOnnx(bytes: Uint8Array | ArrayBuffer): OnnxRecurrentModel {
+  async loadOnnx(source: Uint8Array | ArrayBuffer | string): Promise<OnnxModel> {
     if (this.destroyed) throw new WebRnnError('destroyed', 'engine.loadOnnx: the engine has been destroyed');
-    return importOnnx(this, bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes));
-  }
-
-  /**
-   * A whole ONNX graph, as PyTorch's exporter writes it: the RNN, LSTM and GRU nodes on the
-   * GPU, the glue around them (Transpose, Squeeze/Unsqueeze, Reshape, Concat, Gather, Slice,
-   * Gemm, MatMul, Add, Constant, Identity) on the CPU. `run` takes and returns { dims, data }.
-   */
-  loadOnnxGraph(bytes: Uint8Array | ArrayBuffer): OnnxGraphModel {
-    if (this.destroyed) throw new WebRnnError('destroyed', 'engine.loadOnnxGraph: the engine has been destroyed');
-    return importOnnxGraph(this, bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes));
+    const bytes = await fileBytes(source, 'loadOnnx');
+    if (this.destroyed) throw new WebRnnError('destroyed', 'engine.loadOnnx: the engine has been destroyed');
+    return importOnnx(this, bytes);
   }
 
   /** Compile the pipelines `model` needs ahead of its first forward. */
@@ -163,6 +173,21 @@ export class Engine {
  */
 export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
   return new Engine(await GpuContext.create(options));
+}
+
+/** The bytes of a file given as bytes or as a URL to fetch. */
+async function fileBytes(source: Uint8Array | ArrayBuffer | string, what: string): Promise<Uint8Array> {
+  if (source instanceof Uint8Array) return source;
+  if (source instanceof ArrayBuffer) return new Uint8Array(source);
+  if (typeof source !== 'string') throw new WebRnnError('invalid-option', `${what}: file bytes (Uint8Array or ArrayBuffer) or a URL expected`);
+  let response: Response;
+  try {
+    response = await fetch(source);
+  } catch (e) {
+    throw new WebRnnError('invalid-file', `${what}: fetching ${source} failed: ${(e as Error).message}`);
+  }
+  if (!response.ok) throw new WebRnnError('invalid-file', `${what}: fetching ${source} failed: HTTP ${response.status}`);
+  return new Uint8Array(await response.arrayBuffer());
 }
 
 /** Fetch a tfjs model.json and its weight shards (paths relative to the model.json URL). */

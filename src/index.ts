@@ -23,8 +23,7 @@ export type {
 export type { InitOptions } from './train/init.js';
 export type { LoadOptions } from './io/load.js';
 export type { TfjsModelSource } from './io/tfjs.js';
-export type { OnnxRecurrentModel, OnnxFeeds } from './io/onnx.js';
-export type { OnnxGraphModel, OnnxValue } from './io/onnx-graph.js';
+export { OnnxModel, type OnnxFeed, type OnnxInputInfo, type OnnxValue } from './io/onnx-model.js';
 export type { CellFunction, CellFunctionName, CellOptions } from './model/cell-functions.js';
 export { readSafetensors, writeSafetensors, type SafetensorsFile, type SafetensorsTensor, type SafetensorsDtype } from './io/safetensors.js';
 export type { ForwardStats } from './schedule/forward.js';

@@ -9,6 +9,11 @@ import { READOUT_BIAS, READOUT_WEIGHT, type CellKind, type GruOptions, type RnnO
 
 /** Options of `engine.load`. */
 export interface LoadOptions {
+  /**
+   * The format the file must have: 'safetensors', 'onnx' or 'tfjs' (then a file of another
+   * format is refused, and the result is typed accordingly). Default: told from the contents.
+   */
+  format?: 'safetensors' | 'onnx' | 'tfjs';
   /** The Elman RNN's nonlinearity, which the names cannot tell (default 'tanh'). */
   nonlinearity?: Nonlinearity;
   /** Which recurrent module to load when the file holds several (its prefix, e.g. 'encoder.lstm.'). */

@@ -49,7 +49,7 @@ describe('engine.load', () => {
   for (const [kind, options, prefix] of cases) {
     it(`infers a ${kind} (${JSON.stringify(options)}) under prefix '${prefix}' and runs it`, async () => {
       const file = pytorchFile(kind, options, prefix);
-      const model = await engine.load(file.bytes, kind === 'rnn' ? { nonlinearity: options.nonlinearity } : {});
+      const model = await engine.load(file.bytes, { format: 'safetensors', ...(kind === 'rnn' ? { nonlinearity: options.nonlinearity } : {}) });
       expect(model.kind).toBe(kind);
       expect(model.spec).toEqual(file.spec);
       const B = 2;
@@ -62,7 +62,7 @@ describe('engine.load', () => {
       // save() writes the file's own names; loading it back gives the same bits.
       const saved = await model.save({ format: 'pt' });
       expect(saved).toEqual(file.bytes);
-      const again = await engine.load(saved, kind === 'rnn' ? { nonlinearity: options.nonlinearity } : {});
+      const again = await engine.load(saved, { format: 'safetensors', ...(kind === 'rnn' ? { nonlinearity: options.nonlinearity } : {}) });
       const [a, b] = [await model.stateDict(), await again.stateDict()];
       for (const k of Object.keys(a)) expect(new Uint32Array(b[k].buffer), k).toEqual(new Uint32Array(a[k].buffer));
       model.destroy();
@@ -73,7 +73,7 @@ describe('engine.load', () => {
   it('a built model saves under its own names, which load back', async () => {
     const model = engine.gru({ inputSize: 3, hiddenSize: 4, outputSize: 2, bidirectional: true });
     const bytes = await model.save();
-    const back = await engine.load(bytes);
+    const back = await engine.load(bytes, { format: 'safetensors' });
     expect(back.spec).toEqual(model.spec);
     const [a, b] = [await model.stateDict(), await back.stateDict()];
     for (const k of Object.keys(a)) expect(b[k], k).toEqual(a[k]);
@@ -96,7 +96,7 @@ describe('engine.load', () => {
     expect((await loadError(nan.bytes, { nonlinearity: 'relu' })).message).toMatch(/nonlinearity is for RNN models/);
     const proj = pytorchFile('lstm', { inputSize: 2, hiddenSize: 3 }, '', { weight_hr_l0: { shape: [2, 3], data: new Float32Array(6) } });
     expect((await loadError(proj.bytes)).message).toMatch(/projections \(proj_size\) are not supported/);
-    expect((await loadError(new Uint8Array([8, 0, 0, 0, 0, 0, 0, 0, 0x08, 1]))).message).toMatch(/not a safetensors file/);
+    expect((await loadError(new Uint8Array([8, 0, 0, 0, 0, 0, 0, 0, 0x08, 1]))).message).toMatch(/neither a safetensors file nor an ONNX model/);
     expect((engine as unknown as { models: Set<unknown> }).models.size).toBe(before);
   });
 });

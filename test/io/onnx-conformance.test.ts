@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../src/engine.js';
 import { decodeTensor, tensorValues } from '../../src/io/onnx-proto.js';
+import type { OnnxValue } from '../../src/io/onnx-model.js';
 
 const dir = fileURLToPath(new URL('../../../shared/conformance/onnx/', import.meta.url));
 interface Case {
@@ -38,19 +39,19 @@ describe('ONNX backend conformance cases', () => {
 
   for (const c of cases) {
     it(c.name, async () => {
-      const model = engine.loadOnnx(new Uint8Array(readFileSync(`${dir}${c.model}`)));
-      const feeds: Record<string, Float32Array | Int32Array> = {};
+      const model = await engine.load(new Uint8Array(readFileSync(`${dir}${c.model}`)), { format: 'onnx' });
+      const feeds: Record<string, OnnxValue> = {};
       for (const input of c.inputs) {
-        const t = tensor(input.file).values;
-        feeds[input.name] = t instanceof Float64Array ? Float32Array.from(t) : t;
+        const t = tensor(input.file);
+        feeds[input.name] = { dims: t.dims, data: t.values };
       }
       const got = await model.run(feeds);
       for (const output of c.outputs) {
-        const want = tensor(output.file).values;
+        const want = tensor(output.file);
         const g = got[output.name];
         expect(g, `${c.name}: output ${output.name}`).toBeDefined();
-        expect(g.length).toBe(want.length);
-        const worst = Math.max(...Array.from(want, (w, i) => Math.abs(g[i] - w)));
+        expect(g.dims, `${c.name}: ${output.name} dims`).toEqual(want.dims);
+        const worst = Math.max(...Array.from(want.values, (w, i) => Math.abs(g.data[i] - w)));
         expect(worst, `${c.name}: ${output.name} max |diff|`).toBeLessThanOrEqual(1e-5);
       }
       model.destroy();

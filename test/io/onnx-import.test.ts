@@ -67,7 +67,7 @@ function buildModel(c: OnnxCase, init: boolean, extraAttributes: object[] = []):
       node: [{ opType: c.op, name: 'rnn', input: inputs, output: c.op === 'LSTM' ? ['Y', 'Y_h', 'Y_c'] : ['Y', 'Y_h'], attribute: attributes }],
       initializer: init ? weights : [],
       input: graphInputs,
-      output: [valueInfo('Y', FLOAT, []), valueInfo('Y_h', FLOAT, [])],
+      output: (c.op === 'LSTM' ? ['Y', 'Y_h', 'Y_c'] : ['Y', 'Y_h']).map((name) => ({ name, type: { tensorType: { elemType: FLOAT } } })),
     },
   });
 }
@@ -100,15 +100,18 @@ function randomCase(op: OnnxCase['op'], direction: OnnxCase['direction'], layout
 }
 
 async function check(c: OnnxCase, init: boolean, label: string): Promise<void> {
-  const model = engine.loadOnnx(buildModel(c, init));
+  const model = await engine.loadOnnx(buildModel(c, init));
   const feeds: Record<string, Float32Array | Int32Array> = { X: c.X, sequence_lens: Int32Array.from(c.seqLens), initial_h: c.h0 };
   if (c.c0) feeds.initial_c = c.c0;
   if (!init) Object.assign(feeds, { W: c.W, R: c.R, B: c.B }, c.P ? { P: c.P } : {});
   const got = await model.run(feeds);
   const want = onnxReference(c);
-  expectClose(`${label}: Y`, got.Y, want.Y);
-  expectClose(`${label}: Y_h`, got.Y_h, want.Y_h);
-  if (want.Y_c) expectClose(`${label}: Y_c`, got.Y_c, want.Y_c);
+  const D = c.direction === 'bidirectional' ? 2 : 1;
+  expect(got.Y.dims, `${label}: Y dims`).toEqual(c.layout === 0 ? [c.T, D, c.batch, c.hidden] : [c.batch, c.T, D, c.hidden]);
+  expect(got.Y_h.dims, `${label}: Y_h dims`).toEqual(c.layout === 0 ? [D, c.batch, c.hidden] : [c.batch, D, c.hidden]);
+  expectClose(`${label}: Y`, got.Y.data, want.Y);
+  expectClose(`${label}: Y_h`, got.Y_h.data, want.Y_h);
+  if (want.Y_c) expectClose(`${label}: Y_c`, got.Y_c.data, want.Y_c);
   model.destroy();
 }
 
@@ -149,7 +152,7 @@ describe('ONNX import against the ONNX-semantics oracle', () => {
       else for (let k = 1 + pick(3); k > 0; k--) b[pick(b.length)] ^= 1 << pick(8);
       let outcome = 'ok';
       try {
-        const m = engine.loadOnnx(bytes);
+        const m = await engine.loadOnnx(bytes);
         try {
           await m.run(feeds);
         } finally {
@@ -189,7 +192,7 @@ describe('ONNX import against the ONNX-semantics oracle', () => {
     const refuse = async (bytes: Uint8Array, message: RegExp): Promise<void> => {
       let error: unknown;
       try {
-        const m = engine.loadOnnx(bytes);
+        const m = await engine.loadOnnx(bytes);
         await m.run({ X: c.X, sequence_lens: Int32Array.from(c.seqLens), initial_h: c.h0, initial_c: c.c0! });
       } catch (e) {
         error = e;

@@ -1,0 +1,611 @@
+/**
+ * ONNX models: a whole graph as PyTorch's exporter writes it, the recurrent nodes (RNN, LSTM,
+ * GRU; onnx.ts) on the GPU and the glue around them on the CPU: Constant, Identity, Transpose,
+ * Squeeze/Unsqueeze, Reshape, Concat, Gather, Slice, Gemm, MatMul, Add, and Shape,
+ * ConstantOfShape, Expand and Cast (the exporter's zero initial states for a batch size known
+ * only at run time). Any other operator is refused by name when the model is loaded. Glue
+ * whose inputs are all constants is evaluated once, at load.
+ *
+ * `run` takes and returns graph values by their ONNX names, in ONNX shapes. `forward` runs the
+ * recurrent nodes alone as one webrnn model with PyTorch's conventions, where they form a stack
+ * (see {@link OnnxModel.recurrentModel}).
+ */
+import { ShapeError, WebRnnError } from '../errors.js';
+import type { Engine } from '../engine.js';
+import type { ForwardOptions, ForwardOutput, RecurrentModel } from '../model/recurrent-model.js';
+import { nodeModelOptions, nodeStateDict, parseRecurrentNode, RECURRENT_OPS, RecurrentNodeRunner, type OnnxValue, type RecurrentNodeConfig } from './onnx.js';
+import { decodeModel, ONNX_DOUBLE, ONNX_FLOAT, ONNX_INT32, ONNX_INT64, tensorValues, type OnnxAttribute, type OnnxGraph, type OnnxNode } from './onnx-proto.js';
+
+export type { OnnxValue } from './onnx.js';
+
+/** What `run` accepts for an input: a value with its dims, or flat data shaped by the graph's declared dims. */
+export type OnnxFeed = OnnxValue | Float32Array | Int32Array | BigInt64Array | Float64Array | number[];
+
+/** A graph input as the file declares it: dims are numbers, symbolic names, or null where unknown. */
+export interface OnnxInputInfo {
+  name: string;
+  dims: Array<number | string | null> | null;
+  /** ONNX element type (1 float, 6 int32, 7 int64, 11 double). */
+  elemType: number;
+}
+
+const GLUE = new Set(['Constant', 'Identity', 'Transpose', 'Squeeze', 'Unsqueeze', 'Reshape', 'Concat', 'Gather', 'Slice', 'Gemm', 'MatMul', 'Add', 'Shape', 'ConstantOfShape', 'Expand', 'Cast']);
+const isRecurrent = (node: OnnxNode): boolean => node.opType in RECURRENT_OPS;
+
+function fail(node: OnnxNode, message: string): never {
+  throw new WebRnnError('invalid-file', `onnx: ${node.opType} node '${node.name}': ${message}`);
+}
+
+const size = (dims: readonly number[]): number => dims.reduce((a, b) => a * b, 1);
+const strides = (dims: readonly number[]): number[] => dims.map((_, i) => size(dims.slice(i + 1)));
+const attr = (node: OnnxNode, name: string): OnnxAttribute | undefined => node.attribute.find((a) => a.name === name);
+
+function same(v: OnnxValue, n: number): Float32Array | Float64Array | Int32Array {
+  return v.data instanceof Float32Array ? new Float32Array(n) : v.data instanceof Int32Array ? new Int32Array(n) : new Float64Array(n);
+}
+
+function ints(v: OnnxValue | undefined, node: OnnxNode, what: string): number[] {
+  if (!v) fail(node, `${what} missing`);
+  return Array.from(v.data, Number);
+}
+
+function axisOf(a: number, rank: number, node: OnnxNode): number {
+  const r = a < 0 ? a + rank : a;
+  if (r < 0 || r >= rank) fail(node, `axis ${a} out of range for rank ${rank}`);
+  return r;
+}
+
+function transpose(v: OnnxValue, perm: number[], node: OnnxNode): OnnxValue {
+  if (perm.length !== v.dims.length || [...perm].sort().some((p, i) => p !== i)) fail(node, `perm ${JSON.stringify(perm)} for rank ${v.dims.length}`);
+  const dims = perm.map((p) => v.dims[p]);
+  const src = strides(v.dims);
+  const out = same(v, v.data.length);
+  const idx = new Array(dims.length).fill(0);
+  for (let o = 0; o < out.length; o++) {
+    let s = 0;
+    for (let k = 0; k < dims.length; k++) s += idx[k] * src[perm[k]];
+    out[o] = v.data[s];
+    for (let k = dims.length - 1; k >= 0; k--) {
+      if (++idx[k] < dims[k]) break;
+      idx[k] = 0;
+    }
+  }
+  return { dims, data: out };
+}
+
+/** C = A·B (+ C) for 2-D A [M, K], B [K, N]; with transposes and scaling as Gemm has them. */
+function gemm(a: OnnxValue, b: OnnxValue, c: OnnxValue | undefined, node: OnnxNode, transA = 0, transB = 0, alpha = 1, beta = 1): OnnxValue {
+  const [M, K] = transA ? [a.dims[a.dims.length - 1], a.dims[a.dims.length - 2]] : [a.dims[a.dims.length - 2], a.dims[a.dims.length - 1]];
+  const [K2, N] = transB ? [b.dims[1], b.dims[0]] : [b.dims[0], b.dims[1]];
+  if (b.dims.length !== 2 || K !== K2) fail(node, `shapes [${a.dims}] and [${b.dims}] do not multiply`);
+  const batch = size(a.dims.slice(0, -2));
+  const out = new Float32Array(batch * M * N);
+  for (let z = 0; z < batch; z++) {
+    for (let m = 0; m < M; m++) {
+      for (let n = 0; n < N; n++) {
+        let acc = 0;
+        for (let k = 0; k < K; k++) {
+          const av = a.data[z * M * K + (transA ? k * M + m : m * K + k)];
+          const bv = b.data[transB ? n * K + k : k * N + n];
+          acc += av * bv;
+        }
+        out[(z * M + m) * N + n] = alpha * acc;
+      }
+    }
+  }
+  const result: OnnxValue = { dims: [...a.dims.slice(0, -2), M, N], data: out };
+  return c ? add(result, { dims: c.dims, data: Float32Array.from(c.data, (x) => beta * x) }, node) : result;
+}
+
+/** Elementwise sum with numpy broadcasting. */
+function add(a: OnnxValue, b: OnnxValue, node: OnnxNode): OnnxValue {
+  const rank = Math.max(a.dims.length, b.dims.length);
+  const pad = (d: number[]): number[] => [...new Array(rank - d.length).fill(1), ...d];
+  const [da, db] = [pad(a.dims), pad(b.dims)];
+  const dims = da.map((x, i) => {
+    if (x !== db[i] && x !== 1 && db[i] !== 1) fail(node, `shapes [${a.dims}] and [${b.dims}] do not broadcast`);
+    return Math.max(x, db[i]);
+  });
+  const [sa, sb] = [strides(da), strides(db)];
+  const out = new Float32Array(size(dims));
+  const idx = new Array(rank).fill(0);
+  for (let o = 0; o < out.length; o++) {
+    let ia = 0;
+    let ib = 0;
+    for (let k = 0; k < rank; k++) {
+      if (da[k] !== 1) ia += idx[k] * sa[k];
+      if (db[k] !== 1) ib += idx[k] * sb[k];
+    }
+    out[o] = a.data[ia] + b.data[ib];
+    for (let k = rank - 1; k >= 0; k--) {
+      if (++idx[k] < dims[k]) break;
+      idx[k] = 0;
+    }
+  }
+  return { dims, data: out };
+}
+
+
+/** Evaluate one glue node on the CPU. */
+function runGlue(node: OnnxNode, ins: ReadonlyArray<OnnxValue | undefined>): Array<OnnxValue | undefined> {
+  const need = (k: number): OnnxValue => ins[k] ?? fail(node, `input ${k} missing`);
+  switch (node.opType) {
+    case 'Constant': {
+      const t = attr(node, 'value')?.t;
+      if (!t) fail(node, 'only the value attribute is supported');
+      const v = tensorValues(t);
+      return [{ dims: v.dims, data: v.values }];
+    }
+    case 'Identity':
+      return [need(0)];
+    case 'Transpose': {
+      const v = need(0);
+      const perm = attr(node, 'perm')?.ints.map(Number) ?? v.dims.map((_, i) => v.dims.length - 1 - i);
+      return [transpose(v, perm, node)];
+    }
+    case 'Squeeze':
+    case 'Unsqueeze': {
+      const v = need(0);
+      const axes = ins[1] ? ints(ins[1], node, 'axes') : (attr(node, 'axes')?.ints.map(Number) ?? []);
+      if (node.opType === 'Squeeze') {
+        const rank = v.dims.length;
+        const drop = new Set((axes.length ? axes : v.dims.map((d, i) => (d === 1 ? i : -1)).filter((i) => i >= 0)).map((a) => axisOf(a, rank, node)));
+        for (const a of drop) if (v.dims[a] !== 1) fail(node, `axis ${a} has size ${v.dims[a]}, not 1`);
+        return [{ dims: v.dims.filter((_, i) => !drop.has(i)), data: v.data }];
+      }
+      const rank = v.dims.length + axes.length;
+      const add1 = new Set(axes.map((a) => axisOf(a, rank, node)));
+      if (add1.size !== axes.length) fail(node, `repeated axes ${JSON.stringify(axes)}`);
+      const dims: number[] = [];
+      let k = 0;
+      for (let i = 0; i < rank; i++) dims.push(add1.has(i) ? 1 : v.dims[k++]);
+      return [{ dims, data: v.data }];
+    }
+    case 'Reshape': {
+      const v = need(0);
+      const shape = ints(ins[1], node, 'shape');
+      const dims = shape.map((d, i) => (d === 0 && !attr(node, 'allowzero')?.i ? v.dims[i] : d));
+      if (dims.filter((d) => d === -1).length > 1) fail(node, `more than one -1 in ${JSON.stringify(shape)}`);
+      const known = size(dims.filter((d) => d !== -1));
+      const out = dims.map((d) => (d === -1 ? v.data.length / known : d));
+      if (!out.every((d) => Number.isInteger(d) && d >= 0) || size(out) !== v.data.length) fail(node, `cannot reshape [${v.dims}] to ${JSON.stringify(shape)}`);
+      return [{ dims: out, data: v.data }];
+    }
+    case 'Concat': {
+      const parts = ins.filter((v): v is OnnxValue => v !== undefined);
+      if (!parts.length) fail(node, 'no inputs');
+      const rank = parts[0].dims.length;
+      const axis = axisOf(Number(attr(node, 'axis')?.i ?? 0), rank, node);
+      const outer = size(parts[0].dims.slice(0, axis));
+      for (const p of parts) {
+        if (p.dims.length !== rank || p.dims.some((d, i) => i !== axis && d !== parts[0].dims[i])) fail(node, 'inputs of different shapes');
+      }
+      const dims = [...parts[0].dims];
+      dims[axis] = parts.reduce((n, p) => n + p.dims[axis], 0);
+      const out = same(parts[0], size(dims));
+      let at = 0;
+      for (let o = 0; o < outer; o++) {
+        for (const p of parts) {
+          const block = size(p.dims.slice(axis));
+          out.set(p.data.subarray(o * block, (o + 1) * block), at);
+          at += block;
+        }
+      }
+      return [{ dims, data: out }];
+    }
+    case 'Gather': {
+      const v = need(0);
+      const indices = ints(ins[1], node, 'indices');
+      const axis = axisOf(Number(attr(node, 'axis')?.i ?? 0), v.dims.length, node);
+      const n = v.dims[axis];
+      const outer = size(v.dims.slice(0, axis));
+      const inner = size(v.dims.slice(axis + 1));
+      const out = same(v, outer * indices.length * inner);
+      indices.forEach((raw, q) => {
+        const i = raw < 0 ? raw + n : raw;
+        if (i < 0 || i >= n) fail(node, `index ${raw} out of range for size ${n}`);
+        for (let o = 0; o < outer; o++) out.set(v.data.subarray((o * n + i) * inner, (o * n + i + 1) * inner), (o * indices.length + q) * inner);
+      });
+      const dims = [...v.dims.slice(0, axis), ...need(1).dims, ...v.dims.slice(axis + 1)];
+      return [{ dims, data: out }];
+    }
+    case 'Slice': {
+      const v = need(0);
+      const starts = ints(ins[1], node, 'starts');
+      const ends = ints(ins[2], node, 'ends');
+      const axes = ins[3] ? ints(ins[3], node, 'axes') : starts.map((_, i) => i);
+      const steps = ins[4] ? ints(ins[4], node, 'steps') : starts.map(() => 1);
+      if (ends.length !== starts.length || axes.length !== starts.length || steps.length !== starts.length) fail(node, 'starts, ends, axes and steps of different lengths');
+      let cur = v;
+      axes.forEach((rawAxis, k) => {
+        const axis = axisOf(rawAxis, cur.dims.length, node);
+        const n = cur.dims[axis];
+        if (steps[k] !== 1) fail(node, `step ${steps[k]} (only 1)`);
+        const clampTo = (x: number): number => Math.min(n, Math.max(0, x < 0 ? x + n : x));
+        const [s0, e0] = [clampTo(starts[k]), clampTo(ends[k])];
+        const len = Math.max(0, e0 - s0);
+        const outer = size(cur.dims.slice(0, axis));
+        const inner = size(cur.dims.slice(axis + 1));
+        const out = same(cur, outer * len * inner);
+        for (let o = 0; o < outer; o++) out.set(cur.data.subarray((o * n + s0) * inner, (o * n + s0 + len) * inner), o * len * inner);
+        const dims = [...cur.dims];
+        dims[axis] = len;
+        cur = { dims, data: out };
+      });
+      return [cur];
+    }
+    case 'Gemm':
+      return [gemm(need(0), need(1), ins[2], node, Number(attr(node, 'transA')?.i ?? 0), Number(attr(node, 'transB')?.i ?? 0), attr(node, 'alpha')?.f ?? 1, attr(node, 'beta')?.f ?? 1)];
+    case 'MatMul':
+      return [gemm(need(0), need(1), undefined, node)];
+    case 'Add':
+      return [add(need(0), need(1), node)];
+    case 'Shape': {
+      // Opset 15's start and end, clamped as Slice clamps them.
+      const rank = need(0).dims.length;
+      const clampTo = (x: number): number => Math.min(rank, Math.max(0, x < 0 ? x + rank : x));
+      const s0 = clampTo(Number(attr(node, 'start')?.i ?? 0));
+      const e0 = attr(node, 'end') ? clampTo(Number(attr(node, 'end')!.i)) : rank;
+      const dims = need(0).dims.slice(s0, Math.max(s0, e0));
+      return [{ dims: [dims.length], data: Float64Array.from(dims) }];
+    }
+    case 'ConstantOfShape': {
+      const dims = ints(ins[0], node, 'shape');
+      if (dims.some((d) => !Number.isSafeInteger(d) || d < 0) || size(dims) > 2 ** 28) fail(node, `shape ${JSON.stringify(dims)}`);
+      const t = attr(node, 'value')?.t;
+      const fill = t ? tensorValues(t) : { dims: [1], values: new Float32Array(1) };
+      if (fill.values.length !== 1) fail(node, 'a value with more than one element');
+      const out = fill.values instanceof Float32Array ? new Float32Array(size(dims)) : fill.values instanceof Int32Array ? new Int32Array(size(dims)) : new Float64Array(size(dims));
+      out.fill(fill.values[0]);
+      return [{ dims, data: out }];
+    }
+    case 'Expand': {
+      const v = need(0);
+      const shape = ints(ins[1], node, 'shape');
+      if (shape.some((d) => !Number.isSafeInteger(d) || d < 0)) fail(node, `shape ${JSON.stringify(shape)}`);
+      // Numpy broadcasting of v against a tensor of `shape` (ones are stretched either way).
+      const rank = Math.max(v.dims.length, shape.length);
+      const padded = [...new Array(rank - v.dims.length).fill(1), ...v.dims];
+      const target = [...new Array(rank - shape.length).fill(1), ...shape];
+      const dims = padded.map((d, i) => {
+        if (d !== target[i] && d !== 1 && target[i] !== 1) fail(node, `[${v.dims}] does not broadcast to ${JSON.stringify(shape)}`);
+        return d === 1 ? target[i] : d;
+      });
+      if (size(dims) > 2 ** 28) fail(node, `shape ${JSON.stringify(shape)}`);
+      return [broadcast(v, dims)];
+    }
+    case 'Cast': {
+      const v = need(0);
+      const to = Number(attr(node, 'to')?.i ?? 0);
+      if (to === ONNX_FLOAT) return [{ dims: v.dims, data: v.data instanceof Float32Array ? v.data : Float32Array.from(v.data) }];
+      // Integers: truncation toward zero, as a C cast does.
+      if (to === ONNX_INT32 || to === ONNX_INT64) return [{ dims: v.dims, data: Float64Array.from(v.data, Math.trunc) }];
+      // Doubles are carried as float32, the precision every node here computes in.
+      if (to === ONNX_DOUBLE) return [{ dims: v.dims, data: Float32Array.from(v.data) }];
+      fail(node, `cast to data type ${to}`);
+    }
+    // falls through: fail() never returns
+    default:
+      fail(node, 'not a glue operator');
+  }
+}
+
+/** `v` broadcast to `dims` (same rank or lower; numpy rules, already checked). */
+function broadcast(v: OnnxValue, dims: number[]): OnnxValue {
+  const rank = dims.length;
+  const vd = [...new Array(rank - v.dims.length).fill(1), ...v.dims];
+  const vs = strides(vd);
+  const out = same(v, size(dims));
+  const idx = new Array(rank).fill(0);
+  for (let o = 0; o < out.length; o++) {
+    let i = 0;
+    for (let k = 0; k < rank; k++) if (vd[k] !== 1) i += idx[k] * vs[k];
+    out[o] = v.data[i];
+    for (let k = rank - 1; k >= 0; k--) {
+      if (++idx[k] < dims[k]) break;
+      idx[k] = 0;
+    }
+  }
+  return { dims, data: out };
+}
+
+/**
+ * A loaded ONNX model: `run` for the whole graph in ONNX's names and shapes, `forward` for its
+ * recurrent layers with PyTorch's conventions. Made by `engine.load` or `engine.loadOnnx`.
+ */
+export class OnnxModel {
+  /** The graph inputs the caller feeds (initializers excluded), with their declared dims. */
+  readonly inputs: readonly OnnxInputInfo[];
+  /** Names of the graph inputs the caller feeds, and of the graph outputs. */
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  /** Values known at load: initializers, and glue evaluated from them. */
+  private readonly constants = new Map<string, OnnxValue>();
+  /** The nodes left to run per call, in topological order. */
+  private readonly nodes: OnnxNode[];
+  private readonly runners = new Map<OnnxNode, RecurrentNodeRunner>();
+  private stack: RecurrentModel | null = null;
+  private destroyed = false;
+
+  constructor(
+    private readonly engine: Engine,
+    graph: OnnxGraph,
+  ) {
+    for (const t of graph.initializer) {
+      const v = tensorValues(t);
+      this.constants.set(t.name, { dims: v.dims, data: v.values });
+    }
+    this.inputs = graph.input
+      .filter((i) => !this.constants.has(i.name))
+      .map((i) => {
+        const t = i.type?.tensorType;
+        const dims = t?.shape ? t.shape.dim.map((d) => (d.dimValue ? Number(d.dimValue) : d.dimParam ? d.dimParam : null)) : null;
+        return { name: i.name, dims, elemType: t?.elemType ?? ONNX_FLOAT };
+      });
+    this.inputNames = this.inputs.map((i) => i.name);
+    this.outputNames = graph.output.map((o) => o.name);
+    for (const node of graph.node) {
+      if (node.domain && node.domain !== 'ai.onnx') fail(node, `domain '${node.domain}' is not supported`);
+      if (isRecurrent(node)) this.runners.set(node, new RecurrentNodeRunner(engine, parseRecurrentNode(node)));
+      else if (!GLUE.has(node.opType)) throw new WebRnnError('invalid-file', `onnx: operator ${node.opType} (node '${node.name}') is not supported`);
+    }
+    if (!this.runners.size) throw new WebRnnError('invalid-file', 'onnx: the graph has no RNN, LSTM or GRU node');
+    // Topological order from what is known before any input arrives; glue whose inputs are
+    // all constants is evaluated now, once.
+    const known = new Set<string>([...this.constants.keys(), ...this.inputNames]);
+    const pending = [...graph.node];
+    this.nodes = [];
+    while (pending.length) {
+      const i = pending.findIndex((n) => n.input.every((x) => x === '' || known.has(x)));
+      if (i < 0) throw new WebRnnError('invalid-file', `onnx: node '${pending[0].name}' waits for inputs no node produces`);
+      const [node] = pending.splice(i, 1);
+      for (const name of node.output) if (name) known.add(name);
+      if (!isRecurrent(node) && node.input.every((x) => x === '' || this.constants.has(x))) {
+        const outs = runGlue(node, node.input.map((x) => (x === '' ? undefined : this.constants.get(x))));
+        node.output.forEach((name, k) => {
+          if (name && outs[k]) this.constants.set(name, outs[k]!);
+        });
+      } else this.nodes.push(node);
+    }
+    for (const name of this.outputNames) if (!known.has(name)) throw new WebRnnError('invalid-file', `onnx: graph output '${name}' is never produced`);
+  }
+
+  /**
+   * Run the graph. Each input is `{ dims, data }`, or flat data shaped by the graph's declared
+   * dims (a symbolic or unknown dim is inferred when it is the only one left, and a symbolic
+   * name keeps its value across inputs). Returns every graph output as `{ dims, data }`.
+   */
+  async run(feeds: Record<string, OnnxFeed>): Promise<Record<string, OnnxValue>> {
+    this.assertAlive('run');
+    if (feeds === null || typeof feeds !== 'object') throw new WebRnnError('invalid-option', 'onnx run: feeds { name: value } expected');
+    for (const name of Object.keys(feeds)) {
+      if (!this.inputNames.includes(name)) throw new WebRnnError('invalid-option', `onnx run: '${name}' is not an input of the graph (inputs: ${this.inputNames.join(', ')})`);
+    }
+    const values = new Map(this.constants);
+    for (const [name, v] of this.shapeFeeds(feeds)) values.set(name, v);
+    for (const node of this.nodes) {
+      const ins = node.input.map((x) => (x === '' ? undefined : values.get(x)));
+      const outs = isRecurrent(node) ? await this.runners.get(node)!.run(ins) : runGlue(node, ins);
+      this.assertAlive('run');
+      node.output.forEach((name, k) => {
+        if (name && outs[k]) values.set(name, outs[k]!);
+      });
+    }
+    const result: Record<string, OnnxValue> = {};
+    for (const name of this.outputNames) {
+      const v = values.get(name);
+      if (!v) throw new WebRnnError('invalid-file', `onnx: graph output '${name}' is never produced`);
+      result[name] = v;
+    }
+    return result;
+  }
+
+  /** Give every feed its dims and the element type its input declares. */
+  private shapeFeeds(feeds: Record<string, OnnxFeed>): Map<string, OnnxValue> {
+    const out = new Map<string, OnnxValue>();
+    const symbols = new Map<string, number>();
+    const bind = (info: OnnxInputInfo, dims: number[]): void => {
+      if (!info.dims) return;
+      if (info.dims.length !== dims.length) throw new ShapeError(`input '${info.name}'`, info.dims.map((d) => (typeof d === 'number' ? d : 0)), dims, `declared [${info.dims.map((d) => d ?? '?')}]`);
+      info.dims.forEach((d, k) => {
+        const declared = typeof d === 'string' ? symbols.get(d) : d;
+        if (typeof declared === 'number' && declared !== dims[k]) {
+          throw new ShapeError(`input '${info.name}'`, info.dims!.map((x) => (typeof x === 'number' ? x : typeof x === 'string' ? (symbols.get(x) ?? 0) : 0)), dims, `dim ${k} is ${typeof d === 'string' ? `'${d}' = ${declared}` : declared}`);
+        }
+        if (typeof d === 'string') symbols.set(d, dims[k]);
+      });
+    };
+    const convert = (info: OnnxInputInfo, data: Exclude<OnnxFeed, OnnxValue>): OnnxValue['data'] => {
+      const float = info.elemType === ONNX_FLOAT || info.elemType === ONNX_DOUBLE;
+      if (data instanceof Float32Array) return float ? data : Float64Array.from(data);
+      if (data instanceof Int32Array) return float ? Float32Array.from(data) : data;
+      const numbers = data instanceof BigInt64Array ? Float64Array.from(data, Number) : Float64Array.from(data as ArrayLike<number>);
+      if (float) return Float32Array.from(numbers);
+      for (let i = 0; i < numbers.length; i++) if (!Number.isInteger(numbers[i])) throw new WebRnnError('invalid-option', `onnx run: input '${info.name}' holds integers; element ${i} is ${numbers[i]}`);
+      return numbers;
+    };
+    const flat: Array<[OnnxInputInfo, Exclude<OnnxFeed, OnnxValue>]> = [];
+    for (const info of this.inputs) {
+      const v = feeds[info.name];
+      if (v === undefined) continue;
+      if (ArrayBuffer.isView(v) || Array.isArray(v)) {
+        flat.push([info, v as Exclude<OnnxFeed, OnnxValue>]);
+        continue;
+      }
+      const value = v as OnnxValue;
+      if (!Array.isArray(value.dims) || !ArrayBuffer.isView(value.data)) throw new WebRnnError('invalid-option', `onnx run: input '${info.name}' must be { dims, data } or a typed array`);
+      if (value.dims.some((d) => !Number.isSafeInteger(d) || d < 0) || size(value.dims) !== value.data.length) {
+        throw new WebRnnError('shape', `onnx run: input '${info.name}' has ${value.data.length} values, dims [${value.dims}] need ${size(value.dims)}`);
+      }
+      bind(info, value.dims);
+      out.set(info.name, { dims: [...value.dims], data: convert(info, value.data as Exclude<OnnxFeed, OnnxValue>) });
+    }
+    // Flat feeds: substitute what is known; one unknown dim left is inferred from the length.
+    let progress = true;
+    while (flat.length && progress) {
+      progress = false;
+      for (let i = 0; i < flat.length; i++) {
+        const [info, data] = flat[i];
+        if (!info.dims) throw new WebRnnError('invalid-option', `onnx run: input '${info.name}' declares no shape; pass { dims, data }`);
+        const dims = info.dims.map((d) => (typeof d === 'number' ? d : typeof d === 'string' ? (symbols.get(d) ?? -1) : -1));
+        const unknown = dims.filter((d) => d === -1).length;
+        if (unknown > 1) continue;
+        if (unknown === 1) {
+          const rest = size(dims.filter((d) => d !== -1));
+          const inferred = rest > 0 ? data.length / rest : -1;
+          if (!Number.isInteger(inferred) || inferred < 1) throw new WebRnnError('shape', `onnx run: input '${info.name}' has ${data.length} values, which do not fill its declared dims [${info.dims.map((d) => d ?? '?')}]`);
+          dims[dims.indexOf(-1)] = inferred;
+        }
+        if (size(dims) !== data.length) throw new ShapeError(`input '${info.name}'`, dims, [data.length]);
+        bind(info, dims);
+        out.set(info.name, { dims, data: convert(info, data) });
+        flat.splice(i--, 1);
+        progress = true;
+      }
+    }
+    if (flat.length) {
+      const [info] = flat[0];
+      throw new WebRnnError('invalid-option', `onnx run: the dims of input '${info.name}' (declared [${info.dims!.map((d) => d ?? '?')}]) cannot be told from its length; pass { dims, data }`);
+    }
+    for (const info of this.inputs) if (!out.has(info.name) && this.isNeeded(info.name)) throw new WebRnnError('invalid-option', `onnx run: input '${info.name}' missing`);
+    return out;
+  }
+
+  /** Whether a graph input feeds any node or output (an unused declared input may be left out). */
+  private isNeeded(name: string): boolean {
+    return this.outputNames.includes(name) || this.nodes.some((n) => n.input.includes(name));
+  }
+
+  /**
+   * The recurrent nodes as one webrnn model (built on first use, owned by this ONNX model):
+   * possible where they form a stack, as PyTorch exports an `nn.RNN`, `nn.LSTM` or `nn.GRU` of
+   * several layers: the same operator and attributes on every node (direction forward or
+   * bidirectional), weights that are constants of the file, initial states that are not
+   * non-zero constants, and each node after the first reading exactly the previous node's Y
+   * laid out as [T, B, D·H] ([B, T, D·H] for layout 1) by the glue between them (checked by
+   * running that glue on a probe). Otherwise an error says which condition fails.
+   */
+  recurrentModel(): RecurrentModel {
+    this.assertAlive('recurrentModel');
+    this.stack ??= this.buildStack();
+    return this.stack;
+  }
+
+  /**
+   * Run the recurrent layers with webrnn's conventions, as `forward` of a built model: x
+   * [T, B, I] ([B, T, I] for ONNX layout 1), output [T, B, D·H] of the last layer, hN and cN
+   * [L·D, B, H]. The glue around the stack (a read-out, say) is not applied; `run` applies it.
+   */
+  async forward(x: Float32Array, options: ForwardOptions): Promise<ForwardOutput> {
+    return this.recurrentModel().forward(x, options);
+  }
+
+  private buildStack(): RecurrentModel {
+    const chain = this.nodes.filter(isRecurrent);
+    const configs = chain.map((n) => this.runners.get(n)!.config);
+    const first = configs[0];
+    const why = (reason: string): never => {
+      throw new WebRnnError('invalid-option', `onnx: the recurrent nodes do not form one stack that forward can run (${reason}); use run`);
+    };
+    const signature = (c: RecurrentNodeConfig): string => JSON.stringify([c.kind, c.hiddenSize, c.direction, c.layout, c.linearBeforeReset, c.cell]);
+    for (const c of configs) if (signature(c) !== signature(first)) why(`node '${c.node.name}' differs from '${first.node.name}' in operator or attributes`);
+    if (first.direction === 'reverse') why("direction 'reverse'");
+    const dict: Record<string, Float32Array> = {};
+    let inputSize = 0;
+    const peepholes = first.node.input[7] ? true : false;
+    configs.forEach((c, l) => {
+      const [, W, R, B, , h0, c0, P] = c.node.input;
+      const constant = (name: string | undefined, what: string): OnnxValue | undefined => {
+        if (!name) return undefined;
+        return this.constants.get(name) ?? why(`${what} of '${c.node.name}' is not a constant of the file`);
+      };
+      for (const [name, what] of [[h0, 'initial_h'], [c0, 'initial_c']] as const) {
+        const v = name ? this.constants.get(name) : undefined;
+        if (v && v.data.some((e) => e !== 0)) why(`${what} of '${c.node.name}' is a non-zero constant`);
+      }
+      if (Boolean(P) !== peepholes) why('peepholes on some nodes only');
+      const part = nodeStateDict(c, l, constant(W, 'W')!, constant(R, 'R')!, constant(B, 'B'), constant(P, 'P'));
+      if (l === 0) inputSize = part.inputSize;
+      else if (part.inputSize !== c.directions * c.hiddenSize) why(`'${c.node.name}' takes ${part.inputSize} inputs, not the ${c.directions * c.hiddenSize} of the layer below`);
+      Object.assign(dict, part.dict);
+      if (l > 0 && !this.feedsNext(configs[l - 1], c)) why(`the X of '${c.node.name}' is not the Y of '${configs[l - 1].node.name}' as [T, B, D·H]`);
+    });
+    const model = this.engine[first.kind](nodeModelOptions(first, inputSize, configs.length, peepholes));
+    try {
+      model.loadStateDict(dict);
+    } catch (e) {
+      model.destroy();
+      throw e;
+    }
+    return model;
+  }
+
+  /**
+   * Whether `next` reads `prev`'s Y reshaped to [T, B, D·H] (or [B, T, D·H]): run the glue on a
+   * probe Y of distinct values (T = 3, B = 2) and compare with that arrangement.
+   */
+  private feedsNext(prev: RecurrentNodeConfig, next: RecurrentNodeConfig): boolean {
+    const [T, B, D, H] = [3, 2, prev.directions, prev.hiddenSize];
+    const yName = prev.node.output[0];
+    if (!yName) return false;
+    const n = T * B * D * H;
+    const probe: OnnxValue = { dims: prev.layout === 1 ? [B, T, D, H] : [T, D, B, H], data: Float32Array.from({ length: n }, (_, i) => i + 1) };
+    const values = new Map(this.constants);
+    values.set(yName, probe);
+    for (const node of this.nodes) {
+      if (isRecurrent(node) || !node.input.every((x) => x === '' || values.has(x))) continue;
+      try {
+        const outs = runGlue(node, node.input.map((x) => (x === '' ? undefined : values.get(x))));
+        node.output.forEach((name, k) => {
+          if (name && outs[k]) values.set(name, outs[k]!);
+        });
+      } catch {
+        return false;
+      }
+    }
+    const x = values.get(next.node.input[0]);
+    if (!x) return false;
+    const want = next.layout === 1 ? [B, T, D * H] : [T, B, D * H];
+    if (x.dims.length !== 3 || x.dims.some((d, i) => d !== want[i])) return false;
+    for (let t = 0; t < T; t++) {
+      for (let b = 0; b < B; b++) {
+        for (let d = 0; d < D; d++) {
+          for (let j = 0; j < H; j++) {
+            const from = prev.layout === 1 ? ((b * T + t) * D + d) * H + j : ((t * D + d) * B + b) * H + j;
+            const to = (next.layout === 1 ? b * T + t : t * B + b) * D * H + d * H + j;
+            if (x.data[to] !== probe.data[from]) return false;
+          }
+        }
+      }
+    }
+    return true;
+  }
+
+  private assertAlive(what: string): void {
+    if (this.destroyed) throw new WebRnnError('destroyed', `onnx ${what}: the model has been destroyed`);
+  }
+
+  /** Release the GPU models behind the graph. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    for (const r of this.runners.values()) r.destroy();
+    this.stack?.destroy();
+    this.stack = null;
+  }
+}
+
+/**
+ * Whether bytes look like an ONNX ModelProto as exporters write it: field 1 (ir_version, a
+ * varint from 1 to 127) first, then another field's tag with a valid wire type.
+ */
+export function looksLikeOnnx(bytes: Uint8Array): boolean {
+  return bytes.length > 3 && bytes[0] === 0x08 && bytes[1] >= 1 && bytes[1] < 0x80 && bytes[2] >> 3 > 1 && [0, 2].includes(bytes[2] & 7);
+}
+
+/** Parse an ONNX model. */
+export function importOnnx(engine: Engine, bytes: Uint8Array): OnnxModel {
+  const model = decodeModel(bytes);
+  if (!model.graph) throw new WebRnnError('invalid-file', 'onnx: the model has no graph');
+  return new OnnxModel(engine, model.graph);
+}
