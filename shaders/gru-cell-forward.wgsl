@@ -44,10 +44,10 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
     }
     let xb = xprojBase(t, b, d, 3u) + j;
     let a = acc[r];
-    let rg = actF(xproj[xb] + bhh[bb] + a.x);
-    let z = actF(xproj[xb + H] + bhh[bb + H] + a.y);
+    let rg = actF(xproj[xb] + bhh[bb] + a.x, d);
+    let z = actF(xproj[xb + H] + bhh[bb + H] + a.y, d);
     let hn = a.z + bhh[bb + 2u * H];
-    let n = actG(xproj[xb + 2u * H] + rg * hn);
+    let n = actG(xproj[xb + 2u * H] + rg * hn, d);
     let hp = prevH(b, d, j);
     let h = (1.0 - z) * n + z * hp;
 #if TRAINING
@@ -107,7 +107,7 @@ fn resetGate(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wi
     // Inactive rows: nothing to gate (main zeroes their output).
     if (!running(b)) { continue; }
     let t = timeOf(d, b);
-    let rg = actF(xproj[xprojBase(t, b, d, 3u) + j] + bhh[d * GH + j] + acc[r]);
+    let rg = actF(xproj[xprojBase(t, b, d, 3u) + j] + bhh[d * GH + j] + acc[r], d);
     rh[rhIndex(b, d, j)] = rg * prevH(b, d, j);
   }
 }
@@ -164,8 +164,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
       continue;
     }
     let xb = xprojBase(t, b, d, 3u) + j;
-    let z = actF(xproj[xb + H] + bhh[bb + H] + accZ[r]);
-    let n = actG(xproj[xb + 2u * H] + accN[r] + bhh[bb + 2u * H]);
+    let z = actF(xproj[xb + H] + bhh[bb + H] + accZ[r], d);
+    let n = actG(xproj[xb + 2u * H] + accN[r] + bhh[bb + 2u * H], d);
     let h = (1.0 - z) * n + z * prevH(b, d, j);
     hseq[hseqIndex(t, b, d, j)] = h;
     if (isLast(b)) { hN[stateIndex(b, d, j)] = h; }

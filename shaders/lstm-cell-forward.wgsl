@@ -49,22 +49,22 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
 #if PEEPHOLE
     // Peepholes (ONNX's P, blocks i, f, o after b_hh): i and f see c_{t-1}, o sees c_t.
     let pb = p.numDirections * GH + d * 3u * H + j;
-    let ig = actF(pre.x + bhh[pb] * cOld);
-    var fg = actF(pre.y + bhh[pb + H] * cOld);
+    let ig = actF(pre.x + bhh[pb] * cOld, d);
+    var fg = actF(pre.y + bhh[pb + H] * cOld, d);
     if (INPUT_FORGET != 0u) { fg = 1.0 - ig; }
-    let gg = actG(pre.z);
+    let gg = actG(pre.z, d);
     let cNew = fg * cOld + ig * gg;
-    let og = actF(pre.w + bhh[pb + 2u * H] * cNew);
+    let og = actF(pre.w + bhh[pb + 2u * H] * cNew, d);
 #else
-    let ig = actF(pre.x);
-    var fg = actF(pre.y);
+    let ig = actF(pre.x, d);
+    var fg = actF(pre.y, d);
     if (INPUT_FORGET != 0u) { fg = 1.0 - ig; }
-    let gg = actG(pre.z);
+    let gg = actG(pre.z, d);
     let cNew = fg * cOld + ig * gg;
-    let og = actF(pre.w);
+    let og = actF(pre.w, d);
 #endif
     c[si] = cNew;
-    let h = og * actH(cNew);
+    let h = og * actH(cNew, d);
 #if TRAINING
     saved[savedIndex(t, b, d, 0u, 6u, j)] = ig;
     saved[savedIndex(t, b, d, 1u, 6u, j)] = fg;

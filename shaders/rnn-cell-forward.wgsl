@@ -39,7 +39,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
       hseq[hseqIndex(t, b, d, j)] = 0.0;
       continue;
     }
-    let h = actF(xproj[xprojBase(t, b, d, 1u) + j] + bhh[d * H + j] + acc[r]);
+    let h = actF(xproj[xprojBase(t, b, d, 1u) + j] + bhh[d * H + j] + acc[r], d);
     hseq[hseqIndex(t, b, d, j)] = h;
     if (isLast(b)) { hN[stateIndex(b, d, j)] = h; }
   }

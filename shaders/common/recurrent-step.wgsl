@@ -164,7 +164,9 @@ fn sigmoid(x: f32) -> f32 {
 // candidate, h for the LSTM's output; PyTorch's cells are f = Sigmoid, g = h = Tanh. Codes:
 // 0 Sigmoid, 1 Tanh, 2 Relu, 3 HardSigmoid, 4 Affine, 5 LeakyRelu, 6 ThresholdedRelu,
 // 7 ScaledTanh, 8 Elu, 9 Softsign, 10 Softplus, with ONNX's alpha and beta.
-// CLIP > 0 clamps the input of f and g to [-CLIP, CLIP] (ONNX's clip).
+// CLIP > 0 clamps the input of f and g to [-CLIP, CLIP] (ONNX's clip). The *_R constants are
+// the reverse direction's functions (ONNX lists them per direction); where SAME_DIRECTIONS
+// holds, as in every PyTorch model, the direction test folds away when the pipeline is built.
 override ACT_F: u32 = 0u;
 override ALPHA_F: f32 = 0.0;
 override BETA_F: f32 = 0.0;
@@ -174,6 +176,16 @@ override BETA_G: f32 = 0.0;
 override ACT_H: u32 = 1u;
 override ALPHA_H: f32 = 0.0;
 override BETA_H: f32 = 0.0;
+override SAME_DIRECTIONS: bool = true;
+override ACT_F_R: u32 = 0u;
+override ALPHA_F_R: f32 = 0.0;
+override BETA_F_R: f32 = 0.0;
+override ACT_G_R: u32 = 1u;
+override ALPHA_G_R: f32 = 0.0;
+override BETA_G_R: f32 = 0.0;
+override ACT_H_R: u32 = 1u;
+override ALPHA_H_R: f32 = 0.0;
+override BETA_H_R: f32 = 0.0;
 override CLIP: f32 = 0.0;
 
 fn cellFunction(code: u32, x: f32, alpha: f32, beta: f32) -> f32 {
@@ -200,16 +212,20 @@ fn clipped(x: f32) -> f32 {
   return x;
 }
 
-fn actF(x: f32) -> f32 {
-  return cellFunction(ACT_F, clipped(x), ALPHA_F, BETA_F);
+// f, g and h of direction d.
+fn actF(x: f32, d: u32) -> f32 {
+  if (SAME_DIRECTIONS || d == 0u) { return cellFunction(ACT_F, clipped(x), ALPHA_F, BETA_F); }
+  return cellFunction(ACT_F_R, clipped(x), ALPHA_F_R, BETA_F_R);
 }
 
-fn actG(x: f32) -> f32 {
-  return cellFunction(ACT_G, clipped(x), ALPHA_G, BETA_G);
+fn actG(x: f32, d: u32) -> f32 {
+  if (SAME_DIRECTIONS || d == 0u) { return cellFunction(ACT_G, clipped(x), ALPHA_G, BETA_G); }
+  return cellFunction(ACT_G_R, clipped(x), ALPHA_G_R, BETA_G_R);
 }
 
-fn actH(x: f32) -> f32 {
-  return cellFunction(ACT_H, x, ALPHA_H, BETA_H);
+fn actH(x: f32, d: u32) -> f32 {
+  if (SAME_DIRECTIONS || d == 0u) { return cellFunction(ACT_H, x, ALPHA_H, BETA_H); }
+  return cellFunction(ACT_H_R, x, ALPHA_H_R, BETA_H_R);
 }
 
 // tanh saturates to +-1 in f32 well before |x| = 15; the clamp keeps the exponentials inside

@@ -8,8 +8,7 @@
  * bidirectional; layout 0 and 1; linear_before_reset 0 and 1; sequence_lens; initial_h and
  * initial_c; peepholes P; clip; input_forget; the activations Sigmoid, Tanh, Relu,
  * HardSigmoid, Affine, LeakyRelu, ThresholdedRelu, ScaledTanh, Elu, Softsign and Softplus
- * with their alpha and beta (the same for both directions). Anything else is refused with an
- * error naming it.
+ * with their alpha and beta, per direction. Anything else is refused with an error naming it.
  */
 import { ShapeError, WebRnnError } from '../errors.js';
 import { checkFinite } from '../model/parameters.js';
@@ -86,8 +85,8 @@ export function parseRecurrentNode(node: OnnxNode): RecurrentNodeConfig {
 /**
  * The cell options from activations, activation_alpha/beta, clip and input_forget. Alpha and
  * beta values are consumed in the order of the activations by the functions that take them
- * (ONNX's convention), ONNX's defaults filling in where the lists end. Both directions must use
- * the same functions: one pipeline runs them.
+ * (ONNX's convention), ONNX's defaults filling in where the lists end. Each direction has its
+ * own functions.
  */
 function cellOptions(c: RecurrentNodeConfig): CellOptions {
   const { node, kind, directions: D } = c;
@@ -105,14 +104,16 @@ function cellOptions(c: RecurrentNodeConfig): CellOptions {
     return f;
   });
   if (alphas.length || betas.length) unsupported(node, 'activation_alpha/activation_beta values that no activation takes');
-  const resolved = functions.map((f) => resolveCellFunction(f, `onnx ${node.opType} node '${node.name}'`));
-  for (let k = 0; k < per; k++) {
-    const [f0, f1] = [resolved[k], resolved[per + k]];
-    if (f1 && (f0.name !== f1.name || f0.alpha !== f1.alpha || f0.beta !== f1.beta)) unsupported(node, 'different activations for the two directions');
-  }
+  for (const f of functions) resolveCellFunction(f, `onnx ${node.opType} node '${node.name}'`);
+  // Forward's functions first, then (bidirectional) the reverse direction's.
   const cell: CellOptions = { f: functions[0] };
   if (kind !== 'rnn') cell.g = functions[1];
   if (kind === 'lstm') cell.h = functions[2];
+  if (D === 2) {
+    cell.reverse = { f: functions[per] };
+    if (kind !== 'rnn') cell.reverse.g = functions[per + 1];
+    if (kind === 'lstm') cell.reverse.h = functions[per + 2];
+  }
   const clip = attr(node, 'clip');
   if (clip) {
     if (!(clip.f > 0)) unsupported(node, `clip = ${clip.f}`);

@@ -134,6 +134,16 @@ export function cellConstants(cell: ResolvedCellOptions, lstm: boolean): Record<
     ACT_H: cell.h.code,
     ALPHA_H: cell.h.alpha,
     BETA_H: cell.h.beta,
+    SAME_DIRECTIONS: cell.sameDirections ? 1 : 0,
+    ACT_F_R: cell.reverse.f.code,
+    ALPHA_F_R: cell.reverse.f.alpha,
+    BETA_F_R: cell.reverse.f.beta,
+    ACT_G_R: cell.reverse.g.code,
+    ALPHA_G_R: cell.reverse.g.alpha,
+    BETA_G_R: cell.reverse.g.beta,
+    ACT_H_R: cell.reverse.h.code,
+    ALPHA_H_R: cell.reverse.h.alpha,
+    BETA_H_R: cell.reverse.h.beta,
     CLIP: cell.clip,
   };
   if (lstm) c.INPUT_FORGET = cell.inputForget ? 1 : 0;

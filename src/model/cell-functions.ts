@@ -100,16 +100,33 @@ export interface CellOptions {
   clip?: number;
   /** LSTM: couple the gates, f = 1 − i (ONNX's input_forget). */
   inputForget?: boolean;
+  /**
+   * Bidirectional models: other f, g, h for the reverse direction (ONNX lists functions per
+   * direction). Each one left out is the forward direction's.
+   */
+  reverse?: { f?: CellFunction; g?: CellFunction; h?: CellFunction };
 }
 
-export interface ResolvedCellOptions {
+export interface ResolvedCellFunctions {
   f: ResolvedCellFunction;
   g: ResolvedCellFunction;
   h: ResolvedCellFunction;
+}
+
+export interface ResolvedCellOptions extends ResolvedCellFunctions {
   clip: number;
   inputForget: boolean;
+  /** The reverse direction's functions (the same as f, g, h unless `reverse` was given). */
+  reverse: ResolvedCellFunctions;
+  /** True when both directions use the same functions. */
+  sameDirections: boolean;
   /** True when everything is PyTorch's default (training is available). */
   standard: boolean;
+}
+
+/** The functions direction `d` uses (0 forward, 1 reverse). */
+export function directionFunctions(cell: ResolvedCellOptions, d: number): ResolvedCellFunctions {
+  return d === 1 ? cell.reverse : cell;
 }
 
 /** Resolve cell options for a cell kind; `fDefault` is the f the cell uses without options. */
@@ -117,16 +134,26 @@ export function resolveCellOptions(kind: 'rnn' | 'lstm' | 'gru', o: CellOptions 
   const what = `${kind}: cell`;
   if (o !== undefined && (o === null || typeof o !== 'object')) throw new WebRnnError('invalid-option', `${what} options must be an object`);
   for (const k of Object.keys(o ?? {})) {
-    if (!['f', 'g', 'h', 'clip', 'inputForget'].includes(k)) throw new WebRnnError('invalid-option', `${what}: unknown option '${k}'`);
+    if (!['f', 'g', 'h', 'clip', 'inputForget', 'reverse'].includes(k)) throw new WebRnnError('invalid-option', `${what}: unknown option '${k}'`);
   }
-  if (kind === 'rnn' && (o?.g || o?.h)) throw new WebRnnError('invalid-option', `${what}: the Elman RNN has only f`);
-  if (kind === 'gru' && o?.h) throw new WebRnnError('invalid-option', `${what}: the GRU has no h`);
+  const r = o?.reverse;
+  if (r !== undefined && (r === null || typeof r !== 'object')) throw new WebRnnError('invalid-option', `${what}: reverse must be an object { f, g, h }`);
+  for (const k of Object.keys(r ?? {})) if (!['f', 'g', 'h'].includes(k)) throw new WebRnnError('invalid-option', `${what}: unknown option 'reverse.${k}'`);
+  if (kind === 'rnn' && (o?.g || o?.h || r?.g || r?.h)) throw new WebRnnError('invalid-option', `${what}: the Elman RNN has only f`);
+  if (kind === 'gru' && (o?.h || r?.h)) throw new WebRnnError('invalid-option', `${what}: the GRU has no h`);
   if (kind !== 'lstm' && o?.inputForget) throw new WebRnnError('invalid-option', `${what}: inputForget is for the LSTM`);
   const clip = o?.clip ?? 0;
   if (!Number.isFinite(clip) || clip < 0) throw new WebRnnError('invalid-option', `${what}: clip must be a finite number ≥ 0, got ${clip}`);
   const f = resolveCellFunction(o?.f ?? fDefault, `${what} f`);
   const g = resolveCellFunction(o?.g ?? { name: 'Tanh' }, `${what} g`);
   const h = resolveCellFunction(o?.h ?? { name: 'Tanh' }, `${what} h`);
-  const standard = !o?.f && !o?.g && !o?.h && clip === 0 && !o?.inputForget;
-  return { f, g, h, clip, inputForget: o?.inputForget ?? false, standard };
+  const reverse = {
+    f: r?.f ? resolveCellFunction(r.f, `${what} reverse.f`) : f,
+    g: r?.g ? resolveCellFunction(r.g, `${what} reverse.g`) : g,
+    h: r?.h ? resolveCellFunction(r.h, `${what} reverse.h`) : h,
+  };
+  const same = (a: ResolvedCellFunction, b: ResolvedCellFunction): boolean => a.name === b.name && a.alpha === b.alpha && a.beta === b.beta;
+  const sameDirections = same(f, reverse.f) && same(g, reverse.g) && same(h, reverse.h);
+  const standard = !o?.f && !o?.g && !o?.h && sameDirections && clip === 0 && !o?.inputForget;
+  return { f, g, h, clip, inputForget: o?.inputForget ?? false, reverse, sameDirections, standard };
 }

@@ -135,6 +135,9 @@ export function resolveSpec(kind: CellKind, options: RnnOptions & GruOptions & L
     throw new WebRnnError('invalid-option', 'rnn: give either nonlinearity or cell.f, not both');
   }
   const cell = resolveCellOptions(kind, options.cell, kind === 'rnn' ? NONLINEARITY_FUNCTION[nonlinearity] : { name: 'Sigmoid' });
+  if (options.cell?.reverse !== undefined && options.bidirectional !== true) {
+    throw new WebRnnError('invalid-option', `${kind}: cell.reverse gives the reverse direction's functions; the model is not bidirectional`);
+  }
   const seed = options.seed ?? 0;
   if (!Number.isInteger(seed)) throw new WebRnnError('invalid-option', `seed must be an integer, got ${String(seed)}`);
   return {

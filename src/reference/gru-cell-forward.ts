@@ -16,7 +16,7 @@ import { recurrentPreactivation, type CellStepInputs } from './rnn-cell-forward.
 export function gruCellForwardReference(s: CellStepInputs & { linearBeforeReset: boolean; cell?: ResolvedCellOptions }): { h: Float64Array; saved?: Float64Array[] } {
   const { batch: B, hidden: H } = s;
   // ONNX's cell functions and clip when given; PyTorch's sigmoid and tanh otherwise.
-  const { actF, actG } = cellActivations(s.cell);
+  const { actF, actG } = cellActivations(s.cell, s.direction);
   const h = new Float64Array(B * H);
   const saved = Array.from({ length: 5 }, () => new Float64Array(B * H));
   for (let b = 0; b < B; b++) {

@@ -22,7 +22,7 @@ export function lstmCellForwardReference(s: CellStepInputs & { cPrev: ArrayLike<
   const c = new Float64Array(B * H);
   const saved = Array.from({ length: 6 }, () => new Float64Array(B * H));
   // ONNX's cell functions and clip when given; PyTorch's sigmoid and tanh otherwise.
-  const { actF, actG, actH } = cellActivations(s.cell);
+  const { actF, actG, actH } = cellActivations(s.cell, s.direction);
   for (let b = 0; b < B; b++) {
     for (let j = 0; j < H; j++) {
       const gate = (g: number): number => s.xproj[b * 4 * H + g * H + j] + recurrentPreactivation(s, b, g * H + j);

@@ -82,7 +82,7 @@ export function recurrentForwardReference(
             xproj[b * G * H + r] = acc;
           }
         }
-        const cell = { batch: B, hidden: H, xproj, hPrev: h, whh, bhh };
+        const cell = { batch: B, hidden: H, xproj, hPrev: h, whh, bhh, direction: d };
         let hNew: Float64Array;
         let cNew = c;
         if (spec.kind === 'lstm') {

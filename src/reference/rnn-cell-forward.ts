@@ -15,6 +15,8 @@ export interface CellStepInputs {
   hPrev: ArrayLike<number>;
   whh: ArrayLike<number>;
   bhh: ArrayLike<number> | null;
+  /** The direction this step belongs to (0 forward, 1 reverse): it picks the cell functions. Default 0. */
+  direction?: number;
 }
 
 /** Σ_k hPrev[b, k]·W_hh[row, k] + b_hh[row]: the recurrent pre-activation of gate row `row`. */
@@ -34,7 +36,7 @@ export function activate(nonlinearity: Nonlinearity, x: number): number {
 /** With `cell` (ONNX's functions and clip), its f replaces the nonlinearity. */
 export function rnnCellForwardReference(s: CellStepInputs & { nonlinearity: Nonlinearity; cell?: ResolvedCellOptions }): { h: Float64Array } {
   const { batch: B, hidden: H } = s;
-  const act = s.cell ? cellActivations(s.cell).actF : (x: number): number => activate(s.nonlinearity, x);
+  const act = s.cell ? cellActivations(s.cell, s.direction).actF : (x: number): number => activate(s.nonlinearity, x);
   const h = new Float64Array(B * H);
   for (let b = 0; b < B; b++) {
     for (let j = 0; j < H; j++) {

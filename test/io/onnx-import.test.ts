@@ -32,7 +32,7 @@ function buildModel(c: OnnxCase, init: boolean, extraAttributes: object[] = []):
   if (c.functions) {
     // Every direction lists the same functions; alphas and betas go to the functions that take them.
     const D = c.direction === 'bidirectional' ? 2 : 1;
-    const list = Array.from({ length: D }, () => c.functions!).flat();
+    const list = D === 2 && c.reverseFunctions ? [...c.functions, ...c.reverseFunctions] : Array.from({ length: D }, () => c.functions!).flat();
     const takesAlpha = ['HardSigmoid', 'Affine', 'LeakyRelu', 'ThresholdedRelu', 'ScaledTanh', 'Elu'];
     const takesBeta = ['HardSigmoid', 'Affine', 'ScaledTanh'];
     extraAttributes = [
@@ -177,6 +177,10 @@ describe('ONNX import against the ONNX-semantics oracle', () => {
     ['GRU', { functions: [fn('Sigmoid'), fn('Affine', 0.5, 0.1)], linearBeforeReset: 0 }, 'GRU Affine, linear_before_reset=0'],
     ['RNN', { functions: [fn('ThresholdedRelu', 0.2)] }, 'RNN ThresholdedRelu'],
     ['RNN', { functions: [fn('Softsign')], clip: 0.8 }, 'RNN Softsign, clip'],
+    // Each direction its own functions (the lists run forward's first, then reverse's).
+    ['LSTM', { functions: [fn('Sigmoid'), fn('Tanh'), fn('Tanh')], reverseFunctions: [fn('HardSigmoid', 0.3, 0.4), fn('Relu'), fn('ScaledTanh', 1.2, 0.7)] }, 'LSTM, other functions in reverse'],
+    ['GRU', { functions: [fn('HardSigmoid', 0.25, 0.45), fn('Tanh')], reverseFunctions: [fn('Sigmoid'), fn('LeakyRelu', 0.05)], linearBeforeReset: 1 }, 'GRU, other functions in reverse'],
+    ['RNN', { functions: [fn('Tanh')], reverseFunctions: [fn('Elu', 0.6)], clip: 1.1 }, 'RNN, other functions in reverse'],
   ];
   for (const [op, extra, name] of functionCases) {
     for (const direction of ['forward', 'bidirectional'] as const) {
@@ -201,7 +205,6 @@ describe('ONNX import against the ONNX-semantics oracle', () => {
       expect((error as Error).message).toMatch(message);
     };
     const names = (list: string[]) => ({ name: 'activations', strings: list.map((x) => new TextEncoder().encode(x)), type: 8 });
-    await refuse(buildModel(c, true, [names(['Sigmoid', 'Tanh', 'Tanh', 'Sigmoid', 'Relu', 'Tanh'])]), /different activations for the two directions/);
     await refuse(buildModel(c, true, [names(['Sigmoid', 'Tanh', 'Tanh', 'Sigmoid', 'Gelu', 'Tanh'])]), /activation 'Gelu' is not one of/);
     await refuse(buildModel(c, true, [names(['Sigmoid', 'Tanh'])]), /2 activations for 2 direction\(s\)/);
     await refuse(buildModel(c, true, [{ name: 'activation_alpha', floats: [0.5], type: 6 }]), /values that no activation takes/);

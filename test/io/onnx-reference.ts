@@ -17,8 +17,10 @@ export interface OnnxCase {
   B: Float32Array; // [D, 2·G·H]
   P?: Float32Array; // [D, 3H], i, o, f
   seqLens: number[];
-  /** f, g(, h) with alpha/beta, the same for every direction; ONNX's defaults when absent. */
+  /** f, g(, h) with alpha/beta of the forward direction (and of the reverse one unless reverseFunctions); ONNX's defaults when absent. */
   functions?: Array<{ name: string; alpha: number; beta: number }>;
+  /** The reverse direction's f, g(, h) of a bidirectional node. */
+  reverseFunctions?: Array<{ name: string; alpha: number; beta: number }>;
   clip?: number;
   inputForget?: boolean;
   h0: Float32Array; // [D, B, H] or [B, D, H]
@@ -72,12 +74,13 @@ export function onnxReference(c: OnnxCase): { Y: Float64Array; Y_h: Float64Array
   const yAt = (t: number, d: number, b: number, j: number): number => (c.layout === 0 ? ((t * D + d) * Bn + b) * H + j : ((b * T + t) * D + d) * H + j);
   const sAt = (d: number, b: number, j: number): number => (c.layout === 0 ? (d * Bn + b) * H + j : (b * D + d) * H + j);
   const defaults = c.op === 'LSTM' ? ['Sigmoid', 'Tanh', 'Tanh'] : c.op === 'GRU' ? ['Sigmoid', 'Tanh'] : ['Tanh'];
-  const fns = (c.functions ?? defaults.map((name) => ({ name, alpha: 0, beta: 0 }))).map((f) => onnxFunction(f.name, f.alpha, f.beta));
   const clip = (x: number): number => (c.clip ? Math.max(-c.clip, Math.min(c.clip, x)) : x);
-  const f = (x: number): number => fns[0](clip(x));
-  const g = (x: number): number => fns[1](clip(x));
-  const hf = (x: number): number => fns[2](x);
   for (let d = 0; d < D; d++) {
+    const list = d === 1 && c.reverseFunctions ? c.reverseFunctions : c.functions;
+    const fns = (list ?? defaults.map((name) => ({ name, alpha: 0, beta: 0 }))).map((fn) => onnxFunction(fn.name, fn.alpha, fn.beta));
+    const f = (x: number): number => fns[0](clip(x));
+    const g = (x: number): number => fns[1](clip(x));
+    const hf = (x: number): number => fns[2](x);
     const reverse = c.direction === 'reverse' || d === 1;
     // Row g·H + j of W / R for gate block g (in ONNX's order), and the two biases.
     const w = (g: number, j: number, i: number): number => c.W[((d * G + g) * H + j) * I + i];

@@ -23,6 +23,7 @@ export interface ReferenceStepInput {
   whh: Float32Array; // [G·H, H]
   bhh: Float32Array; // [G·H]
   peephole: Float32Array | null; // [3H], LSTM with peepholes
+  direction: number; // 0 forward, 1 reverse: picks the cell functions
 }
 
 /**
@@ -121,6 +122,7 @@ export async function checkCellStep(
       whh: whh[d],
       bhh: bhh.subarray(d * GH, (d + 1) * GH),
       peephole: kernel.spec.extraBias ? bhh.subarray(D * GH + d * 3 * H, D * GH + (d + 1) * 3 * H) : null,
+      direction: d,
     });
     for (let b = 0; b < B; b++) {
       const t = timeOf(d, b);

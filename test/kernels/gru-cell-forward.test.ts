@@ -34,3 +34,15 @@ describe('gru-cell-forward with ONNX cell functions and clip against the float64
     });
   }
 });
+
+describe('gru-cell-forward with other functions in the reverse direction against the float64 reference', () => {
+  const cell = resolveCellOptions('gru', { reverse: { f: { name: 'HardSigmoid' }, g: { name: 'Relu' } } }, { name: 'Sigmoid' });
+  for (const linearBeforeReset of [true, false]) {
+    for (const c of cellCases(false).filter((k) => k.shape.hidden !== 130 && k.shape.numDirections === 2)) {
+      it(`linearBeforeReset ${linearBeforeReset}, ${c.name}`, async () => {
+        const kernel = await createGruCellForward(ctx, linearBeforeReset, { batchTile: c.batchTile, cell });
+        await checkCellStep(ctx, kernel, (s) => gruCellForwardReference({ ...s, linearBeforeReset, cell }), rng, c.shape, c.step, `per-direction functions ${c.name} (seed ${seed})`, c.lengths);
+      });
+    }
+  }
+});

@@ -45,3 +45,13 @@ describe('lstm-cell-forward with ONNX cell functions and clip against the float6
     });
   }
 });
+
+describe('lstm-cell-forward with other functions in the reverse direction against the float64 reference', () => {
+  const cell = resolveCellOptions('lstm', { g: { name: 'Softsign' }, reverse: { f: { name: 'HardSigmoid', alpha: 0.25, beta: 0.5 }, g: { name: 'Elu', alpha: 0.9 }, h: { name: 'Affine', alpha: 0.8, beta: 0.1 } } }, { name: 'Sigmoid' });
+  for (const c of cellCases(false).filter((k) => k.shape.hidden !== 130 && k.shape.numDirections === 2)) {
+    it(c.name, async () => {
+      const kernel = await createLstmCellForward(ctx, { batchTile: c.batchTile, cell });
+      await checkCellStep(ctx, kernel, (s) => lstmCellForwardReference({ ...s, cell }), rng, c.shape, c.step, `per-direction functions ${c.name} (seed ${seed})`, c.lengths);
+    });
+  }
+});

@@ -35,3 +35,13 @@ describe('rnn-cell-forward with ONNX cell functions and clip against the float64
     });
   }
 });
+
+describe('rnn-cell-forward with other functions in the reverse direction against the float64 reference', () => {
+  const cell = resolveCellOptions('rnn', { f: { name: 'LeakyRelu', alpha: 0.1 }, reverse: { f: { name: 'Softsign' } } }, { name: 'Tanh' });
+  for (const c of cellCases(false).filter((k) => k.shape.hidden !== 130 && k.shape.numDirections === 2)) {
+    it(c.name, async () => {
+      const kernel = await createRnnCellForward(ctx, 'tanh', { batchTile: c.batchTile, cell });
+      await checkCellStep(ctx, kernel, (s) => rnnCellForwardReference({ ...s, nonlinearity: 'tanh', cell }), rng, c.shape, c.step, `per-direction functions ${c.name} (seed ${seed})`, c.lengths);
+    });
+  }
+});

@@ -173,6 +173,25 @@ describe('parameters', () => {
     model.destroy();
   });
 
+  it('cell functions per direction: a bidirectional GRU matches the reference; inference only', async () => {
+    const cell = { f: { name: 'HardSigmoid' as const }, reverse: { g: { name: 'Softsign' as const } } };
+    const model = engine.gru({ inputSize: 3, hiddenSize: 6, numLayers: 2, bidirectional: true, cell });
+    const dict = randomStateDict(model.spec, rng);
+    model.loadStateDict(dict);
+    const x = randomFloats(rng, 5 * 2 * 3);
+    const got = await model.forward(x, { batch: 2, seqLen: 5, seqLens: [5, 3] });
+    const ref = recurrentForwardReference(model.spec, dict, x, { batch: 2, seqLen: 5, seqLens: [5, 3] });
+    expectClose(`per-direction output (seed ${seed})`, got.output, ref.output);
+    expectClose(`per-direction hN (seed ${seed})`, got.hN, ref.hN);
+    // The reverse direction's g differs from the forward one's: the reference sees it too.
+    const same = recurrentForwardReference({ ...model.spec, cell: { ...model.spec.cell, reverse: model.spec.cell, sameDirections: true } }, dict, x, { batch: 2, seqLen: 5, seqLens: [5, 3] });
+    expect(Math.max(...ref.output.map((v, i) => Math.abs(v - same.output[i])))).toBeGreaterThan(1e-3);
+    await expect(model.gradients(x, { batch: 2, seqLen: 5, gradOutput: new Float32Array(5 * 2 * 12) })).rejects.toThrow(/not available for cells with ONNX/);
+    model.destroy();
+    expect(() => engine.gru({ inputSize: 3, hiddenSize: 6, cell })).toThrow(/not bidirectional/);
+    expect(() => engine.rnn({ inputSize: 3, hiddenSize: 6, bidirectional: true, cell: { reverse: { g: { name: 'Tanh' } } } })).toThrow(/only f/);
+  });
+
   it('a model without bias matches the reference with no bias terms', async () => {
     const model = engine.gru({ inputSize: 6, hiddenSize: 9, bias: false, numLayers: 2 });
     const dict = randomStateDict(model.spec, rng);
