@@ -226,6 +226,36 @@ describe('ONNX graphs with glue around the recurrent nodes', () => {
     await expect(engine.load(bytes, { format: 'bogus' as 'onnx' })).rejects.toThrow(/format must be/);
   });
 
+  it('fuzz: 3000 mutated files each load or fail with our error (parsing, checks, constant folding)', async () => {
+    const sources = [pytorchStyleGraph().bytes, dynamicBatchGraph().bytes];
+    const outcomes: Record<string, number> = {};
+    for (let i = 0; i < 3000; i++) {
+      const pick = (n: number): number => Math.floor(rng.uniform() * n);
+      const b = sources[i % 2].slice();
+      let mutant: Uint8Array = b;
+      const kind = pick(4);
+      if (kind === 0) for (let k = 1 + pick(4); k > 0; k--) b[pick(b.length)] = pick(256);
+      else if (kind === 1) mutant = b.subarray(0, pick(b.length));
+      else if (kind === 2) for (let k = 1 + pick(4); k > 0; k--) b[pick(b.length)] ^= 1 << pick(8);
+      else {
+        // A run of bytes copied over another place: fields and lengths from elsewhere.
+        const from = pick(b.length);
+        const len = 1 + pick(16);
+        b.copyWithin(pick(b.length), from, Math.min(b.length, from + len));
+      }
+      let outcome = 'ok';
+      try {
+        (await engine.loadOnnx(mutant)).destroy();
+      } catch (e) {
+        if (!(e instanceof WebRnnError)) throw new Error(`mutant ${i}: not a WebRnnError: ${String(e)} (seed ${seed})`);
+        outcome = e.code;
+      }
+      outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+    }
+    console.info(`fuzz (ONNX load): 3000 inputs, outcomes ${JSON.stringify(outcomes)}`);
+    expect(outcomes.ok).toBeGreaterThan(0);
+  });
+
   it('fuzz: 400 mutated graphs each run or fail with our error', async () => {
     const { bytes } = pytorchStyleGraph();
     const feeds = { input: { dims: [B, T, I], data: randomFloats(rng, B * T * I) }, h0: { dims: [4, B, H], data: randomFloats(rng, 4 * B * H) }, c0: { dims: [4, B, H], data: randomFloats(rng, 4 * B * H) } };
