@@ -27,6 +27,7 @@ import { GradientPlan, type BackwardKernels } from '../schedule/backward.js';
 import { checkCount, ForwardPlan, type ForwardKernels, type ForwardStats, type LayerParameterBuffers, type ReadoutBuffers } from '../schedule/forward.js';
 import { checkFinite, defaultParameters, packLayer, unpackLayer, validateStateDict, type PackedLayer, type StateDict } from './parameters.js';
 import { swapBatchTime } from './layout.js';
+import { RecurrentStream, type StreamOptions } from './stream.js';
 import { parameterInfo, READOUT_BIAS, READOUT_WEIGHT } from './spec.js';
 import { writeSafetensors } from '../io/safetensors.js';
 import { bhhBufferSize, gateCount, layerInputSize, packedGateStride, type CellKind, type ModelSpec } from './spec.js';
@@ -135,6 +136,7 @@ export class RecurrentModel {
   private optimizerState: { type: OptimizerConfig['type']; step: number; buffers: GPUBuffer[][] } | null = null;
   private readonly plans = new Map<string, ForwardPlan>();
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly streams = new Set<RecurrentStream>();
   private destroyed = false;
   private stats: ForwardStats | null = null;
   private trainStats: { submits: number; dispatches: number } | null = null;
@@ -423,6 +425,33 @@ export class RecurrentModel {
       if (r.y) result.y = toCaller(r.y, spec.outputSize);
       return result;
     });
+  }
+
+  /**
+   * A stream for real-time inference (sensor, audio, typing): `await s.step(x_t)` advances
+   * `batch` independent sequences by one step and returns h_t (and y_t), the state staying on
+   * the GPU between calls; T steps give what one forward of T steps gives. Unidirectional
+   * models only. The stream is closed with the model.
+   */
+  stream(options: StreamOptions): RecurrentStream {
+    this.assertAlive('stream');
+    const s = new RecurrentStream(
+      {
+        ctx: this.ctx,
+        spec: this.spec,
+        makePlan: async (B) => {
+          const kernels = await this.getKernels(useBatchTile(B));
+          this.assertAlive('stream');
+          return new ForwardPlan(this.ctx, this.spec, kernels, this.layers, B, 1, this.readout);
+        },
+        serialize: (fn) => this.serialize(fn),
+        assertAlive: (what) => this.assertAlive(what),
+        onClose: (closed) => this.streams.delete(closed),
+      },
+      options,
+    );
+    this.streams.add(s);
+    return s;
   }
 
   /**
@@ -739,6 +768,7 @@ export class RecurrentModel {
     if (this.destroyed) return;
     this.destroyed = true;
     this.onDestroy(this);
+    for (const s of [...this.streams]) s.close();
     // Operations already queued finish (or fail with `destroyed`) before the buffers go.
     void this.queue.then(() => this.releaseBuffers());
   }

@@ -186,10 +186,6 @@ export class ForwardPlan {
     this.stats = { submits: 1, gemmDispatches: gemms, dispatchesPerStep: perStep, dispatches: gemms + T * perStep };
   }
 
-  /**
-   * Encode and submit the whole pass, then read the results back with one mapAsync. The
-   * caller has written x (and h0, c0 when `hasH0`/`hasC0`) to this plan's buffers.
-   */
   /** Write each sequence's length (null: every sequence runs all seqLen steps). */
   setLengths(lengths: ArrayLike<number> | null): void {
     const data = new Float32Array(this.batch);
@@ -244,7 +240,13 @@ export class ForwardPlan {
     return parts;
   }
 
-  async run(hasH0: boolean, hasC0: boolean): Promise<ForwardResult> {
+  /**
+   * Encode and submit the whole pass, then read the results back with one mapAsync. The
+   * caller has written x (and h0, c0 when `hasH0`/`hasC0`) to this plan's buffers. With
+   * `carry`, hN is copied over h0 after the pass (c already holds cN in place), so that the
+   * next run continues from this one's final state without leaving the GPU: a stream's step.
+   */
+  async run(hasH0: boolean, hasC0: boolean, carry = false): Promise<ForwardResult> {
     const { device } = this.ctx;
     device.pushErrorScope('out-of-memory');
     device.pushErrorScope('validation');
@@ -253,6 +255,7 @@ export class ForwardPlan {
     const pass = encoder.beginComputePass({ label: 'webrnn forward' });
     this.encodeForward(pass);
     pass.end();
+    if (carry) encoder.copyBufferToBuffer(this.hN, 0, this.h0, 0, this.sizes.state * 4);
     const parts = this.encodeResultCopies(encoder, this.staging, 0);
     const arrays = await submitAndRead(this.ctx, encoder, this.staging, parts, 'forward pass');
     const [output, hN] = arrays;
@@ -261,6 +264,22 @@ export class ForwardPlan {
     if (this.c) result.cN = arrays[k++];
     if (this.y) result.y = arrays[k++];
     return result;
+  }
+
+  /** Read the initial states as they stand: h0 [L·D, B, H] (and c [L·D, B, H]). */
+  async readInitialStates(): Promise<{ h: Float32Array; c?: Float32Array }> {
+    const state = this.sizes.state;
+    const encoder = this.ctx.device.createCommandEncoder({ label: 'webrnn state readback' });
+    encoder.copyBufferToBuffer(this.h0, 0, this.staging, 0, state * 4);
+    const parts: Array<[number, number]> = [[0, state]];
+    if (this.c) {
+      encoder.copyBufferToBuffer(this.c, 0, this.staging, state * 4, state * 4);
+      parts.push([state, state]);
+    }
+    this.ctx.device.pushErrorScope('out-of-memory');
+    this.ctx.device.pushErrorScope('validation');
+    const [h, c] = await submitAndRead(this.ctx, encoder, this.staging, parts, 'state readback');
+    return c ? { h, c } : { h };
   }
 
   destroy(): void {

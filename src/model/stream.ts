@@ -1,0 +1,189 @@
+/**
+ * Streaming inference: one time step per call, the recurrent state kept on the GPU between
+ * calls. A stream owns a forward plan of one step (T = 1) whose h0 buffer is the state: each
+ * step runs the input projection, the cell of every layer and the read-out, then copies hN
+ * over h0 in the same submit (the LSTM's c buffer already holds cN in place).
+ */
+import { ShapeError, WebRnnError } from '../errors.js';
+import { writeFloats } from '../gpu/buffers.js';
+import type { GpuContext } from '../gpu/device.js';
+import type { ForwardPlan } from '../schedule/forward.js';
+import { checkFinite } from './parameters.js';
+import type { ModelSpec } from './spec.js';
+
+/** Options of `model.stream`. */
+export interface StreamOptions {
+  /** Independent streams advanced together (B). */
+  batch: number;
+  /** Initial hidden state [L, B, H]; zeros when absent. */
+  h0?: Float32Array;
+  /** Initial cell state [L, B, H], LSTM only; zeros when absent. */
+  c0?: Float32Array;
+  /** Check inputs for NaN and ±Infinity (default: the model's `checkFinite` option). */
+  checkFinite?: boolean;
+}
+
+/** What one step returns. */
+export interface StreamStepOutput {
+  /** The last layer's hidden state h_t, [B, H]. */
+  h: Float32Array;
+  /** The read-out y_t [B, O], for models with one. */
+  y?: Float32Array;
+}
+
+/** @internal What a stream needs from its model. */
+export interface StreamHost {
+  ctx: GpuContext;
+  spec: ModelSpec;
+  /** A fresh one-step plan for `batch` rows, owned by the stream. */
+  makePlan(batch: number): Promise<ForwardPlan>;
+  /** Run after every earlier queued operation of the model. */
+  serialize<T>(fn: () => Promise<T>): Promise<T>;
+  /** Throw unless the model is alive. */
+  assertAlive(what: string): void;
+  /** The stream has closed. */
+  onClose(stream: RecurrentStream): void;
+}
+
+/**
+ * A recurrent model run one step at a time (from `model.stream`). Calls are queued with the
+ * model's other work, in order; `step`, `reset` and `state` return promises.
+ */
+export class RecurrentStream {
+  readonly batch: number;
+  private plan: Promise<ForwardPlan> | null = null;
+  /** Steps taken since the stream was made or last reset. */
+  private taken = 0;
+  /** Whether h0 / c hold a state to start from (given, or carried from the last step). */
+  private hasH = false;
+  private hasC = false;
+  private closed = false;
+  private readonly check: boolean;
+
+  /** @internal Use `model.stream`. */
+  constructor(
+    private readonly host: StreamHost,
+    options: StreamOptions,
+  ) {
+    const { spec } = host;
+    if (options === null || typeof options !== 'object') throw new WebRnnError('invalid-option', 'stream: options { batch } expected');
+    for (const key of Object.keys(options)) {
+      if (!['batch', 'h0', 'c0', 'checkFinite'].includes(key)) throw new WebRnnError('invalid-option', `stream: unknown option '${key}'`);
+    }
+    if (spec.numDirections !== 1) {
+      throw new WebRnnError('invalid-option', 'stream: a bidirectional model needs the whole sequence (its reverse direction starts at the end); use forward');
+    }
+    const B = options.batch;
+    if (!Number.isInteger(B) || B < 1) throw new WebRnnError('invalid-option', `stream: batch must be a positive integer, got ${String(B)}`);
+    this.batch = B;
+    this.check = options.checkFinite ?? spec.checkFinite;
+    const initial = this.checkStates('stream', options.h0, options.c0);
+    this.plan = this.host.serialize(async () => {
+      const plan = await host.makePlan(B);
+      this.writeStates(plan, initial);
+      return plan;
+    });
+    // A failure to build the plan surfaces at the first call that waits for it.
+    this.plan.catch(() => undefined);
+  }
+
+  /** Steps taken since the stream was made or last reset. */
+  get steps(): number {
+    return this.taken;
+  }
+
+  /**
+   * Advance every stream of the batch by one step.
+   *
+   * @param x the inputs x_t, [B, I]
+   * @returns h_t of the last layer [B, H], and y_t [B, O] where the model has a read-out
+   */
+  step(x: Float32Array): Promise<StreamStepOutput> {
+    this.assertOpen('step');
+    const { spec } = this.host;
+    if (!(x instanceof Float32Array)) throw new WebRnnError('invalid-option', 'stream step: x must be a Float32Array [B, I]');
+    if (x.length !== this.batch * spec.inputSize) throw new ShapeError('x', [this.batch, spec.inputSize], [x.length]);
+    if (this.check) checkFinite('x', x);
+    const input = x.slice();
+    return this.host.serialize(async () => {
+      this.assertOpen('step');
+      const plan = await this.plan!;
+      writeFloats(this.host.ctx, plan.x, input);
+      const r = await plan.run(this.hasH, this.hasC, true);
+      this.taken++;
+      this.hasH = true;
+      this.hasC = plan.c !== null;
+      const out: StreamStepOutput = { h: r.output };
+      if (r.y) out.y = r.y;
+      return out;
+    });
+  }
+
+  /** Start over: from the given states [L, B, H], or from zeros. */
+  reset(state: { h0?: Float32Array; c0?: Float32Array } = {}): Promise<void> {
+    this.assertOpen('reset');
+    const initial = this.checkStates('stream reset', state.h0, state.c0);
+    return this.host.serialize(async () => {
+      this.assertOpen('reset');
+      const plan = await this.plan!;
+      this.writeStates(plan, initial);
+      this.taken = 0;
+    });
+  }
+
+  /** The current state: h [L, B, H] (and c [L, B, H] for an LSTM), read from the GPU. */
+  state(): Promise<{ h: Float32Array; c?: Float32Array }> {
+    this.assertOpen('state');
+    return this.host.serialize(async () => {
+      this.assertOpen('state');
+      const plan = await this.plan!;
+      const s = await plan.readInitialStates();
+      // States never written are zeros (the first step clears them).
+      const zeros = (n: number): Float32Array => new Float32Array(n);
+      const h = this.hasH ? s.h : zeros(s.h.length);
+      if (!s.c) return { h };
+      return { h, c: this.hasC ? s.c : zeros(s.c.length) };
+    });
+  }
+
+  /** Release the stream's GPU buffers; later calls throw. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.host.onClose(this);
+    const plan = this.plan;
+    this.plan = null;
+    // After whatever is queued: the buffers go once the model is done with them.
+    void this.host.serialize(async () => (await plan)?.destroy()).catch(() => undefined);
+  }
+
+  private checkStates(what: string, h0: Float32Array | undefined, c0: Float32Array | undefined): { h0?: Float32Array; c0?: Float32Array } {
+    const { spec } = this.host;
+    const n = spec.numLayers * this.batch * spec.hiddenSize;
+    const shape = [spec.numLayers, this.batch, spec.hiddenSize];
+    if (h0 !== undefined) {
+      if (!(h0 instanceof Float32Array)) throw new WebRnnError('invalid-option', `${what}: h0 must be a Float32Array [L, B, H]`);
+      if (h0.length !== n) throw new ShapeError('h0', shape, [h0.length]);
+      if (this.check) checkFinite('h0', h0);
+    }
+    if (c0 !== undefined) {
+      if (spec.kind !== 'lstm') throw new WebRnnError('invalid-option', `${what}: c0 is only for LSTM models, this is ${spec.kind}`);
+      if (!(c0 instanceof Float32Array)) throw new WebRnnError('invalid-option', `${what}: c0 must be a Float32Array [L, B, H]`);
+      if (c0.length !== n) throw new ShapeError('c0', shape, [c0.length]);
+      if (this.check) checkFinite('c0', c0);
+    }
+    return { h0: h0?.slice(), c0: c0?.slice() };
+  }
+
+  private writeStates(plan: ForwardPlan, s: { h0?: Float32Array; c0?: Float32Array }): void {
+    if (s.h0) writeFloats(this.host.ctx, plan.h0, s.h0);
+    if (s.c0 && plan.c) writeFloats(this.host.ctx, plan.c, s.c0);
+    this.hasH = s.h0 !== undefined;
+    this.hasC = s.c0 !== undefined;
+  }
+
+  private assertOpen(what: string): void {
+    if (this.closed) throw new WebRnnError('destroyed', `stream ${what}: the stream has been closed`);
+    this.host.assertAlive(`stream ${what}`);
+  }
+}
