@@ -1,7 +1,7 @@
 /**
- * ONNX protobuf messages, decoded with protobufjs. The schema below is the subset of onnx.proto
- * that the importer reads (field numbers and types as the ONNX specification defines them);
- * fields it does not name are skipped by the decoder.
+ * ONNX protobuf messages, decoded and encoded with protobufjs. The schema below is the subset of
+ * onnx.proto that the importer reads and the exporter writes (field numbers and types as the ONNX
+ * specification defines them); fields it does not name are skipped by the decoder.
  */
 import protobuf from 'protobufjs/light.js';
 import { WebRnnError } from '../errors.js';
@@ -143,7 +143,7 @@ export function decodeModel(bytes: Uint8Array): OnnxModelProto {
   return decode<OnnxModelProto>(ModelProto, bytes, 'the ModelProto');
 }
 
-/** Encode a ModelProto from a plain object of the shape above (used to write test models). */
+/** Encode a ModelProto from a plain object of the shape above (used by exportOnnx and to write test models). */
 export function encodeModel(model: Record<string, unknown>): Uint8Array {
   const problem = ModelProto.verify(model);
   if (problem) throw new WebRnnError('invalid-option', `onnx: cannot encode the model: ${problem}`);

@@ -30,6 +30,7 @@ import { swapBatchTime } from './layout.js';
 import { RecurrentStream, type StreamOptions } from './stream.js';
 import { parameterInfo, READOUT_BIAS, READOUT_WEIGHT } from './spec.js';
 import { writeSafetensors } from '../io/safetensors.js';
+import { exportOnnx } from '../io/onnx-export.js';
 import { bhhBufferSize, gateCount, layerInputSize, packedGateStride, type CellKind, type ModelSpec } from './spec.js';
 
 /** Options of {@link RecurrentModel.forward}. */
@@ -191,6 +192,22 @@ export class RecurrentModel {
     const tensors: Record<string, { shape: readonly number[]; data: Float32Array }> = {};
     for (const p of parameterInfo(this.spec)) tensors[this.fileNames?.[p.name] ?? p.name] = { shape: p.shape, data: dict[p.name] };
     return writeSafetensors(tensors, metadata);
+  }
+
+  /**
+   * The model as ONNX bytes (a ModelProto: ir_version 8, opset 14) with its current weights, for
+   * ONNX Runtime or any other ONNX runtime, or `engine.loadOnnx`. One RNN, LSTM or GRU node per
+   * layer (layout 0, gate blocks in ONNX's orders, the cell functions, clip, input_forget and
+   * linear_before_reset as attributes, peepholes as P), zero initial states.
+   *
+   * Graph input `X`: [seq, batch, I] ([batch, seq, I] when batchFirst), the x of `forward`.
+   * Graph outputs, as `forward` returns them: `output` [seq, batch, D·H] ([batch, seq, D·H]),
+   * `hN` [L·D, batch, H], `cN` (LSTM) and, with a read-out, `y` [seq, batch, O] ([batch, seq, O]).
+   *
+   * @throws WebRnnError ('non-finite') when a parameter holds NaN or ±Infinity.
+   */
+  async exportOnnx(): Promise<Uint8Array> {
+    return exportOnnx(this.spec, await this.stateDict());
   }
 
   /** What the last training step recorded (submits, dispatches), or null before the first. */
