@@ -7,6 +7,7 @@ import { importOnnx, looksLikeOnnx, OnnxModel } from './io/onnx-model.js';
 import { planFromTfjs, type TfjsModelSource } from './io/tfjs.js';
 import { looksLikeSafetensors, readSafetensors } from './io/safetensors.js';
 import { checkFinite } from './model/parameters.js';
+import { measureCeilings, type CeilingOptions, type Ceilings } from './diagnostics/ceilings.js';
 import { GpuContext, type AdapterDescription, type GpuOptions } from './gpu/device.js';
 import { RecurrentModel } from './model/recurrent-model.js';
 import { parameterInfo, resolveSpec, type CellKind, type GruOptions, type LstmOptions, type RnnOptions } from './model/spec.js';
@@ -29,6 +30,19 @@ export class Engine {
   /** The device's limits (sizes beyond them are refused with a LimitError). */
   get limits(): GPUSupportedLimits {
     return this.ctx.limits;
+  }
+
+  /**
+   * The GPU memory this engine's models hold now: `buffers`, the number of live GPU buffers
+   * webrnn made on the device (parameters, optimizer state, and the buffers of each cached
+   * forward, gradient, training and stream plan), and `bytes`, their total size. Compiled
+   * pipelines, bind groups and shader modules are not buffers and are not counted, nor is
+   * anything made on the device outside webrnn. A destroyed model or a closed stream
+   * releases its buffers once the work it had queued is done, so the count drops then.
+   * A fresh object on each read.
+   */
+  get memory(): { buffers: number; bytes: number } {
+    return this.ctx.memory;
   }
 
   /** The underlying GPUDevice, for interoperation. */
@@ -150,6 +164,17 @@ export class Engine {
     const bytes = await fileBytes(source, 'loadOnnx');
     if (this.destroyed) throw new WebRnnError('destroyed', 'engine.loadOnnx: the engine has been destroyed');
     return importOnnx(this, bytes);
+  }
+
+  /**
+   * Measure what this adapter can do with webrnn's own kernels: GEMM rate at square sizes, the
+   * cost of a dispatch, of a submit with a readback, and copy bandwidth (see
+   * diagnostics/ceilings.ts). Takes seconds on a software adapter.
+   */
+  measureCeilings(options: CeilingOptions = {}): Promise<Ceilings> {
+    if (this.destroyed) throw new WebRnnError('destroyed', 'engine.measureCeilings: the engine has been destroyed');
+    this.ctx.check();
+    return measureCeilings(this.ctx, options);
   }
 
   /** Compile the pipelines `model` needs ahead of its first forward. */

@@ -1,6 +1,7 @@
 /**
  * Buffer creation with the device's size limits checked first (a clear LimitError instead of
- * a validation error from the driver), and single-copy readback.
+ * a validation error from the driver), and single-copy readback. Every GPU buffer of webrnn is
+ * made here, and counted by its context until destroyed (`engine.memory`).
  */
 import { LimitError } from '../errors.js';
 import { BufferUsage, MapMode } from './constants.js';
@@ -25,23 +26,24 @@ export function checkStorageSize(ctx: GpuContext, bytes: number, what: string): 
 export function createStorageBuffer(ctx: GpuContext, label: string, floats: number): GPUBuffer {
   const bytes = alignedSize(floats * 4);
   checkStorageSize(ctx, bytes, label);
-  return ctx.device.createBuffer({
+  const buffer = ctx.device.createBuffer({
     label,
     size: bytes,
     usage: BufferUsage.STORAGE | BufferUsage.COPY_DST | BufferUsage.COPY_SRC,
   });
+  return ctx.track(buffer, bytes);
 }
 
 export function createUniformBuffer(ctx: GpuContext, label: string, bytes: number): GPUBuffer {
   const size = alignedSize(bytes);
   if (size > ctx.limits.maxBufferSize) throw new LimitError('maxBufferSize', size, ctx.limits.maxBufferSize, `${label} (bytes)`);
-  return ctx.device.createBuffer({ label, size, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
+  return ctx.track(ctx.device.createBuffer({ label, size, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST }), size);
 }
 
 export function createReadbackBuffer(ctx: GpuContext, label: string, floats: number): GPUBuffer {
   const size = alignedSize(floats * 4);
   if (size > ctx.limits.maxBufferSize) throw new LimitError('maxBufferSize', size, ctx.limits.maxBufferSize, `${label} (bytes)`);
-  return ctx.device.createBuffer({ label, size, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+  return ctx.track(ctx.device.createBuffer({ label, size, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST }), size);
 }
 
 /** Write a Float32Array (or its first `count` elements) to the start of `buffer` at `offsetFloats`. */

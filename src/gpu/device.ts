@@ -185,6 +185,9 @@ export class GpuContext {
   private readonly keepAlive: unknown;
   private failure: GpuError | null = null;
   private destroyed = false;
+  /** Buffers made by {@link track} and not destroyed yet, and their bytes. */
+  private liveBuffers = 0;
+  private liveBytes = 0;
 
   private constructor(acquired: Acquired, ownsDevice: boolean, onError: ((e: GpuError) => void) | undefined, info: AdapterDescription) {
     this.device = acquired.device;
@@ -219,6 +222,32 @@ export class GpuContext {
     }
     // A device passed in stays the caller's: destroy() leaves it alone.
     return new GpuContext(acquired, options.device === undefined, options.onError, info);
+  }
+
+  /**
+   * Count `buffer` (of `bytes` bytes) as live until its destroy(), which is wrapped on this
+   * instance so that the count drops once however often it is called. Every buffer of webrnn
+   * comes through here (see gpu/buffers.ts).
+   */
+  track(buffer: GPUBuffer, bytes: number): GPUBuffer {
+    this.liveBuffers++;
+    this.liveBytes += bytes;
+    const destroy = buffer.destroy;
+    let released = false;
+    buffer.destroy = (): undefined => {
+      if (!released) {
+        released = true;
+        this.liveBuffers--;
+        this.liveBytes -= bytes;
+      }
+      return destroy.call(buffer);
+    };
+    return buffer;
+  }
+
+  /** The buffers made through {@link track} that are not destroyed yet, and their total bytes. */
+  get memory(): { buffers: number; bytes: number } {
+    return { buffers: this.liveBuffers, bytes: this.liveBytes };
   }
 
   /** Throw the first unreported GPU failure (uncaptured error, device loss). */
