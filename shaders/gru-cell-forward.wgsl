@@ -21,16 +21,14 @@
 @group(0) @binding(8) var<storage, read_write> saved: array<f32>;
 #endif
 
-@compute @workgroup_size(WG)
-fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+// Unit j of rows b0 .. b0 + ROWS - 1, direction d, at step curStep; x is the invocation's
+// index in the workgroup. Called in uniform control flow (it holds barriers).
+fn cellStep(x: u32, j: u32, b0: u32, d: u32) {
   let H = p.hidden;
   let GH = 3u * H;
-  let j = wid.x * WG + lid.x;
-  let b0 = wid.y * ROWS;
-  let d = wid.z;
 
   // Column r: the recurrent pre-activations of the gates of row b0 + r.
-  let acc = gatePreactivations(b0, d, j, lid.x);
+  let acc = gatePreactivations(b0, d, j, x);
   if (j >= H) { return; }
 
   let bb = d * GH + j;
@@ -61,6 +59,20 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
     if (isLast(b)) { hN[stateIndex(b, d, j)] = h; }
   }
 }
+
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+#if PERSISTENT
+  for (var s = 0u; s < p.seqLen; s++) {
+    curStep = s;
+    for (var j0 = 0u; j0 < p.hidden; j0 += WG) { cellStep(lid.x, j0 + lid.x, wid.y * ROWS, wid.z); }
+    phaseBarrier();
+  }
+#else
+  curStep = p.step;
+  cellStep(lid.x, wid.x * WG + lid.x, wid.y * ROWS, wid.z);
+#endif
+}
 #else
 @group(0) @binding(7) var<storage, read_write> rh: array<f32>;
 // rhTile: like hTile, holding r * h_{t-1}.
@@ -74,18 +86,15 @@ fn rhIndex(b: u32, d: u32, j: u32) -> u32 {
   return (d * p.batch + b) * p.hidden + j;
 }
 
-@compute @workgroup_size(WG)
-fn resetGate(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+// Phase 1 of a step for unit j of rows b0 .. b0 + ROWS - 1 (see cellStep of lbr = 1).
+fn resetGateStep(x: u32, j: u32, b0: u32, d: u32) {
   let H = p.hidden;
   let GH = 3u * H;
-  let j = wid.x * WG + lid.x;
-  let b0 = wid.y * ROWS;
-  let d = wid.z;
 
   // Component r: the reset gate's recurrent pre-activation of row b0 + r.
   var acc = vec4f(0.0);
   for (var k0 = 0u; k0 < H; k0 += WG) {
-    stagePrevH(b0, d, k0, lid.x);
+    stagePrevH(b0, d, k0, x);
     if (j < H) {
       let n = min(WG, H - k0);
       for (var kk = 0u; kk < n; kk++) {
@@ -112,31 +121,28 @@ fn resetGate(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wi
   }
 }
 
-@compute @workgroup_size(WG)
-fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+// Phase 2 of a step for unit j of rows b0 .. b0 + ROWS - 1: reads every unit's r * h_{t-1}.
+fn updateStep(x: u32, j: u32, b0: u32, d: u32) {
   let H = p.hidden;
   let GH = 3u * H;
-  let j = wid.x * WG + lid.x;
-  let b0 = wid.y * ROWS;
-  let d = wid.z;
 
   // Component r: the update gate's (accZ) and the candidate's (accN) recurrent terms of row b0 + r.
   var accZ = vec4f(0.0);
   var accN = vec4f(0.0);
   for (var k0 = 0u; k0 < H; k0 += WG) {
-    let k = k0 + lid.x;
+    let k = k0 + x;
 #if BATCH_TILE
     var v = vec4f(0.0);
     for (var r = 0u; r < ROWS; r++) {
       if (k < H && b0 + r < p.batch) { v[r] = rh[rhIndex(b0 + r, d, k)]; }
     }
-    rhTile[lid.x] = v;
+    rhTile[x] = v;
 #else
     var v = 0.0;
     if (k < H && b0 < p.batch) { v = rh[rhIndex(b0, d, k)]; }
-    rhTile[lid.x] = v;
+    rhTile[x] = v;
 #endif
-    stagePrevH(b0, d, k0, lid.x);
+    stagePrevH(b0, d, k0, x);
     if (j < H) {
       let n = min(WG, H - k0);
       for (var kk = 0u; kk < n; kk++) {
@@ -171,4 +177,30 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
     if (isLast(b)) { hN[stateIndex(b, d, j)] = h; }
   }
 }
+
+#if PERSISTENT
+// Both phases of every step in one dispatch, with a barrier after each.
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  for (var s = 0u; s < p.seqLen; s++) {
+    curStep = s;
+    for (var j0 = 0u; j0 < p.hidden; j0 += WG) { resetGateStep(lid.x, j0 + lid.x, wid.y * ROWS, wid.z); }
+    phaseBarrier();
+    for (var j0 = 0u; j0 < p.hidden; j0 += WG) { updateStep(lid.x, j0 + lid.x, wid.y * ROWS, wid.z); }
+    phaseBarrier();
+  }
+}
+#else
+@compute @workgroup_size(WG)
+fn resetGate(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  curStep = p.step;
+  resetGateStep(lid.x, wid.x * WG + lid.x, wid.y * ROWS, wid.z);
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  curStep = p.step;
+  updateStep(lid.x, wid.x * WG + lid.x, wid.y * ROWS, wid.z);
+}
+#endif
 #endif

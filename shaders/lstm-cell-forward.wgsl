@@ -20,16 +20,14 @@ override INPUT_FORGET: u32 = 0u;
 @group(0) @binding(8) var<storage, read_write> saved: array<f32>;
 #endif
 
-@compute @workgroup_size(WG)
-fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+// Unit j of rows b0 .. b0 + ROWS - 1, direction d, at step curStep; x is the invocation's
+// index in the workgroup. Called in uniform control flow (it holds barriers).
+fn cellStep(x: u32, j: u32, b0: u32, d: u32) {
   let H = p.hidden;
   let GH = 4u * H;
-  let j = wid.x * WG + lid.x;
-  let b0 = wid.y * ROWS;
-  let d = wid.z;
 
   // Column r: the recurrent pre-activations of the gates of row b0 + r.
-  let acc = gatePreactivations(b0, d, j, lid.x);
+  let acc = gatePreactivations(b0, d, j, x);
   if (j >= H) { return; }
 
   let bb = d * GH + j;
@@ -76,4 +74,18 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
     hseq[hseqIndex(t, b, d, j)] = h;
     if (isLast(b)) { hN[si] = h; }
   }
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+#if PERSISTENT
+  for (var s = 0u; s < p.seqLen; s++) {
+    curStep = s;
+    for (var j0 = 0u; j0 < p.hidden; j0 += WG) { cellStep(lid.x, j0 + lid.x, wid.y * ROWS, wid.z); }
+    phaseBarrier();
+  }
+#else
+  curStep = p.step;
+  cellStep(lid.x, wid.x * WG + lid.x, wid.y * ROWS, wid.z);
+#endif
 }

@@ -5,17 +5,15 @@
 
 @group(0) @binding(2) var<storage, read> whhT: array<f32>;
 
-@compute @workgroup_size(WG)
-fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+// Unit j of rows b0 .. b0 + ROWS - 1, direction d, at step curStep; x is the invocation's
+// index in the workgroup. Called in uniform control flow (it holds barriers).
+fn cellStep(x: u32, j: u32, b0: u32, d: u32) {
   let H = p.hidden;
-  let j = wid.x * WG + lid.x;
-  let b0 = wid.y * ROWS;
-  let d = wid.z;
 
   // Component r: the pre-activation of row b0 + r (only x without BATCH_TILE).
   var acc = vec4f(0.0);
   for (var k0 = 0u; k0 < H; k0 += WG) {
-    stagePrevH(b0, d, k0, lid.x);
+    stagePrevH(b0, d, k0, x);
     if (j < H) {
       let n = min(WG, H - k0);
       for (var kk = 0u; kk < n; kk++) {
@@ -30,7 +28,6 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
     workgroupBarrier();
   }
   if (j >= H) { return; }
-
   for (var r = 0u; r < ROWS; r++) {
     let b = b0 + r;
     if (b >= p.batch) { break; }
@@ -43,4 +40,18 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
     hseq[hseqIndex(t, b, d, j)] = h;
     if (isLast(b)) { hN[stateIndex(b, d, j)] = h; }
   }
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+#if PERSISTENT
+  for (var s = 0u; s < p.seqLen; s++) {
+    curStep = s;
+    for (var j0 = 0u; j0 < p.hidden; j0 += WG) { cellStep(lid.x, j0 + lid.x, wid.y * ROWS, wid.z); }
+    phaseBarrier();
+  }
+#else
+  curStep = p.step;
+  cellStep(lid.x, wid.x * WG + lid.x, wid.y * ROWS, wid.z);
+#endif
 }

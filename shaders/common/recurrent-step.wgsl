@@ -8,6 +8,10 @@
 // rows b0 .. b0 + ROWS - 1 and computes all G gates of that unit, so no gate buffer makes a
 // round trip through memory, and each W_hh load serves ROWS rows. Direction 0 processes
 // time t = step, direction 1 time t = T - 1 - step.
+// PERSISTENT: one dispatch runs every step of the layer instead. Workgroup (0, y, d) owns all
+// H units of its rows, invocation x taking units x, x + WG, x + 2 WG, ...; between steps a
+// storage barrier makes the h_t it wrote to hseq visible to the whole workgroup, which is the
+// only reader of its rows. The step number is then the loop's, not the uniform's (curStep).
 // ROWS is 4 with BATCH_TILE (batches of 4 or more), else 1. With BATCH_TILE the staged
 // h_{t-1} tile holds the 4 rows of a unit in one vec4f and the gated cells accumulate in a
 // mat4x4f (column r: the gates of row b0 + r), so no accumulator is an indexed array.
@@ -43,6 +47,16 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> hseq: array<f32>;
 @group(0) @binding(6) var<storage, read_write> hN: array<f32>;
 
+// The step being computed: p.step for one dispatch per step, the loop's step with PERSISTENT.
+var<private> curStep: u32;
+
+// PERSISTENT: the end of a step. h_t (and the GRU's r * h_{t-1}) are in storage; the barrier
+// makes them visible to every invocation of the workgroup before the next phase reads them.
+fn phaseBarrier() {
+  storageBarrier();
+  workgroupBarrier();
+}
+
 override WG: u32 = 64u;
 // hTile[x]: h_{t-1}[b0 + r, k0 + x], component r (BATCH_TILE) or the one row.
 #if BATCH_TILE
@@ -63,17 +77,17 @@ fn seqLen(b: u32) -> u32 {
 }
 
 fn running(b: u32) -> bool {
-  return p.step < seqLen(b);
+  return curStep < seqLen(b);
 }
 
 // The last step of sequence b: the one that writes hN.
 fn isLast(b: u32) -> bool {
-  return p.step + 1u == seqLen(b);
+  return curStep + 1u == seqLen(b);
 }
 
 fn timeOf(d: u32, b: u32) -> u32 {
-  if (d == 0u || !running(b)) { return p.step; }
-  return seqLen(b) - 1u - p.step;
+  if (d == 0u || !running(b)) { return curStep; }
+  return seqLen(b) - 1u - curStep;
 }
 
 fn stateIndex(b: u32, d: u32, j: u32) -> u32 {
@@ -98,7 +112,7 @@ fn xprojBase(t: u32, b: u32, d: u32, gates: u32) -> u32 {
 // (0 for an inactive row, whose result is not used).
 fn prevH(b: u32, d: u32, k: u32) -> f32 {
   if (!running(b)) { return 0.0; }
-  if (p.step == 0u) { return h0[stateIndex(b, d, k)]; }
+  if (curStep == 0u) { return h0[stateIndex(b, d, k)]; }
   let t = timeOf(d, b);
   var tp = t - 1u;
   if (d == 1u) { tp = t + 1u; }

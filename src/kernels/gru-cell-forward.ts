@@ -23,6 +23,8 @@ export function createGruCellForward(ctx: GpuContext, linearBeforeReset: boolean
     constants: variant.cell ? cellConstants(variant.cell, false) : {},
     extra: linearBeforeReset ? null : 'rh',
     batchTile: variant.batchTile,
+    persistent: variant.persistent ?? false,
+    workgroup: variant.workgroup,
     training: variant.training ?? false,
     savedSlots: linearBeforeReset ? 5 : 0,
     entryPoints: linearBeforeReset ? ['main'] : ['resetGate', 'main'],

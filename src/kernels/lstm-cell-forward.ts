@@ -16,6 +16,8 @@ export function createLstmCellForward(ctx: GpuContext, variant: CellVariant & { 
     constants: variant.cell ? cellConstants(variant.cell, true) : {},
     extra: 'c',
     batchTile: variant.batchTile,
+    persistent: variant.persistent ?? false,
+    workgroup: variant.workgroup,
     training: variant.training ?? false,
     savedSlots: 6,
     entryPoints: ['main'],

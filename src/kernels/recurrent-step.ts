@@ -26,6 +26,32 @@ export function useBatchTile(batch: number): boolean {
   return batch >= BATCH_TILE_ROWS;
 }
 
+/**
+ * Whether a forward of `batch` rows runs its recurrence with the persistent kernel (all steps
+ * of a layer in one dispatch) rather than one dispatch per step. The persistent kernel has
+ * ceil(B / rows) · D workgroups, each walking its rows through every step with all H units;
+ * the per-step kernel spreads each step over blocks of 64 units but pays a dispatch per step.
+ * Measured on SwiftShader (see the README's benchmark section): the persistent kernel wins
+ * while a workgroup's share of a step is small, below about MAX_PERSISTENT_WORK multiply-adds.
+ */
+export function usePersistent(batch: number, hidden: number, gates: number, choice: boolean | 'auto'): boolean {
+  if (choice !== 'auto') return choice;
+  const rows = useBatchTile(batch) ? BATCH_TILE_ROWS : 1;
+  return rows * gates * hidden * hidden <= MAX_PERSISTENT_WORK;
+}
+
+/** Multiply-adds of one workgroup's step below which the persistent kernel is chosen. */
+export const MAX_PERSISTENT_WORK = 4 * 4 * 256 * 256;
+
+/**
+ * Invocations per workgroup of the persistent variant for hidden size H: one per unit up to
+ * 256 (the guaranteed maxComputeInvocationsPerWorkgroup), in multiples of 64; larger H has
+ * each invocation take several units.
+ */
+export function persistentWorkgroup(hidden: number): number {
+  return Math.min(256, Math.max(64, Math.ceil(hidden / 64) * 64));
+}
+
 /** Uniform layout of every cell step kernel: the Params struct of the common prelude. */
 export const CELL_UNIFORM_LAYOUT: UniformLayout = parseUniformLayout(commonSource);
 
@@ -107,6 +133,9 @@ export interface CellKernelSpec {
   batchTile: boolean;
   /** The training variant, which also writes the activations backward needs. */
   training: boolean;
+  /** One dispatch runs every step of the layer (PERSISTENT), with `workgroup` invocations. */
+  persistent?: boolean;
+  workgroup?: number;
   /** Activations saved per unit and step in training (0: the output sequence is enough). */
   savedSlots: number;
   /** Extra per-unit vectors after b_hh in the bhh buffer, per direction (LSTM peepholes: 3). */
@@ -120,6 +149,12 @@ export interface CellVariant {
   training?: boolean;
   /** Cell functions, clip, input_forget (default: PyTorch's cell). */
   cell?: ResolvedCellOptions;
+  /**
+   * All steps of a layer in one dispatch, one workgroup per (row block, direction) keeping
+   * its rows to itself (default false); `workgroup` invocations (see persistentWorkgroup).
+   */
+  persistent?: boolean;
+  workgroup?: number;
 }
 
 /** The prelude's override constants for `cell` (plus INPUT_FORGET where the shader has it). */
@@ -171,16 +206,19 @@ export class CellStepKernel {
     if (saves) entries.push({ binding: 8, visibility: ShaderStage.COMPUTE, buffer: { type: 'storage' } });
     const layoutKey = `recurrent-step${spec.extra ? '+extra' : ''}${saves ? '+saved' : ''}`;
     const layout = ctx.pipelines.layout(layoutKey, entries);
-    const defines = { ...spec.defines, BATCH_TILE: spec.batchTile, TRAINING: spec.training, GATED: spec.gates > 1 };
+    const persistent = spec.persistent ?? false;
+    const defines = { ...spec.defines, BATCH_TILE: spec.batchTile, TRAINING: spec.training, GATED: spec.gates > 1, PERSISTENT: persistent };
     const code = preprocessWgsl(`${commonSource}\n${spec.source}`, defines);
+    // The persistent variant has one entry point that runs every phase of every step.
+    const entryPoints = persistent ? ['main'] : spec.entryPoints;
     const pipelines = await Promise.all(
-      spec.entryPoints.map((entryPoint) =>
+      entryPoints.map((entryPoint) =>
         ctx.pipelines.get({
           name: spec.name,
           code,
           defines,
           entryPoint,
-          constants: { WG: CELL_WORKGROUP, ...spec.constants },
+          constants: { WG: persistent ? (spec.workgroup ?? persistentWorkgroup(1)) : CELL_WORKGROUP, ...spec.constants },
           layout: layout.pipeline,
           layoutKey,
         }),
@@ -208,8 +246,17 @@ export class CellStepKernel {
     packUniform(this.uniformLayout, stepParams(shape, step), target, byteOffset);
   }
 
-  /** Workgroups of one step: (hidden blocks, batch blocks, directions), checked against the limit. */
+  /** True for the variant that runs all steps of a layer in one dispatch. */
+  get persistent(): boolean {
+    return this.spec.persistent ?? false;
+  }
+
+  /**
+   * Workgroups of one step: (hidden blocks, batch blocks, directions); of the whole layer for
+   * the persistent variant: (1, batch blocks, directions). Checked against the limit.
+   */
   workgroups(shape: CellStepShape): [number, number, number] {
+    if (this.persistent) return stepWorkgroups(this.ctx, this.spec.name, { ...shape, hidden: 1 }, this.rows);
     return stepWorkgroups(this.ctx, this.spec.name, shape, this.rows);
   }
 

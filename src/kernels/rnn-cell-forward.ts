@@ -30,6 +30,8 @@ export function createRnnCellForward(ctx: GpuContext, nonlinearity: Nonlinearity
     constants: cellConstants(variant.cell ?? NONLINEARITY_CELL[nonlinearity], false),
     extra: null,
     batchTile: variant.batchTile,
+    persistent: variant.persistent ?? false,
+    workgroup: variant.workgroup,
     training: variant.training ?? false,
     savedSlots: 0,
     entryPoints: ['main'],

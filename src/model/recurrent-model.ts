@@ -22,7 +22,7 @@ import { createRnnCellBackward } from '../kernels/rnn-cell-backward.js';
 import { createLstmCellForward } from '../kernels/lstm-cell-forward.js';
 import { MatmulKernel } from '../kernels/matmul.js';
 import { createRnnCellForward } from '../kernels/rnn-cell-forward.js';
-import { useBatchTile } from '../kernels/recurrent-step.js';
+import { persistentWorkgroup, useBatchTile, usePersistent } from '../kernels/recurrent-step.js';
 import { GradientPlan, type BackwardKernels } from '../schedule/backward.js';
 import { checkCount, ForwardPlan, type ForwardKernels, type ForwardStats, type LayerParameterBuffers, type ReadoutBuffers } from '../schedule/forward.js';
 import { checkFinite, defaultParameters, packLayer, unpackLayer, validateStateDict, type PackedLayer, type StateDict } from './parameters.js';
@@ -322,12 +322,18 @@ export class RecurrentModel {
     });
   }
 
-  private getKernels(batchTile: boolean, training = false): Promise<ForwardKernels> {
-    const key = `${batchTile}|${training}`;
+  /** The forward kernels for batches of `batch` rows (batch tile and persistent variant by size). */
+  private getKernels(batch: number, training = false): Promise<ForwardKernels> {
+    const { spec } = this;
+    return this.getKernelVariant(useBatchTile(batch), usePersistent(batch, spec.hiddenSize, gateCount(spec.kind), spec.persistent), training);
+  }
+
+  private getKernelVariant(batchTile: boolean, persistent: boolean, training: boolean): Promise<ForwardKernels> {
+    const { spec, ctx } = this;
+    const key = `${batchTile}|${training}|${persistent}`;
     let kernels = this.kernels.get(key);
     if (!kernels) {
-      const { spec, ctx } = this;
-      const variant = { batchTile, training, cell: spec.cell };
+      const variant = { batchTile, training, cell: spec.cell, persistent, workgroup: persistentWorkgroup(spec.hiddenSize) };
       const cell =
         spec.kind === 'lstm'
           ? createLstmCellForward(ctx, { ...variant, peepholes: spec.peepholes })
@@ -361,8 +367,12 @@ export class RecurrentModel {
    */
   async warmup(batch?: number): Promise<void> {
     this.assertAlive('warmup');
-    const variants = batch === undefined ? [false, true] : [useBatchTile(checkCount('batch', batch))];
-    await Promise.all(variants.map((v) => this.getKernels(v)));
+    if (batch !== undefined) {
+      await this.getKernels(checkCount('batch', batch));
+      return;
+    }
+    const persistence = this.spec.persistent === 'auto' ? [false, true] : [this.spec.persistent];
+    await Promise.all([false, true].flatMap((tile) => persistence.map((p) => this.getKernelVariant(tile, p, false))));
   }
 
   /** The cached plan of `key` in `plans`, made by `create` on a miss (least recently used evicted). */
@@ -427,7 +437,7 @@ export class RecurrentModel {
 
     return this.serialize(async () => {
       this.assertAlive('forward', true);
-      const kernels = await this.getKernels(useBatchTile(B));
+      const kernels = await this.getKernels(B);
       this.assertAlive('forward', true);
       const plan = this.cachedPlan(this.plans, `${B}x${T}`, () => new ForwardPlan(this.ctx, spec, kernels, this.layers, B, T, this.readout));
       writeFloats(this.ctx, plan.x, xSeq);
@@ -457,7 +467,7 @@ export class RecurrentModel {
         ctx: this.ctx,
         spec: this.spec,
         makePlan: async (B) => {
-          const kernels = await this.getKernels(useBatchTile(B));
+          const kernels = await this.getKernels(B);
           this.assertAlive('stream');
           return new ForwardPlan(this.ctx, this.spec, kernels, this.layers, B, 1, this.readout);
         },
@@ -511,7 +521,7 @@ export class RecurrentModel {
 
     return this.serialize(async () => {
       this.assertAlive('gradients', true);
-      const [forwardKernels, backwardKernels] = await Promise.all([this.getKernels(useBatchTile(B), true), this.getBackwardKernels()]);
+      const [forwardKernels, backwardKernels] = await Promise.all([this.getKernels(B, true), this.getBackwardKernels()]);
       this.assertAlive('gradients', true);
       const plan = this.cachedPlan(this.gradientPlans, `${B}x${T}`, () => new GradientPlan(this.ctx, spec, forwardKernels, backwardKernels, this.layers, B, T, this.readout));
       writeFloats(this.ctx, plan.forward.x, xSeq);
@@ -636,7 +646,7 @@ export class RecurrentModel {
       this.assertAlive('trainStep', true);
       const ctx = this.ctx;
       const [forwardKernels, backwardKernels, loss, gradNorm, update] = await Promise.all([
-        this.getKernels(useBatchTile(B), true),
+        this.getKernels(B, true),
         this.getBackwardKernels(),
         this.trainKernel(options.loss, () => (ce ? createCrossEntropyLoss(ctx) : createMseLoss(ctx))),
         this.trainKernel('grad-norm', () => createGradNorm(ctx)),

@@ -37,6 +37,13 @@ export interface RecurrentOptions {
    * anything else than the defaults is for inference only.
    */
   cell?: CellOptions;
+  /**
+   * How the forward recurrence is dispatched: true, all steps of a layer in one dispatch (the
+   * persistent kernel: one workgroup per block of rows and direction keeps its state to itself,
+   * no per-step dispatch cost); false, one dispatch per step spread over blocks of hidden
+   * units; default, chosen per batch by size (see kernels/recurrent-step.ts usePersistent).
+   */
+  persistent?: boolean;
 }
 
 /** Options of `engine.rnn`. */
@@ -83,6 +90,8 @@ export interface ModelSpec {
   readonly checkFinite: boolean;
   /** Outputs of the linear read-out; 0 when the model has none. */
   readonly outputSize: number;
+  /** The forward recurrence's dispatch: persistent, per step, or chosen by size ('auto'). */
+  readonly persistent: boolean | 'auto';
 }
 
 /** Gate blocks per hidden unit: LSTM i,f,g,o; GRU r,z,n; Elman one. */
@@ -116,7 +125,7 @@ const KNOWN: Record<CellKind, readonly string[]> = {
   lstm: ['peepholes'],
   gru: ['linearBeforeReset'],
 };
-const COMMON = ['inputSize', 'hiddenSize', 'numLayers', 'bidirectional', 'batchFirst', 'bias', 'seed', 'checkFinite', 'outputSize', 'cell'];
+const COMMON = ['inputSize', 'hiddenSize', 'numLayers', 'bidirectional', 'batchFirst', 'bias', 'seed', 'checkFinite', 'outputSize', 'cell', 'persistent'];
 const NONLINEARITY_FUNCTION: Record<Nonlinearity, CellFunction> = { tanh: { name: 'Tanh' }, relu: { name: 'Relu' }, identity: { name: 'Affine', alpha: 1, beta: 0 } };
 
 /** Validate `options` for a layer of `kind` and fill in the defaults. */
@@ -155,6 +164,7 @@ export function resolveSpec(kind: CellKind, options: RnnOptions & GruOptions & L
     seed,
     checkFinite: boolean('checkFinite', options.checkFinite, false),
     outputSize: options.outputSize === undefined ? 0 : positiveInteger('outputSize', options.outputSize),
+    persistent: options.persistent === undefined ? 'auto' : boolean('persistent', options.persistent, false),
   };
 }
 

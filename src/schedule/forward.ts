@@ -54,7 +54,7 @@ export interface ForwardResult {
 export interface ForwardStats {
   submits: number;
   dispatches: number;
-  /** Recurrent dispatches per time step, summed over layers (directions share a dispatch). */
+  /** Recurrent dispatches per time step, summed over layers (directions share a dispatch); 0 for the persistent variant, one dispatch per layer for all its steps. */
   dispatchesPerStep: number;
   /** Input-projection GEMM dispatches (one per layer). */
   gemmDispatches: number;
@@ -183,7 +183,10 @@ export class ForwardPlan {
     }
     const perStep = L * kernels.cell.dispatchesPerStep;
     const gemms = L + (this.readoutGemm ? 1 : 0);
-    this.stats = { submits: 1, gemmDispatches: gemms, dispatchesPerStep: perStep, dispatches: gemms + T * perStep };
+    // The persistent variant: one dispatch per layer for all its steps.
+    this.stats = kernels.cell.persistent
+      ? { submits: 1, gemmDispatches: gemms, dispatchesPerStep: 0, dispatches: gemms + L }
+      : { submits: 1, gemmDispatches: gemms, dispatchesPerStep: perStep, dispatches: gemms + T * perStep };
   }
 
   /** Write each sequence's length (null: every sequence runs all seqLen steps). */
@@ -205,7 +208,9 @@ export class ForwardPlan {
     const T = this.seqLen;
     for (let l = 0; l < this.spec.numLayers; l++) {
       this.kernels.matmul.encode(pass, this.gemm[l].bindGroup, this.gemm[l].workgroups);
-      for (let s = 0; s < T; s++) {
+      // Persistent: the dispatch with step 0's uniform runs every step.
+      const steps = this.kernels.cell.persistent ? 1 : T;
+      for (let s = 0; s < steps; s++) {
         this.kernels.cell.encodeStep(pass, this.cellBindGroups[l], (l * T + s) * this.stepSlot, this.cellWorkgroups);
       }
     }

@@ -208,3 +208,148 @@ export function cellCases(trainingVariant = true): CellCase[] {
   }
   return out;
 }
+
+/**
+ * The persistent variant: one dispatch runs every step of a layer. Fresh random inputs laid out
+ * as the scheduler lays them out; hseq, hN (and saved) start poisoned; the expectation steps the
+ * float64 cell reference through time, each row with its own length and each direction in its
+ * own time order, the finished rows keeping their state and their outputs zero.
+ */
+export async function checkPersistentLayer(
+  ctx: GpuContext,
+  kernel: CellStepKernel,
+  reference: ReferenceStep,
+  rng: Random,
+  shape: CellStepShape,
+  label: string,
+  lengths: readonly number[] | null = null,
+): Promise<void> {
+  const { batch: B, hidden: H, seqLen: T, numDirections: D, numLayers: L, layer } = shape;
+  const G = kernel.gates;
+  const GH = G * H;
+  const e = kernel.extents(shape);
+  const xproj = randomFloats(rng, e.xproj, -2, 2);
+  // Several steps chained: W_hh entries of U(−w, w) with w = 1.5/√H (at most 0.8) keep the
+  // spectral radius near 1.5/√3 < 1, as initialisers scale them, so that the identity cell's
+  // linear recurrence does not explode and float32 rounding carried from step to step stays
+  // inside the tolerance (with ±0.8 at H = 65 the states grow ~4× per step and values near 0
+  // come from cancelling terms of size 50).
+  const w = Math.min(0.8, 1.5 / Math.sqrt(H));
+  const whh = Array.from({ length: D }, () => randomFloats(rng, GH * H, -w, w));
+  const bhh = randomFloats(rng, e.bhh);
+  const h0 = randomFloats(rng, e.h0);
+  const len = (b: number): number => (lengths ? lengths[b] : T);
+  for (let b = 0; b < B; b++) h0[L * D * B * H + b] = len(b);
+  const c = randomFloats(rng, e.extra || 1, -2, 2);
+
+  const uniform = createUniformBuffer(ctx, 'step params', ctx.limits.minUniformBufferOffsetAlignment);
+  const data = new ArrayBuffer(kernel.uniformLayout.size);
+  kernel.packStep(shape, 0, data, 0);
+  ctx.device.queue.writeBuffer(uniform, 0, data);
+  const buffers = {
+    uniform,
+    xproj: upload(ctx, 'xproj', xproj),
+    whhT: upload(ctx, 'whhT', packWhhT(whh, H, G)),
+    bhh: upload(ctx, 'bhh', bhh),
+    h0: upload(ctx, 'h0', h0),
+    hseq: poisoned(ctx, 'hseq', e.hseq),
+    hN: poisoned(ctx, 'hN', e.hN),
+    extra: kernel.spec.extra === 'c' ? upload(ctx, 'c', c) : kernel.spec.extra === 'rh' ? poisoned(ctx, 'rh', e.extra) : undefined,
+    saved: kernel.savesActivations ? poisoned(ctx, 'saved', e.saved) : undefined,
+  };
+  kernel.checkBuffers(shape, buffers);
+  await runPass(ctx, (pass) => kernel.encodeStep(pass, kernel.bindGroup(buffers), 0, kernel.workgroups(shape)));
+  const gotSeq = await download(ctx, buffers.hseq, e.hseq);
+  const gotHN = await download(ctx, buffers.hN, e.hN);
+  const gotC = kernel.spec.extra === 'c' ? await download(ctx, buffers.extra!, e.extra) : null;
+  const gotSaved = buffers.saved ? await download(ctx, buffers.saved, e.saved) : null;
+
+  const S = kernel.spec.savedSlots;
+  const expectSeq = new Float64Array(e.hseq).fill(NaN);
+  const expectHN = new Float64Array(e.hN).fill(NaN);
+  const expectC = Float64Array.from(c.subarray(0, e.extra));
+  const expectSaved = new Float64Array(e.saved).fill(NaN);
+  for (let d = 0; d < D; d++) {
+    const s0 = (layer * D + d) * B * H;
+    // Each row's state in this direction, advanced through its own steps.
+    const h = Float64Array.from(h0.subarray(s0, s0 + B * H));
+    const cs = Float64Array.from(c.subarray(s0, s0 + B * H));
+    for (let step = 0; step < T; step++) {
+      const active = (b: number): boolean => step < len(b);
+      const timeOf = (b: number): number => (d === 0 || !active(b) ? step : len(b) - 1 - step);
+      const x = new Float32Array(B * GH);
+      for (let b = 0; b < B; b++) if (active(b)) x.set(xproj.subarray(((timeOf(b) * B + b) * D + d) * GH, ((timeOf(b) * B + b) * D + d + 1) * GH), b * GH);
+      const r = reference({
+        batch: B,
+        hidden: H,
+        xproj: x,
+        hPrev: Float32Array.from(h),
+        cPrev: Float32Array.from(cs),
+        whh: whh[d],
+        bhh: bhh.subarray(d * GH, (d + 1) * GH),
+        peephole: kernel.spec.extraBias ? bhh.subarray(D * GH + d * 3 * H, D * GH + (d + 1) * 3 * H) : null,
+        direction: d,
+      });
+      for (let b = 0; b < B; b++) {
+        const t = timeOf(b);
+        for (let j = 0; j < H; j++) {
+          const at = (t * B + b) * D * H + d * H + j;
+          if (!active(b)) {
+            expectSeq[at] = 0;
+            continue;
+          }
+          h[b * H + j] = r.h[b * H + j];
+          if (r.c) cs[b * H + j] = r.c[b * H + j];
+          expectSeq[at] = r.h[b * H + j];
+          if (step === len(b) - 1) expectHN[s0 + b * H + j] = r.h[b * H + j];
+          if (gotSaved) for (let slot = 0; slot < S; slot++) expectSaved[((t * B + b) * D + d) * S * H + slot * H + j] = r.saved![slot][b * H + j];
+        }
+      }
+    }
+    if (kernel.spec.extra === 'c') expectC.set(cs, s0);
+  }
+  const close = (name: string, got: Float32Array, want: Float64Array): void => {
+    const keep = [...want.keys()].filter((i) => !Number.isNaN(want[i]));
+    expectClose(`${label}: ${name}`, keep.map((i) => got[i]), keep.map((i) => want[i]));
+    const stray = [...want.keys()].filter((i) => Number.isNaN(want[i]) && !Number.isNaN(got[i]));
+    expect(stray, `${label}: ${name} written where it must not be`).toEqual([]);
+  };
+  close('hseq', gotSeq, expectSeq);
+  close('hN', gotHN, expectHN);
+  if (gotC) close('c', gotC, expectC);
+  if (gotSaved) close('saved activations', gotSaved, expectSaved);
+  for (const b of Object.values(buffers)) b?.destroy();
+}
+
+/**
+ * Whole-layer cases for the persistent variant: one row or batch-tiled, inference or training,
+ * odd sizes (hidden sizes below, at and across one workgroup of units and several units per
+ * invocation), both directions, with and without per-row lengths.
+ */
+export function persistentCases(trainingVariant = true): Array<{ shape: CellStepShape; batchTile: boolean; training: boolean; lengths: number[] | null; name: string }> {
+  const out: ReturnType<typeof persistentCases> = [];
+  const sizes = [
+    { batch: 1, hidden: 1, seqLen: 4 },
+    { batch: 3, hidden: 7, seqLen: 5 },
+    { batch: 5, hidden: 65, seqLen: 3 },
+    { batch: 2, hidden: 300, seqLen: 3 },
+  ];
+  for (const training of trainingVariant ? [false, true] : [false]) {
+    for (const batchTile of [false, true]) {
+      for (const { batch, hidden, seqLen } of sizes) {
+        for (const numDirections of [1, 2]) {
+          for (const lengths of [null, Array.from({ length: batch }, (_, b) => 1 + ((b * 2) % seqLen))]) {
+            out.push({
+              shape: { batch, hidden, seqLen, numDirections, numLayers: 2, layer: 1 },
+              batchTile,
+              training,
+              lengths,
+              name: `persistent, ${training ? 'training, ' : ''}${batchTile ? 'batch-tiled' : 'one row'}: B=${batch} H=${hidden} T=${seqLen} D=${numDirections}${lengths ? `, lengths ${lengths}` : ''}`,
+            });
+          }
+        }
+      }
+    }
+  }
+  return out;
+}

@@ -4,7 +4,8 @@ import { resolveCellOptions } from '../../src/model/cell-functions.js';
 import { createRnnCellForward, type Nonlinearity } from '../../src/kernels/rnn-cell-forward.js';
 import { rnnCellForwardReference } from '../../src/reference/rnn-cell-forward.js';
 import { testRandom } from '../helpers/seed.js';
-import { cellCases, checkCellStep } from './cell-step-harness.js';
+import { cellCases, checkCellStep, checkPersistentLayer, persistentCases } from './cell-step-harness.js';
+import { persistentWorkgroup } from '../../src/kernels/recurrent-step.js';
 
 const { rng, seed } = testRandom('rnn-cell-forward');
 let ctx: GpuContext;
@@ -45,3 +46,14 @@ describe('rnn-cell-forward with other functions in the reverse direction against
     });
   }
 });
+
+for (const nonlinearity of ['tanh', 'relu', 'identity'] as Nonlinearity[]) {
+  describe(`rnn-cell-forward (${nonlinearity}), persistent: every step in one dispatch, against the float64 reference`, () => {
+    for (const c of persistentCases(false)) {
+      it(c.name, async () => {
+        const kernel = await createRnnCellForward(ctx, nonlinearity, { batchTile: c.batchTile, persistent: true, workgroup: persistentWorkgroup(c.shape.hidden) });
+        await checkPersistentLayer(ctx, kernel, (s) => rnnCellForwardReference({ ...s, nonlinearity }), rng, c.shape, `${c.name} (seed ${seed})`, c.lengths);
+      });
+    }
+  });
+}

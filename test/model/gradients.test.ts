@@ -42,10 +42,12 @@ describe.each(TRAINABLE)('$name gradients', (config) => {
   for (const numLayers of [1, 2, 3]) {
     for (const bidirectional of [false, true]) {
       for (const batchFirst of [false, true]) {
-        it(`L=${numLayers} bidirectional=${bidirectional} batchFirst=${batchFirst}`, async () => {
+        // Half the combinations with each forward kernel: persistent, or one dispatch per step.
+        const persistent = (numLayers + Number(bidirectional) + Number(batchFirst)) % 2 === 0;
+        it(`L=${numLayers} bidirectional=${bidirectional} batchFirst=${batchFirst} ${persistent ? 'persistent' : 'per step'}`, async () => {
           const I = 4;
           const H = 5 + numLayers;
-          const model = config.make(engine, { inputSize: I, hiddenSize: H, numLayers, bidirectional, batchFirst });
+          const model = config.make(engine, { inputSize: I, hiddenSize: H, numLayers, bidirectional, batchFirst, persistent });
           const dict = randomStateDict(model.spec, rng);
           model.loadStateDict(dict);
           const isLstm = model.kind === 'lstm';
@@ -88,7 +90,7 @@ describe.each(TRAINABLE)('$name gradients with variable lengths', (config) => {
       const H = 5;
       const B = 5;
       const T = 4;
-      const model = config.make(engine, { inputSize: I, hiddenSize: H, numLayers: 2, bidirectional: true, batchFirst });
+      const model = config.make(engine, { inputSize: I, hiddenSize: H, numLayers: 2, bidirectional: true, batchFirst, persistent: batchFirst });
       const dict = randomStateDict(model.spec, rng);
       model.loadStateDict(dict);
       const isLstm = model.kind === 'lstm';

@@ -22,10 +22,12 @@ describe.each(CELL_CONFIGS)('$name', (config) => {
   for (const numLayers of [1, 2, 3]) {
     for (const bidirectional of [false, true]) {
       for (const batchFirst of [false, true]) {
-        it(`L=${numLayers} bidirectional=${bidirectional} batchFirst=${batchFirst}`, async () => {
+        // Half the combinations with each recurrence kernel: persistent, or one dispatch per step.
+        const persistent = (numLayers + Number(bidirectional) + Number(batchFirst)) % 2 === 0;
+        it(`L=${numLayers} bidirectional=${bidirectional} batchFirst=${batchFirst} ${persistent ? 'persistent' : 'per step'}`, async () => {
           const inputSize = 5;
           const hiddenSize = 7 + numLayers;
-          const model = config.make(engine, { inputSize, hiddenSize, numLayers, bidirectional, batchFirst });
+          const model = config.make(engine, { inputSize, hiddenSize, numLayers, bidirectional, batchFirst, persistent });
           const dict = randomStateDict(model.spec, rng);
           model.loadStateDict(dict);
           const isLstm = model.kind === 'lstm';
@@ -60,7 +62,8 @@ describe.each(CELL_CONFIGS)('$name', (config) => {
       const H = 6;
       const B = 6;
       const T = 5;
-      const model = config.make(engine, { inputSize: I, hiddenSize: H, numLayers: 2, bidirectional: true, batchFirst });
+      // batchFirst with the per-step kernel, sequence-first with the persistent one.
+      const model = config.make(engine, { inputSize: I, hiddenSize: H, numLayers: 2, bidirectional: true, batchFirst, persistent: !batchFirst });
       const dict = randomStateDict(model.spec, rng);
       model.loadStateDict(dict);
       const seqLens = [5, 1, 3, 5, 2, 4];

@@ -48,12 +48,12 @@ function snapshot(): typeof counts {
 }
 
 describe('one submit per forward pass', () => {
-  for (const config of CELL_CONFIGS) {
-    it(`${config.name}: 3 layers, bidirectional, T = 9`, async () => {
+  for (const config of CELL_CONFIGS) for (const persistent of [false, true]) {
+    it(`${config.name}: 3 layers, bidirectional, T = 9, ${persistent ? 'persistent' : 'one dispatch per step'}`, async () => {
       const L = 3;
       const T = 9;
       const B = 2;
-      const model = config.make(engine, { inputSize: 4, hiddenSize: 5, numLayers: L, bidirectional: true });
+      const model = config.make(engine, { inputSize: 4, hiddenSize: 5, numLayers: L, bidirectional: true, persistent });
       const dict = randomStateDict(model.spec, rng);
       model.loadStateDict(dict);
       const x = randomFloats(rng, T * B * 4);
@@ -68,8 +68,10 @@ describe('one submit per forward pass', () => {
       expect(after.pipelines - before.pipelines, 'pipelines created on a repeated call').toBe(0);
 
       // Both directions share a step dispatch; the GRU's linear_before_reset = 0 form needs two.
+      // The persistent kernel: one dispatch per layer for every step, phases included.
       const perLayer = config.name === 'gru linearBeforeReset=false' ? 2 : 1;
-      expect(model.lastForwardStats).toEqual({ submits: 1, gemmDispatches: L, dispatchesPerStep: L * perLayer, dispatches: L + T * L * perLayer });
+      if (persistent) expect(model.lastForwardStats).toEqual({ submits: 1, gemmDispatches: L, dispatchesPerStep: 0, dispatches: 2 * L });
+      else expect(model.lastForwardStats).toEqual({ submits: 1, gemmDispatches: L, dispatchesPerStep: L * perLayer, dispatches: L + T * L * perLayer });
 
       const ref = recurrentForwardReference(model.spec, dict, x, { batch: B, seqLen: T });
       expectClose(`${config.name} repeated call (seed ${seed})`, r.output, ref.output);

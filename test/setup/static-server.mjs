@@ -12,14 +12,18 @@ const TYPES = {
   '.json': 'application/json',
   '.css': 'text/css',
   '.wgsl': 'text/plain',
+  '.wasm': 'application/wasm',
 };
+
+// Cross-origin isolation: SharedArrayBuffer, so that the benchmark's wasm peers may use threads.
+const ISOLATION = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
 
 /** Start serving `root`; resolves to { url, close() }. `/` answers with an empty page. */
 export async function serveStatic(root) {
   const server = createServer(async (req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     if (path === '/') {
-      res.writeHead(200, { 'content-type': TYPES['.html'] });
+      res.writeHead(200, { ...ISOLATION, 'content-type': TYPES['.html'] });
       res.end('<!doctype html><meta charset="utf-8"><title>webrnn</title><body></body>');
       return;
     }
@@ -34,7 +38,7 @@ export async function serveStatic(root) {
     }
     try {
       const body = await readFile(file);
-      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+      res.writeHead(200, { ...ISOLATION, 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
       res.end(body);
     } catch {
       res.writeHead(404).end();
