@@ -31,17 +31,19 @@ export function useBatchTile(batch: number): boolean {
  * of a layer in one dispatch) rather than one dispatch per step. The persistent kernel has
  * ceil(B / rows) · D workgroups, each walking its rows through every step with all H units;
  * the per-step kernel spreads each step over blocks of 64 units but pays a dispatch per step.
- * Measured on SwiftShader (see the README's benchmark section): the persistent kernel wins
- * while a workgroup's share of a step is small, below about MAX_PERSISTENT_WORK multiply-adds.
+ * Measured on SwiftShader in Node (forward passes, LSTM and Elman, medians of 3 interleaved
+ * runs): the persistent kernel was 1.05–1.27× faster from 4 rows and 128 units up (B = 4/16/64,
+ * H = 128/256/512), 0.84–0.97× at one row (H = 128, 512), where the per-step kernel's blocks
+ * of units keep both cores busy; hence: persistent from PERSISTENT_MIN_BATCH rows and
+ * PERSISTENT_MIN_HIDDEN units.
  */
-export function usePersistent(batch: number, hidden: number, gates: number, choice: boolean | 'auto'): boolean {
+export function usePersistent(batch: number, hidden: number, choice: boolean | 'auto'): boolean {
   if (choice !== 'auto') return choice;
-  const rows = useBatchTile(batch) ? BATCH_TILE_ROWS : 1;
-  return rows * gates * hidden * hidden <= MAX_PERSISTENT_WORK;
+  return batch >= PERSISTENT_MIN_BATCH && hidden >= PERSISTENT_MIN_HIDDEN;
 }
 
-/** Multiply-adds of one workgroup's step below which the persistent kernel is chosen. */
-export const MAX_PERSISTENT_WORK = 4 * 4 * 256 * 256;
+export const PERSISTENT_MIN_BATCH = 4;
+export const PERSISTENT_MIN_HIDDEN = 128;
 
 /**
  * Invocations per workgroup of the persistent variant for hidden size H: one per unit up to

@@ -325,7 +325,7 @@ export class RecurrentModel {
   /** The forward kernels for batches of `batch` rows (batch tile and persistent variant by size). */
   private getKernels(batch: number, training = false): Promise<ForwardKernels> {
     const { spec } = this;
-    return this.getKernelVariant(useBatchTile(batch), usePersistent(batch, spec.hiddenSize, gateCount(spec.kind), spec.persistent), training);
+    return this.getKernelVariant(useBatchTile(batch), usePersistent(batch, spec.hiddenSize, spec.persistent), training);
   }
 
   private getKernelVariant(batchTile: boolean, persistent: boolean, training: boolean): Promise<ForwardKernels> {

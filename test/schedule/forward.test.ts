@@ -79,6 +79,20 @@ describe('one submit per forward pass', () => {
     });
   }
 
+  it('by default the persistent kernel from 4 rows and 128 units, one dispatch per step below', async () => {
+    const model = engine.gru({ inputSize: 3, hiddenSize: 128 });
+    const T = 3;
+    await model.forward(randomFloats(rng, T * 4 * 3), { batch: 4, seqLen: T });
+    expect(model.lastForwardStats?.dispatches).toBe(2);
+    await model.forward(randomFloats(rng, T * 3 * 3), { batch: 3, seqLen: T });
+    expect(model.lastForwardStats?.dispatches).toBe(1 + T);
+    model.destroy();
+    const small = engine.gru({ inputSize: 3, hiddenSize: 127 });
+    await small.forward(randomFloats(rng, T * 4 * 3), { batch: 4, seqLen: T });
+    expect(small.lastForwardStats?.dispatches).toBe(1 + T);
+    small.destroy();
+  });
+
   it('pipelines are shared between models of the same kind', async () => {
     const a = engine.lstm({ inputSize: 3, hiddenSize: 4 });
     await a.forward(randomFloats(rng, 6), { batch: 1, seqLen: 2 });
