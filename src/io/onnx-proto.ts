@@ -168,29 +168,34 @@ export function tensorValues(t: OnnxTensor): { dims: number[]; values: Float32Ar
   const count = dims.reduce((a, b) => a * b, 1);
   if (t.dataLocation === 1) throw new WebRnnError('invalid-file', `onnx: tensor '${t.name}' keeps its data in an external file, which is not supported`);
   const raw = t.rawData ?? new Uint8Array(0);
-  const fromRaw = (bytesPer: number, read: (v: DataView, o: number) => number, out: Float32Array | Int32Array | Float64Array): typeof out => {
+  // The data's length is checked against the dims before anything is allocated: dims that lie
+  // can ask for more elements than any array holds.
+  const fromRaw = (bytesPer: number, read: (v: DataView, o: number) => number, make: (n: number) => Float32Array | Int32Array | Float64Array): Float32Array | Int32Array | Float64Array => {
     if (raw.length !== count * bytesPer) throw new WebRnnError('invalid-file', `onnx: tensor '${t.name}' has ${raw.length} bytes of data, its dims [${dims}] need ${count * bytesPer}`);
+    const out = make(count);
     const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     for (let i = 0; i < count; i++) out[i] = read(v, i * bytesPer);
     return out;
   };
-  const fromList = (list: number[], out: Float32Array | Int32Array | Float64Array): typeof out => {
+  const fromList = (list: number[], make: (n: number) => Float32Array | Int32Array | Float64Array): Float32Array | Int32Array | Float64Array => {
     if (list.length !== count) throw new WebRnnError('invalid-file', `onnx: tensor '${t.name}' has ${list.length} values, its dims [${dims}] need ${count}`);
+    const out = make(count);
     out.set(list);
     return out;
   };
+  const f32 = (n: number): Float32Array => new Float32Array(n);
+  const f64 = (n: number): Float64Array => new Float64Array(n);
+  const i32 = (n: number): Int32Array => new Int32Array(n);
   const useRaw = raw.length > 0 || count === 0;
   switch (t.dataType) {
     case ONNX_FLOAT:
-      return { dims, values: useRaw ? fromRaw(4, (v, o) => v.getFloat32(o, true), new Float32Array(count)) : fromList(t.floatData, new Float32Array(count)) };
+      return { dims, values: useRaw ? fromRaw(4, (v, o) => v.getFloat32(o, true), f32) : fromList(t.floatData, f32) };
     case ONNX_DOUBLE:
-      return { dims, values: useRaw ? fromRaw(8, (v, o) => v.getFloat64(o, true), new Float64Array(count)) : fromList(t.doubleData, new Float64Array(count)) };
+      return { dims, values: useRaw ? fromRaw(8, (v, o) => v.getFloat64(o, true), f64) : fromList(t.doubleData, f64) };
     case ONNX_INT32:
-      return { dims, values: useRaw ? fromRaw(4, (v, o) => v.getInt32(o, true), new Int32Array(count)) : fromList(t.int32Data, new Int32Array(count)) };
-    case ONNX_INT64: {
-      const values = useRaw ? fromRaw(8, (v, o) => Number(v.getBigInt64(o, true)), new Float64Array(count)) : fromList(t.int64Data, new Float64Array(count));
-      return { dims, values };
-    }
+      return { dims, values: useRaw ? fromRaw(4, (v, o) => v.getInt32(o, true), i32) : fromList(t.int32Data, i32) };
+    case ONNX_INT64:
+      return { dims, values: useRaw ? fromRaw(8, (v, o) => Number(v.getBigInt64(o, true)), f64) : fromList(t.int64Data, f64) };
     default:
       throw new WebRnnError('invalid-file', `onnx: tensor '${t.name}' has data type ${t.dataType}; float, double, int32 and int64 are read`);
   }

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../src/engine.js';
 import { WebRnnError } from '../../src/errors.js';
 import { OnnxModel } from '../../src/io/onnx-model.js';
-import { encodeModel } from '../../src/io/onnx-proto.js';
+import { encodeModel, tensorValues } from '../../src/io/onnx-proto.js';
 import { resolveSpec } from '../../src/model/spec.js';
 import { recurrentForwardReference } from '../../src/reference/recurrent-forward.js';
 import { expectClose } from '../helpers/compare.js';
@@ -286,6 +286,12 @@ describe('ONNX graphs with glue around the recurrent nodes', () => {
     }
     console.info(`fuzz (ONNX graphs): 400 inputs, outcomes ${JSON.stringify(outcomes)}`);
     expect(outcomes.ok).toBeGreaterThan(0);
+  });
+
+  it('a tensor whose dims ask for more than any array holds is refused before anything is allocated', () => {
+    const lying = { name: 't', dims: [1e9, 1e9, 1e9], dataType: FLOAT, rawData: new Uint8Array(4), floatData: [], int32Data: [], int64Data: [], doubleData: [], dataLocation: 0 };
+    expect(() => tensorValues(lying)).toThrow(/tensor 't' has 4 bytes of data/);
+    expect(() => tensorValues({ ...lying, rawData: new Uint8Array(0), floatData: [1, 2] })).toThrow(/tensor 't' has 2 values/);
   });
 
   it('refuses operators it does not run, and inputs it is not given', async () => {
