@@ -1,13 +1,17 @@
 #!/usr/bin/env node
-// `npm run bench`: times webrnn's forward pass in headless Chromium (through puppeteer, on
-// the browser's WebGPU adapter) or, with --node, in Node through Dawn. Prints one table and
-// writes bench/results/latest.json.
+// `npm run bench`: times webrnn in headless Chromium (through puppeteer, on the browser's
+// WebGPU adapter) next to TensorFlow.js (webgpu, wasm) and ONNX Runtime Web (webgpu, wasm) on
+// the same weights and inputs, with the adapter's ceilings measured by webrnn's own kernels;
+// or, with --node, webrnn alone in Node through Dawn. Prints one table and writes
+// bench/results/latest.json.
 //
-// Options: --node  --cells lstm,gru,rnn  --workloads A,B,C  --runs 7
+// Options: --node  --cells lstm,gru,rnn  --workloads A,B,C  --modes infer,train
+//          --engines webrnn,tfjs,ort  --runs 5  --cap 5 (seconds a peer row's warm-up may take
+//          before the row stops at it; 0: no cap)  --no-ceilings  --no-first-use
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { WORKLOADS } from './suite.js';
+import { ENGINES, WORKLOADS } from './suite.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -25,15 +29,25 @@ function parseArgs(argv) {
     else if (a === '--workloads') o.workloads = value().split(',');
     else if (a === '--runs') o.runs = Number(value());
     else if (a === '--modes') o.modes = value().split(',');
+    else if (a === '--engines') o.engines = value().split(',');
+    else if (a === '--cap') o.capMs = Number(value()) * 1000;
+    else if (a === '--no-ceilings') o.ceilings = false;
+    else if (a === '--no-first-use') o.firstUse = false;
     else if (a === '--help' || a === '-h') {
-      console.log('usage: npm run bench -- [--node] [--cells lstm,gru,rnn] [--workloads A,B,C] [--modes infer,train] [--runs N]');
+      console.log('usage: npm run bench -- [--node] [--cells lstm,gru,rnn] [--workloads A,B,C] [--modes infer,train] [--engines webrnn,tfjs,ort] [--runs N] [--cap SECONDS] [--no-ceilings] [--no-first-use]');
       process.exit(0);
     } else throw new Error(`unknown option ${a} (see --help)`);
   }
   for (const c of o.cells ?? []) if (!['lstm', 'gru', 'rnn'].includes(c)) throw new Error(`unknown cell ${c}`);
   for (const w of o.workloads ?? []) if (!(w in WORKLOADS)) throw new Error(`unknown workload ${w}`);
   for (const m of o.modes ?? []) if (!['infer', 'train'].includes(m)) throw new Error(`unknown mode ${m}`);
+  for (const e of o.engines ?? []) if (!ENGINES.includes(e)) throw new Error(`unknown engine ${e}`);
   if (o.runs !== undefined && !(Number.isInteger(o.runs) && o.runs >= 1)) throw new Error('--runs must be a positive integer');
+  if (o.capMs !== undefined && !(o.capMs >= 0)) throw new Error('--cap must be a number of seconds ≥ 0 (0: no cap)');
+  if (o.node) {
+    if (o.engines && o.engines.some((e) => e !== 'webrnn')) throw new Error('--node runs webrnn alone (the peers run in the browser)');
+    o.engines = ['webrnn'];
+  }
   return o;
 }
 
@@ -69,33 +83,59 @@ async function inNode(options) {
 }
 
 function progress(row) {
-  process.stderr.write(`  ${row.cell} ${row.workload} ${row.mode}: ${row.ms.toFixed(2)} ms\n`);
+  const what = row.mode === 'ceiling' ? `ceiling ${row.workload}` : `${row.engine} ${row.backend} ${row.cell} ${row.workload} ${row.mode}`;
+  process.stderr.write(`  ${what}: ${Number.isFinite(row.ms) ? `${row.ms.toFixed(2)} ms` : (row.error ?? row.note)}${row.capped ? ' (warm-up only: over the cap)' : ''}\n`);
+}
+
+const fmt = (x, digits = 2) => (x === undefined || x === null || !Number.isFinite(x) ? '' : x.toFixed(digits));
+
+function render(head, body) {
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
 }
 
 function table(rows) {
-  const head = ['cell', 'mode', 'workload', 'B', 'T', 'I', 'H', 'median ms', 'min ms', 'GFLOP/s', 'first call ms', 'dispatches', 'ok'];
-  const body = rows.map((r) => {
-    const w = WORKLOADS[r.workload];
-    return [r.cell, r.mode, r.workload, w.batch, w.seqLen, w.inputSize, w.hiddenSize, r.ms.toFixed(2), r.minMs.toFixed(2), r.gflops.toFixed(2), r.firstCallMs.toFixed(1), r.dispatches ?? '', r.ok ? 'yes' : 'NO'].map(String);
-  });
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells) => `| ${cells.map((c, i) => c.padStart(widths[i])).join(' | ')} |`;
-  return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
+  const out = [];
+  const ceilings = rows.filter((r) => r.mode === 'ceiling');
+  if (ceilings.length) {
+    out.push('Adapter ceilings (webrnn\'s own kernels):');
+    out.push(render(['measure', 'ms', 'GFLOP/s', 'GB/s'], ceilings.map((r) => [r.workload, r.workload === 'copy' ? '' : fmt(r.ms, 3), fmt(r.gflops || undefined), fmt(r.gbps, 1)])));
+  }
+  const first = rows.filter((r) => r.mode === 'first-use');
+  if (first.length) {
+    out.push('', 'First use: createEngine to the first result of a fresh model (workload A, pipelines compiled):');
+    out.push(render(['cell', 'ms'], first.map((r) => [r.cell, fmt(r.ms, 0)])));
+  }
+  const work = rows.filter((r) => !['ceiling', 'first-use'].includes(r.mode));
+  if (work.length) {
+    out.push('', 'Workloads (median ms of the timed runs after a warm-up; ×webrnn: time as a multiple of webrnn\'s):');
+    const head = ['cell', 'workload', 'mode', 'engine', 'backend', 'median ms', 'runs', 'GFLOP/s', '% GEMM', '×webrnn', 'GPU', 'ok', 'note'];
+    const body = work.map((r) => {
+      const w = WORKLOADS[r.workload];
+      const note = [r.capped ? 'over the cap: one (warm-up) run' : '', r.error ?? '', r.note ?? '', r.mode === 'stream' ? `per step; ${fmt(r.sequenceMs, 1)} ms for ${w.seqLen} steps` : ''].filter(Boolean).join('; ');
+      return [r.cell, `${r.workload} (B${w.batch} T${w.seqLen} I${w.inputSize} H${w.hiddenSize})`, r.mode, r.engine, r.backend, fmt(r.ms), String(r.runs), fmt(r.gflops, 3), r.shareOfGemm === undefined ? '' : `${(100 * r.shareOfGemm).toFixed(0)}%`, r.engine === 'webrnn' ? '' : fmt(r.ratio), r.onGpu ? 'yes' : 'no', r.ok ? 'yes' : 'NO', note];
+    });
+    out.push(render(head, body));
+  }
+  return out.join('\n');
 }
 
 const options = parseArgs(process.argv.slice(2));
 const { node, ...suiteOptions } = options;
-console.log(`webrnn benchmark (${node ? 'Node, Dawn' : 'headless Chromium'}), float32, median of ${suiteOptions.runs ?? 7} runs after warm-up`);
-console.log('infer: a forward pass with results read back; train: one training step (forward, MSE, BPTT, clipping, Adam, loss read back)');
+console.log(`webrnn benchmark (${node ? 'Node, Dawn' : 'headless Chromium'}), float32, median of ${suiteOptions.runs ?? 5} runs after a warm-up`);
+console.log('infer: a forward pass with all outputs read back; train: one training step (forward, MSE on a 1-output read-out, BPTT, global-norm clipping, Adam, loss read back)');
+const started = Date.now();
 const result = node ? await inNode(suiteOptions) : await inBrowser(suiteOptions);
 const a = result.adapter;
-console.log(`adapter: ${a.vendor} ${a.architecture} ${a.device} ${a.description}${a.software ? ' (software)' : ''}; ${result.browser}`);
+console.log(`adapter: ${[a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' ')}${a.software ? ' (software)' : ''}; ${result.browser}${result.peerVersions ? `; tfjs ${result.peerVersions.tfjs}, onnxruntime-web ${result.peerVersions.ort}` : ''}`);
 console.log(table(result.rows));
-const out = { adapter: result.adapter, browser: result.browser, date: new Date().toISOString(), rows: result.rows };
+const out = { adapter: result.adapter, browser: result.browser, date: new Date().toISOString(), peers: result.peerVersions, rows: result.rows };
 mkdirSync(join(root, 'bench/results'), { recursive: true });
 writeFileSync(join(root, 'bench/results/latest.json'), JSON.stringify(out, null, 2) + '\n');
-console.log('written: bench/results/latest.json');
-if (result.rows.some((r) => !r.ok)) {
-  console.error('some results did not match the reference');
+console.log(`written: bench/results/latest.json (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+const bad = result.rows.filter((r) => r.engine === 'webrnn' && !r.ok);
+if (bad.length) {
+  console.error(`webrnn rows that failed their check: ${bad.map((r) => `${r.cell} ${r.workload} ${r.mode}`).join(', ')}`);
   process.exit(1);
 }
