@@ -11,7 +11,7 @@
  */
 import { createReadbackBuffer, createStorageBuffer, createUniformBuffer, readFloats } from '../gpu/buffers.js';
 import type { GpuContext } from '../gpu/device.js';
-import { MatmulKernel } from '../kernels/matmul.js';
+import { MatmulKernel, type MatmulTiles } from '../kernels/matmul.js';
 
 /** Options of {@link measureCeilings}. */
 export interface CeilingOptions {
@@ -21,6 +21,8 @@ export interface CeilingOptions {
   runs?: number;
   /** Bytes copied per copy run. Default 64 MiB (less where the device's maxBufferSize is smaller). */
   copyBytes?: number;
+  /** The GEMM kernel's tiles (default: the ones the models use). */
+  tiles?: MatmulTiles;
 }
 
 /** The adapter's ceilings as webrnn's kernels see them. */
@@ -45,7 +47,7 @@ function median(xs: number[]): number {
 export async function measureCeilings(ctx: GpuContext, options: CeilingOptions = {}): Promise<Ceilings> {
   const runs = options.runs ?? 5;
   const sizes = options.gemmSizes ?? [1024, 2048];
-  const matmul = await MatmulKernel.create(ctx);
+  const matmul = await MatmulKernel.create(ctx, options.tiles);
   const device = ctx.device;
   const made: GPUBuffer[] = [];
   const storage = (label: string, floats: number): GPUBuffer => {

@@ -104,10 +104,20 @@ export interface MatmulBindings {
   c: GPUBuffer;
 }
 
-const WG_X = 16;
-const WG_Y = 16;
 /** Rows and columns of C per thread (fixed in the shader). */
 const BLOCK = 4;
+
+/**
+ * The shader's tunables: a workgroup of wgX × wgY threads owns a tile of 4·wgY rows by 4·wgX
+ * columns of C and walks K in slabs of tileK. Every choice computes the same product.
+ */
+export interface MatmulTiles {
+  wgX: number;
+  wgY: number;
+  tileK: number;
+}
+
+export const DEFAULT_MATMUL_TILES: MatmulTiles = { wgX: 16, wgY: 16, tileK: 16 };
 
 export class MatmulKernel {
   static readonly uniformLayout: UniformLayout = parseUniformLayout(source);
@@ -117,9 +127,14 @@ export class MatmulKernel {
     private readonly ctx: GpuContext,
     readonly pipeline: GPUComputePipeline,
     readonly bindGroupLayout: GPUBindGroupLayout,
+    readonly tiles: MatmulTiles,
   ) {}
 
-  static async create(ctx: GpuContext): Promise<MatmulKernel> {
+  static async create(ctx: GpuContext, tiles: MatmulTiles = DEFAULT_MATMUL_TILES): Promise<MatmulKernel> {
+    const threads = tiles.wgX * tiles.wgY;
+    if (![tiles.wgX, tiles.wgY, tiles.tileK].every((v) => Number.isInteger(v) && v >= 1) || threads > ctx.limits.maxComputeInvocationsPerWorkgroup) {
+      throw new WebRnnError('invalid-option', `matmul: tiles ${JSON.stringify(tiles)} (at most ${ctx.limits.maxComputeInvocationsPerWorkgroup} threads)`);
+    }
     const storage = (binding: number, type: GPUBufferBindingType): GPUBindGroupLayoutEntry => ({
       binding,
       visibility: ShaderStage.COMPUTE,
@@ -135,11 +150,11 @@ export class MatmulKernel {
     const pipeline = await ctx.pipelines.get({
       name: MATMUL,
       code: preprocessWgsl(source, {}),
-      constants: { WG_X, WG_Y },
+      constants: { WG_X: tiles.wgX, WG_Y: tiles.wgY, TILE_K: tiles.tileK },
       layout: layout.pipeline,
       layoutKey: MATMUL,
     });
-    return new MatmulKernel(ctx, pipeline, layout.bindGroup);
+    return new MatmulKernel(ctx, pipeline, layout.bindGroup, tiles);
   }
 
   /** Packed uniform for `shape` (validated, defaults filled in). */
@@ -159,7 +174,7 @@ export class MatmulKernel {
   /** Workgroup counts for `shape`, checked against maxComputeWorkgroupsPerDimension. */
   workgroups(shape: MatmulShape): [number, number, number] {
     const s = resolveMatmulShape(shape);
-    const size: [number, number, number] = [Math.ceil(s.N / (WG_X * BLOCK)), Math.ceil(s.M / (WG_Y * BLOCK)), s.batch];
+    const size: [number, number, number] = [Math.ceil(s.N / (this.tiles.wgX * BLOCK)), Math.ceil(s.M / (this.tiles.wgY * BLOCK)), s.batch];
     const max = this.ctx.limits.maxComputeWorkgroupsPerDimension;
     const names = ['N (columns)', 'M (rows)', 'batch'];
     size.forEach((n, i) => {

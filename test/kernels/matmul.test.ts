@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GpuContext } from '../../src/gpu/device.js';
-import { MatmulKernel, matmulExtents, resolveMatmulShape, type MatmulShape } from '../../src/kernels/matmul.js';
+import { MatmulKernel, matmulExtents, resolveMatmulShape, type MatmulShape, type MatmulTiles } from '../../src/kernels/matmul.js';
 import { matmulReference } from '../../src/reference/matmul.js';
 import { createUniformBuffer } from '../../src/gpu/buffers.js';
 import { expectClose } from '../helpers/compare.js';
@@ -9,11 +9,11 @@ import { testRandom } from '../helpers/seed.js';
 
 const { rng, seed } = testRandom('matmul');
 let ctx: GpuContext;
-let kernel: MatmulKernel;
+let defaultKernel: MatmulKernel;
 
 beforeAll(async () => {
   ctx = await GpuContext.create();
-  kernel = await MatmulKernel.create(ctx);
+  defaultKernel = await MatmulKernel.create(ctx);
 });
 afterAll(() => ctx?.destroy());
 
@@ -22,7 +22,7 @@ afterAll(() => ctx?.destroy());
  * elements of C outside the product (row padding, gaps between batch matrices) must come back
  * exactly as they were.
  */
-async function check(shape: MatmulShape): Promise<void> {
+async function check(shape: MatmulShape, kernel: MatmulKernel = defaultKernel): Promise<void> {
   const s = resolveMatmulShape(shape);
   const e = matmulExtents(s);
   const a = randomFloats(rng, e.a);
@@ -93,8 +93,32 @@ describe('matmul: C = A·Bᵀ (+ bias) (+ C)', () => {
   it('refuses operand buffers too small for the shape', () => {
     const small = upload(ctx, 'small', new Float32Array(4));
     const uniform = createUniformBuffer(ctx, 'u', 128);
-    expect(() => kernel.checkBuffers({ M: 3, N: 3, K: 3 }, { uniform, a: small, b: small, bias: small, c: small })).toThrow(/operand a .* holds 4 floats, the shape needs 9/);
+    expect(() => defaultKernel.checkBuffers({ M: 3, N: 3, K: 3 }, { uniform, a: small, b: small, bias: small, c: small })).toThrow(/operand a .* holds 4 floats, the shape needs 9/);
     small.destroy();
     uniform.destroy();
+  });
+});
+
+describe('matmul with other tiles: every workgroup shape and K slab computes the same product', () => {
+  const variants: MatmulTiles[] = [
+    { wgX: 8, wgY: 8, tileK: 8 },
+    { wgX: 16, wgY: 8, tileK: 32 },
+    { wgX: 8, wgY: 16, tileK: 4 },
+  ];
+  for (const tiles of variants) {
+    for (const [M, N, K] of [
+      [7, 13, 5],
+      [65, 33, 17],
+      [130, 67, 129],
+    ] as const) {
+      it(`${JSON.stringify(tiles)}: M=${M} N=${N} K=${K}`, async () => {
+        const kernel = await MatmulKernel.create(ctx, tiles);
+        await check({ M, N, K, transA: M % 2 === 0, transB: N % 2 === 1, hasBias: true }, kernel);
+        await check({ M, N, K, batch: 2, accumulate: true }, kernel);
+      });
+    }
+  }
+  it('refuses tiles the device cannot run', async () => {
+    await expect(MatmulKernel.create(ctx, { wgX: 32, wgY: 32, tileK: 16 })).rejects.toThrow(/at most \d+ threads/);
   });
 });
