@@ -43,3 +43,11 @@ export {
   NonFiniteError,
   type WebRnnErrorCode,
 } from './errors.js';
+// The theory toolkit: linear-Gaussian state-space models (Kalman filter, RTS smoother), linear
+// RNNs as VARMA models, HMMs as RNNs, gradient-path and norm-growth facts, memory time constants.
+export { matrix, matrixFromRows, matrixToRows, type Matrix } from './analysis/linear-algebra.js';
+export * from './analysis/state-space.js';
+export * from './analysis/varma.js';
+export * from './analysis/hmm.js';
+export * from './analysis/recurrence-theory.js';
+export * from './analysis/time-constants.js';
