@@ -114,6 +114,8 @@ export async function runSuite(lib, options = {}, log = () => {}, peers = null) 
   const engines = options.engines ?? ENGINES;
   const runs = options.runs ?? 5;
   const capMs = options.capMs ?? 5000;
+  // The recurrence kernel of webrnn's models: undefined (chosen by size), true or false.
+  const kernel = options.persistent === undefined ? {} : { persistent: options.persistent };
   const rows = [];
   const add = (row) => {
     rows.push(row);
@@ -156,7 +158,7 @@ export async function runSuite(lib, options = {}, log = () => {}, peers = null) 
         const x = randomFloats(w.seqLen * w.batch * w.inputSize, 12345);
         const target = randomFloats(w.seqLen * w.batch, 778);
         const flops = forwardFlops(w, cell);
-        const model = engine[cell]({ inputSize: w.inputSize, hiddenSize: w.hiddenSize, outputSize: 1, seed: 1 });
+        const model = engine[cell]({ inputSize: w.inputSize, hiddenSize: w.hiddenSize, outputSize: 1, seed: 1, ...kernel });
         const dict = await model.stateDict();
         const share = (gflops) => (gemmRate > 0 ? gflops / gemmRate : undefined);
         const base = { workload: name, cell };
@@ -167,11 +169,11 @@ export async function runSuite(lib, options = {}, log = () => {}, peers = null) 
         if (modes.includes('infer') && engines.includes('webrnn')) {
           const t = await timeRuns(() => model.forward(x, shape), runs, 0);
           const gflops = flops / (t.ms * 1e6);
-          add({ engine: 'webrnn', backend: 'webgpu', ...base, mode: 'infer', ...t, gflops, shareOfGemm: share(gflops), ok, onGpu: true, dispatches: model.lastForwardStats?.dispatches });
+          add({ engine: 'webrnn', backend: 'webgpu', ...base, mode: 'infer', ...t, gflops, shareOfGemm: share(gflops), ok, onGpu: true, dispatches: model.lastForwardStats?.dispatches, persistent: model.lastForwardStats?.dispatchesPerStep === 0 });
         }
         if (modes.includes('train')) {
           // A copy of the model per trainer: the same weights and the same first loss.
-          const trainer = engine[cell]({ inputSize: w.inputSize, hiddenSize: w.hiddenSize, outputSize: 1, seed: 1 });
+          const trainer = engine[cell]({ inputSize: w.inputSize, hiddenSize: w.hiddenSize, outputSize: 1, seed: 1, ...kernel });
           const opts = { batch: w.batch, seqLen: w.seqLen, loss: 'mse', optimizer: { type: 'adam', lr: 1e-3 }, clipGradNorm: 1 };
           const losses = [];
           const t = await timeRuns(async () => losses.push((await trainer.trainStep(x, target, opts)).loss), runs, 0);
