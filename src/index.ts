@@ -51,3 +51,5 @@ export * from './analysis/varma.js';
 export * from './analysis/hmm.js';
 export * from './analysis/recurrence-theory.js';
 export * from './analysis/time-constants.js';
+export * from './analysis/gradient-diagnostics.js';
+export * from './analysis/filtering.js';
