@@ -4,8 +4,10 @@
 // verbose logging during timed runs would cost time. Classic worker script.
 const lines = [];
 for (const k of ['log', 'error', 'warn', 'info', 'debug']) console[k] = (...args) => lines.push(args.map(String).join(' '));
-importScripts('/node_modules/onnxruntime-web/dist/ort.webgpu.min.js');
-ort.env.wasm.wasmPaths = '/node_modules/onnxruntime-web/dist/';
+// Paths relative to this script, so that the site may live under any directory.
+const ortDist = new URL('../node_modules/onnxruntime-web/dist/', self.location.href).href;
+importScripts(`${ortDist}ort.webgpu.min.js`);
+ort.env.wasm.wasmPaths = ortDist;
 ort.env.wasm.numThreads = 1;
 ort.env.logLevel = 'verbose';
 

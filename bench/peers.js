@@ -20,8 +20,11 @@ function addScript(src) {
   });
 }
 
-/** Load the peers' builds; returns { tf, ort } (globals of their UMD builds). */
+let siteBase = '';
+
+/** Load the peers' builds from under `base` (the site's root URL); returns { tf, ort } (globals of their UMD builds). */
 export async function loadPeers(base) {
+  siteBase = base;
   for (const src of SCRIPTS) await addScript(`${base}/${src}`);
   const { tf, ort } = window;
   tf.wasm.setWasmPaths(`${base}/node_modules/@tensorflow/tfjs-backend-wasm/dist/`);
@@ -151,7 +154,7 @@ let probeWorker = null;
  * provider: [op types] } }.
  */
 async function ortPlacements(bytes, ep) {
-  probeWorker ??= new Worker('/bench/ort-probe-worker.js');
+  probeWorker ??= new Worker(`${siteBase}/bench/ort-probe-worker.js`);
   const reply = await new Promise((resolve) => {
     probeWorker.onmessage = (m) => resolve(m.data);
     probeWorker.postMessage({ bytes, ep });
@@ -182,7 +185,8 @@ async function ortPlacements(bytes, ep) {
 export async function ortSession(ort, ep, bytes, op) {
   const placements = await ortPlacements(bytes, ep);
   const gpu = placements.WebGpuExecutionProvider ?? [];
-  const session = await ort.InferenceSession.create(bytes, { executionProviders: [ep] });
+  // Errors only: the placement warnings were read by the probe, and are not this session's to print.
+  const session = await ort.InferenceSession.create(bytes, { executionProviders: [ep], logSeverityLevel: 3 });
   return {
     placements,
     onGpu: ep === 'webgpu' && (gpu.includes(op) || (gpu.some((n) => n.startsWith('all ')) && Object.keys(placements).length === 1)),

@@ -112,6 +112,14 @@ export function linePlot(canvas: HTMLCanvasElement, series: Series[], options: {
       started = true;
     }
     ctx.stroke();
+    // A mark on each point where there are few, so that a single point still shows.
+    if (s.values.length <= 12) {
+      ctx.fillStyle = s.color;
+      for (let i = 0; i < s.values.length; i++) {
+        const y = f(s.values[i]);
+        if (Number.isFinite(y)) ctx.fillRect(px(s.x ? s.x[i] : i) - 2, py(y) - 2, 5, 5);
+      }
+    }
     ctx.fillStyle = s.color;
     ctx.fillText(s.label, W - pad.r - 150, pad.t + 14 + 14 * k);
   });

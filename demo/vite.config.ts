@@ -1,17 +1,59 @@
 // The demo site: one page per topic, built by `npm run build:demo` into demo/dist/ (static
 // files, index.html linking every page) and served by `npm run demo`.
-import { existsSync } from 'node:fs';
-import { defineConfig } from 'vite';
+import { copyFileSync, createReadStream, existsSync, mkdirSync } from 'node:fs';
+import { dirname, extname } from 'node:path';
+import { defineConfig, type Plugin } from 'vite';
 import { fileURLToPath } from 'node:url';
 
 const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
 
 export const PAGES = ['index', 'char-lstm', 'gradients', 'filtering', 'hmm', 'bench'].filter((p) => existsSync(here(`${p}.html`)));
 
+/**
+ * What the benchmark page needs besides the bundle: the peers' own builds (TensorFlow.js and
+ * ONNX Runtime Web, loaded as script tags by bench/peers.js, with their wasm) and the ONNX
+ * Runtime placement-probe worker, at the paths bench/peers.js uses (/node_modules/…, /bench/…).
+ * Served from the project in development, copied into demo/dist by the build.
+ */
+export const PEER_FILES = [
+  'node_modules/@tensorflow/tfjs/dist/tf.min.js',
+  'node_modules/@tensorflow/tfjs-backend-webgpu/dist/tf-backend-webgpu.min.js',
+  'node_modules/@tensorflow/tfjs-backend-wasm/dist/tf-backend-wasm.min.js',
+  ...['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm'].map((f) => `node_modules/@tensorflow/tfjs-backend-wasm/dist/${f}`),
+  'node_modules/onnxruntime-web/dist/ort.webgpu.min.js',
+  ...['', '.asyncify', '.jsep', '.jspi'].flatMap((v) => [`ort-wasm-simd-threaded${v}.mjs`, `ort-wasm-simd-threaded${v}.wasm`]).map((f) => `node_modules/onnxruntime-web/dist/${f}`),
+  'bench/ort-probe-worker.js',
+];
+
+const TYPES: Record<string, string> = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm' };
+
+function peerFiles(): Plugin {
+  return {
+    name: 'webrnn-peer-files',
+    configureServer(server) {
+      server.middlewares.use((req, res, next) => {
+        const path = decodeURIComponent((req.url ?? '').split('?')[0]).replace(/^\//, '');
+        if (!PEER_FILES.includes(path)) return next();
+        res.setHeader('content-type', TYPES[extname(path)] ?? 'application/octet-stream');
+        createReadStream(here(`../${path}`)).pipe(res);
+      });
+    },
+    writeBundle() {
+      for (const f of PEER_FILES) {
+        const to = here(`dist/${f}`);
+        mkdirSync(dirname(to), { recursive: true });
+        copyFileSync(here(`../${f}`), to);
+      }
+    },
+  };
+}
+
 export default defineConfig({
   root: here('.'),
   base: './',
-  server: { fs: { allow: [here('..')] } },
+  plugins: [peerFiles()],
+  // Cross-origin isolation, so that the wasm peers may use threads.
+  server: { fs: { allow: [here('..')] }, headers: { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' } },
   build: {
     outDir: here('dist'),
     emptyOutDir: true,
