@@ -114,7 +114,7 @@ export async function runSuite(lib, options = {}, log = () => {}, peers = null) 
   const engines = options.engines ?? ENGINES;
   const runs = options.runs ?? 5;
   const capMs = options.capMs ?? 5000;
-  // The recurrence kernel of webrnn's models: undefined (chosen by size), true or false.
+  // The recurrence kernel of webrnn's models: undefined (the model's default), true or false.
   const kernel = options.persistent === undefined ? {} : { persistent: options.persistent };
   const rows = [];
   const add = (row) => {

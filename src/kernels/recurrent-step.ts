@@ -27,25 +27,6 @@ export function useBatchTile(batch: number): boolean {
 }
 
 /**
- * Whether a forward of `batch` rows runs its recurrence with the persistent kernel (all steps
- * of a layer in one dispatch) rather than one dispatch per step. The persistent kernel has
- * ceil(B / rows) · D workgroups, each walking its rows through every step with all H units;
- * the per-step kernel spreads each step over blocks of 64 units but pays a dispatch per step.
- * Measured on SwiftShader in Node (forward passes, LSTM and Elman, medians of 3 interleaved
- * runs): the persistent kernel was 1.05–1.27× faster from 4 rows and 128 units up (B = 4/16/64,
- * H = 128/256/512), 0.84–0.97× at one row (H = 128, 512), where the per-step kernel's blocks
- * of units keep both cores busy; hence: persistent from PERSISTENT_MIN_BATCH rows and
- * PERSISTENT_MIN_HIDDEN units.
- */
-export function usePersistent(batch: number, hidden: number, choice: boolean | 'auto'): boolean {
-  if (choice !== 'auto') return choice;
-  return batch >= PERSISTENT_MIN_BATCH && hidden >= PERSISTENT_MIN_HIDDEN;
-}
-
-export const PERSISTENT_MIN_BATCH = 4;
-export const PERSISTENT_MIN_HIDDEN = 128;
-
-/**
  * Invocations per workgroup of the persistent variant for hidden size H: one per unit up to
  * 256 (the guaranteed maxComputeInvocationsPerWorkgroup), in multiples of 64; larger H has
  * each invocation take several units.

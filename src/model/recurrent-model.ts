@@ -22,7 +22,7 @@ import { createRnnCellBackward } from '../kernels/rnn-cell-backward.js';
 import { createLstmCellForward } from '../kernels/lstm-cell-forward.js';
 import { MatmulKernel } from '../kernels/matmul.js';
 import { createRnnCellForward } from '../kernels/rnn-cell-forward.js';
-import { persistentWorkgroup, useBatchTile, usePersistent } from '../kernels/recurrent-step.js';
+import { persistentWorkgroup, useBatchTile } from '../kernels/recurrent-step.js';
 import { GradientPlan, type BackwardKernels } from '../schedule/backward.js';
 import { checkCount, ForwardPlan, type ForwardKernels, type ForwardStats, type LayerParameterBuffers, type ReadoutBuffers } from '../schedule/forward.js';
 import { checkFinite, defaultParameters, packLayer, unpackLayer, validateStateDict, type PackedLayer, type StateDict } from './parameters.js';
@@ -322,10 +322,9 @@ export class RecurrentModel {
     });
   }
 
-  /** The forward kernels for batches of `batch` rows (batch tile and persistent variant by size). */
+  /** The forward kernels for batches of `batch` rows (the batch tile by size, persistent by the model's option). */
   private getKernels(batch: number, training = false): Promise<ForwardKernels> {
-    const { spec } = this;
-    return this.getKernelVariant(useBatchTile(batch), usePersistent(batch, spec.hiddenSize, spec.persistent), training);
+    return this.getKernelVariant(useBatchTile(batch), this.spec.persistent, training);
   }
 
   private getKernelVariant(batchTile: boolean, persistent: boolean, training: boolean): Promise<ForwardKernels> {
@@ -371,8 +370,7 @@ export class RecurrentModel {
       await this.getKernels(checkCount('batch', batch));
       return;
     }
-    const persistence = this.spec.persistent === 'auto' ? [false, true] : [this.spec.persistent];
-    await Promise.all([false, true].flatMap((tile) => persistence.map((p) => this.getKernelVariant(tile, p, false))));
+    await Promise.all([false, true].map((tile) => this.getKernelVariant(tile, this.spec.persistent, false)));
   }
 
   /** The cached plan of `key` in `plans`, made by `create` on a miss (least recently used evicted). */

@@ -40,8 +40,9 @@ export interface RecurrentOptions {
   /**
    * How the forward recurrence is dispatched: true, all steps of a layer in one dispatch (the
    * persistent kernel: one workgroup per block of rows and direction keeps its state to itself,
-   * no per-step dispatch cost); false, one dispatch per step spread over blocks of hidden
-   * units; default, chosen per batch by size (see kernels/recurrent-step.ts usePersistent).
+   * no per-step dispatch cost); false (default), one dispatch per step spread over blocks of
+   * hidden units. On SwiftShader the persistent kernel measured slower at one row and within
+   * the run-to-run noise of the per-step kernel at batches of 16 and 64 (README, Benchmark).
    */
   persistent?: boolean;
 }
@@ -90,8 +91,8 @@ export interface ModelSpec {
   readonly checkFinite: boolean;
   /** Outputs of the linear read-out; 0 when the model has none. */
   readonly outputSize: number;
-  /** The forward recurrence's dispatch: persistent, per step, or chosen by size ('auto'). */
-  readonly persistent: boolean | 'auto';
+  /** The forward recurrence's dispatch: true, persistent; false, one dispatch per step. */
+  readonly persistent: boolean;
 }
 
 /** Gate blocks per hidden unit: LSTM i,f,g,o; GRU r,z,n; Elman one. */
@@ -164,7 +165,7 @@ export function resolveSpec(kind: CellKind, options: RnnOptions & GruOptions & L
     seed,
     checkFinite: boolean('checkFinite', options.checkFinite, false),
     outputSize: options.outputSize === undefined ? 0 : positiveInteger('outputSize', options.outputSize),
-    persistent: options.persistent === undefined ? 'auto' : boolean('persistent', options.persistent, false),
+    persistent: boolean('persistent', options.persistent, false),
   };
 }
 

@@ -79,18 +79,18 @@ describe('one submit per forward pass', () => {
     });
   }
 
-  it('by default the persistent kernel from 4 rows and 128 units, one dispatch per step below', async () => {
-    const model = engine.gru({ inputSize: 3, hiddenSize: 128 });
+  it('one dispatch per step by default, one per layer with persistent: true', async () => {
     const T = 3;
-    await model.forward(randomFloats(rng, T * 4 * 3), { batch: 4, seqLen: T });
-    expect(model.lastForwardStats?.dispatches).toBe(2);
-    await model.forward(randomFloats(rng, T * 3 * 3), { batch: 3, seqLen: T });
-    expect(model.lastForwardStats?.dispatches).toBe(1 + T);
-    model.destroy();
-    const small = engine.gru({ inputSize: 3, hiddenSize: 127 });
-    await small.forward(randomFloats(rng, T * 4 * 3), { batch: 4, seqLen: T });
-    expect(small.lastForwardStats?.dispatches).toBe(1 + T);
-    small.destroy();
+    for (const [persistent, dispatches] of [
+      [undefined, 1 + T],
+      [false, 1 + T],
+      [true, 2],
+    ] as const) {
+      const model = engine.gru({ inputSize: 3, hiddenSize: 128, persistent });
+      await model.forward(randomFloats(rng, T * 4 * 3), { batch: 4, seqLen: T });
+      expect(model.lastForwardStats?.dispatches, `persistent ${String(persistent)}`).toBe(dispatches);
+      model.destroy();
+    }
   });
 
   it('pipelines are shared between models of the same kind', async () => {
