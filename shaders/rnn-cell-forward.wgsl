@@ -42,16 +42,3 @@ fn cellStep(x: u32, j: u32, b0: u32, d: u32) {
   }
 }
 
-@compute @workgroup_size(WG)
-fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
-#if PERSISTENT
-  for (var s = 0u; s < p.seqLen; s++) {
-    curStep = s;
-    for (var j0 = 0u; j0 < p.hidden; j0 += WG) { cellStep(lid.x, j0 + lid.x, wid.y * ROWS, wid.z); }
-    phaseBarrier();
-  }
-#else
-  curStep = p.step;
-  cellStep(lid.x, wid.x * WG + lid.x, wid.y * ROWS, wid.z);
-#endif
-}

@@ -247,3 +247,22 @@ fn actH(x: f32, d: u32) -> f32 {
 fn tanhSat(x: f32) -> f32 {
   return tanh(clamp(x, -15.0, 15.0));
 }
+
+#if ONE_PHASE
+// The entry point of the cells whose step is one phase (every cell but the GRU's
+// linear_before_reset = 0 form, which has its own): each defines cellStep(x, j, b0, d), the
+// step of unit j of rows b0 .. b0 + ROWS - 1 and direction d at step curStep.
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+#if PERSISTENT
+  for (var s = 0u; s < p.seqLen; s++) {
+    curStep = s;
+    for (var j0 = 0u; j0 < p.hidden; j0 += WG) { cellStep(lid.x, j0 + lid.x, wid.y * ROWS, wid.z); }
+    phaseBarrier();
+  }
+#else
+  curStep = p.step;
+  cellStep(lid.x, wid.x * WG + lid.x, wid.y * ROWS, wid.z);
+#endif
+}
+#endif

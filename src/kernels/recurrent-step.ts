@@ -190,7 +190,8 @@ export class CellStepKernel {
     const layoutKey = `recurrent-step${spec.extra ? '+extra' : ''}${saves ? '+saved' : ''}`;
     const layout = ctx.pipelines.layout(layoutKey, entries);
     const persistent = spec.persistent ?? false;
-    const defines = { ...spec.defines, BATCH_TILE: spec.batchTile, TRAINING: spec.training, GATED: spec.gates > 1, PERSISTENT: persistent };
+    // ONE_PHASE: the prelude supplies `main` (a cell with one entry point per step defines only cellStep).
+    const defines = { ...spec.defines, BATCH_TILE: spec.batchTile, TRAINING: spec.training, GATED: spec.gates > 1, PERSISTENT: persistent, ONE_PHASE: spec.entryPoints.length === 1 };
     const code = preprocessWgsl(`${commonSource}\n${spec.source}`, defines);
     // The persistent variant has one entry point that runs every phase of every step.
     const entryPoints = persistent ? ['main'] : spec.entryPoints;
