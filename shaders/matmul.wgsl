@@ -56,6 +56,7 @@ override TILE_K: u32 = 16u;
 
 // aTile[kk * WG_Y + y] holds A'(m0 + 4y + i, k0 + kk) in component i;
 // bTile[kk * WG_X + x] holds B'(n0 + 4x + j, k0 + kk) in component j.
+// (Unused by the DIRECT variant.)
 var<workgroup> aTile: array<vec4f, TILE_K * WG_Y>;
 var<workgroup> bTile: array<vec4f, TILE_K * WG_X>;
 
@@ -84,6 +85,73 @@ fn storeC(base: u32, m: u32, n0: u32, v: vec4f) {
   }
 }
 
+#if DIRECT
+// DIRECT: no staging. Each thread reads its 4 rows of A' and 4 columns of B' straight from
+// memory, one k at a time, so the kernel has no barrier: on a CPU adapter (SwiftShader)
+// workgroup memory is ordinary memory and each barrier switches between the workgroup's
+// invocations, which costs more than the reuse it buys (measured 1.8x faster at 1024^3, README).
+// The loop has no branch either: the operands' storage order becomes a pair of strides, and
+// rows and columns past the matrix read the last row or column (clamped; storeC drops them).
+@compute @workgroup_size(WG_X, WG_Y)
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let m = (wid.y * WG_Y + lid.y) * 4u;
+  let n = (wid.x * WG_X + lid.x) * 4u;
+  let z = wid.z;
+  // A'(m, k) at a[m * aM + k * aK], B'(n, k) at b[n * bN + k * bK] (past the batch offsets).
+  let tA = p.transA != 0u;
+  let tB = p.transB != 0u;
+  let aM = select(p.lda, 1u, tA);
+  let aK = select(1u, p.lda, tA);
+  let bN = select(p.ldb, 1u, tB);
+  let bK = select(1u, p.ldb, tB);
+  let rows = min(vec4u(m) + vec4u(0u, 1u, 2u, 3u), vec4u(p.M - 1u));
+  let cols = min(vec4u(n) + vec4u(0u, 1u, 2u, 3u), vec4u(p.N - 1u));
+  let ar = vec4u(p.offsetA + z * p.strideA) + rows * aM;
+  let bc = vec4u(p.offsetB + z * p.strideB) + cols * bN;
+
+  // acc[i]: row m + i, component j: column n + j. ak, bk: where the 4 rows of A' and the 4
+  // columns of B' are at the current k. K four at a time: acc += B4 * A4^T, column kk of B4
+  // being B'(n .. n + 3, k + kk) and column kk of A4 being A'(m .. m + 3, k + kk).
+  var acc = mat4x4f();
+  var ak = ar;
+  var bk = bc;
+  let stepA = vec4u(aK);
+  let stepB = vec4u(bK);
+  let K4 = p.K & ~3u;
+  for (var k = 0u; k < K4; k += 4u) {
+    let a0 = vec4f(a[ak.x], a[ak.y], a[ak.z], a[ak.w]);
+    let b0 = vec4f(b[bk.x], b[bk.y], b[bk.z], b[bk.w]);
+    ak += stepA;
+    bk += stepB;
+    let a1 = vec4f(a[ak.x], a[ak.y], a[ak.z], a[ak.w]);
+    let b1 = vec4f(b[bk.x], b[bk.y], b[bk.z], b[bk.w]);
+    ak += stepA;
+    bk += stepB;
+    let a2 = vec4f(a[ak.x], a[ak.y], a[ak.z], a[ak.w]);
+    let b2 = vec4f(b[bk.x], b[bk.y], b[bk.z], b[bk.w]);
+    ak += stepA;
+    bk += stepB;
+    let a3 = vec4f(a[ak.x], a[ak.y], a[ak.z], a[ak.w]);
+    let b3 = vec4f(b[bk.x], b[bk.y], b[bk.z], b[bk.w]);
+    ak += stepA;
+    bk += stepB;
+    acc += mat4x4f(b0, b1, b2, b3) * transpose(mat4x4f(a0, a1, a2, a3));
+  }
+  for (var k = K4; k < p.K; k++) {
+    let av = vec4f(a[ak.x], a[ak.y], a[ak.z], a[ak.w]);
+    let bv = vec4f(b[bk.x], b[bk.y], b[bk.z], b[bk.w]);
+    ak += stepA;
+    bk += stepB;
+    acc += mat4x4f(bv * av.x, bv * av.y, bv * av.z, bv * av.w);
+  }
+
+  let cBase = p.offsetC + z * p.strideC;
+  storeC(cBase, m, n, acc[0]);
+  storeC(cBase, m + 1u, n, acc[1]);
+  storeC(cBase, m + 2u, n, acc[2]);
+  storeC(cBase, m + 3u, n, acc[3]);
+}
+#else
 @compute @workgroup_size(WG_X, WG_Y)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
   let tileM = WG_Y * 4u;
@@ -135,3 +203,4 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   storeC(cBase, m + 2u, n, acc2);
   storeC(cBase, m + 3u, n, acc3);
 }
+#endif

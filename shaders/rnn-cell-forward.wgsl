@@ -5,6 +5,15 @@
 
 @group(0) @binding(2) var<storage, read> whhT: array<f32>;
 
+#if DIRECT
+// W_hh[j, k .. k + 3] of direction d.
+fn unitW4(d: u32, k: u32, j: u32) -> vec4f {
+  let H = p.hidden;
+  let wi = whhIndex(d, k, j);
+  return vec4f(whhT[wi], whhT[wi + H], whhT[wi + 2u * H], whhT[wi + 3u * H]);
+}
+#endif
+
 // Unit j of rows b0 .. b0 + ROWS - 1, direction d, at step curStep; x is the invocation's
 // index in the workgroup. Called in uniform control flow (it holds barriers).
 fn cellStep(x: u32, j: u32, b0: u32, d: u32) {
@@ -12,6 +21,34 @@ fn cellStep(x: u32, j: u32, b0: u32, d: u32) {
 
   // Component r: the pre-activation of row b0 + r (only x without BATCH_TILE).
   var acc = vec4f(0.0);
+#if DIRECT
+  // Four input units at a time (see DIRECT in the prelude): w4 holds W_hh[j, k .. k + 3],
+  // w4 * (column r: h_{t-1}[b0 + r, k .. k + 3]) is row b0 + r's share of those inputs.
+  if (j < H) {
+    let base = prevHBases(b0, d);
+    let H4 = H & ~3u;
+    if (curStep == 0u) {
+      for (var k = 0u; k < H4; k += 4u) {
+#if BATCH_TILE
+        acc += unitW4(d, k, j) * firstHRows(base, k);
+#else
+        acc.x += dot(unitW4(d, k, j), firstH4(base.x, k));
+#endif
+      }
+    } else {
+      for (var k = 0u; k < H4; k += 4u) {
+#if BATCH_TILE
+        acc += unitW4(d, k, j) * prevHRows(base, k);
+#else
+        acc.x += dot(unitW4(d, k, j), prevH4(base.x, k));
+#endif
+      }
+    }
+    for (var k = H4; k < H; k++) {
+      acc = fma(prevHColumn(base, k), vec4f(whhT[whhIndex(d, k, j)]), acc);
+    }
+  }
+#else
   for (var k0 = 0u; k0 < H; k0 += WG) {
     stagePrevH(b0, d, k0, x);
     if (j < H) {
@@ -27,6 +64,7 @@ fn cellStep(x: u32, j: u32, b0: u32, d: u32) {
     }
     workgroupBarrier();
   }
+#endif
   if (j >= H) { return; }
   for (var r = 0u; r < ROWS; r++) {
     let b = b0 + r;

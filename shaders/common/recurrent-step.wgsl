@@ -143,10 +143,105 @@ fn whhIndex(d: u32, k: u32, j: u32) -> u32 {
   return (d * p.hidden + k) * p.hidden + j;
 }
 
+#if DIRECT
+// DIRECT: the recurrent product reads h_{t-1} straight from h0 or hseq instead of staging it
+// in workgroup memory, so a step has no barrier. On a CPU adapter (SwiftShader) workgroup
+// memory is ordinary memory and every barrier switches between the workgroup's invocations,
+// which costs more than the loads it saves (measured 1.4x faster per LSTM step at B and C).
+// The products walk the input units four at a time, reading h_{t-1}[b, k .. k + 3] of each
+// row as a vec4f; the H mod 4 last ones one at a time (prevHAt). h0 and hseq being different
+// buffers, each product has one loop per buffer under a uniform branch: a buffer choice
+// inside the loop costs as much as the whole gain on SwiftShader.
+
+// Index of h_{t-1}[b, d, 0] in h0 on the first step, in hseq after it; 0 (a valid row whose
+// product is not used) for a row past the batch or not running.
+fn prevHBase(b: u32, d: u32) -> u32 {
+  if (b >= p.batch || !running(b)) { return 0u; }
+  if (curStep == 0u) { return stateIndex(b, d, 0u); }
+  let t = timeOf(d, b);
+  var tp = t - 1u;
+  if (d == 1u) { tp = t + 1u; }
+  return hseqIndex(tp, b, d, 0u);
+}
+
+// The row bases of rows b0 .. b0 + 3 (b0 alone without BATCH_TILE).
+fn prevHBases(b0: u32, d: u32) -> vec4u {
+#if BATCH_TILE
+  return vec4u(prevHBase(b0, d), prevHBase(b0 + 1u, d), prevHBase(b0 + 2u, d), prevHBase(b0 + 3u, d));
+#else
+  return vec4u(prevHBase(b0, d), 0u, 0u, 0u);
+#endif
+}
+
+// Element i of the buffer that holds h_{t-1} (prevHBase's).
+fn prevHAt(i: u32) -> f32 {
+  if (curStep == 0u) { return h0[i]; }
+  return hseq[i];
+}
+
+// h_{t-1}[k .. k + 3] of the rows at `base`, column r for row r: from hseq (firstH4: h0).
+fn prevH4(base: u32, k: u32) -> vec4f {
+  return vec4f(hseq[base + k], hseq[base + k + 1u], hseq[base + k + 2u], hseq[base + k + 3u]);
+}
+fn firstH4(base: u32, k: u32) -> vec4f {
+  return vec4f(h0[base + k], h0[base + k + 1u], h0[base + k + 2u], h0[base + k + 3u]);
+}
+fn prevHRows(base: vec4u, k: u32) -> mat4x4f {
+  return mat4x4f(prevH4(base.x, k), prevH4(base.y, k), prevH4(base.z, k), prevH4(base.w, k));
+}
+fn firstHRows(base: vec4u, k: u32) -> mat4x4f {
+  return mat4x4f(firstH4(base.x, k), firstH4(base.y, k), firstH4(base.z, k), firstH4(base.w, k));
+}
+// h_{t-1}[b, k] of the rows at `base` as a vec4f over rows.
+fn prevHColumn(base: vec4u, k: u32) -> vec4f {
+  return vec4f(prevHAt(base.x + k), prevHAt(base.y + k), prevHAt(base.z + k), prevHAt(base.w + k));
+}
+#endif
+
 #if GATED
 // The gated cells (LSTM, GRU; whhT holds a vec4f of gates per unit): h_{t-1} W_hh^T for unit j
 // of rows b0 .. b0 + ROWS - 1, column r holding row b0 + r's gates (only column 0 without
-// BATCH_TILE). Called in uniform control flow by every invocation (it holds barriers).
+// BATCH_TILE). Called in uniform control flow by every invocation (it may hold barriers).
+#if DIRECT
+// Column kk of gatesW4: the gates of unit j for input unit k + kk; gatesW4 * (column r:
+// h_{t-1}[b0 + r, k .. k + 3]) adds those four inputs' products to row b0 + r's gates.
+fn gatesW4(d: u32, k: u32, j: u32) -> mat4x4f {
+  let H = p.hidden;
+  let wi = whhIndex(d, k, j);
+  return mat4x4f(whhT[wi], whhT[wi + H], whhT[wi + 2u * H], whhT[wi + 3u * H]);
+}
+
+fn gatePreactivations(b0: u32, d: u32, j: u32, x: u32) -> mat4x4f {
+  let H = p.hidden;
+  var acc = mat4x4f();
+  if (j >= H) { return acc; }
+  let base = prevHBases(b0, d);
+  let H4 = H & ~3u;
+  if (curStep == 0u) {
+    for (var k = 0u; k < H4; k += 4u) {
+#if BATCH_TILE
+      acc += gatesW4(d, k, j) * firstHRows(base, k);
+#else
+      acc[0] += gatesW4(d, k, j) * firstH4(base.x, k);
+#endif
+    }
+  } else {
+    for (var k = 0u; k < H4; k += 4u) {
+#if BATCH_TILE
+      acc += gatesW4(d, k, j) * prevHRows(base, k);
+#else
+      acc[0] += gatesW4(d, k, j) * prevH4(base.x, k);
+#endif
+    }
+  }
+  for (var k = H4; k < H; k++) {
+    let wv = whhT[whhIndex(d, k, j)];
+    let hv = prevHColumn(base, k);
+    acc += mat4x4f(wv * hv.x, wv * hv.y, wv * hv.z, wv * hv.w);
+  }
+  return acc;
+}
+#else
 fn gatePreactivations(b0: u32, d: u32, j: u32, x: u32) -> mat4x4f {
   let H = p.hidden;
   var acc = mat4x4f();
@@ -168,6 +263,7 @@ fn gatePreactivations(b0: u32, d: u32, j: u32, x: u32) -> mat4x4f {
   }
   return acc;
 }
+#endif
 #endif
 
 fn sigmoid(x: f32) -> f32 {

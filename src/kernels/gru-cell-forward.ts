@@ -24,6 +24,8 @@ export function createGruCellForward(ctx: GpuContext, linearBeforeReset: boolean
     extra: linearBeforeReset ? null : 'rh',
     batchTile: variant.batchTile,
     persistent: variant.persistent ?? false,
+    // The two-phase form stages h_{t-1} and r⊙h in both of its phases: no DIRECT variant.
+    direct: linearBeforeReset && (variant.direct ?? false),
     workgroup: variant.workgroup,
     training: variant.training ?? false,
     savedSlots: linearBeforeReset ? 5 : 0,

@@ -17,6 +17,7 @@ export function createLstmCellForward(ctx: GpuContext, variant: CellVariant & { 
     extra: 'c',
     batchTile: variant.batchTile,
     persistent: variant.persistent ?? false,
+    direct: variant.direct ?? false,
     workgroup: variant.workgroup,
     training: variant.training ?? false,
     savedSlots: 6,

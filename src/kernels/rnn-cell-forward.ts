@@ -31,6 +31,7 @@ export function createRnnCellForward(ctx: GpuContext, nonlinearity: Nonlinearity
     extra: null,
     batchTile: variant.batchTile,
     persistent: variant.persistent ?? false,
+    direct: variant.direct ?? false,
     workgroup: variant.workgroup,
     training: variant.training ?? false,
     savedSlots: 0,

@@ -22,7 +22,7 @@ import { createRnnCellBackward } from '../kernels/rnn-cell-backward.js';
 import { createLstmCellForward } from '../kernels/lstm-cell-forward.js';
 import { MatmulKernel } from '../kernels/matmul.js';
 import { createRnnCellForward } from '../kernels/rnn-cell-forward.js';
-import { persistentWorkgroup, useBatchTile } from '../kernels/recurrent-step.js';
+import { directProduct, persistentWorkgroup, useBatchTile } from '../kernels/recurrent-step.js';
 import { GradientPlan, type BackwardKernels } from '../schedule/backward.js';
 import { checkCount, ForwardPlan, type ForwardKernels, type ForwardStats, type LayerParameterBuffers, type ReadoutBuffers } from '../schedule/forward.js';
 import { checkFinite, defaultParameters, packLayer, unpackLayer, validateStateDict, type PackedLayer, type StateDict } from './parameters.js';
@@ -322,7 +322,10 @@ export class RecurrentModel {
     });
   }
 
-  /** The forward kernels for batches of `batch` rows (the batch tile by size, persistent by the model's option). */
+  /**
+   * The forward kernels for batches of `batch` rows (the batch tile by size, persistent by the
+   * model's option, the direct product by the adapter: see directProduct).
+   */
   private getKernels(batch: number, training = false): Promise<ForwardKernels> {
     return this.getKernelVariant(useBatchTile(batch), this.spec.persistent, training);
   }
@@ -332,7 +335,7 @@ export class RecurrentModel {
     const key = `${batchTile}|${training}|${persistent}`;
     let kernels = this.kernels.get(key);
     if (!kernels) {
-      const variant = { batchTile, training, cell: spec.cell, persistent, workgroup: persistentWorkgroup(spec.hiddenSize) };
+      const variant = { batchTile, training, cell: spec.cell, persistent, direct: !persistent && directProduct(ctx), workgroup: persistentWorkgroup(spec.hiddenSize) };
       const cell =
         spec.kind === 'lstm'
           ? createLstmCellForward(ctx, { ...variant, peepholes: spec.peepholes })

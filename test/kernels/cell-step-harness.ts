@@ -170,6 +170,8 @@ export interface CellCase {
   shape: CellStepShape;
   step: number;
   batchTile: boolean;
+  /** The DIRECT recurrent product (h_{t-1} read from memory) instead of the staged one. */
+  direct: boolean;
   training: boolean;
   /** Per-row sequence lengths (null: all run every step). */
   lengths: number[] | null;
@@ -177,15 +179,15 @@ export interface CellCase {
 }
 
 /**
- * (variant, shape, step) cases: every kernel variant (one row or batch-tiled; inference or,
- * with `trainingVariant`, training), the first step (reads h0), a middle step, the last step
+ * (variant, shape, step) cases: every kernel variant (one row or batch-tiled; staged or direct
+ * recurrent product; inference or, with `trainingVariant`, training), the first step (reads h0), a middle step, the last step
  * (writes hN).
  */
 export function cellCases(trainingVariant = true): CellCase[] {
   const out: CellCase[] = [];
   const variants = trainingVariant ? [false, true] : [false];
   for (const training of variants) {
-    for (const batchTile of [false, true]) {
+    for (const [batchTile, direct] of [[false, false], [true, false], [false, true], [true, true]]) {
       for (const { batch, hidden } of CELL_SIZES) {
         for (const numDirections of [1, 2]) {
           const seqLen = 3;
@@ -196,9 +198,10 @@ export function cellCases(trainingVariant = true): CellCase[] {
                 shape: { batch, hidden, seqLen, numDirections, numLayers: 2, layer: step % 2 },
                 step,
                 batchTile,
+                direct,
                 training,
                 lengths,
-                name: `${training ? 'training, ' : ''}${batchTile ? 'batch-tiled' : 'one row'}: B=${batch} H=${hidden} D=${numDirections} step ${step} of ${seqLen}${lengths ? `, lengths ${lengths}` : ''}`,
+                name: `${training ? 'training, ' : ''}${direct ? 'direct, ' : ''}${batchTile ? 'batch-tiled' : 'one row'}: B=${batch} H=${hidden} D=${numDirections} step ${step} of ${seqLen}${lengths ? `, lengths ${lengths}` : ''}`,
               });
             }
           }

@@ -19,7 +19,7 @@ for (const linearBeforeReset of [true, false]) {
   describe(`gru-cell-forward (linearBeforeReset ${linearBeforeReset}) against the float64 reference`, () => {
     for (const c of cellCases(linearBeforeReset)) {
       it(c.name, async () => {
-        const kernel = await createGruCellForward(ctx, linearBeforeReset, { batchTile: c.batchTile, training: c.training });
+        const kernel = await createGruCellForward(ctx, linearBeforeReset, { batchTile: c.batchTile, direct: c.direct, training: c.training });
         await checkCellStep(ctx, kernel, (s) => gruCellForwardReference({ ...s, linearBeforeReset }), rng, c.shape, c.step, `${c.name} (seed ${seed})`, c.lengths);
       });
     }
@@ -30,7 +30,7 @@ describe('gru-cell-forward with ONNX cell functions and clip against the float64
   const cell = resolveCellOptions('gru', { f: { name: 'HardSigmoid' }, g: { name: 'Elu', alpha: 0.7 }, clip: 1.5 }, { name: 'Sigmoid' });
   for (const c of cellCases(false).filter((k) => k.shape.hidden !== 130)) {
     it(c.name, async () => {
-      const kernel = await createGruCellForward(ctx, true, { batchTile: c.batchTile, cell });
+      const kernel = await createGruCellForward(ctx, true, { batchTile: c.batchTile, direct: c.direct, cell });
       await checkCellStep(ctx, kernel, (s) => gruCellForwardReference({ ...s, linearBeforeReset: true, cell }), rng, c.shape, c.step, `cell functions ${c.name} (seed ${seed})`, c.lengths);
     });
   }
@@ -41,7 +41,7 @@ describe('gru-cell-forward with other functions in the reverse direction against
   for (const linearBeforeReset of [true, false]) {
     for (const c of cellCases(false).filter((k) => k.shape.hidden !== 130 && k.shape.numDirections === 2)) {
       it(`linearBeforeReset ${linearBeforeReset}, ${c.name}`, async () => {
-        const kernel = await createGruCellForward(ctx, linearBeforeReset, { batchTile: c.batchTile, cell });
+        const kernel = await createGruCellForward(ctx, linearBeforeReset, { batchTile: c.batchTile, direct: c.direct, cell });
         await checkCellStep(ctx, kernel, (s) => gruCellForwardReference({ ...s, linearBeforeReset, cell }), rng, c.shape, c.step, `per-direction functions ${c.name} (seed ${seed})`, c.lengths);
       });
     }

@@ -15,8 +15,10 @@ const kernels = new Map<string, CellStepKernel>();
 beforeAll(async () => {
   ctx = await GpuContext.create();
   for (const batchTile of [false, true]) {
-    for (const training of [false, true]) kernels.set(`${batchTile} ${training}`, await createLstmCellForward(ctx, { batchTile, training }));
-    kernels.set(`${batchTile} peepholes`, await createLstmCellForward(ctx, { batchTile, peepholes: true }));
+    for (const direct of [false, true]) {
+      for (const training of [false, true]) kernels.set(`${batchTile} ${direct} ${training}`, await createLstmCellForward(ctx, { batchTile, direct, training }));
+      kernels.set(`${batchTile} ${direct} peepholes`, await createLstmCellForward(ctx, { batchTile, direct, peepholes: true }));
+    }
   }
 });
 afterAll(() => ctx?.destroy());
@@ -24,7 +26,7 @@ afterAll(() => ctx?.destroy());
 describe('lstm-cell-forward with peepholes against the float64 reference', () => {
   for (const c of cellCases(false)) {
     it(c.name, async () => {
-      await checkCellStep(ctx, kernels.get(`${c.batchTile} peepholes`)!, (s) => lstmCellForwardReference(s), rng, c.shape, c.step, `peepholes ${c.name} (seed ${seed})`, c.lengths);
+      await checkCellStep(ctx, kernels.get(`${c.batchTile} ${c.direct} peepholes`)!, (s) => lstmCellForwardReference(s), rng, c.shape, c.step, `peepholes ${c.name} (seed ${seed})`, c.lengths);
     });
   }
 });
@@ -32,7 +34,7 @@ describe('lstm-cell-forward with peepholes against the float64 reference', () =>
 describe('lstm-cell-forward against the float64 reference', () => {
   for (const c of cellCases()) {
     it(c.name, async () => {
-      await checkCellStep(ctx, kernels.get(`${c.batchTile} ${c.training}`)!, (s) => lstmCellForwardReference(s), rng, c.shape, c.step, `${c.name} (seed ${seed})`, c.lengths);
+      await checkCellStep(ctx, kernels.get(`${c.batchTile} ${c.direct} ${c.training}`)!, (s) => lstmCellForwardReference(s), rng, c.shape, c.step, `${c.name} (seed ${seed})`, c.lengths);
     });
   }
 });
@@ -41,7 +43,7 @@ describe('lstm-cell-forward with ONNX cell functions and clip against the float6
   const cell = resolveCellOptions('lstm', { f: { name: 'HardSigmoid', alpha: 0.3, beta: 0.45 }, g: { name: 'ScaledTanh', alpha: 1.1, beta: 0.8 }, h: { name: 'Softsign' }, clip: 1.2, inputForget: true }, { name: 'Sigmoid' });
   for (const c of cellCases(false).filter((k) => k.shape.hidden !== 130)) {
     it(c.name, async () => {
-      const kernel = await createLstmCellForward(ctx, { batchTile: c.batchTile, cell });
+      const kernel = await createLstmCellForward(ctx, { batchTile: c.batchTile, direct: c.direct, cell });
       await checkCellStep(ctx, kernel, (s) => lstmCellForwardReference({ ...s, cell }), rng, c.shape, c.step, `cell functions ${c.name} (seed ${seed})`, c.lengths);
     });
   }
@@ -51,7 +53,7 @@ describe('lstm-cell-forward with other functions in the reverse direction agains
   const cell = resolveCellOptions('lstm', { g: { name: 'Softsign' }, reverse: { f: { name: 'HardSigmoid', alpha: 0.25, beta: 0.5 }, g: { name: 'Elu', alpha: 0.9 }, h: { name: 'Affine', alpha: 0.8, beta: 0.1 } } }, { name: 'Sigmoid' });
   for (const c of cellCases(false).filter((k) => k.shape.hidden !== 130 && k.shape.numDirections === 2)) {
     it(c.name, async () => {
-      const kernel = await createLstmCellForward(ctx, { batchTile: c.batchTile, cell });
+      const kernel = await createLstmCellForward(ctx, { batchTile: c.batchTile, direct: c.direct, cell });
       await checkCellStep(ctx, kernel, (s) => lstmCellForwardReference({ ...s, cell }), rng, c.shape, c.step, `per-direction functions ${c.name} (seed ${seed})`, c.lengths);
     });
   }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GpuContext } from '../../src/gpu/device.js';
-import { MatmulKernel, matmulExtents, resolveMatmulShape, type MatmulShape, type MatmulTiles } from '../../src/kernels/matmul.js';
+import { DEFAULT_MATMUL_TILES, DIRECT_MATMUL_TILES, MatmulKernel, matmulExtents, resolveMatmulShape, type MatmulShape, type MatmulTiles } from '../../src/kernels/matmul.js';
 import { matmulReference } from '../../src/reference/matmul.js';
 import { createUniformBuffer } from '../../src/gpu/buffers.js';
 import { expectClose } from '../helpers/compare.js';
@@ -9,11 +9,13 @@ import { testRandom } from '../helpers/seed.js';
 
 const { rng, seed } = testRandom('matmul');
 let ctx: GpuContext;
-let defaultKernel: MatmulKernel;
+// The two variants an adapter can get by default: staged (GPUs) and direct (software adapters).
+const kernels: Record<'staged' | 'direct', MatmulKernel> = {} as never;
 
 beforeAll(async () => {
   ctx = await GpuContext.create();
-  defaultKernel = await MatmulKernel.create(ctx);
+  kernels.staged = await MatmulKernel.create(ctx, DEFAULT_MATMUL_TILES);
+  kernels.direct = await MatmulKernel.create(ctx, DIRECT_MATMUL_TILES);
 });
 afterAll(() => ctx?.destroy());
 
@@ -22,7 +24,7 @@ afterAll(() => ctx?.destroy());
  * elements of C outside the product (row padding, gaps between batch matrices) must come back
  * exactly as they were.
  */
-async function check(shape: MatmulShape, kernel: MatmulKernel = defaultKernel): Promise<void> {
+async function check(shape: MatmulShape, kernel: MatmulKernel): Promise<void> {
   const s = resolveMatmulShape(shape);
   const e = matmulExtents(s);
   const a = randomFloats(rng, e.a);
@@ -52,58 +54,62 @@ async function check(shape: MatmulShape, kernel: MatmulKernel = defaultKernel): 
   for (const buf of Object.values(bindings)) buf.destroy();
 }
 
-describe('matmul: C = A·Bᵀ (+ bias) (+ C)', () => {
-  const sizes: Array<[number, number, number]> = [
-    [1, 1, 1],
-    [7, 13, 5],
-    [65, 33, 17],
-    [130, 67, 129],
-    [3, 200, 31],
-  ];
-  for (const [M, N, K] of sizes) {
-    for (const transA of [false, true]) {
-      for (const transB of [false, true]) {
-        it(`M=${M} N=${N} K=${K} transA=${transA} transB=${transB}`, async () => {
-          await check({ M, N, K, transA, transB, hasBias: (M + N) % 2 === 0 });
-        });
+for (const variant of ['staged', 'direct'] as const) {
+  describe(`matmul, ${variant}: C = A·Bᵀ (+ bias) (+ C)`, () => {
+    const sizes: Array<[number, number, number]> = [
+      [1, 1, 1],
+      [7, 13, 5],
+      [65, 33, 17],
+      [130, 67, 129],
+      [3, 200, 31],
+    ];
+    for (const [M, N, K] of sizes) {
+      for (const transA of [false, true]) {
+        for (const transB of [false, true]) {
+          it(`M=${M} N=${N} K=${K} transA=${transA} transB=${transB}`, async () => {
+            await check({ M, N, K, transA, transB, hasBias: (M + N) % 2 === 0 }, kernels[variant]);
+          });
+        }
       }
     }
-  }
 
-  it('adds the bias to every row', async () => {
-    await check({ M: 37, N: 41, K: 19, hasBias: true, offsetBias: 3 });
-  });
+    it('adds the bias to every row', async () => {
+      await check({ M: 37, N: 41, K: 19, hasBias: true, offsetBias: 3 }, kernels[variant]);
+    });
 
-  it('accumulates into C', async () => {
-    await check({ M: 29, N: 71, K: 66, accumulate: true, hasBias: true });
-    await check({ M: 5, N: 3, K: 130, accumulate: true, transA: true });
-  });
+    it('accumulates into C', async () => {
+      await check({ M: 29, N: 71, K: 66, accumulate: true, hasBias: true }, kernels[variant]);
+      await check({ M: 5, N: 3, K: 130, accumulate: true, transA: true }, kernels[variant]);
+    });
 
-  it('batched, with offsets, padded rows and gaps between matrices', async () => {
-    await check({ M: 19, N: 23, K: 11, batch: 3, lda: 13, ldb: 12, ldc: 27, strideA: 19 * 13 + 5, strideB: 23 * 12 + 2, strideC: 19 * 27 + 7, offsetA: 3, offsetB: 1, offsetC: 9 });
-    await check({ M: 66, N: 9, K: 70, batch: 2, transA: true, transB: true, hasBias: true, accumulate: true, offsetC: 4, strideC: 66 * 9 + 3 });
-  });
+    it('batched, with offsets, padded rows and gaps between matrices', async () => {
+      await check({ M: 19, N: 23, K: 11, batch: 3, lda: 13, ldb: 12, ldc: 27, strideA: 19 * 13 + 5, strideB: 23 * 12 + 2, strideC: 19 * 27 + 7, offsetA: 3, offsetB: 1, offsetC: 9 }, kernels[variant]);
+      await check({ M: 66, N: 9, K: 70, batch: 2, transA: true, transB: true, hasBias: true, accumulate: true, offsetC: 4, strideC: 66 * 9 + 3 }, kernels[variant]);
+    });
 
-  it('interleaves a batch through a column stride of C', async () => {
-    // Three matrices written element-interleaved: z at offset z, columns 3 apart.
-    await check({ M: 13, N: 17, K: 9, batch: 3, strideA: 0, strideB: 17 * 9, strideC: 1, colStrideC: 3, ldc: 17 * 3, hasBias: true });
-    await check({ M: 70, N: 5, K: 33, batch: 4, transA: true, strideC: 1, colStrideC: 4, accumulate: true });
-  });
+    it('interleaves a batch through a column stride of C', async () => {
+      // Three matrices written element-interleaved: z at offset z, columns 3 apart.
+      await check({ M: 13, N: 17, K: 9, batch: 3, strideA: 0, strideB: 17 * 9, strideC: 1, colStrideC: 3, ldc: 17 * 3, hasBias: true }, kernels[variant]);
+      await check({ M: 70, N: 5, K: 33, batch: 4, transA: true, strideC: 1, colStrideC: 4, accumulate: true }, kernels[variant]);
+    });
 
-  it('refuses operand buffers too small for the shape', () => {
-    const small = upload(ctx, 'small', new Float32Array(4));
-    const uniform = createUniformBuffer(ctx, 'u', 128);
-    expect(() => defaultKernel.checkBuffers({ M: 3, N: 3, K: 3 }, { uniform, a: small, b: small, bias: small, c: small })).toThrow(/operand a .* holds 4 floats, the shape needs 9/);
-    small.destroy();
-    uniform.destroy();
+    it('refuses operand buffers too small for the shape', () => {
+      const small = upload(ctx, 'small', new Float32Array(4));
+      const uniform = createUniformBuffer(ctx, 'u', 128);
+      expect(() => kernels[variant].checkBuffers({ M: 3, N: 3, K: 3 }, { uniform, a: small, b: small, bias: small, c: small })).toThrow(/operand a .* holds 4 floats, the shape needs 9/);
+      small.destroy();
+      uniform.destroy();
+    });
   });
-});
+}
 
 describe('matmul with other tiles: every workgroup shape and K slab computes the same product', () => {
   const variants: MatmulTiles[] = [
     { wgX: 8, wgY: 8, tileK: 8 },
     { wgX: 16, wgY: 8, tileK: 32 },
     { wgX: 8, wgY: 16, tileK: 4 },
+    { wgX: 4, wgY: 16, tileK: 1, direct: true },
+    { wgX: 16, wgY: 2, tileK: 1, direct: true },
   ];
   for (const tiles of variants) {
     for (const [M, N, K] of [

@@ -20,7 +20,7 @@ for (const nonlinearity of ['tanh', 'relu', 'identity'] as Nonlinearity[]) {
     // The Elman cell saves nothing in training (its output sequence is what backward needs).
     for (const c of cellCases(false)) {
       it(c.name, async () => {
-        const kernel = await createRnnCellForward(ctx, nonlinearity, { batchTile: c.batchTile });
+        const kernel = await createRnnCellForward(ctx, nonlinearity, { batchTile: c.batchTile, direct: c.direct });
         await checkCellStep(ctx, kernel, (s) => rnnCellForwardReference({ ...s, nonlinearity }), rng, c.shape, c.step, `${c.name} (seed ${seed})`, c.lengths);
       });
     }
@@ -31,7 +31,7 @@ describe('rnn-cell-forward with ONNX cell functions and clip against the float64
   const cell = resolveCellOptions('rnn', { f: { name: 'Softplus' }, clip: 2 }, { name: 'Tanh' });
   for (const c of cellCases(false).filter((k) => k.shape.hidden !== 130)) {
     it(c.name, async () => {
-      const kernel = await createRnnCellForward(ctx, 'tanh', { batchTile: c.batchTile, cell });
+      const kernel = await createRnnCellForward(ctx, 'tanh', { batchTile: c.batchTile, direct: c.direct, cell });
       await checkCellStep(ctx, kernel, (s) => rnnCellForwardReference({ ...s, nonlinearity: 'tanh', cell }), rng, c.shape, c.step, `cell functions ${c.name} (seed ${seed})`, c.lengths);
     });
   }
@@ -41,7 +41,7 @@ describe('rnn-cell-forward with other functions in the reverse direction against
   const cell = resolveCellOptions('rnn', { f: { name: 'LeakyRelu', alpha: 0.1 }, reverse: { f: { name: 'Softsign' } } }, { name: 'Tanh' });
   for (const c of cellCases(false).filter((k) => k.shape.hidden !== 130 && k.shape.numDirections === 2)) {
     it(c.name, async () => {
-      const kernel = await createRnnCellForward(ctx, 'tanh', { batchTile: c.batchTile, cell });
+      const kernel = await createRnnCellForward(ctx, 'tanh', { batchTile: c.batchTile, direct: c.direct, cell });
       await checkCellStep(ctx, kernel, (s) => rnnCellForwardReference({ ...s, nonlinearity: 'tanh', cell }), rng, c.shape, c.step, `per-direction functions ${c.name} (seed ${seed})`, c.lengths);
     });
   }
