@@ -105,6 +105,38 @@ fn stageLaterGrad(b: u32, d: u32, m0: u32, x: u32) {
   workgroupBarrier();
 }
 
+#if DIRECT
+// DIRECT (see the forward prelude): the later gradients read straight from memory, no staging
+// and no barrier. laterGrad4(base, g, m): gate g's later gradients of units m .. m + 3.
+fn laterGrad4(base: u32, g: u32, m: u32) -> vec4f {
+  let i = base + g * p.hidden + m;
+  return vec4f(recurrentGrad(i), recurrentGrad(i + 1u), recurrentGrad(i + 2u), recurrentGrad(i + 3u));
+}
+
+// The sum below, four units m at a time: column mm of w holds the gates of (k = j, m + mm), so
+// row g of w (column g of its transpose) pairs with gate g's gradients of units m .. m + 3.
+// GATES is a constant: the tests on it fold away. The H mod 4 last units one at a time.
+fn laterGradThroughWhh(b: u32, d: u32, j: u32, x: u32) -> f32 {
+  let H = p.hidden;
+  if (p.step == 0u || j >= H || p.step > seqLen(b)) { return 0.0; }
+  let base = gateIndex(laterTime(d, b), b, d, 0u, 0u);
+  let H4 = H & ~3u;
+  var acc = vec4f(0.0);
+  for (var m = 0u; m < H4; m += 4u) {
+    let wt = transpose(mat4x4f(whhGates(d, j, m), whhGates(d, j, m + 1u), whhGates(d, j, m + 2u), whhGates(d, j, m + 3u)));
+    acc += wt[0] * laterGrad4(base, 0u, m);
+    if (GATES > 1u) { acc += wt[1] * laterGrad4(base, 1u, m); }
+    if (GATES > 2u) { acc += wt[2] * laterGrad4(base, 2u, m); }
+    if (GATES > 3u) { acc += wt[3] * laterGrad4(base, 3u, m); }
+  }
+  var sum = acc.x + acc.y + acc.z + acc.w;
+  for (var m = H4; m < H; m++) {
+    let w = whhGates(d, j, m);
+    for (var g = 0u; g < GATES; g++) { sum += w[g] * recurrentGrad(base + g * H + m); }
+  }
+  return sum;
+}
+#else
 // Sum over m of dot(W_hh gates of (k = j, m), gTile): the gradient reaching h_t[b, j] through
 // W_hh from the later step. Every invocation calls it (it holds barriers); those past H get 0.
 fn laterGradThroughWhh(b: u32, d: u32, j: u32, x: u32) -> f32 {
@@ -120,6 +152,7 @@ fn laterGradThroughWhh(b: u32, d: u32, j: u32, x: u32) -> f32 {
   }
   return acc;
 }
+#endif
 
 fn tanhSat(x: f32) -> f32 {
   return tanh(clamp(x, -15.0, 15.0));

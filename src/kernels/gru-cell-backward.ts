@@ -4,10 +4,10 @@
  */
 import source from '../../shaders/gru-cell-backward.wgsl?raw';
 import type { GpuContext } from '../gpu/device.js';
-import { CellBackwardKernel } from './recurrent-step-backward.js';
+import { CellBackwardKernel, type CellBackwardVariant } from './recurrent-step-backward.js';
 
 export const GRU_CELL_BACKWARD = 'gru-cell-backward';
 
-export function createGruCellBackward(ctx: GpuContext): Promise<CellBackwardKernel> {
-  return CellBackwardKernel.create(ctx, { name: GRU_CELL_BACKWARD, source, gates: 3, savedSlots: 5, constants: {}, carry: true, recurrentGrad: true });
+export function createGruCellBackward(ctx: GpuContext, variant: CellBackwardVariant = {}): Promise<CellBackwardKernel> {
+  return CellBackwardKernel.create(ctx, { name: GRU_CELL_BACKWARD, source, gates: 3, savedSlots: 5, constants: {}, carry: true, recurrentGrad: true, direct: variant.direct });
 }

@@ -1,10 +1,10 @@
 /** Wrapper of shaders/lstm-cell-backward.wgsl: the LSTM backward step (dc carried in place). */
 import source from '../../shaders/lstm-cell-backward.wgsl?raw';
 import type { GpuContext } from '../gpu/device.js';
-import { CellBackwardKernel } from './recurrent-step-backward.js';
+import { CellBackwardKernel, type CellBackwardVariant } from './recurrent-step-backward.js';
 
 export const LSTM_CELL_BACKWARD = 'lstm-cell-backward';
 
-export function createLstmCellBackward(ctx: GpuContext): Promise<CellBackwardKernel> {
-  return CellBackwardKernel.create(ctx, { name: LSTM_CELL_BACKWARD, source, gates: 4, savedSlots: 6, constants: {}, carry: true, recurrentGrad: false });
+export function createLstmCellBackward(ctx: GpuContext, variant: CellBackwardVariant = {}): Promise<CellBackwardKernel> {
+  return CellBackwardKernel.create(ctx, { name: LSTM_CELL_BACKWARD, source, gates: 4, savedSlots: 6, constants: {}, carry: true, recurrentGrad: false, direct: variant.direct });
 }

@@ -42,6 +42,14 @@ export interface CellBackwardSpec {
   constants: Record<string, number>;
   carry: boolean;
   recurrentGrad: boolean;
+  /** The DIRECT product: the later gradients read from memory, not staged (see directProduct). */
+  direct?: boolean;
+}
+
+/** Variant options of the backward step factories. */
+export interface CellBackwardVariant {
+  /** The DIRECT product instead of the staged one (default false; see directProduct). */
+  direct?: boolean;
 }
 
 export class CellBackwardKernel {
@@ -69,9 +77,11 @@ export class CellBackwardKernel {
     if (spec.recurrentGrad) entries.push(entry(8, 'storage'));
     const layoutKey = `recurrent-step-backward${spec.carry ? '+carry' : ''}${spec.recurrentGrad ? '+dGrec' : ''}`;
     const layout = ctx.pipelines.layout(layoutKey, entries);
+    const defines = { DIRECT: spec.direct ?? false };
     const pipeline = await ctx.pipelines.get({
       name: spec.name,
-      code: preprocessWgsl(`${commonSource}\n${spec.source}`, {}),
+      code: preprocessWgsl(`${commonSource}\n${spec.source}`, defines),
+      defines,
       constants: { WG: CELL_WORKGROUP, ...spec.constants },
       layout: layout.pipeline,
       layoutKey,

@@ -27,10 +27,11 @@ export function useBatchTile(batch: number): boolean {
 }
 
 /**
- * Whether the per-step kernels on `ctx` use the DIRECT recurrent product (h_{t-1} read from
- * memory, no workgroup staging and no barrier): on software adapters, where it measured 1.2-1.5x
- * faster per forward (SwiftShader, every cell at batches 1 and 16; README, Benchmark). GPUs
- * keep the staged product, which shares each h_{t-1} load among the workgroup.
+ * Whether the per-step kernels on `ctx`, forward and backward, use the DIRECT recurrent product
+ * (h_{t-1}, or the later step's gate gradients, read from memory: no workgroup staging and no
+ * barrier): on software adapters, where it measured 1.2-1.5x faster per forward and 1.3-1.5x
+ * per training step at batch 16 (SwiftShader; README, Benchmark). GPUs keep the staged product,
+ * which shares each load among the workgroup.
  */
 export function directProduct(ctx: GpuContext): boolean {
   return ctx.info.software;

@@ -1,12 +1,12 @@
 /** Wrapper of shaders/rnn-cell-backward.wgsl: the Elman backward step (dG = dh·act′). */
 import source from '../../shaders/rnn-cell-backward.wgsl?raw';
 import type { GpuContext } from '../gpu/device.js';
-import { CellBackwardKernel } from './recurrent-step-backward.js';
+import { CellBackwardKernel, type CellBackwardVariant } from './recurrent-step-backward.js';
 import { NONLINEARITY_CODE, type Nonlinearity } from './rnn-cell-forward.js';
 
 export const RNN_CELL_BACKWARD = 'rnn-cell-backward';
 
-export function createRnnCellBackward(ctx: GpuContext, nonlinearity: Nonlinearity): Promise<CellBackwardKernel> {
+export function createRnnCellBackward(ctx: GpuContext, nonlinearity: Nonlinearity, variant: CellBackwardVariant = {}): Promise<CellBackwardKernel> {
   return CellBackwardKernel.create(ctx, {
     name: RNN_CELL_BACKWARD,
     source,
@@ -15,5 +15,6 @@ export function createRnnCellBackward(ctx: GpuContext, nonlinearity: Nonlinearit
     constants: { NONLINEARITY: NONLINEARITY_CODE[nonlinearity] },
     carry: false,
     recurrentGrad: false,
+    direct: variant.direct,
   });
 }

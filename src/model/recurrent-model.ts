@@ -353,7 +353,8 @@ export class RecurrentModel {
   private getBackwardKernels(): Promise<BackwardKernels> {
     if (!this.backwardKernels) {
       const { spec, ctx } = this;
-      const cell = spec.kind === 'lstm' ? createLstmCellBackward(ctx) : spec.kind === 'gru' ? createGruCellBackward(ctx) : createRnnCellBackward(ctx, spec.nonlinearity);
+      const variant = { direct: directProduct(ctx) };
+      const cell = spec.kind === 'lstm' ? createLstmCellBackward(ctx, variant) : spec.kind === 'gru' ? createGruCellBackward(ctx, variant) : createRnnCellBackward(ctx, spec.nonlinearity, variant);
       const kernels = Promise.all([MatmulKernel.create(ctx), cell]).then(([matmul, c]) => ({ matmul, cell: c }));
       kernels.catch(() => {
         this.backwardKernels = null;

@@ -181,26 +181,30 @@ export async function checkBackwardStep(
 
 /**
  * Dispatches to test: the first (from gradHN), a middle one, the last step, and the dh0 pass;
- * all rows running all steps, or rows of lengths 1, 2, 3 (finished, at their end, running).
+ * all rows running all steps, or rows of lengths 1, 2, 3 (finished, at their end, running);
+ * each with the staged and the direct product.
  */
-export function backwardCases(): Array<{ shape: CellStepShape; step: number; name: string; lengths: number[] | null }> {
-  const out: Array<{ shape: CellStepShape; step: number; name: string; lengths: number[] | null }> = [];
-  for (const [batch, hidden] of [
-    [1, 1],
-    [3, 7],
-    [2, 65],
-    [4, 130],
-  ]) {
-    for (const numDirections of [1, 2]) {
-      const seqLen = 3;
-      for (const step of [0, 1, 2, 3]) {
-        for (const lengths of [null, Array.from({ length: batch }, (_, b) => 1 + ((b + step) % seqLen))]) {
-          out.push({
-            shape: { batch, hidden, seqLen, numDirections, numLayers: 2, layer: step % 2 },
-            step,
-            lengths,
-            name: `B=${batch} H=${hidden} D=${numDirections} dispatch ${step} of ${seqLen + 1}${lengths ? `, lengths ${lengths}` : ''}`,
-          });
+export function backwardCases(): Array<{ shape: CellStepShape; step: number; name: string; lengths: number[] | null; direct: boolean }> {
+  const out: ReturnType<typeof backwardCases> = [];
+  for (const direct of [false, true]) {
+    for (const [batch, hidden] of [
+      [1, 1],
+      [3, 7],
+      [2, 65],
+      [4, 130],
+    ]) {
+      for (const numDirections of [1, 2]) {
+        const seqLen = 3;
+        for (const step of [0, 1, 2, 3]) {
+          for (const lengths of [null, Array.from({ length: batch }, (_, b) => 1 + ((b + step) % seqLen))]) {
+            out.push({
+              shape: { batch, hidden, seqLen, numDirections, numLayers: 2, layer: step % 2 },
+              step,
+              lengths,
+              direct,
+              name: `${direct ? 'direct, ' : ''}B=${batch} H=${hidden} D=${numDirections} dispatch ${step} of ${seqLen + 1}${lengths ? `, lengths ${lengths}` : ''}`,
+            });
+          }
         }
       }
     }

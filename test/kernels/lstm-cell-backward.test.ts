@@ -11,11 +11,13 @@ import { backwardCases, centralDifferences, checkBackwardStep, dotLoss, expectMa
 
 const { rng, seed } = testRandom('lstm-cell-backward');
 let ctx: GpuContext;
-let kernel: CellBackwardKernel;
+// The staged product and the direct one (see directProduct).
+const kernels: Record<'staged' | 'direct', CellBackwardKernel> = {} as never;
 
 beforeAll(async () => {
   ctx = await GpuContext.create();
-  kernel = await createLstmCellBackward(ctx);
+  kernels.staged = await createLstmCellBackward(ctx);
+  kernels.direct = await createLstmCellBackward(ctx, { direct: true });
 });
 afterAll(() => ctx?.destroy());
 
@@ -31,7 +33,7 @@ const reference: BackwardStepReference = {
 describe('lstm-cell-backward against the float64 reference', () => {
   for (const c of backwardCases()) {
     it(c.name, async () => {
-      await checkBackwardStep(ctx, kernel, reference, rng, c.shape, c.step, `${c.name} (seed ${seed})`, c.lengths);
+      await checkBackwardStep(ctx, kernels[c.direct ? 'direct' : 'staged'], reference, rng, c.shape, c.step, `${c.name} (seed ${seed})`, c.lengths);
     });
   }
 });
