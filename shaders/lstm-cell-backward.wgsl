@@ -17,13 +17,9 @@ fn whhGates(d: u32, k: u32, m: u32) -> vec4f {
   return whhT[whhIndex(d, k, m)];
 }
 
-@compute @workgroup_size(WG)
-fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
-  let j = wid.x * WG + lid.x;
-  let b = wid.y;
-  let d = wid.z;
-  var rec = laterGradThroughWhh(b, d, j, lid.x);
-  if (j >= p.hidden) { return; }
+// Unit j of row b, direction d, in this dispatch (see the prelude).
+fn unitStep(b: u32, d: u32, j: u32, recIn: f32) {
+  var rec = recIn;
   let si = stateIndex(b, d, j);
   let L = seqLen(b);
   if (p.step == 0u) { rec = gradHN[si]; }

@@ -8,7 +8,11 @@
 // At its last active dispatch (s = L_b-1, the step whose h_{t-1} is h0) a row also copies its
 // recurrent-side gradients to slot T of that buffer, where the dW_hh GEMM pairs them with h0.
 // Thread mapping: workgroup (x, y, z) = (block of WG hidden units, batch row b, direction d);
-// invocation x owns unit j = x_block * WG + x of row b.
+// invocation x owns unit j = x_block * WG + x of row b. With DIRECT and BATCH_TILE the
+// workgroup takes a block of 4 rows b0 .. b0 + 3 instead, the invocation unit j of each.
+// Each cell defines unitStep(b, d, j, rec): the step of unit j of row b given rec, the
+// gradient reaching h_t[b, j] through W_hh from the later step (0 on the first dispatch);
+// the prelude's main forms rec and calls it.
 //
 // Each dispatch first forms the gradient reaching h_t from later in time:
 //   s = 0:  gradHN (the gradient of hN)
@@ -107,34 +111,88 @@ fn stageLaterGrad(b: u32, d: u32, m0: u32, x: u32) {
 
 #if DIRECT
 // DIRECT (see the forward prelude): the later gradients read straight from memory, no staging
-// and no barrier. laterGrad4(base, g, m): gate g's later gradients of units m .. m + 3.
+// and no barrier; with BATCH_TILE each invocation takes unit j of four rows b0 .. b0 + 3, so
+// that each W_hh load serves four rows. laterGrad4(base, g, m): gate g's later gradients of units
+// m .. m + 3 in the row whose gates start at `base`.
 fn laterGrad4(base: u32, g: u32, m: u32) -> vec4f {
   let i = base + g * p.hidden + m;
   return vec4f(recurrentGrad(i), recurrentGrad(i + 1u), recurrentGrad(i + 2u), recurrentGrad(i + 3u));
 }
 
-// The sum below, four units m at a time: column mm of w holds the gates of (k = j, m + mm), so
-// row g of w (column g of its transpose) pairs with gate g's gradients of units m .. m + 3.
-// GATES is a constant: the tests on it fold away. The H mod 4 last units one at a time.
-fn laterGradThroughWhh(b: u32, d: u32, j: u32, x: u32) -> f32 {
+// Row g of w (column g of its transpose wt) holds gate g of (k = j, m .. m + 3): one row's
+// products with those four units' later gradients, per unit in the components. GATES is a
+// constant: the tests on it fold away (a dynamically indexed component costs more than the
+// whole product on SwiftShader).
+fn rowTerm(wt: mat4x4f, base: u32, m: u32) -> vec4f {
+  var s = wt[0] * laterGrad4(base, 0u, m);
+  if (GATES > 1u) { s += wt[1] * laterGrad4(base, 1u, m); }
+  if (GATES > 2u) { s += wt[2] * laterGrad4(base, 2u, m); }
+  if (GATES > 3u) { s += wt[3] * laterGrad4(base, 3u, m); }
+  return s;
+}
+
+// Where row b's later gradients start, and whether the row has any (it exists and still runs,
+// or forms dh0, in this dispatch); a row without reads row 0 and is masked.
+fn laterBase(b: u32, d: u32) -> u32 {
+  if (b >= p.batch || p.step > seqLen(b)) { return 0u; }
+  return gateIndex(laterTime(d, b), b, d, 0u, 0u);
+}
+fn hasLater(b: u32) -> f32 {
+  return select(0.0, 1.0, b < p.batch && p.step <= seqLen(b));
+}
+
+// The gradient reaching h_t[b0 + r, j] through W_hh from the later step, component r (only
+// x without BATCH_TILE): the sum over m and g of W_hh[g*H + m, j] * later dG[b0 + r, g, m],
+// four units m at a time and the H mod 4 last ones one at a time. Zero on the first
+// dispatch (there is no later step).
+fn laterGradThroughWhh4(b0: u32, d: u32, j: u32) -> vec4f {
   let H = p.hidden;
-  if (p.step == 0u || j >= H || p.step > seqLen(b)) { return 0.0; }
-  let base = gateIndex(laterTime(d, b), b, d, 0u, 0u);
+  if (p.step == 0u) { return vec4f(0.0); }
+#if BATCH_TILE
+  let base = vec4u(laterBase(b0, d), laterBase(b0 + 1u, d), laterBase(b0 + 2u, d), laterBase(b0 + 3u, d));
+  let mask = vec4f(hasLater(b0), hasLater(b0 + 1u), hasLater(b0 + 2u), hasLater(b0 + 3u));
+#else
+  let base = vec4u(laterBase(b0, d), 0u, 0u, 0u);
+  let mask = vec4f(hasLater(b0), 0.0, 0.0, 0.0);
+#endif
   let H4 = H & ~3u;
-  var acc = vec4f(0.0);
+  // Column r: row r's sums per unit residue m mod 4.
+  var acc = mat4x4f();
   for (var m = 0u; m < H4; m += 4u) {
     let wt = transpose(mat4x4f(whhGates(d, j, m), whhGates(d, j, m + 1u), whhGates(d, j, m + 2u), whhGates(d, j, m + 3u)));
-    acc += wt[0] * laterGrad4(base, 0u, m);
-    if (GATES > 1u) { acc += wt[1] * laterGrad4(base, 1u, m); }
-    if (GATES > 2u) { acc += wt[2] * laterGrad4(base, 2u, m); }
-    if (GATES > 3u) { acc += wt[3] * laterGrad4(base, 3u, m); }
+#if BATCH_TILE
+    acc += mat4x4f(rowTerm(wt, base.x, m), rowTerm(wt, base.y, m), rowTerm(wt, base.z, m), rowTerm(wt, base.w, m));
+#else
+    acc[0] += rowTerm(wt, base.x, m);
+#endif
   }
-  var sum = acc.x + acc.y + acc.z + acc.w;
+  var sums = vec4f(1.0) * acc;
   for (var m = H4; m < H; m++) {
     let w = whhGates(d, j, m);
-    for (var g = 0u; g < GATES; g++) { sum += w[g] * recurrentGrad(base + g * H + m); }
+    for (var g = 0u; g < GATES; g++) {
+      let i = g * H + m;
+      sums += w[g] * vec4f(recurrentGrad(base.x + i), recurrentGrad(base.y + i), recurrentGrad(base.z + i), recurrentGrad(base.w + i));
+    }
   }
-  return sum;
+  return sums * mask;
+}
+
+// Workgroup (x, y, z) = (block of WG units, block of ROWS rows, direction d).
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let j = wid.x * WG + lid.x;
+  let d = wid.z;
+  if (j >= p.hidden) { return; }
+#if BATCH_TILE
+  let b0 = wid.y * 4u;
+  let rec = laterGradThroughWhh4(b0, d, j);
+  unitStep(b0, d, j, rec.x);
+  if (b0 + 1u < p.batch) { unitStep(b0 + 1u, d, j, rec.y); }
+  if (b0 + 2u < p.batch) { unitStep(b0 + 2u, d, j, rec.z); }
+  if (b0 + 3u < p.batch) { unitStep(b0 + 3u, d, j, rec.w); }
+#else
+  unitStep(wid.y, d, j, laterGradThroughWhh4(wid.y, d, j).x);
+#endif
 }
 #else
 // Sum over m of dot(W_hh gates of (k = j, m), gTile): the gradient reaching h_t[b, j] through
@@ -151,6 +209,15 @@ fn laterGradThroughWhh(b: u32, d: u32, j: u32, x: u32) -> f32 {
     workgroupBarrier();
   }
   return acc;
+}
+
+// Workgroup (x, y, z) = (block of WG units, row b, direction d).
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let j = wid.x * WG + lid.x;
+  let rec = laterGradThroughWhh(wid.y, wid.z, j, lid.x);
+  if (j >= p.hidden) { return; }
+  unitStep(wid.y, wid.z, j, rec);
 }
 #endif
 

@@ -9,7 +9,7 @@ import { ShaderStage } from '../gpu/constants.js';
 import type { GpuContext } from '../gpu/device.js';
 import { packUniform, parseUniformLayout, preprocessWgsl, type UniformLayout } from '../gpu/shader.js';
 import { packedGateStride } from '../model/spec.js';
-import { CELL_WORKGROUP, checkExtents, stepParams, stepWorkgroups, type CellStepShape } from './recurrent-step.js';
+import { BATCH_TILE_ROWS, CELL_WORKGROUP, checkExtents, stepParams, stepWorkgroups, type CellStepShape } from './recurrent-step.js';
 
 export const CELL_BACKWARD_UNIFORM_LAYOUT: UniformLayout = parseUniformLayout(commonSource);
 
@@ -44,12 +44,19 @@ export interface CellBackwardSpec {
   recurrentGrad: boolean;
   /** The DIRECT product: the later gradients read from memory, not staged (see directProduct). */
   direct?: boolean;
+  /** With `direct`: 4 rows per workgroup (BATCH_TILE) instead of one. */
+  batchTile?: boolean;
 }
 
 /** Variant options of the backward step factories. */
 export interface CellBackwardVariant {
   /** The DIRECT product instead of the staged one (default false; see directProduct). */
   direct?: boolean;
+  /**
+   * With `direct`: each invocation takes its unit in 4 rows, so each W_hh load serves 4 rows
+   * (default false; worth it from 4 rows, see useBatchTile). The staged product has one row.
+   */
+  batchTile?: boolean;
 }
 
 export class CellBackwardKernel {
@@ -77,7 +84,8 @@ export class CellBackwardKernel {
     if (spec.recurrentGrad) entries.push(entry(8, 'storage'));
     const layoutKey = `recurrent-step-backward${spec.carry ? '+carry' : ''}${spec.recurrentGrad ? '+dGrec' : ''}`;
     const layout = ctx.pipelines.layout(layoutKey, entries);
-    const defines = { DIRECT: spec.direct ?? false };
+    const direct = spec.direct ?? false;
+    const defines = { DIRECT: direct, BATCH_TILE: direct && (spec.batchTile ?? false) };
     const pipeline = await ctx.pipelines.get({
       name: spec.name,
       code: preprocessWgsl(`${commonSource}\n${spec.source}`, defines),
@@ -93,14 +101,22 @@ export class CellBackwardKernel {
     return this.spec.gates;
   }
 
+  /** Batch rows per workgroup: 4 for the direct product's batch tile, else 1. */
+  get rows(): number {
+    return this.spec.direct && this.spec.batchTile ? BATCH_TILE_ROWS : 1;
+  }
+
   /** Pack the Params of dispatch `step` (0 … T; T forms dh0) into `target` at `byteOffset`. */
   packStep(shape: CellStepShape, step: number, target: ArrayBuffer, byteOffset: number): void {
     packUniform(this.uniformLayout, stepParams(shape, step), target, byteOffset);
   }
 
-  /** Workgroups of one dispatch: (hidden blocks, batch rows, directions), checked against the limit. */
+  /**
+   * Workgroups of one dispatch: (hidden blocks, batch blocks of `rows`, directions), checked
+   * against the limit.
+   */
   workgroups(shape: CellStepShape): [number, number, number] {
-    return stepWorkgroups(this.ctx, this.spec.name, shape, 1);
+    return stepWorkgroups(this.ctx, this.spec.name, shape, this.rows);
   }
 
   extents(shape: CellStepShape): Record<keyof Omit<CellBackwardBindings, 'uniform'>, number> {

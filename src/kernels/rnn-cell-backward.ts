@@ -16,5 +16,6 @@ export function createRnnCellBackward(ctx: GpuContext, nonlinearity: Nonlinearit
     carry: false,
     recurrentGrad: false,
     direct: variant.direct,
+    batchTile: variant.batchTile,
   });
 }

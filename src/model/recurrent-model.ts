@@ -129,7 +129,7 @@ export class RecurrentModel {
   private readout: ReadoutBuffers | null = null;
   /** Forward kernels per variant (batch tile, training), compiled on first use. */
   private readonly kernels = new Map<string, Promise<ForwardKernels>>();
-  private backwardKernels: Promise<BackwardKernels> | null = null;
+  private readonly backwardKernels = new Map<string, Promise<BackwardKernels>>();
   private readonly gradientPlans = new Map<string, GradientPlan>();
   private readonly trainPlans = new Map<string, TrainStepPlan>();
   private readonly trainKernels = new Map<string, Promise<Kernel>>();
@@ -350,18 +350,20 @@ export class RecurrentModel {
     return kernels;
   }
 
-  private getBackwardKernels(): Promise<BackwardKernels> {
-    if (!this.backwardKernels) {
-      const { spec, ctx } = this;
-      const variant = { direct: directProduct(ctx) };
+  /** The backward kernels for batches of `batch` rows (the direct product's row tile by size). */
+  private getBackwardKernels(batch: number): Promise<BackwardKernels> {
+    const { spec, ctx } = this;
+    const variant = { direct: directProduct(ctx), batchTile: useBatchTile(batch) };
+    const key = `${variant.direct}|${variant.batchTile}`;
+    let kernels = this.backwardKernels.get(key);
+    if (!kernels) {
       const cell = spec.kind === 'lstm' ? createLstmCellBackward(ctx, variant) : spec.kind === 'gru' ? createGruCellBackward(ctx, variant) : createRnnCellBackward(ctx, spec.nonlinearity, variant);
-      const kernels = Promise.all([MatmulKernel.create(ctx), cell]).then(([matmul, c]) => ({ matmul, cell: c }));
-      kernels.catch(() => {
-        this.backwardKernels = null;
-      });
-      this.backwardKernels = kernels;
+      kernels = Promise.all([MatmulKernel.create(ctx), cell]).then(([matmul, c]) => ({ matmul, cell: c }));
+      // A failed compilation is not cached: the next call tries again.
+      kernels.catch(() => this.backwardKernels.delete(key));
+      this.backwardKernels.set(key, kernels);
     }
-    return this.backwardKernels;
+    return kernels;
   }
 
   /**
@@ -523,7 +525,7 @@ export class RecurrentModel {
 
     return this.serialize(async () => {
       this.assertAlive('gradients', true);
-      const [forwardKernels, backwardKernels] = await Promise.all([this.getKernels(B, true), this.getBackwardKernels()]);
+      const [forwardKernels, backwardKernels] = await Promise.all([this.getKernels(B, true), this.getBackwardKernels(B)]);
       this.assertAlive('gradients', true);
       const plan = this.cachedPlan(this.gradientPlans, `${B}x${T}`, () => new GradientPlan(this.ctx, spec, forwardKernels, backwardKernels, this.layers, B, T, this.readout));
       writeFloats(this.ctx, plan.forward.x, xSeq);
@@ -649,7 +651,7 @@ export class RecurrentModel {
       const ctx = this.ctx;
       const [forwardKernels, backwardKernels, loss, gradNorm, update] = await Promise.all([
         this.getKernels(B, true),
-        this.getBackwardKernels(),
+        this.getBackwardKernels(B),
         this.trainKernel(options.loss, () => (ce ? createCrossEntropyLoss(ctx) : createMseLoss(ctx))),
         this.trainKernel('grad-norm', () => createGradNorm(ctx)),
         this.trainKernel(optimizer.type === 'sgd' ? 'sgd' : 'adam', () => (optimizer.type === 'sgd' ? createSgdUpdate(ctx) : createAdamUpdate(ctx))),

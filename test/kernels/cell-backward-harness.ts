@@ -182,16 +182,17 @@ export async function checkBackwardStep(
 /**
  * Dispatches to test: the first (from gradHN), a middle one, the last step, and the dh0 pass;
  * all rows running all steps, or rows of lengths 1, 2, 3 (finished, at their end, running);
- * each with the staged and the direct product.
+ * each with the staged product, the direct one and the direct one with the batch tile.
  */
-export function backwardCases(): Array<{ shape: CellStepShape; step: number; name: string; lengths: number[] | null; direct: boolean }> {
+export function backwardCases(): Array<{ shape: CellStepShape; step: number; name: string; lengths: number[] | null; direct: boolean; batchTile: boolean }> {
   const out: ReturnType<typeof backwardCases> = [];
-  for (const direct of [false, true]) {
+  for (const [direct, batchTile] of [[false, false], [true, false], [true, true]]) {
     for (const [batch, hidden] of [
       [1, 1],
       [3, 7],
       [2, 65],
       [4, 130],
+      [6, 33],
     ]) {
       for (const numDirections of [1, 2]) {
         const seqLen = 3;
@@ -202,7 +203,8 @@ export function backwardCases(): Array<{ shape: CellStepShape; step: number; nam
               step,
               lengths,
               direct,
-              name: `${direct ? 'direct, ' : ''}B=${batch} H=${hidden} D=${numDirections} dispatch ${step} of ${seqLen + 1}${lengths ? `, lengths ${lengths}` : ''}`,
+              batchTile,
+              name: `${direct ? `direct${batchTile ? ', batch-tiled' : ''}, ` : ''}B=${batch} H=${hidden} D=${numDirections} dispatch ${step} of ${seqLen + 1}${lengths ? `, lengths ${lengths}` : ''}`,
             });
           }
         }

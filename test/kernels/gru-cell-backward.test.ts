@@ -11,13 +11,14 @@ import { backwardCases, centralDifferences, checkBackwardStep, dotLoss, expectMa
 
 const { rng, seed } = testRandom('gru-cell-backward');
 let ctx: GpuContext;
-// The staged product and the direct one (see directProduct).
-const kernels: Record<'staged' | 'direct', CellBackwardKernel> = {} as never;
+// The staged product, the direct one and the direct one with the batch tile (see directProduct).
+const kernels: Record<'staged' | 'direct' | 'tiled', CellBackwardKernel> = {} as never;
 
 beforeAll(async () => {
   ctx = await GpuContext.create();
   kernels.staged = await createGruCellBackward(ctx);
   kernels.direct = await createGruCellBackward(ctx, { direct: true });
+  kernels.tiled = await createGruCellBackward(ctx, { direct: true, batchTile: true });
 });
 afterAll(() => ctx?.destroy());
 
@@ -33,7 +34,7 @@ const reference: BackwardStepReference = {
 describe('gru-cell-backward against the float64 reference', () => {
   for (const c of backwardCases()) {
     it(c.name, async () => {
-      await checkBackwardStep(ctx, kernels[c.direct ? 'direct' : 'staged'], reference, rng, c.shape, c.step, `${c.name} (seed ${seed})`, c.lengths);
+      await checkBackwardStep(ctx, kernels[c.direct ? (c.batchTile ? 'tiled' : 'direct') : 'staged'], reference, rng, c.shape, c.step, `${c.name} (seed ${seed})`, c.lengths);
     });
   }
 });
