@@ -6,14 +6,74 @@
 @group(0) @binding(2) var<storage, read> whhT: array<f32>;
 
 #if DIRECT
-// W_hh[j, k .. k + 3] of direction d.
-fn unitW4(d: u32, k: u32, j: u32) -> vec4f {
-  let H = p.hidden;
-  let wi = whhIndex(d, k, j);
-  return vec4f(whhT[wi], whhT[wi + H], whhT[wi + 2u * H], whhT[wi + 3u * H]);
-}
-#endif
+// DIRECT (see the prelude): no staging, and invocation jb takes four units j0 = 4 jb ..
+// j0 + 3 of its rows (the wrapper dispatches a quarter of the invocations), so that every
+// h_{t-1} load serves four units as every W_hh load serves the rows: one gate per unit
+// would leave the product with one multiply-add per load.
 
+// Column kk: W_hh[units, k + kk] of direction d (units clamped to H - 1 past the end).
+fn unitsW4(d: u32, k: u32, units: vec4u) -> mat4x4f {
+  let H = p.hidden;
+  let i = vec4u((d * H + k) * H) + units;
+  let s = vec4u(H);
+  return mat4x4f(whhColumn(i), whhColumn(i + s), whhColumn(i + 2u * s), whhColumn(i + 3u * s));
+}
+fn whhColumn(i: vec4u) -> vec4f {
+  return vec4f(whhT[i.x], whhT[i.y], whhT[i.z], whhT[i.w]);
+}
+
+// Units 4 jb .. 4 jb + 3 of rows b0 .. b0 + ROWS - 1, direction d, at step curStep.
+fn cellStep(x: u32, jb: u32, b0: u32, d: u32) {
+  let H = p.hidden;
+  let j0 = 4u * jb;
+  if (j0 >= H) { return; }
+  let units = min(vec4u(j0) + vec4u(0u, 1u, 2u, 3u), vec4u(H - 1u));
+  let base = prevHBases(b0, d);
+  let H4 = H & ~3u;
+  // Column r: row b0 + r, component u: unit j0 + u (only column 0 without BATCH_TILE).
+  // unitsW4 * (column r: h_{t-1}[b0 + r, k .. k + 3]) adds those four inputs to row r.
+  var acc = mat4x4f();
+  if (curStep == 0u) {
+    for (var k = 0u; k < H4; k += 4u) {
+#if BATCH_TILE
+      acc += unitsW4(d, k, units) * firstHRows(base, k);
+#else
+      acc[0] += unitsW4(d, k, units) * firstH4(base.x, k);
+#endif
+    }
+  } else {
+    for (var k = 0u; k < H4; k += 4u) {
+#if BATCH_TILE
+      acc += unitsW4(d, k, units) * prevHRows(base, k);
+#else
+      acc[0] += unitsW4(d, k, units) * prevH4(base.x, k);
+#endif
+    }
+  }
+  for (var k = H4; k < H; k++) {
+    let w = whhColumn(vec4u((d * H + k) * H) + units);
+    let hv = prevHColumn(base, k);
+    acc += mat4x4f(w * hv.x, w * hv.y, w * hv.z, w * hv.w);
+  }
+  for (var r = 0u; r < ROWS; r++) {
+    let b = b0 + r;
+    if (b >= p.batch) { break; }
+    let t = timeOf(d, b);
+    let on = running(b);
+    let last = isLast(b);
+    let xb = xprojBase(t, b, d, 1u);
+    let pre = acc[r];
+    for (var u = 0u; u < 4u; u++) {
+      let j = j0 + u;
+      if (j >= H) { break; }
+      var h = 0.0;
+      if (on) { h = actF(xproj[xb + j] + bhh[d * H + j] + pre[u], d); }
+      hseq[hseqIndex(t, b, d, j)] = h;
+      if (on && last) { hN[stateIndex(b, d, j)] = h; }
+    }
+  }
+}
+#else
 // Unit j of rows b0 .. b0 + ROWS - 1, direction d, at step curStep; x is the invocation's
 // index in the workgroup. Called in uniform control flow (it holds barriers).
 fn cellStep(x: u32, j: u32, b0: u32, d: u32) {
@@ -21,34 +81,6 @@ fn cellStep(x: u32, j: u32, b0: u32, d: u32) {
 
   // Component r: the pre-activation of row b0 + r (only x without BATCH_TILE).
   var acc = vec4f(0.0);
-#if DIRECT
-  // Four input units at a time (see DIRECT in the prelude): w4 holds W_hh[j, k .. k + 3],
-  // w4 * (column r: h_{t-1}[b0 + r, k .. k + 3]) is row b0 + r's share of those inputs.
-  if (j < H) {
-    let base = prevHBases(b0, d);
-    let H4 = H & ~3u;
-    if (curStep == 0u) {
-      for (var k = 0u; k < H4; k += 4u) {
-#if BATCH_TILE
-        acc += unitW4(d, k, j) * firstHRows(base, k);
-#else
-        acc.x += dot(unitW4(d, k, j), firstH4(base.x, k));
-#endif
-      }
-    } else {
-      for (var k = 0u; k < H4; k += 4u) {
-#if BATCH_TILE
-        acc += unitW4(d, k, j) * prevHRows(base, k);
-#else
-        acc.x += dot(unitW4(d, k, j), prevH4(base.x, k));
-#endif
-      }
-    }
-    for (var k = H4; k < H; k++) {
-      acc = fma(prevHColumn(base, k), vec4f(whhT[whhIndex(d, k, j)]), acc);
-    }
-  }
-#else
   for (var k0 = 0u; k0 < H; k0 += WG) {
     stagePrevH(b0, d, k0, x);
     if (j < H) {
@@ -64,7 +96,6 @@ fn cellStep(x: u32, j: u32, b0: u32, d: u32) {
     }
     workgroupBarrier();
   }
-#endif
   if (j >= H) { return; }
   for (var r = 0u; r < ROWS; r++) {
     let b = b0 + r;
@@ -79,4 +110,4 @@ fn cellStep(x: u32, j: u32, b0: u32, d: u32) {
     if (isLast(b)) { hN[stateIndex(b, d, j)] = h; }
   }
 }
-
+#endif

@@ -132,6 +132,8 @@ export interface CellKernelSpec {
   persistent?: boolean;
   /** The recurrent product reads h_{t-1} from memory, no workgroup staging (DIRECT; see CellVariant.direct). */
   direct?: boolean;
+  /** Hidden units each invocation of a per-step dispatch takes (default 1; the Elman cell's DIRECT form: 4). */
+  unitsPerInvocation?: number;
   workgroup?: number;
   /** Activations saved per unit and step in training (0: the output sequence is enough). */
   savedSlots: number;
@@ -262,7 +264,8 @@ export class CellStepKernel {
    */
   workgroups(shape: CellStepShape): [number, number, number] {
     if (this.persistent) return stepWorkgroups(this.ctx, this.spec.name, { ...shape, hidden: 1 }, this.rows);
-    return stepWorkgroups(this.ctx, this.spec.name, shape, this.rows);
+    const units = this.spec.unitsPerInvocation ?? 1;
+    return stepWorkgroups(this.ctx, this.spec.name, { ...shape, hidden: Math.ceil(shape.hidden / units) }, this.rows);
   }
 
   /** True when the kernel writes a `saved` buffer. */

@@ -32,6 +32,8 @@ export function createRnnCellForward(ctx: GpuContext, nonlinearity: Nonlinearity
     batchTile: variant.batchTile,
     persistent: variant.persistent ?? false,
     direct: variant.direct ?? false,
+    // The direct form gives each invocation four units (see the shader); persistent has no direct form.
+    unitsPerInvocation: variant.direct && !variant.persistent ? 4 : 1,
     workgroup: variant.workgroup,
     training: variant.training ?? false,
     savedSlots: 0,
