@@ -86,8 +86,16 @@ fn storeC(base: u32, m: u32, n0: u32, v: vec4f) {
 }
 
 #if DIRECT
+// The elements of A' (B') at the four indices in i: 4 rows (columns) at one k.
+fn rowsOfA(i: vec4u) -> vec4f {
+  return vec4f(a[i.x], a[i.y], a[i.z], a[i.w]);
+}
+fn colsOfB(i: vec4u) -> vec4f {
+  return vec4f(b[i.x], b[i.y], b[i.z], b[i.w]);
+}
+
 // DIRECT: no staging. Each thread reads its 4 rows of A' and 4 columns of B' straight from
-// memory, one k at a time, so the kernel has no barrier: on a CPU adapter (SwiftShader)
+// memory, so the kernel has no barrier: on a CPU adapter (SwiftShader)
 // workgroup memory is ordinary memory and each barrier switches between the workgroup's
 // invocations, which costs more than the reuse it buys (measured 1.8x faster at 1024^3, README).
 // The loop has no branch either: the operands' storage order becomes a pair of strides, and
@@ -119,30 +127,24 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   let stepB = vec4u(bK);
   let K4 = p.K & ~3u;
   for (var k = 0u; k < K4; k += 4u) {
-    let a0 = vec4f(a[ak.x], a[ak.y], a[ak.z], a[ak.w]);
-    let b0 = vec4f(b[bk.x], b[bk.y], b[bk.z], b[bk.w]);
-    ak += stepA;
-    bk += stepB;
-    let a1 = vec4f(a[ak.x], a[ak.y], a[ak.z], a[ak.w]);
-    let b1 = vec4f(b[bk.x], b[bk.y], b[bk.z], b[bk.w]);
-    ak += stepA;
-    bk += stepB;
-    let a2 = vec4f(a[ak.x], a[ak.y], a[ak.z], a[ak.w]);
-    let b2 = vec4f(b[bk.x], b[bk.y], b[bk.z], b[bk.w]);
-    ak += stepA;
-    bk += stepB;
-    let a3 = vec4f(a[ak.x], a[ak.y], a[ak.z], a[ak.w]);
-    let b3 = vec4f(b[bk.x], b[bk.y], b[bk.z], b[bk.w]);
-    ak += stepA;
-    bk += stepB;
-    acc += mat4x4f(b0, b1, b2, b3) * transpose(mat4x4f(a0, a1, a2, a3));
+    let ak1 = ak + stepA;
+    let ak2 = ak1 + stepA;
+    let ak3 = ak2 + stepA;
+    let bk1 = bk + stepB;
+    let bk2 = bk1 + stepB;
+    let bk3 = bk2 + stepB;
+    let a4 = mat4x4f(rowsOfA(ak), rowsOfA(ak1), rowsOfA(ak2), rowsOfA(ak3));
+    let b4 = mat4x4f(colsOfB(bk), colsOfB(bk1), colsOfB(bk2), colsOfB(bk3));
+    acc += b4 * transpose(a4);
+    ak = ak3 + stepA;
+    bk = bk3 + stepB;
   }
   for (var k = K4; k < p.K; k++) {
-    let av = vec4f(a[ak.x], a[ak.y], a[ak.z], a[ak.w]);
-    let bv = vec4f(b[bk.x], b[bk.y], b[bk.z], b[bk.w]);
+    let av = rowsOfA(ak);
+    let bv = colsOfB(bk);
+    acc += mat4x4f(bv * av.x, bv * av.y, bv * av.z, bv * av.w);
     ak += stepA;
     bk += stepB;
-    acc += mat4x4f(bv * av.x, bv * av.y, bv * av.z, bv * av.w);
   }
 
   let cBase = p.offsetC + z * p.strideC;

@@ -11,15 +11,17 @@
 // h_{t-1} load serves four units as every W_hh load serves the rows: one gate per unit
 // would leave the product with one multiply-add per load.
 
-// Column kk: W_hh[units, k + kk] of direction d (units clamped to H - 1 past the end).
-fn unitsW4(d: u32, k: u32, units: vec4u) -> mat4x4f {
-  let H = p.hidden;
-  let i = vec4u((d * H + k) * H) + units;
-  let s = vec4u(H);
-  return mat4x4f(whhColumn(i), whhColumn(i + s), whhColumn(i + 2u * s), whhColumn(i + 3u * s));
+// The units invocation jb computes, clamped to H - 1 past the end (their results are dropped).
+fn unitsOf(jb: u32) -> vec4u {
+  return min(vec4u(4u * jb) + vec4u(0u, 1u, 2u, 3u), vec4u(p.hidden - 1u));
 }
-fn whhColumn(i: vec4u) -> vec4f {
+// W_hh[units, k] of direction d over the units of invocation jb; whh4: column kk for k + kk.
+fn whh1(d: u32, k: u32, jb: u32) -> vec4f {
+  let i = vec4u((d * p.hidden + k) * p.hidden) + unitsOf(jb);
   return vec4f(whhT[i.x], whhT[i.y], whhT[i.z], whhT[i.w]);
+}
+fn whh4(d: u32, k: u32, jb: u32) -> mat4x4f {
+  return mat4x4f(whh1(d, k, jb), whh1(d, k + 1u, jb), whh1(d, k + 2u, jb), whh1(d, k + 3u, jb));
 }
 
 // Units 4 jb .. 4 jb + 3 of rows b0 .. b0 + ROWS - 1, direction d, at step curStep.
@@ -27,34 +29,8 @@ fn cellStep(x: u32, jb: u32, b0: u32, d: u32) {
   let H = p.hidden;
   let j0 = 4u * jb;
   if (j0 >= H) { return; }
-  let units = min(vec4u(j0) + vec4u(0u, 1u, 2u, 3u), vec4u(H - 1u));
-  let base = prevHBases(b0, d);
-  let H4 = H & ~3u;
-  // Column r: row b0 + r, component u: unit j0 + u (only column 0 without BATCH_TILE).
-  // unitsW4 * (column r: h_{t-1}[b0 + r, k .. k + 3]) adds those four inputs to row r.
-  var acc = mat4x4f();
-  if (curStep == 0u) {
-    for (var k = 0u; k < H4; k += 4u) {
-#if BATCH_TILE
-      acc += unitsW4(d, k, units) * firstHRows(base, k);
-#else
-      acc[0] += unitsW4(d, k, units) * firstH4(base.x, k);
-#endif
-    }
-  } else {
-    for (var k = 0u; k < H4; k += 4u) {
-#if BATCH_TILE
-      acc += unitsW4(d, k, units) * prevHRows(base, k);
-#else
-      acc[0] += unitsW4(d, k, units) * prevH4(base.x, k);
-#endif
-    }
-  }
-  for (var k = H4; k < H; k++) {
-    let w = whhColumn(vec4u((d * H + k) * H) + units);
-    let hv = prevHColumn(base, k);
-    acc += mat4x4f(w * hv.x, w * hv.y, w * hv.z, w * hv.w);
-  }
+  // Column r: row b0 + r, component u: unit j0 + u.
+  let acc = recurrentProduct(b0, d, jb);
   for (var r = 0u; r < ROWS; r++) {
     let b = b0 + r;
     if (b >= p.batch) { break; }

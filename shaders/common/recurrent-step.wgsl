@@ -148,9 +148,9 @@ fn whhIndex(d: u32, k: u32, j: u32) -> u32 {
 // in workgroup memory, so a step has no barrier. On a CPU adapter (SwiftShader) workgroup
 // memory is ordinary memory and every barrier switches between the workgroup's invocations,
 // which costs more than the loads it saves (measured 1.4x faster per LSTM step at B and C).
-// The products walk the input units four at a time, reading h_{t-1}[b, k .. k + 3] of each
-// row as a vec4f; the H mod 4 last ones one at a time (prevHAt). h0 and hseq being different
-// buffers, each product has one loop per buffer under a uniform branch: a buffer choice
+// recurrentProduct walks the input units four at a time, reading h_{t-1}[b, k .. k + 3] of
+// each row as a vec4f; the H mod 4 last ones one at a time (prevHAt). h0 and hseq being
+// different buffers, it has one loop per buffer under a uniform branch: a buffer choice
 // inside the loop costs as much as the whole gain on SwiftShader.
 
 // Index of h_{t-1}[b, d, 0] in h0 on the first step, in hseq after it; 0 (a valid row whose
@@ -196,6 +196,42 @@ fn firstHRows(base: vec4u, k: u32) -> mat4x4f {
 fn prevHColumn(base: vec4u, k: u32) -> vec4f {
   return vec4f(prevHAt(base.x + k), prevHAt(base.y + k), prevHAt(base.z + k), prevHAt(base.w + k));
 }
+
+// h_{t-1} W_hh^T for what invocation j computes, in rows b0 .. b0 + ROWS - 1: column r holds
+// row b0 + r (only column 0 without BATCH_TILE), its components four outputs of the
+// invocation (the gated cells: the gates of unit j; the Elman cell: units 4j .. 4j + 3).
+// Each cell defines whh4(d, k, j), whose column kk holds those outputs' weights for input
+// unit k + kk, and whh1(d, k, j), the weights for input unit k alone; whh4 * (column r:
+// h_{t-1}[b0 + r, k .. k + 3]) adds four input units to row r.
+fn recurrentProduct(b0: u32, d: u32, j: u32) -> mat4x4f {
+  let H = p.hidden;
+  let base = prevHBases(b0, d);
+  let H4 = H & ~3u;
+  var acc = mat4x4f();
+  if (curStep == 0u) {
+    for (var k = 0u; k < H4; k += 4u) {
+#if BATCH_TILE
+      acc += whh4(d, k, j) * firstHRows(base, k);
+#else
+      acc[0] += whh4(d, k, j) * firstH4(base.x, k);
+#endif
+    }
+  } else {
+    for (var k = 0u; k < H4; k += 4u) {
+#if BATCH_TILE
+      acc += whh4(d, k, j) * prevHRows(base, k);
+#else
+      acc[0] += whh4(d, k, j) * prevH4(base.x, k);
+#endif
+    }
+  }
+  for (var k = H4; k < H; k++) {
+    let w = whh1(d, k, j);
+    let hv = prevHColumn(base, k);
+    acc += mat4x4f(w * hv.x, w * hv.y, w * hv.z, w * hv.w);
+  }
+  return acc;
+}
 #endif
 
 #if GATED
@@ -203,43 +239,19 @@ fn prevHColumn(base: vec4u, k: u32) -> vec4f {
 // of rows b0 .. b0 + ROWS - 1, column r holding row b0 + r's gates (only column 0 without
 // BATCH_TILE). Called in uniform control flow by every invocation (it may hold barriers).
 #if DIRECT
-// Column kk of gatesW4: the gates of unit j for input unit k + kk; gatesW4 * (column r:
-// h_{t-1}[b0 + r, k .. k + 3]) adds those four inputs' products to row b0 + r's gates.
-fn gatesW4(d: u32, k: u32, j: u32) -> mat4x4f {
+// The gates of unit j for input units k .. k + 3 (columns), and for input unit k.
+fn whh4(d: u32, k: u32, j: u32) -> mat4x4f {
   let H = p.hidden;
   let wi = whhIndex(d, k, j);
   return mat4x4f(whhT[wi], whhT[wi + H], whhT[wi + 2u * H], whhT[wi + 3u * H]);
 }
+fn whh1(d: u32, k: u32, j: u32) -> vec4f {
+  return whhT[whhIndex(d, k, j)];
+}
 
 fn gatePreactivations(b0: u32, d: u32, j: u32, x: u32) -> mat4x4f {
-  let H = p.hidden;
-  var acc = mat4x4f();
-  if (j >= H) { return acc; }
-  let base = prevHBases(b0, d);
-  let H4 = H & ~3u;
-  if (curStep == 0u) {
-    for (var k = 0u; k < H4; k += 4u) {
-#if BATCH_TILE
-      acc += gatesW4(d, k, j) * firstHRows(base, k);
-#else
-      acc[0] += gatesW4(d, k, j) * firstH4(base.x, k);
-#endif
-    }
-  } else {
-    for (var k = 0u; k < H4; k += 4u) {
-#if BATCH_TILE
-      acc += gatesW4(d, k, j) * prevHRows(base, k);
-#else
-      acc[0] += gatesW4(d, k, j) * prevH4(base.x, k);
-#endif
-    }
-  }
-  for (var k = H4; k < H; k++) {
-    let wv = whhT[whhIndex(d, k, j)];
-    let hv = prevHColumn(base, k);
-    acc += mat4x4f(wv * hv.x, wv * hv.y, wv * hv.z, wv * hv.w);
-  }
-  return acc;
+  if (j >= p.hidden) { return mat4x4f(); }
+  return recurrentProduct(b0, d, j);
 }
 #else
 fn gatePreactivations(b0: u32, d: u32, j: u32, x: u32) -> mat4x4f {
