@@ -8,8 +8,8 @@
 // At its last active dispatch (s = L_b-1, the step whose h_{t-1} is h0) a row also copies its
 // recurrent-side gradients to slot T of that buffer, where the dW_hh GEMM pairs them with h0.
 // Thread mapping: workgroup (x, y, z) = (block of WG hidden units, batch row b, direction d);
-// invocation x owns unit j = x_block * WG + x of row b. With DIRECT and BATCH_TILE the
-// workgroup takes a block of 4 rows b0 .. b0 + 3 instead, the invocation unit j of each.
+// invocation x owns unit j = x_block * WG + x of row b. With DIRECT the invocation takes four
+// units of one row, or of four rows with BATCH_TILE (see DIRECT below).
 // Each cell defines unitStep(b, d, j, rec): the step of unit j of row b given rec, the
 // gradient reaching h_t[b, j] through W_hh from the later step (0 on the first dispatch);
 // the prelude's main forms rec and calls it.
@@ -111,24 +111,53 @@ fn stageLaterGrad(b: u32, d: u32, m0: u32, x: u32) {
 
 #if DIRECT
 // DIRECT (see the forward prelude): the later gradients read straight from memory, no staging
-// and no barrier; with BATCH_TILE each invocation takes unit j of four rows b0 .. b0 + 3, so
-// that each W_hh load serves four rows. laterGrad4(base, g, m): gate g's later gradients of units
-// m .. m + 3 in the row whose gates start at `base`.
+// and no barrier. Invocation jb takes four units j0 = 4 jb .. j0 + 3 of ROWS rows b0 ..
+// (four with BATCH_TILE, else one), so that each later-gradient load serves four units and
+// each W_hh load the rows: one unit of one row would leave a multiply-add per load.
+#if BATCH_TILE
+const ROWS: u32 = 4u;
+#else
+const ROWS: u32 = 1u;
+#endif
+
+// Gate g's later gradients of units m .. m + 3 in the row whose gates start at `base`.
 fn laterGrad4(base: u32, g: u32, m: u32) -> vec4f {
   let i = base + g * p.hidden + m;
   return vec4f(recurrentGrad(i), recurrentGrad(i + 1u), recurrentGrad(i + 2u), recurrentGrad(i + 3u));
 }
 
-// Row g of w (column g of its transpose wt) holds gate g of (k = j, m .. m + 3): one row's
-// products with those four units' later gradients, per unit in the components. GATES is a
-// constant: the tests on it fold away (a dynamically indexed component costs more than the
-// whole product on SwiftShader).
-fn rowTerm(wt: mat4x4f, base: u32, m: u32) -> vec4f {
-  var s = wt[0] * laterGrad4(base, 0u, m);
-  if (GATES > 1u) { s += wt[1] * laterGrad4(base, 1u, m); }
-  if (GATES > 2u) { s += wt[2] * laterGrad4(base, 2u, m); }
-  if (GATES > 3u) { s += wt[3] * laterGrad4(base, 3u, m); }
-  return s;
+// Column g: laterGrad4 of gate g (zero past GATES). GATES is a constant: the tests on it fold
+// away (a dynamically indexed component costs more than the whole product on SwiftShader).
+fn laterGrads(base: u32, m: u32) -> mat4x4f {
+  var gm = mat4x4f();
+  gm[0] = laterGrad4(base, 0u, m);
+  if (GATES > 1u) { gm[1] = laterGrad4(base, 1u, m); }
+  if (GATES > 2u) { gm[2] = laterGrad4(base, 2u, m); }
+  if (GATES > 3u) { gm[3] = laterGrad4(base, 3u, m); }
+  return gm;
+}
+
+// Column g: gate g of W_hh for (k = j, m .. m + 3), i.e. W_hh[g*H + m + mm, j] in component mm.
+fn unitWeights(d: u32, j: u32, m: u32) -> mat4x4f {
+  return transpose(mat4x4f(whhGates(d, j, m), whhGates(d, j, m + 1u), whhGates(d, j, m + 2u), whhGates(d, j, m + 3u)));
+}
+
+// Sum over gates and the four units m of weight times later gradient.
+fn pairTerm(wt: mat4x4f, gm: mat4x4f) -> f32 {
+  var e = wt[0] * gm[0];
+  if (GATES > 1u) { e += wt[1] * gm[1]; }
+  if (GATES > 2u) { e += wt[2] * gm[2]; }
+  if (GATES > 3u) { e += wt[3] * gm[3]; }
+  return e.x + e.y + e.z + e.w;
+}
+
+// pairTerm of one unit's weights with each row's gradients, component r for row b0 + r.
+fn rowsTerm(wt: mat4x4f, g0: mat4x4f, g1: mat4x4f, g2: mat4x4f, g3: mat4x4f) -> vec4f {
+#if BATCH_TILE
+  return vec4f(pairTerm(wt, g0), pairTerm(wt, g1), pairTerm(wt, g2), pairTerm(wt, g3));
+#else
+  return vec4f(pairTerm(wt, g0), 0.0, 0.0, 0.0);
+#endif
 }
 
 // Where row b's later gradients start, and whether the row has any (it exists and still runs,
@@ -141,13 +170,13 @@ fn hasLater(b: u32) -> f32 {
   return select(0.0, 1.0, b < p.batch && p.step <= seqLen(b));
 }
 
-// The gradient reaching h_t[b0 + r, j] through W_hh from the later step, component r (only
-// x without BATCH_TILE): the sum over m and g of W_hh[g*H + m, j] * later dG[b0 + r, g, m],
-// four units m at a time and the H mod 4 last ones one at a time. Zero on the first
-// dispatch (there is no later step).
-fn laterGradThroughWhh4(b0: u32, d: u32, j: u32) -> vec4f {
+// The gradient reaching h_t[b0 + r, j0 + u] through W_hh from the later step, column r and
+// component u: the sum over m and g of W_hh[g*H + m, j0 + u] * later dG[b0 + r, g, m], four
+// units m at a time and the H mod 4 last ones one at a time. Zero on the first dispatch
+// (there is no later step). Units past H repeat the last one (their results are dropped).
+fn laterGradThroughWhhTile(b0: u32, d: u32, j0: u32) -> mat4x4f {
   let H = p.hidden;
-  if (p.step == 0u) { return vec4f(0.0); }
+  if (p.step == 0u) { return mat4x4f(); }
 #if BATCH_TILE
   let base = vec4u(laterBase(b0, d), laterBase(b0 + 1u, d), laterBase(b0 + 2u, d), laterBase(b0 + 3u, d));
   let mask = vec4f(hasLater(b0), hasLater(b0 + 1u), hasLater(b0 + 2u), hasLater(b0 + 3u));
@@ -155,44 +184,52 @@ fn laterGradThroughWhh4(b0: u32, d: u32, j: u32) -> vec4f {
   let base = vec4u(laterBase(b0, d), 0u, 0u, 0u);
   let mask = vec4f(hasLater(b0), 0.0, 0.0, 0.0);
 #endif
+  let units = min(vec4u(j0) + vec4u(0u, 1u, 2u, 3u), vec4u(H - 1u));
   let H4 = H & ~3u;
-  // Column r: row r's sums per unit residue m mod 4.
+  // Column u: unit j0 + u, component r: row b0 + r.
   var acc = mat4x4f();
   for (var m = 0u; m < H4; m += 4u) {
-    let wt = transpose(mat4x4f(whhGates(d, j, m), whhGates(d, j, m + 1u), whhGates(d, j, m + 2u), whhGates(d, j, m + 3u)));
+    let g0 = laterGrads(base.x, m);
 #if BATCH_TILE
-    acc += mat4x4f(rowTerm(wt, base.x, m), rowTerm(wt, base.y, m), rowTerm(wt, base.z, m), rowTerm(wt, base.w, m));
+    let g1 = laterGrads(base.y, m);
+    let g2 = laterGrads(base.z, m);
+    let g3 = laterGrads(base.w, m);
 #else
-    acc[0] += rowTerm(wt, base.x, m);
+    let g1 = g0;
+    let g2 = g0;
+    let g3 = g0;
 #endif
+    acc[0] += rowsTerm(unitWeights(d, units.x, m), g0, g1, g2, g3);
+    acc[1] += rowsTerm(unitWeights(d, units.y, m), g0, g1, g2, g3);
+    acc[2] += rowsTerm(unitWeights(d, units.z, m), g0, g1, g2, g3);
+    acc[3] += rowsTerm(unitWeights(d, units.w, m), g0, g1, g2, g3);
   }
-  var sums = vec4f(1.0) * acc;
   for (var m = H4; m < H; m++) {
-    let w = whhGates(d, j, m);
     for (var g = 0u; g < GATES; g++) {
       let i = g * H + m;
-      sums += w[g] * vec4f(recurrentGrad(base.x + i), recurrentGrad(base.y + i), recurrentGrad(base.z + i), recurrentGrad(base.w + i));
+      let later = vec4f(recurrentGrad(base.x + i), recurrentGrad(base.y + i), recurrentGrad(base.z + i), recurrentGrad(base.w + i));
+      for (var u = 0u; u < 4u; u++) { acc[u] += whhGates(d, units[u], m)[g] * later; }
     }
   }
-  return sums * mask;
+  return transpose(mat4x4f(acc[0] * mask, acc[1] * mask, acc[2] * mask, acc[3] * mask));
 }
 
-// Workgroup (x, y, z) = (block of WG units, block of ROWS rows, direction d).
+// Workgroup (x, y, z) = (block of 4 WG units, block of ROWS rows, direction d).
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
-  let j = wid.x * WG + lid.x;
+  let j0 = 4u * (wid.x * WG + lid.x);
   let d = wid.z;
-  if (j >= p.hidden) { return; }
-#if BATCH_TILE
-  let b0 = wid.y * 4u;
-  let rec = laterGradThroughWhh4(b0, d, j);
-  unitStep(b0, d, j, rec.x);
-  if (b0 + 1u < p.batch) { unitStep(b0 + 1u, d, j, rec.y); }
-  if (b0 + 2u < p.batch) { unitStep(b0 + 2u, d, j, rec.z); }
-  if (b0 + 3u < p.batch) { unitStep(b0 + 3u, d, j, rec.w); }
-#else
-  unitStep(wid.y, d, j, laterGradThroughWhh4(wid.y, d, j).x);
-#endif
+  if (j0 >= p.hidden) { return; }
+  let b0 = wid.y * ROWS;
+  let rec = laterGradThroughWhhTile(b0, d, j0);
+  for (var r = 0u; r < ROWS; r++) {
+    if (b0 + r >= p.batch) { break; }
+    let rr = rec[r];
+    for (var u = 0u; u < 4u; u++) {
+      if (j0 + u >= p.hidden) { break; }
+      unitStep(b0 + r, d, j0 + u, rr[u]);
+    }
+  }
 }
 #else
 // Sum over m of dot(W_hh gates of (k = j, m), gTile): the gradient reaching h_t[b, j] through

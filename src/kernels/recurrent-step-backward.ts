@@ -113,10 +113,12 @@ export class CellBackwardKernel {
 
   /**
    * Workgroups of one dispatch: (hidden blocks, batch blocks of `rows`, directions), checked
-   * against the limit.
+   * against the limit; with the direct product each invocation takes four hidden units.
    */
   workgroups(shape: CellStepShape): [number, number, number] {
-    return stepWorkgroups(this.ctx, this.spec.name, shape, this.rows);
+    // The direct product gives each invocation four units.
+    const hidden = this.spec.direct ? Math.ceil(shape.hidden / 4) : shape.hidden;
+    return stepWorkgroups(this.ctx, this.spec.name, { ...shape, hidden }, this.rows);
   }
 
   extents(shape: CellStepShape): Record<keyof Omit<CellBackwardBindings, 'uniform'>, number> {
