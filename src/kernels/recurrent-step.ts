@@ -29,8 +29,8 @@ export function useBatchTile(batch: number): boolean {
 /**
  * Whether the per-step kernels on `ctx`, forward and backward, use the DIRECT recurrent product
  * (h_{t-1}, or the later step's gate gradients, read from memory: no workgroup staging and no
- * barrier): on software adapters, where it measured 1.2-1.5x faster per forward and, with the
- * backward sweep's batch tile, 1.1-1.3x per training step at one row and 1.4-2.4x at 16 rows
+ * barrier): on software adapters, where it measured 1.2-1.5x faster per forward and 1.1-2.4x
+ * per training step, the backward sweep's four-unit form 1.2-1.5x more at 16 rows
  * (SwiftShader; README, Benchmark). GPUs keep the staged product, which shares each load among
  * the workgroup.
  */
