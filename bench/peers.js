@@ -40,17 +40,6 @@ function swap01(a, d0, d1, f) {
   return out;
 }
 
-/** Largest |a − b| (Infinity where either is not finite). */
-export function maxDiff(a, b) {
-  if (a.length !== b.length) return Infinity;
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i] - b[i]);
-    if (!(d <= worst)) worst = Number.isFinite(d) ? d : Infinity;
-  }
-  return worst;
-}
-
 /** PyTorch-named weights of a 1-layer unidirectional model as a Keras layer's [kernel, recurrentKernel, bias]. */
 function kerasWeights(cell, dict, I, H) {
   // PyTorch blocks: LSTM i, f, g, o (Keras i, f, c, o: the same); GRU r, z, n (Keras z, r, h).

@@ -335,7 +335,7 @@ export class RecurrentModel {
     const key = `${batchTile}|${training}|${persistent}`;
     let kernels = this.kernels.get(key);
     if (!kernels) {
-      const variant = { batchTile, training, cell: spec.cell, persistent, direct: !persistent && directProduct(ctx), workgroup: persistentWorkgroup(spec.hiddenSize) };
+      const variant = { batchTile, training, cell: spec.cell, persistent, direct: directProduct(ctx), workgroup: persistentWorkgroup(spec.hiddenSize) };
       const cell =
         spec.kind === 'lstm'
           ? createLstmCellForward(ctx, { ...variant, peepholes: spec.peepholes })

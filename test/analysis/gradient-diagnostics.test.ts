@@ -126,17 +126,23 @@ const CONFIGS: Config[] = [
   { name: 'gru', make: (H, I) => engine.gru({ inputSize: I, hiddenSize: H }), H: 5, T: 6 },
 ];
 
+/** A fresh model of `config` with `inputSize` inputs and random weights, input and initial state (one row). */
+function randomCase(config: Config, inputSize: number) {
+  const { H, T } = config;
+  const model = config.make(H, inputSize);
+  const dict = randomStateDict(model.spec, rng);
+  model.loadStateDict(dict);
+  const lstm = model.kind === 'lstm';
+  const x = randomFloats(rng, T * inputSize, -1.5, 1.5);
+  const h0 = randomFloats(rng, H, -0.8, 0.8);
+  const c0 = lstm ? randomFloats(rng, H) : undefined;
+  return { model, dict, lstm, x, h0, c0 };
+}
+
 describe.each(CONFIGS)('$name against finite differences of the float64 reference', (config) => {
   it('jacobianNorms', async () => {
-    const I = 3;
     const { H, T } = config;
-    const model = config.make(H, I);
-    const dict = randomStateDict(model.spec, rng);
-    model.loadStateDict(dict);
-    const lstm = model.kind === 'lstm';
-    const x = randomFloats(rng, T * I, -1.5, 1.5);
-    const h0 = randomFloats(rng, H, -0.8, 0.8);
-    const c0 = lstm ? randomFloats(rng, H) : undefined;
+    const { model, dict, lstm, x, h0, c0 } = randomCase(config, 3);
     // The GRU runs with a small maxBatch: each lag's copies take several calls.
     const maxBatch = model.kind === 'gru' ? 4 : undefined;
     const r = await jacobianNorms(model, x, { batch: 1, seqLen: T, h0, c0, maxBatch });
@@ -163,15 +169,8 @@ describe.each(CONFIGS)('$name against finite differences of the float64 referenc
   });
 
   it('lossGradientNorms', async () => {
-    const I = 2;
     const { H, T } = config;
-    const model = config.make(H, I);
-    const dict = randomStateDict(model.spec, rng);
-    model.loadStateDict(dict);
-    const lstm = model.kind === 'lstm';
-    const x = randomFloats(rng, T * I, -1.5, 1.5);
-    const h0 = randomFloats(rng, H, -0.8, 0.8);
-    const c0 = lstm ? randomFloats(rng, H) : undefined;
+    const { model, dict, lstm, x, h0, c0 } = randomCase(config, 2);
     const gradOutput = randomFloats(rng, T * H);
     const gradHN = randomFloats(rng, H);
     const gradCN = lstm ? randomFloats(rng, H) : undefined;

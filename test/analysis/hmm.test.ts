@@ -17,10 +17,10 @@ import {
   type Hmm,
 } from '../../src/analysis/hmm.js';
 import { createEngine, type Engine } from '../../src/engine.js';
-import { WebRnnError } from '../../src/errors.js';
 import { createRandom, type Random } from '../../src/model/random.js';
 import { resolveSpec } from '../../src/model/spec.js';
 import { recurrentForwardReference } from '../../src/reference/recurrent-forward.js';
+import { expectInvalidOption } from '../helpers/errors.js';
 
 /** A probability vector of n entries, each at least `floor` before normalising. */
 function randomDistribution(rng: Random, n: number, floor = 0.02): number[] {
@@ -71,18 +71,6 @@ function bruteForceJoint(hmm: Hmm, obs: number[]): number[][] {
 function expectRelClose(label: string, got: number, want: number, rel: number): void {
   const err = Math.abs(got - want);
   if (!(err <= rel * Math.max(1, Math.abs(want)))) throw new Error(`${label}: got ${got}, want ${want} (|Δ| = ${err}, tolerance ${rel} relative)`);
-}
-
-function expectInvalid(fn: () => unknown, pattern: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught).toBeInstanceOf(WebRnnError);
-  expect((caught as WebRnnError).code).toBe('invalid-option');
-  expect((caught as WebRnnError).message).toMatch(pattern);
 }
 
 describe('forward algorithm and log-space RNN against brute-force enumeration', () => {
@@ -225,26 +213,26 @@ describe('bad inputs are refused', () => {
   it('A, B or π not stochastic within 1e-9, negative or non-finite entries, wrong shapes', () => {
     const h1 = good();
     h1.transition[1] = [0.2, 0.8 + 2e-9];
-    expectInvalid(() => hmmLogLikelihood(h1, [0]), /transition\[1\] sums to/);
+    expectInvalidOption(() => hmmLogLikelihood(h1, [0]), /transition\[1\] sums to/);
     const h2 = good();
     h2.transition[0] = [1.25, -0.25];
-    expectInvalid(() => hmmToRnn(h2), /transition\[0\]\[1\] is -0.25.*negative/);
+    expectInvalidOption(() => hmmToRnn(h2), /transition\[0\]\[1\] is -0.25.*negative/);
     const h3 = good();
     h3.emission[0] = [0.7, 0.2];
-    expectInvalid(() => hmmForward(h3, [0]), /emission\[0\] sums to/);
+    expectInvalidOption(() => hmmForward(h3, [0]), /emission\[0\] sums to/);
     const h4 = good();
     h4.initial = [0.6, 0.5];
-    expectInvalid(() => hmmLogLikelihood(h4, [0]), /initial sums to/);
+    expectInvalidOption(() => hmmLogLikelihood(h4, [0]), /initial sums to/);
     const h5 = good();
     h5.emission[1] = [NaN, 1];
-    expectInvalid(() => hmmLogLikelihood(h5, [0]), /emission\[1\]\[0\] is NaN/);
+    expectInvalidOption(() => hmmLogLikelihood(h5, [0]), /emission\[1\]\[0\] is NaN/);
     const h6 = good();
     h6.transition = [[1, 0]];
-    expectInvalid(() => hmmLogLikelihood(h6, [0]), /transition must have 2 rows/);
+    expectInvalidOption(() => hmmLogLikelihood(h6, [0]), /transition must have 2 rows/);
     const h7 = good();
     h7.emission[1] = [0.2, 0.3, 0.5];
-    expectInvalid(() => hmmLogLikelihood(h7, [0]), /emission\[1\] has 3 entries, 2 expected/);
-    expectInvalid(() => hmmToLiftedReluRnn(h1), /transition\[1\] sums to/);
+    expectInvalidOption(() => hmmLogLikelihood(h7, [0]), /emission\[1\] has 3 entries, 2 expected/);
+    expectInvalidOption(() => hmmToLiftedReluRnn(h1), /transition\[1\] sums to/);
     // Within the tolerance is accepted.
     const ok = good();
     ok.transition[1] = [0.2, 0.8 + 5e-10];
@@ -255,18 +243,18 @@ describe('bad inputs are refused', () => {
     const hmm = good();
     const rnn = hmmToRnn(hmm);
     for (const obs of [[0, 2], [-1], [0.5], [NaN]]) {
-      expectInvalid(() => hmmLogLikelihood(hmm, obs), /observation \d is .*integers in \[0, 2\)/);
-      expectInvalid(() => rnnLogLikelihood(rnn, obs), /observation \d is .*integers in \[0, 2\)/);
-      expectInvalid(() => rnnLogLikelihoods(rnn, [[0], obs]), /sequence 1: observation/);
-      expectInvalid(() => hmmLogLikelihoods(hmm, [obs]), /sequence 0: observation/);
+      expectInvalidOption(() => hmmLogLikelihood(hmm, obs), /observation \d is .*integers in \[0, 2\)/);
+      expectInvalidOption(() => rnnLogLikelihood(rnn, obs), /observation \d is .*integers in \[0, 2\)/);
+      expectInvalidOption(() => rnnLogLikelihoods(rnn, [[0], obs]), /sequence 1: observation/);
+      expectInvalidOption(() => hmmLogLikelihoods(hmm, [obs]), /sequence 0: observation/);
     }
   });
 
   it('malformed RNN parameters', () => {
     const rnn = hmmToRnn(good());
-    expectInvalid(() => rnnLogLikelihood({ ...rnn, transitionLogits: new Float64Array(3) }, [0]), /transitionLogits must have 4 entries/);
-    expectInvalid(() => rnnLogLikelihood({ ...rnn, emissionLogits: Float64Array.of(0, NaN, 0, 0) }, [0]), /emissionLogits\[1\] is NaN/);
-    expectInvalid(() => rnnLogLikelihood({ ...rnn, initialLogits: Float64Array.of(Infinity, 0) }, [0]), /initialLogits\[0\] is Infinity/);
+    expectInvalidOption(() => rnnLogLikelihood({ ...rnn, transitionLogits: new Float64Array(3) }, [0]), /transitionLogits must have 4 entries/);
+    expectInvalidOption(() => rnnLogLikelihood({ ...rnn, emissionLogits: Float64Array.of(0, NaN, 0, 0) }, [0]), /emissionLogits\[1\] is NaN/);
+    expectInvalidOption(() => rnnLogLikelihood({ ...rnn, initialLogits: Float64Array.of(Infinity, 0) }, [0]), /initialLogits\[0\] is Infinity/);
   });
 });
 
@@ -322,7 +310,7 @@ describe('lifted relu Elman form (hmmToLiftedReluRnn) through the float64 whole-
 
   it('refuses a margin C ≤ 1', () => {
     const hmm = randomHmm(createRandom(2), 2, 2);
-    expectInvalid(() => hmmToLiftedReluRnn(hmm, { margin: 1 }), /margin must be a finite number > 1/);
+    expectInvalidOption(() => hmmToLiftedReluRnn(hmm, { margin: 1 }), /margin must be a finite number > 1/);
   });
 });
 

@@ -12,20 +12,8 @@ import {
   reluFixedPoint,
   reluNormTrajectory,
 } from '../../src/analysis/recurrence-theory.js';
-import { WebRnnError } from '../../src/errors.js';
 import { createRandom } from '../../src/model/random.js';
-
-function expectInvalid(fn: () => unknown, pattern: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught).toBeInstanceOf(WebRnnError);
-  expect((caught as WebRnnError).code).toBe('invalid-option');
-  expect((caught as WebRnnError).message).toMatch(pattern);
-}
+import { expectInvalidOption } from '../helpers/errors.js';
 
 /** The closed form of h_t for s, x, h_0 ≥ 0 (relu is the identity there), one unit. */
 function closedForm(s: number, t: number, x: number, h0: number): number {
@@ -90,13 +78,13 @@ describe('reluNormTrajectory', () => {
   });
 
   it('refuses bad arguments', () => {
-    expectInvalid(() => reluNormTrajectory(NaN, { steps: 3, x: 1 }), /s must be a finite number/);
-    expectInvalid(() => reluNormTrajectory(0.5, { steps: -1, x: 1 }), /steps must be a non-negative integer/);
-    expectInvalid(() => reluNormTrajectory(0.5, { steps: 2.5, x: 1 }), /steps must be a non-negative integer/);
-    expectInvalid(() => reluNormTrajectory(0.5, { steps: 2, x: [1, 2], h0: [1, 2, 3] }), /equal lengths/);
-    expectInvalid(() => reluNormTrajectory(0.5, { steps: 2, x: [1, Infinity] }), /x\[1\] must be a finite number/);
-    expectInvalid(() => reluFixedPoint(1, 1), /s must be in \[0, 1\)/);
-    expectInvalid(() => reluFixedPoint(0.5, [1, -1]), /x\[1\] is -1/);
+    expectInvalidOption(() => reluNormTrajectory(NaN, { steps: 3, x: 1 }), /s must be a finite number/);
+    expectInvalidOption(() => reluNormTrajectory(0.5, { steps: -1, x: 1 }), /steps must be a non-negative integer/);
+    expectInvalidOption(() => reluNormTrajectory(0.5, { steps: 2.5, x: 1 }), /steps must be a non-negative integer/);
+    expectInvalidOption(() => reluNormTrajectory(0.5, { steps: 2, x: [1, 2], h0: [1, 2, 3] }), /equal lengths/);
+    expectInvalidOption(() => reluNormTrajectory(0.5, { steps: 2, x: [1, Infinity] }), /x\[1\] must be a finite number/);
+    expectInvalidOption(() => reluFixedPoint(1, 1), /s must be in \[0, 1\)/);
+    expectInvalidOption(() => reluFixedPoint(0.5, [1, -1]), /x\[1\] is -1/);
   });
 });
 
@@ -171,10 +159,10 @@ describe('additive gradient paths of h_t = α h_{t−1} + g_t β tanh(h_{t−1})
   });
 
   it('refuses bad gates and too many paths', () => {
-    expectInvalid(() => gradientPathCount([1, 2]), /gate 1 is 2; 0 or 1 expected/);
-    expectInvalid(() => gradientPathCount([0.5]), /gate 0 is 0.5/);
-    expectInvalid(() => expandedJacobianProduct(0.5, 0.5, new Array(21).fill(1), 0), /2097152 paths exceed maxPaths = 1048576/);
-    expectInvalid(() => expandedJacobianProduct(0.5, 0.5, [1, 1, 1], 0, { maxPaths: 4 }), /8 paths exceed maxPaths = 4/);
-    expectInvalid(() => gatedTrajectory(NaN, 0.5, [1], 0), /alpha must be a finite number/);
+    expectInvalidOption(() => gradientPathCount([1, 2]), /gate 1 is 2; 0 or 1 expected/);
+    expectInvalidOption(() => gradientPathCount([0.5]), /gate 0 is 0.5/);
+    expectInvalidOption(() => expandedJacobianProduct(0.5, 0.5, new Array(21).fill(1), 0), /2097152 paths exceed maxPaths = 1048576/);
+    expectInvalidOption(() => expandedJacobianProduct(0.5, 0.5, [1, 1, 1], 0, { maxPaths: 4 }), /8 paths exceed maxPaths = 4/);
+    expectInvalidOption(() => gatedTrajectory(NaN, 0.5, [1], 0), /alpha must be a finite number/);
   });
 });

@@ -4,22 +4,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { forgetForTimeConstant, lstmTimeConstants, timeConstant } from '../../src/analysis/time-constants.js';
-import { WebRnnError } from '../../src/errors.js';
 import { createRandom } from '../../src/model/random.js';
 import { resolveSpec } from '../../src/model/spec.js';
 import { initialParameters } from '../../src/train/init.js';
-
-function expectInvalid(fn: () => unknown, pattern: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught).toBeInstanceOf(WebRnnError);
-  expect((caught as WebRnnError).code).toBe('invalid-option');
-  expect((caught as WebRnnError).message).toMatch(pattern);
-}
+import { expectInvalidOption } from '../helpers/errors.js';
 
 const relClose = (got: number, want: number, rel: number): void => {
   expect(Math.abs(got - want), `got ${got}, want ${want}`).toBeLessThanOrEqual(rel * Math.abs(want));
@@ -51,9 +39,9 @@ describe('timeConstant and forgetForTimeConstant', () => {
   });
 
   it('refuses f outside (0, 1) and non-positive Δt or τ', () => {
-    for (const f of [0, 1, 1.2, -0.1, NaN]) expectInvalid(() => timeConstant(f, 0.02), /f must be in \(0, 1\)/);
-    for (const dt of [0, -1, Infinity, NaN]) expectInvalid(() => timeConstant(0.9, dt), /dt must be a finite number > 0/);
-    expectInvalid(() => forgetForTimeConstant(0, 0.02), /tau must be a finite number > 0/);
+    for (const f of [0, 1, 1.2, -0.1, NaN]) expectInvalidOption(() => timeConstant(f, 0.02), /f must be in \(0, 1\)/);
+    for (const dt of [0, -1, Infinity, NaN]) expectInvalidOption(() => timeConstant(0.9, dt), /dt must be a finite number > 0/);
+    expectInvalidOption(() => forgetForTimeConstant(0, 0.02), /tau must be a finite number > 0/);
   });
 });
 
@@ -133,7 +121,7 @@ describe('lstmTimeConstants', () => {
     relClose(r.forget[0], 0.9, 1e-14);
     relClose(r.forget[1], 0.8, 1e-14);
     relClose(r.tau[0], -0.1 / Math.log(0.9), 1e-13);
-    expectInvalid(() => lstmTimeConstants(dict, { dt: 0.1, layer: 1 }), /weight_hh_l1 is missing/);
+    expectInvalidOption(() => lstmTimeConstants(dict, { dt: 0.1, layer: 1 }), /weight_hh_l1 is missing/);
   });
 
   describe('averaged over samples (x_n, h_n)', () => {
@@ -178,16 +166,16 @@ describe('lstmTimeConstants', () => {
 
   it('refuses missing or mis-sized parameters and bad samples or options', () => {
     const dict = lstmDict(3, 2, [0, 0, 0], [0, 0, 0]);
-    expectInvalid(() => lstmTimeConstants({}, { dt: 1 }), /weight_hh_l0 is missing/);
-    expectInvalid(() => lstmTimeConstants({ ...dict, weight_hh_l0: new Float64Array(35) }, { dt: 1 }), /not 4H·H/);
-    expectInvalid(() => lstmTimeConstants({ ...dict, bias_hh_l0: undefined as unknown as Float64Array }, { dt: 1 }), /must be given together/);
-    expectInvalid(() => lstmTimeConstants({ ...dict, bias_ih_l0: new Float64Array(11) }, { dt: 1 }), /bias_ih_l0 has 11 elements, 12 expected/);
-    expectInvalid(() => lstmTimeConstants({ ...dict, bias_ih_l0: new Float64Array(12).fill(NaN) }, { dt: 1 }), /bias_ih_l0\[0\] is NaN/);
-    expectInvalid(() => lstmTimeConstants(dict, { dt: 0 }), /dt must be a finite number > 0/);
-    expectInvalid(() => lstmTimeConstants(dict, { dt: 1, layer: -1 }), /layer must be a non-negative integer/);
-    expectInvalid(() => lstmTimeConstants(dict, { dt: 1, average: 'max' as 'gate' }), /average must be/);
-    expectInvalid(() => lstmTimeConstants(dict, { dt: 1, samples: { count: 2, x: [1, 2, 3] } }), /samples.x must hold \[2, 2\] = 4 values/);
-    expectInvalid(() => lstmTimeConstants(dict, { dt: 1, samples: { count: 1, x: [1, 2], h: [0] } }), /samples.h must hold \[1, 3\] = 3 values/);
-    expectInvalid(() => lstmTimeConstants(dict, { dt: 1, samples: { count: 0, x: [] } }), /samples.count must be a positive integer/);
+    expectInvalidOption(() => lstmTimeConstants({}, { dt: 1 }), /weight_hh_l0 is missing/);
+    expectInvalidOption(() => lstmTimeConstants({ ...dict, weight_hh_l0: new Float64Array(35) }, { dt: 1 }), /not 4H·H/);
+    expectInvalidOption(() => lstmTimeConstants({ ...dict, bias_hh_l0: undefined as unknown as Float64Array }, { dt: 1 }), /must be given together/);
+    expectInvalidOption(() => lstmTimeConstants({ ...dict, bias_ih_l0: new Float64Array(11) }, { dt: 1 }), /bias_ih_l0 has 11 elements, 12 expected/);
+    expectInvalidOption(() => lstmTimeConstants({ ...dict, bias_ih_l0: new Float64Array(12).fill(NaN) }, { dt: 1 }), /bias_ih_l0\[0\] is NaN/);
+    expectInvalidOption(() => lstmTimeConstants(dict, { dt: 0 }), /dt must be a finite number > 0/);
+    expectInvalidOption(() => lstmTimeConstants(dict, { dt: 1, layer: -1 }), /layer must be a non-negative integer/);
+    expectInvalidOption(() => lstmTimeConstants(dict, { dt: 1, average: 'max' as 'gate' }), /average must be/);
+    expectInvalidOption(() => lstmTimeConstants(dict, { dt: 1, samples: { count: 2, x: [1, 2, 3] } }), /samples.x must hold \[2, 2\] = 4 values/);
+    expectInvalidOption(() => lstmTimeConstants(dict, { dt: 1, samples: { count: 1, x: [1, 2], h: [0] } }), /samples.h must hold \[1, 3\] = 3 values/);
+    expectInvalidOption(() => lstmTimeConstants(dict, { dt: 1, samples: { count: 0, x: [] } }), /samples.count must be a positive integer/);
   });
 });

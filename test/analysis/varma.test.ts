@@ -6,7 +6,6 @@
  * refusal of read-outs that are not square and invertible. Fixed seeds.
  */
 import { describe, expect, it } from 'vitest';
-import { WebRnnError } from '../../src/errors.js';
 import { createRandom, type Random } from '../../src/model/random.js';
 import { rnnCellForwardReference } from '../../src/reference/rnn-cell-forward.js';
 import { matrix, matrixFromRows, type Matrix } from '../../src/analysis/linear-algebra.js';
@@ -19,6 +18,7 @@ import {
   type LinearRnn,
   type VarmaModel,
 } from '../../src/analysis/varma.js';
+import { expectInvalidOption } from '../helpers/errors.js';
 
 function randMatrix(rng: Random, rows: number, cols: number, scale: number): Matrix {
   return matrix(rows, cols, Array.from({ length: rows * cols }, () => rng.range(-scale, scale)));
@@ -56,18 +56,6 @@ function expectRelClose(a: ArrayLike<number>, b: ArrayLike<number>, tol: number,
     const err = Math.abs(a[i] - b[i]);
     if (!(err <= tol * scale)) throw new Error(`${label}[${i}]: got ${a[i]}, expected ${b[i]} (|diff| ${err.toExponential(2)}, scale ${scale})`);
   }
-}
-
-function expectInvalidOption(fn: () => unknown, message: RegExp): void {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(WebRnnError);
-  expect((err as WebRnnError).code).toBe('invalid-option');
-  expect((err as WebRnnError).message).toMatch(message);
 }
 
 describe('runLinearRnn and simulateVarma against independent references', () => {
