@@ -8,7 +8,7 @@
 // Options: --node  --cells lstm,gru,rnn  --workloads A,B,C  --modes infer,train
 //          --engines webrnn,tfjs,ort  --runs 5  --cap 5 (seconds a peer row's warm-up may take
 //          before the row stops at it; 0: no cap)  --no-ceilings  --no-first-use
-//          --persistent on|off (webrnn's recurrence kernel; default off, one dispatch per step)
+//          --persistent on|off|auto (webrnn's recurrence kernel; default auto, the model's own choice)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,12 +35,12 @@ function parseArgs(argv) {
     else if (a === '--no-ceilings') o.ceilings = false;
     else if (a === '--persistent') {
       const v = value();
-      if (!['on', 'off'].includes(v)) throw new Error('--persistent takes on or off');
-      o.persistent = v === 'on';
+      if (!['on', 'off', 'auto'].includes(v)) throw new Error('--persistent takes on, off or auto');
+      o.persistent = v === 'auto' ? 'auto' : v === 'on';
     }
     else if (a === '--no-first-use') o.firstUse = false;
     else if (a === '--help' || a === '-h') {
-      console.log('usage: npm run bench -- [--node] [--cells lstm,gru,rnn] [--workloads A,B,C] [--modes infer,train] [--engines webrnn,tfjs,ort] [--runs N] [--cap SECONDS] [--no-ceilings] [--no-first-use] [--persistent on|off]');
+      console.log('usage: npm run bench -- [--node] [--cells lstm,gru,rnn] [--workloads A,B,C] [--modes infer,train] [--engines webrnn,tfjs,ort] [--runs N] [--cap SECONDS] [--no-ceilings] [--no-first-use] [--persistent on|off|auto]');
       process.exit(0);
     } else throw new Error(`unknown option ${a} (see --help)`);
   }

@@ -21,7 +21,7 @@ export interface SuiteOptions {
   ceilings?: boolean;
   firstUse?: boolean;
   stream?: boolean;
-  persistent?: boolean;
+  persistent?: boolean | 'auto';
 }
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type SuiteRow = Record<string, any> & { engine: string; backend: string; workload: string; cell: string; mode: string; ms: number; gflops: number; ok: boolean; onGpu: boolean };

@@ -234,11 +234,94 @@ fn recurrentProduct(b0: u32, d: u32, j: u32) -> mat4x4f {
 }
 #endif
 
+#if RESIDENT
+// RESIDENT: the persistent kernel's form on a CPU adapter (SwiftShader). There a load whose
+// address is not known when the shader is compiled is emulated lane by lane, while one at a
+// constant offset of private or workgroup memory is a single load (a broadcast for workgroup
+// memory). So each invocation copies the W_hh weights of its unit into private memory once,
+// before the first step, and the product is unrolled over the RES_H = H input units with
+// constant indices: wRes[k] from private memory, hRes[k] = h_{t-1}[., k] from the workgroup's
+// copy of the state. Measured 3x faster per step than the per-step dispatches at batch 1,
+// H = 128 on SwiftShader (README, Benchmark). The loader adds `const RES_H` and the unrolled
+// residentProduct(); the workgroup has at least H invocations (invocation x owns unit x).
+// Private memory per invocation: RES_H vec4f (gated) or f32, within WGSL's 8192 bytes for
+// the H <= 256 this form is built for.
+#if GATED
+var<private> wRes: array<vec4f, RES_H>;
+#else
+var<private> wRes: array<f32, RES_H>;
+#endif
+// hRes[k]: h_{t-1}[b0 + r, k], component r (BATCH_TILE) or the one row.
+#if BATCH_TILE
+var<workgroup> hRes: array<vec4f, RES_H>;
+#else
+var<workgroup> hRes: array<f32, RES_H>;
+#endif
+
+// The accumulator of the unrolled product and one term of it (residentTerm(wRes[k], hRes[k])).
+// Gated: the gates of unit j (a vec4f), per row (mat4x4f column r with BATCH_TILE); Elman: the
+// unit's pre-activation, per row (vec4f component r with BATCH_TILE).
+#if GATED
+#if BATCH_TILE
+alias ResAcc = mat4x4f;
+fn residentTerm(w: vec4f, h: vec4f) -> mat4x4f { return mat4x4f(w * h.x, w * h.y, w * h.z, w * h.w); }
+#else
+alias ResAcc = vec4f;
+fn residentTerm(w: vec4f, h: f32) -> vec4f { return w * h; }
+#endif
+#else
+#if BATCH_TILE
+alias ResAcc = vec4f;
+fn residentTerm(w: f32, h: vec4f) -> vec4f { return w * h; }
+#else
+alias ResAcc = f32;
+fn residentTerm(w: f32, h: f32) -> f32 { return w * h; }
+#endif
+#endif
+
+// Before the first step: W_hh of unit j (clamped to H - 1 for the invocations past H, whose
+// results are dropped) into private memory.
+fn loadResident(d: u32, j: u32) {
+  let jc = min(j, p.hidden - 1u);
+  for (var k = 0u; k < RES_H; k++) { wRes[k] = whhT[whhIndex(d, k, jc)]; }
+}
+
+// h_{t-1} W_hh^T of unit j for rows b0 .. b0 + ROWS - 1: each invocation copies h_{t-1} of its
+// own unit into hRes (it wrote that h itself on the step before, or it comes from h0), a
+// barrier, the unrolled product, and a barrier before anyone overwrites hRes. Called in
+// uniform control flow by every invocation.
+fn residentPreactivations(b0: u32, d: u32, j: u32) -> ResAcc {
+  if (j < p.hidden) {
+#if BATCH_TILE
+    var v = vec4f(0.0);
+    for (var r = 0u; r < ROWS; r++) {
+      if (b0 + r < p.batch) { v[r] = prevH(b0 + r, d, j); }
+    }
+    hRes[j] = v;
+#else
+    hRes[j] = prevH(b0, d, j);
+#endif
+  }
+  workgroupBarrier();
+  let acc = residentProduct();
+  workgroupBarrier();
+  return acc;
+}
+#endif
+
 #if GATED
 // The gated cells (LSTM, GRU; whhT holds a vec4f of gates per unit): h_{t-1} W_hh^T for unit j
 // of rows b0 .. b0 + ROWS - 1, column r holding row b0 + r's gates (only column 0 without
 // BATCH_TILE). Called in uniform control flow by every invocation (it may hold barriers).
-#if DIRECT
+#if RESIDENT
+fn gatePreactivations(b0: u32, d: u32, j: u32, x: u32) -> mat4x4f {
+#if BATCH_TILE
+  return residentPreactivations(b0, d, j);
+#else
+  return mat4x4f(residentPreactivations(b0, d, j), vec4f(), vec4f(), vec4f());
+#endif
+}
+#elif DIRECT
 // The gates of unit j for input units k .. k + 3 (columns), and for input unit k.
 fn whh4(d: u32, k: u32, j: u32) -> mat4x4f {
   let H = p.hidden;
@@ -363,10 +446,22 @@ fn tanhSat(x: f32) -> f32 {
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
 #if PERSISTENT
+#if RESIDENT
+  loadResident(wid.z, lid.x);
+#endif
   for (var s = 0u; s < p.seqLen; s++) {
     curStep = s;
+#if RESIDENT
+    cellStep(lid.x, lid.x, wid.y * ROWS, wid.z);
+#else
     for (var j0 = 0u; j0 < p.hidden; j0 += WG) { cellStep(lid.x, j0 + lid.x, wid.y * ROWS, wid.z); }
+#endif
+#if RESIDENT
+    // Nothing to wait for: every invocation reads only its own unit's h from storage, and
+    // residentPreactivations holds the barriers around the shared copy.
+#else
     phaseBarrier();
+#endif
   }
 #else
   curStep = p.step;

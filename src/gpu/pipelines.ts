@@ -1,7 +1,8 @@
 /**
  * Compute pipelines, created once per device and reused. The cache key holds only
- * compile-time facts (shader name, preprocessor defines, entry point, override constants);
- * every size travels in a uniform, so one pipeline serves every batch and hidden size.
+ * compile-time facts (shader name, the preprocessed code, entry point, override constants);
+ * sizes travel in a uniform, so one pipeline serves every batch and hidden size, except the
+ * persistent kernel's resident form, whose code is unrolled for one hidden size.
  */
 import { GpuError } from '../errors.js';
 
@@ -11,7 +12,7 @@ export interface PipelineRequest {
   name: string;
   /** WGSL after preprocessing. */
   code: string;
-  /** Preprocessor defines that produced `code` (part of the cache key). */
+  /** Preprocessor defines that produced `code` (the key holds the code itself). */
   defines?: Readonly<Record<string, boolean>>;
   entryPoint?: string;
   constants?: Readonly<Record<string, number>>;
@@ -46,12 +47,13 @@ export class PipelineCache {
 
   get(req: PipelineRequest): Promise<GPUComputePipeline> {
     const entryPoint = req.entryPoint ?? 'main';
-    const defines = JSON.stringify(req.defines ?? {});
     const constants = JSON.stringify(Object.entries(req.constants ?? {}).sort());
-    const key = `${req.name}|${defines}|${entryPoint}|${constants}|${req.layoutKey}`;
+    // The code rather than the defines: a generated part (the resident form's unrolled
+    // product) makes the code depend on more than the defines.
+    const moduleKey = `${req.name}|${req.code}`;
+    const key = `${moduleKey}|${entryPoint}|${constants}|${req.layoutKey}`;
     let p = this.pipelines.get(key);
     if (!p) {
-      const moduleKey = `${req.name}|${defines}`;
       let module = this.modules.get(moduleKey);
       if (!module) {
         module = this.device.createShaderModule({ label: req.name, code: req.code });

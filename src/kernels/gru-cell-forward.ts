@@ -27,6 +27,7 @@ export function createGruCellForward(ctx: GpuContext, linearBeforeReset: boolean
     // The two-phase form stages h_{t-1} and r⊙h in both of its phases: no DIRECT variant.
     direct: linearBeforeReset && (variant.direct ?? false),
     workgroup: variant.workgroup,
+    hidden: variant.hidden,
     training: variant.training ?? false,
     savedSlots: linearBeforeReset ? 5 : 0,
     entryPoints: linearBeforeReset ? ['main'] : ['resetGate', 'main'],

@@ -19,6 +19,7 @@ export function createLstmCellForward(ctx: GpuContext, variant: CellVariant & { 
     persistent: variant.persistent ?? false,
     direct: variant.direct ?? false,
     workgroup: variant.workgroup,
+    hidden: variant.hidden,
     training: variant.training ?? false,
     savedSlots: 6,
     entryPoints: ['main'],

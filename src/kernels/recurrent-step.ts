@@ -39,6 +39,21 @@ export function directProduct(ctx: GpuContext): boolean {
 }
 
 /**
+ * `persistent: 'auto'`: whether a forward pass of `batch` rows over `seqLen` steps runs the
+ * persistent kernel. Only on software adapters, in its resident form (one phase per step, H at
+ * most 256: see residentForm), and over more than one step (a stream's single step gains
+ * nothing). Measured on SwiftShader (T = 64, H 32-256, batches 1-64; README, Benchmark): the
+ * resident LSTM and GRU were 1.03-2.5x faster than the per-step kernels everywhere, the Elman
+ * cell 1.05-2.3x at one to three rows or H ≤ 64 but 0.56-0.75x from 4 rows at H ≥ 128, where
+ * the per-step form takes four units and four rows an invocation. On a GPU the per-step kernels
+ * stay (not measured there).
+ */
+export function autoPersistent(ctx: GpuContext, m: { gates: number; onePhase: boolean; hidden: number; batch: number; seqLen: number }): boolean {
+  if (!directProduct(ctx) || !m.onePhase || m.seqLen < 2 || m.hidden > persistentWorkgroup(m.hidden)) return false;
+  return m.gates > 1 || !useBatchTile(m.batch) || m.hidden <= 64;
+}
+
+/**
  * Invocations per workgroup of the persistent variant for hidden size H: one per unit up to
  * 256 (the guaranteed maxComputeInvocationsPerWorkgroup), in multiples of 64; larger H has
  * each invocation take several units.
@@ -132,6 +147,11 @@ export interface CellKernelSpec {
   persistent?: boolean;
   /** The recurrent product reads h_{t-1} from memory, no workgroup staging (DIRECT; see CellVariant.direct). */
   direct?: boolean;
+  /**
+   * The hidden size the persistent direct form is built for (see CellVariant.hidden); that
+   * form is used where `residentForm` says so, and its kernel serves this hidden size only.
+   */
+  hidden?: number;
   /** Hidden units each invocation of a per-step dispatch takes (default 1; the Elman cell's DIRECT form: 4). */
   unitsPerInvocation?: number;
   workgroup?: number;
@@ -160,6 +180,33 @@ export interface CellVariant {
    * share the staged tile). Faster on CPU adapters, where a barrier costs more than the loads.
    */
   direct?: boolean;
+  /**
+   * The model's hidden size, for the persistent variant with `direct`: where H is at most
+   * `workgroup`, that variant keeps each unit's W_hh in private memory and unrolls the product
+   * over the H input units (the RESIDENT form; see shaders/common/recurrent-step.wgsl), so its
+   * kernel is built for this H alone.
+   */
+  hidden?: number;
+}
+
+/**
+ * Whether `spec` builds the persistent kernel's resident form: persistent with the direct
+ * product (software adapters), one phase per step, and one unit per invocation (H at most the
+ * workgroup size). Elsewhere the persistent kernel stages h_{t-1} as on a GPU.
+ */
+export function residentForm(spec: CellKernelSpec): boolean {
+  return (spec.persistent ?? false) && (spec.direct ?? false) && spec.entryPoints.length === 1 && spec.hidden !== undefined && spec.hidden <= (spec.workgroup ?? persistentWorkgroup(1));
+}
+
+/**
+ * The resident form's `const RES_H` and its product, unrolled over the H input units so that
+ * every index into private and workgroup memory is a constant (WGSL has no unrolling
+ * directive, and the compilers behind SwiftShader do not unroll the loop by themselves: the
+ * rolled loop measured no faster than the per-step kernels).
+ */
+export function residentProductSource(hidden: number): string {
+  const terms = Array.from({ length: hidden }, (_, k) => `  acc += residentTerm(wRes[${k}], hRes[${k}]);`);
+  return `const RES_H: u32 = ${hidden}u;\nfn residentProduct() -> ResAcc {\n  var acc = ResAcc();\n${terms.join('\n')}\n  return acc;\n}\n`;
 }
 
 /** The prelude's override constants for `cell` (plus INPUT_FORGET where the shader has it). */
@@ -212,10 +259,12 @@ export class CellStepKernel {
     const layoutKey = `recurrent-step${spec.extra ? '+extra' : ''}${saves ? '+saved' : ''}`;
     const layout = ctx.pipelines.layout(layoutKey, entries);
     const persistent = spec.persistent ?? false;
-    // DIRECT only per step: the persistent loop's steps share the staged tile and its barriers.
+    // DIRECT only per step; the persistent kernel's direct form is RESIDENT (see residentForm).
     // ONE_PHASE: the prelude supplies `main` (a cell with one entry point per step defines only cellStep).
-    const defines = { ...spec.defines, DIRECT: (spec.direct ?? false) && !persistent, BATCH_TILE: spec.batchTile, TRAINING: spec.training, GATED: spec.gates > 1, PERSISTENT: persistent, ONE_PHASE: spec.entryPoints.length === 1 };
-    const code = preprocessWgsl(`${commonSource}\n${spec.source}`, defines);
+    const resident = residentForm(spec);
+    const defines = { ...spec.defines, DIRECT: (spec.direct ?? false) && !persistent, RESIDENT: resident, BATCH_TILE: spec.batchTile, TRAINING: spec.training, GATED: spec.gates > 1, PERSISTENT: persistent, ONE_PHASE: spec.entryPoints.length === 1 };
+    let code = preprocessWgsl(`${commonSource}\n${spec.source}`, defines);
+    if (resident) code += residentProductSource(spec.hidden!);
     // The persistent variant has one entry point that runs every phase of every step.
     const entryPoints = persistent ? ['main'] : spec.entryPoints;
     const pipelines = await Promise.all(
@@ -289,7 +338,13 @@ export class CellStepKernel {
     };
   }
 
+  /** True for the persistent kernel's resident form, built for `spec.hidden` alone. */
+  get resident(): boolean {
+    return residentForm(this.spec);
+  }
+
   checkBuffers(shape: CellStepShape, b: CellStepBindings): void {
+    if (this.resident && shape.hidden !== this.spec.hidden) throw new WebRnnError('invalid-option', `${this.spec.name}: this kernel is built for hidden size ${this.spec.hidden}, not ${shape.hidden}`);
     if (shape.layer >= shape.numLayers) throw new WebRnnError('invalid-option', `${this.spec.name}: layer ${shape.layer} of ${shape.numLayers}`);
     if (this.spec.extra && !b.extra) throw new WebRnnError('invalid-option', `${this.spec.name}: the ${this.spec.extra} buffer is missing`);
     if (this.savesActivations && !b.saved) throw new WebRnnError('invalid-option', `${this.spec.name}: the saved-activations buffer is missing`);

@@ -35,6 +35,7 @@ export function createRnnCellForward(ctx: GpuContext, nonlinearity: Nonlinearity
     // The direct form gives each invocation four units (see the shader); persistent has no direct form.
     unitsPerInvocation: variant.direct && !variant.persistent ? 4 : 1,
     workgroup: variant.workgroup,
+    hidden: variant.hidden,
     training: variant.training ?? false,
     savedSlots: 0,
     entryPoints: ['main'],

@@ -22,7 +22,7 @@ import { createRnnCellBackward } from '../kernels/rnn-cell-backward.js';
 import { createLstmCellForward } from '../kernels/lstm-cell-forward.js';
 import { MatmulKernel } from '../kernels/matmul.js';
 import { createRnnCellForward } from '../kernels/rnn-cell-forward.js';
-import { directProduct, persistentWorkgroup, useBatchTile } from '../kernels/recurrent-step.js';
+import { autoPersistent, BATCH_TILE_ROWS, directProduct, persistentWorkgroup, useBatchTile } from '../kernels/recurrent-step.js';
 import { GradientPlan, type BackwardKernels } from '../schedule/backward.js';
 import { checkCount, ForwardPlan, type ForwardKernels, type ForwardStats, type LayerParameterBuffers, type ReadoutBuffers } from '../schedule/forward.js';
 import { checkFinite, defaultParameters, packLayer, unpackLayer, validateStateDict, type PackedLayer, type StateDict } from './parameters.js';
@@ -323,11 +323,20 @@ export class RecurrentModel {
   }
 
   /**
-   * The forward kernels for batches of `batch` rows (the batch tile by size, persistent by the
-   * model's option, the direct product by the adapter: see directProduct).
+   * The forward kernels for batches of `batch` rows over `seqLen` steps (the batch tile by
+   * size, the direct product by the adapter: see directProduct; persistent by the model's
+   * option, which 'auto' resolves with autoPersistent).
    */
-  private getKernels(batch: number, training = false): Promise<ForwardKernels> {
-    return this.getKernelVariant(useBatchTile(batch), this.spec.persistent, training);
+  private getKernels(batch: number, seqLen: number, training = false): Promise<ForwardKernels> {
+    return this.getKernelVariant(useBatchTile(batch), this.persistentFor(batch, seqLen), training);
+  }
+
+  /** Whether a pass of `batch` rows and `seqLen` steps runs the persistent kernel. */
+  private persistentFor(batch: number, seqLen: number): boolean {
+    const { spec } = this;
+    if (spec.persistent !== 'auto') return spec.persistent;
+    const onePhase = spec.kind !== 'gru' || spec.linearBeforeReset;
+    return autoPersistent(this.ctx, { gates: gateCount(spec.kind), onePhase, hidden: spec.hiddenSize, batch, seqLen });
   }
 
   private getKernelVariant(batchTile: boolean, persistent: boolean, training: boolean): Promise<ForwardKernels> {
@@ -335,7 +344,7 @@ export class RecurrentModel {
     const key = `${batchTile}|${training}|${persistent}`;
     let kernels = this.kernels.get(key);
     if (!kernels) {
-      const variant = { batchTile, training, cell: spec.cell, persistent, direct: directProduct(ctx), workgroup: persistentWorkgroup(spec.hiddenSize) };
+      const variant = { batchTile, training, cell: spec.cell, persistent, direct: directProduct(ctx), workgroup: persistentWorkgroup(spec.hiddenSize), hidden: spec.hiddenSize };
       const cell =
         spec.kind === 'lstm'
           ? createLstmCellForward(ctx, { ...variant, peepholes: spec.peepholes })
@@ -372,11 +381,9 @@ export class RecurrentModel {
    */
   async warmup(batch?: number): Promise<void> {
     this.assertAlive('warmup');
-    if (batch !== undefined) {
-      await this.getKernels(checkCount('batch', batch));
-      return;
-    }
-    await Promise.all([false, true].map((tile) => this.getKernelVariant(tile, this.spec.persistent, false)));
+    // A sequence (several steps) and a stream (one step a call) may take different kernels.
+    const batches = batch === undefined ? [1, BATCH_TILE_ROWS, 64] : [checkCount('batch', batch)];
+    await Promise.all(batches.flatMap((b) => [1, 2].map((seqLen) => this.getKernels(b, seqLen))));
   }
 
   /** The cached plan of `key` in `plans`, made by `create` on a miss (least recently used evicted). */
@@ -441,7 +448,7 @@ export class RecurrentModel {
 
     return this.serialize(async () => {
       this.assertAlive('forward', true);
-      const kernels = await this.getKernels(B);
+      const kernels = await this.getKernels(B, T);
       this.assertAlive('forward', true);
       const plan = this.cachedPlan(this.plans, `${B}x${T}`, () => new ForwardPlan(this.ctx, spec, kernels, this.layers, B, T, this.readout));
       writeFloats(this.ctx, plan.x, xSeq);
@@ -471,7 +478,7 @@ export class RecurrentModel {
         ctx: this.ctx,
         spec: this.spec,
         makePlan: async (B) => {
-          const kernels = await this.getKernels(B);
+          const kernels = await this.getKernels(B, 1);
           this.assertAlive('stream');
           return new ForwardPlan(this.ctx, this.spec, kernels, this.layers, B, 1, this.readout);
         },
@@ -525,7 +532,7 @@ export class RecurrentModel {
 
     return this.serialize(async () => {
       this.assertAlive('gradients', true);
-      const [forwardKernels, backwardKernels] = await Promise.all([this.getKernels(B, true), this.getBackwardKernels(B)]);
+      const [forwardKernels, backwardKernels] = await Promise.all([this.getKernels(B, T, true), this.getBackwardKernels(B)]);
       this.assertAlive('gradients', true);
       const plan = this.cachedPlan(this.gradientPlans, `${B}x${T}`, () => new GradientPlan(this.ctx, spec, forwardKernels, backwardKernels, this.layers, B, T, this.readout));
       writeFloats(this.ctx, plan.forward.x, xSeq);
@@ -650,7 +657,7 @@ export class RecurrentModel {
       this.assertAlive('trainStep', true);
       const ctx = this.ctx;
       const [forwardKernels, backwardKernels, loss, gradNorm, update] = await Promise.all([
-        this.getKernels(B, true),
+        this.getKernels(B, T, true),
         this.getBackwardKernels(B),
         this.trainKernel(options.loss, () => (ce ? createCrossEntropyLoss(ctx) : createMseLoss(ctx))),
         this.trainKernel('grad-norm', () => createGradNorm(ctx)),

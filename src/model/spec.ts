@@ -40,11 +40,12 @@ export interface RecurrentOptions {
   /**
    * How the forward recurrence is dispatched: true, all steps of a layer in one dispatch (the
    * persistent kernel: one workgroup per block of rows and direction keeps its state to itself,
-   * no per-step dispatch cost); false (default), one dispatch per step spread over blocks of
-   * hidden units. On SwiftShader the persistent kernel measured 1.2-2.6x slower than the
-   * per-step kernels at batches of 1, 16 and 64 (README, Benchmark).
+   * no per-step dispatch cost); false, one dispatch per step spread over blocks of hidden
+   * units; 'auto' (default), whichever measured faster for the adapter, batch, sequence
+   * length and cell (see autoPersistent: on a software adapter the persistent kernel's
+   * resident form for H ≤ 256, on a GPU one dispatch per step).
    */
-  persistent?: boolean;
+  persistent?: boolean | 'auto';
 }
 
 /** Options of `engine.rnn`. */
@@ -91,8 +92,8 @@ export interface ModelSpec {
   readonly checkFinite: boolean;
   /** Outputs of the linear read-out; 0 when the model has none. */
   readonly outputSize: number;
-  /** The forward recurrence's dispatch: true, persistent; false, one dispatch per step. */
-  readonly persistent: boolean;
+  /** The forward recurrence's dispatch: true, persistent; false, one dispatch per step; 'auto', chosen per pass. */
+  readonly persistent: boolean | 'auto';
 }
 
 /** Gate blocks per hidden unit: LSTM i,f,g,o; GRU r,z,n; Elman one. */
@@ -115,9 +116,9 @@ function positiveInteger(name: string, v: unknown): number {
   return v;
 }
 
-function boolean(name: string, v: unknown, fallback: boolean): boolean {
+function boolean<F extends boolean | 'auto'>(name: string, v: unknown, fallback: F): boolean | F {
   if (v === undefined) return fallback;
-  if (typeof v !== 'boolean') throw new WebRnnError('invalid-option', `${name} must be a boolean, got ${String(v)}`);
+  if (typeof v !== 'boolean') throw new WebRnnError('invalid-option', `${name} must be a boolean${fallback === 'auto' ? " or 'auto'" : ''}, got ${String(v)}`);
   return v;
 }
 
@@ -165,7 +166,7 @@ export function resolveSpec(kind: CellKind, options: RnnOptions & GruOptions & L
     seed,
     checkFinite: boolean('checkFinite', options.checkFinite, false),
     outputSize: options.outputSize === undefined ? 0 : positiveInteger('outputSize', options.outputSize),
-    persistent: boolean('persistent', options.persistent, false),
+    persistent: options.persistent === 'auto' ? 'auto' : boolean('persistent', options.persistent, 'auto'),
   };
 }
 

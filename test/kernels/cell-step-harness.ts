@@ -7,7 +7,7 @@
 import { expect } from 'vitest';
 import { createUniformBuffer } from '../../src/gpu/buffers.js';
 import type { GpuContext } from '../../src/gpu/device.js';
-import type { CellStepKernel, CellStepShape } from '../../src/kernels/recurrent-step.js';
+import { persistentWorkgroup, type CellStepKernel, type CellStepShape } from '../../src/kernels/recurrent-step.js';
 import type { Random } from '../../src/model/random.js';
 import { packedGateStride } from '../../src/model/spec.js';
 import { expectClose } from '../helpers/compare.js';
@@ -329,30 +329,49 @@ export async function checkPersistentLayer(
  * odd sizes (hidden sizes below, at and across one workgroup of units and several units per
  * invocation), both directions, with and without per-row lengths.
  */
-export function persistentCases(trainingVariant = true): Array<{ shape: CellStepShape; batchTile: boolean; training: boolean; lengths: number[] | null; name: string }> {
+export function persistentCases(trainingVariant = true): Array<{ shape: CellStepShape; batchTile: boolean; training: boolean; direct: boolean; lengths: number[] | null; name: string }> {
   const out: ReturnType<typeof persistentCases> = [];
   const sizes = [
     { batch: 1, hidden: 1, seqLen: 4 },
     { batch: 3, hidden: 7, seqLen: 5 },
     { batch: 5, hidden: 65, seqLen: 3 },
+    { batch: 6, hidden: 130, seqLen: 2 },
     { batch: 2, hidden: 300, seqLen: 3 },
   ];
-  for (const training of trainingVariant ? [false, true] : [false]) {
-    for (const batchTile of [false, true]) {
-      for (const { batch, hidden, seqLen } of sizes) {
-        for (const numDirections of [1, 2]) {
-          for (const lengths of [null, Array.from({ length: batch }, (_, b) => 1 + ((b * 2) % seqLen))]) {
-            out.push({
-              shape: { batch, hidden, seqLen, numDirections, numLayers: 2, layer: 1 },
-              batchTile,
-              training,
-              lengths,
-              name: `persistent, ${training ? 'training, ' : ''}${batchTile ? 'batch-tiled' : 'one row'}: B=${batch} H=${hidden} T=${seqLen} D=${numDirections}${lengths ? `, lengths ${lengths}` : ''}`,
-            });
-          }
+  // direct: the resident form (W_hh in private memory, the product unrolled over H), built
+  // where H fits one workgroup of units; H = 300 does not, and the staged form runs there,
+  // as the plain persistent cases already check.
+  for (const [training, batchTile, direct] of variantGrid(trainingVariant)) {
+    for (const { batch, hidden, seqLen } of sizes) {
+      if (direct && hidden > 256) continue;
+      if (!direct && hidden === 130) continue;
+      for (const numDirections of [1, 2]) {
+        for (const lengths of [null, Array.from({ length: batch }, (_, b) => 1 + ((b * 2) % seqLen))]) {
+          out.push({
+            shape: { batch, hidden, seqLen, numDirections, numLayers: 2, layer: 1 },
+            batchTile,
+            training,
+            direct,
+            lengths,
+            name: `persistent, ${training ? 'training, ' : ''}${direct ? 'resident, ' : ''}${batchTile ? 'batch-tiled' : 'one row'}: B=${batch} H=${hidden} T=${seqLen} D=${numDirections}${lengths ? `, lengths ${lengths}` : ''}`,
+          });
         }
       }
     }
   }
   return out;
+}
+
+/** (training, batchTile, direct) for every persistent variant; training only with `trainingVariant`. */
+function variantGrid(trainingVariant: boolean): Array<[boolean, boolean, boolean]> {
+  const out: Array<[boolean, boolean, boolean]> = [];
+  for (const training of trainingVariant ? [false, true] : [false]) {
+    for (const batchTile of [false, true]) for (const direct of [false, true]) out.push([training, batchTile, direct]);
+  }
+  return out;
+}
+
+/** The persistent kernel options of case `c`: its workgroup, and for the direct (resident) form its hidden size. */
+export function persistentVariant(c: { shape: CellStepShape; batchTile: boolean; direct: boolean }): { batchTile: boolean; persistent: true; direct: boolean; workgroup: number; hidden: number } {
+  return { batchTile: c.batchTile, persistent: true, direct: c.direct, workgroup: persistentWorkgroup(c.shape.hidden), hidden: c.shape.hidden };
 }

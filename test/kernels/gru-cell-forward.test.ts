@@ -4,8 +4,7 @@ import { resolveCellOptions } from '../../src/model/cell-functions.js';
 import { createGruCellForward } from '../../src/kernels/gru-cell-forward.js';
 import { gruCellForwardReference } from '../../src/reference/gru-cell-forward.js';
 import { testRandom } from '../helpers/seed.js';
-import { cellCases, checkCellStep, checkPersistentLayer, persistentCases } from './cell-step-harness.js';
-import { persistentWorkgroup } from '../../src/kernels/recurrent-step.js';
+import { cellCases, checkCellStep, checkPersistentLayer, persistentCases, persistentVariant } from './cell-step-harness.js';
 
 const { rng, seed } = testRandom('gru-cell-forward');
 let ctx: GpuContext;
@@ -52,7 +51,7 @@ for (const linearBeforeReset of [true, false]) {
   describe(`gru-cell-forward (linearBeforeReset ${linearBeforeReset}), persistent: every step in one dispatch, against the float64 reference`, () => {
     for (const c of persistentCases(linearBeforeReset)) {
       it(c.name, async () => {
-        const kernel = await createGruCellForward(ctx, linearBeforeReset, { batchTile: c.batchTile, training: c.training, persistent: true, workgroup: persistentWorkgroup(c.shape.hidden) });
+        const kernel = await createGruCellForward(ctx, linearBeforeReset, { ...persistentVariant(c), training: c.training });
         await checkPersistentLayer(ctx, kernel, (s) => gruCellForwardReference({ ...s, linearBeforeReset }), rng, c.shape, `${c.name} (seed ${seed})`, c.lengths);
       });
     }

@@ -4,8 +4,7 @@ import { resolveCellOptions } from '../../src/model/cell-functions.js';
 import { createRnnCellForward, type Nonlinearity } from '../../src/kernels/rnn-cell-forward.js';
 import { rnnCellForwardReference } from '../../src/reference/rnn-cell-forward.js';
 import { testRandom } from '../helpers/seed.js';
-import { cellCases, checkCellStep, checkPersistentLayer, persistentCases } from './cell-step-harness.js';
-import { persistentWorkgroup } from '../../src/kernels/recurrent-step.js';
+import { cellCases, checkCellStep, checkPersistentLayer, persistentCases, persistentVariant } from './cell-step-harness.js';
 
 const { rng, seed } = testRandom('rnn-cell-forward');
 let ctx: GpuContext;
@@ -51,7 +50,7 @@ for (const nonlinearity of ['tanh', 'relu', 'identity'] as Nonlinearity[]) {
   describe(`rnn-cell-forward (${nonlinearity}), persistent: every step in one dispatch, against the float64 reference`, () => {
     for (const c of persistentCases(false)) {
       it(c.name, async () => {
-        const kernel = await createRnnCellForward(ctx, nonlinearity, { batchTile: c.batchTile, persistent: true, workgroup: persistentWorkgroup(c.shape.hidden) });
+        const kernel = await createRnnCellForward(ctx, nonlinearity, { ...persistentVariant(c) });
         await checkPersistentLayer(ctx, kernel, (s) => rnnCellForwardReference({ ...s, nonlinearity }), rng, c.shape, `${c.name} (seed ${seed})`, c.lengths);
       });
     }

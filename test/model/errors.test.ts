@@ -122,6 +122,7 @@ describe('options and limits', () => {
     expect((await caught(() => engine.lstm({ inputSize: 3, hiddenSize: 2, dropout: 0.1 } as never))).message).toMatch(/unknown option 'dropout'/);
     expect((await caught(() => engine.rnn({ inputSize: 3, hiddenSize: 2, nonlinearity: 'sigmoid' as never }))).message).toMatch(/nonlinearity must be/);
     expect((await caught(() => engine.lstm({ inputSize: 3, hiddenSize: 2, nonlinearity: 'relu' } as never))).message).toMatch(/unknown option 'nonlinearity'/);
+    expect((await caught(() => engine.gru({ inputSize: 3, hiddenSize: 2, persistent: 'sometimes' as never }))).message).toMatch(/persistent must be a boolean or 'auto', got sometimes/);
   });
 
   it('a layer too large for the device names the limit', async () => {

@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../src/engine.js';
+import type { RecurrentModel } from '../../src/model/recurrent-model.js';
 import { recurrentForwardReference } from '../../src/reference/recurrent-forward.js';
 import { expectClose } from '../helpers/compare.js';
 import { randomFloats } from '../helpers/gpu.js';
@@ -79,10 +80,9 @@ describe('one submit per forward pass', () => {
     });
   }
 
-  it('one dispatch per step by default, one per layer with persistent: true', async () => {
+  it('one dispatch per step with persistent: false, one per layer with persistent: true', async () => {
     const T = 3;
     for (const [persistent, dispatches] of [
-      [undefined, 1 + T],
       [false, 1 + T],
       [true, 2],
     ] as const) {
@@ -93,15 +93,55 @@ describe('one submit per forward pass', () => {
     }
   });
 
-  it('pipelines are shared between models of the same kind', async () => {
-    const a = engine.lstm({ inputSize: 3, hiddenSize: 4 });
+  it("persistent: 'auto' (the default) picks the kernel that measured faster for the adapter, cell, batch and length", async () => {
+    const software = engine.info.software;
+    // [model, batch, seqLen, persistent on a software adapter]; on a GPU always one dispatch per step.
+    const cases: Array<[string, () => RecurrentModel, number, number, boolean]> = [
+      ['lstm H=128, one row', () => engine.lstm({ inputSize: 3, hiddenSize: 128 }), 1, 4, true],
+      ['gru H=128, 4 rows', () => engine.gru({ inputSize: 3, hiddenSize: 128, persistent: 'auto' }), 4, 4, true],
+      ['gru H=256, 5 rows, bidirectional', () => engine.gru({ inputSize: 3, hiddenSize: 256, bidirectional: true }), 5, 3, true],
+      ['rnn H=128, one row', () => engine.rnn({ inputSize: 3, hiddenSize: 128 }), 1, 4, true],
+      ['rnn H=64, 4 rows', () => engine.rnn({ inputSize: 3, hiddenSize: 64 }), 4, 4, true],
+      ['rnn H=128, 4 rows (the per-step form takes four rows and four units an invocation)', () => engine.rnn({ inputSize: 3, hiddenSize: 128 }), 4, 4, false],
+      ['lstm H=257 (no resident form past 256 units)', () => engine.lstm({ inputSize: 3, hiddenSize: 257 }), 1, 3, false],
+      ['gru linearBeforeReset=false (two phases a step)', () => engine.gru({ inputSize: 3, hiddenSize: 32, linearBeforeReset: false }), 1, 3, false],
+      ['lstm, one step', () => engine.lstm({ inputSize: 3, hiddenSize: 32 }), 1, 1, false],
+    ];
+    for (const [name, make, batch, T, persistentOnSoftware] of cases) {
+      const model = make();
+      await model.forward(randomFloats(rng, T * batch * 3), { batch, seqLen: T });
+      const persistent = software && persistentOnSoftware;
+      expect(model.lastForwardStats?.dispatchesPerStep === 0, `${name}: persistent`).toBe(persistent);
+      model.destroy();
+    }
+  });
+
+  it('pipelines are shared between models of the same kind (of every hidden size, one dispatch per step)', async () => {
+    const a = engine.lstm({ inputSize: 3, hiddenSize: 4, persistent: false });
     await a.forward(randomFloats(rng, 6), { batch: 1, seqLen: 2 });
     const before = snapshot();
-    const b = engine.lstm({ inputSize: 7, hiddenSize: 9, numLayers: 2 });
+    const b = engine.lstm({ inputSize: 7, hiddenSize: 9, numLayers: 2, persistent: false });
     await b.forward(randomFloats(rng, 7 * 3 * 2), { batch: 3, seqLen: 2 });
     expect(snapshot().pipelines - before.pipelines).toBe(0);
     a.destroy();
     b.destroy();
+  });
+
+  it('the persistent kernel is shared between models of the same kind and hidden size', async () => {
+    // Its resident form (software adapters) is built for one hidden size; the staged form
+    // serves every size.
+    const a = engine.gru({ inputSize: 3, hiddenSize: 5, persistent: true });
+    await a.forward(randomFloats(rng, 6), { batch: 1, seqLen: 2 });
+    const before = snapshot();
+    const b = engine.gru({ inputSize: 7, hiddenSize: 5, numLayers: 2, persistent: true });
+    await b.forward(randomFloats(rng, 7 * 3 * 2), { batch: 3, seqLen: 2 });
+    expect(snapshot().pipelines - before.pipelines).toBe(0);
+    const c = engine.gru({ inputSize: 3, hiddenSize: 6, persistent: true });
+    await c.forward(randomFloats(rng, 6), { batch: 1, seqLen: 2 });
+    expect(snapshot().pipelines - before.pipelines).toBe(engine.info.software ? 1 : 0);
+    a.destroy();
+    b.destroy();
+    c.destroy();
   });
 
   it('changing shapes gives correct results, and plans of earlier shapes are reused', async () => {
