@@ -104,12 +104,15 @@ export interface MatmulBindings {
   c: GPUBuffer;
 }
 
-/** Rows and columns of C per thread (fixed in the shader). */
-const BLOCK = 4;
+/** Rows and columns of C per thread (fixed in the shader): 4, or 8 in the DIRECT variant. */
+function blockOf(tiles: MatmulTiles): number {
+  return tiles.direct ? 8 : 4;
+}
 
 /**
  * The shader's tunables: a workgroup of wgX × wgY threads owns a tile of 4·wgY rows by 4·wgX
- * columns of C and walks K in slabs of tileK. Every choice computes the same product.
+ * columns of C (8·wgY by 8·wgX in the direct variant) and walks K in slabs of tileK. Every
+ * choice computes the same product.
  */
 export interface MatmulTiles {
   wgX: number;
@@ -125,7 +128,7 @@ export interface MatmulTiles {
 
 export const DEFAULT_MATMUL_TILES: MatmulTiles = { wgX: 16, wgY: 16, tileK: 16 };
 
-/** The direct variant's tiles: 8 × 8 threads, a 32 × 32 tile of C per workgroup. */
+/** The direct variant's tiles: 8 × 8 threads, a 64 × 64 tile of C per workgroup (8 × 8 a thread). */
 export const DIRECT_MATMUL_TILES: MatmulTiles = { wgX: 8, wgY: 8, tileK: 1, direct: true };
 
 /**
@@ -194,7 +197,8 @@ export class MatmulKernel {
   /** Workgroup counts for `shape`, checked against maxComputeWorkgroupsPerDimension. */
   workgroups(shape: MatmulShape): [number, number, number] {
     const s = resolveMatmulShape(shape);
-    const size: [number, number, number] = [Math.ceil(s.N / (this.tiles.wgX * BLOCK)), Math.ceil(s.M / (this.tiles.wgY * BLOCK)), s.batch];
+    const block = blockOf(this.tiles);
+    const size: [number, number, number] = [Math.ceil(s.N / (this.tiles.wgX * block)), Math.ceil(s.M / (this.tiles.wgY * block)), s.batch];
     const max = this.ctx.limits.maxComputeWorkgroupsPerDimension;
     const names = ['N (columns)', 'M (rows)', 'batch'];
     size.forEach((n, i) => {
