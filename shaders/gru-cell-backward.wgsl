@@ -25,25 +25,25 @@ fn unitStep(b: u32, d: u32, j: u32, recIn: f32) {
   var rec = recIn;
   let si = stateIndex(b, d, j);
   let L = seqLen(b);
-  if (p.step == 0u) { rec = gradHN[si]; }
-  if (p.step > L) {
+  if (curStep == 0u) { rec = gradHN[si]; }
+  if (curStep > L) {
     // Finished rows: no gradient at t = step.
-    if (p.step < p.seqLen) {
+    if (curStep < p.seqLen) {
       for (var g = 0u; g < GATES; g++) {
-        dG[gateIndex(p.step, b, d, g, j)] = 0.0;
-        dGrec[gateIndex(p.step, b, d, g, j)] = 0.0;
+        dG[gateIndex(curStep, b, d, g, j)] = 0.0;
+        dGrec[gateIndex(curStep, b, d, g, j)] = 0.0;
       }
     }
     return;
   }
   // The direct path from the later step (zero before the first dispatch of a layer).
   rec += carry[si];
-  if (p.step == L) {
+  if (curStep == L) {
     dh0[si] = rec;
-    if (p.step < p.seqLen) {
+    if (curStep < p.seqLen) {
       for (var g = 0u; g < GATES; g++) {
-        dG[gateIndex(p.step, b, d, g, j)] = 0.0;
-        dGrec[gateIndex(p.step, b, d, g, j)] = 0.0;
+        dG[gateIndex(curStep, b, d, g, j)] = 0.0;
+        dGrec[gateIndex(curStep, b, d, g, j)] = 0.0;
       }
     }
     return;
@@ -65,7 +65,7 @@ fn unitStep(b: u32, d: u32, j: u32, recIn: f32) {
   dGrec[gateIndex(t, b, d, 0u, j)] = dar;
   dGrec[gateIndex(t, b, d, 1u, j)] = daz;
   dGrec[gateIndex(t, b, d, 2u, j)] = dan * r;
-  if (p.step + 1u == L) {
+  if (curStep + 1u == L) {
     // The step whose h_{t-1} is h0: its recurrent-side gradients again in slot T, for dW_hh.
     dGrec[gateIndex(p.seqLen, b, d, 0u, j)] = dar;
     dGrec[gateIndex(p.seqLen, b, d, 1u, j)] = daz;

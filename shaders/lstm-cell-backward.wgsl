@@ -22,12 +22,12 @@ fn unitStep(b: u32, d: u32, j: u32, recIn: f32) {
   var rec = recIn;
   let si = stateIndex(b, d, j);
   let L = seqLen(b);
-  if (p.step == 0u) { rec = gradHN[si]; }
-  if (p.step == L) { dh0[si] = rec; }
-  if (p.step >= L) {
+  if (curStep == 0u) { rec = gradHN[si]; }
+  if (curStep == L) { dh0[si] = rec; }
+  if (curStep >= L) {
     // Finished (or past the end): no gradient at t = step.
-    if (p.step < p.seqLen) {
-      for (var g = 0u; g < GATES; g++) { dG[gateIndex(p.step, b, d, g, j)] = 0.0; }
+    if (curStep < p.seqLen) {
+      for (var g = 0u; g < GATES; g++) { dG[gateIndex(curStep, b, d, g, j)] = 0.0; }
     }
     return;
   }
@@ -46,7 +46,7 @@ fn unitStep(b: u32, d: u32, j: u32, recIn: f32) {
   dG[gateIndex(t, b, d, 1u, j)] = dc * cPrev * fg * (1.0 - fg);
   dG[gateIndex(t, b, d, 2u, j)] = dc * ig * (1.0 - gg * gg);
   dG[gateIndex(t, b, d, 3u, j)] = dh * tc * og * (1.0 - og);
-  if (p.step + 1u == L) {
+  if (curStep + 1u == L) {
     // The step whose h_{t-1} is h0: its gradients again in slot T, for the dW_hh GEMM.
     for (var g = 0u; g < GATES; g++) { dG[gateIndex(p.seqLen, b, d, g, j)] = dG[gateIndex(t, b, d, g, j)]; }
   }

@@ -26,11 +26,11 @@ fn unitStep(b: u32, d: u32, j: u32, recIn: f32) {
   var rec = recIn;
   let si = stateIndex(b, d, j);
   let L = seqLen(b);
-  if (p.step == 0u) { rec = gradHN[si]; }
-  if (p.step == L) { dh0[si] = rec; }
-  if (p.step >= L) {
+  if (curStep == 0u) { rec = gradHN[si]; }
+  if (curStep == L) { dh0[si] = rec; }
+  if (curStep >= L) {
     // Finished (or past the end): no gradient at t = step.
-    if (p.step < p.seqLen) { dG[gateIndex(p.step, b, d, 0u, j)] = 0.0; }
+    if (curStep < p.seqLen) { dG[gateIndex(curStep, b, d, 0u, j)] = 0.0; }
     return;
   }
   let t = timeOf(d, b);
@@ -39,5 +39,5 @@ fn unitStep(b: u32, d: u32, j: u32, recIn: f32) {
   let g = dh * derivative(h);
   dG[gateIndex(t, b, d, 0u, j)] = g;
   // The step whose h_{t-1} is h0: its gradient again in slot T, for the dW_hh GEMM.
-  if (p.step + 1u == L) { dG[gateIndex(p.seqLen, b, d, 0u, j)] = g; }
+  if (curStep + 1u == L) { dG[gateIndex(p.seqLen, b, d, 0u, j)] = g; }
 }

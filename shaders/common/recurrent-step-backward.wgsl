@@ -51,6 +51,10 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> dG: array<f32>;
 @group(0) @binding(6) var<storage, read_write> dh0: array<f32>;
 
+// The dispatch being computed (s above): p.step for one dispatch per step, the loop's with
+// RESIDENT.
+var<private> curStep: u32;
+
 override WG: u32 = 64u;
 // gTile[x]: the G recurrent-side gate gradients of unit m0 + x at the later time, one per
 // component (zeros past H and past G).
@@ -61,19 +65,19 @@ fn seqLen(b: u32) -> u32 {
 }
 
 fn running(b: u32) -> bool {
-  return p.step < seqLen(b);
+  return curStep < seqLen(b);
 }
 
 // Time handled by direction d for row b in this dispatch (t = step once the row is finished).
 fn timeOf(d: u32, b: u32) -> u32 {
-  if (d == 0u && running(b)) { return seqLen(b) - 1u - p.step; }
-  return p.step;
+  if (d == 0u && running(b)) { return seqLen(b) - 1u - curStep; }
+  return curStep;
 }
 
 // Time handled by direction d for row b in the previous dispatch (step > 0, row running then).
 fn laterTime(d: u32, b: u32) -> u32 {
-  if (d == 0u) { return seqLen(b) - p.step; }
-  return p.step - 1u;
+  if (d == 0u) { return seqLen(b) - curStep; }
+  return curStep - 1u;
 }
 
 fn stateIndex(b: u32, d: u32, j: u32) -> u32 {
@@ -101,7 +105,7 @@ fn whhIndex(d: u32, k: u32, j: u32) -> u32 {
 fn stageLaterGrad(b: u32, d: u32, m0: u32, x: u32) {
   let m = m0 + x;
   var v = vec4f(0.0);
-  if (m < p.hidden && p.step <= seqLen(b)) {
+  if (m < p.hidden && curStep <= seqLen(b)) {
     let tl = laterTime(d, b);
     for (var g = 0u; g < GATES; g++) { v[g] = recurrentGrad(gateIndex(tl, b, d, g, m)); }
   }
@@ -109,16 +113,126 @@ fn stageLaterGrad(b: u32, d: u32, m0: u32, x: u32) {
   workgroupBarrier();
 }
 
-#if DIRECT
-// DIRECT (see the forward prelude): the later gradients read straight from memory, no staging
-// and no barrier. Invocation jb takes four units j0 = 4 jb .. j0 + 3 of ROWS rows b0 ..
-// (four with BATCH_TILE, else one), so that each later-gradient load serves four units and
-// each W_hh load the rows: one unit of one row would leave a multiply-add per load.
+// Rows an invocation takes with DIRECT or RESIDENT: four with BATCH_TILE, else one.
 #if BATCH_TILE
 const ROWS: u32 = 4u;
 #else
 const ROWS: u32 = 1u;
 #endif
+
+#if RESIDENT
+// RESIDENT: the whole sweep of a layer in one dispatch on a CPU adapter, the mirror of the
+// forward kernels' resident form (see common/recurrent-step.wgsl for why it is fast on
+// SwiftShader). Workgroup (0, y, d) owns rows b0 = ROWS y .. b0 + ROWS - 1 of direction d;
+// invocation j owns unit j (the workgroup has at least H invocations). Before the first
+// dispatch-step it copies into private memory the weights through which the later gradients
+// reach h_t[., j]: wRes[m] = the gates of W_hh[g*H + m, j] (whhGates(d, j, m)). Each step it
+// copies its own unit's later gradients into sRes[j] (it wrote them itself on the step
+// before), and the product over m is unrolled with constant indices (the loader adds RES_H
+// and residentProduct). No invocation reads another's storage: only sRes is shared, between
+// two barriers. Each term broadcasts G gradients (4 G with BATCH_TILE) from workgroup memory
+// where the forward form broadcasts one h, and on SwiftShader those broadcasts set the pace:
+// at one row the sweep measured 1.3-1.5x faster than the per-step kernels, at 16 rows 1.6x
+// slower, so the model takes this form below the batch tile only.
+#if GATED
+var<private> wRes: array<vec4f, RES_H>;
+#else
+var<private> wRes: array<f32, RES_H>;
+#endif
+// sRes[m]: the later gradients of unit m, gates in components (the Elman cell: its one gate),
+// per row (column r, component r for the Elman cell) with BATCH_TILE.
+#if GATED
+#if BATCH_TILE
+var<workgroup> sRes: array<mat4x4f, RES_H>;
+alias ResAcc = vec4f;
+// Component r: the sum over gates of weight times row r's later gradient.
+fn residentTerm(w: vec4f, g: mat4x4f) -> vec4f { return w * g; }
+#else
+var<workgroup> sRes: array<vec4f, RES_H>;
+alias ResAcc = f32;
+fn residentTerm(w: vec4f, g: vec4f) -> f32 { return dot(w, g); }
+#endif
+#else
+#if BATCH_TILE
+var<workgroup> sRes: array<vec4f, RES_H>;
+alias ResAcc = vec4f;
+fn residentTerm(w: f32, g: vec4f) -> vec4f { return w * g; }
+#else
+var<workgroup> sRes: array<f32, RES_H>;
+alias ResAcc = f32;
+fn residentTerm(w: f32, g: f32) -> f32 { return w * g; }
+#endif
+#endif
+
+fn loadResident(d: u32, j: u32) {
+  let jc = min(j, p.hidden - 1u);
+#if GATED
+  for (var m = 0u; m < RES_H; m++) { wRes[m] = whhGates(d, jc, m); }
+#else
+  for (var m = 0u; m < RES_H; m++) { wRes[m] = whhGates(d, jc, m).x; }
+#endif
+}
+
+// The later gradients of unit j in row b, gates in components (zeros where the row has none:
+// on the first dispatch, past the batch, or once finished). Constant gate indices, as below.
+fn ownLaterGrads(b: u32, d: u32, j: u32) -> vec4f {
+  var v = vec4f();
+  if (curStep == 0u || b >= p.batch || curStep > seqLen(b)) { return v; }
+  let base = gateIndex(laterTime(d, b), b, d, 0u, j);
+  v.x = recurrentGrad(base);
+  if (GATES > 1u) { v.y = recurrentGrad(base + p.hidden); }
+  if (GATES > 2u) { v.z = recurrentGrad(base + 2u * p.hidden); }
+  if (GATES > 3u) { v.w = recurrentGrad(base + 3u * p.hidden); }
+  return v;
+}
+
+// The gradient reaching h_t[b0 + r, j] through W_hh from the later step, component r (the one
+// row without BATCH_TILE). Called in uniform control flow by every invocation.
+fn residentLaterGrad(b0: u32, d: u32, j: u32) -> vec4f {
+  if (j < p.hidden) {
+#if GATED
+#if BATCH_TILE
+    sRes[j] = mat4x4f(ownLaterGrads(b0, d, j), ownLaterGrads(b0 + 1u, d, j), ownLaterGrads(b0 + 2u, d, j), ownLaterGrads(b0 + 3u, d, j));
+#else
+    sRes[j] = ownLaterGrads(b0, d, j);
+#endif
+#else
+#if BATCH_TILE
+    sRes[j] = vec4f(ownLaterGrads(b0, d, j).x, ownLaterGrads(b0 + 1u, d, j).x, ownLaterGrads(b0 + 2u, d, j).x, ownLaterGrads(b0 + 3u, d, j).x);
+#else
+    sRes[j] = ownLaterGrads(b0, d, j).x;
+#endif
+#endif
+  }
+  workgroupBarrier();
+  let acc = residentProduct();
+  workgroupBarrier();
+  return vec4f(acc);
+}
+
+// Workgroup (0, y, d): every dispatch-step s = 0 .. T of rows ROWS y .. of direction d.
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let j = lid.x;
+  let d = wid.z;
+  let b0 = wid.y * ROWS;
+  loadResident(d, j);
+  for (var s = 0u; s <= p.seqLen; s++) {
+    curStep = s;
+    let rec = residentLaterGrad(b0, d, j);
+    if (j < p.hidden) {
+      for (var r = 0u; r < ROWS; r++) {
+        if (b0 + r >= p.batch) { break; }
+        unitStep(b0 + r, d, j, rec[r]);
+      }
+    }
+  }
+}
+#elif DIRECT
+// DIRECT (see the forward prelude): the later gradients read straight from memory, no staging
+// and no barrier. Invocation jb takes four units j0 = 4 jb .. j0 + 3 of ROWS rows b0 ..
+// (four with BATCH_TILE, else one), so that each later-gradient load serves four units and
+// each W_hh load the rows: one unit of one row would leave a multiply-add per load.
 
 // Gate g's later gradients of units m .. m + 3 in the row whose gates start at `base`.
 fn laterGrad4(base: u32, g: u32, m: u32) -> vec4f {
@@ -163,11 +277,11 @@ fn rowsTerm(wt: mat4x4f, g0: mat4x4f, g1: mat4x4f, g2: mat4x4f, g3: mat4x4f) -> 
 // Where row b's later gradients start, and whether the row has any (it exists and still runs,
 // or forms dh0, in this dispatch); a row without reads row 0 and is masked.
 fn laterBase(b: u32, d: u32) -> u32 {
-  if (b >= p.batch || p.step > seqLen(b)) { return 0u; }
+  if (b >= p.batch || curStep > seqLen(b)) { return 0u; }
   return gateIndex(laterTime(d, b), b, d, 0u, 0u);
 }
 fn hasLater(b: u32) -> f32 {
-  return select(0.0, 1.0, b < p.batch && p.step <= seqLen(b));
+  return select(0.0, 1.0, b < p.batch && curStep <= seqLen(b));
 }
 
 // The gradient reaching h_t[b0 + r, j0 + u] through W_hh from the later step, column r and
@@ -176,7 +290,7 @@ fn hasLater(b: u32) -> f32 {
 // (there is no later step). Units past H repeat the last one (their results are dropped).
 fn laterGradThroughWhhTile(b0: u32, d: u32, j0: u32) -> mat4x4f {
   let H = p.hidden;
-  if (p.step == 0u) { return mat4x4f(); }
+  if (curStep == 0u) { return mat4x4f(); }
 #if BATCH_TILE
   let base = vec4u(laterBase(b0, d), laterBase(b0 + 1u, d), laterBase(b0 + 2u, d), laterBase(b0 + 3u, d));
   let mask = vec4f(hasLater(b0), hasLater(b0 + 1u), hasLater(b0 + 2u), hasLater(b0 + 3u));
@@ -217,6 +331,7 @@ fn laterGradThroughWhhTile(b0: u32, d: u32, j0: u32) -> mat4x4f {
 // Workgroup (x, y, z) = (block of 4 WG units, block of ROWS rows, direction d).
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  curStep = p.step;
   let j0 = 4u * (wid.x * WG + lid.x);
   let d = wid.z;
   if (j0 >= p.hidden) { return; }
@@ -236,6 +351,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
 // W_hh from the later step. Every invocation calls it (it holds barriers); those past H get 0.
 fn laterGradThroughWhh(b: u32, d: u32, j: u32, x: u32) -> f32 {
   var acc = 0.0;
+  // p.step, not curStep (the same here): the barriers below need a uniform condition.
   if (p.step == 0u) { return acc; }
   for (var m0 = 0u; m0 < p.hidden; m0 += WG) {
     stageLaterGrad(b, d, m0, x);
@@ -251,6 +367,7 @@ fn laterGradThroughWhh(b: u32, d: u32, j: u32, x: u32) -> f32 {
 // Workgroup (x, y, z) = (block of WG units, row b, direction d).
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  curStep = p.step;
   let j = wid.x * WG + lid.x;
   let rec = laterGradThroughWhh(wid.y, wid.z, j, lid.x);
   if (j >= p.hidden) { return; }

@@ -240,7 +240,7 @@ fn recurrentProduct(b0: u32, d: u32, j: u32) -> mat4x4f {
 // constant offset of private or workgroup memory is a single load (a broadcast for workgroup
 // memory). So each invocation copies the W_hh weights of its unit into private memory once,
 // before the first step, and the product is unrolled over the RES_H = H input units with
-// constant indices: wRes[k] from private memory, hRes[k] = h_{t-1}[., k] from the workgroup's
+// constant indices: wRes[k] from private memory, sRes[k] = h_{t-1}[., k] from the workgroup's
 // copy of the state. Measured 3x faster per step than the per-step dispatches at batch 1,
 // H = 128 on SwiftShader (README, Benchmark). The loader adds `const RES_H` and the unrolled
 // residentProduct(); the workgroup has at least H invocations (invocation x owns unit x).
@@ -251,14 +251,14 @@ var<private> wRes: array<vec4f, RES_H>;
 #else
 var<private> wRes: array<f32, RES_H>;
 #endif
-// hRes[k]: h_{t-1}[b0 + r, k], component r (BATCH_TILE) or the one row.
+// sRes[k]: h_{t-1}[b0 + r, k], component r (BATCH_TILE) or the one row.
 #if BATCH_TILE
-var<workgroup> hRes: array<vec4f, RES_H>;
+var<workgroup> sRes: array<vec4f, RES_H>;
 #else
-var<workgroup> hRes: array<f32, RES_H>;
+var<workgroup> sRes: array<f32, RES_H>;
 #endif
 
-// The accumulator of the unrolled product and one term of it (residentTerm(wRes[k], hRes[k])).
+// The accumulator of the unrolled product and one term of it (residentTerm(wRes[k], sRes[k])).
 // Gated: the gates of unit j (a vec4f), per row (mat4x4f column r with BATCH_TILE); Elman: the
 // unit's pre-activation, per row (vec4f component r with BATCH_TILE).
 #if GATED
@@ -287,8 +287,8 @@ fn loadResident(d: u32, j: u32) {
 }
 
 // h_{t-1} W_hh^T of unit j for rows b0 .. b0 + ROWS - 1: each invocation copies h_{t-1} of its
-// own unit into hRes (it wrote that h itself on the step before, or it comes from h0), a
-// barrier, the unrolled product, and a barrier before anyone overwrites hRes. Called in
+// own unit into sRes (it wrote that h itself on the step before, or it comes from h0), a
+// barrier, the unrolled product, and a barrier before anyone overwrites sRes. Called in
 // uniform control flow by every invocation.
 fn residentPreactivations(b0: u32, d: u32, j: u32) -> ResAcc {
   if (j < p.hidden) {
@@ -297,9 +297,9 @@ fn residentPreactivations(b0: u32, d: u32, j: u32) -> ResAcc {
     for (var r = 0u; r < ROWS; r++) {
       if (b0 + r < p.batch) { v[r] = prevH(b0 + r, d, j); }
     }
-    hRes[j] = v;
+    sRes[j] = v;
 #else
-    hRes[j] = prevH(b0, d, j);
+    sRes[j] = prevH(b0, d, j);
 #endif
   }
   workgroupBarrier();

@@ -1,7 +1,8 @@
 /**
  * The part the three backward step wrappers (rnn-, lstm-, gru-cell-backward) share: the WGSL
  * prelude (shaders/common/recurrent-step-backward.wgsl), bind group layout, uniform packing,
- * dispatch size and buffer-size checks. One dispatch per step and one more (step T) for dh0.
+ * dispatch size and buffer-size checks. One dispatch per step and one more (step T) for dh0,
+ * or (the resident form) one dispatch for all of them.
  */
 import commonSource from '../../shaders/common/recurrent-step-backward.wgsl?raw';
 import { WebRnnError } from '../errors.js';
@@ -9,7 +10,7 @@ import { ShaderStage } from '../gpu/constants.js';
 import type { GpuContext } from '../gpu/device.js';
 import { packUniform, parseUniformLayout, preprocessWgsl, type UniformLayout } from '../gpu/shader.js';
 import { packedGateStride } from '../model/spec.js';
-import { BATCH_TILE_ROWS, CELL_WORKGROUP, checkExtents, stepParams, stepWorkgroups, type CellStepShape } from './recurrent-step.js';
+import { BATCH_TILE_ROWS, CELL_WORKGROUP, checkExtents, persistentWorkgroup, RESIDENT_MAX_HIDDEN, residentProductSource, stepParams, stepWorkgroups, type CellStepShape } from './recurrent-step.js';
 
 export const CELL_BACKWARD_UNIFORM_LAYOUT: UniformLayout = parseUniformLayout(commonSource);
 
@@ -46,6 +47,10 @@ export interface CellBackwardSpec {
   direct?: boolean;
   /** With `direct`: 4 rows per workgroup (BATCH_TILE) instead of one. */
   batchTile?: boolean;
+  /** The resident form: the whole sweep of a layer in one dispatch (see CellBackwardVariant.persistent). */
+  persistent?: boolean;
+  /** With `persistent`: the hidden size it is built for. */
+  hidden?: number;
 }
 
 /** Variant options of the backward step factories. */
@@ -57,6 +62,14 @@ export interface CellBackwardVariant {
    * (default false; worth it from 4 rows, see useBatchTile). The staged product has one row.
    */
   batchTile?: boolean;
+  /**
+   * With `direct`: the whole sweep of a layer in one dispatch, in the resident form (W_hh in
+   * each invocation's private memory, the product unrolled over H; see
+   * shaders/common/recurrent-step-backward.wgsl), built for hidden size `hidden` alone, which
+   * must be at most 256 (one unit per invocation). Default false.
+   */
+  persistent?: boolean;
+  hidden?: number;
 }
 
 export class CellBackwardKernel {
@@ -85,12 +98,23 @@ export class CellBackwardKernel {
     const layoutKey = `recurrent-step-backward${spec.carry ? '+carry' : ''}${spec.recurrentGrad ? '+dGrec' : ''}`;
     const layout = ctx.pipelines.layout(layoutKey, entries);
     const direct = spec.direct ?? false;
-    const defines = { DIRECT: direct, BATCH_TILE: direct && (spec.batchTile ?? false) };
+    const resident = spec.persistent ?? false;
+    let workgroup = CELL_WORKGROUP;
+    if (resident) {
+      const H = spec.hidden ?? 0;
+      if (!direct || !Number.isInteger(H) || H < 1 || H > RESIDENT_MAX_HIDDEN) {
+        throw new WebRnnError('invalid-option', `${spec.name}: the persistent sweep needs the direct product and a hidden size of 1 to ${RESIDENT_MAX_HIDDEN}, got ${spec.hidden} (direct ${direct})`);
+      }
+      workgroup = persistentWorkgroup(H);
+    }
+    const defines = { DIRECT: direct && !resident, RESIDENT: resident, GATED: spec.gates > 1, BATCH_TILE: direct && (spec.batchTile ?? false) };
+    let code = preprocessWgsl(`${commonSource}\n${spec.source}`, defines);
+    if (resident) code += residentProductSource(spec.hidden!);
     const pipeline = await ctx.pipelines.get({
       name: spec.name,
-      code: preprocessWgsl(`${commonSource}\n${spec.source}`, defines),
+      code,
       defines,
-      constants: { WG: CELL_WORKGROUP, ...spec.constants },
+      constants: { WG: workgroup, ...spec.constants },
       layout: layout.pipeline,
       layoutKey,
     });
@@ -106,6 +130,11 @@ export class CellBackwardKernel {
     return this.spec.direct && this.spec.batchTile ? BATCH_TILE_ROWS : 1;
   }
 
+  /** True for the resident form: one dispatch runs every step of the sweep (T + 1 otherwise). */
+  get persistent(): boolean {
+    return this.spec.persistent ?? false;
+  }
+
   /** Pack the Params of dispatch `step` (0 … T; T forms dh0) into `target` at `byteOffset`. */
   packStep(shape: CellStepShape, step: number, target: ArrayBuffer, byteOffset: number): void {
     packUniform(this.uniformLayout, stepParams(shape, step), target, byteOffset);
@@ -116,8 +145,8 @@ export class CellBackwardKernel {
    * against the limit; with the direct product each invocation takes four hidden units.
    */
   workgroups(shape: CellStepShape): [number, number, number] {
-    // The direct product gives each invocation four units.
-    const hidden = this.spec.direct ? Math.ceil(shape.hidden / 4) : shape.hidden;
+    // The direct product gives each invocation four units; the resident form has one workgroup of units.
+    const hidden = this.persistent ? 1 : this.spec.direct ? Math.ceil(shape.hidden / 4) : shape.hidden;
     return stepWorkgroups(this.ctx, this.spec.name, { ...shape, hidden }, this.rows);
   }
 
@@ -138,6 +167,7 @@ export class CellBackwardKernel {
   }
 
   checkBuffers(shape: CellStepShape, b: CellBackwardBindings): void {
+    if (this.persistent && shape.hidden !== this.spec.hidden) throw new WebRnnError('invalid-option', `${this.spec.name}: this kernel is built for hidden size ${this.spec.hidden}, not ${shape.hidden}`);
     if (this.spec.carry && !b.carry) throw new WebRnnError('invalid-option', `${this.spec.name}: the carry buffer is missing`);
     if (this.spec.recurrentGrad && !b.dGrec) throw new WebRnnError('invalid-option', `${this.spec.name}: the dGrec buffer is missing`);
     checkExtents(this.spec.name, this.extents(shape), { ...b });

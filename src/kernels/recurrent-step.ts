@@ -49,7 +49,7 @@ export function directProduct(ctx: GpuContext): boolean {
  * stay (not measured there).
  */
 export function autoPersistent(ctx: GpuContext, m: { gates: number; onePhase: boolean; hidden: number; batch: number; seqLen: number }): boolean {
-  if (!directProduct(ctx) || !m.onePhase || m.seqLen < 2 || m.hidden > persistentWorkgroup(m.hidden)) return false;
+  if (!directProduct(ctx) || !m.onePhase || m.seqLen < 2 || m.hidden > RESIDENT_MAX_HIDDEN) return false;
   return m.gates > 1 || !useBatchTile(m.batch) || m.hidden <= 64;
 }
 
@@ -59,8 +59,14 @@ export function autoPersistent(ctx: GpuContext, m: { gates: number; onePhase: bo
  * each invocation take several units.
  */
 export function persistentWorkgroup(hidden: number): number {
-  return Math.min(256, Math.max(64, Math.ceil(hidden / 64) * 64));
+  return Math.min(RESIDENT_MAX_HIDDEN, Math.max(64, Math.ceil(hidden / 64) * 64));
 }
+
+/**
+ * The largest hidden size of the resident forms (forward and backward): one unit per
+ * invocation, within the 256 invocations a workgroup may always have.
+ */
+export const RESIDENT_MAX_HIDDEN = 256;
 
 /** Uniform layout of every cell step kernel: the Params struct of the common prelude. */
 export const CELL_UNIFORM_LAYOUT: UniformLayout = parseUniformLayout(commonSource);
@@ -205,7 +211,7 @@ export function residentForm(spec: CellKernelSpec): boolean {
  * rolled loop measured no faster than the per-step kernels).
  */
 export function residentProductSource(hidden: number): string {
-  const terms = Array.from({ length: hidden }, (_, k) => `  acc += residentTerm(wRes[${k}], hRes[${k}]);`);
+  const terms = Array.from({ length: hidden }, (_, k) => `  acc += residentTerm(wRes[${k}], sRes[${k}]);`);
   return `const RES_H: u32 = ${hidden}u;\nfn residentProduct() -> ResAcc {\n  var acc = ResAcc();\n${terms.join('\n')}\n  return acc;\n}\n`;
 }
 

@@ -5,7 +5,8 @@
  *
  *   forward    as in forward.ts, with the saving kernels
  *   for each layer l, top down:
- *     T + 1 dispatches   the reverse-time sweep of both directions: dG for every step, and
+ *     T + 1 dispatches   the reverse-time sweep of both directions (one with the resident
+ *                        sweep, which loops over the steps itself): dG for every step, and
  *                        dh0 (LSTM: dc0 in `carry`) from the last dispatch
  *     GEMMs              dW_ih = dGᵀ·X_l and db_ih = dGᵀ·1 (both directions at once),
  *                        dW_hh = dGrecᵀ·H_prev per direction, in W_hh's packed layout (the
@@ -230,7 +231,7 @@ export class GradientPlan {
       const fwd = this.forward.resultSizes;
       this.staging = createReadbackBuffer(ctx, 'webrnn gradients readback', total + fwd.output + fwd.state * (spec.kind === 'lstm' ? 2 : 1) + fwd.y);
       this.owned.push(this.staging);
-      this.dispatches = this.forward.stats.dispatches + L * (T + 1) + gemmShapes.length;
+      this.dispatches = this.forward.stats.dispatches + L * this.sweepDispatches + gemmShapes.length;
     } catch (e) {
       this.destroy();
       throw e;
@@ -249,6 +250,11 @@ export class GradientPlan {
     if (this.carry && !(this.spec.kind === 'lstm' && hasGradCN)) encoder.clearBuffer(this.carry);
   }
 
+  /** Sweep dispatches per layer: T + 1, or one for the resident (persistent) sweep. */
+  get sweepDispatches(): number {
+    return this.kernels.cell.persistent ? 1 : this.seqLen + 1;
+  }
+
   /**
    * Record the backward half (every layer's sweep and GEMMs, top down) into `pass`, after the
    * forward. Returns the buffer copies that complete it, to record once the pass has ended.
@@ -257,7 +263,8 @@ export class GradientPlan {
     const T = this.seqLen;
     const copies: Array<[GPUBuffer, GPUBuffer, number]> = [];
     for (let l = this.spec.numLayers - 1; l >= 0; l--) {
-      for (let s = 0; s <= T; s++) {
+      // The resident sweep: the dispatch with step 0's uniform runs every step.
+      for (let s = 0; s < this.sweepDispatches; s++) {
         this.kernels.cell.encodeStep(pass, this.sweepBindGroups[l], (l * (T + 1) + s) * this.stepSlot, this.sweepWorkgroups);
       }
       for (const g of this.layerGemms[l]) {

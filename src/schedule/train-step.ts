@@ -14,7 +14,7 @@
 import { GpuError, WebRnnError } from '../errors.js';
 import { createReadbackBuffer, createStorageBuffer, createUniformBuffer, writeFloats } from '../gpu/buffers.js';
 import type { GpuContext } from '../gpu/device.js';
-import { gradNormWorkgroups } from '../kernels/grad-norm.js';
+import { gradNormWorkgroupLimit, gradNormWorkgroups } from '../kernels/grad-norm.js';
 import type { Kernel } from '../kernels/kernel.js';
 import type { MatmulKernel, MatmulShape } from '../kernels/matmul.js';
 import { LOSS_WORKGROUP } from '../kernels/mse-loss.js';
@@ -81,6 +81,8 @@ export class TrainStepPlan {
   private readonly normUniform: GPUBuffer;
   private readonly normBindGroups: GPUBindGroup[] = [];
   private readonly normSlots: number[] = [];
+  /** The most workgroups a tensor's norm partials take on this adapter (gradNormWorkgroupLimit). */
+  private readonly normLimit: number;
   private readonly updateUniform: GPUBuffer;
   private readonly updateBindGroups: GPUBindGroup[];
   private readonly slot: number;
@@ -97,6 +99,7 @@ export class TrainStepPlan {
     readonly lossOn: 'all' | 'last',
   ) {
     const { batch: B, seqLen: T } = gradients;
+    this.normLimit = gradNormWorkgroupLimit(ctx);
     const O = spec.outputSize;
     const DH = spec.numDirections * spec.hiddenSize;
     const crossEntropy = kernels.loss.spec.name === 'cross-entropy-loss';
@@ -160,7 +163,7 @@ export class TrainStepPlan {
       let slots = 0;
       for (const t of this.tensors) {
         this.normSlots.push(slots);
-        slots += gradNormWorkgroups(t.count);
+        slots += gradNormWorkgroups(t.count, this.normLimit);
       }
       const partials = make('grad-norm partials', slots);
       this.normUniform = createUniformBuffer(ctx, 'webrnn grad-norm uniforms', (this.tensors.length + 1) * this.slot);
@@ -202,7 +205,7 @@ export class TrainStepPlan {
       kernels.loss.params({ rows: this.rows, [crossEntropy ? 'classes' : 'outputs']: O, scale: call.scale, yOffset: this.yOffset }),
     );
     const normData = new ArrayBuffer((this.tensors.length + 1) * this.slot);
-    const slots = this.normSlots[this.normSlots.length - 1] + gradNormWorkgroups(this.tensors[this.tensors.length - 1].count);
+    const slots = this.normSlots[this.normSlots.length - 1] + gradNormWorkgroups(this.tensors[this.tensors.length - 1].count, this.normLimit);
     this.tensors.forEach((t, i) => kernels.gradNorm.params({ count: t.count, slot: this.normSlots[i], slots, maxNorm: call.maxNorm }, normData, i * this.slot));
     kernels.gradNorm.params({ count: 0, slot: 0, slots, maxNorm: call.maxNorm }, normData, this.tensors.length * this.slot);
     device.queue.writeBuffer(this.normUniform, 0, normData);
@@ -224,7 +227,7 @@ export class TrainStepPlan {
     for (const [src, dst, floats] of copies) encoder.copyBufferToBuffer(src, 0, dst, 0, floats * 4);
 
     const update = encoder.beginComputePass({ label: 'webrnn train step: clipping and update' });
-    this.tensors.forEach((t, i) => kernels.gradNorm.encode(update, this.normBindGroups[i], [gradNormWorkgroups(t.count), 1, 1], 'partial', i * this.slot));
+    this.tensors.forEach((t, i) => kernels.gradNorm.encode(update, this.normBindGroups[i], [gradNormWorkgroups(t.count, this.normLimit), 1, 1], 'partial', i * this.slot));
     kernels.gradNorm.encode(update, this.normBindGroups[0], [1, 1, 1], 'finish', this.tensors.length * this.slot);
     this.tensors.forEach((t, i) => kernels.update.encode(update, this.updateBindGroups[i], kernels.update.workgroups1d(t.count, UPDATE_WORKGROUP), 'main', i * this.slot));
     update.end();

@@ -18,9 +18,9 @@ beforeAll(async () => {
 afterAll(() => ctx?.destroy());
 
 /** Norm and clipping factor of several tensors in one pass, as the trainer records them. */
-async function check(sizes: number[], maxNorm: number, spread: number): Promise<void> {
+async function check(sizes: number[], maxNorm: number, spread: number, limit = 64): Promise<void> {
   const grads = sizes.map((n) => randomFloats(rng, n, -spread, spread));
-  const slotsOf = sizes.map(gradNormWorkgroups);
+  const slotsOf = sizes.map((n) => gradNormWorkgroups(n, limit));
   const slots = slotsOf.reduce((a, b) => a + b, 0);
   const slot = 256;
   const uniform = createUniformBuffer(ctx, 'norm params', slot * (sizes.length + 1));
@@ -54,5 +54,10 @@ describe('grad-norm against the float64 reference', () => {
   it('a tensor spread over the most workgroups', async () => {
     expect(gradNormWorkgroups(1e6)).toBe(64);
     await check([200_003], 2, 0.01);
+  });
+  it("at most two workgroups a tensor (a software adapter's limit): each invocation sums many elements", async () => {
+    expect(gradNormWorkgroups(1e6, 2)).toBe(2);
+    expect(gradNormWorkgroups(100, 2)).toBe(1);
+    await check([7, 200_003, 513], 2, 0.01, 2);
   });
 });

@@ -7,7 +7,7 @@ import { gruCellForwardReference } from '../../src/reference/gru-cell-forward.js
 import { gradThroughWhh } from '../../src/reference/rnn-cell-backward.js';
 import { randomFloats } from '../helpers/gpu.js';
 import { testRandom } from '../helpers/seed.js';
-import { backwardCases, centralDifferences, checkBackwardStep, dotLoss, expectMatchesDifferences, random64, whhGradient, type BackwardStepReference } from './cell-backward-harness.js';
+import { backwardCases, centralDifferences, checkBackwardStep, checkBackwardSweep, sweepCases, dotLoss, expectMatchesDifferences, random64, whhGradient, type BackwardStepReference } from './cell-backward-harness.js';
 
 const { rng, seed } = testRandom('gru-cell-backward');
 let ctx: GpuContext;
@@ -35,6 +35,15 @@ describe('gru-cell-backward against the float64 reference', () => {
   for (const c of backwardCases()) {
     it(c.name, async () => {
       await checkBackwardStep(ctx, kernels[c.direct ? (c.batchTile ? 'tiled' : 'direct') : 'staged'], reference, rng, c.shape, c.step, `${c.name} (seed ${seed})`, c.lengths);
+    });
+  }
+});
+
+describe('gru-cell-backward, resident: the whole sweep in one dispatch, against the float64 reference', () => {
+  for (const c of sweepCases()) {
+    it(c.name, async () => {
+      const kernel = await createGruCellBackward(ctx, { direct: true, batchTile: c.batchTile, persistent: true, hidden: c.shape.hidden });
+      await checkBackwardSweep(ctx, kernel, reference, rng, c.shape, `${c.name} (seed ${seed})`, c.lengths);
     });
   }
 });

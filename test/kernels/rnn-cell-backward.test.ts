@@ -6,7 +6,7 @@ import { gradThroughWhh, rnnCellBackwardReference } from '../../src/reference/rn
 import { rnnCellForwardReference } from '../../src/reference/rnn-cell-forward.js';
 import { randomFloats } from '../helpers/gpu.js';
 import { testRandom } from '../helpers/seed.js';
-import { backwardCases, centralDifferences, checkBackwardStep, dotLoss, expectMatchesDifferences, random64, whhGradient, type BackwardStepReference } from './cell-backward-harness.js';
+import { backwardCases, centralDifferences, checkBackwardStep, checkBackwardSweep, sweepCases, dotLoss, expectMatchesDifferences, random64, whhGradient, type BackwardStepReference } from './cell-backward-harness.js';
 
 const { rng, seed } = testRandom('rnn-cell-backward');
 let ctx: GpuContext;
@@ -29,6 +29,15 @@ for (const nonlinearity of ['tanh', 'relu', 'identity'] as Nonlinearity[]) {
       it(c.name, async () => {
         const kernel = await createRnnCellBackward(ctx, nonlinearity, { direct: c.direct, batchTile: c.batchTile });
         await checkBackwardStep(ctx, kernel, reference, rng, c.shape, c.step, `${c.name} (seed ${seed})`, c.lengths);
+      });
+    }
+  });
+
+  describe(`rnn-cell-backward (${nonlinearity}), resident: the whole sweep in one dispatch, against the float64 reference`, () => {
+    for (const c of sweepCases()) {
+      it(c.name, async () => {
+        const kernel = await createRnnCellBackward(ctx, nonlinearity, { direct: true, batchTile: c.batchTile, persistent: true, hidden: c.shape.hidden });
+        await checkBackwardSweep(ctx, kernel, reference, rng, c.shape, `${c.name} (seed ${seed})`, c.lengths);
       });
     }
   });
