@@ -54,6 +54,19 @@ export function autoPersistent(ctx: GpuContext, m: { gates: number; onePhase: bo
 }
 
 /**
+ * `persistent: 'auto'`: whether the backward sweep of a gradient pass takes its resident form
+ * (one dispatch for the whole sweep; see shaders/common/recurrent-step-backward.wgsl): where
+ * the forward is persistent (autoPersistent), below the 4-row batch tile, and for the Elman
+ * cell at H ≤ 128. Measured on SwiftShader (`npm run bench:crossover -- --train`, T = 64,
+ * gradient passes against the per-step kernels; README, Benchmark): 1.2-1.8x faster at one
+ * and two rows for every cell but the Elman cell at H = 256 (0.9x), about even or slower
+ * from 4 rows, where each step broadcasts 4 G gradients a term.
+ */
+export function autoPersistentSweep(ctx: GpuContext, m: { gates: number; onePhase: boolean; hidden: number; batch: number; seqLen: number }): boolean {
+  return autoPersistent(ctx, m) && !useBatchTile(m.batch) && (m.gates > 1 || m.hidden <= 128);
+}
+
+/**
  * Invocations per workgroup of the persistent variant for hidden size H: one per unit up to
  * 256 (the guaranteed maxComputeInvocationsPerWorkgroup), in multiples of 64; larger H has
  * each invocation take several units.

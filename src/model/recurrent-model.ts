@@ -22,7 +22,7 @@ import { createRnnCellBackward } from '../kernels/rnn-cell-backward.js';
 import { createLstmCellForward } from '../kernels/lstm-cell-forward.js';
 import { MatmulKernel } from '../kernels/matmul.js';
 import { createRnnCellForward } from '../kernels/rnn-cell-forward.js';
-import { autoPersistent, BATCH_TILE_ROWS, directProduct, persistentWorkgroup, RESIDENT_MAX_HIDDEN, useBatchTile } from '../kernels/recurrent-step.js';
+import { autoPersistent, autoPersistentSweep, BATCH_TILE_ROWS, directProduct, persistentWorkgroup, RESIDENT_MAX_HIDDEN, useBatchTile } from '../kernels/recurrent-step.js';
 import { GradientPlan, type BackwardKernels } from '../schedule/backward.js';
 import { checkCount, ForwardPlan, type ForwardKernels, type ForwardStats, type LayerParameterBuffers, type ReadoutBuffers } from '../schedule/forward.js';
 import { checkFinite, defaultParameters, packLayer, unpackLayer, validateStateDict, type PackedLayer, type StateDict } from './parameters.js';
@@ -333,10 +333,14 @@ export class RecurrentModel {
 
   /** Whether a pass of `batch` rows and `seqLen` steps runs the persistent kernel. */
   private persistentFor(batch: number, seqLen: number): boolean {
+    if (this.spec.persistent !== 'auto') return this.spec.persistent;
+    return autoPersistent(this.ctx, this.cellFacts(batch, seqLen));
+  }
+
+  /** What the 'auto' rules look at: the cell, the hidden size, the batch and the length. */
+  private cellFacts(batch: number, seqLen: number): { gates: number; onePhase: boolean; hidden: number; batch: number; seqLen: number } {
     const { spec } = this;
-    if (spec.persistent !== 'auto') return spec.persistent;
-    const onePhase = spec.kind !== 'gru' || spec.linearBeforeReset;
-    return autoPersistent(this.ctx, { gates: gateCount(spec.kind), onePhase, hidden: spec.hiddenSize, batch, seqLen });
+    return { gates: gateCount(spec.kind), onePhase: spec.kind !== 'gru' || spec.linearBeforeReset, hidden: spec.hiddenSize, batch, seqLen };
   }
 
   private getKernelVariant(batchTile: boolean, persistent: boolean, training: boolean): Promise<ForwardKernels> {
@@ -361,16 +365,15 @@ export class RecurrentModel {
 
   /**
    * The backward kernels for batches of `batch` rows over `seqLen` steps (the direct product's
-   * row tile by size; the resident sweep where the forward is persistent, the sweep has that
-   * form (a software adapter, H ≤ 256) and the batch is below the 4-row tile: there every
-   * step broadcasts G later gradients per unit, 4 G with the tile, and at 16 rows, H = 256 the
-   * resident sweep measured 1.6x slower than the per-step one, at one row 1.3-1.5x faster
-   * (SwiftShader in Node)).
+   * row tile by size; the resident sweep by the model's option, which 'auto' resolves with
+   * autoPersistentSweep, where the sweep has that form: a software adapter, H ≤ 256, below the
+   * 4-row tile).
    */
   private getBackwardKernels(batch: number, seqLen: number): Promise<BackwardKernels> {
     const { spec, ctx } = this;
     const direct = directProduct(ctx);
-    const persistent = direct && spec.hiddenSize <= RESIDENT_MAX_HIDDEN && !useBatchTile(batch) && this.persistentFor(batch, seqLen);
+    const possible = direct && spec.hiddenSize <= RESIDENT_MAX_HIDDEN && !useBatchTile(batch);
+    const persistent = possible && (spec.persistent === 'auto' ? autoPersistentSweep(ctx, this.cellFacts(batch, seqLen)) : spec.persistent);
     const variant = { direct, batchTile: useBatchTile(batch), persistent, hidden: spec.hiddenSize };
     const key = `${variant.direct}|${variant.batchTile}|${persistent}`;
     let kernels = this.backwardKernels.get(key);

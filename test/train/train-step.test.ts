@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../src/engine.js';
+import type { RecurrentModel } from '../../src/model/recurrent-model.js';
 import { resolveClipping, resolveOptimizer, type OptimizerConfig } from '../../src/train/options.js';
 import { trainStepReference, type ReferenceOptimizerState } from '../../src/reference/train-step.js';
 import { recurrentForwardReference } from '../../src/reference/recurrent-forward.js';
@@ -209,6 +210,29 @@ describe('trainStep options and errors', () => {
     expect(withReadback).toEqual({ submit: 1, createBuffer: 0, mapAsync: 1 });
     expect(without).toEqual({ submit: 1, createBuffer: 0, mapAsync: 0 });
     model.destroy();
+  });
+
+  it("the backward sweep: one dispatch a layer where persistent: 'auto' picks the resident sweep, one a step otherwise", async () => {
+    const software = engine.info.software;
+    // [model, batch, extra dispatches for 3 more steps on a software adapter]; the per-step
+    // kernels add one forward and one backward dispatch a step, as every model does on a GPU.
+    const cases: Array<[string, () => RecurrentModel, number, number]> = [
+      ['lstm, one row: persistent forward, resident sweep', () => engine.lstm({ inputSize: 2, hiddenSize: 5, outputSize: 1 }), 1, 0],
+      ['gru, 3 rows: persistent forward, resident sweep', () => engine.gru({ inputSize: 2, hiddenSize: 5, outputSize: 1 }), 3, 0],
+      ['lstm, 4 rows: persistent forward, per-step sweep (the batch tile)', () => engine.lstm({ inputSize: 2, hiddenSize: 5, outputSize: 1 }), 4, 3],
+      ['rnn H=129, one row: persistent forward, per-step sweep', () => engine.rnn({ inputSize: 2, hiddenSize: 129, outputSize: 1 }), 1, 3],
+      ['lstm, persistent: false', () => engine.lstm({ inputSize: 2, hiddenSize: 5, outputSize: 1, persistent: false }), 1, 6],
+    ];
+    for (const [name, make, B, extra] of cases) {
+      const model = make();
+      const counts: number[] = [];
+      for (const T of [4, 7]) {
+        await model.trainStep(randomFloats(rng, T * B * 2), randomFloats(rng, T * B), { batch: B, seqLen: T, loss: 'mse', optimizer: { type: 'sgd', lr: 0.01 } });
+        counts.push(model.lastTrainStats!.dispatches);
+      }
+      expect(counts[1] - counts[0], name).toBe(software ? extra : 6);
+      model.destroy();
+    }
   });
 
   it('a step with nothing to read back still trains', async () => {
