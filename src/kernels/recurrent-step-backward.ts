@@ -47,6 +47,8 @@ export interface CellBackwardSpec {
   direct?: boolean;
   /** With `direct`: 4 rows per workgroup (BATCH_TILE) instead of one. */
   batchTile?: boolean;
+  /** With `direct`: 8 rows and 8 units an invocation (WIDE_TILE), instead of `batchTile`'s 4 × 4. */
+  wideTile?: boolean;
   /** The resident form: the whole sweep of a layer in one dispatch (see CellBackwardVariant.persistent). */
   persistent?: boolean;
   /** With `persistent`: the hidden size it is built for. */
@@ -63,6 +65,12 @@ export interface CellBackwardVariant {
    */
   batchTile?: boolean;
   /**
+   * With `direct`, for batches of 8 or more (see useWideTile): each invocation takes 8 units of
+   * 8 rows, so that each load serves twice the multiply-adds of the 4 × 4 tile; dispatched in
+   * workgroups of WIDE_TILE_WORKGROUP. Default false; it takes precedence over `batchTile`.
+   */
+  wideTile?: boolean;
+  /**
    * With `direct`: the whole sweep of a layer in one dispatch, in the resident form (W_hh in
    * each invocation's private memory, the product unrolled over H; see
    * shaders/common/recurrent-step-backward.wgsl), built for hidden size `hidden` alone, which
@@ -70,6 +78,15 @@ export interface CellBackwardVariant {
    */
   persistent?: boolean;
   hidden?: number;
+}
+
+/** Rows and units of the wide tile, and its workgroup size (small, so that a step's few invocations spread over workgroups). */
+export const WIDE_TILE_ROWS = 8;
+export const WIDE_TILE_WORKGROUP = 16;
+
+/** Whether a batch of `batch` rows uses the wide tile in the direct backward sweep. */
+export function useWideTile(batch: number): boolean {
+  return batch >= WIDE_TILE_ROWS;
 }
 
 export class CellBackwardKernel {
@@ -107,7 +124,9 @@ export class CellBackwardKernel {
       }
       workgroup = persistentWorkgroup(H);
     }
-    const defines = { DIRECT: direct && !resident, RESIDENT: resident, GATED: spec.gates > 1, BATCH_TILE: direct && (spec.batchTile ?? false) };
+    const wide = direct && !resident && (spec.wideTile ?? false);
+    if (wide) workgroup = WIDE_TILE_WORKGROUP;
+    const defines = { DIRECT: direct && !resident, RESIDENT: resident, GATED: spec.gates > 1, WIDE_TILE: wide, BATCH_TILE: direct && (wide || (spec.batchTile ?? false)) };
     let code = preprocessWgsl(`${commonSource}\n${spec.source}`, defines);
     if (resident) code += residentProductSource(spec.hidden!);
     const pipeline = await ctx.pipelines.get({
@@ -125,9 +144,15 @@ export class CellBackwardKernel {
     return this.spec.gates;
   }
 
-  /** Batch rows per workgroup: 4 for the direct product's batch tile, else 1. */
+  /** Batch rows per workgroup: 8 for the direct product's wide tile, 4 for its batch tile, else 1. */
   get rows(): number {
+    if (this.wide) return WIDE_TILE_ROWS;
     return this.spec.direct && this.spec.batchTile ? BATCH_TILE_ROWS : 1;
+  }
+
+  /** True for the direct product's wide tile (8 units of 8 rows an invocation). */
+  get wide(): boolean {
+    return (this.spec.direct ?? false) && !this.persistent && (this.spec.wideTile ?? false);
   }
 
   /** True for the resident form: one dispatch runs every step of the sweep (T + 1 otherwise). */
@@ -145,8 +170,11 @@ export class CellBackwardKernel {
    * against the limit; with the direct product each invocation takes four hidden units.
    */
   workgroups(shape: CellStepShape): [number, number, number] {
-    // The direct product gives each invocation four units; the resident form has one workgroup of units.
-    const hidden = this.persistent ? 1 : this.spec.direct ? Math.ceil(shape.hidden / 4) : shape.hidden;
+    // The direct product gives each invocation four units (eight with the wide tile); the
+    // resident form has one workgroup of units.
+    if (this.persistent) return stepWorkgroups(this.ctx, this.spec.name, { ...shape, hidden: 1 }, this.rows);
+    if (this.wide) return stepWorkgroups(this.ctx, this.spec.name, { ...shape, hidden: Math.ceil(shape.hidden / 8) }, this.rows, WIDE_TILE_WORKGROUP);
+    const hidden = this.spec.direct ? Math.ceil(shape.hidden / 4) : shape.hidden;
     return stepWorkgroups(this.ctx, this.spec.name, { ...shape, hidden }, this.rows);
   }
 

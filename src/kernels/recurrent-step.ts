@@ -100,11 +100,11 @@ export function stepParams(shape: CellStepShape, step: number): Record<string, n
   };
 }
 
-/** Workgroups (hidden blocks, batch blocks of `rows`, directions), checked against the device limit. */
-export function stepWorkgroups(ctx: GpuContext, name: string, shape: CellStepShape, rows: number): [number, number, number] {
-  const size: [number, number, number] = [Math.ceil(shape.hidden / CELL_WORKGROUP), Math.ceil(shape.batch / rows), shape.numDirections];
+/** Workgroups (hidden blocks of `workgroup`, batch blocks of `rows`, directions), checked against the device limit. */
+export function stepWorkgroups(ctx: GpuContext, name: string, shape: CellStepShape, rows: number, workgroup = CELL_WORKGROUP): [number, number, number] {
+  const size: [number, number, number] = [Math.ceil(shape.hidden / workgroup), Math.ceil(shape.batch / rows), shape.numDirections];
   const max = ctx.limits.maxComputeWorkgroupsPerDimension;
-  if (size[0] > max) throw new LimitError('maxComputeWorkgroupsPerDimension', size[0], max, `${name}: hidden size ${shape.hidden} in blocks of ${CELL_WORKGROUP}`);
+  if (size[0] > max) throw new LimitError('maxComputeWorkgroupsPerDimension', size[0], max, `${name}: hidden size ${shape.hidden} in blocks of ${workgroup}`);
   if (size[1] > max) throw new LimitError('maxComputeWorkgroupsPerDimension', size[1], max, `${name}: batch`);
   return size;
 }

@@ -17,6 +17,7 @@ export function createRnnCellBackward(ctx: GpuContext, nonlinearity: Nonlinearit
     recurrentGrad: false,
     direct: variant.direct,
     batchTile: variant.batchTile,
+    wideTile: variant.wideTile,
     persistent: variant.persistent,
     hidden: variant.hidden,
   });

@@ -19,6 +19,7 @@ import { createGruCellBackward } from '../kernels/gru-cell-backward.js';
 import { createGruCellForward } from '../kernels/gru-cell-forward.js';
 import { createLstmCellBackward } from '../kernels/lstm-cell-backward.js';
 import { createRnnCellBackward } from '../kernels/rnn-cell-backward.js';
+import { useWideTile } from '../kernels/recurrent-step-backward.js';
 import { createLstmCellForward } from '../kernels/lstm-cell-forward.js';
 import { MatmulKernel } from '../kernels/matmul.js';
 import { createRnnCellForward } from '../kernels/rnn-cell-forward.js';
@@ -365,7 +366,7 @@ export class RecurrentModel {
 
   /**
    * The backward kernels for batches of `batch` rows over `seqLen` steps (the direct product's
-   * row tile by size; the resident sweep by the model's option, which 'auto' resolves with
+   * row tile by size: 4 rows, or 8 rows and units from batches of 8; the resident sweep by the model's option, which 'auto' resolves with
    * autoPersistentSweep, where the sweep has that form: a software adapter, H ≤ 256, below the
    * 4-row tile).
    */
@@ -374,8 +375,8 @@ export class RecurrentModel {
     const direct = directProduct(ctx);
     const possible = direct && spec.hiddenSize <= RESIDENT_MAX_HIDDEN && !useBatchTile(batch);
     const persistent = possible && (spec.persistent === 'auto' ? autoPersistentSweep(ctx, this.cellFacts(batch, seqLen)) : spec.persistent);
-    const variant = { direct, batchTile: useBatchTile(batch), persistent, hidden: spec.hiddenSize };
-    const key = `${variant.direct}|${variant.batchTile}|${persistent}`;
+    const variant = { direct, batchTile: useBatchTile(batch), wideTile: direct && useWideTile(batch), persistent, hidden: spec.hiddenSize };
+    const key = `${variant.direct}|${variant.batchTile}|${variant.wideTile}|${persistent}`;
     let kernels = this.backwardKernels.get(key);
     if (!kernels) {
       const cell = spec.kind === 'lstm' ? createLstmCellBackward(ctx, variant) : spec.kind === 'gru' ? createGruCellBackward(ctx, variant) : createRnnCellBackward(ctx, spec.nonlinearity, variant);

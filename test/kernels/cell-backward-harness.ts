@@ -294,18 +294,27 @@ export function sweepCases(): Array<{ shape: CellStepShape; name: string; length
 /**
  * Dispatches to test: the first (from gradHN), a middle one, the last step, and the dh0 pass;
  * all rows running all steps, or rows of lengths 1, 2, 3 (finished, at their end, running);
- * each with the staged product, the direct one and the direct one with the batch tile.
+ * each with the staged product, the direct one, the direct one with the batch tile, and the
+ * direct one with the wide tile (8 units of 8 rows; batches of 8 or more, across a second
+ * block of rows and units past H).
  */
-export function backwardCases(): Array<{ shape: CellStepShape; step: number; name: string; lengths: number[] | null; direct: boolean; batchTile: boolean }> {
+export function backwardCases(): Array<{ shape: CellStepShape; step: number; name: string; lengths: number[] | null; direct: boolean; batchTile: boolean; wideTile: boolean }> {
   const out: ReturnType<typeof backwardCases> = [];
-  for (const [direct, batchTile] of [[false, false], [true, false], [true, true]]) {
-    for (const [batch, hidden] of [
-      [1, 1],
-      [3, 7],
-      [2, 65],
-      [4, 130],
-      [6, 33],
-    ]) {
+  const sizes = [
+    [1, 1],
+    [3, 7],
+    [2, 65],
+    [4, 130],
+    [6, 33],
+  ];
+  const wideSizes = [
+    [8, 1],
+    [9, 7],
+    [10, 130],
+    [17, 33],
+  ];
+  for (const [direct, batchTile, wideTile] of [[false, false, false], [true, false, false], [true, true, false], [true, false, true]]) {
+    for (const [batch, hidden] of wideTile ? wideSizes : sizes) {
       for (const numDirections of [1, 2]) {
         const seqLen = 3;
         for (const step of [0, 1, 2, 3]) {
@@ -316,7 +325,8 @@ export function backwardCases(): Array<{ shape: CellStepShape; step: number; nam
               lengths,
               direct,
               batchTile,
-              name: `${direct ? `direct${batchTile ? ', batch-tiled' : ''}, ` : ''}B=${batch} H=${hidden} D=${numDirections} dispatch ${step} of ${seqLen + 1}${lengths ? `, lengths ${lengths}` : ''}`,
+              wideTile,
+              name: `${direct ? `direct${batchTile ? ', batch-tiled' : ''}${wideTile ? ', wide tile' : ''}, ` : ''}B=${batch} H=${hidden} D=${numDirections} dispatch ${step} of ${seqLen + 1}${lengths ? `, lengths ${lengths}` : ''}`,
             });
           }
         }

@@ -11,14 +11,15 @@ import { backwardCases, centralDifferences, checkBackwardStep, checkBackwardSwee
 
 const { rng, seed } = testRandom('lstm-cell-backward');
 let ctx: GpuContext;
-// The staged product, the direct one and the direct one with the batch tile (see directProduct).
-const kernels: Record<'staged' | 'direct' | 'tiled', CellBackwardKernel> = {} as never;
+// The staged product, the direct one, and the direct one with the batch tile or the wide tile (see directProduct).
+const kernels: Record<'staged' | 'direct' | 'tiled' | 'wide', CellBackwardKernel> = {} as never;
 
 beforeAll(async () => {
   ctx = await GpuContext.create();
   kernels.staged = await createLstmCellBackward(ctx);
   kernels.direct = await createLstmCellBackward(ctx, { direct: true });
   kernels.tiled = await createLstmCellBackward(ctx, { direct: true, batchTile: true });
+  kernels.wide = await createLstmCellBackward(ctx, { direct: true, wideTile: true });
 });
 afterAll(() => ctx?.destroy());
 
@@ -34,7 +35,7 @@ const reference: BackwardStepReference = {
 describe('lstm-cell-backward against the float64 reference', () => {
   for (const c of backwardCases()) {
     it(c.name, async () => {
-      await checkBackwardStep(ctx, kernels[c.direct ? (c.batchTile ? 'tiled' : 'direct') : 'staged'], reference, rng, c.shape, c.step, `${c.name} (seed ${seed})`, c.lengths);
+      await checkBackwardStep(ctx, kernels[c.wideTile ? 'wide' : c.direct ? (c.batchTile ? 'tiled' : 'direct') : 'staged'], reference, rng, c.shape, c.step, `${c.name} (seed ${seed})`, c.lengths);
     });
   }
 });

@@ -27,7 +27,7 @@ for (const nonlinearity of ['tanh', 'relu', 'identity'] as Nonlinearity[]) {
   describe(`rnn-cell-backward (${nonlinearity}) against the float64 reference`, () => {
     for (const c of backwardCases()) {
       it(c.name, async () => {
-        const kernel = await createRnnCellBackward(ctx, nonlinearity, { direct: c.direct, batchTile: c.batchTile });
+        const kernel = await createRnnCellBackward(ctx, nonlinearity, { direct: c.direct, batchTile: c.batchTile, wideTile: c.wideTile });
         await checkBackwardStep(ctx, kernel, reference, rng, c.shape, c.step, `${c.name} (seed ${seed})`, c.lengths);
       });
     }
