@@ -337,7 +337,9 @@ fn laterGradThroughWhhTile(b0: u32, d: u32, j0: u32) -> mat4x4f {
 // each m loads the later gradients of 8 rows and the weights of 8 units for 64 (unit, row)
 // pairs, 4 multiply-adds a load against 2 for the 4 x 4 tile (the GEMM's 8 x 8 blocks, for
 // the same reason: SwiftShader emulates these loads lane by lane). The weights are loaded one
-// unit at a time, so that only the gradients and the accumulators stay live.
+// unit at a time, so that only the gradients and the accumulators stay live; the eight units
+// are written out so that every accumulator column has a constant index (a dynamically
+// indexed column costs more than the product on SwiftShader, as noted at laterGrads).
 // Element [2 R + U]: rows b0 + 4 R .., units j0 + 4 U .., column r row, component u unit.
 fn laterGradThroughWhhWide(b0: u32, d: u32, j0: u32) -> array<mat4x4f, 4> {
   var out: array<mat4x4f, 4>;
