@@ -58,7 +58,7 @@ fn cellStep(x: u32, j: u32, b0: u32, d: u32) {
   // Component r: the pre-activation of row b0 + r (only x without BATCH_TILE).
   var acc = vec4f(0.0);
 #if RESIDENT
-  acc = vec4f(residentPreactivations(b0, d, j));
+  acc = vec4f(curAcc);
 #else
   for (var k0 = 0u; k0 < H; k0 += WG) {
     stagePrevH(b0, d, k0, x);

@@ -208,7 +208,8 @@ fn residentLaterGrad(b0: u32, d: u32, j: u32) -> vec4f {
 #endif
   }
   workgroupBarrier();
-  let acc = residentProduct();
+  // One unit an invocation here (RES_U = 1).
+  let acc = residentProduct()[0];
   workgroupBarrier();
   return vec4f(acc);
 }

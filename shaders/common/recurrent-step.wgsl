@@ -238,18 +238,19 @@ fn recurrentProduct(b0: u32, d: u32, j: u32) -> mat4x4f {
 // RESIDENT: the persistent kernel's form on a CPU adapter (SwiftShader). There a load whose
 // address is not known when the shader is compiled is emulated lane by lane, while one at a
 // constant offset of private or workgroup memory is a single load (a broadcast for workgroup
-// memory). So each invocation copies the W_hh weights of its unit into private memory once,
-// before the first step, and the product is unrolled over the RES_H = H input units with
-// constant indices: wRes[k] from private memory, sRes[k] = h_{t-1}[., k] from the workgroup's
-// copy of the state. Measured 3x faster per step than the per-step dispatches at batch 1,
-// H = 128 on SwiftShader (README, Benchmark). The loader adds `const RES_H` and the unrolled
-// residentProduct(); the workgroup has at least H invocations (invocation x owns unit x).
-// Private memory per invocation: RES_H vec4f (gated) or f32, within WGSL's 8192 bytes for
-// the H <= 256 this form is built for.
+// memory). So each invocation copies the W_hh weights of its RES_U units x RES_U .. into
+// private memory once, before the first step, and the product is unrolled over the RES_H = H
+// input units with constant indices: wRes[k RES_U + u] from private memory, sRes[k] =
+// h_{t-1}[., k] from the workgroup's copy of the state. Each broadcast of sRes[k] serves the
+// RES_U units of the invocation: the broadcasts, not the multiply-adds, set the pace there
+// (one unit an invocation measured 3x faster per step than the per-step dispatches at batch
+// 1, H = 128; README, Benchmark). The loader adds `const RES_H`, `const RES_U` and the
+// unrolled residentProduct(), and picks RES_U so that the private variables stay within
+// WGSL's 8192 bytes; the workgroup has at least H / RES_U invocations.
 #if GATED
-var<private> wRes: array<vec4f, RES_H>;
+var<private> wRes: array<vec4f, RES_H * RES_U>;
 #else
-var<private> wRes: array<f32, RES_H>;
+var<private> wRes: array<f32, RES_H * RES_U>;
 #endif
 // sRes[k]: h_{t-1}[b0 + r, k], component r (BATCH_TILE) or the one row.
 #if BATCH_TILE
@@ -258,8 +259,8 @@ var<workgroup> sRes: array<vec4f, RES_H>;
 var<workgroup> sRes: array<f32, RES_H>;
 #endif
 
-// The accumulator of the unrolled product and one term of it (residentTerm(wRes[k], sRes[k])).
-// Gated: the gates of unit j (a vec4f), per row (mat4x4f column r with BATCH_TILE); Elman: the
+// The accumulator of the unrolled product and one term of it (residentTerm(wRes[.], sRes[k])).
+// Gated: the gates of a unit (a vec4f), per row (mat4x4f column r with BATCH_TILE); Elman: the
 // unit's pre-activation, per row (vec4f component r with BATCH_TILE).
 #if GATED
 #if BATCH_TILE
@@ -279,28 +280,36 @@ fn residentTerm(w: f32, h: f32) -> f32 { return w * h; }
 #endif
 #endif
 
-// Before the first step: W_hh of unit j (clamped to H - 1 for the invocations past H, whose
+// The product of the unit cellStep is called for (main sets it before each call).
+var<private> curAcc: ResAcc;
+
+// Before the first step: W_hh of the invocation's units (clamped to H - 1 past H, whose
 // results are dropped) into private memory.
-fn loadResident(d: u32, j: u32) {
-  let jc = min(j, p.hidden - 1u);
-  for (var k = 0u; k < RES_H; k++) { wRes[k] = whhT[whhIndex(d, k, jc)]; }
+fn loadResident(d: u32, x: u32) {
+  for (var u = 0u; u < RES_U; u++) {
+    let jc = min(x * RES_U + u, p.hidden - 1u);
+    for (var k = 0u; k < RES_H; k++) { wRes[k * RES_U + u] = whhT[whhIndex(d, k, jc)]; }
+  }
 }
 
-// h_{t-1} W_hh^T of unit j for rows b0 .. b0 + ROWS - 1: each invocation copies h_{t-1} of its
-// own unit into sRes (it wrote that h itself on the step before, or it comes from h0), a
-// barrier, the unrolled product, and a barrier before anyone overwrites sRes. Called in
-// uniform control flow by every invocation.
-fn residentPreactivations(b0: u32, d: u32, j: u32) -> ResAcc {
-  if (j < p.hidden) {
+// h_{t-1} W_hh^T of the invocation's units for rows b0 .. b0 + ROWS - 1 (element u: unit
+// x RES_U + u): each invocation copies h_{t-1} of its own units into sRes (it wrote those
+// itself on the step before, or they come from h0), a barrier, the unrolled product, and a
+// barrier before anyone overwrites sRes. Called in uniform control flow by every invocation.
+fn residentProducts(b0: u32, d: u32, x: u32) -> array<ResAcc, RES_U> {
+  for (var u = 0u; u < RES_U; u++) {
+    let j = x * RES_U + u;
+    if (j < p.hidden) {
 #if BATCH_TILE
-    var v = vec4f(0.0);
-    for (var r = 0u; r < ROWS; r++) {
-      if (b0 + r < p.batch) { v[r] = prevH(b0 + r, d, j); }
-    }
-    sRes[j] = v;
+      var v = vec4f(0.0);
+      for (var r = 0u; r < ROWS; r++) {
+        if (b0 + r < p.batch) { v[r] = prevH(b0 + r, d, j); }
+      }
+      sRes[j] = v;
 #else
-    sRes[j] = prevH(b0, d, j);
+      sRes[j] = prevH(b0, d, j);
 #endif
+    }
   }
   workgroupBarrier();
   let acc = residentProduct();
@@ -314,11 +323,12 @@ fn residentPreactivations(b0: u32, d: u32, j: u32) -> ResAcc {
 // of rows b0 .. b0 + ROWS - 1, column r holding row b0 + r's gates (only column 0 without
 // BATCH_TILE). Called in uniform control flow by every invocation (it may hold barriers).
 #if RESIDENT
+// The product main computed for this unit (curAcc).
 fn gatePreactivations(b0: u32, d: u32, j: u32, x: u32) -> mat4x4f {
 #if BATCH_TILE
-  return residentPreactivations(b0, d, j);
+  return curAcc;
 #else
-  return mat4x4f(residentPreactivations(b0, d, j), vec4f(), vec4f(), vec4f());
+  return mat4x4f(curAcc, vec4f(), vec4f(), vec4f());
 #endif
 }
 #elif DIRECT
@@ -452,13 +462,17 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   for (var s = 0u; s < p.seqLen; s++) {
     curStep = s;
 #if RESIDENT
-    cellStep(lid.x, lid.x, wid.y * ROWS, wid.z);
+    let acc = residentProducts(wid.y * ROWS, wid.z, lid.x);
+    for (var u = 0u; u < RES_U; u++) {
+      curAcc = acc[u];
+      cellStep(lid.x, lid.x * RES_U + u, wid.y * ROWS, wid.z);
+    }
 #else
     for (var j0 = 0u; j0 < p.hidden; j0 += WG) { cellStep(lid.x, j0 + lid.x, wid.y * ROWS, wid.z); }
 #endif
 #if RESIDENT
-    // Nothing to wait for: every invocation reads only its own unit's h from storage, and
-    // residentPreactivations holds the barriers around the shared copy.
+    // Nothing to wait for: every invocation reads only its own units' h from storage, and
+    // residentProducts holds the barriers around the shared copy.
 #else
     phaseBarrier();
 #endif

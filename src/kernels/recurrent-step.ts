@@ -42,15 +42,15 @@ export function directProduct(ctx: GpuContext): boolean {
  * `persistent: 'auto'`: whether a forward pass of `batch` rows over `seqLen` steps runs the
  * persistent kernel. Only on software adapters, in its resident form (one phase per step, H at
  * most 256: see residentForm), and over more than one step (a stream's single step gains
- * nothing). Measured on SwiftShader (T = 64, H 32-256, batches 1-64; README, Benchmark): the
- * resident LSTM and GRU were 1.03-2.5x faster than the per-step kernels everywhere, the Elman
- * cell 1.05-2.3x at one to three rows or H ≤ 64 but 0.56-0.75x from 4 rows at H ≥ 128, where
- * the per-step form takes four units and four rows an invocation. On a GPU the per-step kernels
- * stay (not measured there).
+ * nothing). Measured on SwiftShader (`npm run bench:crossover`, T = 64, H 32-256, batches
+ * 1-64; README, Benchmark): 1.2-5x faster than the per-step kernels for every cell and size
+ * but the gated cells at H = 256 from 4 to 15 rows, 0.87-1.07x: there the 4-row tile leaves room
+ * in private memory for one unit an invocation only (residentUnits). On a GPU the per-step
+ * kernels stay (not measured there).
  */
 export function autoPersistent(ctx: GpuContext, m: { gates: number; onePhase: boolean; hidden: number; batch: number; seqLen: number }): boolean {
   if (!directProduct(ctx) || !m.onePhase || m.seqLen < 2 || m.hidden > RESIDENT_MAX_HIDDEN) return false;
-  return m.gates > 1 || !useBatchTile(m.batch) || m.hidden <= 64;
+  return !(m.gates > 1 && m.hidden > 128 && useBatchTile(m.batch) && m.batch < 16);
 }
 
 /**
@@ -210,22 +210,48 @@ export interface CellVariant {
 
 /**
  * Whether `spec` builds the persistent kernel's resident form: persistent with the direct
- * product (software adapters), one phase per step, and one unit per invocation (H at most the
- * workgroup size). Elsewhere the persistent kernel stages h_{t-1} as on a GPU.
+ * product (software adapters), one phase per step, and H at most RESIDENT_MAX_HIDDEN (its
+ * workgroup holds every unit of its rows). Elsewhere the persistent kernel stages h_{t-1} as on
+ * a GPU.
  */
 export function residentForm(spec: CellKernelSpec): boolean {
-  return (spec.persistent ?? false) && (spec.direct ?? false) && spec.entryPoints.length === 1 && spec.hidden !== undefined && spec.hidden <= (spec.workgroup ?? persistentWorkgroup(1));
+  return (spec.persistent ?? false) && (spec.direct ?? false) && spec.entryPoints.length === 1 && spec.hidden !== undefined && spec.hidden <= RESIDENT_MAX_HIDDEN;
 }
 
 /**
- * The resident form's `const RES_H` and its product, unrolled over the H input units so that
- * every index into private and workgroup memory is a constant (WGSL has no unrolling
- * directive, and the compilers behind SwiftShader do not unroll the loop by themselves: the
- * rolled loop measured no faster than the per-step kernels).
+ * The resident form's `const RES_H`, `const RES_U` and its product over `units` units an
+ * invocation, unrolled over the H input units so that every index into private and
+ * workgroup memory is a constant (WGSL has no unrolling directive, and the compilers behind
+ * SwiftShader do not unroll the loop by themselves: the rolled loop measured no faster than
+ * the per-step kernels). Each sRes[k] is read once for the `units` terms it serves.
  */
-export function residentProductSource(hidden: number): string {
-  const terms = Array.from({ length: hidden }, (_, k) => `  acc += residentTerm(wRes[${k}], sRes[${k}]);`);
-  return `const RES_H: u32 = ${hidden}u;\nfn residentProduct() -> ResAcc {\n  var acc = ResAcc();\n${terms.join('\n')}\n  return acc;\n}\n`;
+export function residentProductSource(hidden: number, units = 1): string {
+  const lines: string[] = [];
+  for (let k = 0; k < hidden; k++) {
+    const terms = Array.from({ length: units }, (_, u) => `acc[${u}] += residentTerm(wRes[${k * units + u}], s);`);
+    lines.push(`  { let s = sRes[${k}]; ${terms.join(' ')} }`);
+  }
+  return `const RES_H: u32 = ${hidden}u;\nconst RES_U: u32 = ${units}u;\nfn residentProduct() -> array<ResAcc, RES_U> {\n  var acc: array<ResAcc, RES_U>;\n${lines.join('\n')}\n  return acc;\n}\n`;
+}
+
+/** WGSL's limit on the private variables of a shader, in bytes. */
+const PRIVATE_BYTES = 8192;
+
+/**
+ * Units an invocation of the forward resident form takes for hidden size H: up to 4, as many
+ * as keep its private variables (the weights, RES_U · H of them, one accumulator and the step)
+ * within WGSL's 8192 bytes. With 4 gates a unit the weights are a vec4f per input unit.
+ */
+export function residentUnits(hidden: number, gates: number, batchTile: boolean): number {
+  const weightBytes = gates > 1 ? 16 : 4;
+  const accBytes = gates > 1 ? (batchTile ? 64 : 16) : batchTile ? 16 : 4;
+  for (let u = 4; u > 1; u--) if (u * hidden * weightBytes + accBytes + 4 <= PRIVATE_BYTES) return u;
+  return 1;
+}
+
+/** Invocations of the forward resident form's workgroup: one per RES_U units, a multiple of 4 (SwiftShader's lanes). */
+export function residentWorkgroup(hidden: number, units: number): number {
+  return Math.ceil(Math.ceil(hidden / units) / 4) * 4;
 }
 
 /** The prelude's override constants for `cell` (plus INPUT_FORGET where the shader has it). */
@@ -283,7 +309,12 @@ export class CellStepKernel {
     const resident = residentForm(spec);
     const defines = { ...spec.defines, DIRECT: (spec.direct ?? false) && !persistent, RESIDENT: resident, BATCH_TILE: spec.batchTile, TRAINING: spec.training, GATED: spec.gates > 1, PERSISTENT: persistent, ONE_PHASE: spec.entryPoints.length === 1 };
     let code = preprocessWgsl(`${commonSource}\n${spec.source}`, defines);
-    if (resident) code += residentProductSource(spec.hidden!);
+    let workgroup = persistent ? (spec.workgroup ?? persistentWorkgroup(1)) : CELL_WORKGROUP;
+    if (resident) {
+      const units = residentUnits(spec.hidden!, spec.gates, spec.batchTile);
+      code += residentProductSource(spec.hidden!, units);
+      workgroup = residentWorkgroup(spec.hidden!, units);
+    }
     // The persistent variant has one entry point that runs every phase of every step.
     const entryPoints = persistent ? ['main'] : spec.entryPoints;
     const pipelines = await Promise.all(
@@ -293,7 +324,7 @@ export class CellStepKernel {
           code,
           defines,
           entryPoint,
-          constants: { WG: persistent ? (spec.workgroup ?? persistentWorkgroup(1)) : CELL_WORKGROUP, ...spec.constants },
+          constants: { WG: workgroup, ...spec.constants },
           layout: layout.pipeline,
           layoutKey,
         }),
