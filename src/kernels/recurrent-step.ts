@@ -201,9 +201,10 @@ export interface CellVariant {
   direct?: boolean;
   /**
    * The model's hidden size, for the persistent variant with `direct`: where H is at most
-   * `workgroup`, that variant keeps each unit's W_hh in private memory and unrolls the product
-   * over the H input units (the RESIDENT form; see shaders/common/recurrent-step.wgsl), so its
-   * kernel is built for this H alone.
+   * RESIDENT_MAX_HIDDEN, that variant keeps the W_hh weights of each invocation's units in
+   * private memory and unrolls the product over the H input units (the RESIDENT form; see
+   * shaders/common/recurrent-step.wgsl), so its kernel is built for this H alone, in a
+   * workgroup of its own size (residentWorkgroup; `workgroup` is then unused).
    */
   hidden?: number;
 }
