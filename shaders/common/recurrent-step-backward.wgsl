@@ -127,20 +127,22 @@ const ROWS: u32 = 1u;
 // RESIDENT: the whole sweep of a layer in one dispatch on a CPU adapter, the mirror of the
 // forward kernels' resident form (see common/recurrent-step.wgsl for why it is fast on
 // SwiftShader). Workgroup (0, y, d) owns rows b0 = ROWS y .. b0 + ROWS - 1 of direction d;
-// invocation j owns unit j (the workgroup has at least H invocations). Before the first
-// dispatch-step it copies into private memory the weights through which the later gradients
-// reach h_t[., j]: wRes[m] = the gates of W_hh[g*H + m, j] (whhGates(d, j, m)). Each step it
-// copies its own unit's later gradients into sRes[j] (it wrote them itself on the step
-// before), and the product over m is unrolled with constant indices (the loader adds RES_H
-// and residentProduct). No invocation reads another's storage: only sRes is shared, between
-// two barriers. Each term broadcasts G gradients (4 G with BATCH_TILE) from workgroup memory
-// where the forward form broadcasts one h, and on SwiftShader those broadcasts set the pace:
-// at one row the sweep measured 1.3-1.5x faster than the per-step kernels, at 16 rows 1.6x
-// slower, so the model takes this form below the batch tile only.
+// invocation x owns units j = x RES_U .. x RES_U + RES_U - 1 (the workgroup has at least
+// H / RES_U invocations). Before the first dispatch-step it copies into private memory the
+// weights through which the later gradients reach h_t[., j]: wRes[m RES_U + u] = the gates of
+// W_hh[g*H + m, j] (whhGates(d, j, m)). Each step it copies its own units' later gradients
+// into sRes (it wrote them itself on the step before), and the product over m is unrolled
+// with constant indices (the loader adds RES_H, RES_U and residentProduct). No invocation
+// reads another's storage: only sRes is shared, between two barriers. Each term broadcasts G
+// gradients (4 G with BATCH_TILE) from workgroup memory where the forward form broadcasts one
+// h, and on SwiftShader those broadcasts set the pace, so each serves the RES_U units of the
+// invocation; with one unit an invocation the sweep measured 1.3-1.5x faster than the
+// per-step kernels at one row and 1.6x slower at 16, so the model takes it below the batch
+// tile only.
 #if GATED
-var<private> wRes: array<vec4f, RES_H>;
+var<private> wRes: array<vec4f, RES_H * RES_U>;
 #else
-var<private> wRes: array<f32, RES_H>;
+var<private> wRes: array<f32, RES_H * RES_U>;
 #endif
 // sRes[m]: the later gradients of unit m, gates in components (the Elman cell: its one gate),
 // per row (column r, component r for the Elman cell) with BATCH_TILE.
@@ -167,13 +169,15 @@ fn residentTerm(w: f32, g: f32) -> f32 { return w * g; }
 #endif
 #endif
 
-fn loadResident(d: u32, j: u32) {
-  let jc = min(j, p.hidden - 1u);
+fn loadResident(d: u32, x: u32) {
+  for (var u = 0u; u < RES_U; u++) {
+    let jc = min(x * RES_U + u, p.hidden - 1u);
 #if GATED
-  for (var m = 0u; m < RES_H; m++) { wRes[m] = whhGates(d, jc, m); }
+    for (var m = 0u; m < RES_H; m++) { wRes[m * RES_U + u] = whhGates(d, jc, m); }
 #else
-  for (var m = 0u; m < RES_H; m++) { wRes[m] = whhGates(d, jc, m).x; }
+    for (var m = 0u; m < RES_H; m++) { wRes[m * RES_U + u] = whhGates(d, jc, m).x; }
 #endif
+  }
 }
 
 // The later gradients of unit j in row b, gates in components (zeros where the row has none:
@@ -189,42 +193,49 @@ fn ownLaterGrads(b: u32, d: u32, j: u32) -> vec4f {
   return v;
 }
 
-// The gradient reaching h_t[b0 + r, j] through W_hh from the later step, component r (the one
-// row without BATCH_TILE). Called in uniform control flow by every invocation.
-fn residentLaterGrad(b0: u32, d: u32, j: u32) -> vec4f {
-  if (j < p.hidden) {
+// Unit j's later gradients of rows b0 .., into sRes[j].
+fn stageOwnLater(b0: u32, d: u32, j: u32) {
+  if (j >= p.hidden) { return; }
 #if GATED
 #if BATCH_TILE
-    sRes[j] = mat4x4f(ownLaterGrads(b0, d, j), ownLaterGrads(b0 + 1u, d, j), ownLaterGrads(b0 + 2u, d, j), ownLaterGrads(b0 + 3u, d, j));
+  sRes[j] = mat4x4f(ownLaterGrads(b0, d, j), ownLaterGrads(b0 + 1u, d, j), ownLaterGrads(b0 + 2u, d, j), ownLaterGrads(b0 + 3u, d, j));
 #else
-    sRes[j] = ownLaterGrads(b0, d, j);
+  sRes[j] = ownLaterGrads(b0, d, j);
 #endif
 #else
 #if BATCH_TILE
-    sRes[j] = vec4f(ownLaterGrads(b0, d, j).x, ownLaterGrads(b0 + 1u, d, j).x, ownLaterGrads(b0 + 2u, d, j).x, ownLaterGrads(b0 + 3u, d, j).x);
+  sRes[j] = vec4f(ownLaterGrads(b0, d, j).x, ownLaterGrads(b0 + 1u, d, j).x, ownLaterGrads(b0 + 2u, d, j).x, ownLaterGrads(b0 + 3u, d, j).x);
 #else
-    sRes[j] = ownLaterGrads(b0, d, j).x;
+  sRes[j] = ownLaterGrads(b0, d, j).x;
 #endif
 #endif
-  }
+}
+
+// The gradients reaching h_t[b0 + r, j] through W_hh from the later step for the invocation's
+// units (element u: unit x RES_U + u; component r of vec4f(element): row b0 + r, the one row
+// without BATCH_TILE). Called in uniform control flow by every invocation.
+fn residentLaterGrads(b0: u32, d: u32, x: u32) -> array<ResAcc, RES_U> {
+  for (var u = 0u; u < RES_U; u++) { stageOwnLater(b0, d, x * RES_U + u); }
   workgroupBarrier();
-  // One unit an invocation here (RES_U = 1).
-  let acc = residentProduct()[0];
+  let acc = residentProduct();
   workgroupBarrier();
-  return vec4f(acc);
+  return acc;
 }
 
 // Workgroup (0, y, d): every dispatch-step s = 0 .. T of rows ROWS y .. of direction d.
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
-  let j = lid.x;
+  let x = lid.x;
   let d = wid.z;
   let b0 = wid.y * ROWS;
-  loadResident(d, j);
+  loadResident(d, x);
   for (var s = 0u; s <= p.seqLen; s++) {
     curStep = s;
-    let rec = residentLaterGrad(b0, d, j);
-    if (j < p.hidden) {
+    let accs = residentLaterGrads(b0, d, x);
+    for (var u = 0u; u < RES_U; u++) {
+      let j = x * RES_U + u;
+      if (j >= p.hidden) { break; }
+      let rec = vec4f(accs[u]);
       for (var r = 0u; r < ROWS; r++) {
         if (b0 + r >= p.batch) { break; }
         unitStep(b0 + r, d, j, rec[r]);

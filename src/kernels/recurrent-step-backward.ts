@@ -10,7 +10,7 @@ import { ShaderStage } from '../gpu/constants.js';
 import type { GpuContext } from '../gpu/device.js';
 import { packUniform, parseUniformLayout, preprocessWgsl, type UniformLayout } from '../gpu/shader.js';
 import { packedGateStride } from '../model/spec.js';
-import { BATCH_TILE_ROWS, CELL_WORKGROUP, checkExtents, persistentWorkgroup, RESIDENT_MAX_HIDDEN, residentProductSource, stepParams, stepWorkgroups, type CellStepShape } from './recurrent-step.js';
+import { BATCH_TILE_ROWS, CELL_WORKGROUP, checkExtents, RESIDENT_MAX_HIDDEN, residentProductSource, residentUnits, residentWorkgroup, stepParams, stepWorkgroups, type CellStepShape } from './recurrent-step.js';
 
 export const CELL_BACKWARD_UNIFORM_LAYOUT: UniformLayout = parseUniformLayout(commonSource);
 
@@ -74,7 +74,7 @@ export interface CellBackwardVariant {
    * With `direct`: the whole sweep of a layer in one dispatch, in the resident form (W_hh in
    * each invocation's private memory, the product unrolled over H; see
    * shaders/common/recurrent-step-backward.wgsl), built for hidden size `hidden` alone, which
-   * must be at most 256 (one unit per invocation). Default false.
+   * must be at most 256 (one workgroup holds every unit). Default false.
    */
   persistent?: boolean;
   hidden?: number;
@@ -122,13 +122,16 @@ export class CellBackwardKernel {
       if (!direct || !Number.isInteger(H) || H < 1 || H > RESIDENT_MAX_HIDDEN) {
         throw new WebRnnError('invalid-option', `${spec.name}: the persistent sweep needs the direct product and a hidden size of 1 to ${RESIDENT_MAX_HIDDEN}, got ${spec.hidden} (direct ${direct})`);
       }
-      workgroup = persistentWorkgroup(H);
     }
     const wide = direct && !resident && (spec.wideTile ?? false);
     if (wide) workgroup = WIDE_TILE_WORKGROUP;
     const defines = { DIRECT: direct && !resident, RESIDENT: resident, GATED: spec.gates > 1, WIDE_TILE: wide, BATCH_TILE: direct && (wide || (spec.batchTile ?? false)) };
     let code = preprocessWgsl(`${commonSource}\n${spec.source}`, defines);
-    if (resident) code += residentProductSource(spec.hidden!);
+    if (resident) {
+      const units = residentUnits(spec.hidden!, spec.gates, spec.batchTile ?? false, false);
+      code += residentProductSource(spec.hidden!, units);
+      workgroup = residentWorkgroup(spec.hidden!, units);
+    }
     const pipeline = await ctx.pipelines.get({
       name: spec.name,
       code,

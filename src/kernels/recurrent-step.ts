@@ -243,9 +243,10 @@ const PRIVATE_BYTES = 8192;
  * as keep its private variables (the weights, RES_U · H of them, one accumulator and the step)
  * within WGSL's 8192 bytes. With 4 gates a unit the weights are a vec4f per input unit.
  */
-export function residentUnits(hidden: number, gates: number, batchTile: boolean): number {
+export function residentUnits(hidden: number, gates: number, batchTile: boolean, accumulator = true): number {
   const weightBytes = gates > 1 ? 16 : 4;
-  const accBytes = gates > 1 ? (batchTile ? 64 : 16) : batchTile ? 16 : 4;
+  // The forward keeps one accumulator in a private variable (curAcc); the backward sweep none.
+  const accBytes = !accumulator ? 0 : gates > 1 ? (batchTile ? 64 : 16) : batchTile ? 16 : 4;
   for (let u = 4; u > 1; u--) if (u * hidden * weightBytes + accBytes + 4 <= PRIVATE_BYTES) return u;
   return 1;
 }
