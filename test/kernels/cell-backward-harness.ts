@@ -6,7 +6,6 @@
  * against which the backward references are checked.
  */
 import { expect } from 'vitest';
-import { createUniformBuffer } from '../../src/gpu/buffers.js';
 import type { GpuContext } from '../../src/gpu/device.js';
 import type { CellBackwardKernel } from '../../src/kernels/recurrent-step-backward.js';
 import type { CellStepShape } from '../../src/kernels/recurrent-step.js';
@@ -14,7 +13,7 @@ import type { Random } from '../../src/model/random.js';
 import { gradThroughWhh } from '../../src/reference/rnn-cell-backward.js';
 import { expectClose } from '../helpers/compare.js';
 import { download, poisoned, randomFloats, runPass, upload } from '../helpers/gpu.js';
-import { packWhhT } from './cell-step-harness.js';
+import { packWhhT, stepUniform } from './cell-step-harness.js';
 
 /** One unit-row's backward as the reference computes it, for one direction. */
 export interface BackwardStepReference {
@@ -143,10 +142,7 @@ function expectDispatch(inp: SweepInputs, ref: BackwardStepReference, state: Swe
 async function runSweep(ctx: GpuContext, kernel: CellBackwardKernel, inp: SweepInputs, start: { dG: Float32Array; dGrec: Float32Array; carry: Float32Array }, step: number): Promise<Record<keyof SweepState, Float32Array | null>> {
   const { shape } = inp;
   const e = kernel.extents(shape);
-  const uniform = createUniformBuffer(ctx, 'backward params', ctx.limits.minUniformBufferOffsetAlignment);
-  const data = new ArrayBuffer(kernel.uniformLayout.size);
-  kernel.packStep(shape, step, data, 0);
-  ctx.device.queue.writeBuffer(uniform, 0, data);
+  const uniform = stepUniform(ctx, kernel, shape, step);
   const buffers = {
     uniform,
     saved: upload(ctx, 'saved', inp.saved),

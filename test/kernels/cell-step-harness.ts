@@ -41,6 +41,15 @@ export function packWhhT(whh: readonly Float32Array[], H: number, G: number): Fl
   return out;
 }
 
+/** A uniform buffer holding the packed Params of dispatch `step` of `shape`, as the scheduler writes them. */
+export function stepUniform(ctx: GpuContext, kernel: { uniformLayout: { size: number }; packStep(shape: CellStepShape, step: number, target: ArrayBuffer, byteOffset: number): void }, shape: CellStepShape, step: number): GPUBuffer {
+  const uniform = createUniformBuffer(ctx, 'step params', ctx.limits.minUniformBufferOffsetAlignment);
+  const data = new ArrayBuffer(kernel.uniformLayout.size);
+  kernel.packStep(shape, step, data, 0);
+  ctx.device.queue.writeBuffer(uniform, 0, data);
+  return uniform;
+}
+
 export type ReferenceStep = (s: ReferenceStepInput) => { h: Float64Array; c?: Float64Array; saved?: Float64Array[] };
 
 export async function checkCellStep(
@@ -73,10 +82,7 @@ export async function checkCellStep(
   const hseq = randomFloats(rng, e.hseq);
   for (let d = 0; d < D; d++) for (let b = 0; b < B; b++) for (let j = 0; j < H; j++) hseq[(timeOf(d, b) * B + b) * D * H + d * H + j] = NaN;
 
-  const uniform = createUniformBuffer(ctx, 'step params', ctx.limits.minUniformBufferOffsetAlignment);
-  const data = new ArrayBuffer(kernel.uniformLayout.size);
-  kernel.packStep(shape, step, data, 0);
-  ctx.device.queue.writeBuffer(uniform, 0, data);
+  const uniform = stepUniform(ctx, kernel, shape, step);
   const buffers = {
     uniform,
     xproj: upload(ctx, 'xproj', xproj),
@@ -245,10 +251,7 @@ export async function checkPersistentLayer(
   for (let b = 0; b < B; b++) h0[L * D * B * H + b] = len(b);
   const c = randomFloats(rng, e.extra || 1, -2, 2);
 
-  const uniform = createUniformBuffer(ctx, 'step params', ctx.limits.minUniformBufferOffsetAlignment);
-  const data = new ArrayBuffer(kernel.uniformLayout.size);
-  kernel.packStep(shape, 0, data, 0);
-  ctx.device.queue.writeBuffer(uniform, 0, data);
+  const uniform = stepUniform(ctx, kernel, shape, 0);
   const buffers = {
     uniform,
     xproj: upload(ctx, 'xproj', xproj),
