@@ -76,8 +76,9 @@ export function persistentWorkgroup(hidden: number): number {
 }
 
 /**
- * The largest hidden size of the resident forms (forward and backward): one unit per
- * invocation, within the 256 invocations a workgroup may always have.
+ * The largest hidden size of the resident forms (forward and backward): their workgroup holds
+ * every unit of its rows, one invocation a unit where the private-memory budget allows no more
+ * (residentUnits), within the 256 invocations a workgroup may always have.
  */
 export const RESIDENT_MAX_HIDDEN = 256;
 
@@ -239,9 +240,9 @@ export function residentProductSource(hidden: number, units = 1): string {
 const PRIVATE_BYTES = 8192;
 
 /**
- * Units an invocation of the forward resident form takes for hidden size H: up to 4, as many
- * as keep its private variables (the weights, RES_U · H of them, one accumulator and the step)
- * within WGSL's 8192 bytes. With 4 gates a unit the weights are a vec4f per input unit.
+ * Units an invocation of a resident form takes for hidden size H: up to 4, as many as keep its
+ * private variables (the weights, RES_U · H of them, the step and, in the forward form, one
+ * accumulator) within WGSL's 8192 bytes. With gates the weights are a vec4f per input unit.
  */
 export function residentUnits(hidden: number, gates: number, batchTile: boolean, accumulator = true): number {
   const weightBytes = gates > 1 ? 16 : 4;
@@ -251,7 +252,7 @@ export function residentUnits(hidden: number, gates: number, batchTile: boolean,
   return 1;
 }
 
-/** Invocations of the forward resident form's workgroup: one per RES_U units, a multiple of 4 (SwiftShader's lanes). */
+/** Invocations of a resident form's workgroup: one per RES_U units, a multiple of 4 (SwiftShader's lanes). */
 export function residentWorkgroup(hidden: number, units: number): number {
   return Math.ceil(Math.ceil(hidden / units) / 4) * 4;
 }

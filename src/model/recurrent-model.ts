@@ -366,9 +366,9 @@ export class RecurrentModel {
 
   /**
    * The backward kernels for batches of `batch` rows over `seqLen` steps (the direct product's
-   * row tile by size: 4 rows, or 8 rows and units from batches of 8; the resident sweep by the model's option, which 'auto' resolves with
-   * autoPersistentSweep, where the sweep has that form: a software adapter, H ≤ 256, below the
-   * 4-row tile).
+   * row tile by size: 4 rows, or 8 rows and units from batches of 8; the resident sweep by the
+   * model's option, which 'auto' resolves with autoPersistentSweep, where the sweep has that
+   * form: a software adapter, H ≤ 256, below the 4-row tile).
    */
   private getBackwardKernels(batch: number, seqLen: number): Promise<BackwardKernels> {
     const { spec, ctx } = this;
