@@ -3,8 +3,9 @@
  *
  * In Node a machine without a hardware Vulkan driver usually still has SwiftShader, the CPU
  * Vulkan driver that Chromium and Chrome ship. Dawn finds it through the Vulkan loader's
- * `VK_ICD_FILENAMES`, so when the first request returns no adapter we point that variable at
- * each SwiftShader manifest we can find and ask again.
+ * driver list, so when the first request returns no adapter we point that list at each
+ * SwiftShader manifest we can find and ask again. The list is `VK_ICD_FILENAMES` or, from
+ * loader 1.3.207 on, `VK_DRIVER_FILES`, which wins where both are set: we set both.
  */
 import { GpuError, GpuUnavailableError } from '../errors.js';
 import { PipelineCache } from './pipelines.js';
@@ -40,7 +41,7 @@ export interface AdapterDescription {
   description: string;
   /** True for a CPU implementation (SwiftShader or an adapter that says it is a fallback). */
   software: boolean;
-  /** In Node: the Vulkan driver manifest set in VK_ICD_FILENAMES for this adapter, if any. */
+  /** In Node: the Vulkan driver manifest set in VK_DRIVER_FILES or VK_ICD_FILENAMES for this adapter, if any. */
   vulkanIcd?: string;
 }
 
@@ -114,8 +115,12 @@ async function nodeAdapter(options: GpuOptions, tried: string[]): Promise<{ adap
       return null;
     }
   };
-  const given = env.VK_ICD_FILENAMES;
-  const first = await request(`Dawn with ${given ? `VK_ICD_FILENAMES=${given}` : 'the default Vulkan drivers'}`);
+  // The loader reads VK_DRIVER_FILES first, VK_ICD_FILENAMES where that is unset.
+  const givenDrivers = env.VK_DRIVER_FILES;
+  const givenIcd = env.VK_ICD_FILENAMES;
+  const given = givenDrivers ?? givenIcd;
+  const givenLabel = givenDrivers !== undefined ? `VK_DRIVER_FILES=${givenDrivers}` : givenIcd !== undefined ? `VK_ICD_FILENAMES=${givenIcd}` : 'the default Vulkan drivers';
+  const first = await request(`Dawn with ${givenLabel}`);
   if (first) return { ...first, icd: given };
 
   const fsName = 'node:fs';
@@ -127,12 +132,15 @@ async function nodeAdapter(options: GpuOptions, tried: string[]): Promise<{ adap
       continue;
     }
     env.VK_ICD_FILENAMES = icd;
+    env.VK_DRIVER_FILES = icd;
     const found = await request(`Dawn with VK_ICD_FILENAMES=${icd}`);
     if (found) return { ...found, icd };
   }
   // Leave the environment as the caller had it.
-  if (given === undefined) delete env.VK_ICD_FILENAMES;
-  else env.VK_ICD_FILENAMES = given;
+  for (const [name, value] of [['VK_ICD_FILENAMES', givenIcd], ['VK_DRIVER_FILES', givenDrivers]] as const) {
+    if (value === undefined) delete env[name];
+    else env[name] = value;
+  }
   return null;
 }
 

@@ -4,7 +4,9 @@
  */
 import { describe, expect, it, vi } from 'vitest';
 import { createEngine } from '../../src/engine.js';
+import { existsSync } from 'node:fs';
 import { GpuError, GpuUnavailableError } from '../../src/errors.js';
+import { SWIFTSHADER_ICD_PATHS } from '../../src/gpu/device.js';
 import { BufferUsage } from '../../src/gpu/constants.js';
 
 describe('createEngine', () => {
@@ -19,7 +21,10 @@ describe('createEngine', () => {
 
   it('without any usable driver fails with what it tried and how to fix it', async () => {
     const saved = process.env.VK_ICD_FILENAMES;
+    const savedDrivers = process.env.VK_DRIVER_FILES;
     process.env.VK_ICD_FILENAMES = '/nonexistent/first_icd.json';
+    // The loader would read this one instead of VK_ICD_FILENAMES.
+    delete process.env.VK_DRIVER_FILES;
     try {
       const error = await createEngine({ vulkanIcdPaths: ['/nonexistent/second_icd.json'] }).then(
         () => null,
@@ -34,11 +39,36 @@ describe('createEngine', () => {
       // The caller's environment is left as it was.
       expect(process.env.VK_ICD_FILENAMES).toBe('/nonexistent/first_icd.json');
     } finally {
-      if (saved === undefined) delete process.env.VK_ICD_FILENAMES;
-      else process.env.VK_ICD_FILENAMES = saved;
+      restoreEnv('VK_ICD_FILENAMES', saved);
+      restoreEnv('VK_DRIVER_FILES', savedDrivers);
+    }
+  });
+
+  it('falls back to a driver manifest even where VK_DRIVER_FILES (which the loader reads first) names a missing one', async () => {
+    // A manifest that works here: SwiftShader's, or the one the environment gave.
+    const probe = await createEngine();
+    const manifest = SWIFTSHADER_ICD_PATHS.find((p) => existsSync(p)) ?? probe.info.vulkanIcd;
+    probe.destroy();
+    expect(manifest, 'this test needs SwiftShader or a Vulkan driver manifest given in the environment').toBeDefined();
+    const saved = process.env.VK_ICD_FILENAMES;
+    const savedDrivers = process.env.VK_DRIVER_FILES;
+    process.env.VK_DRIVER_FILES = '/nonexistent/driver_icd.json';
+    delete process.env.VK_ICD_FILENAMES;
+    try {
+      const engine = await createEngine({ vulkanIcdPaths: [manifest!] });
+      expect(engine.info.vulkanIcd).toBe(manifest);
+      engine.destroy();
+    } finally {
+      restoreEnv('VK_ICD_FILENAMES', saved);
+      restoreEnv('VK_DRIVER_FILES', savedDrivers);
     }
   });
 });
+
+function restoreEnv(name: string, value: string | undefined): void {
+  if (value === undefined) delete process.env[name];
+  else process.env[name] = value;
+}
 
 describe('device watching', () => {
   it('an uncaptured GPU error is reported and fails the next call', async () => {
