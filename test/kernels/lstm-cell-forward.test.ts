@@ -5,7 +5,7 @@ import { createLstmCellForward } from '../../src/kernels/lstm-cell-forward.js';
 import type { CellStepKernel } from '../../src/kernels/recurrent-step.js';
 import { lstmCellForwardReference } from '../../src/reference/lstm-cell-forward.js';
 import { testRandom } from '../helpers/seed.js';
-import { cellCases, checkCellStep, checkPersistentLayer, persistentCases, persistentVariant } from './cell-step-harness.js';
+import { cellCases, checkCellStep, checkPersistentLayer, persistentCases, persistentVariant, skipResidentOffSoftware } from './cell-step-harness.js';
 
 const { rng, seed } = testRandom('lstm-cell-forward');
 let ctx: GpuContext;
@@ -60,7 +60,8 @@ describe('lstm-cell-forward with other functions in the reverse direction agains
 
 describe('lstm-cell-forward, persistent: every step in one dispatch, against the float64 reference', () => {
   for (const c of persistentCases(true)) {
-    it(c.name, async () => {
+    it(c.name, async ({ skip }) => {
+      skipResidentOffSoftware(ctx, c, skip);
       const kernel = await createLstmCellForward(ctx, { ...persistentVariant(c), training: c.training });
       await checkPersistentLayer(ctx, kernel, (s) => lstmCellForwardReference(s), rng, c.shape, `${c.name} (seed ${seed})`, c.lengths);
     });
@@ -70,7 +71,8 @@ describe('lstm-cell-forward, persistent: every step in one dispatch, against the
 describe('lstm-cell-forward, persistent, with peepholes and per-direction cell functions', () => {
   const cell = resolveCellOptions('lstm', { f: { name: 'HardSigmoid', alpha: 0.3, beta: 0.45 }, clip: 1.2, reverse: { g: { name: 'Softsign' } } }, { name: 'Sigmoid' });
   for (const c of persistentCases(false).filter((k) => k.lengths !== null)) {
-    it(c.name, async () => {
+    it(c.name, async ({ skip }) => {
+      skipResidentOffSoftware(ctx, c, skip);
       const kernel = await createLstmCellForward(ctx, { ...persistentVariant(c), peepholes: true, cell });
       await checkPersistentLayer(ctx, kernel, (s) => lstmCellForwardReference({ ...s, cell }), rng, c.shape, `peepholes, functions ${c.name} (seed ${seed})`, c.lengths);
     });

@@ -4,7 +4,7 @@ import { resolveCellOptions } from '../../src/model/cell-functions.js';
 import { createRnnCellForward, type Nonlinearity } from '../../src/kernels/rnn-cell-forward.js';
 import { rnnCellForwardReference } from '../../src/reference/rnn-cell-forward.js';
 import { testRandom } from '../helpers/seed.js';
-import { cellCases, checkCellStep, checkPersistentLayer, persistentCases, persistentVariant } from './cell-step-harness.js';
+import { cellCases, checkCellStep, checkPersistentLayer, persistentCases, persistentVariant, skipResidentOffSoftware } from './cell-step-harness.js';
 
 const { rng, seed } = testRandom('rnn-cell-forward');
 let ctx: GpuContext;
@@ -49,7 +49,8 @@ describe('rnn-cell-forward with other functions in the reverse direction against
 for (const nonlinearity of ['tanh', 'relu', 'identity'] as Nonlinearity[]) {
   describe(`rnn-cell-forward (${nonlinearity}), persistent: every step in one dispatch, against the float64 reference`, () => {
     for (const c of persistentCases(false)) {
-      it(c.name, async () => {
+      it(c.name, async ({ skip }) => {
+        skipResidentOffSoftware(ctx, c, skip);
         const kernel = await createRnnCellForward(ctx, nonlinearity, { ...persistentVariant(c) });
         await checkPersistentLayer(ctx, kernel, (s) => rnnCellForwardReference({ ...s, nonlinearity }), rng, c.shape, `${c.name} (seed ${seed})`, c.lengths);
       });
