@@ -40,17 +40,24 @@ export function directProduct(ctx: GpuContext): boolean {
 
 /**
  * `persistent: 'auto'`: whether a forward pass of `batch` rows over `seqLen` steps runs the
- * persistent kernel. Only on software adapters, in its resident form (one phase per step, H at
- * most 256: see residentForm), and over more than one step (a stream's single step gains
- * nothing). Measured on SwiftShader (`npm run bench:crossover`, T = 64, H 32-256, batches
- * 1-64; README, Benchmark): 1.2-5x faster than the per-step kernels for every cell and size
- * but the gated cells at H = 256 from 4 to 15 rows, 0.87-1.07x: there the 4-row tile leaves room
- * in private memory for one unit an invocation only (residentUnits). On a GPU the per-step
- * kernels stay (not measured there).
+ * persistent kernel. Never for one step (a stream's single step gains nothing) nor for cells of
+ * two phases a step (the GRU with linearBeforeReset false: not measured).
+ *
+ * - Software adapters, in the resident form (H at most 256: see residentForm). Measured on
+ *   SwiftShader (`npm run bench:crossover`, T = 64, H 32-256, batches 1-64; README, Benchmark):
+ *   1.2-5x faster than the per-step kernels for every cell and size but the gated cells at
+ *   H = 256 from 4 to 15 rows, 0.87-1.07x: there the 4-row tile leaves room in private memory
+ *   for one unit an invocation only (residentUnits).
+ * - GPUs, in the staged form, up to H = 128 and 64 rows, and up to H = 256 below 64 rows.
+ *   Measured on an NVIDIA H200 in Node (the same table, H 32-512): 1.14-4.4x faster up to
+ *   H = 128, 1.17-1.24x at H = 256 below 64 rows (the LSTM at 64 rows: 0.90x), 0.57-0.68x at
+ *   H = 512, where one workgroup per rows and direction leaves most of the GPU idle. Larger
+ *   batches were not measured; the per-step kernels spread them over more workgroups.
  */
 export function autoPersistent(ctx: GpuContext, m: { gates: number; onePhase: boolean; hidden: number; batch: number; seqLen: number }): boolean {
-  if (!directProduct(ctx) || !m.onePhase || m.seqLen < 2 || m.hidden > RESIDENT_MAX_HIDDEN) return false;
-  return !(m.gates > 1 && m.hidden > 128 && useBatchTile(m.batch) && m.batch < 16);
+  if (!m.onePhase || m.seqLen < 2) return false;
+  if (directProduct(ctx)) return m.hidden <= RESIDENT_MAX_HIDDEN && !(m.gates > 1 && m.hidden > 128 && useBatchTile(m.batch) && m.batch < 16);
+  return m.hidden <= 128 ? m.batch <= 64 : m.hidden <= 256 && m.batch < 64;
 }
 
 /**
@@ -63,7 +70,7 @@ export function autoPersistent(ctx: GpuContext, m: { gates: number; onePhase: bo
  * from 4 rows, where each step broadcasts 4 G gradients a term.
  */
 export function autoPersistentSweep(ctx: GpuContext, m: { gates: number; onePhase: boolean; hidden: number; batch: number; seqLen: number }): boolean {
-  return autoPersistent(ctx, m) && !useBatchTile(m.batch) && (m.gates > 1 || m.hidden <= 128);
+  return directProduct(ctx) && autoPersistent(ctx, m) && !useBatchTile(m.batch) && (m.gates > 1 || m.hidden <= 128);
 }
 
 /**
