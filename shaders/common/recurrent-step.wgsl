@@ -247,7 +247,12 @@ fn recurrentProduct(b0: u32, d: u32, j: u32) -> mat4x4f {
 // 1, H = 128; README, Benchmark). The loader adds `const RES_H`, `const RES_U` and the
 // unrolled residentProduct(), and picks RES_U so that the private variables stay within
 // WGSL's 8192 bytes; the workgroup has at least H / RES_U invocations.
-#if GATED
+// GATES3 (the GRU): wRes holds a unit's three gates (r, z, n) in three floats an input unit,
+// without whhT's padding gate, so the product has 3/4 of the multiply-adds and of the weight
+// loads, and more units fit in private memory; the generated product reads them as a vec3f.
+#if GATES3
+var<private> wRes: array<f32, RES_H * RES_U * 3>;
+#elif GATED
 var<private> wRes: array<vec4f, RES_H * RES_U>;
 #else
 var<private> wRes: array<f32, RES_H * RES_U>;
@@ -262,7 +267,15 @@ var<workgroup> sRes: array<f32, RES_H>;
 // The accumulator of the unrolled product and one term of it (residentTerm(wRes[.], sRes[k])).
 // Gated: the gates of a unit (a vec4f), per row (mat4x4f column r with BATCH_TILE); Elman: the
 // unit's pre-activation, per row (vec4f component r with BATCH_TILE).
-#if GATED
+#if GATES3
+#if BATCH_TILE
+alias ResAcc = mat4x3f;
+fn residentTerm(w: vec3f, h: vec4f) -> mat4x3f { return mat4x3f(w * h.x, w * h.y, w * h.z, w * h.w); }
+#else
+alias ResAcc = vec3f;
+fn residentTerm(w: vec3f, h: f32) -> vec3f { return w * h; }
+#endif
+#elif GATED
 #if BATCH_TILE
 alias ResAcc = mat4x4f;
 fn residentTerm(w: vec4f, h: vec4f) -> mat4x4f { return mat4x4f(w * h.x, w * h.y, w * h.z, w * h.w); }
@@ -288,7 +301,17 @@ var<private> curAcc: ResAcc;
 fn loadResident(d: u32, x: u32) {
   for (var u = 0u; u < RES_U; u++) {
     let jc = min(x * RES_U + u, p.hidden - 1u);
+#if GATES3
+    for (var k = 0u; k < RES_H; k++) {
+      let w = whhT[whhIndex(d, k, jc)];
+      let i = (k * RES_U + u) * 3u;
+      wRes[i] = w.x;
+      wRes[i + 1u] = w.y;
+      wRes[i + 2u] = w.z;
+    }
+#else
     for (var k = 0u; k < RES_H; k++) { wRes[k * RES_U + u] = whhT[whhIndex(d, k, jc)]; }
+#endif
   }
 }
 
@@ -323,9 +346,15 @@ fn residentProducts(b0: u32, d: u32, x: u32) -> array<ResAcc, RES_U> {
 // of rows b0 .. b0 + ROWS - 1, column r holding row b0 + r's gates (only column 0 without
 // BATCH_TILE). Called in uniform control flow by every invocation (it may hold barriers).
 #if RESIDENT
-// The product main computed for this unit (curAcc).
+// The product main computed for this unit (curAcc; GATES3: with the padding gate's 0 added).
 fn gatePreactivations(b0: u32, d: u32, j: u32, x: u32) -> mat4x4f {
+#if GATES3
 #if BATCH_TILE
+  return mat4x4f(vec4f(curAcc[0], 0.0), vec4f(curAcc[1], 0.0), vec4f(curAcc[2], 0.0), vec4f(curAcc[3], 0.0));
+#else
+  return mat4x4f(vec4f(curAcc, 0.0), vec4f(), vec4f(), vec4f());
+#endif
+#elif BATCH_TILE
   return curAcc;
 #else
   return mat4x4f(curAcc, vec4f(), vec4f(), vec4f());

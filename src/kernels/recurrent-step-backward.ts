@@ -128,7 +128,7 @@ export class CellBackwardKernel {
     const defines = { DIRECT: direct && !resident, RESIDENT: resident, GATED: spec.gates > 1, WIDE_TILE: wide, BATCH_TILE: direct && (wide || (spec.batchTile ?? false)) };
     let code = preprocessWgsl(`${commonSource}\n${spec.source}`, defines);
     if (resident) {
-      const units = residentUnits(spec.hidden!, spec.gates, spec.batchTile ?? false, false);
+      const units = residentUnits(spec.hidden!, packedGateStride(spec.gates), spec.batchTile ?? false, false);
       code += residentProductSource(spec.hidden!, units);
       workgroup = residentWorkgroup(spec.hidden!, units);
     }

@@ -234,10 +234,12 @@ export function residentForm(spec: CellKernelSpec): boolean {
  * SwiftShader do not unroll the loop by themselves: the rolled loop measured no faster than
  * the per-step kernels). Each sRes[k] is read once for the `units` terms it serves.
  */
-export function residentProductSource(hidden: number, units = 1): string {
+export function residentProductSource(hidden: number, units = 1, weightFloats = 1): string {
   const lines: string[] = [];
+  // GATES3 (three floats a weight): the vec3f of floats 3i .. 3i + 2; else element i.
+  const weight = (i: number): string => (weightFloats === 3 ? `vec3f(wRes[${3 * i}], wRes[${3 * i + 1}], wRes[${3 * i + 2}])` : `wRes[${i}]`);
   for (let k = 0; k < hidden; k++) {
-    const terms = Array.from({ length: units }, (_, u) => `acc[${u}] += residentTerm(wRes[${k * units + u}], s);`);
+    const terms = Array.from({ length: units }, (_, u) => `acc[${u}] += residentTerm(${weight(k * units + u)}, s);`);
     lines.push(`  { let s = sRes[${k}]; ${terms.join(' ')} }`);
   }
   return `const RES_H: u32 = ${hidden}u;\nconst RES_U: u32 = ${units}u;\nfn residentProduct() -> array<ResAcc, RES_U> {\n  var acc: array<ResAcc, RES_U>;\n${lines.join('\n')}\n  return acc;\n}\n`;
@@ -249,12 +251,15 @@ const PRIVATE_BYTES = 8192;
 /**
  * Units an invocation of a resident form takes for hidden size H: up to 4, as many as keep its
  * private variables (the weights, RES_U · H of them, the step and, in the forward form, one
- * accumulator) within WGSL's 8192 bytes. With gates the weights are a vec4f per input unit.
+ * accumulator) within WGSL's 8192 bytes. A weight is `weightFloats` floats: a vec4f of gates
+ * (4), the GRU's three gates packed (3, the forward's GATES3) or the Elman cell's one (1).
  */
-export function residentUnits(hidden: number, gates: number, batchTile: boolean, accumulator = true): number {
-  const weightBytes = gates > 1 ? 16 : 4;
+export function residentUnits(hidden: number, weightFloats: number, batchTile: boolean, accumulator = true): number {
+  const weightBytes = 4 * weightFloats;
+  const gated = weightFloats > 1;
   // The forward keeps one accumulator in a private variable (curAcc); the backward sweep none.
-  const accBytes = !accumulator ? 0 : gates > 1 ? (batchTile ? 64 : 16) : batchTile ? 16 : 4;
+  // A vec3f takes 16 bytes, as a vec4f, and a mat4x3f 64, as a mat4x4f.
+  const accBytes = !accumulator ? 0 : gated ? (batchTile ? 64 : 16) : batchTile ? 16 : 4;
   for (let u = 4; u > 1; u--) if (u * hidden * weightBytes + accBytes + 4 <= PRIVATE_BYTES) return u;
   return 1;
 }
@@ -317,12 +322,13 @@ export class CellStepKernel {
     // DIRECT only per step; the persistent kernel's direct form is RESIDENT (see residentForm).
     // ONE_PHASE: the prelude supplies `main` (a cell with one entry point per step defines only cellStep).
     const resident = residentForm(spec);
-    const defines = { ...spec.defines, DIRECT: (spec.direct ?? false) && !persistent, RESIDENT: resident, BATCH_TILE: spec.batchTile, TRAINING: spec.training, GATED: spec.gates > 1, PERSISTENT: persistent, ONE_PHASE: spec.entryPoints.length === 1 };
+    // GATES3: the GRU's resident form keeps its three gates without whhT's padding gate.
+    const defines = { ...spec.defines, DIRECT: (spec.direct ?? false) && !persistent, RESIDENT: resident, GATES3: resident && spec.gates === 3, BATCH_TILE: spec.batchTile, TRAINING: spec.training, GATED: spec.gates > 1, PERSISTENT: persistent, ONE_PHASE: spec.entryPoints.length === 1 };
     let code = preprocessWgsl(`${commonSource}\n${spec.source}`, defines);
     let workgroup = persistent ? (spec.workgroup ?? persistentWorkgroup(1)) : CELL_WORKGROUP;
     if (resident) {
       const units = residentUnits(spec.hidden!, spec.gates, spec.batchTile);
-      code += residentProductSource(spec.hidden!, units);
+      code += residentProductSource(spec.hidden!, units, spec.gates);
       workgroup = residentWorkgroup(spec.hidden!, units);
     }
     // The persistent variant has one entry point that runs every phase of every step.

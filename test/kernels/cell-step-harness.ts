@@ -339,15 +339,19 @@ export function persistentCases(trainingVariant = true): Array<{ shape: CellStep
     { batch: 3, hidden: 7, seqLen: 5 },
     { batch: 5, hidden: 65, seqLen: 3 },
     { batch: 6, hidden: 130, seqLen: 2 },
+    { batch: 5, hidden: 200, seqLen: 2 },
+    { batch: 4, hidden: 256, seqLen: 2 },
     { batch: 2, hidden: 300, seqLen: 3 },
   ];
   // direct: the resident form (W_hh in private memory, the product unrolled over H), built
   // where H fits one workgroup of units; H = 300 does not, and the staged form runs there,
-  // as the plain persistent cases already check.
+  // as the plain persistent cases already check. Its units an invocation (residentUnits)
+  // run from 4 down to 1 over H = 65 .. 256: the LSTM's 3, 2, 1 at H = 130, 200, 256, the
+  // GRU's (three floats a weight) 4, 3, 2, the Elman cell's 4. The staged form's sizes end at 65.
   for (const [training, batchTile, direct] of variantGrid(trainingVariant)) {
     for (const { batch, hidden, seqLen } of sizes) {
       if (direct && hidden > 256) continue;
-      if (!direct && hidden === 130) continue;
+      if (!direct && hidden >= 130 && hidden <= 256) continue;
       for (const numDirections of [1, 2]) {
         for (const lengths of [null, Array.from({ length: batch }, (_, b) => 1 + ((b * 2) % seqLen))]) {
           out.push({
