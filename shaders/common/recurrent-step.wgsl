@@ -197,6 +197,16 @@ fn prevHColumn(base: vec4u, k: u32) -> vec4f {
   return vec4f(prevHAt(base.x + k), prevHAt(base.y + k), prevHAt(base.z + k), prevHAt(base.w + k));
 }
 
+// GATES3 (the GRU): the product runs over the three gates of a unit, not whhT's padding gate
+// (a quarter fewer loads and multiply-adds); the fourth component is added back as 0.
+#if GATES3
+alias DirectAcc = mat4x3f;
+fn widenAcc(a: mat4x3f) -> mat4x4f { return mat4x4f(vec4f(a[0], 0.0), vec4f(a[1], 0.0), vec4f(a[2], 0.0), vec4f(a[3], 0.0)); }
+#else
+alias DirectAcc = mat4x4f;
+fn widenAcc(a: mat4x4f) -> mat4x4f { return a; }
+#endif
+
 // h_{t-1} W_hh^T for what invocation j computes, in rows b0 .. b0 + ROWS - 1: column r holds
 // row b0 + r (only column 0 without BATCH_TILE), its components four outputs of the
 // invocation (the gated cells: the gates of unit j; the Elman cell: units 4j .. 4j + 3).
@@ -207,7 +217,7 @@ fn recurrentProduct(b0: u32, d: u32, j: u32) -> mat4x4f {
   let H = p.hidden;
   let base = prevHBases(b0, d);
   let H4 = H & ~3u;
-  var acc = mat4x4f();
+  var acc = DirectAcc();
   if (curStep == 0u) {
     for (var k = 0u; k < H4; k += 4u) {
 #if BATCH_TILE
@@ -228,9 +238,9 @@ fn recurrentProduct(b0: u32, d: u32, j: u32) -> mat4x4f {
   for (var k = H4; k < H; k++) {
     let w = whh1(d, k, j);
     let hv = prevHColumn(base, k);
-    acc += mat4x4f(w * hv.x, w * hv.y, w * hv.z, w * hv.w);
+    acc += DirectAcc(w * hv.x, w * hv.y, w * hv.z, w * hv.w);
   }
-  return acc;
+  return widenAcc(acc);
 }
 #endif
 
@@ -362,6 +372,20 @@ fn gatePreactivations(b0: u32, d: u32, j: u32, x: u32) -> mat4x4f {
 }
 #elif DIRECT
 // The gates of unit j for input units k .. k + 3 (columns), and for input unit k.
+#if GATES3
+// r, z, n alone, each a component load of whhT's vec4f.
+fn whh3At(i: u32) -> vec3f {
+  return vec3f(whhT[i].x, whhT[i].y, whhT[i].z);
+}
+fn whh4(d: u32, k: u32, j: u32) -> mat4x3f {
+  let H = p.hidden;
+  let wi = whhIndex(d, k, j);
+  return mat4x3f(whh3At(wi), whh3At(wi + H), whh3At(wi + 2u * H), whh3At(wi + 3u * H));
+}
+fn whh1(d: u32, k: u32, j: u32) -> vec3f {
+  return whh3At(whhIndex(d, k, j));
+}
+#else
 fn whh4(d: u32, k: u32, j: u32) -> mat4x4f {
   let H = p.hidden;
   let wi = whhIndex(d, k, j);
@@ -370,6 +394,7 @@ fn whh4(d: u32, k: u32, j: u32) -> mat4x4f {
 fn whh1(d: u32, k: u32, j: u32) -> vec4f {
   return whhT[whhIndex(d, k, j)];
 }
+#endif
 
 fn gatePreactivations(b0: u32, d: u32, j: u32, x: u32) -> mat4x4f {
   if (j >= p.hidden) { return mat4x4f(); }

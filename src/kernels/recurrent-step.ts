@@ -322,8 +322,9 @@ export class CellStepKernel {
     // DIRECT only per step; the persistent kernel's direct form is RESIDENT (see residentForm).
     // ONE_PHASE: the prelude supplies `main` (a cell with one entry point per step defines only cellStep).
     const resident = residentForm(spec);
-    // GATES3: the GRU's resident form keeps its three gates without whhT's padding gate.
-    const defines = { ...spec.defines, DIRECT: (spec.direct ?? false) && !persistent, RESIDENT: resident, GATES3: resident && spec.gates === 3, BATCH_TILE: spec.batchTile, TRAINING: spec.training, GATED: spec.gates > 1, PERSISTENT: persistent, ONE_PHASE: spec.entryPoints.length === 1 };
+    // GATES3: the GRU's direct and resident products skip whhT's padding gate.
+    const directStep = (spec.direct ?? false) && !persistent;
+    const defines = { ...spec.defines, DIRECT: directStep, RESIDENT: resident, GATES3: (resident || directStep) && spec.gates === 3, BATCH_TILE: spec.batchTile, TRAINING: spec.training, GATED: spec.gates > 1, PERSISTENT: persistent, ONE_PHASE: spec.entryPoints.length === 1 };
     let code = preprocessWgsl(`${commonSource}\n${spec.source}`, defines);
     let workgroup = persistent ? (spec.workgroup ?? persistentWorkgroup(1)) : CELL_WORKGROUP;
     if (resident) {
