@@ -687,7 +687,8 @@ export class RecurrentModel {
       const key = `${B}x${T}|${options.loss}|${rowsOn}`;
       const readout = this.readout!;
       const plan = this.cachedPlan(this.trainPlans, key, () => {
-        const gradients = new GradientPlan(ctx, spec, forwardKernels, backwardKernels, this.layers, B, T, readout);
+        // No gradient of x: no update reads it.
+        const gradients = new GradientPlan(ctx, spec, forwardKernels, backwardKernels, this.layers, B, T, readout, false);
         try {
           return new TrainStepPlan(ctx, spec, gradients, { matmul: forwardKernels.matmul, loss, gradNorm, update }, this.layers, readout, state.buffers, rowsOn);
         } catch (e) {

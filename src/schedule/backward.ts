@@ -17,6 +17,7 @@
  *
  * The gradient is that of L = Σ output ⊙ gradOutput + Σ hN ⊙ gradHN + Σ cN ⊙ gradCN.
  */
+import { WebRnnError } from '../errors.js';
 import { createReadbackBuffer, createStorageBuffer, createUniformBuffer, writeFloats } from '../gpu/buffers.js';
 import type { GpuContext } from '../gpu/device.js';
 import type { MatmulKernel, MatmulShape } from '../kernels/matmul.js';
@@ -75,16 +76,24 @@ export class GradientPlan {
   readonly dispatches: number;
   private readonly owned: GPUBuffer[] = [];
   private readonly dh0: GPUBuffer;
-  private readonly dx0: GPUBuffer;
+  /** The gradient of x [T, B, I]; null without `inputGradient`. */
+  private readonly dx0: GPUBuffer | null;
   private readonly grads: Array<{ wih: GPUBuffer; bih: GPUBuffer; whh: GPUBuffer; bhh: GPUBuffer }> = [];
   private readonly sweepBindGroups: GPUBindGroup[] = [];
   private readonly sweepWorkgroups: [number, number, number];
   private readonly stepSlot: number;
   /** Per layer, in encoding order, the GEMMs after its sweep (and buffer copies). */
   private readonly layerGemms: Array<Array<Gemm | { copy: [GPUBuffer, GPUBuffer, number] }>> = [];
-  private readonly staging: GPUBuffer;
+  /** Every gradient and the forward results, for run(); null without `inputGradient`. */
+  private readonly staging: GPUBuffer | null = null;
   private readonly parts: Array<[number, number]> = [];
 
+  /**
+   * `inputGradient` false makes the plan of a training step (schedule/train-step.ts): it leaves
+   * out the gradient of x (layer 0's dX GEMM, 2·T·B·I·D·G·H flops that no update reads: GRU and
+   * Elman training steps at workloads B and C 3-10% faster without it in Chromium) and the
+   * readback buffer of run(), which it then cannot call.
+   */
   constructor(
     private readonly ctx: GpuContext,
     private readonly spec: ModelSpec,
@@ -94,6 +103,7 @@ export class GradientPlan {
     readonly batch: number,
     readonly seqLen: number,
     readout: ReadoutBuffers | null = null,
+    readonly inputGradient = true,
   ) {
     const { numLayers: L, numDirections: D, hiddenSize: H } = spec;
     const B = batch;
@@ -117,7 +127,7 @@ export class GradientPlan {
       this.gradHN = make('gradHN [L*D,B,H] + lengths [B]', state + B);
       this.carry = kernels.cell.spec.carry ? make('backward carry [L*D,B,H]', state) : null;
       this.dh0 = make('dh0 [L*D,B,H]', state);
-      this.dx0 = make('dx [T,B,I]', T * B * spec.inputSize);
+      this.dx0 = inputGradient ? make('dx [T,B,I]', T * B * spec.inputSize) : null;
       // The recurrent-side buffer gets a slot T: each row's initial step again (for dW_hh with h0).
       const separate = kernels.cell.spec.recurrentGrad;
       const dG = make('dG [T(+1),B,D,G*H]', (separate ? T : T + 1) * B * D * GH);
@@ -192,7 +202,8 @@ export class GradientPlan {
         }
         if (spec.bias && dGrec) gemmShapes.push({ layer: l, shape: { M: D * GH, N: 1, K: T * B, transA: true, transB: true }, a: dGrec, b: ones, c: g.bhh });
         // dX_l [T·B, I] = dG·W_ih, W_ih stored [D·G·H, I].
-        gemmShapes.push({ layer: l, shape: { M: T * B, N: I, K: D * GH, transB: true }, a: dG, b: layers[l].wih, c: l === 0 ? this.dx0 : dys[l - 1] });
+        const dx = l === 0 ? this.dx0 : dys[l - 1];
+        if (dx) gemmShapes.push({ layer: l, shape: { M: T * B, N: I, K: D * GH, transB: true }, a: dG, b: layers[l].wih, c: dx });
       }
       ctx.device.queue.writeBuffer(sweepUniforms, 0, sweepData);
 
@@ -213,24 +224,26 @@ export class GradientPlan {
       ctx.device.queue.writeBuffer(gemmUniforms, 0, gemmData);
 
       // Readback: every gradient, then the forward results.
-      let total = 0;
-      const part = (floats: number): void => {
-        this.parts.push([total, floats]);
-        total += floats;
-      };
-      for (let l = 0; l < L; l++) {
-        const I = layerInputSize(spec, l);
-        part(D * GH * I);
-        part(D * GH);
-        part(D * H * H * P);
-        part(D * GH);
+      if (inputGradient) {
+        let total = 0;
+        const part = (floats: number): void => {
+          this.parts.push([total, floats]);
+          total += floats;
+        };
+        for (let l = 0; l < L; l++) {
+          const I = layerInputSize(spec, l);
+          part(D * GH * I);
+          part(D * GH);
+          part(D * H * H * P);
+          part(D * GH);
+        }
+        part(T * B * spec.inputSize);
+        part(state);
+        if (spec.kind === 'lstm') part(state);
+        const fwd = this.forward.resultSizes;
+        this.staging = createReadbackBuffer(ctx, 'webrnn gradients readback', total + fwd.output + fwd.state * (spec.kind === 'lstm' ? 2 : 1) + fwd.y);
+        this.owned.push(this.staging);
       }
-      part(T * B * spec.inputSize);
-      part(state);
-      if (spec.kind === 'lstm') part(state);
-      const fwd = this.forward.resultSizes;
-      this.staging = createReadbackBuffer(ctx, 'webrnn gradients readback', total + fwd.output + fwd.state * (spec.kind === 'lstm' ? 2 : 1) + fwd.y);
-      this.owned.push(this.staging);
       this.dispatches = this.forward.stats.dispatches + L * this.sweepDispatches + gemmShapes.length;
     } catch (e) {
       this.destroy();
@@ -288,6 +301,8 @@ export class GradientPlan {
   }
 
   async run(hasH0: boolean, hasC0: boolean, hasGradHN: boolean, hasGradCN: boolean): Promise<GradientResult> {
+    const { dx0, staging } = this;
+    if (!dx0 || !staging) throw new WebRnnError('invalid-option', 'GradientPlan.run: this plan was built without the input gradient (for training steps)');
     const { device } = this.ctx;
     const { numLayers: L } = this.spec;
     device.pushErrorScope('out-of-memory');
@@ -303,7 +318,7 @@ export class GradientPlan {
     let i = 0;
     const copy = (src: GPUBuffer): void => {
       const [offset, floats] = this.parts[i++];
-      encoder.copyBufferToBuffer(src, 0, this.staging, offset * 4, floats * 4);
+      encoder.copyBufferToBuffer(src, 0, staging, offset * 4, floats * 4);
     };
     for (const g of this.grads) {
       copy(g.wih);
@@ -311,12 +326,12 @@ export class GradientPlan {
       copy(g.whh);
       copy(g.bhh);
     }
-    copy(this.dx0);
+    copy(dx0);
     copy(this.dh0);
     if (this.spec.kind === 'lstm' && this.carry) copy(this.carry);
     const last = this.parts[this.parts.length - 1];
-    const fwdParts = this.forward.encodeResultCopies(encoder, this.staging, last[0] + last[1]);
-    const arrays = await submitAndRead(this.ctx, encoder, this.staging, [...this.parts, ...fwdParts], 'gradient pass');
+    const fwdParts = this.forward.encodeResultCopies(encoder, staging, last[0] + last[1]);
+    const arrays = await submitAndRead(this.ctx, encoder, staging, [...this.parts, ...fwdParts], 'gradient pass');
     const layers: LayerGradients[] = [];
     for (let l = 0; l < L; l++) layers.push({ wih: arrays[4 * l], bih: arrays[4 * l + 1], whh: arrays[4 * l + 2], bhh: arrays[4 * l + 3] });
     let k = 4 * L;
