@@ -115,6 +115,10 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   let m = (wid.y * WG_Y + lid.y) * 8u;
   let n = (wid.x * WG_X + lid.x) * 8u;
   let z = wid.z;
+  // A block wholly past the matrix has nothing to store: skip its K loop (no barrier follows).
+  // SwiftShader runs a group of four neighbouring x as one, so the loader orients thin
+  // products (matmulOrientation) to have their long side along x.
+  if (m >= p.M || n >= p.N) { return; }
   // A'(m, k) at a[m * aM + k * aK], B'(n, k) at b[n * bN + k * bK] (past the batch offsets).
   let tA = p.transA != 0u;
   let tB = p.transB != 0u;

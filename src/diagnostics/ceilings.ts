@@ -84,7 +84,7 @@ export async function measureCeilings(ctx: GpuContext, options: CeilingOptions =
       made.push(uniform);
       const shape = { M: n, N: n, K: n };
       device.queue.writeBuffer(uniform, 0, matmul.params(shape));
-      const bindGroup = matmul.bindGroup({ uniform, a, b, bias: a, c });
+      const bindGroup = matmul.bindGroup({ uniform, a, b, bias: a, c }, shape);
       const workgroups = matmul.workgroups(shape);
       // One GEMM per submit: at these sizes the fixed cost of a submit is noise.
       const ms = await medianOf(() =>
@@ -109,7 +109,7 @@ export async function measureCeilings(ctx: GpuContext, options: CeilingOptions =
     made.push(tinyU);
     const tiny = { M: 4, N: 4, K: 4 };
     device.queue.writeBuffer(tinyU, 0, matmul.params(tiny));
-    const tinyGroup = matmul.bindGroup({ uniform: tinyU, a: tinyA, b: tinyA, bias: tinyA, c: storage('ceiling tiny C', 16) });
+    const tinyGroup = matmul.bindGroup({ uniform: tinyU, a: tinyA, b: tinyA, bias: tinyA, c: storage('ceiling tiny C', 16) }, tiny);
     const tinyWork = matmul.workgroups(tiny);
     const dispatches = (k: number) => (encoder: GPUCommandEncoder) => {
       const pass = encoder.beginComputePass();

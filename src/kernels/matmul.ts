@@ -139,6 +139,36 @@ export function defaultMatmulTiles(ctx: GpuContext): MatmulTiles {
   return ctx.info.software ? DIRECT_MATMUL_TILES : DEFAULT_MATMUL_TILES;
 }
 
+/**
+ * The product the direct variant runs for `s`: `s` itself, or, where C has fewer columns than a
+ * thread's 8 × 8 block and more rows (a bias gradient dGᵀ·1, a one-output read-out), the same
+ * product transposed, Cᵀ = B'·A'ᵀ, written through swapped strides of C into the same elements.
+ * SwiftShader runs four neighbouring invocations along x as one group, and a block past the
+ * matrix skips its loop: with N = 1 along x, one invocation in each group did useful work (a
+ * bias gradient of 1024 columns over 1024 rows took 45 ms in Node, the size of an LSTM B
+ * training step's whole dW_ih); transposed, the long side fills every group. Not with a bias,
+ * which is added along N.
+ */
+export function matmulOrientation(s: ResolvedMatmulShape, tiles: MatmulTiles): ResolvedMatmulShape {
+  const block = blockOf(tiles);
+  if (!tiles.direct || s.hasBias || s.N >= block || s.M <= s.N) return s;
+  return {
+    ...s,
+    M: s.N,
+    N: s.M,
+    transA: s.transB,
+    transB: s.transA,
+    lda: s.ldb,
+    ldb: s.lda,
+    strideA: s.strideB,
+    strideB: s.strideA,
+    offsetA: s.offsetB,
+    offsetB: s.offsetA,
+    ldc: s.colStrideC,
+    colStrideC: s.ldc,
+  };
+}
+
 export class MatmulKernel {
   static readonly uniformLayout: UniformLayout = parseUniformLayout(source);
   readonly name = MATMUL;
@@ -183,7 +213,7 @@ export class MatmulKernel {
   /** Packed uniform for `shape` (validated, defaults filled in). */
   params(shape: MatmulShape): ArrayBuffer {
     // The batch size is not a uniform: it is the workgroup count along z.
-    const { batch: _batch, transA, transB, accumulate, hasBias, ...sizes } = resolveMatmulShape(shape);
+    const { batch: _batch, transA, transB, accumulate, hasBias, ...sizes } = matmulOrientation(resolveMatmulShape(shape), this.tiles);
     const flag = (b: boolean): number => (b ? 1 : 0);
     return packUniform(MatmulKernel.uniformLayout, {
       ...sizes,
@@ -196,7 +226,7 @@ export class MatmulKernel {
 
   /** Workgroup counts for `shape`, checked against maxComputeWorkgroupsPerDimension. */
   workgroups(shape: MatmulShape): [number, number, number] {
-    const s = resolveMatmulShape(shape);
+    const s = matmulOrientation(resolveMatmulShape(shape), this.tiles);
     const block = blockOf(this.tiles);
     const size: [number, number, number] = [Math.ceil(s.N / (this.tiles.wgX * block)), Math.ceil(s.M / (this.tiles.wgY * block)), s.batch];
     const max = this.ctx.limits.maxComputeWorkgroupsPerDimension;
@@ -223,14 +253,17 @@ export class MatmulKernel {
     }
   }
 
-  bindGroup(b: MatmulBindings): GPUBindGroup {
+  /** The bind group of `shape`'s operands (swapped where the kernel runs the product transposed: matmulOrientation). */
+  bindGroup(b: MatmulBindings, shape: MatmulShape): GPUBindGroup {
+    const resolved = resolveMatmulShape(shape);
+    const swapped = matmulOrientation(resolved, this.tiles) !== resolved;
     return this.ctx.device.createBindGroup({
       label: MATMUL,
       layout: this.bindGroupLayout,
       entries: [
         { binding: 0, resource: { buffer: b.uniform, offset: b.uniformOffset ?? 0, size: MatmulKernel.uniformLayout.size } },
-        { binding: 1, resource: { buffer: b.a } },
-        { binding: 2, resource: { buffer: b.b } },
+        { binding: 1, resource: { buffer: swapped ? b.b : b.a } },
+        { binding: 2, resource: { buffer: swapped ? b.a : b.b } },
         { binding: 3, resource: { buffer: b.bias } },
         { binding: 4, resource: { buffer: b.c } },
       ],

@@ -215,7 +215,7 @@ export class GradientPlan {
         const bindings = { uniform: gemmUniforms, uniformOffset: i * gemmSlot, a: gs.a, b: gs.b, bias: gs.a, c: gs.c };
         kernels.matmul.checkBuffers(gs.shape, bindings);
         new Uint8Array(gemmData, i * gemmSlot).set(new Uint8Array(kernels.matmul.params(gs.shape)));
-        this.layerGemms[gs.layer].push({ bindGroup: kernels.matmul.bindGroup(bindings), workgroups: kernels.matmul.workgroups(gs.shape) });
+        this.layerGemms[gs.layer].push({ bindGroup: kernels.matmul.bindGroup(bindings, gs.shape), workgroups: kernels.matmul.workgroups(gs.shape) });
       });
       if (spec.bias && !dGrec) {
         // db_hh = db_ih where the recurrent and input sides share dG.

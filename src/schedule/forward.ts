@@ -148,7 +148,7 @@ export class ForwardPlan {
         const bindings = { uniform: uniforms, uniformOffset: l * gemmSlot, a: l === 0 ? this.x : this.hseq[l - 1], b: layers[l].wih, bias: layers[l].bih, c: xproj };
         kernels.matmul.checkBuffers(shape, bindings);
         new Uint8Array(uniformData, l * gemmSlot).set(new Uint8Array(kernels.matmul.params(shape)));
-        this.gemm.push({ bindGroup: kernels.matmul.bindGroup(bindings), workgroups: kernels.matmul.workgroups(shape) });
+        this.gemm.push({ bindGroup: kernels.matmul.bindGroup(bindings, shape), workgroups: kernels.matmul.workgroups(shape) });
 
         const cellShape: CellStepShape = { batch: B, hidden: H, seqLen: T, numDirections: D, numLayers: L, layer: l };
         const cellBindings = {
@@ -174,7 +174,7 @@ export class ForwardPlan {
         const bindings = { uniform: uniforms, uniformOffset: L * gemmSlot, a: this.hseq[L - 1], b: readout.weight, bias: readout.bias, c: this.y };
         kernels.matmul.checkBuffers(shape, bindings);
         new Uint8Array(uniformData, L * gemmSlot).set(new Uint8Array(kernels.matmul.params(shape)));
-        this.readoutGemm = { bindGroup: kernels.matmul.bindGroup(bindings), workgroups: kernels.matmul.workgroups(shape) };
+        this.readoutGemm = { bindGroup: kernels.matmul.bindGroup(bindings, shape), workgroups: kernels.matmul.workgroups(shape) };
       }
       ctx.device.queue.writeBuffer(uniforms, 0, uniformData);
     } catch (e) {

@@ -145,7 +145,7 @@ export class TrainStepPlan {
         const bindings = { uniform: gemmUniform, uniformOffset: i * this.slot, a: g.a, b: g.b, bias: g.a, c: g.c };
         kernels.matmul.checkBuffers(g.shape, bindings);
         new Uint8Array(gemmData, i * this.slot).set(new Uint8Array(kernels.matmul.params(g.shape)));
-        this.readoutGemms.push({ bindGroup: kernels.matmul.bindGroup(bindings), workgroups: kernels.matmul.workgroups(g.shape) });
+        this.readoutGemms.push({ bindGroup: kernels.matmul.bindGroup(bindings, g.shape), workgroups: kernels.matmul.workgroups(g.shape) });
       });
       ctx.device.queue.writeBuffer(gemmUniform, 0, gemmData);
 

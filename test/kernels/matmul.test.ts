@@ -42,7 +42,7 @@ async function check(shape: MatmulShape, kernel: MatmulKernel): Promise<void> {
   ctx.device.queue.writeBuffer(uniform, 0, kernel.params(shape));
   const bindings = { uniform, a: upload(ctx, 'a', a), b: upload(ctx, 'b', b), bias: upload(ctx, 'bias', bias), c: s.accumulate ? upload(ctx, 'c', c0) : poisoned(ctx, 'c', e.c) };
   kernel.checkBuffers(shape, bindings);
-  await runPass(ctx, (pass) => kernel.encode(pass, kernel.bindGroup(bindings), kernel.workgroups(shape)));
+  await runPass(ctx, (pass) => kernel.encode(pass, kernel.bindGroup(bindings, shape), kernel.workgroups(shape)));
   const got = await download(ctx, bindings.c, e.c);
   const ref = matmulReference(s, a, b, bias, Float64Array.from(c0));
 
@@ -62,6 +62,9 @@ for (const variant of ['staged', 'direct'] as const) {
       [65, 33, 17],
       [130, 67, 129],
       [3, 200, 31],
+      // Fewer columns than a direct thread's block: the direct variant runs Cᵀ (matmulOrientation).
+      [97, 1, 45],
+      [130, 6, 66],
     ];
     for (const [M, N, K] of sizes) {
       for (const transA of [false, true]) {
@@ -85,6 +88,12 @@ for (const variant of ['staged', 'direct'] as const) {
     it('batched, with offsets, padded rows and gaps between matrices', async () => {
       await check({ M: 19, N: 23, K: 11, batch: 3, lda: 13, ldb: 12, ldc: 27, strideA: 19 * 13 + 5, strideB: 23 * 12 + 2, strideC: 19 * 27 + 7, offsetA: 3, offsetB: 1, offsetC: 9 }, kernels[variant]);
       await check({ M: 66, N: 9, K: 70, batch: 2, transA: true, transB: true, hasBias: true, accumulate: true, offsetC: 4, strideC: 66 * 9 + 3 }, kernels[variant]);
+    });
+
+    it('thin products (a bias gradient, a one-output read-out) with offsets, padding and accumulation', async () => {
+      await check({ M: 75, N: 1, K: 40, transA: true, transB: true, accumulate: true, offsetA: 2, offsetB: 5, offsetC: 3 }, kernels[variant]);
+      await check({ M: 33, N: 3, K: 21, batch: 2, lda: 25, ldb: 22, ldc: 5, strideA: 33 * 25 + 1, strideB: 3 * 22 + 4, strideC: 33 * 5 + 2, offsetC: 1 }, kernels[variant]);
+      await check({ M: 1, N: 90, K: 50, transA: true }, kernels[variant]);
     });
 
     it('interleaves a batch through a column stride of C', async () => {
