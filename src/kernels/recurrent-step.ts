@@ -45,9 +45,10 @@ export function directProduct(ctx: GpuContext): boolean {
  *
  * - Software adapters, in the resident form (H at most 256: see residentForm). Measured on
  *   SwiftShader (`npm run bench:crossover`, T = 64, H 32-256, batches 1-64; README, Benchmark):
- *   1.2-5x faster than the per-step kernels for every cell and size but the gated cells at
- *   H = 256 from 4 to 15 rows, 0.87-1.07x: there the 4-row tile leaves room in private memory
- *   for one unit an invocation only (residentUnits).
+ *   1.2-5x faster than the per-step kernels for every cell and size but the LSTM at H = 256
+ *   from 4 to 15 rows, 1.01-1.11x: there the 4-row tile leaves room in private memory for one
+ *   unit an invocation only (residentUnits). The GRU, whose packed gates leave room for two,
+ *   measured 1.31-1.48x there (it was 0.9-1.1x with one).
  * - GPUs, in the staged form, up to H = 128 and 64 rows, and up to H = 256 below 64 rows.
  *   Measured on an NVIDIA H200 in Node (the same table, H 32-512): 1.14-4.4x faster up to
  *   H = 128, 1.17-1.24x at H = 256 below 64 rows (the LSTM at 64 rows: 0.90x), 0.57-0.68x at
@@ -56,7 +57,7 @@ export function directProduct(ctx: GpuContext): boolean {
  */
 export function autoPersistent(ctx: GpuContext, m: { gates: number; onePhase: boolean; hidden: number; batch: number; seqLen: number }): boolean {
   if (!m.onePhase || m.seqLen < 2) return false;
-  if (directProduct(ctx)) return m.hidden <= RESIDENT_MAX_HIDDEN && !(m.gates > 1 && m.hidden > 128 && useBatchTile(m.batch) && m.batch < 16);
+  if (directProduct(ctx)) return m.hidden <= RESIDENT_MAX_HIDDEN && !(m.gates === 4 && m.hidden > 128 && useBatchTile(m.batch) && m.batch < 16);
   return m.hidden <= 128 ? m.batch <= 64 : m.hidden <= 256 && m.batch < 64;
 }
 
