@@ -141,8 +141,9 @@ export function defaultMatmulTiles(ctx: GpuContext): MatmulTiles {
 
 /**
  * The product the direct variant runs for `s`: `s` itself, or, where C has fewer columns than a
- * thread's 8 × 8 block and more rows (a bias gradient dGᵀ·1, a one-output read-out), the same
- * product transposed, Cᵀ = B'·A'ᵀ, written through swapped strides of C into the same elements.
+ * thread's 8 × 8 block and more rows (a bias gradient dGᵀ·1), the same product transposed,
+ * Cᵀ = B'·A'ᵀ, written through swapped strides of C into the same elements (the bind group
+ * swaps the operand buffers to match).
  * SwiftShader runs four neighbouring invocations along x as one group, and a block past the
  * matrix skips its loop: with N = 1 along x, one invocation in each group did useful work (a
  * bias gradient of 1024 columns over 1024 rows took 45 ms in Node, the size of an LSTM B
