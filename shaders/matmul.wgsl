@@ -73,13 +73,23 @@ fn loadB(base: u32, n: u32, k: u32) -> f32 {
   return b[base + n * p.ldb + k];
 }
 
+// The bias of columns n0 .. n0 + 3 (zeros without one; columns past N repeat the last, whose
+// sums storeC drops). Loaded once for all the rows of a thread's block.
+fn biasOf(n0: u32) -> vec4f {
+  if (p.hasBias == 0u) { return vec4f(); }
+  let last = p.offsetBias + p.N - 1u;
+  let i = p.offsetBias + n0;
+  return vec4f(bias[min(i, last)], bias[min(i + 1u, last)], bias[min(i + 2u, last)], bias[min(i + 3u, last)]);
+}
+
+// Row m, columns n0 .. n0 + 3 of C (those inside the matrix): v (the bias already added) plus,
+// with accumulate, what C held.
 fn storeC(base: u32, m: u32, n0: u32, v: vec4f) {
   if (m >= p.M) { return; }
   for (var j = 0u; j < 4u; j++) {
     let n = n0 + j;
     if (n >= p.N) { return; }
     var x = v[j];
-    if (p.hasBias != 0u) { x += bias[p.offsetBias + n]; }
     let ci = base + m * p.ldc + n * p.colStrideC;
     if (p.accumulate != 0u) { x += c[ci]; }
     c[ci] = x;
@@ -157,11 +167,13 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   }
 
   let cBase = p.offsetC + z * p.strideC;
+  let biasLo = biasOf(n);
+  let biasHi = biasOf(n + 4u);
   for (var i = 0u; i < 4u; i++) {
-    storeC(cBase, m + i, n, acc00[i]);
-    storeC(cBase, m + i, n + 4u, acc01[i]);
-    storeC(cBase, m + 4u + i, n, acc10[i]);
-    storeC(cBase, m + 4u + i, n + 4u, acc11[i]);
+    storeC(cBase, m + i, n, acc00[i] + biasLo);
+    storeC(cBase, m + i, n + 4u, acc01[i] + biasHi);
+    storeC(cBase, m + 4u + i, n, acc10[i] + biasLo);
+    storeC(cBase, m + 4u + i, n + 4u, acc11[i] + biasHi);
   }
 }
 #else
@@ -211,9 +223,10 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
 
   let m = m0 + 4u * lid.y;
   let n = n0 + 4u * lid.x;
-  storeC(cBase, m, n, acc0);
-  storeC(cBase, m + 1u, n, acc1);
-  storeC(cBase, m + 2u, n, acc2);
-  storeC(cBase, m + 3u, n, acc3);
+  let b = biasOf(n);
+  storeC(cBase, m, n, acc0 + b);
+  storeC(cBase, m + 1u, n, acc1 + b);
+  storeC(cBase, m + 2u, n, acc2 + b);
+  storeC(cBase, m + 3u, n, acc3 + b);
 }
 #endif
