@@ -254,18 +254,32 @@ fn recurrentProduct(b0: u32, d: u32, j: u32) -> mat4x4f {
 // h_{t-1}[., k] from the workgroup's copy of the state. Each broadcast of sRes[k] serves the
 // RES_U units of the invocation: the broadcasts, not the multiply-adds, set the pace there
 // (one unit an invocation measured 3x faster per step than the per-step dispatches at batch
-// 1, H = 128; README, Benchmark). The loader adds `const RES_H`, `const RES_U` and the
-// unrolled residentProduct(), and picks RES_U so that the private variables stay within
-// WGSL's 8192 bytes; the workgroup has at least H / RES_U invocations.
+// 1, H = 128; README, Benchmark). The loader adds `const RES_H`, `const RES_U`, `RES_WP`,
+// `RES_WS` and the unrolled residentProduct(), and picks RES_U (residentSplit) so that the
+// weights fit WGSL's 8192 bytes of private variables and, past those, its 8192 bytes of
+// function variables in main; the workgroup has at least H / RES_U invocations. Past H = 128
+// and below 8 rows a model runs it one row a workgroup (forwardBatchTile).
 // GATES3 (the GRU): wRes holds a unit's three gates (r, z, n) in three floats an input unit,
 // without whhT's padding gate, so the product has 3/4 of the multiply-adds and of the weight
 // loads, and more units fit in private memory; the generated product reads them as a vec3f.
+// The weights in order i = k RES_U + u (input unit k, unit u): the first RES_WP in wRes, the
+// rest (RESIDENT_SPILL: RES_WS of them) in main's function variable wRes2, since WGSL allows
+// 8192 bytes of private variables a shader and another 8192 of function variables a function.
 #if GATES3
-var<private> wRes: array<f32, RES_H * RES_U * 3>;
+var<private> wRes: array<f32, RES_WP * 3>;
 #elif GATED
-var<private> wRes: array<vec4f, RES_H * RES_U>;
+var<private> wRes: array<vec4f, RES_WP>;
 #else
-var<private> wRes: array<f32, RES_H * RES_U>;
+var<private> wRes: array<f32, RES_WP>;
+#endif
+#if RESIDENT_SPILL
+#if GATES3
+alias ResSpill = array<f32, RES_WS * 3>;
+#elif GATED
+alias ResSpill = array<vec4f, RES_WS>;
+#else
+alias ResSpill = array<f32, RES_WS>;
+#endif
 #endif
 // sRes[k]: h_{t-1}[b0 + r, k], component r (BATCH_TILE) or the one row.
 #if BATCH_TILE
@@ -308,20 +322,38 @@ var<private> curAcc: ResAcc;
 
 // Before the first step: W_hh of the invocation's units (clamped to H - 1 past H, whose
 // results are dropped) into private memory.
+#if RESIDENT_SPILL
+fn loadResident(d: u32, x: u32, w2: ptr<function, ResSpill>) {
+#else
 fn loadResident(d: u32, x: u32) {
+#endif
   for (var u = 0u; u < RES_U; u++) {
     let jc = min(x * RES_U + u, p.hidden - 1u);
-#if GATES3
     for (var k = 0u; k < RES_H; k++) {
       let w = whhT[whhIndex(d, k, jc)];
-      let i = (k * RES_U + u) * 3u;
-      wRes[i] = w.x;
-      wRes[i + 1u] = w.y;
-      wRes[i + 2u] = w.z;
-    }
-#else
-    for (var k = 0u; k < RES_H; k++) { wRes[k * RES_U + u] = whhT[whhIndex(d, k, jc)]; }
+      let i = k * RES_U + u;
+#if GATES3
+      // Weight i is floats 3i .. 3i + 2 of its array.
+      if (i < RES_WP) {
+        wRes[3u * i] = w.x;
+        wRes[3u * i + 1u] = w.y;
+        wRes[3u * i + 2u] = w.z;
+      }
+#if RESIDENT_SPILL
+      else {
+        let i2 = 3u * (i - RES_WP);
+        (*w2)[i2] = w.x;
+        (*w2)[i2 + 1u] = w.y;
+        (*w2)[i2 + 2u] = w.z;
+      }
 #endif
+#else
+      if (i < RES_WP) { wRes[i] = w; }
+#if RESIDENT_SPILL
+      else { (*w2)[i - RES_WP] = w; }
+#endif
+#endif
+    }
   }
 }
 
@@ -329,7 +361,11 @@ fn loadResident(d: u32, x: u32) {
 // x RES_U + u): each invocation copies h_{t-1} of its own units into sRes (it wrote those
 // itself on the step before, or they come from h0), a barrier, the unrolled product, and a
 // barrier before anyone overwrites sRes. Called in uniform control flow by every invocation.
+#if RESIDENT_SPILL
+fn residentProducts(b0: u32, d: u32, x: u32, w2: ptr<function, ResSpill>) -> array<ResAcc, RES_U> {
+#else
 fn residentProducts(b0: u32, d: u32, x: u32) -> array<ResAcc, RES_U> {
+#endif
   for (var u = 0u; u < RES_U; u++) {
     let j = x * RES_U + u;
     if (j < p.hidden) {
@@ -345,7 +381,11 @@ fn residentProducts(b0: u32, d: u32, x: u32) -> array<ResAcc, RES_U> {
     }
   }
   workgroupBarrier();
+#if RESIDENT_SPILL
+  let acc = residentProduct(w2);
+#else
   let acc = residentProduct();
+#endif
   workgroupBarrier();
   return acc;
 }
@@ -510,13 +550,20 @@ fn tanhSat(x: f32) -> f32 {
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
 #if PERSISTENT
-#if RESIDENT
+#if RESIDENT_SPILL
+  var wRes2: ResSpill;
+  loadResident(wid.z, lid.x, &wRes2);
+#elif RESIDENT
   loadResident(wid.z, lid.x);
 #endif
   for (var s = 0u; s < p.seqLen; s++) {
     curStep = s;
 #if RESIDENT
+#if RESIDENT_SPILL
+    let acc = residentProducts(wid.y * ROWS, wid.z, lid.x, &wRes2);
+#else
     let acc = residentProducts(wid.y * ROWS, wid.z, lid.x);
+#endif
     for (var u = 0u; u < RES_U; u++) {
       curAcc = acc[u];
       cellStep(lid.x, lid.x * RES_U + u, wid.y * ROWS, wid.z);

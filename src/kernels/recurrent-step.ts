@@ -27,6 +27,22 @@ export function useBatchTile(batch: number): boolean {
 }
 
 /**
+ * Whether a forward pass of `batch` rows (with the persistent kernel or not) takes the 4-row
+ * batch tile (useBatchTile). The persistent kernel's resident form (software adapters, one phase
+ * a step, H at most RESIDENT_MAX_HIDDEN) takes it only up to H = 128 and from 8 rows, and
+ * otherwise runs one row a workgroup with more units an invocation (residentSplit). Measured in
+ * Chromium (SwiftShader), T = 64, forward passes one row a workgroup against the tile: at
+ * H = 256 1.1-2.3x faster for every cell from 4 to 64 rows (LSTM 3 units against 1, GRU 4
+ * against 2, Elman 8 against 4), at H = 128 (the same units) 1.2-1.4x at 4 rows and 0.8-1.0x
+ * from 8 (README, Benchmark).
+ */
+export function forwardBatchTile(ctx: GpuContext, m: { onePhase: boolean; hidden: number; batch: number }, persistent: boolean): boolean {
+  if (!useBatchTile(m.batch)) return false;
+  const resident = persistent && directProduct(ctx) && m.onePhase && m.hidden <= RESIDENT_MAX_HIDDEN;
+  return !resident || (m.hidden <= 128 && m.batch >= 8);
+}
+
+/**
  * Whether the per-step kernels on `ctx`, forward and backward, use the DIRECT recurrent product
  * (h_{t-1}, or the later step's gate gradients, read from memory: no workgroup staging and no
  * barrier): on software adapters, where it measured 1.2-1.5x faster per forward and 1.1-2.4x
@@ -45,10 +61,11 @@ export function directProduct(ctx: GpuContext): boolean {
  *
  * - Software adapters, in the resident form (H at most 256: see residentForm). Measured on
  *   SwiftShader (`npm run bench:crossover`, T = 64, H 32-256, batches 1-64; README, Benchmark):
- *   1.2-5x faster than the per-step kernels for every cell and size but the LSTM at H = 256
- *   from 4 to 15 rows, 1.01-1.11x: there the 4-row tile leaves room in private memory for one
- *   unit an invocation only (residentUnits). The GRU, whose packed gates leave room for two,
- *   measured 1.31-1.48x there (it was 0.9-1.1x with one).
+ *   1.2-5x faster than the per-step kernels for every cell and size. The LSTM at H = 256 from 4
+ *   to 15 rows was the exception (1.01-1.11x with the 4-row tile, which left room for one unit
+ *   an invocation) until the resident form took one row a workgroup and three units there
+ *   (forwardBatchTile, residentSplit): 1.6-1.7x faster than the per-step kernels at 4 and 8
+ *   rows in Chromium.
  * - GPUs, in the staged form, up to H = 128 and 64 rows, and up to H = 256 below 64 rows.
  *   Measured on an NVIDIA H200 in Node (the same table, H 32-512): 1.14-4.4x faster up to
  *   H = 128, 1.17-1.24x at H = 256 below 64 rows (the LSTM at 64 rows: 0.90x), 0.57-0.68x at
@@ -57,7 +74,7 @@ export function directProduct(ctx: GpuContext): boolean {
  */
 export function autoPersistent(ctx: GpuContext, m: { gates: number; onePhase: boolean; hidden: number; batch: number; seqLen: number }): boolean {
   if (!m.onePhase || m.seqLen < 2) return false;
-  if (directProduct(ctx)) return m.hidden <= RESIDENT_MAX_HIDDEN && !(m.gates === 4 && m.hidden > 128 && useBatchTile(m.batch) && m.batch < 16);
+  if (directProduct(ctx)) return m.hidden <= RESIDENT_MAX_HIDDEN;
   return m.hidden <= 128 ? m.batch <= 64 : m.hidden <= 256 && m.batch < 64;
 }
 
@@ -235,15 +252,22 @@ export function residentForm(spec: CellKernelSpec): boolean {
  * SwiftShader do not unroll the loop by themselves: the rolled loop measured no faster than
  * the per-step kernels). Each sRes[k] is read once for the `units` terms it serves.
  */
-export function residentProductSource(hidden: number, units = 1, weightFloats = 1): string {
+export function residentProductSource(hidden: number, units = 1, weightFloats = 1, privateWeights = hidden * units): string {
   const lines: string[] = [];
-  // GATES3 (three floats a weight): the vec3f of floats 3i .. 3i + 2; else element i.
-  const weight = (i: number): string => (weightFloats === 3 ? `vec3f(wRes[${3 * i}], wRes[${3 * i + 1}], wRes[${3 * i + 2}])` : `wRes[${i}]`);
+  // Weight i = k units + u: element i of wRes (private) below privateWeights, else element
+  // i - privateWeights of *w2 (main's function variable wRes2); GATES3 (three floats a weight):
+  // the vec3f of floats 3i .. 3i + 2 of the array.
+  const weight = (i: number): string => {
+    const [array, e] = i < privateWeights ? ['wRes', i] : ['(*w2)', i - privateWeights];
+    return weightFloats === 3 ? `vec3f(${array}[${3 * e}], ${array}[${3 * e + 1}], ${array}[${3 * e + 2}])` : `${array}[${e}]`;
+  };
   for (let k = 0; k < hidden; k++) {
     const terms = Array.from({ length: units }, (_, u) => `acc[${u}] += residentTerm(${weight(k * units + u)}, s);`);
     lines.push(`  { let s = sRes[${k}]; ${terms.join(' ')} }`);
   }
-  return `const RES_H: u32 = ${hidden}u;\nconst RES_U: u32 = ${units}u;\nfn residentProduct() -> array<ResAcc, RES_U> {\n  var acc: array<ResAcc, RES_U>;\n${lines.join('\n')}\n  return acc;\n}\n`;
+  const spill = hidden * units - privateWeights;
+  const param = spill > 0 ? 'w2: ptr<function, ResSpill>' : '';
+  return `const RES_H: u32 = ${hidden}u;\nconst RES_U: u32 = ${units}u;\nconst RES_WP: u32 = ${privateWeights}u;\nconst RES_WS: u32 = ${spill}u;\nfn residentProduct(${param}) -> array<ResAcc, RES_U> {\n  var acc: array<ResAcc, RES_U>;\n${lines.join('\n')}\n  return acc;\n}\n`;
 }
 
 /** WGSL's limit on the private variables of a shader, in bytes. */
@@ -263,9 +287,43 @@ export function residentUnits(hidden: number, weightFloats: number, batchTile: b
   const gated = weightFloats > 1;
   // The forward keeps one accumulator in a private variable (curAcc); the backward sweep none.
   // A vec3f takes 16 bytes, as a vec4f, and a mat4x3f 64, as a mat4x4f.
-  const accBytes = !accumulator ? 0 : gated ? (batchTile ? 64 : 16) : batchTile ? 16 : 4;
+  const accBytes = !accumulator ? 0 : residentAccBytes(weightFloats, batchTile);
   for (const u of gated ? [4, 3, 2] : [8, 4, 2]) if (u * hidden * weightBytes + accBytes + 4 <= PRIVATE_BYTES) return u;
   return 1;
+}
+
+/**
+ * The forward resident form's units an invocation for hidden size H, and how many of their
+ * units x H weights stay in private memory. First as many units as fit in private memory beside
+ * the accumulator and the step (residentUnits); where that is fewer than RESIDENT_SPILL_UNITS,
+ * that many, the weights past private memory's budget going to a function variable of main,
+ * which WGSL bounds separately (8192 bytes a function, of which main's loop counters take a
+ * few words). Measured in Chromium (SwiftShader), forward passes at H = 256 and 16 rows, one
+ * row a workgroup, three rounds: the LSTM's 3 units (510 of their 768 weights private)
+ * 119-134 ms against 176-184 for 1, the GRU's 4 96-112 against 105-130 for 3, the Elman
+ * cell's 8 50-53 against 56-58 for 4.
+ */
+export function residentSplit(hidden: number, weightFloats: number, batchTile: boolean): { units: number; privateWeights: number } {
+  const weightBytes = 4 * weightFloats;
+  const privateCap = Math.floor((PRIVATE_BYTES - residentAccBytes(weightFloats, batchTile) - 4) / weightBytes);
+  const functionCap = Math.floor((PRIVATE_BYTES - 64) / weightBytes);
+  let units = residentUnits(hidden, weightFloats, batchTile);
+  const target = RESIDENT_SPILL_UNITS[weightFloats];
+  if (units < target) for (let u = target; u > units; u--) if (u * hidden <= privateCap + functionCap) { units = u; break; }
+  return { units, privateWeights: Math.min(units * hidden, privateCap) };
+}
+
+/**
+ * Units an invocation the forward resident form takes with weights past private memory, by
+ * floats a weight (LSTM 4, GRU 3, Elman 1): its accumulators then take 12 floats (8 for the
+ * Elman cell) a row. More measured slower: the LSTM's 4 units at H = 128 (0.8x against 3 in
+ * private memory alone, workload A), the Elman cell's 12 at H = 256 (0.8-1.05x against 8).
+ */
+const RESIDENT_SPILL_UNITS: Record<number, number> = { 4: 3, 3: 4, 1: 8 };
+
+/** Bytes of the forward resident form's accumulator (curAcc): a vec3f takes 16 bytes, as a vec4f, and a mat4x3f 64, as a mat4x4f. */
+function residentAccBytes(weightFloats: number, batchTile: boolean): number {
+  return weightFloats > 1 ? (batchTile ? 64 : 16) : batchTile ? 16 : 4;
 }
 
 /** Invocations of a resident form's workgroup: one per RES_U units, a multiple of 4 (SwiftShader's lanes). */
@@ -328,13 +386,13 @@ export class CellStepKernel {
     const resident = residentForm(spec);
     // GATES3: the GRU's direct and resident products skip whhT's padding gate.
     const directStep = (spec.direct ?? false) && !persistent;
-    const defines = { ...spec.defines, DIRECT: directStep, RESIDENT: resident, GATES3: (resident || directStep) && spec.gates === 3, BATCH_TILE: spec.batchTile, TRAINING: spec.training, GATED: spec.gates > 1, PERSISTENT: persistent, ONE_PHASE: spec.entryPoints.length === 1 };
+    const split = resident ? residentSplit(spec.hidden!, spec.gates, spec.batchTile) : undefined;
+    const defines = { ...spec.defines, DIRECT: directStep, RESIDENT: resident, RESIDENT_SPILL: split !== undefined && split.units * spec.hidden! > split.privateWeights, GATES3: (resident || directStep) && spec.gates === 3, BATCH_TILE: spec.batchTile, TRAINING: spec.training, GATED: spec.gates > 1, PERSISTENT: persistent, ONE_PHASE: spec.entryPoints.length === 1 };
     let code = preprocessWgsl(`${commonSource}\n${spec.source}`, defines);
     let workgroup = persistent ? (spec.workgroup ?? persistentWorkgroup(1)) : CELL_WORKGROUP;
-    if (resident) {
-      const units = residentUnits(spec.hidden!, spec.gates, spec.batchTile);
-      code += residentProductSource(spec.hidden!, units, spec.gates);
-      workgroup = residentWorkgroup(spec.hidden!, units);
+    if (split) {
+      code += residentProductSource(spec.hidden!, split.units, spec.gates, split.privateWeights);
+      workgroup = residentWorkgroup(spec.hidden!, split.units);
     }
     // The persistent variant has one entry point that runs every phase of every step.
     const entryPoints = persistent ? ['main'] : spec.entryPoints;

@@ -23,7 +23,7 @@ import { useWideTile } from '../kernels/recurrent-step-backward.js';
 import { createLstmCellForward } from '../kernels/lstm-cell-forward.js';
 import { MatmulKernel } from '../kernels/matmul.js';
 import { createRnnCellForward } from '../kernels/rnn-cell-forward.js';
-import { autoPersistent, autoPersistentSweep, BATCH_TILE_ROWS, directProduct, persistentWorkgroup, RESIDENT_MAX_HIDDEN, useBatchTile } from '../kernels/recurrent-step.js';
+import { autoPersistent, autoPersistentSweep, BATCH_TILE_ROWS, directProduct, forwardBatchTile, persistentWorkgroup, RESIDENT_MAX_HIDDEN, useBatchTile } from '../kernels/recurrent-step.js';
 import { GradientPlan, type BackwardKernels } from '../schedule/backward.js';
 import { checkCount, ForwardPlan, type ForwardKernels, type ForwardStats, type LayerParameterBuffers, type ReadoutBuffers } from '../schedule/forward.js';
 import { checkFinite, defaultParameters, packLayer, unpackLayer, validateStateDict, type PackedLayer, type StateDict } from './parameters.js';
@@ -325,11 +325,12 @@ export class RecurrentModel {
 
   /**
    * The forward kernels for batches of `batch` rows over `seqLen` steps (the batch tile by
-   * size, the direct product by the adapter: see directProduct; persistent by the model's
+   * size and kernel: see forwardBatchTile; the direct product by the adapter: see directProduct; persistent by the model's
    * option, which 'auto' resolves with autoPersistent).
    */
   private getKernels(batch: number, seqLen: number, training = false): Promise<ForwardKernels> {
-    return this.getKernelVariant(useBatchTile(batch), this.persistentFor(batch, seqLen), training);
+    const persistent = this.persistentFor(batch, seqLen);
+    return this.getKernelVariant(forwardBatchTile(this.ctx, this.cellFacts(batch, seqLen), persistent), persistent, training);
   }
 
   /** Whether a pass of `batch` rows and `seqLen` steps runs the persistent kernel. */

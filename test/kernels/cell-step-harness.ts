@@ -345,9 +345,11 @@ export function persistentCases(trainingVariant = true): Array<{ shape: CellStep
   ];
   // direct: the resident form (W_hh in private memory, the product unrolled over H), built
   // where H fits one workgroup of units; H = 300 does not, and the staged form runs there,
-  // as the plain persistent cases already check. Its units an invocation (residentUnits)
-  // run from 4 down to 1 over H = 65 .. 256: the LSTM's 3, 2, 1 at H = 130, 200, 256, the
-  // GRU's (three floats a weight) 4, 3, 2, the Elman cell's 4. The staged form's sizes end at 65.
+  // as the plain persistent cases already check. Its units an invocation (residentSplit) and
+  // where their weights live vary over H = 65 .. 256: in private memory alone up to H = 130
+  // (the LSTM's 4 and 3 units at H = 65 and 130), and partly in main's function variable
+  // at H = 200 (the LSTM's 3 units, the GRU's 4) and 256 (those and the Elman cell's 8), the
+  // boundary falling inside a unit's weights. The staged form's sizes end at 65.
   for (const [training, batchTile, direct] of variantGrid(trainingVariant)) {
     for (const { batch, hidden, seqLen } of sizes) {
       if (direct && hidden > 256) continue;
