@@ -548,36 +548,40 @@ fn tanhSat(x: f32) -> f32 {
 // linear_before_reset = 0 form, which has its own): each defines cellStep(x, j, b0, d), the
 // step of unit j of rows b0 .. b0 + ROWS - 1 and direction d at step curStep.
 @compute @workgroup_size(WG)
-fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
 #if PERSISTENT
+#if RESIDENT
+  // RESIDENT: workgroup y takes row blocks y, y + nwg.y, ... one after another, so that its
+  // copy of the weights (loadResident, lane by lane on SwiftShader) serves them all.
 #if RESIDENT_SPILL
   var wRes2: ResSpill;
   loadResident(wid.z, lid.x, &wRes2);
-#elif RESIDENT
+#else
   loadResident(wid.z, lid.x);
 #endif
+  for (var b0 = wid.y * ROWS; b0 < p.batch; b0 += nwg.y * ROWS) {
+    for (var s = 0u; s < p.seqLen; s++) {
+      curStep = s;
+#if RESIDENT_SPILL
+      let acc = residentProducts(b0, wid.z, lid.x, &wRes2);
+#else
+      let acc = residentProducts(b0, wid.z, lid.x);
+#endif
+      for (var u = 0u; u < RES_U; u++) {
+        curAcc = acc[u];
+        cellStep(lid.x, lid.x * RES_U + u, b0, wid.z);
+      }
+      // Nothing to wait for: every invocation reads only its own units' h from storage, and
+      // residentProducts holds the barriers around the shared copy.
+    }
+  }
+#else
   for (var s = 0u; s < p.seqLen; s++) {
     curStep = s;
-#if RESIDENT
-#if RESIDENT_SPILL
-    let acc = residentProducts(wid.y * ROWS, wid.z, lid.x, &wRes2);
-#else
-    let acc = residentProducts(wid.y * ROWS, wid.z, lid.x);
-#endif
-    for (var u = 0u; u < RES_U; u++) {
-      curAcc = acc[u];
-      cellStep(lid.x, lid.x * RES_U + u, wid.y * ROWS, wid.z);
-    }
-#else
     for (var j0 = 0u; j0 < p.hidden; j0 += WG) { cellStep(lid.x, j0 + lid.x, wid.y * ROWS, wid.z); }
-#endif
-#if RESIDENT
-    // Nothing to wait for: every invocation reads only its own units' h from storage, and
-    // residentProducts holds the barriers around the shared copy.
-#else
     phaseBarrier();
-#endif
   }
+#endif
 #else
   curStep = p.step;
   cellStep(lid.x, wid.x * WG + lid.x, wid.y * ROWS, wid.z);

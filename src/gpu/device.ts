@@ -43,6 +43,11 @@ export interface AdapterDescription {
   software: boolean;
   /** In Node: the Vulkan driver manifest set in VK_DRIVER_FILES or VK_ICD_FILENAMES for this adapter, if any. */
   vulkanIcd?: string;
+  /**
+   * The machine's logical CPUs, where the runtime says (`navigator.hardwareConcurrency`, in Node
+   * `os.availableParallelism()`): a software adapter runs workgroups on that many threads.
+   */
+  cpuThreads?: number;
 }
 
 /** Where Chromium, Chrome and Debian put SwiftShader's Vulkan manifest. */
@@ -62,6 +67,21 @@ const INSTALL_HINT =
   'To fix: use a browser or machine with WebGPU; in Node install a Vulkan driver, or on Debian/Ubuntu ' +
   '`apt-get install chromium libvulkan1` (SwiftShader, a CPU driver) and set ' +
   'VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json.';
+
+/** The machine's logical CPUs, where the runtime says: navigator.hardwareConcurrency, or in Node os.availableParallelism(). */
+async function cpuThreads(): Promise<number | undefined> {
+  const fromNavigator = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency;
+  if (typeof fromNavigator === 'number' && fromNavigator > 0) return fromNavigator;
+  if (!isNode()) return undefined;
+  try {
+    const osName = 'node:os';
+    const os = (await import(/* @vite-ignore */ osName)) as { availableParallelism?: () => number; cpus: () => unknown[] };
+    const n = os.availableParallelism ? os.availableParallelism() : os.cpus().length;
+    return n > 0 ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 function isNode(): boolean {
   const p = (globalThis as { process?: { versions?: { node?: string } } }).process;
@@ -228,6 +248,8 @@ export class GpuContext {
       info.vulkanIcd = acquired.vulkanIcd;
       if (acquired.vulkanIcd.includes('swiftshader')) info.software = true;
     }
+    const threads = await cpuThreads();
+    if (threads !== undefined) info.cpuThreads = threads;
     // A device passed in stays the caller's: destroy() leaves it alone.
     return new GpuContext(acquired, options.device === undefined, options.onError, info);
   }

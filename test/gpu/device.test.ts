@@ -15,6 +15,9 @@ describe('createEngine', () => {
     expect(engine.info.runtime).toBe('node');
     expect(typeof engine.info.vendor).toBe('string');
     expect(typeof engine.info.software).toBe('boolean');
+    // Node 20 has no navigator: the threads come from os.availableParallelism().
+    const { availableParallelism } = await import('node:os');
+    expect(engine.info.cpuThreads).toBe(availableParallelism());
     engine.destroy();
     engine.destroy(); // harmless twice
   });

@@ -61,6 +61,7 @@ export async function checkCellStep(
   step: number,
   label: string,
   lengths: readonly number[] | null = null,
+  rowGroups?: number,
 ): Promise<void> {
   const { batch: B, hidden: H, seqLen: T, numDirections: D, numLayers: L, layer } = shape;
   const G = kernel.gates;
@@ -95,7 +96,7 @@ export async function checkCellStep(
     saved: kernel.savesActivations ? poisoned(ctx, 'saved', e.saved) : undefined,
   };
   kernel.checkBuffers(shape, buffers);
-  await runPass(ctx, (pass) => kernel.encodeStep(pass, kernel.bindGroup(buffers), 0, kernel.workgroups(shape)));
+  await runPass(ctx, (pass) => kernel.encodeStep(pass, kernel.bindGroup(buffers), 0, kernel.workgroups(shape, rowGroups)));
   const gotSeq = await download(ctx, buffers.hseq, e.hseq);
   const gotHN = await download(ctx, buffers.hN, e.hN);
   const gotC = kernel.spec.extra === 'c' ? await download(ctx, buffers.extra!, e.extra) : null;
@@ -232,6 +233,7 @@ export async function checkPersistentLayer(
   shape: CellStepShape,
   label: string,
   lengths: readonly number[] | null = null,
+  rowGroups?: number,
 ): Promise<void> {
   const { batch: B, hidden: H, seqLen: T, numDirections: D, numLayers: L, layer } = shape;
   const G = kernel.gates;
@@ -264,7 +266,7 @@ export async function checkPersistentLayer(
     saved: kernel.savesActivations ? poisoned(ctx, 'saved', e.saved) : undefined,
   };
   kernel.checkBuffers(shape, buffers);
-  await runPass(ctx, (pass) => kernel.encodeStep(pass, kernel.bindGroup(buffers), 0, kernel.workgroups(shape)));
+  await runPass(ctx, (pass) => kernel.encodeStep(pass, kernel.bindGroup(buffers), 0, kernel.workgroups(shape, rowGroups)));
   const gotSeq = await download(ctx, buffers.hseq, e.hseq);
   const gotHN = await download(ctx, buffers.hN, e.hN);
   const gotC = kernel.spec.extra === 'c' ? await download(ctx, buffers.extra!, e.extra) : null;
@@ -332,7 +334,7 @@ export async function checkPersistentLayer(
  * odd sizes (hidden sizes below, at and across one workgroup of units and several units per
  * invocation), both directions, with and without per-row lengths.
  */
-export function persistentCases(trainingVariant = true): Array<{ shape: CellStepShape; batchTile: boolean; training: boolean; direct: boolean; lengths: number[] | null; name: string }> {
+export function persistentCases(trainingVariant = true): Array<{ shape: CellStepShape; batchTile: boolean; training: boolean; direct: boolean; lengths: number[] | null; rowGroups?: number; name: string }> {
   const out: ReturnType<typeof persistentCases> = [];
   const sizes = [
     { batch: 1, hidden: 1, seqLen: 4 },
@@ -356,13 +358,17 @@ export function persistentCases(trainingVariant = true): Array<{ shape: CellStep
       if (!direct && hidden >= 130 && hidden <= 256) continue;
       for (const numDirections of [1, 2]) {
         for (const lengths of [null, Array.from({ length: batch }, (_, b) => 1 + ((b * 2) % seqLen))]) {
+          // The resident form's workgroups along the rows (residentRowGroups picks them by the
+          // CPU's threads): one walking every row block at even batches, two at odd ones.
+          const rowGroups = direct ? (batch % 2 === 0 ? 1 : 2) : undefined;
           out.push({
             shape: { batch, hidden, seqLen, numDirections, numLayers: 2, layer: 1 },
             batchTile,
             training,
             direct,
             lengths,
-            name: `persistent, ${training ? 'training, ' : ''}${direct ? 'resident, ' : ''}${batchTile ? 'batch-tiled' : 'one row'}: B=${batch} H=${hidden} T=${seqLen} D=${numDirections}${lengths ? `, lengths ${lengths}` : ''}`,
+            rowGroups,
+            name: `persistent, ${training ? 'training, ' : ''}${direct ? `resident (${rowGroups} row group${rowGroups === 1 ? '' : 's'}), ` : ''}${batchTile ? 'batch-tiled' : 'one row'}: B=${batch} H=${hidden} T=${seqLen} D=${numDirections}${lengths ? `, lengths ${lengths}` : ''}`,
           });
         }
       }

@@ -53,7 +53,7 @@ for (const linearBeforeReset of [true, false]) {
       it(c.name, async ({ skip }) => {
         skipResidentOffSoftware(ctx, c, skip);
         const kernel = await createGruCellForward(ctx, linearBeforeReset, { ...persistentVariant(c), training: c.training });
-        await checkPersistentLayer(ctx, kernel, (s) => gruCellForwardReference({ ...s, linearBeforeReset }), rng, c.shape, `${c.name} (seed ${seed})`, c.lengths);
+        await checkPersistentLayer(ctx, kernel, (s) => gruCellForwardReference({ ...s, linearBeforeReset }), rng, c.shape, `${c.name} (seed ${seed})`, c.lengths, c.rowGroups);
       });
     }
   });

@@ -63,7 +63,7 @@ describe('lstm-cell-forward, persistent: every step in one dispatch, against the
     it(c.name, async ({ skip }) => {
       skipResidentOffSoftware(ctx, c, skip);
       const kernel = await createLstmCellForward(ctx, { ...persistentVariant(c), training: c.training });
-      await checkPersistentLayer(ctx, kernel, (s) => lstmCellForwardReference(s), rng, c.shape, `${c.name} (seed ${seed})`, c.lengths);
+      await checkPersistentLayer(ctx, kernel, (s) => lstmCellForwardReference(s), rng, c.shape, `${c.name} (seed ${seed})`, c.lengths, c.rowGroups);
     });
   }
 });
@@ -74,7 +74,7 @@ describe('lstm-cell-forward, persistent, with peepholes and per-direction cell f
     it(c.name, async ({ skip }) => {
       skipResidentOffSoftware(ctx, c, skip);
       const kernel = await createLstmCellForward(ctx, { ...persistentVariant(c), peepholes: true, cell });
-      await checkPersistentLayer(ctx, kernel, (s) => lstmCellForwardReference({ ...s, cell }), rng, c.shape, `peepholes, functions ${c.name} (seed ${seed})`, c.lengths);
+      await checkPersistentLayer(ctx, kernel, (s) => lstmCellForwardReference({ ...s, cell }), rng, c.shape, `peepholes, functions ${c.name} (seed ${seed})`, c.lengths, c.rowGroups);
     });
   }
 });

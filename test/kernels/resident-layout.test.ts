@@ -1,11 +1,11 @@
 // The resident form's layout choices, which need no adapter: how many units an invocation takes
 // and where their weights live (residentSplit) within WGSL's limits, how the generated product
 // reads them (residentProductSource), and when a forward pass takes the batch tile
-// (forwardBatchTile). The kernels built from them are checked against the reference in the
+// (forwardBatchTile) and over how many workgroups its rows go (residentRowGroups). The kernels built from them are checked against the reference in the
 // cell forward tests (persistentCases).
 import { describe, expect, it } from 'vitest';
 import type { GpuContext } from '../../src/gpu/device.js';
-import { forwardBatchTile, residentProductSource, residentSplit } from '../../src/kernels/recurrent-step.js';
+import { forwardBatchTile, residentProductSource, residentRowGroups, residentSplit } from '../../src/kernels/recurrent-step.js';
 
 // Floats a weight: the LSTM's vec4f of gates, the GRU's three gates (GATES3), the Elman cell's one.
 const CELLS = [
@@ -109,5 +109,19 @@ describe('forwardBatchTile', () => {
     expect(forwardBatchTile(gpu, facts(256, 16), true)).toBe(true);
     expect(forwardBatchTile(gpu, facts(128, 4), false)).toBe(true);
     expect(forwardBatchTile(gpu, facts(128, 3), true)).toBe(false);
+  });
+});
+
+describe('residentRowGroups', () => {
+  const on = (cpuThreads: number | undefined) => ({ info: { software: true, cpuThreads } }) as unknown as GpuContext;
+
+  it('spreads the workgroups of both directions over the CPU threads, four where the runtime does not say', () => {
+    expect(residentRowGroups(on(2), 1)).toBe(2);
+    expect(residentRowGroups(on(2), 2)).toBe(1);
+    expect(residentRowGroups(on(3), 2)).toBe(2);
+    expect(residentRowGroups(on(16), 1)).toBe(16);
+    expect(residentRowGroups(on(1), 2)).toBe(1);
+    expect(residentRowGroups(on(undefined), 1)).toBe(4);
+    expect(residentRowGroups(on(undefined), 2)).toBe(2);
   });
 });

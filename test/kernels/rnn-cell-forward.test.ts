@@ -52,7 +52,7 @@ for (const nonlinearity of ['tanh', 'relu', 'identity'] as Nonlinearity[]) {
       it(c.name, async ({ skip }) => {
         skipResidentOffSoftware(ctx, c, skip);
         const kernel = await createRnnCellForward(ctx, nonlinearity, { ...persistentVariant(c) });
-        await checkPersistentLayer(ctx, kernel, (s) => rnnCellForwardReference({ ...s, nonlinearity }), rng, c.shape, `${c.name} (seed ${seed})`, c.lengths);
+        await checkPersistentLayer(ctx, kernel, (s) => rnnCellForwardReference({ ...s, nonlinearity }), rng, c.shape, `${c.name} (seed ${seed})`, c.lengths, c.rowGroups);
       });
     }
   });
