@@ -36,10 +36,11 @@ export function useBatchTile(batch: number): boolean {
  * against 2, Elman 8 against 4), at H = 128 (the same units) 1.2-1.4x at 4 rows and 0.8-1.0x
  * from 8 (README, Benchmark).
  */
-export function forwardBatchTile(ctx: GpuContext, m: { onePhase: boolean; hidden: number; batch: number }, persistent: boolean): boolean {
+export function forwardBatchTile(ctx: GpuContext, m: { gates: number; onePhase: boolean; hidden: number; batch: number }, persistent: boolean): boolean {
   if (!useBatchTile(m.batch)) return false;
-  const resident = persistent && directProduct(ctx) && m.onePhase && m.hidden <= RESIDENT_MAX_HIDDEN;
-  return !resident || (m.hidden <= 128 && m.batch >= 8);
+  const tile = m.hidden <= 128 && m.batch >= 8;
+  const resident = persistent && directProduct(ctx) && m.onePhase && residentFits(m.hidden, m.gates, tile);
+  return !resident || tile;
 }
 
 /**
@@ -59,9 +60,10 @@ export function directProduct(ctx: GpuContext): boolean {
  * persistent kernel. Never for one step (a stream's single step gains nothing) nor for cells of
  * two phases a step (the GRU with linearBeforeReset false: not measured).
  *
- * - Software adapters, in the resident form (H at most 256: see residentForm). Measured on
- *   SwiftShader (`npm run bench:crossover`, T = 64, H 32-256, batches 1-64; README, Benchmark):
- *   1.2-5x faster than the per-step kernels for every cell and size. The LSTM at H = 256 from 4
+ * - Software adapters, in the resident form wherever it fits (up to H = 512; residentFits).
+ *   Measured on SwiftShader (`npm run bench:crossover`, T = 64, H 32-256, batches 1-64; README,
+ *   Benchmark): 1.2-5x faster than the per-step kernels for every cell and size; past H = 256
+ *   see RESIDENT_FORWARD_MAX_HIDDEN. The LSTM at H = 256 from 4
  *   to 15 rows was the exception (1.01-1.11x with the 4-row tile, which left room for one unit
  *   an invocation) until the resident form took one row a workgroup and three units there
  *   (forwardBatchTile, residentSplit): 1.6-1.7x faster than the per-step kernels at 4 and 8
@@ -74,7 +76,7 @@ export function directProduct(ctx: GpuContext): boolean {
  */
 export function autoPersistent(ctx: GpuContext, m: { gates: number; onePhase: boolean; hidden: number; batch: number; seqLen: number }): boolean {
   if (!m.onePhase || m.seqLen < 2) return false;
-  if (directProduct(ctx)) return m.hidden <= RESIDENT_MAX_HIDDEN;
+  if (directProduct(ctx)) return residentFits(m.hidden, m.gates, forwardBatchTile(ctx, m, true));
   return m.hidden <= 128 ? m.batch <= 64 : m.hidden <= 256 && m.batch < 64;
 }
 
@@ -88,7 +90,7 @@ export function autoPersistent(ctx: GpuContext, m: { gates: number; onePhase: bo
  * from 4 rows, where each step broadcasts 4 G gradients a term.
  */
 export function autoPersistentSweep(ctx: GpuContext, m: { gates: number; onePhase: boolean; hidden: number; batch: number; seqLen: number }): boolean {
-  return directProduct(ctx) && autoPersistent(ctx, m) && !useBatchTile(m.batch) && (m.gates > 1 || m.hidden <= 128);
+  return directProduct(ctx) && m.hidden <= RESIDENT_MAX_HIDDEN && autoPersistent(ctx, m) && !useBatchTile(m.batch) && (m.gates > 1 || m.hidden <= 128);
 }
 
 /**
@@ -97,15 +99,29 @@ export function autoPersistentSweep(ctx: GpuContext, m: { gates: number; onePhas
  * each invocation take several units.
  */
 export function persistentWorkgroup(hidden: number): number {
-  return Math.min(RESIDENT_MAX_HIDDEN, Math.max(64, Math.ceil(hidden / 64) * 64));
+  return Math.min(MAX_INVOCATIONS, Math.max(64, Math.ceil(hidden / 64) * 64));
 }
 
+/** The invocations a workgroup may always have (maxComputeInvocationsPerWorkgroup's minimum). */
+const MAX_INVOCATIONS = 256;
+
 /**
- * The largest hidden size of the resident forms (forward and backward): their workgroup holds
- * every unit of its rows, one invocation a unit where the private-memory budget allows no more
+ * The largest hidden size of the resident backward sweep: its workgroup holds every unit of
+ * its rows, one invocation a unit where the private-memory budget allows no more
  * (residentUnits), within the 256 invocations a workgroup may always have.
  */
 export const RESIDENT_MAX_HIDDEN = 256;
+
+/**
+ * The largest hidden size of the resident forward, where its weights also fit (residentFits):
+ * up to H = 512 every cell but the LSTM past H = 509 (two units an invocation, each H vec4f,
+ * would fill private memory and main's function variable to the byte). Measured in Chromium
+ * against the per-step kernels (T = 64): 1.5-2.3x faster at H = 512 from 1 to 16 rows (GRU 16
+ * rows 310 against 586 ms, Elman 117 against 189), and at workload C (H = 512, 64 rows, T = 32)
+ * GRU 665-675 against 1242-1257 ms, Elman 244-250 against 387-395; the LSTM at H = 400, 64
+ * rows, T = 32: 520-523 against 892-895 ms.
+ */
+export const RESIDENT_FORWARD_MAX_HIDDEN = 512;
 
 /** Uniform layout of every cell step kernel: the Params struct of the common prelude. */
 export const CELL_UNIFORM_LAYOUT: UniformLayout = parseUniformLayout(commonSource);
@@ -237,12 +253,25 @@ export interface CellVariant {
 
 /**
  * Whether `spec` builds the persistent kernel's resident form: persistent with the direct
- * product (software adapters), one phase per step, and H at most RESIDENT_MAX_HIDDEN (its
- * workgroup holds every unit of its rows). Elsewhere the persistent kernel stages h_{t-1} as on
- * a GPU.
+ * product (software adapters), one phase per step, and a hidden size whose weights and units
+ * fit (residentFits; its workgroup holds every unit of its rows). Elsewhere the persistent
+ * kernel stages h_{t-1} as on a GPU.
  */
 export function residentForm(spec: CellKernelSpec): boolean {
-  return (spec.persistent ?? false) && (spec.direct ?? false) && spec.entryPoints.length === 1 && spec.hidden !== undefined && spec.hidden <= RESIDENT_MAX_HIDDEN;
+  return (spec.persistent ?? false) && (spec.direct ?? false) && spec.entryPoints.length === 1 && spec.hidden !== undefined && residentFits(spec.hidden, spec.gates, spec.batchTile);
+}
+
+/**
+ * Whether the forward resident form can be built for hidden size H (a cell of `weightFloats`
+ * floats a weight; see residentSplit): H at most RESIDENT_FORWARD_MAX_HIDDEN, every weight of
+ * the invocation's units within private memory and main's function variable, and the units
+ * within one workgroup of 256 invocations.
+ */
+export function residentFits(hidden: number, weightFloats: number, batchTile: boolean): boolean {
+  if (!Number.isInteger(hidden) || hidden < 1 || hidden > RESIDENT_FORWARD_MAX_HIDDEN) return false;
+  const { units, privateWeights } = residentSplit(hidden, weightFloats, batchTile);
+  const spilled = (units * hidden - privateWeights) * 4 * weightFloats;
+  return spilled <= FUNCTION_WEIGHT_BYTES && residentWorkgroup(hidden, units) <= MAX_INVOCATIONS;
 }
 
 /**
@@ -283,8 +312,11 @@ export function residentRowGroups(ctx: GpuContext, directions: number): number {
   return Math.max(1, Math.ceil((ctx.info.cpuThreads ?? 4) / directions));
 }
 
-/** WGSL's limit on the private variables of a shader, in bytes. */
+/** WGSL's limit on the private variables of a shader, in bytes; the function variables of a function have the same. */
 const PRIVATE_BYTES = 8192;
+
+/** What the resident forward's main may give its function variable of weights: WGSL's 8192 bytes less a few words for the loop counters. */
+const FUNCTION_WEIGHT_BYTES = PRIVATE_BYTES - 64;
 
 /**
  * Units an invocation of a resident form takes for hidden size H: the largest count that keeps
@@ -319,7 +351,7 @@ export function residentUnits(hidden: number, weightFloats: number, batchTile: b
 export function residentSplit(hidden: number, weightFloats: number, batchTile: boolean): { units: number; privateWeights: number } {
   const weightBytes = 4 * weightFloats;
   const privateCap = Math.floor((PRIVATE_BYTES - residentAccBytes(weightFloats, batchTile) - 4) / weightBytes);
-  const functionCap = Math.floor((PRIVATE_BYTES - 64) / weightBytes);
+  const functionCap = Math.floor(FUNCTION_WEIGHT_BYTES / weightBytes);
   let units = residentUnits(hidden, weightFloats, batchTile);
   const target = RESIDENT_SPILL_UNITS[weightFloats];
   if (units < target) for (let u = target; u > units; u--) if (u * hidden <= privateCap + functionCap) { units = u; break; }

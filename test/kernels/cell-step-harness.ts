@@ -344,18 +344,20 @@ export function persistentCases(trainingVariant = true): Array<{ shape: CellStep
     { batch: 5, hidden: 200, seqLen: 2 },
     { batch: 4, hidden: 256, seqLen: 2 },
     { batch: 2, hidden: 300, seqLen: 3 },
+    { batch: 3, hidden: 512, seqLen: 2 },
   ];
   // direct: the resident form (W_hh in private memory, the product unrolled over H), built
-  // where H fits one workgroup of units; H = 300 does not, and the staged form runs there,
-  // as the plain persistent cases already check. Its units an invocation (residentSplit) and
-  // where their weights live vary over H = 65 .. 256: in private memory alone up to H = 130
-  // (the LSTM's 4 and 3 units at H = 65 and 130), and partly in main's function variable
-  // at H = 200 (the LSTM's 3 units, the GRU's 4) and 256 (those and the Elman cell's 8), the
-  // boundary falling inside a unit's weights. The staged form's sizes end at 65.
+  // where the units and their weights fit (residentFits): every size here but the LSTM's
+  // H = 512, where the staged form runs with the direct flag, as a model forced to
+  // `persistent: true` would run it. Its units an invocation (residentSplit) and where their
+  // weights live vary over H = 65 .. 512: in private memory alone up to H = 130 (the LSTM's 4
+  // and 3 units at H = 65 and 130), and partly in main's function variable at H = 200 (the
+  // LSTM's 3 units, the GRU's 4), 256 and 300 (those and the Elman cell's 8) and 512 (the
+  // GRU's 2, the Elman cell's 7), the boundary falling inside a unit's weights. The staged
+  // form's sizes end at 65 and take H = 300 (several units an invocation).
   for (const [training, batchTile, direct] of variantGrid(trainingVariant)) {
     for (const { batch, hidden, seqLen } of sizes) {
-      if (direct && hidden > 256) continue;
-      if (!direct && hidden >= 130 && hidden <= 256) continue;
+      if (!direct && ((hidden >= 130 && hidden <= 256) || hidden > 300)) continue;
       for (const numDirections of [1, 2]) {
         for (const lengths of [null, Array.from({ length: batch }, (_, b) => 1 + ((b * 2) % seqLen))]) {
           // The resident form's workgroups along the rows (residentRowGroups picks them by the

@@ -5,7 +5,7 @@
 // cell forward tests (persistentCases).
 import { describe, expect, it } from 'vitest';
 import type { GpuContext } from '../../src/gpu/device.js';
-import { forwardBatchTile, residentProductSource, residentRowGroups, residentSplit } from '../../src/kernels/recurrent-step.js';
+import { forwardBatchTile, residentFits, residentProductSource, residentRowGroups, residentSplit } from '../../src/kernels/recurrent-step.js';
 
 // Floats a weight: the LSTM's vec4f of gates, the GRU's three gates (GATES3), the Elman cell's one.
 const CELLS = [
@@ -15,13 +15,14 @@ const CELLS = [
 ];
 
 describe('residentSplit', () => {
-  it('keeps private memory and main\'s function variable within 8192 bytes each, for every H up to 256', () => {
+  it('keeps private memory and main\'s function variable within 8192 bytes each, wherever the form fits', () => {
     for (const { name, weightFloats } of CELLS) {
       for (const batchTile of [false, true]) {
         // The private variables besides the weights: the accumulator (a vec3f or vec4f is 16
         // bytes, a mat4x3f or mat4x4f 64) and the step.
         const accBytes = weightFloats > 1 ? (batchTile ? 64 : 16) : batchTile ? 16 : 4;
-        for (let H = 1; H <= 256; H++) {
+        for (let H = 1; H <= 512; H++) {
+          if (!residentFits(H, weightFloats, batchTile)) continue;
           const { units, privateWeights } = residentSplit(H, weightFloats, batchTile);
           const what = `${name} H=${H} tile ${batchTile}`;
           expect(units, what).toBeGreaterThanOrEqual(1);
@@ -49,6 +50,27 @@ describe('residentSplit', () => {
     ];
     for (const [name, weightFloats, H, batchTile, units, privateWeights] of cases) {
       expect(residentSplit(H, weightFloats, batchTile), name).toEqual({ units, privateWeights });
+    }
+  });
+});
+
+describe('residentFits', () => {
+  it('builds the resident forward up to H = 512 where the weights and units fit, the LSTM to H = 509', () => {
+    // The LSTM at H = 509: two units, 1018 vec4f, 510 in private memory and 508 (8128 bytes) in main.
+    expect(residentSplit(509, 4, false)).toEqual({ units: 2, privateWeights: 510 });
+    expect(residentFits(509, 4, false)).toBe(true);
+    // At H = 510 two units no longer fit, and one a unit needs 510 invocations.
+    expect(residentFits(510, 4, false)).toBe(false);
+    expect(residentFits(512, 4, false)).toBe(false);
+    expect(residentSplit(512, 3, false)).toEqual({ units: 2, privateWeights: 681 });
+    expect(residentFits(512, 3, false)).toBe(true);
+    expect(residentSplit(512, 1, false)).toEqual({ units: 7, privateWeights: 2046 });
+    expect(residentFits(512, 1, false)).toBe(true);
+    for (const { weightFloats } of CELLS) {
+      expect(residentFits(513, weightFloats, false)).toBe(false);
+      expect(residentFits(0, weightFloats, false)).toBe(false);
+      for (let H = 1; H <= 256; H++) expect(residentFits(H, weightFloats, false), `H=${H}`).toBe(true);
+      for (let H = 1; H <= 128; H++) expect(residentFits(H, weightFloats, true), `H=${H}, tile`).toBe(true);
     }
   });
 });
@@ -89,7 +111,7 @@ describe('residentProductSource', () => {
 describe('forwardBatchTile', () => {
   const software = { info: { software: true } } as unknown as GpuContext;
   const gpu = { info: { software: false } } as unknown as GpuContext;
-  const facts = (hidden: number, batch: number, onePhase = true) => ({ hidden, batch, onePhase });
+  const facts = (hidden: number, batch: number, onePhase = true, gates = 4) => ({ hidden, batch, onePhase, gates });
 
   it('runs the resident form one row a workgroup past H = 128 or below 8 rows, with the tile elsewhere', () => {
     expect(forwardBatchTile(software, facts(256, 16), true)).toBe(false);
@@ -104,7 +126,9 @@ describe('forwardBatchTile', () => {
 
   it('keeps the tile from 4 rows for the per-step kernels, the staged persistent kernel and past the resident form', () => {
     expect(forwardBatchTile(software, facts(256, 4), false)).toBe(true);
-    expect(forwardBatchTile(software, facts(257, 16), true)).toBe(true);
+    expect(forwardBatchTile(software, facts(510, 16), true)).toBe(true);
+    expect(forwardBatchTile(software, facts(512, 16, true, 3), true)).toBe(false);
+    expect(forwardBatchTile(software, facts(513, 16, true, 1), true)).toBe(true);
     expect(forwardBatchTile(software, facts(256, 16, false), true)).toBe(true);
     expect(forwardBatchTile(gpu, facts(256, 16), true)).toBe(true);
     expect(forwardBatchTile(gpu, facts(128, 4), false)).toBe(true);

@@ -108,7 +108,11 @@ describe('one submit per forward pass', () => {
       ['rnn H=128, one row', () => engine.rnn({ inputSize: 3, hiddenSize: 128 }), 1, 4, true, true],
       ['rnn H=128, 64 rows', () => engine.rnn({ inputSize: 3, hiddenSize: 128 }), 64, 2, true, true],
       ['rnn H=128, 65 rows', () => engine.rnn({ inputSize: 3, hiddenSize: 128 }), 65, 2, true, false],
-      ['lstm H=257 (no resident form past 256 units)', () => engine.lstm({ inputSize: 3, hiddenSize: 257 }), 1, 3, false, false],
+      ['lstm H=509 (two units an invocation)', () => engine.lstm({ inputSize: 3, hiddenSize: 509 }), 1, 3, true, false],
+      ['lstm H=510 (no resident form: two units no longer fit)', () => engine.lstm({ inputSize: 3, hiddenSize: 510 }), 1, 3, false, false],
+      ['gru H=512, 64 rows', () => engine.gru({ inputSize: 3, hiddenSize: 512 }), 64, 2, true, false],
+      ['rnn H=300, 4 rows', () => engine.rnn({ inputSize: 3, hiddenSize: 300 }), 4, 2, true, false],
+      ['rnn H=513 (no resident form past 512 units)', () => engine.rnn({ inputSize: 3, hiddenSize: 513 }), 1, 3, false, false],
       ['gru linearBeforeReset=false (two phases a step)', () => engine.gru({ inputSize: 3, hiddenSize: 32, linearBeforeReset: false }), 1, 3, false, false],
       ['lstm, one step', () => engine.lstm({ inputSize: 3, hiddenSize: 32 }), 1, 1, false, false],
     ];
