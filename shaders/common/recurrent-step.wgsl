@@ -255,31 +255,29 @@ fn recurrentProduct(b0: u32, d: u32, j: u32) -> mat4x4f {
 // RES_U units of the invocation: the broadcasts, not the multiply-adds, set the pace there
 // (one unit an invocation measured 3x faster per step than the per-step dispatches at batch
 // 1, H = 128; README, Benchmark). The loader adds `const RES_H`, `const RES_U`, `RES_WP`,
-// `RES_WS` and the unrolled residentProduct(), and picks RES_U (residentSplit) so that the
-// weights fit WGSL's 8192 bytes of private variables and, past those, its 8192 bytes of
-// function variables in main; the workgroup has at least H / RES_U invocations. Past H = 128
-// and below 8 rows a model runs it one row a workgroup (forwardBatchTile).
+// `RES_WM`, `RES_WW` and the unrolled residentProduct(), and picks RES_U (residentSplit) so
+// that the weights fit WGSL's 8192 bytes of private variables and, past those, its 8192 bytes
+// of function variables a function, in main and in residentWalk; the workgroup has at least
+// H / RES_U invocations. Past H = 128 and below 8 rows a model runs it one row a workgroup
+// (forwardBatchTile).
 // GATES3 (the GRU): wRes holds a unit's three gates (r, z, n) in three floats an input unit,
 // without whhT's padding gate, so the product has 3/4 of the multiply-adds and of the weight
 // loads, and more units fit in private memory; the generated product reads them as a vec3f.
 // The weights in order i = k RES_U + u (input unit k, unit u): the first RES_WP in wRes, the
-// rest (RESIDENT_SPILL: RES_WS of them) in main's function variable wRes2, since WGSL allows
-// 8192 bytes of private variables a shader and another 8192 of function variables a function.
+// next RES_WM in main's function variable (ResMain), the last RES_WW in residentWalk's
+// (ResWalk), each of those at least one element long (WGSL has no empty arrays).
 #if GATES3
 var<private> wRes: array<f32, RES_WP * 3>;
+alias ResMain = array<f32, max(RES_WM, 1u) * 3u>;
+alias ResWalk = array<f32, max(RES_WW, 1u) * 3u>;
 #elif GATED
 var<private> wRes: array<vec4f, RES_WP>;
+alias ResMain = array<vec4f, max(RES_WM, 1u)>;
+alias ResWalk = array<vec4f, max(RES_WW, 1u)>;
 #else
 var<private> wRes: array<f32, RES_WP>;
-#endif
-#if RESIDENT_SPILL
-#if GATES3
-alias ResSpill = array<f32, RES_WS * 3>;
-#elif GATED
-alias ResSpill = array<vec4f, RES_WS>;
-#else
-alias ResSpill = array<f32, RES_WS>;
-#endif
+alias ResMain = array<f32, max(RES_WM, 1u)>;
+alias ResWalk = array<f32, max(RES_WW, 1u)>;
 #endif
 // sRes[k]: h_{t-1}[b0 + r, k], component r (BATCH_TILE) or the one row.
 #if BATCH_TILE
@@ -322,11 +320,7 @@ var<private> curAcc: ResAcc;
 
 // Before the first step: W_hh of the invocation's units (clamped to H - 1 past H, whose
 // results are dropped) into private memory.
-#if RESIDENT_SPILL
-fn loadResident(d: u32, x: u32, w2: ptr<function, ResSpill>) {
-#else
-fn loadResident(d: u32, x: u32) {
-#endif
+fn loadResident(d: u32, x: u32, w2: ptr<function, ResMain>, w3: ptr<function, ResWalk>) {
   for (var u = 0u; u < RES_U; u++) {
     let jc = min(x * RES_U + u, p.hidden - 1u);
     for (var k = 0u; k < RES_H; k++) {
@@ -338,20 +332,25 @@ fn loadResident(d: u32, x: u32) {
         wRes[3u * i] = w.x;
         wRes[3u * i + 1u] = w.y;
         wRes[3u * i + 2u] = w.z;
+      } else if (i < RES_WP + RES_WM) {
+        let e = 3u * (i - RES_WP);
+        (*w2)[e] = w.x;
+        (*w2)[e + 1u] = w.y;
+        (*w2)[e + 2u] = w.z;
+      } else {
+        let e = 3u * (i - RES_WP - RES_WM);
+        (*w3)[e] = w.x;
+        (*w3)[e + 1u] = w.y;
+        (*w3)[e + 2u] = w.z;
       }
-#if RESIDENT_SPILL
-      else {
-        let i2 = 3u * (i - RES_WP);
-        (*w2)[i2] = w.x;
-        (*w2)[i2 + 1u] = w.y;
-        (*w2)[i2 + 2u] = w.z;
-      }
-#endif
 #else
-      if (i < RES_WP) { wRes[i] = w; }
-#if RESIDENT_SPILL
-      else { (*w2)[i - RES_WP] = w; }
-#endif
+      if (i < RES_WP) {
+        wRes[i] = w;
+      } else if (i < RES_WP + RES_WM) {
+        (*w2)[i - RES_WP] = w;
+      } else {
+        (*w3)[i - RES_WP - RES_WM] = w;
+      }
 #endif
     }
   }
@@ -361,11 +360,7 @@ fn loadResident(d: u32, x: u32) {
 // x RES_U + u): each invocation copies h_{t-1} of its own units into sRes (it wrote those
 // itself on the step before, or they come from h0), a barrier, the unrolled product, and a
 // barrier before anyone overwrites sRes. Called in uniform control flow by every invocation.
-#if RESIDENT_SPILL
-fn residentProducts(b0: u32, d: u32, x: u32, w2: ptr<function, ResSpill>) -> array<ResAcc, RES_U> {
-#else
-fn residentProducts(b0: u32, d: u32, x: u32) -> array<ResAcc, RES_U> {
-#endif
+fn residentProducts(b0: u32, d: u32, x: u32, w2: ptr<function, ResMain>, w3: ptr<function, ResWalk>) -> array<ResAcc, RES_U> {
   for (var u = 0u; u < RES_U; u++) {
     let j = x * RES_U + u;
     if (j < p.hidden) {
@@ -381,11 +376,7 @@ fn residentProducts(b0: u32, d: u32, x: u32) -> array<ResAcc, RES_U> {
     }
   }
   workgroupBarrier();
-#if RESIDENT_SPILL
-  let acc = residentProduct(w2);
-#else
-  let acc = residentProduct();
-#endif
+  let acc = residentProduct(w2, w3);
   workgroupBarrier();
   return acc;
 }
@@ -543,6 +534,30 @@ fn tanhSat(x: f32) -> f32 {
   return tanh(clamp(x, -15.0, 15.0));
 }
 
+#if RESIDENT
+// (RESIDENT implies ONE_PHASE: cellStep is the cell's one phase.)
+// The resident form's whole dispatch for invocation x of workgroup (0, y, d), `groups`
+// workgroups along the rows: it takes row blocks y, y + groups, ... one after another, so that
+// its copy of the weights (loadResident, lane by lane on SwiftShader) serves them all. A
+// function of its own, so that its function variable adds to main's (w2) for the weights.
+fn residentWalk(x: u32, y: u32, d: u32, groups: u32, w2: ptr<function, ResMain>) {
+  var wResWalk: ResWalk;
+  loadResident(d, x, w2, &wResWalk);
+  for (var b0 = y * ROWS; b0 < p.batch; b0 += groups * ROWS) {
+    for (var s = 0u; s < p.seqLen; s++) {
+      curStep = s;
+      let acc = residentProducts(b0, d, x, w2, &wResWalk);
+      for (var u = 0u; u < RES_U; u++) {
+        curAcc = acc[u];
+        cellStep(x, x * RES_U + u, b0, d);
+      }
+      // Nothing to wait for: every invocation reads only its own units' h from storage, and
+      // residentProducts holds the barriers around the shared copy.
+    }
+  }
+}
+#endif
+
 #if ONE_PHASE
 // The entry point of the cells whose step is one phase (every cell but the GRU's
 // linear_before_reset = 0 form, which has its own): each defines cellStep(x, j, b0, d), the
@@ -551,30 +566,8 @@ fn tanhSat(x: f32) -> f32 {
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
 #if PERSISTENT
 #if RESIDENT
-  // RESIDENT: workgroup y takes row blocks y, y + nwg.y, ... one after another, so that its
-  // copy of the weights (loadResident, lane by lane on SwiftShader) serves them all.
-#if RESIDENT_SPILL
-  var wRes2: ResSpill;
-  loadResident(wid.z, lid.x, &wRes2);
-#else
-  loadResident(wid.z, lid.x);
-#endif
-  for (var b0 = wid.y * ROWS; b0 < p.batch; b0 += nwg.y * ROWS) {
-    for (var s = 0u; s < p.seqLen; s++) {
-      curStep = s;
-#if RESIDENT_SPILL
-      let acc = residentProducts(b0, wid.z, lid.x, &wRes2);
-#else
-      let acc = residentProducts(b0, wid.z, lid.x);
-#endif
-      for (var u = 0u; u < RES_U; u++) {
-        curAcc = acc[u];
-        cellStep(lid.x, lid.x * RES_U + u, b0, wid.z);
-      }
-      // Nothing to wait for: every invocation reads only its own units' h from storage, and
-      // residentProducts holds the barriers around the shared copy.
-    }
-  }
+  var wResMain: ResMain;
+  residentWalk(lid.x, wid.y, wid.z, nwg.y, &wResMain);
 #else
   for (var s = 0u; s < p.seqLen; s++) {
     curStep = s;

@@ -113,13 +113,14 @@ const MAX_INVOCATIONS = 256;
 export const RESIDENT_MAX_HIDDEN = 256;
 
 /**
- * The largest hidden size of the resident forward, where its weights also fit (residentFits):
- * up to H = 512 every cell but the LSTM past H = 509 (two units an invocation, each H vec4f,
- * would fill private memory and main's function variable to the byte). Measured in Chromium
- * against the per-step kernels (T = 64): 1.5-2.3x faster at H = 512 from 1 to 16 rows (GRU 16
- * rows 310 against 586 ms, Elman 117 against 189), and at workload C (H = 512, 64 rows, T = 32)
- * GRU 665-675 against 1242-1257 ms, Elman 244-250 against 387-395; the LSTM at H = 400, 64
- * rows, T = 32: 520-523 against 892-895 ms.
+ * The largest hidden size of the resident forward (where its weights also fit: residentFits,
+ * every cell up to H = 512). Measured in Chromium against the per-step kernels (T = 64), with
+ * the weights in private memory and main's function variable: 1.5-2.3x faster at H = 512 from
+ * 1 to 16 rows (GRU 16 rows 310 against 586 ms, Elman 117 against 189), and at workload C
+ * (H = 512, 64 rows, T = 32) GRU 665-675 against 1242-1257 ms, Elman 244-250 against 387-395;
+ * the LSTM at H = 400, 64 rows, T = 32: 520-523 against 892-895 ms. With residentWalk's
+ * variable too, the LSTM at workload C (two units, which did not fit before) 1403 -> 803 ms,
+ * the GRU 734 -> 578 (three units against two), the Elman cell 280 -> 248 (eight against seven).
  */
 export const RESIDENT_FORWARD_MAX_HIDDEN = 512;
 
@@ -264,14 +265,14 @@ export function residentForm(spec: CellKernelSpec): boolean {
 /**
  * Whether the forward resident form can be built for hidden size H (a cell of `weightFloats`
  * floats a weight; see residentSplit): H at most RESIDENT_FORWARD_MAX_HIDDEN, every weight of
- * the invocation's units within private memory and main's function variable, and the units
- * within one workgroup of 256 invocations.
+ * the invocation's units within private memory and the function variables of main and
+ * residentWalk, and the units within one workgroup of 256 invocations.
  */
 export function residentFits(hidden: number, weightFloats: number, batchTile: boolean): boolean {
   if (!Number.isInteger(hidden) || hidden < 1 || hidden > RESIDENT_FORWARD_MAX_HIDDEN) return false;
-  const { units, privateWeights } = residentSplit(hidden, weightFloats, batchTile);
-  const spilled = (units * hidden - privateWeights) * 4 * weightFloats;
-  return spilled <= FUNCTION_WEIGHT_BYTES && residentWorkgroup(hidden, units) <= MAX_INVOCATIONS;
+  const { units, privateWeights, mainWeights } = residentSplit(hidden, weightFloats, batchTile);
+  const walkBytes = (units * hidden - privateWeights - mainWeights) * 4 * weightFloats;
+  return walkBytes <= WALK_WEIGHT_BYTES && residentWorkgroup(hidden, units) <= MAX_INVOCATIONS;
 }
 
 /**
@@ -281,22 +282,26 @@ export function residentFits(hidden: number, weightFloats: number, batchTile: bo
  * SwiftShader do not unroll the loop by themselves: the rolled loop measured no faster than
  * the per-step kernels). Each sRes[k] is read once for the `units` terms it serves.
  */
-export function residentProductSource(hidden: number, units = 1, weightFloats = 1, privateWeights = hidden * units): string {
+export function residentProductSource(hidden: number, units = 1, weightFloats = 1, layout?: { privateWeights: number; mainWeights: number }): string {
   const lines: string[] = [];
-  // Weight i = k units + u: element i of wRes (private) below privateWeights, else element
-  // i - privateWeights of *w2 (main's function variable wRes2); GATES3 (three floats a weight):
-  // the vec3f of floats 3i .. 3i + 2 of the array.
+  const P = layout?.privateWeights ?? hidden * units;
+  const M = layout?.mainWeights ?? 0;
+  // Weight i = k units + u: element i of wRes (private) below P, then element i - P of *w2
+  // (main's function variable) below P + M, then element i - P - M of *w3 (residentWalk's);
+  // GATES3 (three floats a weight): the vec3f of floats 3e .. 3e + 2 of the array.
   const weight = (i: number): string => {
-    const [array, e] = i < privateWeights ? ['wRes', i] : ['(*w2)', i - privateWeights];
+    const [array, e] = i < P ? ['wRes', i] : i < P + M ? ['(*w2)', i - P] : ['(*w3)', i - P - M];
     return weightFloats === 3 ? `vec3f(${array}[${3 * e}], ${array}[${3 * e + 1}], ${array}[${3 * e + 2}])` : `${array}[${e}]`;
   };
   for (let k = 0; k < hidden; k++) {
     const terms = Array.from({ length: units }, (_, u) => `acc[${u}] += residentTerm(${weight(k * units + u)}, s);`);
     lines.push(`  { let s = sRes[${k}]; ${terms.join(' ')} }`);
   }
-  const spill = hidden * units - privateWeights;
-  const param = spill > 0 ? 'w2: ptr<function, ResSpill>' : '';
-  return `const RES_H: u32 = ${hidden}u;\nconst RES_U: u32 = ${units}u;\nconst RES_WP: u32 = ${privateWeights}u;\nconst RES_WS: u32 = ${spill}u;\nfn residentProduct(${param}) -> array<ResAcc, RES_U> {\n  var acc: array<ResAcc, RES_U>;\n${lines.join('\n')}\n  return acc;\n}\n`;
+  // With a layout (the forward form) the product takes the two function variables and the
+  // loader adds their sizes; the backward sweep keeps every weight private.
+  const params = layout ? 'w2: ptr<function, ResMain>, w3: ptr<function, ResWalk>' : '';
+  const sizes = layout ? `const RES_WP: u32 = ${P}u;\nconst RES_WM: u32 = ${M}u;\nconst RES_WW: u32 = ${hidden * units - P - M}u;\n` : '';
+  return `const RES_H: u32 = ${hidden}u;\nconst RES_U: u32 = ${units}u;\n${sizes}fn residentProduct(${params}) -> array<ResAcc, RES_U> {\n  var acc: array<ResAcc, RES_U>;\n${lines.join('\n')}\n  return acc;\n}\n`;
 }
 
 /**
@@ -315,8 +320,8 @@ export function residentRowGroups(ctx: GpuContext, directions: number): number {
 /** WGSL's limit on the private variables of a shader, in bytes; the function variables of a function have the same. */
 const PRIVATE_BYTES = 8192;
 
-/** What the resident forward's main may give its function variable of weights: WGSL's 8192 bytes less a few words for the loop counters. */
-const FUNCTION_WEIGHT_BYTES = PRIVATE_BYTES - 64;
+/** What residentWalk may give its function variable of weights: WGSL's 8192 bytes a function less a few words for its loop counters. */
+const WALK_WEIGHT_BYTES = PRIVATE_BYTES - 64;
 
 /**
  * Units an invocation of a resident form takes for hidden size H: the largest count that keeps
@@ -338,24 +343,28 @@ export function residentUnits(hidden: number, weightFloats: number, batchTile: b
 }
 
 /**
- * The forward resident form's units an invocation for hidden size H, and how many of their
- * units x H weights stay in private memory. First as many units as fit in private memory beside
- * the accumulator and the step (residentUnits); where that is fewer than RESIDENT_SPILL_UNITS,
- * that many, the weights past private memory's budget going to a function variable of main,
- * which WGSL bounds separately (8192 bytes a function, of which main's loop counters take a
- * few words). Measured in Chromium (SwiftShader), forward passes at H = 256 and 16 rows, one
- * row a workgroup, three rounds: the LSTM's 3 units (510 of their 768 weights private)
- * 119-134 ms against 176-184 for 1, the GRU's 4 96-112 against 105-130 for 3, the Elman
- * cell's 8 50-53 against 56-58 for 4.
+ * The forward resident form's units an invocation for hidden size H, and where their units x H
+ * weights live: as many as fit in private memory beside the accumulator and the step, then
+ * main's function variable, then residentWalk's (WGSL bounds private variables at 8192 bytes a
+ * shader and function variables at 8192 bytes a function; residentWalk's loop counters take a
+ * few words of its own). Units: as many as fit in private memory alone (residentUnits), and
+ * where that is fewer than RESIDENT_SPILL_UNITS, up to that many where all three hold them.
+ * Measured in Chromium (SwiftShader), forward passes at H = 256 and 16 rows, one row a
+ * workgroup, three rounds: the LSTM's 3 units (510 of their 768 weights private) 119-134 ms
+ * against 176-184 for 1, the GRU's 4 96-112 against 105-130 for 3, the Elman cell's 8 50-53
+ * against 56-58 for 4.
  */
-export function residentSplit(hidden: number, weightFloats: number, batchTile: boolean): { units: number; privateWeights: number } {
+export function residentSplit(hidden: number, weightFloats: number, batchTile: boolean): { units: number; privateWeights: number; mainWeights: number } {
   const weightBytes = 4 * weightFloats;
   const privateCap = Math.floor((PRIVATE_BYTES - residentAccBytes(weightFloats, batchTile) - 4) / weightBytes);
-  const functionCap = Math.floor(FUNCTION_WEIGHT_BYTES / weightBytes);
+  const mainCap = Math.floor(PRIVATE_BYTES / weightBytes);
+  const walkCap = Math.floor(WALK_WEIGHT_BYTES / weightBytes);
   let units = residentUnits(hidden, weightFloats, batchTile);
   const target = RESIDENT_SPILL_UNITS[weightFloats];
-  if (units < target) for (let u = target; u > units; u--) if (u * hidden <= privateCap + functionCap) { units = u; break; }
-  return { units, privateWeights: Math.min(units * hidden, privateCap) };
+  if (units < target) for (let u = target; u > units; u--) if (u * hidden <= privateCap + mainCap + walkCap) { units = u; break; }
+  const privateWeights = Math.min(units * hidden, privateCap);
+  const mainWeights = Math.min(units * hidden - privateWeights, mainCap);
+  return { units, privateWeights, mainWeights };
 }
 
 /**
@@ -432,11 +441,11 @@ export class CellStepKernel {
     // GATES3: the GRU's direct and resident products skip whhT's padding gate.
     const directStep = (spec.direct ?? false) && !persistent;
     const split = resident ? residentSplit(spec.hidden!, spec.gates, spec.batchTile) : undefined;
-    const defines = { ...spec.defines, DIRECT: directStep, RESIDENT: resident, RESIDENT_SPILL: split !== undefined && split.units * spec.hidden! > split.privateWeights, GATES3: (resident || directStep) && spec.gates === 3, BATCH_TILE: spec.batchTile, TRAINING: spec.training, GATED: spec.gates > 1, PERSISTENT: persistent, ONE_PHASE: spec.entryPoints.length === 1 };
+    const defines = { ...spec.defines, DIRECT: directStep, RESIDENT: resident, GATES3: (resident || directStep) && spec.gates === 3, BATCH_TILE: spec.batchTile, TRAINING: spec.training, GATED: spec.gates > 1, PERSISTENT: persistent, ONE_PHASE: spec.entryPoints.length === 1 };
     let code = preprocessWgsl(`${commonSource}\n${spec.source}`, defines);
     let workgroup = persistent ? (spec.workgroup ?? persistentWorkgroup(1)) : CELL_WORKGROUP;
     if (split) {
-      code += residentProductSource(spec.hidden!, split.units, spec.gates, split.privateWeights);
+      code += residentProductSource(spec.hidden!, split.units, spec.gates, split);
       workgroup = residentWorkgroup(spec.hidden!, split.units);
     }
     // The persistent variant has one entry point that runs every phase of every step.

@@ -43,7 +43,7 @@ export interface RecurrentOptions {
    * no per-step dispatch cost); false, one dispatch per step spread over blocks of hidden
    * units; 'auto' (default), whichever measured faster for the adapter, batch, sequence
    * length and cell (see autoPersistent: on a software adapter the persistent kernel's
-   * resident form up to H = 512 where it fits, every cell but the LSTM past H = 509; on a GPU the persistent kernel up to H = 128 and 64 rows, and
+   * resident form up to H = 512; on a GPU the persistent kernel up to H = 128 and 64 rows, and
    * up to H = 256 below 64 rows).
    */
   persistent?: boolean | 'auto';

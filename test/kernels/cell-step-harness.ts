@@ -347,14 +347,13 @@ export function persistentCases(trainingVariant = true): Array<{ shape: CellStep
     { batch: 3, hidden: 512, seqLen: 2 },
   ];
   // direct: the resident form (W_hh in private memory, the product unrolled over H), built
-  // where the units and their weights fit (residentFits): every size here but the LSTM's
-  // H = 512, where the staged form runs with the direct flag, as a model forced to
-  // `persistent: true` would run it. Its units an invocation (residentSplit) and where their
-  // weights live vary over H = 65 .. 512: in private memory alone up to H = 130 (the LSTM's 4
-  // and 3 units at H = 65 and 130), and partly in main's function variable at H = 200 (the
-  // LSTM's 3 units, the GRU's 4), 256 and 300 (those and the Elman cell's 8) and 512 (the
-  // GRU's 2, the Elman cell's 7), the boundary falling inside a unit's weights. The staged
-  // form's sizes end at 65 and take H = 300 (several units an invocation).
+  // for every cell and size here (residentFits). Its units an invocation (residentSplit) and
+  // where their weights live vary over H = 65 .. 512: in private memory alone up to H = 130
+  // (the LSTM's 4 and 3 units at H = 65 and 130), partly in main's function variable at
+  // H = 200 (the LSTM's 3 units, the GRU's 4), 256 and 300 (those and the Elman cell's 8), and
+  // in residentWalk's too at H = 512 (the LSTM's 2, the GRU's 3, the Elman cell's 8), each
+  // boundary falling inside a unit's weights. The staged form's sizes end at 65 and take
+  // H = 300 (several units an invocation).
   for (const [training, batchTile, direct] of variantGrid(trainingVariant)) {
     for (const { batch, hidden, seqLen } of sizes) {
       if (!direct && ((hidden >= 130 && hidden <= 256) || hidden > 300)) continue;
