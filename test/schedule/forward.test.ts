@@ -134,6 +134,36 @@ describe('one submit per forward pass', () => {
     b.destroy();
   });
 
+  it('engine.warmup(model) compiles what its forwards of 1, 4 and 64 rows and its stream steps use, ahead of them', async () => {
+    // On a software adapter these take the resident form one row a workgroup (1 and 4 rows) and
+    // with the tile (64 rows), each with the GEMM; a stream's step takes the per-step kernel.
+    const model = engine.gru({ inputSize: 3, hiddenSize: 20, outputSize: 2 });
+    await engine.warmup(model);
+    const before = snapshot();
+    for (const batch of [1, 4, 64]) {
+      const T = 3;
+      const x = randomFloats(rng, T * batch * 3);
+      const dict = randomStateDict(model.spec, rng);
+      model.loadStateDict(dict);
+      const y = await model.forward(x, { batch, seqLen: T });
+      const ref = recurrentForwardReference(model.spec, dict, x, { batch, seqLen: T });
+      expectClose(`output, ${batch} rows (seed ${seed})`, y.output, ref.output);
+    }
+    const stream = model.stream({ batch: 2 });
+    await stream.step(randomFloats(rng, 2 * 3));
+    expect(snapshot().pipelines - before.pipelines).toBe(0);
+    model.destroy();
+  });
+
+  it('model.warmup(batch) compiles the kernels of that batch', async () => {
+    const model = engine.lstm({ inputSize: 3, hiddenSize: 12 });
+    await model.warmup(9);
+    const before = snapshot();
+    await model.forward(randomFloats(rng, 5 * 9 * 3), { batch: 9, seqLen: 5 });
+    expect(snapshot().pipelines - before.pipelines).toBe(0);
+    model.destroy();
+  });
+
   it('the persistent kernel is shared between models of the same kind and hidden size', async () => {
     // Its resident form (software adapters) is built for one hidden size; the staged form
     // serves every size.
