@@ -12,6 +12,7 @@
 // H units of its rows, invocation x taking units x, x + WG, x + 2 WG, ...; between steps a
 // storage barrier makes the h_t it wrote to hseq visible to the whole workgroup, which is the
 // only reader of its rows. The step number is then the loop's, not the uniform's (curStep).
+// The resident form (RESIDENT, below) has each workgroup walk several row blocks in turn.
 // ROWS is 4 with BATCH_TILE (batches of 4 or more), else 1. With BATCH_TILE the staged
 // h_{t-1} tile holds the 4 rows of a unit in one vec4f and the gated cells accumulate in a
 // mat4x4f (column r: the gates of row b0 + r), so no accumulator is an indexed array.

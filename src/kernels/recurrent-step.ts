@@ -29,7 +29,7 @@ export function useBatchTile(batch: number): boolean {
 /**
  * Whether a forward pass of `batch` rows (with the persistent kernel or not) takes the 4-row
  * batch tile (useBatchTile). The persistent kernel's resident form (software adapters, one phase
- * a step, H at most RESIDENT_MAX_HIDDEN) takes it only up to H = 128 and from 8 rows, and
+ * a step, where it fits: residentFits) takes it only up to H = 128 and from 8 rows, and
  * otherwise runs one row a workgroup with more units an invocation (residentSplit). Measured in
  * Chromium (SwiftShader), T = 64, forward passes one row a workgroup against the tile: at
  * H = 256 1.1-2.3x faster for every cell from 4 to 64 rows (LSTM 3 units against 1, GRU 4
@@ -63,8 +63,7 @@ export function directProduct(ctx: GpuContext): boolean {
  * - Software adapters, in the resident form wherever it fits (up to H = 512; residentFits).
  *   Measured on SwiftShader (`npm run bench:crossover`, T = 64, H 32-256, batches 1-64; README,
  *   Benchmark): 1.2-5x faster than the per-step kernels for every cell and size; past H = 256
- *   see RESIDENT_FORWARD_MAX_HIDDEN. The LSTM at H = 256 from 4
- *   to 15 rows was the exception (1.01-1.11x with the 4-row tile, which left room for one unit
+ *   see RESIDENT_FORWARD_MAX_HIDDEN. The LSTM at H = 256 from 4 to 15 rows was the exception (1.01-1.11x with the 4-row tile, which left room for one unit
  *   an invocation) until the resident form took one row a workgroup and three units there
  *   (forwardBatchTile, residentSplit): 1.6-1.7x faster than the per-step kernels at 4 and 8
  *   rows in Chromium.
@@ -498,7 +497,7 @@ export class CellStepKernel {
   workgroups(shape: CellStepShape, rowGroups?: number): [number, number, number] {
     if (this.persistent) {
       const size = stepWorkgroups(this.ctx, this.spec.name, { ...shape, hidden: 1 }, this.rows);
-      // The resident form walks row blocks y, y + size[1], ... in each workgroup (main).
+      // The resident form walks row blocks y, y + size[1], ... in each workgroup (residentWalk).
       if (this.resident) size[1] = Math.min(size[1], rowGroups ?? residentRowGroups(this.ctx, shape.numDirections));
       return size;
     }
