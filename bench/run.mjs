@@ -111,7 +111,7 @@ function table(rows) {
   const first = rows.filter((r) => r.mode === 'first-use');
   if (first.length) {
     out.push('', 'First use: createEngine to the first result of a fresh model (workload A, pipelines compiled):');
-    out.push(render(['cell', 'ms'], first.map((r) => [r.cell, fmt(r.ms, 0)])));
+    out.push(render(['cell', 'ms', 'kernels'], first.map((r) => [r.cell, fmt(r.ms, 0), r.persistent ? 'persistent' : 'per-step'])));
   }
   const work = rows.filter((r) => !['ceiling', 'first-use'].includes(r.mode));
   if (work.length) {

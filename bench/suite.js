@@ -133,8 +133,12 @@ export async function runSuite(lib, options = {}, log = () => {}, peers = null) 
       const model = fresh[cell]({ inputSize: w.inputSize, hiddenSize: w.hiddenSize, seed: 1 });
       const r = await model.forward(randomFloats(w.seqLen * w.batch * w.inputSize, 5), { batch: w.batch, seqLen: w.seqLen });
       const ms = performance.now() - s;
+      // Which kernels gave that result: under 'auto' the per-step ones while a resident form
+      // compiles in the background, whose end is awaited so that it takes no core from what follows.
+      const persistent = model.lastForwardStats?.dispatchesPerStep === 0;
+      await model.warmup(w.batch);
       fresh.destroy();
-      add({ engine: 'webrnn', backend: 'webgpu', workload: 'A', cell, mode: 'first-use', ms, minMs: ms, runs: 1, gflops: 0, ok: r.output.every(Number.isFinite), onGpu: true });
+      add({ engine: 'webrnn', backend: 'webgpu', workload: 'A', cell, mode: 'first-use', ms, minMs: ms, runs: 1, gflops: 0, ok: r.output.every(Number.isFinite), onGpu: true, persistent });
     }
   }
 
@@ -163,7 +167,10 @@ export async function runSuite(lib, options = {}, log = () => {}, peers = null) 
         const share = (gflops) => (gemmRate > 0 ? gflops / gemmRate : undefined);
         const base = { workload: name, cell };
 
-        // webrnn: the reference check on the first result, then the timed runs.
+        // webrnn: the reference check on the first result, then the timed runs, each with the
+        // kernels the model's option picks (warmup: not the per-step ones that 'auto' runs
+        // while a resident form compiles).
+        await model.warmup(w.batch);
         const first = await model.forward(x, shape);
         const ok = checkReference(lib, model, dict, x, w, first.output);
         if (modes.includes('infer') && engines.includes('webrnn')) {
@@ -176,6 +183,7 @@ export async function runSuite(lib, options = {}, log = () => {}, peers = null) 
           const trainer = engine[cell]({ inputSize: w.inputSize, hiddenSize: w.hiddenSize, outputSize: 1, seed: 1, ...kernel });
           const opts = { batch: w.batch, seqLen: w.seqLen, loss: 'mse', optimizer: { type: 'adam', lr: 1e-3 }, clipGradNorm: 1 };
           const losses = [];
+          await trainer.warmup(w.batch, { training: true });
           const t = await timeRuns(async () => losses.push((await trainer.trainStep(x, target, opts)).loss), runs, 0);
           // The same batch again and again: Adam must bring its loss down, and nothing may blow up.
           const learns = losses.every(Number.isFinite) && (losses.length < 2 || losses[losses.length - 1] < losses[0]);

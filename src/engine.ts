@@ -9,7 +9,7 @@ import { looksLikeSafetensors, readSafetensors } from './io/safetensors.js';
 import { checkFinite } from './model/parameters.js';
 import { measureCeilings, type CeilingOptions, type Ceilings } from './diagnostics/ceilings.js';
 import { GpuContext, type AdapterDescription, type GpuOptions } from './gpu/device.js';
-import { RecurrentModel } from './model/recurrent-model.js';
+import { RecurrentModel, type WarmupOptions } from './model/recurrent-model.js';
 import { parameterInfo, resolveSpec, type CellKind, type GruOptions, type LstmOptions, type RnnOptions } from './model/spec.js';
 
 /** Options of {@link createEngine}. */
@@ -177,9 +177,13 @@ export class Engine {
     return measureCeilings(this.ctx, options);
   }
 
-  /** Compile the pipelines `model` needs ahead of its first forward. */
-  warmup(model: RecurrentModel): Promise<void> {
-    return model.warmup();
+  /**
+   * Compile the pipelines `model` needs ahead of its first forward (with `training`, of its
+   * first gradient pass or training step too), for every batch variant: see
+   * {@link RecurrentModel.warmup}.
+   */
+  warmup(model: RecurrentModel, options: WarmupOptions = {}): Promise<void> {
+    return model.warmup(undefined, options);
   }
 
   /** Destroy every model and the device (unless the device was passed in by the caller). */

@@ -10,7 +10,7 @@
 export { createEngine, Engine, type EngineOptions } from './engine.js';
 export type { AdapterDescription, GpuOptions } from './gpu/device.js';
 export { RecurrentStream, type StreamOptions, type StreamStepOutput } from './model/stream.js';
-export { RecurrentModel, type ForwardOptions, type ForwardOutput, type GradientOptions, type GradientOutput } from './model/recurrent-model.js';
+export { RecurrentModel, type ForwardOptions, type ForwardOutput, type GradientOptions, type GradientOutput, type WarmupOptions } from './model/recurrent-model.js';
 export type {
   AdamConfig,
   LossKind,

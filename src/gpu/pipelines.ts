@@ -25,12 +25,31 @@ export class PipelineCache {
   private readonly pipelines = new Map<string, Promise<GPUComputePipeline>>();
   private readonly modules = new Map<string, GPUShaderModule>();
   private readonly layouts = new Map<string, { bindGroup: GPUBindGroupLayout; pipeline: GPUPipelineLayout }>();
+  /** Keys of kernel variants whose pipelines have all been created (see {@link whenCompiled}). */
+  private readonly compiledVariants = new Set<string>();
 
   constructor(private readonly device: GPUDevice) {}
 
   /** Number of distinct pipelines created so far. */
   get size(): number {
     return this.pipelines.size;
+  }
+
+  /**
+   * Record the kernel variant `key` (a key its user makes from everything its code depends on)
+   * as compiled once `kernels` resolves, for every model of this device to see through
+   * {@link compiled}. A failure records nothing and is left to those who await `kernels`.
+   */
+  whenCompiled(key: string, kernels: Promise<unknown>): void {
+    kernels.then(
+      () => this.compiledVariants.add(key),
+      () => undefined,
+    );
+  }
+
+  /** Whether the kernel variant `key` has compiled on this device (see {@link whenCompiled}). */
+  compiled(key: string): boolean {
+    return this.compiledVariants.has(key);
   }
 
   /** A bind group layout and its pipeline layout, created once per key. */

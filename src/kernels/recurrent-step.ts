@@ -93,6 +93,24 @@ export function autoPersistentSweep(ctx: GpuContext, m: { gates: number; onePhas
 }
 
 /**
+ * `persistent: 'auto'`: whether the resident form (forward or sweep) of hidden size H compiles
+ * in the background, the per-step kernels running each pass until it is ready, rather than
+ * holding up the pass that first needs it. Its product is unrolled for H, so on SwiftShader its
+ * compilation grows with H: a fresh model's first forward of 2 steps and one row took 104-172 ms
+ * at H <= 32 in Chromium, 251-297 at 64, 439-713 at 128, 1.1-2.0 s at 256 and 2.1-6.4 s at 512,
+ * against 109-141 ms with the per-step kernels at every H up to 128 (0.26-0.32 s at workload C).
+ * Pipeline compilation runs off the thread that records and submits (Chromium and Dawn in
+ * Node alike), so the per-step passes go on meanwhile, 1.3-1.9x slower while it takes one of
+ * two cores. Below H = 64 the resident form is compiled when needed, as the difference is small.
+ */
+export function residentCompilesInBackground(ctx: GpuContext, hidden: number): boolean {
+  return directProduct(ctx) && hidden >= RESIDENT_BACKGROUND_MIN_HIDDEN;
+}
+
+/** The smallest hidden size whose resident form compiles in the background (residentCompilesInBackground). */
+export const RESIDENT_BACKGROUND_MIN_HIDDEN = 64;
+
+/**
  * Invocations per workgroup of the persistent variant for hidden size H: one per unit up to
  * 256 (the guaranteed maxComputeInvocationsPerWorkgroup), in multiples of 64; larger H has
  * each invocation take several units.

@@ -23,7 +23,7 @@ import { useWideTile } from '../kernels/recurrent-step-backward.js';
 import { createLstmCellForward } from '../kernels/lstm-cell-forward.js';
 import { MatmulKernel } from '../kernels/matmul.js';
 import { createRnnCellForward } from '../kernels/rnn-cell-forward.js';
-import { autoPersistent, autoPersistentSweep, BATCH_TILE_ROWS, directProduct, forwardBatchTile, persistentWorkgroup, RESIDENT_MAX_HIDDEN, useBatchTile } from '../kernels/recurrent-step.js';
+import { autoPersistent, autoPersistentSweep, BATCH_TILE_ROWS, directProduct, forwardBatchTile, persistentWorkgroup, RESIDENT_MAX_HIDDEN, residentCompilesInBackground, useBatchTile } from '../kernels/recurrent-step.js';
 import { GradientPlan, type BackwardKernels } from '../schedule/backward.js';
 import { checkCount, ForwardPlan, type ForwardKernels, type ForwardStats, type LayerParameterBuffers, type ReadoutBuffers } from '../schedule/forward.js';
 import { checkFinite, defaultParameters, packLayer, unpackLayer, validateStateDict, type PackedLayer, type StateDict } from './parameters.js';
@@ -54,6 +54,12 @@ export interface ForwardOptions {
    * constants they are (zero), as autograd of packed sequences does.
    */
   seqLens?: ArrayLike<number>;
+}
+
+/** Options of {@link RecurrentModel.warmup}. */
+export interface WarmupOptions {
+  /** Also compile what {@link RecurrentModel.gradients} and {@link RecurrentModel.trainStep} run (default false). */
+  training?: boolean;
 }
 
 /** Result of {@link RecurrentModel.forward}. */
@@ -128,7 +134,7 @@ export class RecurrentModel {
   private readonly layers: LayerParameterBuffers[] = [];
   /** The linear read-out's weight [O, D·H] and bias [O], for models with one. */
   private readout: ReadoutBuffers | null = null;
-  /** Forward kernels per variant (batch tile, training), compiled on first use. */
+  /** Forward kernels per variant (variantKey: batch tile, training, persistent), compiled on first use. */
   private readonly kernels = new Map<string, Promise<ForwardKernels>>();
   private readonly backwardKernels = new Map<string, Promise<BackwardKernels>>();
   private readonly gradientPlans = new Map<string, GradientPlan>();
@@ -326,11 +332,21 @@ export class RecurrentModel {
   /**
    * The forward kernels for batches of `batch` rows over `seqLen` steps (the batch tile by
    * size and kernel: see forwardBatchTile; the direct product by the adapter: see directProduct; persistent by the model's
-   * option, which 'auto' resolves with autoPersistent).
+   * option, which 'auto' resolves with autoPersistent). Where 'auto' picks a resident form that
+   * compiles in the background (residentCompilesInBackground), the per-step kernels serve until
+   * it has compiled on this device, unless `wait` (warmup) asks for the resident form itself.
    */
-  private getKernels(batch: number, seqLen: number, training = false): Promise<ForwardKernels> {
+  private getKernels(batch: number, seqLen: number, training = false, wait = false): Promise<ForwardKernels> {
     const persistent = this.persistentFor(batch, seqLen);
-    return this.getKernelVariant(forwardBatchTile(this.ctx, this.cellFacts(batch, seqLen), persistent), persistent, training);
+    const facts = this.cellFacts(batch, seqLen);
+    const chosen = this.getKernelVariant(forwardBatchTile(this.ctx, facts, persistent), persistent, training);
+    if (wait || !persistent || !this.compilesInBackground() || this.ctx.pipelines.compiled(chosen.key)) return chosen.kernels;
+    return this.getKernelVariant(forwardBatchTile(this.ctx, facts, false), false, training).kernels;
+  }
+
+  /** Whether a resident form that 'auto' picks compiles in the background (see getKernels). */
+  private compilesInBackground(): boolean {
+    return this.spec.persistent === 'auto' && residentCompilesInBackground(this.ctx, this.spec.hiddenSize);
   }
 
   /** Whether a pass of `batch` rows and `seqLen` steps runs the persistent kernel. */
@@ -345,12 +361,21 @@ export class RecurrentModel {
     return { gates: gateCount(spec.kind), onePhase: spec.kind !== 'gru' || spec.linearBeforeReset, hidden: spec.hiddenSize, batch, seqLen };
   }
 
-  private getKernelVariant(batchTile: boolean, persistent: boolean, training: boolean): Promise<ForwardKernels> {
+  /**
+   * The key of a kernel variant of this model's cell on the device: everything its code
+   * depends on, so that models of the same cell share it (PipelineCache.compiled).
+   */
+  private variantKey(direction: 'forward' | 'backward', variant: object): string {
+    const { spec } = this;
+    return JSON.stringify([direction, spec.kind, spec.nonlinearity, spec.peepholes, spec.linearBeforeReset, variant]);
+  }
+
+  private getKernelVariant(batchTile: boolean, persistent: boolean, training: boolean): { key: string; kernels: Promise<ForwardKernels> } {
     const { spec, ctx } = this;
-    const key = `${batchTile}|${training}|${persistent}`;
+    const variant = { batchTile, training, cell: spec.cell, persistent, direct: directProduct(ctx), workgroup: persistentWorkgroup(spec.hiddenSize), hidden: spec.hiddenSize };
+    const key = this.variantKey('forward', variant);
     let kernels = this.kernels.get(key);
     if (!kernels) {
-      const variant = { batchTile, training, cell: spec.cell, persistent, direct: directProduct(ctx), workgroup: persistentWorkgroup(spec.hiddenSize), hidden: spec.hiddenSize };
       const cell =
         spec.kind === 'lstm'
           ? createLstmCellForward(ctx, { ...variant, peepholes: spec.peepholes })
@@ -361,23 +386,32 @@ export class RecurrentModel {
       // A failed compilation is not cached: the next call tries again.
       kernels.catch(() => this.kernels.delete(key));
       this.kernels.set(key, kernels);
+      ctx.pipelines.whenCompiled(key, kernels);
     }
-    return kernels;
+    return { key, kernels };
   }
 
   /**
    * The backward kernels for batches of `batch` rows over `seqLen` steps (the direct product's
    * row tile by size: 4 rows, or 8 rows and units from batches of 8; the resident sweep by the
    * model's option, which 'auto' resolves with autoPersistentSweep, where the sweep has that
-   * form: a software adapter, H ≤ 256, below the 4-row tile).
+   * form: a software adapter, H ≤ 256, below the 4-row tile). The resident sweep that 'auto'
+   * picks compiles in the background as the resident forward does (see getKernels).
    */
-  private getBackwardKernels(batch: number, seqLen: number): Promise<BackwardKernels> {
+  private getBackwardKernels(batch: number, seqLen: number, wait = false): Promise<BackwardKernels> {
+    const { spec, ctx } = this;
+    const possible = directProduct(ctx) && spec.hiddenSize <= RESIDENT_MAX_HIDDEN && !useBatchTile(batch);
+    const persistent = possible && (spec.persistent === 'auto' ? autoPersistentSweep(ctx, this.cellFacts(batch, seqLen)) : spec.persistent);
+    const chosen = this.getBackwardVariant(batch, persistent);
+    if (wait || !persistent || !this.compilesInBackground() || ctx.pipelines.compiled(chosen.key)) return chosen.kernels;
+    return this.getBackwardVariant(batch, false).kernels;
+  }
+
+  private getBackwardVariant(batch: number, persistent: boolean): { key: string; kernels: Promise<BackwardKernels> } {
     const { spec, ctx } = this;
     const direct = directProduct(ctx);
-    const possible = direct && spec.hiddenSize <= RESIDENT_MAX_HIDDEN && !useBatchTile(batch);
-    const persistent = possible && (spec.persistent === 'auto' ? autoPersistentSweep(ctx, this.cellFacts(batch, seqLen)) : spec.persistent);
     const variant = { direct, batchTile: useBatchTile(batch), wideTile: direct && useWideTile(batch), persistent, hidden: spec.hiddenSize };
-    const key = `${variant.direct}|${variant.batchTile}|${variant.wideTile}|${persistent}`;
+    const key = this.variantKey('backward', variant);
     let kernels = this.backwardKernels.get(key);
     if (!kernels) {
       const cell = spec.kind === 'lstm' ? createLstmCellBackward(ctx, variant) : spec.kind === 'gru' ? createGruCellBackward(ctx, variant) : createRnnCellBackward(ctx, spec.nonlinearity, variant);
@@ -385,24 +419,43 @@ export class RecurrentModel {
       // A failed compilation is not cached: the next call tries again.
       kernels.catch(() => this.backwardKernels.delete(key));
       this.backwardKernels.set(key, kernels);
+      ctx.pipelines.whenCompiled(key, kernels);
     }
-    return kernels;
+    return { key, kernels };
   }
 
   /**
-   * Compile this model's pipelines now rather than on the first forward: those for batches of
-   * `batch` rows, or (default) every variant.
+   * Compile this model's pipelines now rather than on the first call: those for batches of
+   * `batch` rows, or (default) every variant; with `training`, also those of
+   * {@link gradients} and {@link trainStep} (their forward and backward kernels). Afterwards
+   * every such call runs the kernels `persistent` chose, where 'auto' would otherwise run the
+   * per-step kernels while a resident form compiles in the background.
    */
-  async warmup(batch?: number): Promise<void> {
+  async warmup(batch?: number, options: WarmupOptions = {}): Promise<void> {
     this.assertAlive('warmup');
+    checkOptions('warmup', options, ['training']);
+    if (options.training !== undefined && typeof options.training !== 'boolean') throw new WebRnnError('invalid-option', `warmup: training must be a boolean, got ${String(options.training)}`);
     // A sequence (several steps) and a stream (one step a call) may take different kernels.
     const batches = batch === undefined ? [1, BATCH_TILE_ROWS, 64] : [checkCount('batch', batch)];
-    await Promise.all(batches.flatMap((b) => [1, 2].map((seqLen) => this.getKernels(b, seqLen))));
+    await Promise.all(
+      batches.flatMap((b) =>
+        [1, 2].flatMap((seqLen) => [this.getKernels(b, seqLen, false, true), ...(options.training ? [this.getKernels(b, seqLen, true, true), this.getBackwardKernels(b, seqLen, true)] : [])]),
+      ),
+    );
   }
 
-  /** The cached plan of `key` in `plans`, made by `create` on a miss (least recently used evicted). */
-  private cachedPlan<P extends { destroy(): void }>(plans: Map<string, P>, key: string, create: () => P): P {
+  /**
+   * The cached plan of `key` in `plans`, made by `create` on a miss (least recently used
+   * evicted) or where the cached plan is not `current` (built on kernels that are no longer
+   * the ones to run: the per-step kernels once a resident form has compiled).
+   */
+  private cachedPlan<P extends { destroy(): void }>(plans: Map<string, P>, key: string, create: () => P, current: (plan: P) => boolean): P {
     let plan = plans.get(key);
+    if (plan && !current(plan)) {
+      plans.delete(key);
+      plan.destroy();
+      plan = undefined;
+    }
     if (plan) {
       plans.delete(key);
     } else {
@@ -464,7 +517,7 @@ export class RecurrentModel {
       this.assertAlive('forward', true);
       const kernels = await this.getKernels(B, T);
       this.assertAlive('forward', true);
-      const plan = this.cachedPlan(this.plans, `${B}x${T}`, () => new ForwardPlan(this.ctx, spec, kernels, this.layers, B, T, this.readout));
+      const plan = this.cachedPlan(this.plans, `${B}x${T}`, () => new ForwardPlan(this.ctx, spec, kernels, this.layers, B, T, this.readout), (p) => p.kernels === kernels);
       writeFloats(this.ctx, plan.x, xSeq);
       if (h0) writeFloats(this.ctx, plan.h0, h0);
       if (c0 && plan.c) writeFloats(this.ctx, plan.c, c0);
@@ -548,7 +601,12 @@ export class RecurrentModel {
       this.assertAlive('gradients', true);
       const [forwardKernels, backwardKernels] = await Promise.all([this.getKernels(B, T, true), this.getBackwardKernels(B, T)]);
       this.assertAlive('gradients', true);
-      const plan = this.cachedPlan(this.gradientPlans, `${B}x${T}`, () => new GradientPlan(this.ctx, spec, forwardKernels, backwardKernels, this.layers, B, T, this.readout));
+      const plan = this.cachedPlan(
+        this.gradientPlans,
+        `${B}x${T}`,
+        () => new GradientPlan(this.ctx, spec, forwardKernels, backwardKernels, this.layers, B, T, this.readout),
+        (p) => p.uses(forwardKernels, backwardKernels),
+      );
       writeFloats(this.ctx, plan.forward.x, xSeq);
       if (h0) writeFloats(this.ctx, plan.forward.h0, h0);
       if (c0 && plan.forward.c) writeFloats(this.ctx, plan.forward.c, c0);
@@ -696,7 +754,7 @@ export class RecurrentModel {
           gradients.destroy();
           throw e;
         }
-      });
+      }, (p) => p.gradients.uses(forwardKernels, backwardKernels));
       writeFloats(ctx, plan.gradients.forward.x, xSeq);
       if (h0) writeFloats(ctx, plan.gradients.forward.h0, h0);
       if (c0 && plan.gradients.forward.c) writeFloats(ctx, plan.gradients.forward.c, c0);

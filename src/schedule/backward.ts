@@ -98,7 +98,7 @@ export class GradientPlan {
     private readonly ctx: GpuContext,
     private readonly spec: ModelSpec,
     forwardKernels: ForwardKernels,
-    private readonly kernels: BackwardKernels,
+    readonly kernels: BackwardKernels,
     layers: readonly LayerParameterBuffers[],
     readonly batch: number,
     readonly seqLen: number,
@@ -261,6 +261,11 @@ export class GradientPlan {
     this.forward.encodeInitialStates(encoder, hasH0, hasC0);
     if (!hasGradHN) encoder.clearBuffer(this.gradHN, 0, this.forward.resultSizes.state * 4);
     if (this.carry && !(this.spec.kind === 'lstm' && hasGradCN)) encoder.clearBuffer(this.carry);
+  }
+
+  /** Whether this plan runs these forward and backward kernels. */
+  uses(forwardKernels: ForwardKernels, backwardKernels: BackwardKernels): boolean {
+    return this.forward.kernels === forwardKernels && this.kernels === backwardKernels;
   }
 
   /** Sweep dispatches per layer: T + 1, or one for the resident (persistent) sweep. */

@@ -92,7 +92,7 @@ export class ForwardPlan {
   constructor(
     private readonly ctx: GpuContext,
     private readonly spec: ModelSpec,
-    private readonly kernels: ForwardKernels,
+    readonly kernels: ForwardKernels,
     layers: readonly LayerParameterBuffers[],
     readonly batch: number,
     readonly seqLen: number,

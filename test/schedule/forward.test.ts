@@ -117,6 +117,8 @@ describe('one submit per forward pass', () => {
     ];
     for (const [name, make, batch, T, onSoftware, onGpu] of cases) {
       const model = make();
+      // The choice itself, not the per-step kernels that run while a resident form compiles.
+      await model.warmup(batch);
       await model.forward(randomFloats(rng, T * batch * 3), { batch, seqLen: T });
       expect(model.lastForwardStats?.dispatchesPerStep === 0, `${name}: persistent`).toBe(software ? onSoftware : onGpu);
       model.destroy();
@@ -155,12 +157,64 @@ describe('one submit per forward pass', () => {
     model.destroy();
   });
 
+  it("'auto' runs the per-step kernels while the resident form compiles in the background (software adapters, H >= 64), then the resident form", async () => {
+    const [I, H, B, T] = [3, 70, 2, 3];
+    const software = engine.info.software;
+    const make = (): RecurrentModel => engine.rnn({ inputSize: I, hiddenSize: H });
+    const model = make();
+    const dict = randomStateDict(model.spec, rng);
+    model.loadStateDict(dict);
+    const x = randomFloats(rng, T * B * I);
+    const ref = recurrentForwardReference(model.spec, dict, x, { batch: B, seqLen: T });
+    const persistent = (m: RecurrentModel): boolean => m.lastForwardStats?.dispatchesPerStep === 0;
+
+    const first = await model.forward(x, { batch: B, seqLen: T });
+    expect(persistent(model), 'first forward persistent').toBe(!software);
+    expectClose(`first forward (seed ${seed})`, first.output, ref.output);
+    expectClose(`first forward hN (seed ${seed})`, first.hN, ref.hN);
+    await model.warmup(B);
+    const memory = engine.memory;
+    const second = await model.forward(x, { batch: B, seqLen: T });
+    expect(persistent(model), 'forward after warmup persistent').toBe(true);
+    expectClose(`forward after warmup (seed ${seed})`, second.output, ref.output);
+    expectClose(`forward after warmup hN (seed ${seed})`, second.hN, ref.hN);
+    // The plan of the shape was rebuilt on the resident kernels, the per-step one released.
+    expect(engine.memory.buffers).toBe(memory.buffers);
+
+    // Compiled on the device, the resident form serves another model of the cell and size at once.
+    const other = make();
+    other.loadStateDict(dict);
+    const third = await other.forward(x, { batch: B, seqLen: T });
+    expect(persistent(other), "another model's first forward persistent").toBe(true);
+    expectClose(`another model (seed ${seed})`, third.output, ref.output);
+    // persistent: true waits for its kernel rather than running another.
+    const forced = engine.rnn({ inputSize: I, hiddenSize: H + 1, persistent: true });
+    await forced.forward(randomFloats(rng, T * B * I), { batch: B, seqLen: T });
+    expect(persistent(forced), 'persistent: true').toBe(true);
+    for (const m of [model, other, forced]) m.destroy();
+  });
+
   it('model.warmup(batch) compiles the kernels of that batch', async () => {
     const model = engine.lstm({ inputSize: 3, hiddenSize: 12 });
     await model.warmup(9);
     const before = snapshot();
     await model.forward(randomFloats(rng, 5 * 9 * 3), { batch: 9, seqLen: 5 });
     expect(snapshot().pipelines - before.pipelines).toBe(0);
+    model.destroy();
+  });
+
+  it('model.warmup(batch, { training: true }) compiles what gradients runs too; bad warmup options are refused', async () => {
+    const [I, H, B, T] = [3, 66, 2, 4];
+    const model = engine.lstm({ inputSize: I, hiddenSize: H });
+    await model.warmup(B, { training: true });
+    const before = snapshot();
+    const x = randomFloats(rng, T * B * I);
+    await model.gradients(x, { batch: B, seqLen: T, gradOutput: randomFloats(rng, T * B * H) });
+    await model.forward(x, { batch: B, seqLen: T });
+    expect(snapshot().pipelines - before.pipelines).toBe(0);
+    await expect(model.warmup(B, { training: 'yes' } as never)).rejects.toThrow(/training must be a boolean/);
+    await expect(model.warmup(B, { train: true } as never)).rejects.toThrow(/unknown option 'train'/);
+    await expect(model.warmup(0)).rejects.toThrow(/batch/);
     model.destroy();
   });
 

@@ -226,6 +226,8 @@ describe('trainStep options and errors', () => {
     ];
     for (const [name, make, B, onSoftware, onGpu] of cases) {
       const model = make();
+      // The choice itself, not the per-step kernels that run while a resident form compiles.
+      await model.warmup(B, { training: true });
       const counts: number[] = [];
       for (const T of [4, 7]) {
         await model.trainStep(randomFloats(rng, T * B * 2), randomFloats(rng, T * B), { batch: B, seqLen: T, loss: 'mse', optimizer: { type: 'sgd', lr: 0.01 } });
@@ -234,6 +236,34 @@ describe('trainStep options and errors', () => {
       expect(counts[1] - counts[0], name).toBe(software ? onSoftware : onGpu);
       model.destroy();
     }
+  });
+
+  it("'auto': the first steps run the per-step forward and sweep while their resident forms compile in the background (software adapters, H >= 64); warmup with training compiles them", async () => {
+    const [I, H, O, B, T] = [2, 65, 1, 1, 4];
+    const software = engine.info.software;
+    const model = engine.lstm({ inputSize: I, hiddenSize: H, outputSize: O, seed });
+    const params: Record<string, Float64Array> = {};
+    for (const [k, v] of Object.entries(await model.stateDict())) params[k] = Float64Array.from(v);
+    const state: ReferenceOptimizerState = {};
+    const optimizer: OptimizerConfig = { type: 'adam', lr: 0.01 };
+    const dispatches: number[] = [];
+    for (let step = 1; step <= 2; step++) {
+      // The resident forms are ready from the second step on.
+      if (step === 2) await model.warmup(B, { training: true });
+      const x = randomFloats(rng, T * B * I);
+      const target = randomFloats(rng, T * B * O);
+      const got = await model.trainStep(x, target, { batch: B, seqLen: T, loss: 'mse', optimizer, returnGradNorm: true });
+      dispatches.push(model.lastTrainStats!.dispatches);
+      const ref = trainStepReference(model.spec, params, state, step, x, target, { batch: B, seqLen: T, loss: 'mse', lossOn: 'all', mask: new Float32Array(T * B).fill(1), optimizer: resolveOptimizer(optimizer), maxNorm: 0, clipValue: 0 });
+      const label = `step ${step} (seed ${seed})`;
+      expectClose(`${label}: loss`, [got.loss!], [ref.loss]);
+      expectClose(`${label}: grad norm`, [got.gradNorm!], [ref.gradNorm]);
+      const after = await model.stateDict();
+      for (const name of Object.keys(params)) expectClose(`${label}: ${name}`, after[name], params[name]);
+    }
+    // Per step, one forward and one sweep dispatch (the sweep one more); the resident forms one each.
+    expect(dispatches[0] - dispatches[1], 'dispatches the resident forms save').toBe(software ? 2 * T - 1 : 0);
+    model.destroy();
   });
 
   it('a step with nothing to read back still trains', async () => {
