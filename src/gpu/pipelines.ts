@@ -25,8 +25,9 @@ export class PipelineCache {
   private readonly pipelines = new Map<string, Promise<GPUComputePipeline>>();
   private readonly modules = new Map<string, GPUShaderModule>();
   private readonly layouts = new Map<string, { bindGroup: GPUBindGroupLayout; pipeline: GPUPipelineLayout }>();
-  /** Keys of kernel variants whose pipelines have all been created (see {@link whenCompiled}). */
+  /** Keys of kernel variants whose pipelines have all been created, or whose creation failed (see {@link whenCompiled}). */
   private readonly compiledVariants = new Set<string>();
+  private readonly failedVariants = new Set<string>();
 
   constructor(private readonly device: GPUDevice) {}
 
@@ -37,19 +38,28 @@ export class PipelineCache {
 
   /**
    * Record the kernel variant `key` (a key its user makes from everything its code depends on)
-   * as compiled once `kernels` resolves, for every model of this device to see through
-   * {@link compiled}. A failure records nothing and is left to those who await `kernels`.
+   * as compiled once `kernels` resolves, or as failed once it rejects, for every model of this
+   * device to see through {@link compiled} and {@link failed}. The error itself is left to those
+   * who await `kernels`.
    */
   whenCompiled(key: string, kernels: Promise<unknown>): void {
     kernels.then(
-      () => this.compiledVariants.add(key),
-      () => undefined,
+      () => {
+        this.failedVariants.delete(key);
+        this.compiledVariants.add(key);
+      },
+      () => this.failedVariants.add(key),
     );
   }
 
   /** Whether the kernel variant `key` has compiled on this device (see {@link whenCompiled}). */
   compiled(key: string): boolean {
     return this.compiledVariants.has(key);
+  }
+
+  /** Whether the last compilation of the kernel variant `key` on this device failed (see {@link whenCompiled}). */
+  failed(key: string): boolean {
+    return this.failedVariants.has(key);
   }
 
   /** A bind group layout and its pipeline layout, created once per key. */

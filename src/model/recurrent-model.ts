@@ -334,14 +334,23 @@ export class RecurrentModel {
    * size and kernel: see forwardBatchTile; the direct product by the adapter: see directProduct; persistent by the model's
    * option, which 'auto' resolves with autoPersistent). Where 'auto' picks a resident form that
    * compiles in the background (residentCompilesInBackground), the per-step kernels serve until
-   * it has compiled on this device, unless `wait` (warmup) asks for the resident form itself.
+   * it has compiled on this device, unless `wait` (warmup) asks for the resident form itself;
+   * where its compilation failed, they go on serving (warmup tries it again and reports why).
    */
   private getKernels(batch: number, seqLen: number, training = false, wait = false): Promise<ForwardKernels> {
     const persistent = this.persistentFor(batch, seqLen);
     const facts = this.cellFacts(batch, seqLen);
-    const chosen = this.getKernelVariant(forwardBatchTile(this.ctx, facts, persistent), persistent, training);
-    if (wait || !persistent || !this.compilesInBackground() || this.ctx.pipelines.compiled(chosen.key)) return chosen.kernels;
-    return this.getKernelVariant(forwardBatchTile(this.ctx, facts, false), false, training).kernels;
+    const batchTile = forwardBatchTile(this.ctx, facts, persistent);
+    if (!wait && persistent && this.compilesInBackground()) {
+      const { pipelines } = this.ctx;
+      const { key } = this.forwardVariant(batchTile, true, training);
+      if (!pipelines.compiled(key)) {
+        // Started unless it failed before on this device (warmup tries again and reports why).
+        if (!pipelines.failed(key)) this.getKernelVariant(batchTile, true, training);
+        return this.getKernelVariant(forwardBatchTile(this.ctx, facts, false), false, training);
+      }
+    }
+    return this.getKernelVariant(batchTile, persistent, training);
   }
 
   /** Whether a resident form that 'auto' picks compiles in the background (see getKernels). */
@@ -370,10 +379,16 @@ export class RecurrentModel {
     return JSON.stringify([direction, spec.kind, spec.nonlinearity, spec.peepholes, spec.linearBeforeReset, variant]);
   }
 
-  private getKernelVariant(batchTile: boolean, persistent: boolean, training: boolean): { key: string; kernels: Promise<ForwardKernels> } {
+  /** The forward kernel variant of these choices and its key (variantKey). */
+  private forwardVariant(batchTile: boolean, persistent: boolean, training: boolean) {
     const { spec, ctx } = this;
     const variant = { batchTile, training, cell: spec.cell, persistent, direct: directProduct(ctx), workgroup: persistentWorkgroup(spec.hiddenSize), hidden: spec.hiddenSize };
-    const key = this.variantKey('forward', variant);
+    return { variant, key: this.variantKey('forward', variant) };
+  }
+
+  private getKernelVariant(batchTile: boolean, persistent: boolean, training: boolean): Promise<ForwardKernels> {
+    const { spec, ctx } = this;
+    const { variant, key } = this.forwardVariant(batchTile, persistent, training);
     let kernels = this.kernels.get(key);
     if (!kernels) {
       const cell =
@@ -388,7 +403,7 @@ export class RecurrentModel {
       this.kernels.set(key, kernels);
       ctx.pipelines.whenCompiled(key, kernels);
     }
-    return { key, kernels };
+    return kernels;
   }
 
   /**
@@ -402,16 +417,26 @@ export class RecurrentModel {
     const { spec, ctx } = this;
     const possible = directProduct(ctx) && spec.hiddenSize <= RESIDENT_MAX_HIDDEN && !useBatchTile(batch);
     const persistent = possible && (spec.persistent === 'auto' ? autoPersistentSweep(ctx, this.cellFacts(batch, seqLen)) : spec.persistent);
-    const chosen = this.getBackwardVariant(batch, persistent);
-    if (wait || !persistent || !this.compilesInBackground() || ctx.pipelines.compiled(chosen.key)) return chosen.kernels;
-    return this.getBackwardVariant(batch, false).kernels;
+    if (!wait && persistent && this.compilesInBackground()) {
+      const { key } = this.backwardVariant(batch, true);
+      if (!ctx.pipelines.compiled(key)) {
+        if (!ctx.pipelines.failed(key)) this.getBackwardVariant(batch, true);
+        return this.getBackwardVariant(batch, false);
+      }
+    }
+    return this.getBackwardVariant(batch, persistent);
   }
 
-  private getBackwardVariant(batch: number, persistent: boolean): { key: string; kernels: Promise<BackwardKernels> } {
+  /** The backward kernel variant of these choices and its key (variantKey). */
+  private backwardVariant(batch: number, persistent: boolean) {
+    const direct = directProduct(this.ctx);
+    const variant = { direct, batchTile: useBatchTile(batch), wideTile: direct && useWideTile(batch), persistent, hidden: this.spec.hiddenSize };
+    return { variant, key: this.variantKey('backward', variant) };
+  }
+
+  private getBackwardVariant(batch: number, persistent: boolean): Promise<BackwardKernels> {
     const { spec, ctx } = this;
-    const direct = directProduct(ctx);
-    const variant = { direct, batchTile: useBatchTile(batch), wideTile: direct && useWideTile(batch), persistent, hidden: spec.hiddenSize };
-    const key = this.variantKey('backward', variant);
+    const { variant, key } = this.backwardVariant(batch, persistent);
     let kernels = this.backwardKernels.get(key);
     if (!kernels) {
       const cell = spec.kind === 'lstm' ? createLstmCellBackward(ctx, variant) : spec.kind === 'gru' ? createGruCellBackward(ctx, variant) : createRnnCellBackward(ctx, spec.nonlinearity, variant);
@@ -421,7 +446,7 @@ export class RecurrentModel {
       this.backwardKernels.set(key, kernels);
       ctx.pipelines.whenCompiled(key, kernels);
     }
-    return { key, kernels };
+    return kernels;
   }
 
   /**

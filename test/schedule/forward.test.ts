@@ -203,6 +203,43 @@ describe('one submit per forward pass', () => {
     model.destroy();
   });
 
+  it("'auto' goes on with the per-step kernels where the resident form fails to compile, without trying again; warmup reports the failure", async () => {
+    const fresh = await createEngine();
+    const device = fresh.device;
+    // Every resident module (the one whose code holds the unrolled product) fails to build.
+    const resident = new WeakSet<GPUShaderModule>();
+    const createModule = device.createShaderModule.bind(device);
+    device.createShaderModule = (desc) => {
+      const module = createModule(desc);
+      if (desc.code.includes('fn residentProduct')) resident.add(module);
+      return module;
+    };
+    let attempts = 0;
+    const createPipeline = device.createComputePipelineAsync.bind(device);
+    device.createComputePipelineAsync = (desc) => {
+      if (!resident.has(desc.compute.module)) return createPipeline(desc);
+      attempts++;
+      return Promise.reject(new Error('refused by the test'));
+    };
+    try {
+      const [I, H, B, T] = [3, 68, 2, 3];
+      const model = fresh.rnn({ inputSize: I, hiddenSize: H });
+      const dict = randomStateDict(model.spec, rng);
+      model.loadStateDict(dict);
+      for (let call = 0; call < 3; call++) {
+        const x = randomFloats(rng, T * B * I);
+        const r = await model.forward(x, { batch: B, seqLen: T });
+        expect(model.lastForwardStats?.dispatchesPerStep, `call ${call}: per-step`).toBeGreaterThan(0);
+        expectClose(`call ${call} (seed ${seed})`, r.output, recurrentForwardReference(model.spec, dict, x, { batch: B, seqLen: T }).output);
+      }
+      expect(attempts, 'resident pipelines tried').toBe(fresh.info.software ? 1 : 0);
+      if (fresh.info.software) await expect(model.warmup(B)).rejects.toThrow(/could not be created: refused by the test/);
+      else await model.warmup(B);
+    } finally {
+      fresh.destroy();
+    }
+  });
+
   it('model.warmup(batch, { training: true }) compiles what gradients runs too; bad warmup options are refused', async () => {
     const [I, H, B, T] = [3, 66, 2, 4];
     const model = engine.lstm({ inputSize: I, hiddenSize: H });
