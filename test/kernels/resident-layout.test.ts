@@ -1,11 +1,12 @@
 // The resident form's layout choices, which need no adapter: how many units an invocation takes
 // and where their weights live (residentSplit) within WGSL's limits, how the generated product
 // reads them (residentProductSource), and when a forward pass takes the batch tile
-// (forwardBatchTile) and over how many workgroups its rows go (residentRowGroups). The kernels built from them are checked against the reference in the
-// cell forward tests (persistentCases).
+// (forwardBatchTile), over how many workgroups its rows go (residentRowGroups) and whether
+// 'auto' compiles it in the background (residentCompilesInBackground). The kernels built from
+// them are checked against the reference in the cell forward tests (persistentCases).
 import { describe, expect, it } from 'vitest';
 import type { GpuContext } from '../../src/gpu/device.js';
-import { forwardBatchTile, residentFits, residentProductSource, residentRowGroups, residentSplit } from '../../src/kernels/recurrent-step.js';
+import { forwardBatchTile, residentCompilesInBackground, residentFits, residentProductSource, residentRowGroups, residentSplit } from '../../src/kernels/recurrent-step.js';
 
 // Floats a weight: the LSTM's vec4f of gates, the GRU's three gates (GATES3), the Elman cell's one.
 const CELLS = [
@@ -150,5 +151,18 @@ describe('residentRowGroups', () => {
     expect(residentRowGroups(on(1), 2)).toBe(1);
     expect(residentRowGroups(on(undefined), 1)).toBe(4);
     expect(residentRowGroups(on(undefined), 2)).toBe(2);
+  });
+});
+
+describe('residentCompilesInBackground', () => {
+  const software = { info: { software: true } } as unknown as GpuContext;
+  const gpu = { info: { software: false } } as unknown as GpuContext;
+
+  it("has 'auto' compile the resident form in the background on software adapters from H = 64, where its compilation measured slow", () => {
+    expect(residentCompilesInBackground(software, 63)).toBe(false);
+    expect(residentCompilesInBackground(software, 64)).toBe(true);
+    expect(residentCompilesInBackground(software, 512)).toBe(true);
+    // GPUs have no resident form: their persistent kernel is the staged one, compiled when needed.
+    expect(residentCompilesInBackground(gpu, 256)).toBe(false);
   });
 });
