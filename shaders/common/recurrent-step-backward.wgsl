@@ -126,23 +126,31 @@ const ROWS: u32 = 1u;
 #if RESIDENT
 // RESIDENT: the whole sweep of a layer in one dispatch on a CPU adapter, the mirror of the
 // forward kernels' resident form (see common/recurrent-step.wgsl for why it is fast on
-// SwiftShader). Workgroup (0, y, d) owns rows b0 = ROWS y .. b0 + ROWS - 1 of direction d;
-// invocation x owns units j = x RES_U .. x RES_U + RES_U - 1 (the workgroup has at least
-// H / RES_U invocations). Before the first dispatch-step it copies into private memory the
-// weights through which the later gradients reach h_t[., j]: wRes[m RES_U + u] = the gates of
-// W_hh[g*H + m, j] (whhGates(d, j, m)). Each step it copies its own units' later gradients
-// into sRes (it wrote them itself on the step before), and the product over m is unrolled
-// with constant indices (the loader adds RES_H, RES_U and residentProduct). No invocation
-// reads another's storage: only sRes is shared, between two barriers. Each term broadcasts G
-// gradients (4 G with BATCH_TILE) from workgroup memory where the forward form broadcasts one
-// h, and on SwiftShader those broadcasts set the pace, so each serves the RES_U units of the
-// invocation; with one unit an invocation the sweep measured 1.3-1.5x faster than the
-// per-step kernels at one row and 1.6x slower at 16, so the model takes it below the batch
-// tile only.
+// SwiftShader). Workgroup (0, y, d) of (1, Y, D) takes row blocks b0 = ROWS y, ROWS (y + Y), ..
+// of direction d one after another (residentWalk), so that its copy of the weights serves
+// them all; invocation x owns units j = x RES_U .. x RES_U + RES_U - 1 (the workgroup has at
+// least H / RES_U invocations). Before the first block it copies the weights through which the
+// later gradients reach h_t[., j], weight i = m RES_U + u = the gates of W_hh[g*H + m, j]
+// (whhGates(d, j, m)): the first RES_WP into private memory (wRes), the next RES_WM into
+// main's function variable, the rest into residentWalk's, as the forward form does (WGSL
+// bounds each at 8192 bytes; the loader adds RES_H, RES_U, RES_WP, RES_WM, RES_WW and
+// residentProduct, with the forward's units, residentSplit). Each step it copies its own
+// units' later gradients into sRes (it wrote them itself on the step before), and the product
+// over m is unrolled with constant indices. No invocation reads another's storage: only sRes
+// is shared, between two barriers. Each term broadcasts G gradients (4 G with BATCH_TILE) from
+// workgroup memory where the forward form broadcasts one h, and on SwiftShader those
+// broadcasts set the pace, so each serves the RES_U units of the invocation: for the Elman
+// cell, eight units an invocation, the sweep measured faster than the per-step kernels at
+// every batch; for the gated cells only below 4 rows up to H = 256 (autoPersistentSweep). The
+// model runs it one row a workgroup.
 #if GATED
-var<private> wRes: array<vec4f, RES_H * RES_U>;
+var<private> wRes: array<vec4f, RES_WP>;
+alias ResMain = array<vec4f, max(RES_WM, 1u)>;
+alias ResWalk = array<vec4f, max(RES_WW, 1u)>;
 #else
-var<private> wRes: array<f32, RES_H * RES_U>;
+var<private> wRes: array<f32, RES_WP>;
+alias ResMain = array<f32, max(RES_WM, 1u)>;
+alias ResWalk = array<f32, max(RES_WW, 1u)>;
 #endif
 // sRes[m]: the later gradients of unit m, gates in components (the Elman cell: its one gate),
 // per row (column r, component r for the Elman cell) with BATCH_TILE.
@@ -169,14 +177,20 @@ fn residentTerm(w: f32, g: f32) -> f32 { return w * g; }
 #endif
 #endif
 
-fn loadResident(d: u32, x: u32) {
+// Before the first row block: the weights of the invocation's units (clamped to H - 1 past H,
+// whose results are dropped), weight i into wRes, main's variable (w2) or residentWalk's (w3).
+fn loadResident(d: u32, x: u32, w2: ptr<function, ResMain>, w3: ptr<function, ResWalk>) {
   for (var u = 0u; u < RES_U; u++) {
     let jc = min(x * RES_U + u, p.hidden - 1u);
+    for (var m = 0u; m < RES_H; m++) {
 #if GATED
-    for (var m = 0u; m < RES_H; m++) { wRes[m * RES_U + u] = whhGates(d, jc, m); }
+      let w = whhGates(d, jc, m);
 #else
-    for (var m = 0u; m < RES_H; m++) { wRes[m * RES_U + u] = whhGates(d, jc, m).x; }
+      let w = whhGates(d, jc, m).x;
 #endif
+      let i = m * RES_U + u;
+      if (i < RES_WP) { wRes[i] = w; } else if (i < RES_WP + RES_WM) { (*w2)[i - RES_WP] = w; } else { (*w3)[i - RES_WP - RES_WM] = w; }
+    }
   }
 }
 
@@ -214,34 +228,41 @@ fn stageOwnLater(b0: u32, d: u32, j: u32) {
 // The gradients reaching h_t[b0 + r, j] through W_hh from the later step for the invocation's
 // units (element u: unit x RES_U + u; component r of vec4f(element): row b0 + r, the one row
 // without BATCH_TILE). Called in uniform control flow by every invocation.
-fn residentLaterGrads(b0: u32, d: u32, x: u32) -> array<ResAcc, RES_U> {
+fn residentLaterGrads(b0: u32, d: u32, x: u32, w2: ptr<function, ResMain>, w3: ptr<function, ResWalk>) -> array<ResAcc, RES_U> {
   for (var u = 0u; u < RES_U; u++) { stageOwnLater(b0, d, x * RES_U + u); }
   workgroupBarrier();
-  let acc = residentProduct();
+  let acc = residentProduct(w2, w3);
   workgroupBarrier();
   return acc;
 }
 
-// Workgroup (0, y, d): every dispatch-step s = 0 .. T of rows ROWS y .. of direction d.
-@compute @workgroup_size(WG)
-fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
-  let x = lid.x;
-  let d = wid.z;
-  let b0 = wid.y * ROWS;
-  loadResident(d, x);
-  for (var s = 0u; s <= p.seqLen; s++) {
-    curStep = s;
-    let accs = residentLaterGrads(b0, d, x);
-    for (var u = 0u; u < RES_U; u++) {
-      let j = x * RES_U + u;
-      if (j >= p.hidden) { break; }
-      let rec = vec4f(accs[u]);
-      for (var r = 0u; r < ROWS; r++) {
-        if (b0 + r >= p.batch) { break; }
-        unitStep(b0 + r, d, j, rec[r]);
+// The whole sweep of invocation x of workgroup (0, y, d), `groups` workgroups along the rows:
+// row blocks y, y + groups, .. one after another, every dispatch-step s = 0 .. T of each. A
+// function of its own, so that its function variable adds to main's (w2) for the weights.
+fn residentWalk(x: u32, y: u32, d: u32, groups: u32, w2: ptr<function, ResMain>) {
+  var wResWalk: ResWalk;
+  loadResident(d, x, w2, &wResWalk);
+  for (var b0 = y * ROWS; b0 < p.batch; b0 += groups * ROWS) {
+    for (var s = 0u; s <= p.seqLen; s++) {
+      curStep = s;
+      let accs = residentLaterGrads(b0, d, x, w2, &wResWalk);
+      for (var u = 0u; u < RES_U; u++) {
+        let j = x * RES_U + u;
+        if (j >= p.hidden) { break; }
+        let rec = vec4f(accs[u]);
+        for (var r = 0u; r < ROWS; r++) {
+          if (b0 + r >= p.batch) { break; }
+          unitStep(b0 + r, d, j, rec[r]);
+        }
       }
     }
   }
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  var wResMain: ResMain;
+  residentWalk(lid.x, wid.y, wid.z, nwg.y, &wResMain);
 }
 #elif DIRECT
 // DIRECT (see the forward prelude): the later gradients read straight from memory, no staging

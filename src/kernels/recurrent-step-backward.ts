@@ -10,7 +10,7 @@ import { ShaderStage } from '../gpu/constants.js';
 import type { GpuContext } from '../gpu/device.js';
 import { packUniform, parseUniformLayout, preprocessWgsl, type UniformLayout } from '../gpu/shader.js';
 import { packedGateStride } from '../model/spec.js';
-import { BATCH_TILE_ROWS, CELL_WORKGROUP, checkExtents, RESIDENT_MAX_HIDDEN, residentProductSource, residentUnits, residentWorkgroup, stepParams, stepWorkgroups, type CellStepShape } from './recurrent-step.js';
+import { BATCH_TILE_ROWS, CELL_WORKGROUP, checkExtents, residentFits, residentProductSource, residentRowGroups, residentSplit, residentWorkgroup, stepParams, stepWorkgroups, type CellStepShape } from './recurrent-step.js';
 
 export const CELL_BACKWARD_UNIFORM_LAYOUT: UniformLayout = parseUniformLayout(commonSource);
 
@@ -72,9 +72,9 @@ export interface CellBackwardVariant {
   wideTile?: boolean;
   /**
    * With `direct`: the whole sweep of a layer in one dispatch, in the resident form (W_hh in
-   * each invocation's private memory, the product unrolled over H; see
-   * shaders/common/recurrent-step-backward.wgsl), built for hidden size `hidden` alone, which
-   * must be at most 256 (one workgroup holds every unit). Default false.
+   * each invocation's private memory and function variables, the product unrolled over H; see
+   * shaders/common/recurrent-step-backward.wgsl), built for hidden size `hidden` alone, whose
+   * weights must fit (residentFits: up to 512; one workgroup holds every unit). Default false.
    */
   persistent?: boolean;
   hidden?: number;
@@ -119,8 +119,8 @@ export class CellBackwardKernel {
     let workgroup = CELL_WORKGROUP;
     if (resident) {
       const H = spec.hidden ?? 0;
-      if (!direct || !Number.isInteger(H) || H < 1 || H > RESIDENT_MAX_HIDDEN) {
-        throw new WebRnnError('invalid-option', `${spec.name}: the persistent sweep needs the direct product and a hidden size of 1 to ${RESIDENT_MAX_HIDDEN}, got ${spec.hidden} (direct ${direct})`);
+      if (!direct || !residentFits(H, packedGateStride(spec.gates), spec.batchTile ?? false)) {
+        throw new WebRnnError('invalid-option', `${spec.name}: the persistent sweep needs the direct product and a hidden size whose weights fit (residentFits: 1 to 512 for every cell), got ${spec.hidden} (direct ${direct})`);
       }
     }
     const wide = direct && !resident && (spec.wideTile ?? false);
@@ -128,9 +128,11 @@ export class CellBackwardKernel {
     const defines = { DIRECT: direct && !resident, RESIDENT: resident, GATED: spec.gates > 1, WIDE_TILE: wide, BATCH_TILE: direct && (wide || (spec.batchTile ?? false)) };
     let code = preprocessWgsl(`${commonSource}\n${spec.source}`, defines);
     if (resident) {
-      const units = residentUnits(spec.hidden!, packedGateStride(spec.gates), spec.batchTile ?? false, false);
-      code += residentProductSource(spec.hidden!, units);
-      workgroup = residentWorkgroup(spec.hidden!, units);
+      // The forward's split (its private budget also leaves room for an accumulator, which the
+      // sweep does not keep): the same units and arrays, the same generated product.
+      const split = residentSplit(spec.hidden!, packedGateStride(spec.gates), spec.batchTile ?? false);
+      code += residentProductSource(spec.hidden!, split.units, packedGateStride(spec.gates), split);
+      workgroup = residentWorkgroup(spec.hidden!, split.units);
     }
     const pipeline = await ctx.pipelines.get({
       name: spec.name,
@@ -170,12 +172,18 @@ export class CellBackwardKernel {
 
   /**
    * Workgroups of one dispatch: (hidden blocks, batch blocks of `rows`, directions), checked
-   * against the limit; with the direct product each invocation takes four hidden units.
+   * against the limit; with the direct product each invocation takes four hidden units. The
+   * resident form: (1, batch blocks, directions), its batch blocks at most `rowGroups` (default
+   * residentRowGroups), each workgroup walking its blocks in turn.
    */
-  workgroups(shape: CellStepShape): [number, number, number] {
+  workgroups(shape: CellStepShape, rowGroups?: number): [number, number, number] {
     // The direct product gives each invocation four units (eight with the wide tile); the
     // resident form has one workgroup of units.
-    if (this.persistent) return stepWorkgroups(this.ctx, this.spec.name, { ...shape, hidden: 1 }, this.rows);
+    if (this.persistent) {
+      const size = stepWorkgroups(this.ctx, this.spec.name, { ...shape, hidden: 1 }, this.rows);
+      size[1] = Math.min(size[1], rowGroups ?? residentRowGroups(this.ctx, shape.numDirections));
+      return size;
+    }
     if (this.wide) return stepWorkgroups(this.ctx, this.spec.name, { ...shape, hidden: Math.ceil(shape.hidden / 8) }, this.rows, WIDE_TILE_WORKGROUP);
     const hidden = this.spec.direct ? Math.ceil(shape.hidden / 4) : shape.hidden;
     return stepWorkgroups(this.ctx, this.spec.name, { ...shape, hidden }, this.rows);

@@ -81,15 +81,20 @@ export function autoPersistent(ctx: GpuContext, m: { gates: number; onePhase: bo
 
 /**
  * `persistent: 'auto'`: whether the backward sweep of a gradient pass takes its resident form
- * (one dispatch for the whole sweep; see shaders/common/recurrent-step-backward.wgsl): where
- * the forward is persistent (autoPersistent), below the 4-row batch tile, and for the Elman
- * cell at H ≤ 128. Measured on SwiftShader (`npm run bench:crossover -- --train`, T = 64,
- * gradient passes against the per-step kernels; README, Benchmark): 1.2-1.8x faster at one
- * and two rows for every cell but the Elman cell at H = 256 (0.9x), about even or slower
- * from 4 rows, where each step broadcasts 4 G gradients a term.
+ * (one dispatch for the whole sweep, one row a workgroup walking the rows as the forward does;
+ * see shaders/common/recurrent-step-backward.wgsl): where the forward is persistent
+ * (autoPersistent), for the Elman cell at every batch and for the gated cells below the 4-row
+ * batch tile up to H = RESIDENT_GATED_SWEEP_MAX_HIDDEN. Measured in Chromium (SwiftShader),
+ * training steps against the per-step sweep, the forward resident in both, medians of 5: the
+ * Elman cell 1.06-1.6x faster at H = 64-512 from 1 to 64 rows (workload C 859 -> 744 ms, B 126 ->
+ * 112, H = 256 one row 29 -> 18); the LSTM and GRU at H = 256 below 4 rows 1.6-1.9x (LSTM one
+ * row 105 -> 58 ms), but 0.92-1.09x at H = 512 below 4 rows and 0.93-1.01x at workload B, 0.62-0.65x at C,
+ * where each term broadcasts G gradients from workgroup memory for units that, at 4 floats a
+ * weight, fit two or three to an invocation.
  */
 export function autoPersistentSweep(ctx: GpuContext, m: { gates: number; onePhase: boolean; hidden: number; batch: number; seqLen: number }): boolean {
-  return directProduct(ctx) && m.hidden <= RESIDENT_MAX_HIDDEN && autoPersistent(ctx, m) && !useBatchTile(m.batch) && (m.gates > 1 || m.hidden <= 128);
+  if (!directProduct(ctx) || !autoPersistent(ctx, m)) return false;
+  return m.gates === 1 || (m.hidden <= RESIDENT_GATED_SWEEP_MAX_HIDDEN && !useBatchTile(m.batch));
 }
 
 /**
@@ -122,12 +127,8 @@ export function persistentWorkgroup(hidden: number): number {
 /** The invocations a workgroup may always have (maxComputeInvocationsPerWorkgroup's minimum). */
 const MAX_INVOCATIONS = 256;
 
-/**
- * The largest hidden size of the resident backward sweep: its workgroup holds every unit of
- * its rows, one invocation a unit where the private-memory budget allows no more
- * (residentUnits), within the 256 invocations a workgroup may always have.
- */
-export const RESIDENT_MAX_HIDDEN = 256;
+/** The largest hidden size at which 'auto' takes the gated cells' resident sweep (autoPersistentSweep). */
+export const RESIDENT_GATED_SWEEP_MAX_HIDDEN = 256;
 
 /**
  * The largest hidden size of the resident forward (where its weights also fit: residentFits,
@@ -260,8 +261,8 @@ export interface CellVariant {
    */
   direct?: boolean;
   /**
-   * The model's hidden size, for the persistent variant with `direct`: where H is at most
-   * RESIDENT_MAX_HIDDEN, that variant keeps the W_hh weights of each invocation's units in
+   * The model's hidden size, for the persistent variant with `direct`: where its weights fit
+   * (residentFits), that variant keeps the W_hh weights of each invocation's units in
    * private memory and unrolls the product over the H input units (the RESIDENT form; see
    * shaders/common/recurrent-step.wgsl), so its kernel is built for this H alone, in a
    * workgroup of its own size (residentWorkgroup; `workgroup` is then unused).

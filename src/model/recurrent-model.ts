@@ -23,7 +23,7 @@ import { useWideTile } from '../kernels/recurrent-step-backward.js';
 import { createLstmCellForward } from '../kernels/lstm-cell-forward.js';
 import { MatmulKernel } from '../kernels/matmul.js';
 import { createRnnCellForward } from '../kernels/rnn-cell-forward.js';
-import { autoPersistent, autoPersistentSweep, BATCH_TILE_ROWS, directProduct, forwardBatchTile, persistentWorkgroup, RESIDENT_MAX_HIDDEN, residentCompilesInBackground, useBatchTile } from '../kernels/recurrent-step.js';
+import { autoPersistent, autoPersistentSweep, BATCH_TILE_ROWS, directProduct, forwardBatchTile, persistentWorkgroup, residentCompilesInBackground, residentFits, useBatchTile } from '../kernels/recurrent-step.js';
 import { GradientPlan, type BackwardKernels } from '../schedule/backward.js';
 import { checkCount, ForwardPlan, type ForwardKernels, type ForwardStats, type LayerParameterBuffers, type ReadoutBuffers } from '../schedule/forward.js';
 import { checkFinite, defaultParameters, packLayer, unpackLayer, validateStateDict, type PackedLayer, type StateDict } from './parameters.js';
@@ -410,12 +410,12 @@ export class RecurrentModel {
    * The backward kernels for batches of `batch` rows over `seqLen` steps (the direct product's
    * row tile by size: 4 rows, or 8 rows and units from batches of 8; the resident sweep by the
    * model's option, which 'auto' resolves with autoPersistentSweep, where the sweep has that
-   * form: a software adapter, H ≤ 256, below the 4-row tile). The resident sweep that 'auto'
+   * form: a software adapter, a hidden size whose weights fit, residentFits). The resident sweep that 'auto'
    * picks compiles in the background as the resident forward does (see getKernels).
    */
   private getBackwardKernels(batch: number, seqLen: number, wait = false): Promise<BackwardKernels> {
     const { spec, ctx } = this;
-    const possible = directProduct(ctx) && spec.hiddenSize <= RESIDENT_MAX_HIDDEN && !useBatchTile(batch);
+    const possible = directProduct(ctx) && residentFits(spec.hiddenSize, packedGateStride(gateCount(spec.kind)), false);
     const persistent = possible && (spec.persistent === 'auto' ? autoPersistentSweep(ctx, this.cellFacts(batch, seqLen)) : spec.persistent);
     if (!wait && persistent && this.compilesInBackground()) {
       const { key } = this.backwardVariant(batch, true);
@@ -430,7 +430,8 @@ export class RecurrentModel {
   /** The backward kernel variant of these choices and its key (variantKey). */
   private backwardVariant(batch: number, persistent: boolean) {
     const direct = directProduct(this.ctx);
-    const variant = { direct, batchTile: useBatchTile(batch), wideTile: direct && useWideTile(batch), persistent, hidden: this.spec.hiddenSize };
+    // The resident sweep takes one row a workgroup, walking the rows as the forward does.
+    const variant = { direct, batchTile: !persistent && useBatchTile(batch), wideTile: !persistent && direct && useWideTile(batch), persistent, hidden: this.spec.hiddenSize };
     return { variant, key: this.variantKey('backward', variant) };
   }
 

@@ -44,7 +44,7 @@ describe('lstm-cell-backward, resident: the whole sweep in one dispatch, against
   for (const c of sweepCases()) {
     it(c.name, async () => {
       const kernel = await createLstmCellBackward(ctx, { direct: true, batchTile: c.batchTile, persistent: true, hidden: c.shape.hidden });
-      await checkBackwardSweep(ctx, kernel, reference, rng, c.shape, `${c.name} (seed ${seed})`, c.lengths);
+      await checkBackwardSweep(ctx, kernel, reference, rng, c.shape, `${c.name} (seed ${seed})`, c.lengths, c.rowGroups);
     });
   }
 });

@@ -37,7 +37,7 @@ for (const nonlinearity of ['tanh', 'relu', 'identity'] as Nonlinearity[]) {
     for (const c of sweepCases()) {
       it(c.name, async () => {
         const kernel = await createRnnCellBackward(ctx, nonlinearity, { direct: true, batchTile: c.batchTile, persistent: true, hidden: c.shape.hidden });
-        await checkBackwardSweep(ctx, kernel, reference, rng, c.shape, `${c.name} (seed ${seed})`, c.lengths);
+        await checkBackwardSweep(ctx, kernel, reference, rng, c.shape, `${c.name} (seed ${seed})`, c.lengths, c.rowGroups);
       });
     }
   });
