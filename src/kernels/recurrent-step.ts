@@ -87,7 +87,7 @@ export function autoPersistent(ctx: GpuContext, m: { gates: number; onePhase: bo
  * batch tile up to H = RESIDENT_GATED_SWEEP_MAX_HIDDEN. Measured in Chromium (SwiftShader),
  * training steps against the per-step sweep, the forward resident in both, medians of 5: the
  * Elman cell 1.06-1.6x faster at H = 64-512 from 1 to 64 rows (workload C 859 -> 744 ms, B 126 ->
- * 112, H = 256 one row 29 -> 18); the LSTM and GRU at H = 256 below 4 rows 1.6-1.9x (LSTM one
+ * 112, H = 256 one row 29 -> 18), about even to 1.4x at H = 8-32 from 4 to 64 rows; the LSTM and GRU at H = 256 below 4 rows 1.6-1.9x (LSTM one
  * row 105 -> 58 ms), but 0.92-1.09x at H = 512 below 4 rows and 0.93-1.01x at workload B, 0.62-0.65x at C,
  * where each term broadcasts G gradients from workgroup memory for units that, at 4 floats a
  * weight, fit two or three to an invocation.
