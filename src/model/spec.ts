@@ -44,9 +44,12 @@ export interface RecurrentOptions {
    * units; 'auto' (default), whichever measured faster for the adapter, batch, sequence
    * length and cell (see autoPersistent: on a software adapter the persistent kernel's
    * resident form up to H = 512; on a GPU the persistent kernel up to H = 128 and 64 rows, and
-   * up to H = 256 below 64 rows). Under 'auto', from H = 64 on a software adapter, calls run
-   * the per-step kernels until the resident form, compiled in the background, is ready
-   * (seconds at H = 512); `warmup` waits for it.
+   * up to H = 256 below 64 rows). On a software adapter it also picks the backward sweep of
+   * gradients and training steps: true, its resident form (one dispatch for all steps) wherever
+   * the weights fit; 'auto', that form for the Elman cell at every batch and for the LSTM and
+   * GRU below 4 rows up to H = 256 (autoPersistentSweep). Under 'auto', from H = 64 on a
+   * software adapter, calls run the per-step kernels until the resident forms, compiled in the
+   * background, are ready (seconds at H = 512); `warmup` waits for them.
    */
   persistent?: boolean | 'auto';
 }
