@@ -141,7 +141,7 @@ const ROWS: u32 = 1u;
 // workgroup memory where the forward form broadcasts one h, and on SwiftShader those
 // broadcasts set the pace, so each serves the RES_U units of the invocation: for the Elman
 // cell, eight units an invocation, the sweep measured faster than the per-step kernels at
-// every batch; for the gated cells only below 4 rows up to H = 256 (autoPersistentSweep). The
+// every batch; for the gated cells below 8 rows up to H = 256 (autoPersistentSweep). The
 // model runs it one row a workgroup.
 #if GATED
 var<private> wRes: array<vec4f, RES_WP>;

@@ -80,24 +80,6 @@ export function autoPersistent(ctx: GpuContext, m: { gates: number; onePhase: bo
 }
 
 /**
- * `persistent: 'auto'`: whether the backward sweep of a gradient pass takes its resident form
- * (one dispatch for the whole sweep, one row a workgroup walking the rows as the forward does;
- * see shaders/common/recurrent-step-backward.wgsl): where the forward is persistent
- * (autoPersistent), for the Elman cell at every batch and for the gated cells below the 4-row
- * batch tile up to H = RESIDENT_GATED_SWEEP_MAX_HIDDEN. Measured in Chromium (SwiftShader),
- * training steps against the per-step sweep, the forward resident in both, medians of 5: the
- * Elman cell 1.06-1.6x faster at H = 64-512 from 1 to 64 rows (workload C 859 -> 744 ms, B 126 ->
- * 112, H = 256 one row 29 -> 18), about even to 1.4x at H = 8-32 from 4 to 64 rows; the LSTM and GRU at H = 256 below 4 rows 1.6-1.9x (LSTM one
- * row 105 -> 58 ms), but 0.92-1.09x at H = 512 below 4 rows and 0.93-1.01x at workload B, 0.62-0.65x at C,
- * where each term broadcasts G gradients from workgroup memory for units that, at 4 floats a
- * weight, fit two or three to an invocation.
- */
-export function autoPersistentSweep(ctx: GpuContext, m: { gates: number; onePhase: boolean; hidden: number; batch: number; seqLen: number }): boolean {
-  if (!directProduct(ctx) || !autoPersistent(ctx, m)) return false;
-  return m.gates === 1 || (m.hidden <= RESIDENT_GATED_SWEEP_MAX_HIDDEN && !useBatchTile(m.batch));
-}
-
-/**
  * `persistent: 'auto'`: whether the resident form (forward or sweep) of hidden size H compiles
  * in the background, the per-step kernels running each pass until it is ready, rather than
  * holding up the pass that first needs it. Its product is unrolled for H, so on SwiftShader its
@@ -126,9 +108,6 @@ export function persistentWorkgroup(hidden: number): number {
 
 /** The invocations a workgroup may always have (maxComputeInvocationsPerWorkgroup's minimum). */
 const MAX_INVOCATIONS = 256;
-
-/** The largest hidden size at which 'auto' takes the gated cells' resident sweep (autoPersistentSweep). */
-export const RESIDENT_GATED_SWEEP_MAX_HIDDEN = 256;
 
 /**
  * The largest hidden size of the resident forward (where its weights also fit: residentFits,

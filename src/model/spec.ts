@@ -47,7 +47,7 @@ export interface RecurrentOptions {
    * up to H = 256 below 64 rows). On a software adapter it also picks the backward sweep of
    * gradients and training steps: true, its resident form (one dispatch for all steps) wherever
    * the weights fit; 'auto', that form for the Elman cell at every batch and for the LSTM and
-   * GRU below 4 rows up to H = 256 (autoPersistentSweep). Under 'auto', from H = 64 on a
+   * GRU below 8 rows up to H = 256 (autoPersistentSweep). Under 'auto', from H = 64 on a
    * software adapter, calls run the per-step kernels until the resident forms, compiled in the
    * background, are ready (seconds at H = 512); `warmup` waits for them.
    */

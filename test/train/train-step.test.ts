@@ -220,7 +220,8 @@ describe('trainStep options and errors', () => {
     const cases: Array<[string, () => RecurrentModel, number, number, number]> = [
       ['lstm, one row: persistent forward, resident sweep', () => engine.lstm({ inputSize: 2, hiddenSize: 5, outputSize: 1 }), 1, 0, 3],
       ['gru, 3 rows: persistent forward, resident sweep', () => engine.gru({ inputSize: 2, hiddenSize: 5, outputSize: 1 }), 3, 0, 3],
-      ['lstm, 4 rows: persistent forward, per-step sweep (the batch tile)', () => engine.lstm({ inputSize: 2, hiddenSize: 5, outputSize: 1 }), 4, 3, 3],
+      ['lstm, 4 rows: persistent forward, resident sweep (below the wide tile)', () => engine.lstm({ inputSize: 2, hiddenSize: 5, outputSize: 1 }), 4, 0, 3],
+      ['gru, 8 rows: persistent forward, per-step sweep (the wide tile)', () => engine.gru({ inputSize: 2, hiddenSize: 5, outputSize: 1 }), 8, 3, 3],
       ['rnn H=129, one row: persistent forward, resident sweep (the Elman cell at every size)', () => engine.rnn({ inputSize: 2, hiddenSize: 129, outputSize: 1 }), 1, 0, 3],
       ['rnn H=300, 9 rows: persistent forward, resident sweep (the Elman cell at every batch)', () => engine.rnn({ inputSize: 2, hiddenSize: 300, outputSize: 1 }), 9, 0, 6],
       ['gru H=257, one row: persistent forward, per-step sweep (the gated cells up to H = 256)', () => engine.gru({ inputSize: 2, hiddenSize: 257, outputSize: 1 }), 1, 3, 6],
