@@ -84,6 +84,11 @@ export interface CellBackwardVariant {
 export const WIDE_TILE_ROWS = 8;
 export const WIDE_TILE_WORKGROUP = 16;
 
+/** Floats a weight of the resident sweep keeps for a cell of `gates` gates: the GRU's three (GATES3), the LSTM's four, the Elman cell's one. */
+export function residentWeightFloats(gates: number): number {
+  return gates === 3 ? 3 : packedGateStride(gates);
+}
+
 /** Whether a batch of `batch` rows uses the wide tile in the direct backward sweep. */
 export function useWideTile(batch: number): boolean {
   return batch >= WIDE_TILE_ROWS;
@@ -103,7 +108,9 @@ export function useWideTile(batch: number): boolean {
  *   105 -> 58 ms), 1.4-1.5x at 4 rows, 1.1-1.3x at 6 and 7; from 8 rows, against the wide
  *   tile, 0.85-0.91x at H = 256 (1.16-1.25x at H = 128), about even at 12 and 16 rows, and
  *   0.62-0.65x at workload C; at H = 512 below 4 rows 0.92-1.09x. Each of their terms
- *   broadcasts four gate gradients, for two or three units an invocation.
+ *   broadcasts four gate gradients, for two or three units an invocation. (The GRU measured
+ *   with four floats a weight; its three-float form, GATES3, then took its training steps
+ *   1.04-1.17x faster at one and seven rows.)
  */
 export function autoPersistentSweep(ctx: GpuContext, m: { gates: number; onePhase: boolean; hidden: number; batch: number; seqLen: number }): boolean {
   if (!directProduct(ctx) || !autoPersistent(ctx, m)) return false;
@@ -143,19 +150,20 @@ export class CellBackwardKernel {
     let workgroup = CELL_WORKGROUP;
     if (resident) {
       const H = spec.hidden ?? 0;
-      if (!direct || !residentFits(H, packedGateStride(spec.gates), spec.batchTile ?? false)) {
+      if (!direct || !residentFits(H, residentWeightFloats(spec.gates), spec.batchTile ?? false)) {
         throw new WebRnnError('invalid-option', `${spec.name}: the persistent sweep needs the direct product and a hidden size whose weights fit (residentFits: 1 to 512 for every cell), got ${spec.hidden} (direct ${direct})`);
       }
     }
     const wide = direct && !resident && (spec.wideTile ?? false);
     if (wide) workgroup = WIDE_TILE_WORKGROUP;
-    const defines = { DIRECT: direct && !resident, RESIDENT: resident, GATED: spec.gates > 1, WIDE_TILE: wide, BATCH_TILE: direct && (wide || (spec.batchTile ?? false)) };
+    // GATES3: the GRU's resident sweep keeps three floats a weight (see the shader).
+    const defines = { DIRECT: direct && !resident, RESIDENT: resident, GATED: spec.gates > 1, GATES3: resident && spec.gates === 3, WIDE_TILE: wide, BATCH_TILE: direct && (wide || (spec.batchTile ?? false)) };
     let code = preprocessWgsl(`${commonSource}\n${spec.source}`, defines);
     if (resident) {
       // The forward's split (its private budget also leaves room for an accumulator, which the
       // sweep does not keep): the same units and arrays, the same generated product.
-      const split = residentSplit(spec.hidden!, packedGateStride(spec.gates), spec.batchTile ?? false);
-      code += residentProductSource(spec.hidden!, split.units, packedGateStride(spec.gates), split);
+      const split = residentSplit(spec.hidden!, residentWeightFloats(spec.gates), spec.batchTile ?? false);
+      code += residentProductSource(spec.hidden!, split.units, residentWeightFloats(spec.gates), split);
       workgroup = residentWorkgroup(spec.hidden!, split.units);
     }
     const pipeline = await ctx.pipelines.get({
