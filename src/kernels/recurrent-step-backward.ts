@@ -84,11 +84,6 @@ export interface CellBackwardVariant {
 export const WIDE_TILE_ROWS = 8;
 export const WIDE_TILE_WORKGROUP = 16;
 
-/** Floats a weight of the resident sweep keeps for a cell of `gates` gates: the GRU's three (GATES3), the LSTM's four, the Elman cell's one. */
-export function residentWeightFloats(gates: number): number {
-  return gates === 3 ? 3 : packedGateStride(gates);
-}
-
 /** Whether a batch of `batch` rows uses the wide tile in the direct backward sweep. */
 export function useWideTile(batch: number): boolean {
   return batch >= WIDE_TILE_ROWS;
@@ -150,7 +145,7 @@ export class CellBackwardKernel {
     let workgroup = CELL_WORKGROUP;
     if (resident) {
       const H = spec.hidden ?? 0;
-      if (!direct || !residentFits(H, residentWeightFloats(spec.gates), spec.batchTile ?? false)) {
+      if (!direct || !residentFits(H, spec.gates, spec.batchTile ?? false)) {
         throw new WebRnnError('invalid-option', `${spec.name}: the persistent sweep needs the direct product and a hidden size whose weights fit (residentFits: 1 to 512 for every cell), got ${spec.hidden} (direct ${direct})`);
       }
     }
@@ -160,10 +155,11 @@ export class CellBackwardKernel {
     const defines = { DIRECT: direct && !resident, RESIDENT: resident, GATED: spec.gates > 1, GATES3: resident && spec.gates === 3, WIDE_TILE: wide, BATCH_TILE: direct && (wide || (spec.batchTile ?? false)) };
     let code = preprocessWgsl(`${commonSource}\n${spec.source}`, defines);
     if (resident) {
-      // The forward's split (its private budget also leaves room for an accumulator, which the
-      // sweep does not keep): the same units and arrays, the same generated product.
-      const split = residentSplit(spec.hidden!, residentWeightFloats(spec.gates), spec.batchTile ?? false);
-      code += residentProductSource(spec.hidden!, split.units, residentWeightFloats(spec.gates), split);
+      // The forward's split, a weight being as many floats as the cell has gates (the GRU's
+      // three with GATES3): the same units and arrays, the same generated product (its private
+      // budget also leaves room for an accumulator, which the sweep does not keep).
+      const split = residentSplit(spec.hidden!, spec.gates, spec.batchTile ?? false);
+      code += residentProductSource(spec.hidden!, split.units, spec.gates, split);
       workgroup = residentWorkgroup(spec.hidden!, split.units);
     }
     const pipeline = await ctx.pipelines.get({

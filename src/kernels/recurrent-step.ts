@@ -260,7 +260,7 @@ export function residentForm(spec: CellKernelSpec): boolean {
 }
 
 /**
- * Whether the forward resident form can be built for hidden size H (a cell of `weightFloats`
+ * Whether the resident form, forward or sweep, can be built for hidden size H (a cell of `weightFloats`
  * floats a weight; see residentSplit): H at most RESIDENT_FORWARD_MAX_HIDDEN, every weight of
  * the invocation's units within private memory and the function variables of main and
  * residentWalk, and the units within one workgroup of 256 invocations.
@@ -294,8 +294,8 @@ export function residentProductSource(hidden: number, units = 1, weightFloats = 
     const terms = Array.from({ length: units }, (_, u) => `acc[${u}] += residentTerm(${weight(k * units + u)}, s);`);
     lines.push(`  { let s = sRes[${k}]; ${terms.join(' ')} }`);
   }
-  // With a layout (the forward form) the product takes the two function variables and the
-  // loader adds their sizes; the backward sweep keeps every weight private.
+  // With a layout (what both resident forms pass) the product takes the two function variables
+  // and the loader adds their sizes; without one every weight is private.
   const params = layout ? 'w2: ptr<function, ResMain>, w3: ptr<function, ResWalk>' : '';
   const sizes = layout ? `const RES_WP: u32 = ${P}u;\nconst RES_WM: u32 = ${M}u;\nconst RES_WW: u32 = ${hidden * units - P - M}u;\n` : '';
   return `const RES_H: u32 = ${hidden}u;\nconst RES_U: u32 = ${units}u;\n${sizes}fn residentProduct(${params}) -> array<ResAcc, RES_U> {\n  var acc: array<ResAcc, RES_U>;\n${lines.join('\n')}\n  return acc;\n}\n`;
@@ -321,27 +321,27 @@ const PRIVATE_BYTES = 8192;
 const WALK_WEIGHT_BYTES = PRIVATE_BYTES - 64;
 
 /**
- * Units an invocation of a resident form takes for hidden size H: the largest count that keeps
- * its private variables (the weights, RES_U · H of them, the step and, in the forward form, one
- * accumulator) within WGSL's 8192 bytes, of 4, 3, 2 for the gated cells and 8, 4, 2 for the
- * Elman cell. A weight is `weightFloats` floats: a vec4f of gates (4), the GRU's three gates
+ * Units an invocation of a resident form takes for hidden size H from private memory alone
+ * (residentSplit): the largest count that keeps its private variables (the weights, RES_U · H
+ * of them, the step and the forward form's accumulator) within WGSL's 8192 bytes, of 4, 3, 2
+ * for the gated cells and 8, 4, 2 for the Elman cell. A weight is `weightFloats` floats: a vec4f of gates (4), the GRU's three gates
  * packed (3, the forward's GATES3) or the Elman cell's one (1). Eight Elman units an invocation
  * (up to H = 255) measured 1.05-1.3x faster than four at workload A in Chromium, forward and
  * training step, alternated three times; seven at H = 256 with the tile no faster than four.
  */
-export function residentUnits(hidden: number, weightFloats: number, batchTile: boolean, accumulator = true): number {
+function residentUnits(hidden: number, weightFloats: number, batchTile: boolean): number {
   const weightBytes = 4 * weightFloats;
   const gated = weightFloats > 1;
-  // The forward keeps one accumulator in a private variable (curAcc); the backward sweep none.
-  // A vec3f takes 16 bytes, as a vec4f, and a mat4x3f 64, as a mat4x4f.
-  const accBytes = !accumulator ? 0 : residentAccBytes(weightFloats, batchTile);
+  // The forward keeps one accumulator in a private variable (curAcc).
+  const accBytes = residentAccBytes(weightFloats, batchTile);
   for (const u of gated ? [4, 3, 2] : [8, 4, 2]) if (u * hidden * weightBytes + accBytes + 4 <= PRIVATE_BYTES) return u;
   return 1;
 }
 
 /**
- * The forward resident form's units an invocation for hidden size H, and where their units x H
- * weights live: as many as fit in private memory beside the accumulator and the step, then
+ * The resident forms' units an invocation for hidden size H, and where their units x H weights
+ * live (the forward's; the backward sweep takes the same, leaving the accumulator's bytes
+ * unused): as many as fit in private memory beside the accumulator and the step, then
  * main's function variable, then residentWalk's (WGSL bounds private variables at 8192 bytes a
  * shader and function variables at 8192 bytes a function; residentWalk's loop counters take a
  * few words of its own). Units: as many as fit in private memory alone (residentUnits), and

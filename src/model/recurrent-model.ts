@@ -19,7 +19,7 @@ import { createGruCellBackward } from '../kernels/gru-cell-backward.js';
 import { createGruCellForward } from '../kernels/gru-cell-forward.js';
 import { createLstmCellBackward } from '../kernels/lstm-cell-backward.js';
 import { createRnnCellBackward } from '../kernels/rnn-cell-backward.js';
-import { autoPersistentSweep, residentWeightFloats, useWideTile } from '../kernels/recurrent-step-backward.js';
+import { autoPersistentSweep, useWideTile } from '../kernels/recurrent-step-backward.js';
 import { createLstmCellForward } from '../kernels/lstm-cell-forward.js';
 import { MatmulKernel } from '../kernels/matmul.js';
 import { createRnnCellForward } from '../kernels/rnn-cell-forward.js';
@@ -415,7 +415,7 @@ export class RecurrentModel {
    */
   private getBackwardKernels(batch: number, seqLen: number, wait = false): Promise<BackwardKernels> {
     const { spec, ctx } = this;
-    const possible = directProduct(ctx) && residentFits(spec.hiddenSize, residentWeightFloats(gateCount(spec.kind)), false);
+    const possible = directProduct(ctx) && residentFits(spec.hiddenSize, gateCount(spec.kind), false);
     const persistent = possible && (spec.persistent === 'auto' ? autoPersistentSweep(ctx, this.cellFacts(batch, seqLen)) : spec.persistent);
     if (!wait && persistent && this.compilesInBackground()) {
       const { key } = this.backwardVariant(batch, true);
