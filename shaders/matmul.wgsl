@@ -49,7 +49,8 @@ struct Params {
 // Thread (x, y) of the WG_X x WG_Y workgroup owns the 4 x 4 block of C at rows
 // m0 + 4y .. m0 + 4y + 3 and columns n0 + 4x .. n0 + 4x + 3 (DIRECT: the 8 x 8 block at rows
 // 8 (WG_Y wid.y + y) .. + 7 and columns 8 (WG_X wid.x + x) .. + 7). Its accumulators are four vec4f
-// variables, not an indexed array, so that they stay in registers on every implementation.
+// variables (DIRECT: 64 f32 variables), not an indexed array, so that they stay in registers on
+// every implementation.
 // The workgroup shape and the K slab are `override` tunables.
 override WG_X: u32 = 16u;
 override WG_Y: u32 = 16u;
@@ -97,14 +98,6 @@ fn storeC(base: u32, m: u32, n0: u32, v: vec4f) {
 }
 
 #if DIRECT
-// The elements of A' (B') at the four indices in i: 4 rows (columns) at one k.
-fn rowsOfA(i: vec4u) -> vec4f {
-  return vec4f(a[i.x], a[i.y], a[i.z], a[i.w]);
-}
-fn colsOfB(i: vec4u) -> vec4f {
-  return vec4f(b[i.x], b[i.y], b[i.z], b[i.w]);
-}
-
 // DIRECT: no staging. Each thread reads its rows of A' and columns of B' straight from
 // memory, so the kernel has no barrier: on a CPU adapter (SwiftShader) workgroup memory is
 // ordinary memory and each barrier switches between the workgroup's invocations, which costs
@@ -112,70 +105,9 @@ fn colsOfB(i: vec4u) -> vec4f {
 // an address computed at run time is emulated lane by lane, and those loads, not the
 // multiply-adds, set the pace: so each thread owns an 8 x 8 block of C (16 loads for 64
 // multiply-adds a k, against 8 for 16 with 4 x 4 blocks; measured 1.7x faster at 512^3).
-// The loop has no branch either: the operands' storage order becomes a pair of strides, and
-// rows and columns past the matrix read the last row or column (clamped; storeC drops them).
-
-// Row i of the result, column j of the block: b[j] * a[i] for one k (column i of the mat4x4f).
-fn outer(bv: vec4f, av: vec4f) -> mat4x4f {
-  return mat4x4f(bv * av.x, bv * av.y, bv * av.z, bv * av.w);
-}
-
-@compute @workgroup_size(WG_X, WG_Y)
-fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
-  let m = (wid.y * WG_Y + lid.y) * 8u;
-  let n = (wid.x * WG_X + lid.x) * 8u;
-  let z = wid.z;
-  // A block wholly past the matrix has nothing to store: skip its K loop (no barrier follows).
-  // SwiftShader runs a group of four neighbouring x as one, so the loader orients thin
-  // products (matmulOrientation) to have their long side along x.
-  if (m >= p.M || n >= p.N) { return; }
-  // A'(m, k) at a[m * aM + k * aK], B'(n, k) at b[n * bN + k * bK] (past the batch offsets).
-  let tA = p.transA != 0u;
-  let tB = p.transB != 0u;
-  let aM = select(p.lda, 1u, tA);
-  let aK = select(1u, p.lda, tA);
-  let bN = select(p.ldb, 1u, tB);
-  let bK = select(1u, p.ldb, tB);
-  let lanes = vec4u(0u, 1u, 2u, 3u);
-  let aBase = vec4u(p.offsetA + z * p.strideA);
-  let bBase = vec4u(p.offsetB + z * p.strideB);
-  // Where rows m .. m + 3 (lo) and m + 4 .. m + 7 (hi) of A', columns n .. n + 3 and
-  // n + 4 .. n + 7 of B' are at k = 0. The loop adds k's offset to these constants rather
-  // than stepping four index vectors: loop-carried vectors measured 1.2x slower on SwiftShader.
-  let aLo = aBase + min(vec4u(m) + lanes, vec4u(p.M - 1u)) * aM;
-  let aHi = aBase + min(vec4u(m + 4u) + lanes, vec4u(p.M - 1u)) * aM;
-  let bLo = bBase + min(vec4u(n) + lanes, vec4u(p.N - 1u)) * bN;
-  let bHi = bBase + min(vec4u(n + 4u) + lanes, vec4u(p.N - 1u)) * bN;
-
-  // accRC: the 4 x 4 quarter of rows lo/hi (R) and columns lo/hi (C); column i of the matrix
-  // is row i of the quarter, component j its column j.
-  var acc00 = mat4x4f();
-  var acc01 = mat4x4f();
-  var acc10 = mat4x4f();
-  var acc11 = mat4x4f();
-  for (var k = 0u; k < p.K; k++) {
-    let ka = vec4u(k * aK);
-    let kb = vec4u(k * bK);
-    let al = rowsOfA(aLo + ka);
-    let ah = rowsOfA(aHi + ka);
-    let bl = colsOfB(bLo + kb);
-    let bh = colsOfB(bHi + kb);
-    acc00 += outer(bl, al);
-    acc01 += outer(bh, al);
-    acc10 += outer(bl, ah);
-    acc11 += outer(bh, ah);
-  }
-
-  let cBase = p.offsetC + z * p.strideC;
-  let biasLo = biasOf(n);
-  let biasHi = biasOf(n + 4u);
-  for (var i = 0u; i < 4u; i++) {
-    storeC(cBase, m + i, n, acc00[i] + biasLo);
-    storeC(cBase, m + i, n + 4u, acc01[i] + biasHi);
-    storeC(cBase, m + 4u + i, n, acc10[i] + biasLo);
-    storeC(cBase, m + 4u + i, n + 4u, acc11[i] + biasHi);
-  }
-}
+// The entry point is generated (directMatmulMain in src/kernels/matmul.ts) and appended by the
+// loader: its 64 accumulators are separate f32 variables and its 16 loads a k add one scalar
+// offset to 16 precomputed ones, written out, since WGSL has no unrolling directive.
 #else
 @compute @workgroup_size(WG_X, WG_Y)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
