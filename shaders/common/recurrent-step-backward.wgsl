@@ -133,7 +133,7 @@ const ROWS: u32 = 1u;
 // later gradients reach h_t[., j], weight i = m RES_U + u = the gates of W_hh[g*H + m, j]
 // (whhGates(d, j, m)): the first RES_WP into private memory (wRes), the next RES_WM into
 // main's function variable, the rest into residentWalk's, as the forward form does (WGSL
-// bounds each at 8192 bytes; the loader adds RES_H, RES_U, RES_WP, RES_WM, RES_WW and
+// bounds each at 8192 bytes; the loader adds RES_H, RES_HS, RES_U, RES_WP, RES_WM, RES_WW and
 // residentProduct, with the forward's units, residentSplit). Each step it copies its own
 // units' later gradients into sRes (it wrote them itself on the step before), and the product
 // over m is unrolled with constant indices. No invocation reads another's storage: only sRes
@@ -160,10 +160,15 @@ alias ResMain = array<f32, max(RES_WM, 1u)>;
 alias ResWalk = array<f32, max(RES_WW, 1u)>;
 #endif
 // sRes[m]: the later gradients of unit m, gates in components (the Elman cell: its one gate),
-// per row (column r, component r for the Elman cell) with BATCH_TILE.
+// per row (column r, component r for the Elman cell) with BATCH_TILE; RES_HS >= RES_H elements,
+// whole blocks of the subgroup lanes that share its loads (SUBGROUPS, as in the forward form:
+// resLane, set by main; not with matrices, which subgroupBroadcast does not take).
+#if SUBGROUPS
+var<private> resLane: u32;
+#endif
 #if GATED
 #if BATCH_TILE
-var<workgroup> sRes: array<mat4x4f, RES_H>;
+var<workgroup> sRes: array<mat4x4f, RES_HS>;
 alias ResAcc = vec4f;
 // Component r: the sum over gates of weight times row r's later gradient.
 #if GATES3
@@ -172,7 +177,7 @@ fn residentTerm(w: vec3f, g: mat4x4f) -> vec4f { return vec4f(w, 0.0) * g; }
 fn residentTerm(w: vec4f, g: mat4x4f) -> vec4f { return w * g; }
 #endif
 #else
-var<workgroup> sRes: array<vec4f, RES_H>;
+var<workgroup> sRes: array<vec4f, RES_HS>;
 alias ResAcc = f32;
 #if GATES3
 fn residentTerm(w: vec3f, g: vec4f) -> f32 { return dot(w, g.xyz); }
@@ -182,11 +187,11 @@ fn residentTerm(w: vec4f, g: vec4f) -> f32 { return dot(w, g); }
 #endif
 #else
 #if BATCH_TILE
-var<workgroup> sRes: array<vec4f, RES_H>;
+var<workgroup> sRes: array<vec4f, RES_HS>;
 alias ResAcc = vec4f;
 fn residentTerm(w: f32, g: vec4f) -> vec4f { return w * g; }
 #else
-var<workgroup> sRes: array<f32, RES_H>;
+var<workgroup> sRes: array<f32, RES_HS>;
 alias ResAcc = f32;
 fn residentTerm(w: f32, g: f32) -> f32 { return w * g; }
 #endif
@@ -282,7 +287,12 @@ fn residentWalk(x: u32, y: u32, d: u32, groups: u32, w2: ptr<function, ResMain>)
 }
 
 @compute @workgroup_size(WG)
+#if SUBGROUPS
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(subgroup_invocation_id) lane: u32) {
+  resLane = lane;
+#else
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+#endif
   var wResMain: ResMain;
   residentWalk(lid.x, wid.y, wid.z, nwg.y, &wResMain);
 }

@@ -248,15 +248,18 @@ fn recurrentProduct(b0: u32, d: u32, j: u32) -> mat4x4f {
 #if RESIDENT
 // RESIDENT: the persistent kernel's form on a CPU adapter (SwiftShader). There a load whose
 // address is not known when the shader is compiled is emulated lane by lane, while one at a
-// constant offset of private or workgroup memory is a single load (a broadcast for workgroup
-// memory). So each invocation copies the W_hh weights of its RES_U units x RES_U .. into
-// private memory once, before the first step, and the product is unrolled over the RES_H = H
-// input units with constant indices: wRes[k RES_U + u] from private memory, sRes[k] =
-// h_{t-1}[., k] from the workgroup's copy of the state. Each broadcast of sRes[k] serves the
-// RES_U units of the invocation: the broadcasts, not the multiply-adds, set the pace there
-// (one unit an invocation measured 3x faster per step than the per-step dispatches at batch
-// 1, H = 128; README, Benchmark). The loader adds `const RES_H`, `const RES_U`, `RES_WP`,
-// `RES_WM`, `RES_WW` and the unrolled residentProduct(), and picks RES_U (residentSplit) so
+// constant offset of private memory is a plain load. So each invocation copies the W_hh
+// weights of its RES_U units x RES_U .. into private memory once, before the first step, and
+// the product is unrolled over the RES_H = H input units with constant indices: wRes[k RES_U
+// + u] from private memory, sRes[k] = h_{t-1}[., k] from the workgroup's copy of the state.
+// A read of workgroup memory costs about as much at a constant index as at any other (about
+// 30 cycles on SwiftShader, measured), so each read of sRes[k] serves the RES_U units of the
+// invocation, and with SUBGROUPS (residentLanes) the four lanes of a subgroup read four
+// elements at once, one each, and pass them on with subgroupBroadcast. Those reads, not the
+// multiply-adds, set the pace (one unit an invocation measured 3x faster per step than the
+// per-step dispatches at batch 1, H = 128; README, Benchmark). The loader adds `const RES_H`,
+// `RES_HS`, `const RES_U`, `RES_WP`, `RES_WM`, `RES_WW` and the unrolled residentProduct(), and
+// picks RES_U (residentSplit) so
 // that the weights fit WGSL's 8192 bytes of private variables and, past those, its 8192 bytes
 // of function variables a function, in main and in residentWalk; the workgroup has at least
 // H / RES_U invocations. Past H = 128 and below 8 rows a model runs it one row a workgroup
@@ -280,11 +283,17 @@ var<private> wRes: array<f32, RES_WP>;
 alias ResMain = array<f32, max(RES_WM, 1u)>;
 alias ResWalk = array<f32, max(RES_WW, 1u)>;
 #endif
-// sRes[k]: h_{t-1}[b0 + r, k], component r (BATCH_TILE) or the one row.
+// sRes[k]: h_{t-1}[b0 + r, k], component r (BATCH_TILE) or the one row; RES_HS >= RES_H
+// elements, whole blocks of the subgroup lanes that share its loads.
 #if BATCH_TILE
-var<workgroup> sRes: array<vec4f, RES_H>;
+var<workgroup> sRes: array<vec4f, RES_HS>;
 #else
-var<workgroup> sRes: array<f32, RES_H>;
+var<workgroup> sRes: array<f32, RES_HS>;
+#endif
+#if SUBGROUPS
+// SUBGROUPS: the invocation's lane in its subgroup, which loads element k0 + resLane of each
+// block of sRes for the product to broadcast to the other lanes (residentLanes; main sets it).
+var<private> resLane: u32;
 #endif
 
 // The accumulator of the unrolled product and one term of it (residentTerm(wRes[.], sRes[k])).
@@ -564,9 +573,16 @@ fn residentWalk(x: u32, y: u32, d: u32, groups: u32, w2: ptr<function, ResMain>)
 // linear_before_reset = 0 form, which has its own): each defines cellStep(x, j, b0, d), the
 // step of unit j of rows b0 .. b0 + ROWS - 1 and direction d at step curStep.
 @compute @workgroup_size(WG)
+#if SUBGROUPS
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(subgroup_invocation_id) lane: u32) {
+#else
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+#endif
 #if PERSISTENT
 #if RESIDENT
+#if SUBGROUPS
+  resLane = lane;
+#endif
   var wResMain: ResMain;
   residentWalk(lid.x, wid.y, wid.z, nwg.y, &wResMain);
 #else

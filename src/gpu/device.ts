@@ -48,6 +48,11 @@ export interface AdapterDescription {
    * `os.availableParallelism()`): a software adapter runs workgroups on that many threads.
    */
   cpuThreads?: number;
+  /**
+   * The smallest subgroup the device runs, where it has the `subgroups` feature (the adapter's
+   * `subgroupMinSize`; SwiftShader's is 4, its SIMD width); absent without the feature.
+   */
+  subgroupMinSize?: number;
 }
 
 /** Where Chromium, Chrome and Debian put SwiftShader's Vulkan manifest. */
@@ -166,13 +171,15 @@ async function nodeAdapter(options: GpuOptions, tried: string[]): Promise<{ adap
 
 async function requestDevice(adapter: GPUAdapter): Promise<GPUDevice> {
   // Ask for the adapter's largest buffers so that long sequences and wide layers fit; every
-  // other limit stays at its default.
+  // other limit stays at its default. Subgroups where the adapter has them: the resident
+  // kernels share loads across a subgroup's lanes (residentLanes).
   const requiredLimits: Record<string, number> = {
     maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
     maxBufferSize: adapter.limits.maxBufferSize,
     maxStorageBuffersPerShaderStage: adapter.limits.maxStorageBuffersPerShaderStage,
   };
-  return adapter.requestDevice({ label: 'webrnn', requiredLimits });
+  const requiredFeatures: GPUFeatureName[] = adapter.features.has('subgroups') ? ['subgroups'] : [];
+  return adapter.requestDevice({ label: 'webrnn', requiredLimits, requiredFeatures });
 }
 
 async function acquire(options: GpuOptions): Promise<Acquired> {
@@ -250,6 +257,7 @@ export class GpuContext {
     }
     const threads = await cpuThreads();
     if (threads !== undefined) info.cpuThreads = threads;
+    if (acquired.device.features.has('subgroups') && adapterInfo?.subgroupMinSize !== undefined) info.subgroupMinSize = adapterInfo.subgroupMinSize;
     // A device passed in stays the caller's: destroy() leaves it alone.
     return new GpuContext(acquired, options.device === undefined, options.onError, info);
   }

@@ -28,6 +28,7 @@ export function createGruCellForward(ctx: GpuContext, linearBeforeReset: boolean
     direct: linearBeforeReset && (variant.direct ?? false),
     workgroup: variant.workgroup,
     hidden: variant.hidden,
+    subgroups: variant.subgroups,
     training: variant.training ?? false,
     savedSlots: linearBeforeReset ? 5 : 0,
     entryPoints: linearBeforeReset ? ['main'] : ['resetGate', 'main'],

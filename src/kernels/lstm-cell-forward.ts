@@ -20,6 +20,7 @@ export function createLstmCellForward(ctx: GpuContext, variant: CellVariant & { 
     direct: variant.direct ?? false,
     workgroup: variant.workgroup,
     hidden: variant.hidden,
+    subgroups: variant.subgroups,
     training: variant.training ?? false,
     savedSlots: 6,
     entryPoints: ['main'],

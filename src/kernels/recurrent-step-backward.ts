@@ -10,7 +10,7 @@ import { ShaderStage } from '../gpu/constants.js';
 import type { GpuContext } from '../gpu/device.js';
 import { packUniform, parseUniformLayout, preprocessWgsl, type UniformLayout } from '../gpu/shader.js';
 import { packedGateStride } from '../model/spec.js';
-import { autoPersistent, BATCH_TILE_ROWS, CELL_WORKGROUP, checkExtents, directProduct, residentFits, residentProductSource, residentRowGroups, residentSplit, residentWorkgroup, stepParams, stepWorkgroups, type CellStepShape } from './recurrent-step.js';
+import { autoPersistent, BATCH_TILE_ROWS, CELL_WORKGROUP, checkExtents, directProduct, residentFits, residentLanes, residentProductSource, residentRowGroups, residentSplit, residentWorkgroup, stepParams, stepWorkgroups, type CellStepShape } from './recurrent-step.js';
 
 export const CELL_BACKWARD_UNIFORM_LAYOUT: UniformLayout = parseUniformLayout(commonSource);
 
@@ -53,6 +53,8 @@ export interface CellBackwardSpec {
   persistent?: boolean;
   /** With `persistent`: the hidden size it is built for. */
   hidden?: number;
+  /** With `persistent`: share the loads of the later gradients through subgroup operations (see CellBackwardVariant.subgroups). */
+  subgroups?: boolean;
 }
 
 /** Variant options of the backward step factories. */
@@ -78,6 +80,12 @@ export interface CellBackwardVariant {
    */
   persistent?: boolean;
   hidden?: number;
+  /**
+   * With `persistent`: the lanes share their loads of the later gradients through subgroup
+   * operations (residentLanes): default where the device can (not for the gated cells'
+   * batch tile), false never, true always (an error where it cannot).
+   */
+  subgroups?: boolean;
 }
 
 /** Rows and units of the wide tile, and its workgroup size (small, so that a step's few invocations spread over workgroups). */
@@ -152,14 +160,19 @@ export class CellBackwardKernel {
     const wide = direct && !resident && (spec.wideTile ?? false);
     if (wide) workgroup = WIDE_TILE_WORKGROUP;
     // GATES3: the GRU's resident sweep keeps three floats a weight (see the shader).
-    const defines = { DIRECT: direct && !resident, RESIDENT: resident, GATED: spec.gates > 1, GATES3: resident && spec.gates === 3, WIDE_TILE: wide, BATCH_TILE: direct && (wide || (spec.batchTile ?? false)) };
-    let code = preprocessWgsl(`${commonSource}\n${spec.source}`, defines);
+    // Subgroup sharing of sRes (residentLanes), except where its elements are matrices (the
+    // gated cells' batch tile), which subgroupBroadcast does not take.
+    const matrices = spec.gates > 1 && (spec.batchTile ?? false);
+    if (resident && matrices && spec.subgroups === true) throw new WebRnnError('invalid-option', `${spec.name}: the batch-tiled resident sweep of a gated cell has no subgroup form`);
+    const lanes = resident && !matrices ? residentLanes(ctx, spec.subgroups) : 1;
+    const defines = { DIRECT: direct && !resident, RESIDENT: resident, GATED: spec.gates > 1, GATES3: resident && spec.gates === 3, WIDE_TILE: wide, BATCH_TILE: direct && (wide || (spec.batchTile ?? false)), SUBGROUPS: lanes > 1 };
+    let code = (lanes > 1 ? 'enable subgroups;\n' : '') + preprocessWgsl(`${commonSource}\n${spec.source}`, defines);
     if (resident) {
       // The forward's split, a weight being as many floats as the cell has gates (the GRU's
       // three with GATES3): the same units and arrays, the same generated product (its private
       // budget also leaves room for an accumulator, which the sweep does not keep).
       const split = residentSplit(spec.hidden!, spec.gates, spec.batchTile ?? false);
-      code += residentProductSource(spec.hidden!, split.units, spec.gates, split);
+      code += residentProductSource(spec.hidden!, split.units, spec.gates, split, lanes);
       workgroup = residentWorkgroup(spec.hidden!, split.units);
     }
     const pipeline = await ctx.pipelines.get({
@@ -191,6 +204,11 @@ export class CellBackwardKernel {
   /** True for the resident form: one dispatch runs every step of the sweep (T + 1 otherwise). */
   get persistent(): boolean {
     return this.spec.persistent ?? false;
+  }
+
+  /** Lanes that share the resident sweep's loads of the later gradients (residentLanes; 1 with the gated cells' batch tile and in the per-step forms). */
+  get lanes(): number {
+    return this.persistent && !(this.spec.gates > 1 && (this.spec.batchTile ?? false)) ? residentLanes(this.ctx, this.spec.subgroups) : 1;
   }
 
   /** Pack the Params of dispatch `step` (0 … T; T forms dh0) into `target` at `byteOffset`. */

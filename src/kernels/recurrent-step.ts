@@ -211,6 +211,8 @@ export interface CellKernelSpec {
    * form is used where `residentForm` says so, and its kernel serves this hidden size only.
    */
   hidden?: number;
+  /** The resident form's subgroup sharing (see CellVariant.subgroups). */
+  subgroups?: boolean;
   /** Hidden units each invocation of a per-step dispatch takes (default 1; the Elman cell's DIRECT form: 4). */
   unitsPerInvocation?: number;
   workgroup?: number;
@@ -247,6 +249,12 @@ export interface CellVariant {
    * workgroup of its own size (residentWorkgroup; `workgroup` is then unused).
    */
   hidden?: number;
+  /**
+   * The resident form's lanes share their loads of h_{t-1} through subgroup operations
+   * (residentLanes): default where the device can, false never, true always (an error where
+   * the device cannot).
+   */
+  subgroups?: boolean;
 }
 
 /**
@@ -277,9 +285,11 @@ export function residentFits(hidden: number, weightFloats: number, batchTile: bo
  * invocation, unrolled over the H input units so that every index into private and
  * workgroup memory is a constant (WGSL has no unrolling directive, and the compilers behind
  * SwiftShader do not unroll the loop by themselves: the rolled loop measured no faster than
- * the per-step kernels). Each sRes[k] is read once for the `units` terms it serves.
+ * the per-step kernels). Each sRes[k] is read once for the `units` terms it serves; with
+ * `lanes` above 1 (residentLanes) a subgroup's lanes read a block of `lanes` of them at once,
+ * one each, and pass them on with subgroupBroadcast.
  */
-export function residentProductSource(hidden: number, units = 1, weightFloats = 1, layout?: { privateWeights: number; mainWeights: number }): string {
+export function residentProductSource(hidden: number, units = 1, weightFloats = 1, layout?: { privateWeights: number; mainWeights: number }, lanes = 1): string {
   const lines: string[] = [];
   const P = layout?.privateWeights ?? hidden * units;
   const M = layout?.mainWeights ?? 0;
@@ -292,13 +302,39 @@ export function residentProductSource(hidden: number, units = 1, weightFloats = 
   };
   for (let k = 0; k < hidden; k++) {
     const terms = Array.from({ length: units }, (_, u) => `acc[${u}] += residentTerm(${weight(k * units + u)}, s);`);
-    lines.push(`  { let s = sRes[${k}]; ${terms.join(' ')} }`);
+    // With lanes > 1 (residentLanes), lane i of each subgroup loads sRes[k0 + i] for a block of
+    // `lanes` input units k0 .., and subgroupBroadcast hands it to the others: one load a
+    // block of input units instead of one each.
+    if (lanes > 1 && k % lanes === 0) lines.push(`  let v${k} = sRes[${k}u + resLane];`);
+    const s = lanes > 1 ? `subgroupBroadcast(v${k - (k % lanes)}, ${k % lanes}u)` : `sRes[${k}]`;
+    lines.push(`  { let s = ${s}; ${terms.join(' ')} }`);
   }
   // With a layout (what both resident forms pass) the product takes the two function variables
   // and the loader adds their sizes; without one every weight is private.
   const params = layout ? 'w2: ptr<function, ResMain>, w3: ptr<function, ResWalk>' : '';
   const sizes = layout ? `const RES_WP: u32 = ${P}u;\nconst RES_WM: u32 = ${M}u;\nconst RES_WW: u32 = ${hidden * units - P - M}u;\n` : '';
-  return `const RES_H: u32 = ${hidden}u;\nconst RES_U: u32 = ${units}u;\n${sizes}fn residentProduct(${params}) -> array<ResAcc, RES_U> {\n  var acc: array<ResAcc, RES_U>;\n${lines.join('\n')}\n  return acc;\n}\n`;
+  // RES_HS: sRes's length, whole blocks of lanes so that every lane's load is inside it.
+  const shared = Math.ceil(hidden / lanes) * lanes;
+  return `const RES_H: u32 = ${hidden}u;\nconst RES_HS: u32 = ${shared}u;\nconst RES_U: u32 = ${units}u;\n${sizes}fn residentProduct(${params}) -> array<ResAcc, RES_U> {\n  var acc: array<ResAcc, RES_U>;\n${lines.join('\n')}\n  return acc;\n}\n`;
+}
+
+/**
+ * Lanes that share the resident forms' loads of the shared vector (sRes: h_{t-1}, or the
+ * sweep's later gradients) through subgroupBroadcast: 4 where the device has the `subgroups`
+ * feature with subgroups of at least 4 invocations, else 1 (each invocation loads every
+ * element). `subgroups` false asks for 1, true for 4 (an error where the device cannot).
+ * Not for an sRes of matrices (the gated sweep's batch tile), which subgroupBroadcast does not take.
+ * On SwiftShader, whose subgroups are its 4 SIMD lanes, a load from workgroup memory at a
+ * constant index measured about as slow as one at an index known only at run time, while the
+ * broadcast is a register shuffle: in a standalone resident Elman product (H = 256, 8 units an
+ * invocation, two workgroups) 1.3x faster in Chromium, 7.3 -> 9.5 GFLOP/s (H = 512: 8.3 -> 10.7).
+ */
+export function residentLanes(ctx: GpuContext, subgroups?: boolean): number {
+  const can = (ctx.info.subgroupMinSize ?? 0) >= 4;
+  if (subgroups === true && !can) {
+    throw new WebRnnError('invalid-option', `subgroups: this device has no subgroups of at least 4 invocations (subgroupMinSize ${ctx.info.subgroupMinSize ?? 'absent'})`);
+  }
+  return can && subgroups !== false ? 4 : 1;
 }
 
 /**
@@ -317,13 +353,16 @@ export function residentRowGroups(ctx: GpuContext, directions: number): number {
 /** WGSL's limit on the private variables of a shader, in bytes; the function variables of a function have the same. */
 const PRIVATE_BYTES = 8192;
 
+/** Private bytes of a resident form besides its weights and accumulator: the step (curStep) and the subgroup lane (resLane). */
+const RESIDENT_PRIVATE_SCALAR_BYTES = 8;
+
 /** What residentWalk may give its function variable of weights: WGSL's 8192 bytes a function less a few words for its loop counters. */
 const WALK_WEIGHT_BYTES = PRIVATE_BYTES - 64;
 
 /**
  * Units an invocation of a resident form takes for hidden size H from private memory alone
  * (residentSplit): the largest count that keeps its private variables (the weights, RES_U · H
- * of them, the step and the forward form's accumulator) within WGSL's 8192 bytes, of 4, 3, 2
+ * of them, the step, the lane and the forward form's accumulator) within WGSL's 8192 bytes, of 4, 3, 2
  * for the gated cells and 8, 4, 2 for the Elman cell. A weight is `weightFloats` floats: a vec4f of gates (4), the GRU's three gates
  * packed (3, the forward's GATES3) or the Elman cell's one (1). Eight Elman units an invocation
  * (up to H = 255) measured 1.05-1.3x faster than four at workload A in Chromium, forward and
@@ -334,7 +373,7 @@ function residentUnits(hidden: number, weightFloats: number, batchTile: boolean)
   const gated = weightFloats > 1;
   // The forward keeps one accumulator in a private variable (curAcc).
   const accBytes = residentAccBytes(weightFloats, batchTile);
-  for (const u of gated ? [4, 3, 2] : [8, 4, 2]) if (u * hidden * weightBytes + accBytes + 4 <= PRIVATE_BYTES) return u;
+  for (const u of gated ? [4, 3, 2] : [8, 4, 2]) if (u * hidden * weightBytes + accBytes + RESIDENT_PRIVATE_SCALAR_BYTES <= PRIVATE_BYTES) return u;
   return 1;
 }
 
@@ -353,7 +392,7 @@ function residentUnits(hidden: number, weightFloats: number, batchTile: boolean)
  */
 export function residentSplit(hidden: number, weightFloats: number, batchTile: boolean): { units: number; privateWeights: number; mainWeights: number } {
   const weightBytes = 4 * weightFloats;
-  const privateCap = Math.floor((PRIVATE_BYTES - residentAccBytes(weightFloats, batchTile) - 4) / weightBytes);
+  const privateCap = Math.floor((PRIVATE_BYTES - residentAccBytes(weightFloats, batchTile) - RESIDENT_PRIVATE_SCALAR_BYTES) / weightBytes);
   const mainCap = Math.floor(PRIVATE_BYTES / weightBytes);
   const walkCap = Math.floor(WALK_WEIGHT_BYTES / weightBytes);
   let units = residentUnits(hidden, weightFloats, batchTile);
@@ -438,11 +477,12 @@ export class CellStepKernel {
     // GATES3: the GRU's direct and resident products skip whhT's padding gate.
     const directStep = (spec.direct ?? false) && !persistent;
     const split = resident ? residentSplit(spec.hidden!, spec.gates, spec.batchTile) : undefined;
-    const defines = { ...spec.defines, DIRECT: directStep, RESIDENT: resident, GATES3: (resident || directStep) && spec.gates === 3, BATCH_TILE: spec.batchTile, TRAINING: spec.training, GATED: spec.gates > 1, PERSISTENT: persistent, ONE_PHASE: spec.entryPoints.length === 1 };
-    let code = preprocessWgsl(`${commonSource}\n${spec.source}`, defines);
+    const lanes = resident ? residentLanes(ctx, spec.subgroups) : 1;
+    const defines = { ...spec.defines, DIRECT: directStep, RESIDENT: resident, GATES3: (resident || directStep) && spec.gates === 3, BATCH_TILE: spec.batchTile, TRAINING: spec.training, GATED: spec.gates > 1, PERSISTENT: persistent, ONE_PHASE: spec.entryPoints.length === 1, SUBGROUPS: lanes > 1 };
+    let code = (lanes > 1 ? 'enable subgroups;\n' : '') + preprocessWgsl(`${commonSource}\n${spec.source}`, defines);
     let workgroup = persistent ? (spec.workgroup ?? persistentWorkgroup(1)) : CELL_WORKGROUP;
     if (split) {
-      code += residentProductSource(spec.hidden!, split.units, spec.gates, split);
+      code += residentProductSource(spec.hidden!, split.units, spec.gates, split, lanes);
       workgroup = residentWorkgroup(spec.hidden!, split.units);
     }
     // The persistent variant has one entry point that runs every phase of every step.
@@ -527,6 +567,11 @@ export class CellStepKernel {
   /** True for the persistent kernel's resident form, built for `spec.hidden` alone. */
   get resident(): boolean {
     return residentForm(this.spec);
+  }
+
+  /** Lanes that share the resident form's loads of h_{t-1} (residentLanes; 1 in every other form). */
+  get lanes(): number {
+    return this.resident ? residentLanes(this.ctx, this.spec.subgroups) : 1;
   }
 
   checkBuffers(shape: CellStepShape, b: CellStepBindings): void {

@@ -20,5 +20,6 @@ export function createRnnCellBackward(ctx: GpuContext, nonlinearity: Nonlinearit
     wideTile: variant.wideTile,
     persistent: variant.persistent,
     hidden: variant.hidden,
+    subgroups: variant.subgroups,
   });
 }

@@ -36,6 +36,7 @@ export function createRnnCellForward(ctx: GpuContext, nonlinearity: Nonlinearity
     unitsPerInvocation: variant.direct && !variant.persistent ? 4 : 1,
     workgroup: variant.workgroup,
     hidden: variant.hidden,
+    subgroups: variant.subgroups,
     training: variant.training ?? false,
     savedSlots: 0,
     entryPoints: ['main'],

@@ -6,7 +6,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { createEngine } from '../../src/engine.js';
 import { existsSync } from 'node:fs';
 import { GpuError, GpuUnavailableError } from '../../src/errors.js';
-import { SWIFTSHADER_ICD_PATHS } from '../../src/gpu/device.js';
+import { GpuContext, SWIFTSHADER_ICD_PATHS } from '../../src/gpu/device.js';
 import { BufferUsage } from '../../src/gpu/constants.js';
 
 describe('createEngine', () => {
@@ -20,6 +20,22 @@ describe('createEngine', () => {
     expect(engine.info.cpuThreads).toBe(availableParallelism());
     engine.destroy();
     engine.destroy(); // harmless twice
+  });
+
+  it('requests the subgroups feature where the adapter has it, and records the smallest subgroup', async () => {
+    const ctx = await GpuContext.create();
+    const { create } = await import('webgpu');
+    const adapter = await create([]).requestAdapter();
+    try {
+      expect(adapter).not.toBeNull();
+      const has = adapter!.features.has('subgroups');
+      expect(ctx.device.features.has('subgroups')).toBe(has);
+      expect(ctx.info.subgroupMinSize).toBe(has ? adapter!.info.subgroupMinSize : undefined);
+      // SwiftShader, which the tests run on without a GPU, runs subgroups of its 4 SIMD lanes.
+      if (ctx.info.software && ctx.info.architecture === 'swiftshader') expect(ctx.info.subgroupMinSize).toBe(4);
+    } finally {
+      ctx.destroy();
+    }
   });
 
   it('without any usable driver fails with what it tried and how to fix it', async () => {

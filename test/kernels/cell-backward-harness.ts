@@ -269,8 +269,9 @@ export async function checkBackwardSweep(
  * weights spill past private memory into main's and residentWalk's function variables
  * (residentSplit), and a weight array's end falls inside a unit. Row groups are pinned (one at
  * an even batch, two at an odd one) so that the walk over row blocks runs on any machine.
+ * `subgroups: false` marks the cases that run the form without subgroup operations (residentLanes).
  */
-export function sweepCases(): Array<{ shape: CellStepShape; name: string; lengths: number[] | null; batchTile: boolean; rowGroups: number }> {
+export function sweepCases(): Array<{ shape: CellStepShape; name: string; lengths: number[] | null; batchTile: boolean; rowGroups: number; subgroups?: false }> {
   const out: ReturnType<typeof sweepCases> = [];
   const sizes: Array<[number, number, number, boolean[]]> = [
     [1, 1, 4, [false, true]],
@@ -285,13 +286,19 @@ export function sweepCases(): Array<{ shape: CellStepShape; name: string; length
       for (const numDirections of [1, 2]) {
         for (const lengths of [null, Array.from({ length: batch }, (_, b) => 1 + ((b * 2) % seqLen))]) {
           const rowGroups = batch % 2 === 0 ? 1 : 2;
-          out.push({
-            shape: { batch, hidden, seqLen, numDirections, numLayers: 2, layer: 1 },
-            lengths,
-            batchTile,
-            rowGroups,
-            name: `resident sweep${batchTile ? ', batch-tiled' : ''}: B=${batch} H=${hidden} T=${seqLen} D=${numDirections}${lengths ? `, lengths ${lengths}` : ''}, ${rowGroups} row group${rowGroups > 1 ? 's' : ''}`,
-          });
+          // As in the forward cases (persistentCases): the form without subgroups too, at
+          // three sizes, both directions with lengths.
+          const plainToo = numDirections === 2 && lengths !== null && [7, 65, 300].includes(hidden);
+          for (const subgroups of plainToo ? [undefined, false as const] : [undefined]) {
+            out.push({
+              shape: { batch, hidden, seqLen, numDirections, numLayers: 2, layer: 1 },
+              lengths,
+              batchTile,
+              rowGroups,
+              ...(subgroups === false ? { subgroups } : {}),
+              name: `resident sweep${batchTile ? ', batch-tiled' : ''}: B=${batch} H=${hidden} T=${seqLen} D=${numDirections}${lengths ? `, lengths ${lengths}` : ''}, ${rowGroups} row group${rowGroups > 1 ? 's' : ''}${subgroups === false ? ', no subgroups' : ''}`,
+            });
+          }
         }
       }
     }

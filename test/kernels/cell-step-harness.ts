@@ -334,7 +334,7 @@ export async function checkPersistentLayer(
  * odd sizes (hidden sizes below, at and across one workgroup of units and several units per
  * invocation), both directions, with and without per-row lengths.
  */
-export function persistentCases(trainingVariant = true): Array<{ shape: CellStepShape; batchTile: boolean; training: boolean; direct: boolean; lengths: number[] | null; rowGroups?: number; name: string }> {
+export function persistentCases(trainingVariant = true): Array<{ shape: CellStepShape; batchTile: boolean; training: boolean; direct: boolean; lengths: number[] | null; rowGroups?: number; subgroups?: false; name: string }> {
   const out: ReturnType<typeof persistentCases> = [];
   const sizes = [
     { batch: 1, hidden: 1, seqLen: 4 },
@@ -362,15 +362,22 @@ export function persistentCases(trainingVariant = true): Array<{ shape: CellStep
           // The resident form's workgroups along the rows (residentRowGroups picks them by the
           // CPU's threads): one walking every row block at even batches, two at odd ones.
           const rowGroups = direct ? (batch % 2 === 0 ? 1 : 2) : undefined;
-          out.push({
-            shape: { batch, hidden, seqLen, numDirections, numLayers: 2, layer: 1 },
-            batchTile,
-            training,
-            direct,
-            lengths,
-            rowGroups,
-            name: `persistent, ${training ? 'training, ' : ''}${direct ? `resident (${rowGroups} row group${rowGroups === 1 ? '' : 's'}), ` : ''}${batchTile ? 'batch-tiled' : 'one row'}: B=${batch} H=${hidden} T=${seqLen} D=${numDirections}${lengths ? `, lengths ${lengths}` : ''}`,
-          });
+          // The resident form shares its loads of h_{t-1} across subgroups where the device
+          // has them (residentLanes); its form without subgroups, what other devices run, is
+          // checked too at three sizes, both directions with lengths.
+          const plainToo = direct && numDirections === 2 && lengths !== null && [7, 65, 300].includes(hidden);
+          for (const subgroups of plainToo ? [undefined, false as const] : [undefined]) {
+            out.push({
+              shape: { batch, hidden, seqLen, numDirections, numLayers: 2, layer: 1 },
+              batchTile,
+              training,
+              direct,
+              lengths,
+              rowGroups,
+              ...(subgroups === false ? { subgroups } : {}),
+              name: `persistent, ${training ? 'training, ' : ''}${direct ? `resident (${rowGroups} row group${rowGroups === 1 ? '' : 's'}${subgroups === false ? ', no subgroups' : ''}), ` : ''}${batchTile ? 'batch-tiled' : 'one row'}: B=${batch} H=${hidden} T=${seqLen} D=${numDirections}${lengths ? `, lengths ${lengths}` : ''}`,
+            });
+          }
         }
       }
     }
@@ -398,6 +405,6 @@ export function skipResidentOffSoftware(ctx: GpuContext, c: { direct: boolean },
 }
 
 /** The persistent kernel options of case `c`: its workgroup, and for the direct (resident) form its hidden size. */
-export function persistentVariant(c: { shape: CellStepShape; batchTile: boolean; direct: boolean }): { batchTile: boolean; persistent: true; direct: boolean; workgroup: number; hidden: number } {
-  return { batchTile: c.batchTile, persistent: true, direct: c.direct, workgroup: persistentWorkgroup(c.shape.hidden), hidden: c.shape.hidden };
+export function persistentVariant(c: { shape: CellStepShape; batchTile: boolean; direct: boolean; subgroups?: false }): { batchTile: boolean; persistent: true; direct: boolean; workgroup: number; hidden: number; subgroups?: false } {
+  return { batchTile: c.batchTile, persistent: true, direct: c.direct, workgroup: persistentWorkgroup(c.shape.hidden), hidden: c.shape.hidden, ...(c.subgroups === false ? { subgroups: false as const } : {}) };
 }

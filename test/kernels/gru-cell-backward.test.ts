@@ -43,7 +43,7 @@ describe('gru-cell-backward against the float64 reference', () => {
 describe('gru-cell-backward, resident: the whole sweep in one dispatch, against the float64 reference', () => {
   for (const c of sweepCases()) {
     it(c.name, async () => {
-      const kernel = await createGruCellBackward(ctx, { direct: true, batchTile: c.batchTile, persistent: true, hidden: c.shape.hidden });
+      const kernel = await createGruCellBackward(ctx, { direct: true, batchTile: c.batchTile, persistent: true, hidden: c.shape.hidden, subgroups: c.subgroups });
       await checkBackwardSweep(ctx, kernel, reference, rng, c.shape, `${c.name} (seed ${seed})`, c.lengths, c.rowGroups);
     });
   }

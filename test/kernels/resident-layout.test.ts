@@ -1,12 +1,12 @@
 // The resident form's layout choices, which need no adapter: how many units an invocation takes
 // and where their weights live (residentSplit) within WGSL's limits, how the generated product
-// reads them (residentProductSource), and when a forward pass takes the batch tile
+// reads them (residentProductSource), how many lanes share its loads (residentLanes), and when a forward pass takes the batch tile
 // (forwardBatchTile), over how many workgroups its rows go (residentRowGroups) and whether
 // 'auto' compiles it in the background (residentCompilesInBackground). The kernels built from
 // them are checked against the reference in the cell forward tests (persistentCases).
 import { describe, expect, it } from 'vitest';
 import type { GpuContext } from '../../src/gpu/device.js';
-import { forwardBatchTile, residentCompilesInBackground, residentFits, residentProductSource, residentRowGroups, residentSplit } from '../../src/kernels/recurrent-step.js';
+import { forwardBatchTile, residentCompilesInBackground, residentFits, residentLanes, residentProductSource, residentRowGroups, residentSplit } from '../../src/kernels/recurrent-step.js';
 
 // Floats a weight: the LSTM's vec4f of gates, the GRU's three gates (GATES3), the Elman cell's one.
 const CELLS = [
@@ -20,7 +20,7 @@ describe('residentSplit', () => {
     for (const { name, weightFloats } of CELLS) {
       for (const batchTile of [false, true]) {
         // The private variables besides the weights: the accumulator (a vec3f or vec4f is 16
-        // bytes, a mat4x3f or mat4x4f 64) and the step.
+        // bytes, a mat4x3f or mat4x4f 64), the step and the subgroup lane.
         const accBytes = weightFloats > 1 ? (batchTile ? 64 : 16) : batchTile ? 16 : 4;
         const bytes = (weights: number) => weights * 4 * weightFloats;
         for (let H = 1; H <= 512; H++) {
@@ -29,7 +29,7 @@ describe('residentSplit', () => {
           const what = `${name} H=${H} tile ${batchTile}`;
           expect(units, what).toBeGreaterThanOrEqual(1);
           expect(privateWeights + mainWeights, what).toBeLessThanOrEqual(units * H);
-          expect(bytes(privateWeights) + accBytes + 4, what).toBeLessThanOrEqual(8192);
+          expect(bytes(privateWeights) + accBytes + 8, what).toBeLessThanOrEqual(8192);
           // main holds its variable of weights alone; residentWalk also three loop counters,
           // for which 64 bytes are left.
           expect(bytes(mainWeights), what).toBeLessThanOrEqual(8192);
@@ -50,11 +50,11 @@ describe('residentSplit', () => {
       ['lstm H=256, tile', 4, 256, true, 3, 507, 261],
       ['lstm C', 4, 512, false, 2, 510, 512],
       ['gru A', 3, 128, false, 4, 512, 0],
-      ['gru B', 3, 256, false, 4, 681, 343],
-      ['gru C', 3, 512, false, 3, 681, 682],
+      ['gru B', 3, 256, false, 4, 680, 344],
+      ['gru C', 3, 512, false, 3, 680, 682],
       ['rnn A', 1, 128, false, 8, 1024, 0],
-      ['rnn B', 1, 256, false, 8, 2046, 2],
-      ['rnn C', 1, 512, false, 8, 2046, 2048],
+      ['rnn B', 1, 256, false, 8, 2045, 3],
+      ['rnn C', 1, 512, false, 8, 2045, 2048],
       ['rnn H=128, tile', 1, 128, true, 8, 1024, 0],
     ];
     for (const [name, weightFloats, H, batchTile, units, privateWeights, mainWeights] of cases) {
@@ -103,6 +103,27 @@ describe('residentProductSource', () => {
     // H = 2, 3 units, 4 weights private, 1 in main: weight 4 = (k 1, u 1) is main's, 5 residentWalk's.
     const source = residentProductSource(2, 3, 3, { privateWeights: 4, mainWeights: 1 });
     expect(readsOf(source, 1)).toEqual(['vec3f(wRes[9], wRes[10], wRes[11])', 'vec3f((*w2)[0], (*w2)[1], (*w2)[2])', 'vec3f((*w3)[0], (*w3)[1], (*w3)[2])']);
+  });
+
+  it('with 4 lanes, loads one element of sRes a lane for each block of 4 input units and broadcasts it', () => {
+    // H = 6: blocks k = 0..3 and 4..5; sRes holds 8 elements so that lanes 2 and 3 of the
+    // second block load inside it. The terms are those of one lane.
+    const source = residentProductSource(6, 2, 1, { privateWeights: 12, mainWeights: 0 }, 4);
+    expect(source).toContain('const RES_H: u32 = 6u;');
+    expect(source).toContain('const RES_HS: u32 = 8u;');
+    expect(source).toContain('let v0 = sRes[0u + resLane];');
+    expect(source).toContain('let v4 = sRes[4u + resLane];');
+    expect(source).not.toContain('sRes[1');
+    for (let k = 0; k < 6; k++) {
+      const line = source.split('\n').find((l) => l.includes(`let s = subgroupBroadcast(v${k - (k % 4)}, ${k % 4}u);`));
+      expect(line, `k = ${k}`).toBeDefined();
+      expect([...line!.matchAll(/residentTerm\((.*?), s\)/g)].map((m) => m[1])).toEqual([`wRes[${2 * k}]`, `wRes[${2 * k + 1}]`]);
+    }
+    // One lane: every element at its constant index, and sRes exactly H long.
+    const plain = residentProductSource(6, 2, 1, { privateWeights: 12, mainWeights: 0 });
+    expect(plain).toContain('const RES_HS: u32 = 6u;');
+    expect(plain).not.toContain('subgroupBroadcast');
+    expect(plain).toContain('let s = sRes[5];');
   });
 
   it('takes no pointer and adds no sizes without a layout (the backward sweep: every weight private)', () => {
@@ -164,5 +185,24 @@ describe('residentCompilesInBackground', () => {
     expect(residentCompilesInBackground(software, 512)).toBe(true);
     // GPUs have no resident form: their persistent kernel is the staged one, compiled when needed.
     expect(residentCompilesInBackground(gpu, 256)).toBe(false);
+  });
+});
+
+describe('residentLanes', () => {
+  const ctxWith = (subgroupMinSize?: number): GpuContext => ({ info: { subgroupMinSize } }) as unknown as GpuContext;
+
+  it('shares loads across 4 lanes where every subgroup has at least 4, unless asked not to', () => {
+    expect(residentLanes(ctxWith(4))).toBe(4);
+    expect(residentLanes(ctxWith(32))).toBe(4);
+    expect(residentLanes(ctxWith(4), false)).toBe(1);
+    expect(residentLanes(ctxWith(4), true)).toBe(4);
+  });
+
+  it('loads every element in each lane without subgroups of 4, and refuses to be forced there', () => {
+    expect(residentLanes(ctxWith(undefined))).toBe(1);
+    expect(residentLanes(ctxWith(2))).toBe(1);
+    expect(residentLanes(ctxWith(1), false)).toBe(1);
+    expect(() => residentLanes(ctxWith(2), true)).toThrow(/subgroupMinSize 2/);
+    expect(() => residentLanes(ctxWith(undefined), true)).toThrow(/absent/);
   });
 });

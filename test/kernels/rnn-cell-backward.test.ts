@@ -36,7 +36,7 @@ for (const nonlinearity of ['tanh', 'relu', 'identity'] as Nonlinearity[]) {
   describe(`rnn-cell-backward (${nonlinearity}), resident: the whole sweep in one dispatch, against the float64 reference`, () => {
     for (const c of sweepCases()) {
       it(c.name, async () => {
-        const kernel = await createRnnCellBackward(ctx, nonlinearity, { direct: true, batchTile: c.batchTile, persistent: true, hidden: c.shape.hidden });
+        const kernel = await createRnnCellBackward(ctx, nonlinearity, { direct: true, batchTile: c.batchTile, persistent: true, hidden: c.shape.hidden, subgroups: c.subgroups });
         await checkBackwardSweep(ctx, kernel, reference, rng, c.shape, `${c.name} (seed ${seed})`, c.lengths, c.rowGroups);
       });
     }

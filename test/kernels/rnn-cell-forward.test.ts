@@ -1,6 +1,8 @@
-import { afterAll, beforeAll, describe, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GpuContext } from '../../src/gpu/device.js';
 import { resolveCellOptions } from '../../src/model/cell-functions.js';
+import { createLstmCellBackward } from '../../src/kernels/lstm-cell-backward.js';
+import { createRnnCellBackward } from '../../src/kernels/rnn-cell-backward.js';
 import { createRnnCellForward, type Nonlinearity } from '../../src/kernels/rnn-cell-forward.js';
 import { rnnCellForwardReference } from '../../src/reference/rnn-cell-forward.js';
 import { testRandom } from '../helpers/seed.js';
@@ -57,3 +59,22 @@ for (const nonlinearity of ['tanh', 'relu', 'identity'] as Nonlinearity[]) {
     }
   });
 }
+
+describe('the resident forms\' subgroup sharing (residentLanes)', () => {
+  it('takes 4 lanes where the device has subgroups of at least 4 and `subgroups` is not false, else 1', async ({ skip }) => {
+    if (!ctx.info.software) skip('the resident form is built for software adapters');
+    const can = (ctx.info.subgroupMinSize ?? 0) >= 4;
+    const variant = { batchTile: false, persistent: true, direct: true, hidden: 9 };
+    expect((await createRnnCellForward(ctx, 'tanh', variant)).lanes).toBe(can ? 4 : 1);
+    expect((await createRnnCellForward(ctx, 'tanh', { ...variant, subgroups: false })).lanes).toBe(1);
+    // The per-step forms share nothing.
+    expect((await createRnnCellForward(ctx, 'tanh', { batchTile: false, direct: true })).lanes).toBe(1);
+    const sweep = { direct: true, persistent: true, hidden: 9 };
+    expect((await createRnnCellBackward(ctx, 'tanh', sweep)).lanes).toBe(can ? 4 : 1);
+    expect((await createRnnCellBackward(ctx, 'tanh', { ...sweep, subgroups: false })).lanes).toBe(1);
+    // The gated sweep's batch tile shares matrices, which subgroupBroadcast does not take.
+    expect((await createLstmCellBackward(ctx, { ...sweep, batchTile: true })).lanes).toBe(1);
+    await expect(createLstmCellBackward(ctx, { ...sweep, batchTile: true, subgroups: true })).rejects.toThrow(/no subgroup form/);
+    if (!can) await expect(createRnnCellForward(ctx, 'tanh', { ...variant, subgroups: true })).rejects.toThrow(/subgroupMinSize/);
+  });
+});
