@@ -84,15 +84,15 @@ fn biasOf(n0: u32) -> vec4f {
 }
 
 // Row m, columns n0 .. n0 + 3 of C (those inside the matrix): v (the bias already added) plus,
-// with accumulate, what C held.
-fn storeC(base: u32, m: u32, n0: u32, v: vec4f) {
+// with `add` (accumulate, or a slab after the first), what C held.
+fn storeC(base: u32, m: u32, n0: u32, v: vec4f, add: bool) {
   if (m >= p.M) { return; }
   for (var j = 0u; j < 4u; j++) {
     let n = n0 + j;
     if (n >= p.N) { return; }
     var x = v[j];
     let ci = base + m * p.ldc + n * p.colStrideC;
-    if (p.accumulate != 0u) { x += c[ci]; }
+    if (add) { x += c[ci]; }
     c[ci] = x;
   }
 }
@@ -156,9 +156,9 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   let m = m0 + 4u * lid.y;
   let n = n0 + 4u * lid.x;
   let b = biasOf(n);
-  storeC(cBase, m, n, acc0 + b);
-  storeC(cBase, m + 1u, n, acc1 + b);
-  storeC(cBase, m + 2u, n, acc2 + b);
-  storeC(cBase, m + 3u, n, acc3 + b);
+  storeC(cBase, m, n, acc0 + b, p.accumulate != 0u);
+  storeC(cBase, m + 1u, n, acc1 + b, p.accumulate != 0u);
+  storeC(cBase, m + 2u, n, acc2 + b, p.accumulate != 0u);
+  storeC(cBase, m + 3u, n, acc3 + b, p.accumulate != 0u);
 }
 #endif

@@ -48,6 +48,9 @@ export async function measureCeilings(ctx: GpuContext, options: CeilingOptions =
   const runs = options.runs ?? 5;
   const sizes = options.gemmSizes ?? [1024, 2048];
   const matmul = await MatmulKernel.create(ctx, options.tiles);
+  // The GEMM models run: on a software adapter with subgroups, the slab variant (which takes
+  // these squares) once it has compiled.
+  await matmul.whenSlabReady();
   const device = ctx.device;
   const made: GPUBuffer[] = [];
   const storage = (label: string, floats: number): GPUBuffer => {
@@ -85,7 +88,7 @@ export async function measureCeilings(ctx: GpuContext, options: CeilingOptions =
       const shape = { M: n, N: n, K: n };
       device.queue.writeBuffer(uniform, 0, matmul.params(shape));
       const bindGroup = matmul.bindGroup({ uniform, a, b, bias: a, c }, shape);
-      const workgroups = matmul.workgroups(shape);
+      const workgroups = matmul.dispatch(shape);
       // One GEMM per submit: at these sizes the fixed cost of a submit is noise.
       const ms = await medianOf(() =>
         timeSubmit((encoder) => {

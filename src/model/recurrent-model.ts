@@ -463,11 +463,13 @@ export class RecurrentModel {
     if (options.training !== undefined && typeof options.training !== 'boolean') throw new WebRnnError('invalid-option', `warmup: training must be a boolean, got ${String(options.training)}`);
     // A sequence (several steps) and a stream (one step a call) may take different kernels.
     const batches = batch === undefined ? [1, BATCH_TILE_ROWS, 64] : [checkCount('batch', batch)];
-    await Promise.all(
+    const kernels = await Promise.all(
       batches.flatMap((b) =>
         [1, 2].flatMap((seqLen) => [this.getKernels(b, seqLen, false, true), ...(options.training ? [this.getKernels(b, seqLen, true, true), this.getBackwardKernels(b, seqLen, true)] : [])]),
       ),
     );
+    // The GEMM's slab variant, which also compiles in the background (MatmulKernel.slabReady).
+    await Promise.all(kernels.map((k) => ('matmul' in k ? k.matmul.whenSlabReady() : undefined)));
   }
 
   /**

@@ -20,7 +20,7 @@
 import { WebRnnError } from '../errors.js';
 import { createReadbackBuffer, createStorageBuffer, createUniformBuffer, writeFloats } from '../gpu/buffers.js';
 import type { GpuContext } from '../gpu/device.js';
-import type { MatmulKernel, MatmulShape } from '../kernels/matmul.js';
+import type { MatmulDispatch, MatmulKernel, MatmulShape } from '../kernels/matmul.js';
 import type { CellBackwardKernel } from '../kernels/recurrent-step-backward.js';
 import type { CellStepShape } from '../kernels/recurrent-step.js';
 import { gateCount, layerInputSize, packedGateStride, type ModelSpec } from '../model/spec.js';
@@ -57,7 +57,7 @@ export interface GradientResult {
 
 interface Gemm {
   bindGroup: GPUBindGroup;
-  workgroups: [number, number, number];
+  workgroups: MatmulDispatch;
 }
 
 function align(n: number, to: number): number {
@@ -215,7 +215,7 @@ export class GradientPlan {
         const bindings = { uniform: gemmUniforms, uniformOffset: i * gemmSlot, a: gs.a, b: gs.b, bias: gs.a, c: gs.c };
         kernels.matmul.checkBuffers(gs.shape, bindings);
         new Uint8Array(gemmData, i * gemmSlot).set(new Uint8Array(kernels.matmul.params(gs.shape)));
-        this.layerGemms[gs.layer].push({ bindGroup: kernels.matmul.bindGroup(bindings, gs.shape), workgroups: kernels.matmul.workgroups(gs.shape) });
+        this.layerGemms[gs.layer].push({ bindGroup: kernels.matmul.bindGroup(bindings, gs.shape), workgroups: kernels.matmul.dispatch(gs.shape) });
       });
       if (spec.bias && !dGrec) {
         // db_hh = db_ih where the recurrent and input sides share dG.

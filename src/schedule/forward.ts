@@ -15,7 +15,7 @@
 import { GpuError, WebRnnError } from '../errors.js';
 import { createReadbackBuffer, createStorageBuffer, createUniformBuffer, readFloats, writeFloats } from '../gpu/buffers.js';
 import type { GpuContext } from '../gpu/device.js';
-import type { MatmulKernel, MatmulShape } from '../kernels/matmul.js';
+import type { MatmulDispatch, MatmulKernel, MatmulShape } from '../kernels/matmul.js';
 import type { CellStepKernel, CellStepShape } from '../kernels/recurrent-step.js';
 import { gateCount, layerInputSize, type ModelSpec } from '../model/spec.js';
 
@@ -82,8 +82,8 @@ export class ForwardPlan {
   readonly y: GPUBuffer | null;
   private readonly owned: GPUBuffer[] = [];
   private readonly staging: GPUBuffer;
-  private readonly readoutGemm: { bindGroup: GPUBindGroup; workgroups: [number, number, number] } | null = null;
-  private readonly gemm: Array<{ bindGroup: GPUBindGroup; workgroups: [number, number, number] }> = [];
+  private readonly readoutGemm: { bindGroup: GPUBindGroup; workgroups: MatmulDispatch } | null = null;
+  private readonly gemm: Array<{ bindGroup: GPUBindGroup; workgroups: MatmulDispatch }> = [];
   private readonly cellBindGroups: GPUBindGroup[] = [];
   private readonly cellWorkgroups: [number, number, number];
   private readonly stepSlot: number;
@@ -148,7 +148,7 @@ export class ForwardPlan {
         const bindings = { uniform: uniforms, uniformOffset: l * gemmSlot, a: l === 0 ? this.x : this.hseq[l - 1], b: layers[l].wih, bias: layers[l].bih, c: xproj };
         kernels.matmul.checkBuffers(shape, bindings);
         new Uint8Array(uniformData, l * gemmSlot).set(new Uint8Array(kernels.matmul.params(shape)));
-        this.gemm.push({ bindGroup: kernels.matmul.bindGroup(bindings, shape), workgroups: kernels.matmul.workgroups(shape) });
+        this.gemm.push({ bindGroup: kernels.matmul.bindGroup(bindings, shape), workgroups: kernels.matmul.dispatch(shape) });
 
         const cellShape: CellStepShape = { batch: B, hidden: H, seqLen: T, numDirections: D, numLayers: L, layer: l };
         const cellBindings = {
@@ -174,7 +174,7 @@ export class ForwardPlan {
         const bindings = { uniform: uniforms, uniformOffset: L * gemmSlot, a: this.hseq[L - 1], b: readout.weight, bias: readout.bias, c: this.y };
         kernels.matmul.checkBuffers(shape, bindings);
         new Uint8Array(uniformData, L * gemmSlot).set(new Uint8Array(kernels.matmul.params(shape)));
-        this.readoutGemm = { bindGroup: kernels.matmul.bindGroup(bindings, shape), workgroups: kernels.matmul.workgroups(shape) };
+        this.readoutGemm = { bindGroup: kernels.matmul.bindGroup(bindings, shape), workgroups: kernels.matmul.dispatch(shape) };
       }
       ctx.device.queue.writeBuffer(uniforms, 0, uniformData);
     } catch (e) {

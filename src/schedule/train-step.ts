@@ -16,7 +16,7 @@ import { createReadbackBuffer, createStorageBuffer, createUniformBuffer, writeFl
 import type { GpuContext } from '../gpu/device.js';
 import { gradNormWorkgroupLimit, gradNormWorkgroups } from '../kernels/grad-norm.js';
 import type { Kernel } from '../kernels/kernel.js';
-import type { MatmulKernel, MatmulShape } from '../kernels/matmul.js';
+import type { MatmulDispatch, MatmulKernel, MatmulShape } from '../kernels/matmul.js';
 import { LOSS_WORKGROUP } from '../kernels/mse-loss.js';
 import { UPDATE_WORKGROUP } from '../kernels/sgd-update.js';
 import { layerInputSize, packedGateStride, gateCount, type ModelSpec } from '../model/spec.js';
@@ -76,7 +76,7 @@ export class TrainStepPlan {
   private readonly staging: GPUBuffer;
   private readonly lossUniform: GPUBuffer;
   private readonly lossBindGroup: GPUBindGroup;
-  private readonly readoutGemms: Array<{ bindGroup: GPUBindGroup; workgroups: [number, number, number] }> = [];
+  private readonly readoutGemms: Array<{ bindGroup: GPUBindGroup; workgroups: MatmulDispatch }> = [];
   private readonly tensors: Array<{ param: GPUBuffer; grad: GPUBuffer; count: number }> = [];
   private readonly normUniform: GPUBuffer;
   private readonly normBindGroups: GPUBindGroup[] = [];
@@ -145,7 +145,7 @@ export class TrainStepPlan {
         const bindings = { uniform: gemmUniform, uniformOffset: i * this.slot, a: g.a, b: g.b, bias: g.a, c: g.c };
         kernels.matmul.checkBuffers(g.shape, bindings);
         new Uint8Array(gemmData, i * this.slot).set(new Uint8Array(kernels.matmul.params(g.shape)));
-        this.readoutGemms.push({ bindGroup: kernels.matmul.bindGroup(bindings, g.shape), workgroups: kernels.matmul.workgroups(g.shape) });
+        this.readoutGemms.push({ bindGroup: kernels.matmul.bindGroup(bindings, g.shape), workgroups: kernels.matmul.dispatch(g.shape) });
       });
       ctx.device.queue.writeBuffer(gemmUniform, 0, gemmData);
 

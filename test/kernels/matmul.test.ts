@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { GpuContext } from '../../src/gpu/device.js';
-import { DEFAULT_MATMUL_TILES, DIRECT_MATMUL_TILES, MatmulKernel, matmulExtents, resolveMatmulShape, type MatmulShape, type MatmulTiles } from '../../src/kernels/matmul.js';
+import { DEFAULT_MATMUL_TILES, DIRECT_MATMUL_TILES, MatmulKernel, matmulExtents, resolveMatmulShape, slabFits, type MatmulShape, type MatmulTiles } from '../../src/kernels/matmul.js';
 import { matmulReference } from '../../src/reference/matmul.js';
 import { createUniformBuffer } from '../../src/gpu/buffers.js';
 import { expectClose } from '../helpers/compare.js';
@@ -9,13 +9,18 @@ import { testRandom } from '../helpers/seed.js';
 
 const { rng, seed } = testRandom('matmul');
 let ctx: GpuContext;
-// The two variants an adapter can get by default: staged (GPUs) and direct (software adapters).
-const kernels: Record<'staged' | 'direct', MatmulKernel> = {} as never;
+// The variants an adapter can get by default: staged (GPUs), direct (software adapters) and, on
+// software adapters with subgroups of at least 4 lanes, the slab variant (here taking every
+// product, where models give it those slabFits takes).
+const kernels: Record<'staged' | 'direct' | 'slab', MatmulKernel> = {} as never;
+let slabs = false;
 
 beforeAll(async () => {
   ctx = await GpuContext.create();
   kernels.staged = await MatmulKernel.create(ctx, DEFAULT_MATMUL_TILES);
-  kernels.direct = await MatmulKernel.create(ctx, DIRECT_MATMUL_TILES);
+  kernels.direct = await MatmulKernel.create(ctx, DIRECT_MATMUL_TILES, { slab: 'never' });
+  slabs = (ctx.info.subgroupMinSize ?? 0) >= 4;
+  if (slabs) kernels.slab = await MatmulKernel.create(ctx, DIRECT_MATMUL_TILES, { slab: 'always' });
 });
 afterAll(() => ctx?.destroy());
 
@@ -42,7 +47,7 @@ async function check(shape: MatmulShape, kernel: MatmulKernel): Promise<void> {
   ctx.device.queue.writeBuffer(uniform, 0, kernel.params(shape));
   const bindings = { uniform, a: upload(ctx, 'a', a), b: upload(ctx, 'b', b), bias: upload(ctx, 'bias', bias), c: s.accumulate ? upload(ctx, 'c', c0) : poisoned(ctx, 'c', e.c) };
   kernel.checkBuffers(shape, bindings);
-  await runPass(ctx, (pass) => kernel.encode(pass, kernel.bindGroup(bindings, shape), kernel.workgroups(shape)));
+  await runPass(ctx, (pass) => kernel.encode(pass, kernel.bindGroup(bindings, shape), kernel.dispatch(shape)));
   const got = await download(ctx, bindings.c, e.c);
   const ref = matmulReference(s, a, b, bias, Float64Array.from(c0));
 
@@ -54,8 +59,13 @@ async function check(shape: MatmulShape, kernel: MatmulKernel): Promise<void> {
   for (const buf of Object.values(bindings)) buf.destroy();
 }
 
-for (const variant of ['staged', 'direct'] as const) {
+for (const variant of ['staged', 'direct', 'slab'] as const) {
   describe(`matmul, ${variant}: C = A·Bᵀ (+ bias) (+ C)`, () => {
+    beforeEach(({ skip }) => {
+      // The slab variant needs subgroups of 4 lanes or more; SwiftShader, which runs the tests
+      // without a GPU, has them (test/gpu/device.test.ts).
+      if (variant === 'slab' && !slabs) skip('this device has no subgroups of at least 4 lanes');
+    });
     const sizes: Array<[number, number, number]> = [
       [1, 1, 1],
       [7, 13, 5],
@@ -65,6 +75,8 @@ for (const variant of ['staged', 'direct'] as const) {
       // Fewer columns than a direct thread's block: the direct variant runs Cᵀ (matmulOrientation).
       [97, 1, 45],
       [130, 6, 66],
+      // Several slabs of K (32 a slab) with a tail, rows past whole blocks of 4, columns past a workgroup's 128.
+      [70, 150, 97],
     ];
     for (const [M, N, K] of sizes) {
       for (const transA of [false, true]) {
@@ -135,5 +147,37 @@ describe('matmul with other tiles: every workgroup shape and K slab computes the
   }
   it('refuses tiles the device cannot run', async () => {
     await expect(MatmulKernel.create(ctx, { wgX: 32, wgY: 32, tileK: 16 })).rejects.toThrow(/at most \d+ threads/);
+  });
+});
+
+describe('matmul, the slab variant under auto (what models get on a software adapter)', () => {
+  it('takes the products slabFits takes once compiled, the direct variant serving until then', async ({ skip }) => {
+    if (!slabs) skip('this device has no subgroups of at least 4 lanes');
+    const kernel = await MatmulKernel.create(ctx, DIRECT_MATMUL_TILES);
+    expect(kernel.slabUse).toBe('auto');
+    // An Elman cell's dW_ih at workload C, and its bias gradient (one column), which stays direct.
+    expect(kernel.dispatch({ M: 512, N: 128, K: 2048, transA: true, transB: true }).slab).toEqual([1, expect.any(Number), 1]);
+    expect(kernel.dispatch({ M: 512, N: 1, K: 2048, transA: true, transB: true }).slab).toBeNull();
+    expect(kernel.dispatch({ M: 40, N: 300, K: 64 }).slab).toBeNull();
+    expect(kernel.dispatch({ M: 512, N: 64, K: 1024, transA: true, transB: true }).slab).toBeNull();
+    await kernel.whenSlabReady();
+    expect(kernel.slabReady).toBe(true);
+    await check({ M: 100, N: 130, K: 45, transA: true, transB: true, accumulate: true }, kernel);
+    await check({ M: 64, N: 140, K: 100, batch: 2, hasBias: true }, kernel);
+  });
+
+  it('slabFits: rows enough to share a lane\'s slab of B, columns enough to fill a workgroup\'s lanes, K a slab', () => {
+    expect(slabFits({ M: 512, N: 512, K: 2048 })).toBe(true);
+    expect(slabFits({ M: 2048, N: 512, K: 128 })).toBe(true);
+    expect(slabFits({ M: 63, N: 512, K: 128 })).toBe(false);
+    expect(slabFits({ M: 512, N: 128, K: 32 })).toBe(true);
+    expect(slabFits({ M: 512, N: 127, K: 128 })).toBe(false);
+    expect(slabFits({ M: 512, N: 512, K: 31 })).toBe(false);
+  });
+
+  it('refuses the slab variant off the direct tiles or without subgroups, and unknown uses', async () => {
+    await expect(MatmulKernel.create(ctx, DEFAULT_MATMUL_TILES, { slab: 'always' })).rejects.toThrow(/needs the direct tiles and subgroups/);
+    await expect(MatmulKernel.create(ctx, DIRECT_MATMUL_TILES, { slab: 'sometimes' as never })).rejects.toThrow(/slab must be 'auto', 'always' or 'never'/);
+    expect((await MatmulKernel.create(ctx, DEFAULT_MATMUL_TILES)).slabUse).toBe('never');
   });
 });
