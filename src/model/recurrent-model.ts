@@ -455,7 +455,8 @@ export class RecurrentModel {
    * `batch` rows, or (default) every variant; with `training`, also those of
    * {@link gradients} and {@link trainStep} (their forward and backward kernels). Afterwards
    * every such call runs the kernels `persistent` chose, where 'auto' would otherwise run the
-   * per-step kernels while a resident form compiles in the background.
+   * per-step kernels while a resident form compiles in the background, and the GEMM's slab
+   * form where it takes a product (MatmulKernel.whenSlabReady).
    */
   async warmup(batch?: number, options: WarmupOptions = {}): Promise<void> {
     this.assertAlive('warmup');
