@@ -74,7 +74,13 @@ var<workgroup> hTile: array<f32, WG>;
 // inactive: its state stays as it is, and the dispatch zeroes the output at t = step (over the
 // inactive steps that covers t = L_b .. T - 1 in both directions).
 fn seqLen(b: u32) -> u32 {
+#if RESIDENT
+  // The resident form's rows are those of the block residentWalk is on, whose lengths it
+  // keeps in private memory (resLens): one load a row block instead of several a unit and step.
+  return resLens[min(b - resRow0, 3u)];
+#else
   return u32(h0[p.lengthsOffset + b]);
+#endif
 }
 
 fn running(b: u32) -> bool {
@@ -327,6 +333,10 @@ fn residentTerm(w: f32, h: f32) -> f32 { return w * h; }
 
 // The product of the unit cellStep is called for (main sets it before each call).
 var<private> curAcc: ResAcc;
+// The row block residentWalk is on: its first row, and the lengths of rows resRow0 + r
+// (component r; 0 past the batch), which seqLen returns.
+var<private> resRow0: u32;
+var<private> resLens: vec4u;
 
 // Before the first step: W_hh of the invocation's units (clamped to H - 1 past H, whose
 // results are dropped) into private memory.
@@ -554,6 +564,10 @@ fn residentWalk(x: u32, y: u32, d: u32, groups: u32, w2: ptr<function, ResMain>)
   var wResWalk: ResWalk;
   loadResident(d, x, w2, &wResWalk);
   for (var b0 = y * ROWS; b0 < p.batch; b0 += groups * ROWS) {
+    resRow0 = b0;
+    for (var r = 0u; r < ROWS; r++) {
+      resLens[r] = select(0u, u32(h0[p.lengthsOffset + b0 + r]), b0 + r < p.batch);
+    }
     for (var s = 0u; s < p.seqLen; s++) {
       curStep = s;
       let acc = residentProducts(b0, d, x, w2, &wResWalk);

@@ -353,8 +353,8 @@ export function residentRowGroups(ctx: GpuContext, directions: number): number {
 /** WGSL's limit on the private variables of a shader, in bytes; the function variables of a function have the same. */
 const PRIVATE_BYTES = 8192;
 
-/** Private bytes of a resident form besides its weights and accumulator: the step (curStep) and the subgroup lane (resLane). */
-const RESIDENT_PRIVATE_SCALAR_BYTES = 8;
+/** Private bytes of a resident form besides its weights and accumulator: the step (curStep), the subgroup lane (resLane), the row block's first row and lengths (resRow0, resLens). */
+const RESIDENT_PRIVATE_SCALAR_BYTES = 28;
 
 /** What residentWalk may give its function variable of weights: WGSL's 8192 bytes a function less a few words for its loop counters. */
 const WALK_WEIGHT_BYTES = PRIVATE_BYTES - 64;

@@ -20,7 +20,8 @@ describe('residentSplit', () => {
     for (const { name, weightFloats } of CELLS) {
       for (const batchTile of [false, true]) {
         // The private variables besides the weights: the accumulator (a vec3f or vec4f is 16
-        // bytes, a mat4x3f or mat4x4f 64), the step and the subgroup lane.
+        // bytes, a mat4x3f or mat4x4f 64), the step, the subgroup lane, and the row block's
+        // first row and four lengths.
         const accBytes = weightFloats > 1 ? (batchTile ? 64 : 16) : batchTile ? 16 : 4;
         const bytes = (weights: number) => weights * 4 * weightFloats;
         for (let H = 1; H <= 512; H++) {
@@ -29,7 +30,7 @@ describe('residentSplit', () => {
           const what = `${name} H=${H} tile ${batchTile}`;
           expect(units, what).toBeGreaterThanOrEqual(1);
           expect(privateWeights + mainWeights, what).toBeLessThanOrEqual(units * H);
-          expect(bytes(privateWeights) + accBytes + 8, what).toBeLessThanOrEqual(8192);
+          expect(bytes(privateWeights) + accBytes + 28, what).toBeLessThanOrEqual(8192);
           // main holds its variable of weights alone; residentWalk also three loop counters,
           // for which 64 bytes are left.
           expect(bytes(mainWeights), what).toBeLessThanOrEqual(8192);
@@ -46,15 +47,15 @@ describe('residentSplit', () => {
       // [cell, weightFloats, H, batchTile, units, weights in private memory, in main's variable]
       ['lstm A', 4, 128, false, 3, 384, 0],
       ['lstm H=64', 4, 64, false, 4, 256, 0],
-      ['lstm B', 4, 256, false, 3, 510, 258],
-      ['lstm H=256, tile', 4, 256, true, 3, 507, 261],
-      ['lstm C', 4, 512, false, 2, 510, 512],
+      ['lstm B', 4, 256, false, 3, 509, 259],
+      ['lstm H=256, tile', 4, 256, true, 3, 506, 262],
+      ['lstm C', 4, 512, false, 2, 509, 512],
       ['gru A', 3, 128, false, 4, 512, 0],
-      ['gru B', 3, 256, false, 4, 680, 344],
-      ['gru C', 3, 512, false, 3, 680, 682],
+      ['gru B', 3, 256, false, 4, 679, 345],
+      ['gru C', 3, 512, false, 3, 679, 682],
       ['rnn A', 1, 128, false, 8, 1024, 0],
-      ['rnn B', 1, 256, false, 8, 2045, 3],
-      ['rnn C', 1, 512, false, 8, 2045, 2048],
+      ['rnn B', 1, 256, false, 8, 2040, 8],
+      ['rnn C', 1, 512, false, 8, 2040, 2048],
       ['rnn H=128, tile', 1, 128, true, 8, 1024, 0],
     ];
     for (const [name, weightFloats, H, batchTile, units, privateWeights, mainWeights] of cases) {
@@ -65,8 +66,8 @@ describe('residentSplit', () => {
 
 describe('residentFits', () => {
   it('builds the resident forward for every cell up to H = 512', () => {
-    // The LSTM at H = 512: two units, 1024 vec4f, 510 in private memory, 512 in main's
-    // variable and 2 in residentWalk's.
+    // The LSTM at H = 512: two units, 1024 vec4f, 509 in private memory, 512 in main's
+    // variable and 3 in residentWalk's.
     expect(residentFits(512, 4, false)).toBe(true);
     for (const { weightFloats } of CELLS) {
       expect(residentFits(513, weightFloats, false)).toBe(false);
