@@ -258,8 +258,9 @@ fn recurrentProduct(b0: u32, d: u32, j: u32) -> mat4x4f {
 // weights of its RES_U units x RES_U .. into private memory once, before the first step, and
 // the product is unrolled over the RES_H = H input units with constant indices: wRes[k RES_U
 // + u] from private memory, sRes[k] = h_{t-1}[., k] from the workgroup's copy of the state.
-// A read of workgroup memory costs about as much at a constant index as at any other (about
-// 30 cycles on SwiftShader, measured), so each read of sRes[k] serves the RES_U units of the
+// A read of workgroup memory costs about as much at a constant index as at any other (in a
+// standalone kernel on SwiftShader, as much as a load at a run-time address), so each read of
+// sRes[k] serves the RES_U units of the
 // invocation, and with SUBGROUPS (residentLanes) the four lanes of a subgroup read four
 // elements at once, one each, and pass them on with subgroupBroadcast. Those reads, not the
 // multiply-adds, set the pace (one unit an invocation measured 3x faster per step than the

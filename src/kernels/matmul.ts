@@ -104,6 +104,19 @@ export interface MatmulBindings {
   c: GPUBuffer;
 }
 
+/**
+ * The generated entry points' operand layout for matrix z of the batch: A'(m, k) at
+ * aBase + m·aM + k·aK, B'(n, k) at bBase + n·bN + k·bK (the storage order as a pair of strides).
+ */
+const OPERAND_ORIGINS: readonly string[] = [
+  '  let aM = select(p.lda, 1u, p.transA != 0u);',
+  '  let aK = select(1u, p.lda, p.transA != 0u);',
+  '  let bN = select(p.ldb, 1u, p.transB != 0u);',
+  '  let bK = select(1u, p.ldb, p.transB != 0u);',
+  '  let aBase = p.offsetA + z * p.strideA;',
+  '  let bBase = p.offsetB + z * p.strideB;',
+];
+
 /** Rows and columns of C a thread of the direct variant owns (directMatmulMain). */
 const DIRECT_BLOCK = 8;
 
@@ -132,12 +145,7 @@ export function directMatmulMain(): string {
     // neighbouring x as one, so the loader orients thin products (matmulOrientation) to have
     // their long side along x.
     '  if (m >= p.M || n >= p.N) { return; }',
-    '  let aM = select(p.lda, 1u, p.transA != 0u);',
-    '  let aK = select(1u, p.lda, p.transA != 0u);',
-    '  let bN = select(p.ldb, 1u, p.transB != 0u);',
-    '  let bK = select(1u, p.ldb, p.transB != 0u);',
-    '  let aBase = p.offsetA + z * p.strideA;',
-    '  let bBase = p.offsetB + z * p.strideB;',
+    ...OPERAND_ORIGINS,
     // Where row m + i of A' and column n + j of B' are at k = 0.
     ...idx.map((i) => `  let ar${i} = aBase + min(m + ${i}u, p.M - 1u) * aM;`),
     ...idx.map((j) => `  let bc${j} = bBase + min(n + ${j}u, p.N - 1u) * bN;`),
@@ -198,14 +206,9 @@ export function slabMatmulMain(): string {
     'fn main(@builtin(local_invocation_index) x: u32, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(subgroup_invocation_id) lane: u32) {',
     `  let n = (wid.x * ${SLAB_LANES}u + x) * ${NB}u;`,
     '  let z = wid.z;',
-    '  let aM = select(p.lda, 1u, p.transA != 0u);',
-    '  let aK = select(1u, p.lda, p.transA != 0u);',
-    '  let bN = select(p.ldb, 1u, p.transB != 0u);',
-    '  let bK = select(1u, p.ldb, p.transB != 0u);',
-    '  let aBase = p.offsetA + z * p.strideA;',
-    '  let bBase = p.offsetB + z * p.strideB;',
+    ...OPERAND_ORIGINS,
     '  let cBase = p.offsetC + z * p.strideC;',
-    // Columns past N read the last one (their sums are dropped by storeC).
+    // Columns past N read the last one (the stores below drop their sums).
     ...js.map((j) => `  let bc${j} = bBase + min(n + ${j}u, p.N - 1u) * bN;`),
     '  let biasLo = biasOf(n);',
     '  let biasHi = biasOf(n + 4u);',
