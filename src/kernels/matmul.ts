@@ -169,67 +169,93 @@ export function directMatmulMain(): string {
   return lines.join('\n') + '\n';
 }
 
-/** The slab variant's shape: lanes a workgroup, columns a lane, K a slab (slabMatmulMain). */
+/**
+ * The slab variant's shape: lanes a workgroup, columns a lane, K a slab, and the parts of a slab
+ * that run only where K reaches them (slabMatmulMain).
+ */
 const SLAB_LANES = 16;
 const SLAB_COLUMNS = 8;
-const SLAB_K = 32;
+const SLAB_K = 64;
+const SLAB_PART = 32;
 
 /**
  * The slab variant's entry point (software adapters with subgroups of at least 4 lanes; see
  * MatmulKernel.slabFits), appended to shaders/matmul.wgsl with DIRECT (whose helpers it shares)
  * and `enable subgroups`. Lane x of workgroup (x, y, z) owns the 8 columns n = 8 (16·wid.x + x)
- * .. n + 7 of matrix wid.z. K is walked in slabs of 32: the lane copies B'(n .. n + 7, k0 ..
- * k0 + 31) into private memory (bSlab, constant indices from there on), then takes the rows in
- * blocks of 4, m0 = 4 wid.y, 4 (wid.y + num_workgroups.y), ..: each lane of a subgroup loads
- * A'(m0 + lane, k) for the 32 k of the slab, subgroupBroadcast hands row r's to every lane, and
- * the 4 × 8 block's sums are added to C (the first slab adds the bias, or C's value with
- * accumulate; later slabs add to what the earlier ones left there; each element has one owner,
- * so no other lane touches it in between). The loop is written out over the slab, so every
- * private index is a constant: on SwiftShader a load at a run-time address costs about as much
- * as 10 multiply-adds and a read of private memory at a constant index almost nothing, and here
- * each multiply-add takes 1/32 of a load of A and 1/16 of C's read and write, against 1/4 of a
- * load in the direct variant. Measured in Chromium (measureCeilings): 6.6 and 6.9 GFLOP/s at
- * 512³ and 1024³ against 4.6-4.8 for the direct variant. In standalone kernels: 6.1-7.0 against
- * 5.2-5.4 at 512 × 512, K = 2048 (both operands transposed, an Elman cell's dW_hh at workload
- * C), 6.0 against 5.2 at 512 × 128 and 6.5-7.0 against 4.1-5.3 at 2048 × 512, K = 128 (its
- * input projection); slabs of 64 were no faster, and the code of 128 took 17 s to compile.
+ * .. n + 7 of matrix wid.z. K is walked in slabs of 64: the lane gathers B'(n .. n + 7, k0 ..
+ * k0 + 63) in a loop into a function variable (bStage), then copies it into private memory
+ * (bSlab) at constant indices. It then takes the rows in blocks of 4, m0 = 4 wid.y,
+ * 4 (wid.y + num_workgroups.y), ..: each lane of a subgroup loads A'(m0 + lane, k) for the slab's
+ * k into aSlab, and for one row r after the other, subgroupBroadcast hands row r's to every lane,
+ * 8 sums take the row's products, and they are added to C (the first slab adds the bias, or C's
+ * value with accumulate; later slabs add to what the earlier ones left there; each element has
+ * one owner, so no other lane touches it in between). The second half of a slab runs only where
+ * K reaches it, so that K = 32 (a slab of its own) computes no padding.
+ *
+ * Why this shape, on SwiftShader (its JIT, disassembled and profiled with perf in Chromium's GPU
+ * process): a load from a storage buffer at a run-time index is a branch and a scalar load per
+ * lane plus the index clamp of a runtime-sized array (four integer divisions), some 40
+ * instructions; a read of private memory at a constant index is one vector load; a
+ * subgroupBroadcast some 7 instructions; and sums beyond the 16 vector registers live on the
+ * stack, each multiply-add then loading and storing its sum. So the loop is written out over the
+ * slab (every private index a constant), a row's 8 sums are the only ones live while its 512
+ * multiply-adds run, and each multiply-add takes 1/64 of C's read and write and 1/32 of a load
+ * of A. The B' slab is gathered in a loop and its copy into bSlab written out: with the gather
+ * written out too the product ran at about the same rate and the shader took 3-4 s longer to
+ * compile. Measured in Chromium (measureCeilings at 1024³, runs alternated with the form
+ * before, whose 4 × 8 block of sums, 32, were all live through a slab of 32): 8.6 GFLOP/s against
+ * 5.9-6.9; with both operands transposed (as in dW_hh) 7.4-7.7 against 6.4-7.0; an Elman cell's
+ * training step at workload C 537 -> 510 ms, its GEMMs 220 -> 199. In the same form slabs of 32
+ * ran at 7.5-7.9 and slabs of 128 at 7.8-10.9, with another 1.3 s to compile.
  */
 export function slabMatmulMain(): string {
   const KS = SLAB_K;
   const NB = SLAB_COLUMNS;
   const ks = Array.from({ length: KS }, (_, k) => k);
   const js = Array.from({ length: NB }, (_, j) => j);
+  const quads = Array.from({ length: NB / 4 }, (_, q) => q);
   const rows = [0, 1, 2, 3];
+  // The part of the slab that k belongs to, and the guard of a part past the first.
+  const parts = Array.from({ length: KS / SLAB_PART }, (_, q) => ks.slice(q * SLAB_PART, (q + 1) * SLAB_PART));
+  const guarded = (q: number, body: string[]): string[] => (q === 0 ? body : [`      if (k0 + ${q * SLAB_PART}u < p.K) {`, ...body, '      }']);
   const lines = [
     `var<private> bSlab: array<f32, ${KS * NB}>;`,
+    `var<private> aSlab: array<f32, ${KS}>;`,
     `@compute @workgroup_size(${SLAB_LANES})`,
     'fn main(@builtin(local_invocation_index) x: u32, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(subgroup_invocation_id) lane: u32) {',
+    `  var bStage: array<f32, ${KS * NB}>;`,
     `  let n = (wid.x * ${SLAB_LANES}u + x) * ${NB}u;`,
     '  let z = wid.z;',
     ...OPERAND_ORIGINS,
     '  let cBase = p.offsetC + z * p.strideC;',
     // Columns past N read the last one (the stores below drop their sums).
     ...js.map((j) => `  let bc${j} = bBase + min(n + ${j}u, p.N - 1u) * bN;`),
-    '  let biasLo = biasOf(n);',
-    '  let biasHi = biasOf(n + 4u);',
+    ...quads.map((q) => `  let bias${q} = biasOf(n + ${4 * q}u);`),
     `  for (var k0 = 0u; k0 < p.K; k0 += ${KS}u) {`,
-    // k past K: zeros on both sides, so that the slab's tail adds nothing.
-    ...ks.map((k) => `    { let k = k0 + ${k}u; let kb = min(k, p.K - 1u) * bK; let live = k < p.K; ${js.map((j) => `bSlab[${k * NB + j}] = select(0.0, b[bc${j} + kb], live);`).join(' ')} }`),
+    // k past K: zeros on both sides, so that a slab's tail adds nothing.
+    `    for (var kk = 0u; kk < ${KS}u; kk++) {`,
+    '      let k = k0 + kk;',
+    '      let kb = min(k, p.K - 1u) * bK;',
+    '      let live = k < p.K;',
+    ...js.map((j) => `      bStage[kk * ${NB}u + ${j}u] = select(0.0, b[bc${j} + kb], live);`),
+    '    }',
+    ...ks.map((k) => `    ${js.map((j) => `bSlab[${k * NB + j}] = bStage[${k * NB + j}];`).join(' ')}`),
     '    let first = k0 == 0u;',
     '    let add = !first || p.accumulate != 0u;',
-    '    let biasL = select(vec4f(), biasLo, first);',
-    '    let biasH = select(vec4f(), biasHi, first);',
+    ...quads.map((q) => `    let biasF${q} = select(vec4f(), bias${q}, first);`),
     '    for (var m0 = wid.y * 4u; m0 < p.M; m0 += nwg.y * 4u) {',
     '      let ar = aBase + min(m0 + lane, p.M - 1u) * aM;',
-    ...ks.map((k) => `      let a${k} = select(0.0, a[ar + min(k0 + ${k}u, p.K - 1u) * aK], k0 + ${k}u < p.K);`),
-    ...rows.map((r) => `      ${js.map((j) => `var c${r}${j} = 0.0;`).join(' ')}`),
-    ...ks.flatMap((k) => rows.map((r) => `      { let s = subgroupBroadcast(a${k}, ${r}u); ${js.map((j) => `c${r}${j} += s * bSlab[${k * NB + j}];`).join(' ')} }`)),
-    // Written out rather than through storeC: its loop with early returns, 8 calls a block,
-    // measured slower here.
+    ...parts.flatMap((part, q) => guarded(q, part.map((k) => `      aSlab[${k}] = select(0.0, a[ar + min(k0 + ${k}u, p.K - 1u) * aK], k0 + ${k}u < p.K);`))),
     ...rows.flatMap((r) => [
+      '      {',
+      `      ${js.map((j) => `var c${j} = 0.0;`).join(' ')}`,
+      ...parts.flatMap((part, q) => guarded(q, part.map((k) => `      { let s = subgroupBroadcast(aSlab[${k}], ${r}u); ${js.map((j) => `c${j} += s * bSlab[${k * NB + j}];`).join(' ')} }`))),
+      // Written out rather than through storeC: its loop with early returns, 8 calls a block,
+      // measured slower here.
       `      if (m0 + ${r}u < p.M) {`,
       `        let row = cBase + (m0 + ${r}u) * p.ldc;`,
-      ...js.map((j) => `        if (n + ${j}u < p.N) { let i = row + (n + ${j}u) * p.colStrideC; c[i] = c${r}${j} + ${j < 4 ? `biasL[${j}]` : `biasH[${j - 4}]`} + select(0.0, c[i], add); }`),
+      ...js.map((j) => `        if (n + ${j}u < p.N) { let i = row + (n + ${j}u) * p.colStrideC; c[i] = c${j} + biasF${j >> 2}[${j % 4}] + select(0.0, c[i], add); }`),
+      '      }',
       '      }',
     ]),
     '    }',
@@ -324,14 +350,14 @@ export interface MatmulDispatch {
 /**
  * `auto`: whether the slab variant takes a product of M × N (per matrix), K deep: where there are
  * rows enough to share each lane's slab of B' (its copy serves M / 4 blocks of rows over the
- * workgroups along y), columns enough to fill a workgroup's 16 lanes of 8 and K a whole slab.
+ * workgroups along y), columns enough to fill a workgroup's 16 lanes of 8 and K a part of a slab (32) or more.
  * With N = 32 or 64 most lanes idled: workload B's training steps measured up to 1.2x slower
  * than with the direct variant until products below 128 columns were left to it; with the
  * rule, 1.04-1.17x faster in Chromium (two rounds alternated), workload A about even. The bias
  * gradients (N = 1) and read-outs stay direct.
  */
 export function slabFits(s: { M: number; N: number; K: number }): boolean {
-  return s.M >= 64 && s.N >= SLAB_LANES * SLAB_COLUMNS && s.K >= SLAB_K;
+  return s.M >= 64 && s.N >= SLAB_LANES * SLAB_COLUMNS && s.K >= SLAB_PART;
 }
 
 export class MatmulKernel {

@@ -75,8 +75,12 @@ for (const variant of ['staged', 'direct', 'slab'] as const) {
       // Fewer columns than a direct thread's block: the direct variant runs Cᵀ (matmulOrientation).
       [97, 1, 45],
       [130, 6, 66],
-      // Several slabs of K (32 a slab) with a tail, rows past whole blocks of 4, columns past a workgroup's 128.
+      // Several slabs of K (64 a slab, its second half run where K reaches it) with a tail, rows
+      // past whole blocks of 4, columns past a workgroup's 128.
       [70, 150, 97],
+      // K of exactly one half slab, and of exactly one slab.
+      [9, 130, 32],
+      [68, 136, 64],
     ];
     for (const [M, N, K] of sizes) {
       for (const transA of [false, true]) {
