@@ -549,10 +549,13 @@ fn actH(x: f32, d: u32) -> f32 {
   return cellFunction(ACT_H_R, x, ALPHA_H_R, BETA_H_R);
 }
 
-// tanh saturates to +-1 in f32 well before |x| = 15; the clamp keeps the exponentials inside
-// some implementations' tanh finite.
+// tanh through one exponential: tanh|x| = (1 - e) / (1 + e) with e = exp(-2|x|) in (0, 1], so
+// nothing overflows and large |x| saturate to +-1; the sign is put back. SwiftShader's tanh
+// takes two exponentials (sinh / cosh). Near 0 the absolute error is about an ulp of 1, as in
+// that form.
 fn tanhSat(x: f32) -> f32 {
-  return tanh(clamp(x, -15.0, 15.0));
+  let e = exp(-2.0 * abs(x));
+  return sign(x) * ((1.0 - e) / (1.0 + e));
 }
 
 #if RESIDENT

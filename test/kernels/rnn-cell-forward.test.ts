@@ -6,7 +6,9 @@ import { createRnnCellBackward } from '../../src/kernels/rnn-cell-backward.js';
 import { createRnnCellForward, type Nonlinearity } from '../../src/kernels/rnn-cell-forward.js';
 import { rnnCellForwardReference } from '../../src/reference/rnn-cell-forward.js';
 import { testRandom } from '../helpers/seed.js';
-import { cellCases, checkCellStep, checkPersistentLayer, persistentCases, persistentVariant, skipResidentOffSoftware } from './cell-step-harness.js';
+import { expectClose } from '../helpers/compare.js';
+import { download, poisoned, runPass, upload } from '../helpers/gpu.js';
+import { cellCases, checkCellStep, checkPersistentLayer, persistentCases, persistentVariant, skipResidentOffSoftware, stepUniform } from './cell-step-harness.js';
 
 const { rng, seed } = testRandom('rnn-cell-forward');
 let ctx: GpuContext;
@@ -59,6 +61,36 @@ for (const nonlinearity of ['tanh', 'relu', 'identity'] as Nonlinearity[]) {
     }
   });
 }
+
+describe('the cells\' tanh (tanhSat, one exponential) at its edges', () => {
+  it('matches Math.tanh at 0, at tiny arguments and far past saturation, both signs', async () => {
+    // h = tanh(xproj + b_hh + W_hh h0) with W_hh, b_hh and h0 zero: each unit one argument.
+    const args = [0, 1e-7, -1e-7, 3e-4, -2.5e-3, 0.1, -0.37, 0.9, -1.6, 3, -7.5, 9.1, -15, 20, -44, 88.7, -1e4, 3e38, -3e38];
+    const H = args.length;
+    const shape = { batch: 1, hidden: H, seqLen: 1, numDirections: 1, numLayers: 1, layer: 0 };
+    for (const direct of [false, true]) {
+      const kernel = await createRnnCellForward(ctx, 'tanh', { batchTile: false, direct });
+      const e = kernel.extents(shape);
+      const h0 = new Float32Array(e.h0);
+      h0[H] = 1; // the one row's length
+      const buffers = {
+        uniform: stepUniform(ctx, kernel, shape, 0),
+        xproj: upload(ctx, 'xproj', Float32Array.from(args)),
+        whhT: upload(ctx, 'whhT', new Float32Array(H * H)),
+        bhh: upload(ctx, 'bhh', new Float32Array(e.bhh)),
+        h0: upload(ctx, 'h0', h0),
+        hseq: poisoned(ctx, 'hseq', e.hseq),
+        hN: poisoned(ctx, 'hN', e.hN),
+      };
+      kernel.checkBuffers(shape, buffers);
+      await runPass(ctx, (pass) => kernel.encodeStep(pass, kernel.bindGroup(buffers), 0, kernel.workgroups(shape)));
+      const got = await download(ctx, buffers.hseq, H);
+      expectClose(`tanh (direct ${direct})`, got, args.map((x) => Math.tanh(Math.fround(x))));
+      // Saturated: exactly ±1, and the sign of 0's neighbours kept.
+      expect([got[H - 2], got[H - 1], Math.sign(got[1]), Math.sign(got[2])]).toEqual([1, -1, 1, -1]);
+    }
+  });
+});
 
 describe('the resident forms\' subgroup sharing (residentLanes)', () => {
   it('takes 4 lanes where the device has subgroups of at least 4 and `subgroups` is not false, else 1', async ({ skip }) => {
