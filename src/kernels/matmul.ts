@@ -173,21 +173,21 @@ export function directMatmulMain(): string {
  * The slab variant's shape: lanes a workgroup, columns a lane, K a slab, and the parts of a slab
  * that run only where K reaches them (slabMatmulMain).
  */
-const SLAB_LANES = 16;
-const SLAB_COLUMNS = 8;
+const SLAB_LANES = 8;
+const SLAB_COLUMNS = 16;
 const SLAB_K = 64;
 const SLAB_PART = 32;
 
 /**
  * The slab variant's entry point (software adapters with subgroups of at least 4 lanes; see
  * MatmulKernel.slabFits), appended to shaders/matmul.wgsl with DIRECT (whose helpers it shares)
- * and `enable subgroups`. Lane x of workgroup (x, y, z) owns the 8 columns n = 8 (16·wid.x + x)
- * .. n + 7 of matrix wid.z. K is walked in slabs of 64: the lane gathers B'(n .. n + 7, k0 ..
+ * and `enable subgroups`. Lane x of workgroup (x, y, z) owns the 16 columns n = 16 (8·wid.x + x)
+ * .. n + 15 of matrix wid.z. K is walked in slabs of 64: the lane gathers B'(n .. n + 15, k0 ..
  * k0 + 63) in a loop into a function variable (bStage), then copies it into private memory
  * (bSlab) at constant indices. It then takes the rows in blocks of 4, m0 = 4 wid.y,
  * 4 (wid.y + num_workgroups.y), ..: each lane of a subgroup loads A'(m0 + lane, k) for the slab's
  * k into aSlab, and for one row r after the other, subgroupBroadcast hands row r's to every lane,
- * 8 sums take the row's products, and they are added to C (the first slab adds the bias, or C's
+ * 16 sums take the row's products, and they are added to C (the first slab adds the bias, or C's
  * value with accumulate; later slabs add to what the earlier ones left there; each element has
  * one owner, so no other lane touches it in between). The second half of a slab runs only where
  * K reaches it, so that K = 32 (a slab of its own) computes no padding.
@@ -196,17 +196,17 @@ const SLAB_PART = 32;
  * process): a load from a storage buffer at a run-time index is a branch and a scalar load per
  * lane plus the index clamp of a runtime-sized array (four integer divisions), some 40
  * instructions; a read of private memory at a constant index is one vector load; a
- * subgroupBroadcast some 7 instructions; and sums beyond the 16 vector registers live on the
- * stack, each multiply-add then loading and storing its sum. So the loop is written out over the
- * slab (every private index a constant), a row's 8 sums are the only ones live while its 512
- * multiply-adds run, and each multiply-add takes 1/64 of C's read and write and 1/32 of a load
- * of A. The B' slab is gathered in a loop and its copy into bSlab written out: with the gather
- * written out too the product ran at about the same rate and the shader took 3-4 s longer to
- * compile. Measured in Chromium (measureCeilings at 1024³, runs alternated with the form
- * before, whose 4 × 8 block of sums, 32, were all live through a slab of 32): 8.6 GFLOP/s against
- * 5.9-6.9; with both operands transposed (as in dW_hh) 7.4-7.7 against 6.4-7.0; an Elman cell's
- * training step at workload C 537 -> 510 ms, its GEMMs 220 -> 199. In the same form slabs of 32
- * ran at 7.5-7.9 and slabs of 128 at 7.8-10.9, with another 1.3 s to compile.
+ * subgroupBroadcast some 7 instructions; and sums past the vector registers live on the stack,
+ * each multiply-add then loading and storing its sum. So the loop is written out over the slab
+ * (every private index a constant), one row's 16 sums are the only ones live while its 1024
+ * multiply-adds run, and each multiply-add takes 1/64 of C's read and write, 1/64 of a load of
+ * A and 1/16 of a broadcast. The B' slab is gathered in a loop and its copy into bSlab written
+ * out: with the gather written out too the product ran at about the same rate and the shader
+ * took 3-4 s longer to compile. Measured in Chromium (measureCeilings at 1024³, alternated):
+ * 9.8-11.0 GFLOP/s against 5.9-6.9 for the form before (4 × 8 sums, 32, all live through a slab
+ * of 32); 7.9-8.5 with 8 columns a lane (16 lanes), 8.7-9.1 with 16 columns and slabs of 32,
+ * 8.6-9.5 with 24 columns (longer to compile); an Elman cell's training step at workload C
+ * 537 -> 440 ms, its GEMMs 220 -> 135 (page script, parts switched off in turn).
  */
 export function slabMatmulMain(): string {
   const KS = SLAB_K;
@@ -350,7 +350,8 @@ export interface MatmulDispatch {
 /**
  * `auto`: whether the slab variant takes a product of M × N (per matrix), K deep: where there are
  * rows enough to share each lane's slab of B' (its copy serves M / 4 blocks of rows over the
- * workgroups along y), columns enough to fill a workgroup's 16 lanes of 8 and K a part of a slab (32) or more.
+ * workgroups along y), columns enough to fill a workgroup's 8 lanes of 16, and K of a part of a
+ * slab (32) or more.
  * With N = 32 or 64 most lanes idled: workload B's training steps measured up to 1.2x slower
  * than with the direct variant until products below 128 columns were left to it; with the
  * rule, 1.04-1.17x faster in Chromium (two rounds alternated), workload A about even. The bias
@@ -465,7 +466,7 @@ export class MatmulKernel {
     const s = matmulOrientation(resolveMatmulShape(shape), this.tiles);
     const takes = this.slabUse === 'always' || (this.slabUse === 'auto' && slabFits(s));
     if (!takes) return { workgroups, slab: null };
-    // Lanes of 8 columns along x; along y, workgroups walking the blocks of 4 rows, as many as
+    // Lanes of 16 columns along x; along y, workgroups walking the blocks of 4 rows, as many as
     // the CPU has threads beyond those x and the batch give (a software adapter runs a
     // workgroup on one thread), and no more than there are blocks.
     const x = Math.ceil(s.N / (SLAB_LANES * SLAB_COLUMNS));
