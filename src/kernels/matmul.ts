@@ -366,8 +366,8 @@ export class MatmulKernel {
   readonly name = MATMUL;
   /** The slab variant's pipeline once it has compiled (null before, and where there is none). */
   private slabPipeline: GPUComputePipeline | null = null;
-  /** Settles when the slab variant has compiled (or failed to); null where there is none. */
-  private readonly slabCompile: Promise<void> | null;
+  /** Settles when the slab variant has compiled (or failed to); null until its compile starts. */
+  private slabCompile: Promise<void> | null = null;
   private slabError: unknown = null;
 
   private constructor(
@@ -376,24 +376,35 @@ export class MatmulKernel {
     readonly bindGroupLayout: GPUBindGroupLayout,
     readonly tiles: MatmulTiles,
     readonly slabUse: SlabUse,
-    slab: Promise<GPUComputePipeline> | null,
-  ) {
-    this.slabCompile = slab
-      ? slab.then(
-          (pipeline) => {
-            this.slabPipeline = pipeline;
-          },
-          (e: unknown) => {
-            this.slabError = e;
-          },
-        )
-      : null;
+    /** Starts the slab variant's compile; null where there is none. */
+    private readonly compileSlab: (() => Promise<GPUComputePipeline>) | null,
+  ) {}
+
+  /**
+   * Start the slab variant's compile unless it has started (or there is none). It starts when a
+   * plan first asks for a product the variant takes ({@link dispatch}) or someone waits for it
+   * ({@link whenSlabReady}): a device whose products all stay direct (small models) never spends
+   * the seconds of CPU it takes on a software adapter.
+   */
+  private startSlab(): Promise<void> | null {
+    if (!this.slabCompile && this.compileSlab) {
+      this.slabCompile = this.compileSlab().then(
+        (pipeline) => {
+          this.slabPipeline = pipeline;
+        },
+        (e: unknown) => {
+          this.slabError = e;
+        },
+      );
+    }
+    return this.slabCompile;
   }
 
   /**
    * The kernel with `tiles` (default: {@link defaultMatmulTiles} of the adapter) and, with the
    * direct tiles on a device with subgroups of at least 4 lanes, the slab variant (`slab`,
-   * default `auto`, which compiles it in the background; `always` waits for it).
+   * default `auto`, which compiles it in the background once a plan needs it; `always` compiles
+   * it now and waits for it).
    */
   static async create(ctx: GpuContext, tiles: MatmulTiles = defaultMatmulTiles(ctx), options: { slab?: SlabUse } = {}): Promise<MatmulKernel> {
     const threads = tiles.wgX * tiles.wgY;
@@ -432,26 +443,33 @@ export class MatmulKernel {
     const slab =
       slabUse === 'never'
         ? null
-        : ctx.pipelines.get({
-            name: MATMUL,
-            code: 'enable subgroups;\n' + preprocessWgsl(source, slabDefines) + slabMatmulMain(),
-            defines: slabDefines,
-            constants: {},
-            layout: layout.pipeline,
-            layoutKey: MATMUL,
-          });
+        : () =>
+            ctx.pipelines.get({
+              name: MATMUL,
+              code: 'enable subgroups;\n' + preprocessWgsl(source, slabDefines) + slabMatmulMain(),
+              defines: slabDefines,
+              constants: {},
+              layout: layout.pipeline,
+              layoutKey: MATMUL,
+            });
     const kernel = new MatmulKernel(ctx, pipeline, layout.bindGroup, tiles, slabUse, slab);
     if (slabUse === 'always') await kernel.whenSlabReady();
     return kernel;
   }
 
   /**
-   * Resolves once the slab variant has compiled (at once where there is none); rejects with
-   * the reason where it failed, the direct variant then serving every product.
+   * Resolves once the slab variant has compiled (at once where there is none), starting its
+   * compile if no plan has; rejects with the reason where it failed, the direct variant then
+   * serving every product.
    */
   async whenSlabReady(): Promise<void> {
-    await this.slabCompile;
+    await this.startSlab();
     if (this.slabError) throw this.slabError;
+  }
+
+  /** Whether the slab variant's compile has started (a plan needed it, or someone waited for it). */
+  get slabStarted(): boolean {
+    return this.slabCompile !== null;
   }
 
   /** Whether the slab variant runs the products it may take now (compiled, and not `never`). */
@@ -475,6 +493,7 @@ export class MatmulKernel {
     const slab: [number, number, number] = [x, y, s.batch];
     const max = this.ctx.limits.maxComputeWorkgroupsPerDimension;
     if (slab.some((n) => n > max)) return { workgroups, slab: null };
+    void this.startSlab();
     return { workgroups, slab };
   }
 
