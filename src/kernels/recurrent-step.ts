@@ -384,7 +384,7 @@ function residentUnits(hidden: number, weightFloats: number, batchTile: boolean)
  * main's function variable, then residentWalk's (WGSL bounds private variables at 8192 bytes a
  * shader and function variables at 8192 bytes a function; residentWalk's loop counters take a
  * few words of its own). Units: as many as fit in private memory alone (residentUnits), and
- * where that is fewer than RESIDENT_SPILL_UNITS, up to that many where all three hold them.
+ * where that is fewer than residentSpillUnits, up to that many where all three hold them.
  * Measured in Chromium (SwiftShader), forward passes at H = 256 and 16 rows, one row a
  * workgroup, three rounds: the LSTM's 3 units (510 of their 768 weights private) 119-134 ms
  * against 176-184 for 1, the GRU's 4 96-112 against 105-130 for 3, the Elman cell's 8 50-53
@@ -396,7 +396,7 @@ export function residentSplit(hidden: number, weightFloats: number, batchTile: b
   const mainCap = Math.floor(PRIVATE_BYTES / weightBytes);
   const walkCap = Math.floor(WALK_WEIGHT_BYTES / weightBytes);
   let units = residentUnits(hidden, weightFloats, batchTile);
-  const target = RESIDENT_SPILL_UNITS[weightFloats];
+  const target = residentSpillUnits(hidden, weightFloats);
   if (units < target) for (let u = target; u > units; u--) if (u * hidden <= privateCap + mainCap + walkCap) { units = u; break; }
   const privateWeights = Math.min(units * hidden, privateCap);
   const mainWeights = Math.min(units * hidden - privateWeights, mainCap);
@@ -404,12 +404,22 @@ export function residentSplit(hidden: number, weightFloats: number, batchTile: b
 }
 
 /**
- * Units an invocation the forward resident form takes with weights past private memory, by
- * floats a weight (LSTM 4, GRU 3, Elman 1): its accumulators then take 12 floats (8 for the
- * Elman cell) a row. More measured slower: the LSTM's 4 units at H = 128 (0.8x against 3 in
- * private memory alone, workload A), the Elman cell's 12 at H = 256 (0.8-1.05x against 8).
+ * Units an invocation the resident forms take with weights past private memory, by floats a
+ * weight (LSTM 4, GRU 3, Elman 1), at most (the largest count whose weights fit): the LSTM 3,
+ * the GRU 4, the Elman cell 8, and 16 from H = 256 (at H = 512 that leaves 11). More measured
+ * slower: the LSTM's 4 units at H = 128 (0.8x against 3 in private memory alone, workload A),
+ * the GRU's 6 at H = 256 (70.6-76.4 against 69.1-72.5 ms at workload B, 276-290 against
+ * 261-286 a training step), the Elman cell's 12 at H = 256 (0.8-1.05x against 8; 30.6-31.1
+ * against 30.8-30.9 ms again at B). The Elman cell's 16 at H = 256, in Chromium, two rounds:
+ * inference at B 27.3-28.3 against 30.8-30.9 ms, a training step 81.7-81.8 against 86.8-87.0;
+ * 16 at H = 128 was slower at A (4.1-4.4 against 4.0 ms); 11 at H = 512 inference at C 155-163
+ * against 168 ms, a training step even (444-475 against 446-456).
  */
-const RESIDENT_SPILL_UNITS: Record<number, number> = { 4: 3, 3: 4, 1: 8 };
+function residentSpillUnits(hidden: number, weightFloats: number): number {
+  if (weightFloats === 4) return 3;
+  if (weightFloats === 3) return 4;
+  return hidden >= 256 ? 16 : 8;
+}
 
 /** Bytes of the forward resident form's accumulator (curAcc): a vec3f takes 16 bytes, as a vec4f, and a mat4x3f 64, as a mat4x4f. */
 function residentAccBytes(weightFloats: number, batchTile: boolean): number {
