@@ -204,8 +204,8 @@ const SLAB_PART = 32;
  * out: with the gather written out too the product ran at about the same rate and the shader
  * took 3-4 s longer to compile. Measured in Chromium (measureCeilings at 1024³, alternated):
  * 9.8-11.0 GFLOP/s against 5.9-6.9 for the form before (4 × 8 sums, 32, all live through a slab
- * of 32); 7.9-8.5 with 8 columns a lane (16 lanes), 8.7-9.1 with 16 columns and slabs of 32,
- * 8.6-9.5 with 24 columns (longer to compile); an Elman cell's training step at workload C
+ * of 32); 7.7-8.7 with 8 columns a lane (16 lanes), 8.6-9.1 with 16 columns and slabs of 32,
+ * 6.8-9.5 with 24 columns (longer to compile); an Elman cell's training step at workload C
  * 537 -> 440 ms, its GEMMs 220 -> 135 (page script, parts switched off in turn).
  */
 export function slabMatmulMain(): string {
