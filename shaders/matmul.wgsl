@@ -2,6 +2,8 @@
 //
 //   C[z][m, n] = sum_k A'[z][m, k] * B'[z][n, k]  (+ bias[n])  (+ C[z][m, n] when accumulating)
 //
+// hasBias: 0 none, 1 bias[n] (added along the columns), 2 bias[m] (along the rows: the loader
+// runs a thin product transposed, matmulOrientation, and the bias then follows its columns).
 // The base form is C = A * B^T, the natural one for weights stored PyTorch-style as
 // [out, in]: X [M, K] times W [N, K] transposed. The transpose flags change how the operands
 // are stored, not the formula:
@@ -74,23 +76,30 @@ fn loadB(base: u32, n: u32, k: u32) -> f32 {
   return b[base + n * p.ldb + k];
 }
 
-// The bias of columns n0 .. n0 + 3 (zeros without one; columns past N repeat the last, whose
-// sums storeC drops). Loaded once for all the rows of a thread's block.
+// The bias of columns n0 .. n0 + 3 (zeros without a bias along the columns; columns past N
+// repeat the last, whose sums storeC drops). Loaded once for all the rows of a thread's block.
 fn biasOf(n0: u32) -> vec4f {
-  if (p.hasBias == 0u) { return vec4f(); }
+  if (p.hasBias != 1u) { return vec4f(); }
   let last = p.offsetBias + p.N - 1u;
   let i = p.offsetBias + n0;
   return vec4f(bias[min(i, last)], bias[min(i + 1u, last)], bias[min(i + 2u, last)], bias[min(i + 3u, last)]);
 }
 
-// Row m, columns n0 .. n0 + 3 of C (those inside the matrix): v (the bias already added) plus,
-// with `add` (accumulate, or a slab after the first), what C held.
+// The bias of row m (0 without a bias along the rows; rows past M repeat the last).
+fn rowBias(m: u32) -> f32 {
+  if (p.hasBias != 2u) { return 0.0; }
+  return bias[p.offsetBias + min(m, p.M - 1u)];
+}
+
+// Row m, columns n0 .. n0 + 3 of C (those inside the matrix): v (with the columns' bias
+// already added) plus the row's bias and, with `add` (accumulate), what C held.
 fn storeC(base: u32, m: u32, n0: u32, v: vec4f, add: bool) {
   if (m >= p.M) { return; }
+  let rb = rowBias(m);
   for (var j = 0u; j < 4u; j++) {
     let n = n0 + j;
     if (n >= p.N) { return; }
-    var x = v[j];
+    var x = v[j] + rb;
     let ci = base + m * p.ldc + n * p.colStrideC;
     if (add) { x += c[ci]; }
     c[ci] = x;

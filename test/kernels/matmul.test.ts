@@ -110,6 +110,9 @@ for (const variant of ['staged', 'direct', 'slab'] as const) {
       await check({ M: 75, N: 1, K: 40, transA: true, transB: true, accumulate: true, offsetA: 2, offsetB: 5, offsetC: 3 }, kernels[variant]);
       await check({ M: 33, N: 3, K: 21, batch: 2, lda: 25, ldb: 22, ldc: 5, strideA: 33 * 25 + 1, strideB: 3 * 22 + 4, strideC: 33 * 5 + 2, offsetC: 1 }, kernels[variant]);
       await check({ M: 1, N: 90, K: 50, transA: true }, kernels[variant]);
+      // A read-out's bias, which the direct variant adds along the rows of Cᵀ.
+      await check({ M: 130, N: 1, K: 67, hasBias: true, offsetBias: 2 }, kernels[variant]);
+      await check({ M: 41, N: 5, K: 33, batch: 2, hasBias: true, offsetBias: 1, accumulate: true, transB: true }, kernels[variant]);
     });
 
     it('interleaves a batch through a column stride of C', async () => {
