@@ -46,7 +46,7 @@ fn cellStep(x: u32, j: u32, b0: u32, d: u32) {
     let z = actF(xproj[xb + H] + bhh[bb + H] + a.y, d);
     let hn = a.z + bhh[bb + 2u * H];
     let n = actG(xproj[xb + 2u * H] + rg * hn, d);
-    let hp = prevH(b, d, j);
+    let hp = ownPrevH(b0, r, d, j);
     let h = (1.0 - z) * n + z * hp;
 #if TRAINING
     saved[savedIndex(t, b, d, 0u, 5u, j)] = rg;
@@ -55,6 +55,7 @@ fn cellStep(x: u32, j: u32, b0: u32, d: u32) {
     saved[savedIndex(t, b, d, 3u, 5u, j)] = hn;
     saved[savedIndex(t, b, d, 4u, 5u, j)] = hp;
 #endif
+    keepH(j, r, h);
     hseq[hseqIndex(t, b, d, j)] = h;
     if (isLast(b)) { hN[stateIndex(b, d, j)] = h; }
   }

@@ -86,6 +86,7 @@ fn cellStep(x: u32, j: u32, b0: u32, d: u32) {
       continue;
     }
     let h = actF(xproj[xprojBase(t, b, d, 1u) + j] + bhh[d * H + j] + acc[r], d);
+    keepH(j, r, h);
     hseq[hseqIndex(t, b, d, j)] = h;
     if (isLast(b)) { hN[stateIndex(b, d, j)] = h; }
   }

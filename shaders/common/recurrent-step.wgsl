@@ -378,13 +378,14 @@ fn loadResident(d: u32, x: u32, w2: ptr<function, ResMain>, w3: ptr<function, Re
 }
 
 // h_{t-1} W_hh^T of the invocation's units for rows b0 .. b0 + ROWS - 1 (element u: unit
-// x RES_U + u): each invocation copies h_{t-1} of its own units into sRes (it wrote those
-// itself on the step before, or they come from h0), a barrier, the unrolled product, and a
-// barrier before anyone overwrites sRes. Called in uniform control flow by every invocation.
+// x RES_U + u): on a row block's first step each invocation copies h0 of its own units into
+// sRes (on later steps the cell's step left h_t there: keepH), a barrier, the unrolled
+// product, and a barrier before anyone overwrites sRes. Called in uniform control flow by
+// every invocation.
 fn residentProducts(b0: u32, d: u32, x: u32, w2: ptr<function, ResMain>, w3: ptr<function, ResWalk>) -> array<ResAcc, RES_U> {
   for (var u = 0u; u < RES_U; u++) {
     let j = x * RES_U + u;
-    if (j < p.hidden) {
+    if (curStep == 0u && j < p.hidden) {
 #if BATCH_TILE
       var v = vec4f(0.0);
       for (var r = 0u; r < ROWS; r++) {
@@ -402,6 +403,33 @@ fn residentProducts(b0: u32, d: u32, x: u32, w2: ptr<function, ResMain>, w3: ptr
   return acc;
 }
 #endif
+
+// h_t of unit j in row b0 + r, which the next step reads as h_{t-1}: RESIDENT keeps it in sRes
+// (after the product's second barrier, so no one reads sRes meanwhile), which saves the next
+// step a load from hseq; h_{t-1} of an inactive row is never used. Elsewhere nothing.
+fn keepH(j: u32, r: u32, h: f32) {
+#if RESIDENT
+#if BATCH_TILE
+  sRes[j][r] = h;
+#else
+  sRes[j] = h;
+#endif
+#endif
+}
+
+// h_{t-1}[b0 + r, j] of direction d for the cell's own use (the GRU's z h_{t-1}): RESIDENT
+// from sRes (keepH; before this step's keepH of unit j), elsewhere from h0 or hseq.
+fn ownPrevH(b0: u32, r: u32, d: u32, j: u32) -> f32 {
+#if RESIDENT
+#if BATCH_TILE
+  return sRes[j][r];
+#else
+  return sRes[j];
+#endif
+#else
+  return prevH(b0 + r, d, j);
+#endif
+}
 
 #if GATED
 // The gated cells (LSTM, GRU; whhT holds a vec4f of gates per unit): h_{t-1} W_hh^T for unit j
