@@ -290,13 +290,18 @@ var<private> wRes: array<f32, RES_WP>;
 alias ResMain = array<f32, max(RES_WM, 1u)>;
 alias ResWalk = array<f32, max(RES_WW, 1u)>;
 #endif
-// sRes[k]: h_{t-1}[b0 + r, k], component r (BATCH_TILE) or the one row; RES_HS >= RES_H
-// elements, whole blocks of the subgroup lanes that share its loads.
+// sRes[resHalf + k]: h_{t-1}[b0 + r, k], component r (BATCH_TILE) or the one row; RES_HS >=
+// RES_H elements a half, whole blocks of the subgroup lanes that share its loads. Two halves,
+// read and written on alternate steps, so that one barrier a step will do: the cells' steps
+// write h_t into the half the step's product does not read (keepH), and the barrier at the
+// start of the next step orders both (at most 2 x 512 vec4f, WebGPU's 16384 bytes).
 #if BATCH_TILE
-var<workgroup> sRes: array<vec4f, RES_HS>;
+var<workgroup> sRes: array<vec4f, 2 * RES_HS>;
 #else
-var<workgroup> sRes: array<f32, RES_HS>;
+var<workgroup> sRes: array<f32, 2 * RES_HS>;
 #endif
+// The half that holds h_{t-1} on this step: 0 or RES_HS (residentWalk flips it after a step).
+var<private> resHalf: u32;
 #if SUBGROUPS
 // SUBGROUPS: the invocation's lane in its subgroup, which loads element k0 + resLane of each
 // block of sRes for the product to broadcast to the other lanes (residentLanes; main sets it).
@@ -379,9 +384,9 @@ fn loadResident(d: u32, x: u32, w2: ptr<function, ResMain>, w3: ptr<function, Re
 
 // h_{t-1} W_hh^T of the invocation's units for rows b0 .. b0 + ROWS - 1 (element u: unit
 // x RES_U + u): on a row block's first step each invocation copies h0 of its own units into
-// sRes (on later steps the cell's step left h_t there: keepH), a barrier, the unrolled
-// product, and a barrier before anyone overwrites sRes. Called in uniform control flow by
-// every invocation.
+// sRes (on later steps the cells' steps of the step before left h_t there: keepH), a barrier,
+// and the unrolled product over sRes's half resHalf. Called in uniform control flow by every
+// invocation.
 fn residentProducts(b0: u32, d: u32, x: u32, w2: ptr<function, ResMain>, w3: ptr<function, ResWalk>) -> array<ResAcc, RES_U> {
   for (var u = 0u; u < RES_U; u++) {
     let j = x * RES_U + u;
@@ -391,40 +396,41 @@ fn residentProducts(b0: u32, d: u32, x: u32, w2: ptr<function, ResMain>, w3: ptr
       for (var r = 0u; r < ROWS; r++) {
         if (b0 + r < p.batch) { v[r] = prevH(b0 + r, d, j); }
       }
-      sRes[j] = v;
+      sRes[resHalf + j] = v;
 #else
-      sRes[j] = prevH(b0, d, j);
+      sRes[resHalf + j] = prevH(b0, d, j);
 #endif
     }
   }
+  // Orders this step's reads of the half after every write of it (keepH, or the copy above),
+  // and the writes of the other half (keepH, this step) after every read of it (the step
+  // before's product): one barrier a step.
   workgroupBarrier();
-  let acc = residentProduct(w2, w3);
-  workgroupBarrier();
-  return acc;
+  return residentProduct(w2, w3, resHalf);
 }
 #endif
 
-// h_t of unit j in row b0 + r, which the next step reads as h_{t-1}: RESIDENT keeps it in sRes
-// (after the product's second barrier, so no one reads sRes meanwhile), which saves the next
-// step a load from hseq; h_{t-1} of an inactive row is never used. Elsewhere nothing.
+// h_t of unit j in row b0 + r, which the next step reads as h_{t-1}: RESIDENT keeps it in the
+// half of sRes this step's product does not read, which saves the next step a load from hseq
+// (h_{t-1} of an inactive row is never used). Elsewhere nothing.
 fn keepH(j: u32, r: u32, h: f32) {
 #if RESIDENT
 #if BATCH_TILE
-  sRes[j][r] = h;
+  sRes[RES_HS - resHalf + j][r] = h;
 #else
-  sRes[j] = h;
+  sRes[RES_HS - resHalf + j] = h;
 #endif
 #endif
 }
 
 // h_{t-1}[b0 + r, j] of direction d for the cell's own use (the GRU's z h_{t-1}): RESIDENT
-// from sRes (keepH; before this step's keepH of unit j), elsewhere from h0 or hseq.
+// from sRes (keepH), elsewhere from h0 or hseq.
 fn ownPrevH(b0: u32, r: u32, d: u32, j: u32) -> f32 {
 #if RESIDENT
 #if BATCH_TILE
-  return sRes[j][r];
+  return sRes[resHalf + j][r];
 #else
-  return sRes[j];
+  return sRes[resHalf + j];
 #endif
 #else
   return prevH(b0 + r, d, j);
@@ -607,8 +613,8 @@ fn residentWalk(x: u32, y: u32, d: u32, groups: u32, w2: ptr<function, ResMain>)
         curAcc = acc[u];
         cellStep(x, x * RES_U + u, b0, d);
       }
-      // Nothing to wait for: every invocation reads only its own units' h from storage, and
-      // residentProducts holds the barriers around the shared copy.
+      // Nothing to wait for here: residentProducts' barrier orders the halves of sRes.
+      resHalf = RES_HS - resHalf;
     }
   }
 }

@@ -289,7 +289,7 @@ export function residentFits(hidden: number, weightFloats: number, batchTile: bo
  * `lanes` above 1 (residentLanes) a subgroup's lanes read a block of `lanes` of them at once,
  * one each, and pass them on with subgroupBroadcast.
  */
-export function residentProductSource(hidden: number, units = 1, weightFloats = 1, layout?: { privateWeights: number; mainWeights: number }, lanes = 1): string {
+export function residentProductSource(hidden: number, units = 1, weightFloats = 1, layout?: { privateWeights: number; mainWeights: number }, lanes = 1, halves = false): string {
   const lines: string[] = [];
   const P = layout?.privateWeights ?? hidden * units;
   const M = layout?.mainWeights ?? 0;
@@ -305,13 +305,15 @@ export function residentProductSource(hidden: number, units = 1, weightFloats = 
     // With lanes > 1 (residentLanes), lane i of each subgroup loads sRes[k0 + i] for a block of
     // `lanes` input units k0 .., and subgroupBroadcast hands it to the others: one load a
     // block of input units instead of one each.
-    if (lanes > 1 && k % lanes === 0) lines.push(`  let v${k} = sRes[${k}u + resLane];`);
-    const s = lanes > 1 ? `subgroupBroadcast(v${k - (k % lanes)}, ${k % lanes}u)` : `sRes[${k}]`;
+    // With `halves` (the forward's two copies of the state), sRes[half + k].
+    const at = halves ? `half + ${k}u` : `${k}`;
+    if (lanes > 1 && k % lanes === 0) lines.push(`  let v${k} = sRes[${at}${halves ? '' : 'u'} + resLane];`);
+    const s = lanes > 1 ? `subgroupBroadcast(v${k - (k % lanes)}, ${k % lanes}u)` : `sRes[${at}]`;
     lines.push(`  { let s = ${s}; ${terms.join(' ')} }`);
   }
   // With a layout (what both resident forms pass) the product takes the two function variables
   // and the loader adds their sizes; without one every weight is private.
-  const params = layout ? 'w2: ptr<function, ResMain>, w3: ptr<function, ResWalk>' : '';
+  const params = [...(layout ? ['w2: ptr<function, ResMain>', 'w3: ptr<function, ResWalk>'] : []), ...(halves ? ['half: u32'] : [])].join(', ');
   const sizes = layout ? `const RES_WP: u32 = ${P}u;\nconst RES_WM: u32 = ${M}u;\nconst RES_WW: u32 = ${hidden * units - P - M}u;\n` : '';
   // RES_HS: sRes's length, whole blocks of lanes so that every lane's load is inside it.
   const shared = Math.ceil(hidden / lanes) * lanes;
@@ -492,7 +494,7 @@ export class CellStepKernel {
     let code = (lanes > 1 ? 'enable subgroups;\n' : '') + preprocessWgsl(`${commonSource}\n${spec.source}`, defines);
     let workgroup = persistent ? (spec.workgroup ?? persistentWorkgroup(1)) : CELL_WORKGROUP;
     if (split) {
-      code += residentProductSource(spec.hidden!, split.units, spec.gates, split, lanes);
+      code += residentProductSource(spec.hidden!, split.units, spec.gates, split, lanes, true);
       workgroup = residentWorkgroup(spec.hidden!, split.units);
     }
     // The persistent variant has one entry point that runs every phase of every step.

@@ -127,6 +127,17 @@ describe('residentProductSource', () => {
     expect(plain).toContain('let s = sRes[5];');
   });
 
+  it('with halves (the forward\'s two copies of h), reads sRes at half + k and takes half', () => {
+    const lanes = residentProductSource(6, 2, 1, { privateWeights: 12, mainWeights: 0 }, 4, true);
+    expect(lanes).toContain('fn residentProduct(w2: ptr<function, ResMain>, w3: ptr<function, ResWalk>, half: u32)');
+    expect(lanes).toContain('let v0 = sRes[half + 0u + resLane];');
+    expect(lanes).toContain('let v4 = sRes[half + 4u + resLane];');
+    expect(lanes).not.toMatch(/sRes\[\d/);
+    const plain = residentProductSource(6, 2, 1, { privateWeights: 12, mainWeights: 0 }, 1, true);
+    for (let k = 0; k < 6; k++) expect(plain).toContain(`let s = sRes[half + ${k}u];`);
+    expect(plain).not.toMatch(/sRes\[\d/);
+  });
+
   it('takes no pointer and adds no sizes without a layout (the backward sweep: every weight private)', () => {
     const source = residentProductSource(4, 2, 4);
     expect(source).toContain('fn residentProduct()');
