@@ -287,7 +287,8 @@ export function residentFits(hidden: number, weightFloats: number, batchTile: bo
  * SwiftShader do not unroll the loop by themselves: the rolled loop measured no faster than
  * the per-step kernels). Each sRes[k] is read once for the `units` terms it serves; with
  * `lanes` above 1 (residentLanes) a subgroup's lanes read a block of `lanes` of them at once,
- * one each, and pass them on with subgroupBroadcast.
+ * one each, and pass them on with subgroupBroadcast. With `halves` (the forward, whose sRes has
+ * two halves read on alternate steps) the product takes `half: u32` and reads sRes[half + k].
  */
 export function residentProductSource(hidden: number, units = 1, weightFloats = 1, layout?: { privateWeights: number; mainWeights: number }, lanes = 1, halves = false): string {
   const lines: string[] = [];
