@@ -255,7 +255,11 @@ fn recurrentProduct(b0: u32, d: u32, j: u32) -> mat4x4f {
 // RESIDENT: the persistent kernel's form on a CPU adapter (SwiftShader). There a load whose
 // address is not known when the shader is compiled is emulated lane by lane, while one at a
 // constant offset of private memory is a plain load. So each invocation copies the W_hh
-// weights of its RES_U units x RES_U .. into private memory once, before the first step, and
+// weights of its RES_U units x, x + WG, x + 2 WG, .. into private memory once, before the
+// first step (units interleaved so that the four lanes of a SIMD group own neighbouring units,
+// whose loads and stores SwiftShader can then make one vector access: the Elman RNN's and the
+// GRU's inference at workload B 0.96x and 0.95x against units x RES_U .. x RES_U + RES_U - 1,
+// the Elman RNN's at C 0.97x, A even, in Chromium, alternated in one page), and
 // the product is unrolled over the RES_H = H input units with constant indices: wRes[k RES_U
 // + u] from private memory, sRes[k] = h_{t-1}[., k] from the workgroup's copy of the state.
 // A read of workgroup memory costs about as much at a constant index as at any other (in a
@@ -348,7 +352,7 @@ var<private> resLens: vec4u;
 // results are dropped) into private memory.
 fn loadResident(d: u32, x: u32, w2: ptr<function, ResMain>, w3: ptr<function, ResWalk>) {
   for (var u = 0u; u < RES_U; u++) {
-    let jc = min(x * RES_U + u, p.hidden - 1u);
+    let jc = min(u * WG + x, p.hidden - 1u);
     for (var k = 0u; k < RES_H; k++) {
       let w = whhT[whhIndex(d, k, jc)];
       let i = k * RES_U + u;
@@ -383,13 +387,13 @@ fn loadResident(d: u32, x: u32, w2: ptr<function, ResMain>, w3: ptr<function, Re
 }
 
 // h_{t-1} W_hh^T of the invocation's units for rows b0 .. b0 + ROWS - 1 (element u: unit
-// x RES_U + u): on a row block's first step each invocation copies h0 of its own units into
+// u WG + x): on a row block's first step each invocation copies h0 of its own units into
 // sRes (on later steps the cells' steps of the step before left h_t there: keepH), a barrier,
 // and the unrolled product over sRes's half resHalf. Called in uniform control flow by every
 // invocation.
 fn residentProducts(b0: u32, d: u32, x: u32, w2: ptr<function, ResMain>, w3: ptr<function, ResWalk>) -> array<ResAcc, RES_U> {
   for (var u = 0u; u < RES_U; u++) {
-    let j = x * RES_U + u;
+    let j = u * WG + x;
     if (curStep == 0u && j < p.hidden) {
 #if BATCH_TILE
       var v = vec4f(0.0);
@@ -611,7 +615,7 @@ fn residentWalk(x: u32, y: u32, d: u32, groups: u32, w2: ptr<function, ResMain>)
       let acc = residentProducts(b0, d, x, w2, &wResWalk);
       for (var u = 0u; u < RES_U; u++) {
         curAcc = acc[u];
-        cellStep(x, x * RES_U + u, b0, d);
+        cellStep(x, u * WG + x, b0, d);
       }
       // Nothing to wait for here: residentProducts' barrier orders the halves of sRes.
       resHalf = RES_HS - resHalf;

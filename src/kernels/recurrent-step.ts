@@ -429,7 +429,7 @@ function residentAccBytes(weightFloats: number, batchTile: boolean): number {
   return weightFloats > 1 ? (batchTile ? 64 : 16) : batchTile ? 16 : 4;
 }
 
-/** Invocations of a resident form's workgroup: one per RES_U units, a multiple of 4 (SwiftShader's lanes). */
+/** Invocations of a resident form's workgroup (its WG): one per RES_U units, a multiple of 4 (SwiftShader's lanes); invocation x takes units x, x + WG, .. */
 export function residentWorkgroup(hidden: number, units: number): number {
   return Math.ceil(Math.ceil(hidden / units) / 4) * 4;
 }
