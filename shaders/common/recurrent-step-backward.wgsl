@@ -128,8 +128,8 @@ const ROWS: u32 = 1u;
 // forward kernels' resident form (see common/recurrent-step.wgsl for why it is fast on
 // SwiftShader). Workgroup (0, y, d) of (1, Y, D) takes row blocks b0 = ROWS y, ROWS (y + Y), ..
 // of direction d one after another (residentWalk), so that its copy of the weights serves
-// them all; invocation x owns units j = x RES_U .. x RES_U + RES_U - 1 (the workgroup has at
-// least H / RES_U invocations). Before the first block it copies the weights through which the
+// them all; invocation x owns units j = x, x + WG, .., x + (RES_U - 1) WG, interleaved as in
+// the forward form (the workgroup has at least H / RES_U invocations). Before the first block it copies the weights through which the
 // later gradients reach h_t[., j], weight i = m RES_U + u = the gates of W_hh[g*H + m, j]
 // (whhGates(d, j, m)): the first RES_WP into private memory (wRes), the next RES_WM into
 // main's function variable, the rest into residentWalk's, as the forward form does (WGSL
@@ -201,7 +201,7 @@ fn residentTerm(w: f32, g: f32) -> f32 { return w * g; }
 // whose results are dropped), weight i into wRes, main's variable (w2) or residentWalk's (w3).
 fn loadResident(d: u32, x: u32, w2: ptr<function, ResMain>, w3: ptr<function, ResWalk>) {
   for (var u = 0u; u < RES_U; u++) {
-    let jc = min(x * RES_U + u, p.hidden - 1u);
+    let jc = min(u * WG + x, p.hidden - 1u);
     for (var m = 0u; m < RES_H; m++) {
       let i = m * RES_U + u;
 #if GATES3
@@ -253,10 +253,10 @@ fn stageOwnLater(b0: u32, d: u32, j: u32) {
 }
 
 // The gradients reaching h_t[b0 + r, j] through W_hh from the later step for the invocation's
-// units (element u: unit x RES_U + u; component r of vec4f(element): row b0 + r, the one row
+// units (element u: unit u WG + x; component r of vec4f(element): row b0 + r, the one row
 // without BATCH_TILE). Called in uniform control flow by every invocation.
 fn residentLaterGrads(b0: u32, d: u32, x: u32, w2: ptr<function, ResMain>, w3: ptr<function, ResWalk>) -> array<ResAcc, RES_U> {
-  for (var u = 0u; u < RES_U; u++) { stageOwnLater(b0, d, x * RES_U + u); }
+  for (var u = 0u; u < RES_U; u++) { stageOwnLater(b0, d, u * WG + x); }
   workgroupBarrier();
   let acc = residentProduct(w2, w3);
   workgroupBarrier();
@@ -274,7 +274,7 @@ fn residentWalk(x: u32, y: u32, d: u32, groups: u32, w2: ptr<function, ResMain>)
       curStep = s;
       let accs = residentLaterGrads(b0, d, x, w2, &wResWalk);
       for (var u = 0u; u < RES_U; u++) {
-        let j = x * RES_U + u;
+        let j = u * WG + x;
         if (j >= p.hidden) { break; }
         let rec = vec4f(accs[u]);
         for (var r = 0u; r < ROWS; r++) {
