@@ -138,7 +138,7 @@ describe('residentProductSource', () => {
     expect(plain).not.toMatch(/sRes\[\d/);
   });
 
-  it('takes no pointer and adds no sizes without a layout (the backward sweep: every weight private)', () => {
+  it('takes no pointer and adds no sizes without a layout (every weight private)', () => {
     const source = residentProductSource(4, 2, 4);
     expect(source).toContain('fn residentProduct()');
     expect(source).not.toContain('RES_WP');
