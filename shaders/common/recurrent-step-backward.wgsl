@@ -129,8 +129,8 @@ const ROWS: u32 = 1u;
 // SwiftShader). Workgroup (0, y, d) of (1, Y, D) takes row blocks b0 = ROWS y, ROWS (y + Y), ..
 // of direction d one after another (residentWalk), so that its copy of the weights serves
 // them all; invocation x owns units j = x, x + WG, .., x + (RES_U - 1) WG, interleaved as in
-// the forward form (the workgroup has at least H / RES_U invocations). Before the first block it copies the weights through which the
-// later gradients reach h_t[., j], weight i = m RES_U + u = the gates of W_hh[g*H + m, j]
+// the forward form (the workgroup has at least H / RES_U invocations). Before the first block
+// it copies the weights through which the later gradients reach h_t[., j], weight i = m RES_U + u = the gates of W_hh[g*H + m, j]
 // (whhGates(d, j, m)): the first RES_WP into private memory (wRes), the next RES_WM into
 // main's function variable, the rest into residentWalk's, as the forward form does (WGSL
 // bounds each at 8192 bytes; the loader adds RES_H, RES_HS, RES_U, RES_WP, RES_WM, RES_WW and
