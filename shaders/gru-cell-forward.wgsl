@@ -55,9 +55,8 @@ fn cellStep(x: u32, j: u32, b0: u32, d: u32) {
     saved[savedIndex(t, b, d, 3u, 5u, j)] = hn;
     saved[savedIndex(t, b, d, 4u, 5u, j)] = hp;
 #endif
-    keepH(j, r, h);
+    keepH(b0, r, d, j, h);
     hseq[hseqIndex(t, b, d, j)] = h;
-    if (isLast(b)) { hN[stateIndex(b, d, j)] = h; }
   }
 }
 

@@ -71,9 +71,8 @@ fn cellStep(x: u32, j: u32, b0: u32, d: u32) {
     saved[savedIndex(t, b, d, 4u, 6u, j)] = cNew;
     saved[savedIndex(t, b, d, 5u, 6u, j)] = cOld;
 #endif
-    keepH(j, r, h);
+    keepH(b0, r, d, j, h);
     hseq[hseqIndex(t, b, d, j)] = h;
-    if (isLast(b)) { hN[si] = h; }
   }
 }
 

@@ -341,8 +341,11 @@ fn residentTerm(w: f32, h: f32) -> f32 { return w * h; }
 #endif
 #endif
 
-// The product of the unit cellStep is called for (main sets it before each call).
+#if RESIDENT_CELLS
+#else
+// The product of the unit cellStep is called for (residentWalk sets it before each call).
 var<private> curAcc: ResAcc;
+#endif
 // The row block residentWalk is on: its first row, and the lengths of rows resRow0 + r
 // (component r; 0 past the batch), which seqLen returns.
 var<private> resRow0: u32;
@@ -412,18 +415,46 @@ fn residentProducts(b0: u32, d: u32, x: u32, w2: ptr<function, ResMain>, w3: ptr
   workgroupBarrier();
   return residentProduct(w2, w3, resHalf);
 }
+
+// hN of the invocation's units in rows b0 .. b0 + ROWS - 1, after the row block's steps, from
+// where keepH left h_t of each row's last step L - 1 in sRes: the half the block's first step
+// wrote (RES_HS - half0, half0 being resHalf on that step) for odd L, half0 for even L, the
+// halves alternating every step. Each invocation reads only what it wrote itself, so no barrier.
+fn residentLastH(b0: u32, d: u32, x: u32, half0: u32) {
+  for (var r = 0u; r < ROWS; r++) {
+    let b = b0 + r;
+    if (b >= p.batch) { break; }
+    let L = resLens[r];
+    // A row of length 0 (not from a model, which asks for 1 or more) keeps the hN it had.
+    if (L == 0u) { continue; }
+    let half = select(half0, RES_HS - half0, (L & 1u) == 1u);
+    for (var u = 0u; u < RES_U; u++) {
+      let j = u * WG + x;
+      if (j >= p.hidden) { break; }
+#if BATCH_TILE
+      hN[stateIndex(b, d, j)] = sRes[half + j][r];
+#else
+      hN[stateIndex(b, d, j)] = sRes[half + j];
+#endif
+    }
+  }
+}
 #endif
 
-// h_t of unit j in row b0 + r, which the next step reads as h_{t-1}: RESIDENT keeps it in the
-// half of sRes this step's product does not read, which saves the next step a load from hseq
-// (h_{t-1} of an inactive row is never used). Elsewhere nothing.
-fn keepH(j: u32, r: u32, h: f32) {
+// h_t of unit j in row b0 + r of direction d (a running row), where it goes besides hseq.
+// RESIDENT keeps it in the half of sRes this step's product does not read, which saves the next
+// step a load from hseq (h_{t-1} of an inactive row is never used), and writes hN from there
+// once the row block's steps are done (residentLastH) rather than test every step for the last.
+// Elsewhere hN on the row's last step.
+fn keepH(b0: u32, r: u32, d: u32, j: u32, h: f32) {
 #if RESIDENT
 #if BATCH_TILE
   sRes[RES_HS - resHalf + j][r] = h;
 #else
   sRes[RES_HS - resHalf + j] = h;
 #endif
+#else
+  if (isLast(b0 + r)) { hN[stateIndex(b0 + r, d, j)] = h; }
 #endif
 }
 
@@ -602,24 +633,35 @@ fn tanhSat(x: f32) -> f32 {
 // workgroups along the rows: it takes row blocks y, y + groups, ... one after another, so that
 // its copy of the weights (loadResident, lane by lane on SwiftShader) serves them all. A
 // function of its own, so that its function variable adds to main's (w2) for the weights.
+// RESIDENT_CELLS (the Elman cell): the cell's residentCells takes a step of all the
+// invocation's units at once, after residentStart, rather than cellStep one unit at a time.
 fn residentWalk(x: u32, y: u32, d: u32, groups: u32, w2: ptr<function, ResMain>) {
   var wResWalk: ResWalk;
   loadResident(d, x, w2, &wResWalk);
+#if RESIDENT_CELLS
+  residentStart(d, x);
+#endif
   for (var b0 = y * ROWS; b0 < p.batch; b0 += groups * ROWS) {
     resRow0 = b0;
     for (var r = 0u; r < ROWS; r++) {
       resLens[r] = select(0u, u32(h0[p.lengthsOffset + b0 + r]), b0 + r < p.batch);
     }
+    let half0 = resHalf;
     for (var s = 0u; s < p.seqLen; s++) {
       curStep = s;
       let acc = residentProducts(b0, d, x, w2, &wResWalk);
+#if RESIDENT_CELLS
+      residentCells(acc, b0, d, x);
+#else
       for (var u = 0u; u < RES_U; u++) {
         curAcc = acc[u];
         cellStep(x, u * WG + x, b0, d);
       }
+#endif
       // Nothing to wait for here: residentProducts' barrier orders the halves of sRes.
       resHalf = RES_HS - resHalf;
     }
+    residentLastH(b0, d, x, half0);
   }
 }
 #endif
@@ -627,7 +669,8 @@ fn residentWalk(x: u32, y: u32, d: u32, groups: u32, w2: ptr<function, ResMain>)
 #if ONE_PHASE
 // The entry point of the cells whose step is one phase (every cell but the GRU's
 // linear_before_reset = 0 form, which has its own): each defines cellStep(x, j, b0, d), the
-// step of unit j of rows b0 .. b0 + ROWS - 1 and direction d at step curStep.
+// step of unit j of rows b0 .. b0 + ROWS - 1 and direction d at step curStep (with
+// RESIDENT_CELLS the resident form defines residentStart and residentCells instead).
 @compute @workgroup_size(WG)
 #if SUBGROUPS
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(subgroup_invocation_id) lane: u32) {

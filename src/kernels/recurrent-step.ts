@@ -365,7 +365,7 @@ const WALK_WEIGHT_BYTES = PRIVATE_BYTES - 64;
 /**
  * Units an invocation of a resident form takes for hidden size H from private memory alone
  * (residentSplit): the largest count that keeps its private variables (the weights, RES_U · H
- * of them, the step, the lane and the forward form's accumulator) within WGSL's 8192 bytes, of 4, 3, 2
+ * of them, the step, the lane and the forward form's accumulator or b_hh: residentAccBytes) within WGSL's 8192 bytes, of 4, 3, 2
  * for the gated cells and 8, 4, 2 for the Elman cell. A weight is `weightFloats` floats: a vec4f of gates (4), the GRU's three gates
  * packed (3, the forward's GATES3) or the Elman cell's one (1). Eight Elman units an invocation
  * (up to H = 255) measured 1.05-1.3x faster than four at workload A in Chromium, forward and
@@ -374,7 +374,7 @@ const WALK_WEIGHT_BYTES = PRIVATE_BYTES - 64;
 function residentUnits(hidden: number, weightFloats: number, batchTile: boolean): number {
   const weightBytes = 4 * weightFloats;
   const gated = weightFloats > 1;
-  // The forward keeps one accumulator in a private variable (curAcc).
+  // The forward keeps one accumulator (curAcc) or the Elman cell's b_hh in private variables.
   const accBytes = residentAccBytes(weightFloats, batchTile);
   for (const u of gated ? [4, 3, 2] : [8, 4, 2]) if (u * hidden * weightBytes + accBytes + RESIDENT_PRIVATE_SCALAR_BYTES <= PRIVATE_BYTES) return u;
   return 1;
@@ -421,13 +421,21 @@ export function residentSplit(hidden: number, weightFloats: number, batchTile: b
 function residentSpillUnits(hidden: number, weightFloats: number): number {
   if (weightFloats === 4) return 3;
   if (weightFloats === 3) return 4;
-  return hidden >= 256 ? 16 : 8;
+  return hidden >= 256 ? RESIDENT_MAX_ELMAN_UNITS : 8;
 }
 
-/** Bytes of the forward resident form's accumulator (curAcc): a vec3f takes 16 bytes, as a vec4f, and a mat4x3f 64, as a mat4x4f. */
+/**
+ * Private bytes the forward resident form keeps for its cells' steps: the gated cells' accumulator
+ * of one unit (curAcc: a vec3f takes 16 bytes, as a vec4f, and a mat4x3f 64, as a mat4x4f); the
+ * Elman cell's b_hh of its units (resBias, RES_U <= 16 floats; its steps take the whole
+ * accumulator: RESIDENT_CELLS in the shaders).
+ */
 function residentAccBytes(weightFloats: number, batchTile: boolean): number {
-  return weightFloats > 1 ? (batchTile ? 64 : 16) : batchTile ? 16 : 4;
+  return weightFloats > 1 ? (batchTile ? 64 : 16) : 4 * RESIDENT_MAX_ELMAN_UNITS;
 }
+
+/** The most units an invocation of the Elman cell's resident forms takes (residentSpillUnits). */
+const RESIDENT_MAX_ELMAN_UNITS = 16;
 
 /** Invocations of a resident form's workgroup (its WG): one per RES_U units, a multiple of 4 (SwiftShader's lanes); invocation x takes units x, x + WG, .. */
 export function residentWorkgroup(hidden: number, units: number): number {
@@ -491,7 +499,8 @@ export class CellStepKernel {
     const directStep = (spec.direct ?? false) && !persistent;
     const split = resident ? residentSplit(spec.hidden!, spec.gates, spec.batchTile) : undefined;
     const lanes = resident ? residentLanes(ctx, spec.subgroups) : 1;
-    const defines = { ...spec.defines, DIRECT: directStep, RESIDENT: resident, GATES3: (resident || directStep) && spec.gates === 3, BATCH_TILE: spec.batchTile, TRAINING: spec.training, GATED: spec.gates > 1, PERSISTENT: persistent, ONE_PHASE: spec.entryPoints.length === 1, SUBGROUPS: lanes > 1 };
+    // RESIDENT_CELLS: a cell whose resident form steps all of an invocation's units at once (the Elman cell's defines it).
+    const defines = { RESIDENT_CELLS: false, ...spec.defines, DIRECT: directStep, RESIDENT: resident, GATES3: (resident || directStep) && spec.gates === 3, BATCH_TILE: spec.batchTile, TRAINING: spec.training, GATED: spec.gates > 1, PERSISTENT: persistent, ONE_PHASE: spec.entryPoints.length === 1, SUBGROUPS: lanes > 1 };
     let code = (lanes > 1 ? 'enable subgroups;\n' : '') + preprocessWgsl(`${commonSource}\n${spec.source}`, defines);
     let workgroup = persistent ? (spec.workgroup ?? persistentWorkgroup(1)) : CELL_WORKGROUP;
     if (split) {

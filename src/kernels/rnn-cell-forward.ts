@@ -25,7 +25,8 @@ export function createRnnCellForward(ctx: GpuContext, nonlinearity: Nonlinearity
     name: RNN_CELL_FORWARD,
     source,
     gates: 1,
-    defines: {},
+    // RESIDENT_CELLS: the resident form's steps take all of an invocation's units at once (see the shader).
+    defines: { RESIDENT_CELLS: true },
     extraBias: 0,
     constants: cellConstants(variant.cell ?? NONLINEARITY_CELL[nonlinearity], false),
     extra: null,
