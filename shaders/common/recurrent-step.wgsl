@@ -389,15 +389,14 @@ fn loadResident(d: u32, x: u32, w2: ptr<function, ResMain>, w3: ptr<function, Re
   }
 }
 
-// h_{t-1} W_hh^T of the invocation's units for rows b0 .. b0 + ROWS - 1 (element u: unit
-// u WG + x): on a row block's first step each invocation copies h0 of its own units into
-// sRes (on later steps the cells' steps of the step before left h_t there: keepH), a barrier,
-// and the unrolled product over sRes's half resHalf. Called in uniform control flow by every
-// invocation.
-fn residentProducts(b0: u32, d: u32, x: u32, w2: ptr<function, ResMain>, w3: ptr<function, ResWalk>) -> array<ResAcc, RES_U> {
+// h0 of the invocation's own units in rows b0 .. b0 + ROWS - 1 into the half of sRes the row
+// block's first step reads (resHalf): before that step, once a row block (later steps find h_t
+// of the step before there: keepH). Not inside the step loop under a test of the step: on
+// SwiftShader a branch no lane takes still runs its loads, each with its index clamp.
+fn residentFirstH(b0: u32, d: u32, x: u32) {
   for (var u = 0u; u < RES_U; u++) {
     let j = u * WG + x;
-    if (curStep == 0u && j < p.hidden) {
+    if (j < p.hidden) {
 #if BATCH_TILE
       var v = vec4f(0.0);
       for (var r = 0u; r < ROWS; r++) {
@@ -409,7 +408,13 @@ fn residentProducts(b0: u32, d: u32, x: u32, w2: ptr<function, ResMain>, w3: ptr
 #endif
     }
   }
-  // Orders this step's reads of the half after every write of it (keepH, or the copy above),
+}
+
+// h_{t-1} W_hh^T of the invocation's units for rows b0 .. b0 + ROWS - 1 (element u: unit
+// u WG + x): a barrier, and the unrolled product over sRes's half resHalf. Called in uniform
+// control flow by every invocation.
+fn residentProducts(w2: ptr<function, ResMain>, w3: ptr<function, ResWalk>) -> array<ResAcc, RES_U> {
+  // Orders this step's reads of the half after every write of it (keepH, or residentFirstH),
   // and the writes of the other half (keepH, this step) after every read of it (the step
   // before's product): one barrier a step.
   workgroupBarrier();
@@ -647,9 +652,11 @@ fn residentWalk(x: u32, y: u32, d: u32, groups: u32, w2: ptr<function, ResMain>)
       resLens[r] = select(0u, u32(h0[p.lengthsOffset + b0 + r]), b0 + r < p.batch);
     }
     let half0 = resHalf;
+    curStep = 0u;
+    residentFirstH(b0, d, x);
     for (var s = 0u; s < p.seqLen; s++) {
       curStep = s;
-      let acc = residentProducts(b0, d, x, w2, &wResWalk);
+      let acc = residentProducts(w2, &wResWalk);
 #if RESIDENT_CELLS
       residentCells(acc, b0, d, x);
 #else
