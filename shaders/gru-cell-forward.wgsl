@@ -25,13 +25,12 @@
 // index in the workgroup. Called in uniform control flow (it holds barriers).
 fn cellStep(x: u32, j: u32, b0: u32, d: u32) {
   let H = p.hidden;
-  let GH = 3u * H;
 
   // Column r: the recurrent pre-activations of the gates of row b0 + r.
   let acc = gatePreactivations(b0, d, j, x);
   if (j >= H) { return; }
 
-  let bb = d * GH + j;
+  let bias = hhBias(d, j, 3u);
   for (var r = 0u; r < ROWS; r++) {
     let b = b0 + r;
     if (b >= p.batch) { break; }
@@ -42,9 +41,9 @@ fn cellStep(x: u32, j: u32, b0: u32, d: u32) {
     }
     let xb = xprojBase(t, b, d, 3u) + j;
     let a = acc[r];
-    let rg = actF(xproj[xb] + bhh[bb] + a.x, d);
-    let z = actF(xproj[xb + H] + bhh[bb + H] + a.y, d);
-    let hn = a.z + bhh[bb + 2u * H];
+    let rg = actF(xproj[xb] + bias.x + a.x, d);
+    let z = actF(xproj[xb + H] + bias.y + a.y, d);
+    let hn = a.z + bias.z;
     let n = actG(xproj[xb + 2u * H] + rg * hn, d);
     let hp = ownPrevH(b0, r, d, j);
     let h = (1.0 - z) * n + z * hp;

@@ -30,8 +30,7 @@ fn cellStep(x: u32, j: u32, b0: u32, d: u32) {
   let acc = gatePreactivations(b0, d, j, x);
   if (j >= H) { return; }
 
-  let bb = d * GH + j;
-  let bias = vec4f(bhh[bb], bhh[bb + H], bhh[bb + 2u * H], bhh[bb + 3u * H]);
+  let bias = hhBias(d, j, 4u);
   for (var r = 0u; r < ROWS; r++) {
     let b = b0 + r;
     if (b >= p.batch) { break; }

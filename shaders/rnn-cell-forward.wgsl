@@ -59,13 +59,6 @@ fn cellStep(x: u32, jb: u32, b0: u32, d: u32) {
 // divisions lane by lane, that measured 0.77x the time of the whole forward at workload B
 // (hN after the block alone 0.84x, b_hh private alone 0.82x; Chromium, alternated in one page).
 
-// b_hh of the invocation's units u WG + x of its direction (clamped to H - 1 past H).
-var<private> resBias: array<f32, RES_U>;
-
-fn residentStart(d: u32, x: u32) {
-  for (var u = 0u; u < RES_U; u++) { resBias[u] = bhh[d * p.hidden + min(u * WG + x, p.hidden - 1u)]; }
-}
-
 fn residentCells(acc: array<ResAcc, RES_U>, b0: u32, d: u32, x: u32) {
   let H = p.hidden;
   for (var r = 0u; r < ROWS; r++) {

@@ -343,9 +343,33 @@ fn residentTerm(w: f32, h: f32) -> f32 { return w * h; }
 
 #if RESIDENT_CELLS
 #else
-// The product of the unit cellStep is called for (residentWalk sets it before each call).
+// The product of the unit cellStep is called for, and that unit's u (unit u WG + x):
+// residentWalk sets them before each call.
 var<private> curAcc: ResAcc;
+var<private> curUnit: u32;
 #endif
+
+// b_hh of the invocation's units u WG + x of its direction (clamped to H - 1 past H), gates in
+// components (the Elman cell: its one gate): loaded once, before the first row block
+// (residentBiases), rather than from storage on every step (hhBias).
+#if GATED
+var<private> resBias: array<vec4f, RES_U>;
+#else
+var<private> resBias: array<f32, RES_U>;
+#endif
+
+fn residentBiases(d: u32, x: u32) {
+  for (var u = 0u; u < RES_U; u++) {
+    let j = min(u * WG + x, p.hidden - 1u);
+#if GATES3
+    resBias[u] = hhBiasAt(d, j, 3u);
+#elif GATED
+    resBias[u] = hhBiasAt(d, j, 4u);
+#else
+    resBias[u] = bhh[d * p.hidden + j];
+#endif
+  }
+}
 // The row block residentWalk is on: its first row, and the lengths of rows resRow0 + r
 // (component r; 0 past the batch), which seqLen returns.
 var<private> resRow0: u32;
@@ -460,6 +484,30 @@ fn keepH(b0: u32, r: u32, d: u32, j: u32, h: f32) {
 #endif
 #else
   if (isLast(b0 + r)) { hN[stateIndex(b0 + r, d, j)] = h; }
+#endif
+}
+
+// b_hh of unit j of direction d for a cell of `gates` gates (bhh [D, gates H]), gate g in
+// component g (zeros past the cell's gates).
+fn hhBiasAt(d: u32, j: u32, gates: u32) -> vec4f {
+  let H = p.hidden;
+  let bb = d * gates * H + j;
+  var v = vec4f(bhh[bb], 0.0, 0.0, 0.0);
+  if (gates > 1u) { v.y = bhh[bb + H]; }
+  if (gates > 2u) { v.z = bhh[bb + 2u * H]; }
+  if (gates > 3u) { v.w = bhh[bb + 3u * H]; }
+  return v;
+}
+
+// What cellStep adds of b_hh for unit j: RESIDENT from private memory (resBias, for the unit
+// residentWalk is on), elsewhere from bhh.
+fn hhBias(d: u32, j: u32, gates: u32) -> vec4f {
+#if RESIDENT_CELLS
+  return hhBiasAt(d, j, gates);
+#elif RESIDENT
+  return vec4f(resBias[curUnit]);
+#else
+  return hhBiasAt(d, j, gates);
 #endif
 }
 
@@ -639,13 +687,11 @@ fn tanhSat(x: f32) -> f32 {
 // its copy of the weights (loadResident, lane by lane on SwiftShader) serves them all. A
 // function of its own, so that its function variable adds to main's (w2) for the weights.
 // RESIDENT_CELLS (the Elman cell): the cell's residentCells takes a step of all the
-// invocation's units at once, after residentStart, rather than cellStep one unit at a time.
+// invocation's units at once, rather than cellStep one unit at a time.
 fn residentWalk(x: u32, y: u32, d: u32, groups: u32, w2: ptr<function, ResMain>) {
   var wResWalk: ResWalk;
   loadResident(d, x, w2, &wResWalk);
-#if RESIDENT_CELLS
-  residentStart(d, x);
-#endif
+  residentBiases(d, x);
   for (var b0 = y * ROWS; b0 < p.batch; b0 += groups * ROWS) {
     resRow0 = b0;
     for (var r = 0u; r < ROWS; r++) {
@@ -662,6 +708,7 @@ fn residentWalk(x: u32, y: u32, d: u32, groups: u32, w2: ptr<function, ResMain>)
 #else
       for (var u = 0u; u < RES_U; u++) {
         curAcc = acc[u];
+        curUnit = u;
         cellStep(x, u * WG + x, b0, d);
       }
 #endif
@@ -677,7 +724,7 @@ fn residentWalk(x: u32, y: u32, d: u32, groups: u32, w2: ptr<function, ResMain>)
 // The entry point of the cells whose step is one phase (every cell but the GRU's
 // linear_before_reset = 0 form, which has its own): each defines cellStep(x, j, b0, d), the
 // step of unit j of rows b0 .. b0 + ROWS - 1 and direction d at step curStep (with
-// RESIDENT_CELLS the resident form defines residentStart and residentCells instead).
+// RESIDENT_CELLS the resident form defines residentCells instead).
 @compute @workgroup_size(WG)
 #if SUBGROUPS
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(subgroup_invocation_id) lane: u32) {

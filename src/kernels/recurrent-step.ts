@@ -356,8 +356,8 @@ export function residentRowGroups(ctx: GpuContext, directions: number): number {
 /** WGSL's limit on the private variables of a shader, in bytes; the function variables of a function have the same. */
 const PRIVATE_BYTES = 8192;
 
-/** Private bytes of a resident form besides its weights and accumulator: the step (curStep), the subgroup lane (resLane), the row block's first row and lengths (resRow0, resLens). */
-const RESIDENT_PRIVATE_SCALAR_BYTES = 28;
+/** Private bytes of a resident form besides its weights and the cells' own (residentAccBytes): the step (curStep), the subgroup lane (resLane), the row block's first row and lengths (resRow0, resLens), the half of the shared state a step reads (resHalf). */
+const RESIDENT_PRIVATE_SCALAR_BYTES = 32;
 
 /** What residentWalk may give its function variable of weights: WGSL's 8192 bytes a function less a few words for its loop counters. */
 const WALK_WEIGHT_BYTES = PRIVATE_BYTES - 64;
@@ -374,9 +374,9 @@ const WALK_WEIGHT_BYTES = PRIVATE_BYTES - 64;
 function residentUnits(hidden: number, weightFloats: number, batchTile: boolean): number {
   const weightBytes = 4 * weightFloats;
   const gated = weightFloats > 1;
-  // The forward keeps one accumulator (curAcc) or the Elman cell's b_hh in private variables.
+  // The forward keeps its units' b_hh and, for the gated cells, one accumulator in private variables.
   const accBytes = residentAccBytes(weightFloats, batchTile);
-  for (const u of gated ? [4, 3, 2] : [8, 4, 2]) if (u * hidden * weightBytes + accBytes + RESIDENT_PRIVATE_SCALAR_BYTES <= PRIVATE_BYTES) return u;
+  for (const u of gated ? [RESIDENT_MAX_GATED_UNITS, 3, 2] : [8, 4, 2]) if (u * hidden * weightBytes + accBytes + RESIDENT_PRIVATE_SCALAR_BYTES <= PRIVATE_BYTES) return u;
   return 1;
 }
 
@@ -420,22 +420,27 @@ export function residentSplit(hidden: number, weightFloats: number, batchTile: b
  */
 function residentSpillUnits(hidden: number, weightFloats: number): number {
   if (weightFloats === 4) return 3;
-  if (weightFloats === 3) return 4;
+  if (weightFloats === 3) return RESIDENT_MAX_GATED_UNITS;
   return hidden >= 256 ? RESIDENT_MAX_ELMAN_UNITS : 8;
 }
 
 /**
- * Private bytes the forward resident form keeps for its cells' steps: the gated cells' accumulator
- * of one unit (curAcc: a vec3f takes 16 bytes, as a vec4f, and a mat4x3f 64, as a mat4x4f); the
- * Elman cell's b_hh of its units (resBias, RES_U <= 16 floats; its steps take the whole
- * accumulator: RESIDENT_CELLS in the shaders).
+ * Private bytes the forward resident form keeps for its cells' steps: the b_hh of its units
+ * (resBias: a vec4f of gates a unit for the gated cells, RES_U <= 4; a float for the Elman
+ * cell, RES_U <= 16), and for the gated cells, whose steps take one unit at a time, that unit's
+ * accumulator and index (curAcc: a vec3f takes 16 bytes, as a vec4f, and a mat4x3f 64, as a
+ * mat4x4f; curUnit). The Elman cell's steps take the whole accumulator (RESIDENT_CELLS in the
+ * shaders).
  */
 function residentAccBytes(weightFloats: number, batchTile: boolean): number {
-  return weightFloats > 1 ? (batchTile ? 64 : 16) : 4 * RESIDENT_MAX_ELMAN_UNITS;
+  return weightFloats > 1 ? (batchTile ? 64 : 16) + 4 + 16 * RESIDENT_MAX_GATED_UNITS : 4 * RESIDENT_MAX_ELMAN_UNITS;
 }
 
 /** The most units an invocation of the Elman cell's resident forms takes (residentSpillUnits). */
 const RESIDENT_MAX_ELMAN_UNITS = 16;
+
+/** The most units an invocation of a gated cell's resident forms takes (residentUnits, residentSpillUnits). */
+const RESIDENT_MAX_GATED_UNITS = 4;
 
 /** Invocations of a resident form's workgroup (its WG): one per RES_U units, a multiple of 4 (SwiftShader's lanes); invocation x takes units x, x + WG, .. */
 export function residentWorkgroup(hidden: number, units: number): number {
