@@ -61,7 +61,14 @@ override WG: u32 = 64u;
 var<workgroup> gTile: array<vec4f, WG>;
 
 fn seqLen(b: u32) -> u32 {
+#if RESIDENT
+  // The resident sweep's rows are those of the block residentWalk is on, whose lengths it
+  // keeps in private memory (resLens), as the forward form does: a unit's dispatch asks for
+  // its row's length several times, and each load from storage clamps its index.
+  return resLens[min(b - resRow0, 3u)];
+#else
   return u32(gradHN[p.lengthsOffset + b]);
+#endif
 }
 
 fn running(b: u32) -> bool {
@@ -166,6 +173,10 @@ alias ResWalk = array<f32, max(RES_WW, 1u)>;
 #if SUBGROUPS
 var<private> resLane: u32;
 #endif
+// The row block residentWalk is on: its first row, and the lengths of rows resRow0 + r
+// (component r; 0 past the batch), which seqLen returns.
+var<private> resRow0: u32;
+var<private> resLens: vec4u;
 #if GATED
 #if BATCH_TILE
 var<workgroup> sRes: array<mat4x4f, RES_HS>;
@@ -270,6 +281,10 @@ fn residentWalk(x: u32, y: u32, d: u32, groups: u32, w2: ptr<function, ResMain>)
   var wResWalk: ResWalk;
   loadResident(d, x, w2, &wResWalk);
   for (var b0 = y * ROWS; b0 < p.batch; b0 += groups * ROWS) {
+    resRow0 = b0;
+    for (var r = 0u; r < ROWS; r++) {
+      resLens[r] = select(0u, u32(gradHN[p.lengthsOffset + b0 + r]), b0 + r < p.batch);
+    }
     for (var s = 0u; s <= p.seqLen; s++) {
       curStep = s;
       let accs = residentLaterGrads(b0, d, x, w2, &wResWalk);
