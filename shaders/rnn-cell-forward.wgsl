@@ -56,8 +56,9 @@ fn cellStep(x: u32, jb: u32, b0: u32, d: u32) {
 // shares (its time, whether it runs, where its xproj and hseq are) is worked out once for the
 // RES_U units, b_hh comes from private memory (resBias), and hN is written after the row
 // block (residentLastH). On SwiftShader, where each storage access clamps its index with integer
-// divisions lane by lane, that measured 0.77x the time of the whole forward at workload B
-// (hN after the block alone 0.84x, b_hh private alone 0.82x; Chromium, alternated in one page).
+// divisions lane by lane, that measured 0.77-0.81x the time of the whole forward at workload B
+// (0.84x with hN still written in the step, 0.82x with b_hh still loaded from storage;
+// Chromium, alternated in one page).
 
 fn residentCells(acc: array<ResAcc, RES_U>, b0: u32, d: u32, x: u32) {
   let H = p.hidden;

@@ -366,7 +366,7 @@ fn residentBiases(d: u32, x: u32) {
 #elif GATED
     resBias[u] = hhBiasAt(d, j, 4u);
 #else
-    resBias[u] = bhh[d * p.hidden + j];
+    resBias[u] = hhBiasAt(d, j, 1u).x;
 #endif
   }
 }

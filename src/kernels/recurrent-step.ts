@@ -356,7 +356,7 @@ export function residentRowGroups(ctx: GpuContext, directions: number): number {
 /** WGSL's limit on the private variables of a shader, in bytes; the function variables of a function have the same. */
 const PRIVATE_BYTES = 8192;
 
-/** Private bytes of a resident form besides its weights and the cells' own (residentAccBytes): the step (curStep), the subgroup lane (resLane), the row block's first row and lengths (resRow0, resLens), the half of the shared state a step reads (resHalf). */
+/** Private bytes of a resident form besides its weights and the cells' own (residentCellBytes): the step (curStep), the subgroup lane (resLane), the row block's first row and lengths (resRow0, resLens), the half of the shared state a step reads (resHalf). */
 const RESIDENT_PRIVATE_SCALAR_BYTES = 32;
 
 /** What residentWalk may give its function variable of weights: WGSL's 8192 bytes a function less a few words for its loop counters. */
@@ -365,7 +365,7 @@ const WALK_WEIGHT_BYTES = PRIVATE_BYTES - 64;
 /**
  * Units an invocation of a resident form takes for hidden size H from private memory alone
  * (residentSplit): the largest count that keeps its private variables (the weights, RES_U · H
- * of them, the step, the lane and the forward form's accumulator or b_hh: residentAccBytes) within WGSL's 8192 bytes, of 4, 3, 2
+ * of them, the step, the lane and the forward form's accumulator or b_hh: residentCellBytes) within WGSL's 8192 bytes, of 4, 3, 2
  * for the gated cells and 8, 4, 2 for the Elman cell. A weight is `weightFloats` floats: a vec4f of gates (4), the GRU's three gates
  * packed (3, the forward's GATES3) or the Elman cell's one (1). Eight Elman units an invocation
  * (up to H = 255) measured 1.05-1.3x faster than four at workload A in Chromium, forward and
@@ -375,7 +375,7 @@ function residentUnits(hidden: number, weightFloats: number, batchTile: boolean)
   const weightBytes = 4 * weightFloats;
   const gated = weightFloats > 1;
   // The forward keeps its units' b_hh and, for the gated cells, one accumulator in private variables.
-  const accBytes = residentAccBytes(weightFloats, batchTile);
+  const accBytes = residentCellBytes(weightFloats, batchTile);
   for (const u of gated ? [RESIDENT_MAX_GATED_UNITS, 3, 2] : [8, 4, 2]) if (u * hidden * weightBytes + accBytes + RESIDENT_PRIVATE_SCALAR_BYTES <= PRIVATE_BYTES) return u;
   return 1;
 }
@@ -395,7 +395,7 @@ function residentUnits(hidden: number, weightFloats: number, batchTile: boolean)
  */
 export function residentSplit(hidden: number, weightFloats: number, batchTile: boolean): { units: number; privateWeights: number; mainWeights: number } {
   const weightBytes = 4 * weightFloats;
-  const privateCap = Math.floor((PRIVATE_BYTES - residentAccBytes(weightFloats, batchTile) - RESIDENT_PRIVATE_SCALAR_BYTES) / weightBytes);
+  const privateCap = Math.floor((PRIVATE_BYTES - residentCellBytes(weightFloats, batchTile) - RESIDENT_PRIVATE_SCALAR_BYTES) / weightBytes);
   const mainCap = Math.floor(PRIVATE_BYTES / weightBytes);
   const walkCap = Math.floor(WALK_WEIGHT_BYTES / weightBytes);
   let units = residentUnits(hidden, weightFloats, batchTile);
@@ -432,7 +432,7 @@ function residentSpillUnits(hidden: number, weightFloats: number): number {
  * mat4x4f; curUnit). The Elman cell's steps take the whole accumulator (RESIDENT_CELLS in the
  * shaders).
  */
-function residentAccBytes(weightFloats: number, batchTile: boolean): number {
+function residentCellBytes(weightFloats: number, batchTile: boolean): number {
   return weightFloats > 1 ? (batchTile ? 64 : 16) + 4 + 16 * RESIDENT_MAX_GATED_UNITS : 4 * RESIDENT_MAX_ELMAN_UNITS;
 }
 
