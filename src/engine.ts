@@ -139,9 +139,14 @@ export class Engine {
 
   /** A TensorFlow.js layers model (see io/tfjs.ts); nothing is left behind on error. */
   private loadTfjs(source: TfjsModelSource, options: LoadOptions): RecurrentModel {
+    for (const key of ['nonlinearity', 'prefix', 'readout', 'ignoreUnknown'] as const) {
+      if (options[key] !== undefined) throw new WebRnnError('invalid-option', `load: ${key} is an option of safetensors files, not of TensorFlow.js models`);
+    }
     const plan = planFromTfjs(source);
     const modelOptions = { ...plan.options };
     if (options.seed !== undefined) modelOptions.seed = options.seed;
+    if (options.batchFirst !== undefined) modelOptions.batchFirst = options.batchFirst;
+    if (options.returnSequences !== undefined) modelOptions.returnSequences = options.returnSequences;
     if (options.checkFinite ?? true) for (const [name, t] of Object.entries(plan.dict)) checkFinite(name, t);
     const model = this.make(plan.kind, modelOptions);
     try {

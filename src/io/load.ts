@@ -20,8 +20,10 @@ export interface LoadOptions {
   prefix?: string;
   /** The nn.Linear read-out's module name (e.g. 'fc'); by default the one Linear whose input matches. */
   readout?: string | false;
-  /** Options the weights cannot carry. */
+  /** Options the weights cannot carry (a TensorFlow.js model.json carries batchFirst and returnSequences; these override it). */
   batchFirst?: boolean;
+  /** What y is, one row per step or one per sequence (see RecurrentOptions.returnSequences; default true). */
+  returnSequences?: boolean;
   seed?: number;
   /** Refuse NaN and ±Infinity in the weights (default true). */
   checkFinite?: boolean;
@@ -110,6 +112,7 @@ export function planFromStateDict(shapes: Readonly<Record<string, readonly numbe
     throw new WebRnnError('state-dict', `load: tensors that belong to no recurrent layer or read-out: ${unknown.map((n) => `'${n}'`).join(', ')} (pass ignoreUnknown: true to leave them)`);
   }
   if (options.batchFirst !== undefined) modelOptions.batchFirst = options.batchFirst;
+  if (options.returnSequences !== undefined) modelOptions.returnSequences = options.returnSequences;
   if (options.seed !== undefined) modelOptions.seed = options.seed;
   return { kind, options: modelOptions, names };
 }

@@ -11,6 +11,10 @@
  *   output [T, B, D·H]               ([B, T, D·H] when batchFirst, via Transpose perm [1, 0, 2])
  *   hN, cN [L·D, B, H]               Concat of every layer's Y_h (Y_c) on axis 0
  *   y [T, B, O] ([B, T, O])          MatMul(output, readout.weightᵀ) + readout.bias, outputSize > 0 only
+ *   without returnSequences:
+ *     the last Y_h [D, B, H]         Transpose perm [1, 0, 2], Reshape [0, −1]: final states [B, D·H]
+ *     y [B, O]                       MatMul(final states, readout.weightᵀ) + readout.bias, or
+ *                                    without a read-out the final states themselves (Identity)
  *
  * Gate blocks go back to ONNX's orders (the inverse of onnx.ts's nodeStateDict): LSTM i, o, f, c
  * from PyTorch's i, f, g, o; GRU z, r, h from r, z, n; peepholes i, o, f from i, f, o. Every
@@ -115,7 +119,8 @@ function cellAttributes(spec: ModelSpec): object[] {
 /**
  * The model of `spec` with the parameters `dict` (PyTorch's names, as `stateDict()` returns
  * them) as ONNX ModelProto bytes; see the top of this file for the graph. Graph input 'X'
- * ('seq' and 'batch' symbolic); outputs 'output', 'hN', 'cN' (LSTM) and 'y' (with a read-out).
+ * ('seq' and 'batch' symbolic); outputs 'output', 'hN', 'cN' (LSTM) and 'y' (with a read-out or
+ * without returnSequences: y as forward gives it wherever it is more than the output).
  * Throws a WebRnnError when `dict` is not exactly the model's parameters or holds a non-finite
  * value.
  */
@@ -199,16 +204,28 @@ export function exportOnnx(spec: ModelSpec, dict: Readonly<Record<string, Float3
     nodes.push(node('Concat', 'cN_concat', yc, ['cN'], [intAttr('axis', 0)]));
     outputs.push(valueInfo('cN', [L * D, 'batch', H]));
   }
+  // y's rows: every step's output, or (without returnSequences) the last layer's final states.
+  let rows = 'output';
+  if (!spec.returnSequences) {
+    initializers.push(int64Tensor('final_states_shape', [0, -1]));
+    nodes.push(node('Transpose', 'final_states_to_bdh', [yh[L - 1]], ['final_states_bdh'], [intsAttr('perm', [1, 0, 2])]));
+    nodes.push(node('Reshape', 'final_states_merge_directions', ['final_states_bdh', 'final_states_shape'], ['final_states']));
+    rows = 'final_states';
+  }
+  const yDims = (features: number): Array<number | string> => (spec.returnSequences ? seqDims(features) : ['batch', features]);
   if (O > 0) {
-    // y = output·Wᵀ + b as PyTorch's exporter writes nn.Linear on a 3-D input: MatMul with the
-    // transposed weight [D·H, O] (broadcast over the two leading dims), then Add.
+    // y = rows·Wᵀ + b as PyTorch's exporter writes nn.Linear on a 3-D input: MatMul with the
+    // transposed weight [D·H, O] (broadcast over the leading dims), then Add.
     const weight = dict[READOUT_WEIGHT];
     const weightT = new Float32Array(DH * O);
     for (let o = 0; o < O; o++) for (let f = 0; f < DH; f++) weightT[f * O + o] = weight[o * DH + f];
     initializers.push(floatTensor('readout_weight_t', [DH, O], weightT), floatTensor('readout_bias', [O], dict[READOUT_BIAS]));
-    nodes.push(node('MatMul', 'readout_matmul', ['output', 'readout_weight_t'], ['readout_xw']));
+    nodes.push(node('MatMul', 'readout_matmul', [rows, 'readout_weight_t'], ['readout_xw']));
     nodes.push(node('Add', 'readout_add', ['readout_xw', 'readout_bias'], ['y']));
-    outputs.push(valueInfo('y', seqDims(O)));
+    outputs.push(valueInfo('y', yDims(O)));
+  } else if (!spec.returnSequences) {
+    nodes.push(node('Identity', 'y_final_states', [rows], ['y']));
+    outputs.push(valueInfo('y', yDims(DH)));
   }
 
   return encodeModel({

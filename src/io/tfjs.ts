@@ -1,9 +1,18 @@
 /**
- * TensorFlow.js layers models (model.json with a weights manifest, plus the weight bytes):
- * LSTM, GRU (both reset_after settings) and SimpleRNN layers, stacked, optionally in
- * Bidirectional wrappers (merge_mode 'concat'), with an optional Dense read-out. Keras's gate
- * orders are LSTM i, f, c, o (PyTorch's i, f, g, o) and GRU z, r, h (PyTorch's r, z, n);
- * Keras stores kernels transposed, [in, G·units], and inputs batch-first.
+ * TensorFlow.js layers models (model.json with a weights manifest, plus the weight bytes), as
+ * TensorFlow.js's own `model.save` and the tensorflowjs converter write them: a Sequential
+ * model, or a functional one whose layers form a chain, of LSTM, GRU (both reset_after
+ * settings) and SimpleRNN layers, stacked, optionally in Bidirectional wrappers (merge_mode
+ * 'concat'), with an optional linear Dense read-out; Dropout-type layers, identities at
+ * inference, are passed over. Keras's gate orders are LSTM i, f, c, o (PyTorch's i, f, g, o)
+ * and GRU z, r, h (PyTorch's r, z, n); Keras stores kernels transposed, [in, G·units], and
+ * inputs batch-first. The last recurrent layer's return_sequences becomes the model's
+ * returnSequences (Keras's output of a layer with return_sequences false is its final state,
+ * both directions' for a Bidirectional).
+ *
+ * Config fields that change what the model computes are honoured or refused by name; the
+ * rest (initializers, regularizers, constraints, dropout rates, implementation, unroll,
+ * trainable, …) do not change predict and are passed over, whatever their value.
  */
 import { WebRnnError } from '../errors.js';
 import type { CellFunction, CellOptions } from '../model/cell-functions.js';
@@ -18,12 +27,24 @@ export interface TfjsModelSource {
 const KINDS: Record<string, CellKind> = { LSTM: 'lstm', GRU: 'gru', SimpleRNN: 'rnn' };
 /** PyTorch block k takes Keras block PERM[k]. */
 const PERM: Record<CellKind, number[]> = { lstm: [0, 1, 2, 3], gru: [1, 0, 2], rnn: [0] };
+/** Layers that are identities at inference (they act only while Keras trains). */
+const INFERENCE_IDENTITIES = new Set(['Dropout', 'SpatialDropout1D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout']);
+/** Recurrent-layer fields that change the computation and that webrnn does not run when set. */
+const REFUSED_WHEN_SET = ['go_backwards', 'stateful', 'return_state', 'time_major'];
+
+type Json = Record<string, unknown>;
 
 function fail(message: string): never {
   throw new WebRnnError('invalid-file', `tfjs: ${message}`);
 }
 
-function activationOf(name: unknown, what: string): CellFunction {
+const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * A Keras activation as a cell function. hard_sigmoid is max(0, min(1, a·x + 0.5)) with
+ * a = 0.2 in TensorFlow.js and Keras 2, 1/6 in Keras 3.
+ */
+function activationOf(name: unknown, what: string, keras3: boolean): CellFunction {
   switch (name ?? 'linear') {
     case 'sigmoid':
       return { name: 'Sigmoid' };
@@ -34,8 +55,7 @@ function activationOf(name: unknown, what: string): CellFunction {
     case 'linear':
       return { name: 'Affine', alpha: 1, beta: 0 };
     case 'hard_sigmoid':
-      // Keras's hard_sigmoid: max(0, min(1, 0.2 x + 0.5)).
-      return { name: 'HardSigmoid', alpha: 0.2, beta: 0.5 };
+      return { name: 'HardSigmoid', alpha: keras3 ? 1 / 6 : 0.2, beta: 0.5 };
     case 'softsign':
       return { name: 'Softsign' };
     case 'softplus':
@@ -47,35 +67,24 @@ function activationOf(name: unknown, what: string): CellFunction {
   }
 }
 
-/** What a tfjs model becomes: model options, and the weights under PyTorch names. */
+/** A layer's dtype: 'float32' (Keras 3: a DTypePolicy of that name); others compute differently. */
+function checkDtype(dtype: unknown): void {
+  const name = isObject(dtype) && isObject(dtype.config) ? dtype.config.name : dtype;
+  if (name !== undefined && name !== null && name !== 'float32') fail(`dtype ${JSON.stringify(name)} (webrnn computes in float32)`);
+}
+
+/** What a tfjs model becomes: model options (returnSequences included), and the weights under PyTorch names. */
 export interface TfjsPlan {
   kind: CellKind;
   options: RnnOptions & GruOptions & LstmOptions;
   dict: Record<string, Float32Array>;
-  /** The last recurrent layer returns only its last step (Keras return_sequences false). */
-  lastStepOnly: boolean;
 }
 
-/** Read a tfjs layers model into a plan; every unsupported layer or setting is named. */
-export function planFromTfjs(source: TfjsModelSource): TfjsPlan {
-  let json = source.json;
-  if (typeof json === 'string') {
-    try {
-      json = JSON.parse(json);
-    } catch (e) {
-      fail(`model.json is not valid JSON (${(e as Error).message})`);
-    }
-  }
-  if (json === null || typeof json !== 'object') fail('model.json is not an object');
-  const model = json as { modelTopology?: { config?: { layers?: unknown }; model_config?: { config?: { layers?: unknown } } }; weightsManifest?: unknown };
-  const topology = model?.modelTopology;
-  const layers = (topology?.config?.layers ?? topology?.model_config?.config?.layers) as unknown[] | undefined;
-  if (!Array.isArray(layers)) fail('modelTopology.config.layers missing');
-  const manifest = model.weightsManifest as Array<{ weights?: Array<{ name: string; shape: number[]; dtype?: string; quantization?: unknown }> }> | undefined;
+/** The weight tensors by manifest name: shards concatenated in manifest order, float32 only. */
+function readWeights(manifestValue: unknown, weights: TfjsModelSource['weights']): Map<string, { shape: number[]; data: Float32Array }> {
+  const manifest = manifestValue as Array<{ weights?: Array<{ name: string; shape: number[]; dtype?: string; quantization?: unknown }> }> | undefined;
   if (!Array.isArray(manifest)) fail('weightsManifest missing');
-
-  // The weight bytes: shards concatenated in manifest order, float32 only.
-  const shards = Array.isArray(source.weights) ? source.weights : [source.weights as ArrayBuffer | Uint8Array];
+  const shards = Array.isArray(weights) ? weights : [weights as ArrayBuffer | Uint8Array];
   const total = shards.reduce((n, s) => n + (s instanceof Uint8Array ? s.byteLength : (s as ArrayBuffer).byteLength), 0);
   const bytes = new Uint8Array(total);
   let at = 0;
@@ -101,55 +110,122 @@ export function planFromTfjs(source: TfjsModelSource): TfjsPlan {
     }
   }
   if (offset !== total) fail(`the manifest covers ${offset} bytes of the ${total} given`);
+  return tensors;
+}
+
+/** The names of the layers a functional model's layer reads (TensorFlow.js, Keras 2 and Keras 3 forms). */
+function inboundNames(layer: Json): string[] {
+  const nodes = layer.inbound_nodes;
+  if (nodes === undefined || (Array.isArray(nodes) && nodes.length === 0)) return [];
+  if (!Array.isArray(nodes) || nodes.length !== 1) fail(`layer '${String(layer.name)}' is called more than once (a shared layer)`);
+  const node = nodes[0];
+  // TensorFlow.js and Keras 2: [[name, nodeIndex, tensorIndex, kwargs], ...]; Keras 3:
+  // { args: [{ config: { keras_history: [name, nodeIndex, tensorIndex] } }], kwargs }.
+  const entries: unknown[] = Array.isArray(node) ? node : isObject(node) && Array.isArray(node.args) ? node.args.map((a) => (isObject(a) && isObject(a.config) ? a.config.keras_history : a)) : [];
+  const names = entries.map((e) => (Array.isArray(e) && typeof e[0] === 'string' ? e[0] : fail(`cannot tell what layer '${String(layer.name)}' reads`)));
+  if (!names.length) fail(`cannot tell what layer '${String(layer.name)}' reads`);
+  return names;
+}
+
+/** The layers of a Sequential model, or of a functional model that is a chain, in order. */
+function chainOfLayers(topology: unknown): Json[] {
+  if (!isObject(topology)) fail('modelTopology missing');
+  // A converted Keras model nests the model under model_config.
+  const model = isObject(topology.model_config) ? topology.model_config : topology;
+  const config = model.config;
+  // Keras before 2.2.3 wrote a Sequential model's config as the list of layers itself.
+  const layers = Array.isArray(config) ? config : isObject(config) ? config.layers : undefined;
+  if (!Array.isArray(layers)) fail('modelTopology.config.layers missing');
+  for (const layer of layers) if (!isObject(layer) || !isObject(layer.config ?? {})) fail('a layer is not an object with a config');
+  const list = layers as Json[];
+  if (model.class_name === 'Sequential' || model.class_name === undefined) return list;
+  if (model.class_name !== 'Model' && model.class_name !== 'Functional') fail(`model class ${String(model.class_name)} is not supported`);
+  // A functional model: each layer must read the one before it, and the model's one output be the last.
+  const name = (l: Json): string => String(l.name ?? (l.config as Json | undefined)?.name);
+  list.forEach((layer, i) => {
+    const from = inboundNames(layer);
+    const expected = i === 0 ? [] : [name(list[i - 1])];
+    if (from.length !== expected.length || from.some((n, k) => n !== expected[k])) {
+      fail(`the functional model is not a chain of layers: layer '${name(layer)}' reads ${from.length ? from.map((n) => `'${n}'`).join(', ') : 'the model input'}${i ? `, not '${expected[0]}'` : ''}`);
+    }
+  });
+  const outputs = isObject(config) ? config.output_layers : undefined;
+  const outs = Array.isArray(outputs) && Array.isArray(outputs[0]) ? outputs : [outputs];
+  if (outs.length !== 1 || !Array.isArray(outs[0]) || outs[0][0] !== name(list[list.length - 1])) fail('the functional model must have one output, its last layer');
+  return list;
+}
+
+/** Read a tfjs layers model into a plan; every unsupported layer or setting is named. */
+export function planFromTfjs(source: TfjsModelSource): TfjsPlan {
+  let json = source.json;
+  if (typeof json === 'string') {
+    try {
+      json = JSON.parse(json);
+    } catch (e) {
+      fail(`model.json is not valid JSON (${(e as Error).message})`);
+    }
+  }
+  if (!isObject(json)) fail('model.json is not an object');
+  const topology = json.modelTopology;
+  const layers = chainOfLayers(topology);
+  const keras3 = isObject(topology) && typeof topology.keras_version === 'string' && topology.keras_version.startsWith('3.');
+  const tensors = readWeights(json.weightsManifest, source.weights);
 
   // A layer's weight: '<layer>/<leaf>', or '<layer>/<cell>/<leaf>' as TF2 names them.
-  const weight = (name: string, shape: number[]): Float32Array => {
+  const lookup = (name: string): { shape: number[]; data: Float32Array } | undefined => {
     const cut = name.lastIndexOf('/');
     const [layer, leaf] = [name.slice(0, cut), name.slice(cut + 1)];
     const matches = [...tensors.keys()].filter((k) => k === name || (k.startsWith(`${layer}/`) && k.split('/').pop() === leaf && k.split('/').length === layer.split('/').length + 2));
     if (matches.length > 1) fail(`weights ${matches.map((m) => `'${m}'`).join(', ')} all could be '${name}'`);
-    const t = tensors.get(matches[0]);
+    return tensors.get(matches[0]);
+  };
+  const weight = (name: string, shape: number[]): Float32Array => {
+    const t = lookup(name);
     if (!t) fail(`weight '${name}' missing from the manifest`);
     if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) fail(`weight '${name}' has shape [${t.shape}], [${shape}] expected`);
     return t.data;
   };
+  const text = (v: unknown, what: string): string => {
+    if (typeof v !== 'string') fail(`${what} must be a string, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  const shapeOf = (v: unknown): number => {
+    if (!Array.isArray(v) || !v.length) fail(`batch_input_shape ${JSON.stringify(v)}`);
+    const n = v[v.length - 1];
+    if (!Number.isInteger(n) || n < 1) fail(`input size ${JSON.stringify(n)} in batch_input_shape`);
+    return n as number;
+  };
+  const inputShape = (c: Json): unknown => c.batch_input_shape ?? c.batch_shape ?? c.batchInputShape;
 
   let kind: CellKind | undefined;
   let units = 0;
   let D = 0;
   let inputSize = 0;
   let features = 0;
-  let lastStepOnly = false;
+  let returnSequences = true;
   let cell: CellOptions | undefined;
   let cellKey = '';
-  let resetAfter = true;
+  let resetAfter = false;
   let useBias = true;
   const dict: Record<string, Float32Array> = {};
   let numLayers = 0;
   let outputSize = 0;
-  const text = (v: unknown, what: string): string => {
-    if (typeof v !== 'string') fail(`${what} must be a string, got ${JSON.stringify(v)}`);
-    return v;
-  };
-  const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
   for (const layer of layers) {
-    if (!isObject(layer) || !isObject(layer.config ?? {})) fail('a layer is not an object with a config');
     const cls = layer.class_name;
-    const cfg = (layer.config ?? {}) as Record<string, unknown>;
-    const shapeOf = (v: unknown): number => {
-      if (!Array.isArray(v) || !v.length) fail(`batch_input_shape ${JSON.stringify(v)}`);
-      const n = v[v.length - 1];
-      if (!Number.isInteger(n) || n < 1) fail(`input size ${JSON.stringify(n)} in batch_input_shape`);
-      return n as number;
-    };
+    const cfg = (layer.config ?? {}) as Json;
     if (cls === 'InputLayer') {
-      const shape = cfg.batch_input_shape ?? cfg.batchInputShape;
+      const shape = inputShape(cfg);
       if (shape !== undefined) inputSize = shapeOf(shape);
+      continue;
+    }
+    if (typeof cls === 'string' && INFERENCE_IDENTITIES.has(cls)) {
+      if (!kind && inputShape(cfg) !== undefined) inputSize = shapeOf(inputShape(cfg));
       continue;
     }
     if (cls === 'Dense') {
       if (outputSize) fail('more than one Dense layer');
       if (!kind) fail('a Dense layer before any recurrent layer');
+      checkDtype(cfg.dtype);
       if ((cfg.activation ?? 'linear') !== 'linear') fail(`the Dense layer's activation '${String(cfg.activation)}' (only linear read-outs; apply it to y)`);
       const O = cfg.units as number;
       if (!Number.isInteger(O) || O < 1) fail(`Dense units ${JSON.stringify(cfg.units)}`);
@@ -163,12 +239,14 @@ export function planFromTfjs(source: TfjsModelSource): TfjsPlan {
       outputSize = O;
       continue;
     }
-    if (outputSize) fail(`layer ${cls} after the Dense read-out`);
-    if (lastStepOnly) fail('a recurrent layer after one with return_sequences false');
-    let inner: Record<string, unknown> = layer;
+    if (outputSize) fail(`layer ${String(cls)} after the Dense read-out`);
+    if (!returnSequences) fail('a recurrent layer after one with return_sequences false');
+    let inner: Json = layer;
     let dirs = 1;
     if (cls === 'Bidirectional') {
       if ((cfg.merge_mode ?? 'concat') !== 'concat') fail(`Bidirectional merge_mode '${String(cfg.merge_mode)}' (only concat)`);
+      if (cfg.backward_layer !== undefined && cfg.backward_layer !== null) fail('Bidirectional with its own backward_layer is not supported');
+      if (cfg.num_constants) fail('Bidirectional with constants (num_constants) is not supported');
       if (!isObject(cfg.layer) || !isObject(cfg.layer.config)) fail('Bidirectional without a layer');
       inner = cfg.layer;
       dirs = 2;
@@ -176,30 +254,34 @@ export function planFromTfjs(source: TfjsModelSource): TfjsPlan {
     const innerClass = inner.class_name;
     const k = typeof innerClass === 'string' && Object.hasOwn(KINDS, innerClass) ? KINDS[innerClass] : undefined;
     if (!k) fail(`layer ${String(innerClass)} in Bidirectional is not supported`);
-    const c = (inner.config ?? {}) as Record<string, unknown>;
-    if (c.go_backwards) fail('go_backwards is not supported');
-    if (c.stateful) fail('stateful layers are not supported');
-    if (c.implementation !== undefined && c.implementation !== 1 && c.implementation !== 2) fail(`implementation ${String(c.implementation)}`);
+    const c = (inner.config ?? {}) as Json;
+    for (const field of REFUSED_WHEN_SET) if (c[field]) fail(`${field} is not supported`);
+    checkDtype(c.dtype ?? cfg.dtype);
     const H = c.units as number;
     if (!Number.isInteger(H) || H < 1) fail(`units ${String(c.units)}`);
     if (kind && (k !== kind || H !== units || dirs !== D)) fail('stacked recurrent layers of different kinds, sizes or directions');
     const layerCell: CellOptions = {};
-    const act = activationOf(c.activation ?? 'tanh', 'activation');
+    const act = activationOf(c.activation ?? 'tanh', 'activation', keras3);
     if (k === 'rnn') layerCell.f = act;
     else {
-      layerCell.f = activationOf(c.recurrent_activation ?? 'sigmoid', 'recurrent_activation');
+      layerCell.f = activationOf(c.recurrent_activation ?? 'sigmoid', 'recurrent_activation', keras3);
       layerCell.g = act;
       if (k === 'lstm') layerCell.h = act;
     }
     const key = JSON.stringify(layerCell);
     if (kind && key !== cellKey) fail('stacked layers with different activations');
+    const ub = c.use_bias !== false;
+    if (kind && ub !== useBias) fail('stacked layers with and without bias');
+    const wrapperName = dirs === 2 ? text(cfg.name, 'the Bidirectional name') : '';
+    const innerName = text(c.name, 'the layer name');
+    const prefix = (d: number): string => (dirs === 2 ? `${wrapperName}/${d === 0 ? 'forward' : 'backward'}_${innerName}` : innerName);
     if (k === 'gru') {
-      const ra = c.reset_after === undefined ? true : Boolean(c.reset_after);
+      // Written by TensorFlow.js (always false) and Keras ≥ 2.1.3; older files have neither the
+      // field nor the second bias row, which then tells.
+      const ra = c.reset_after === undefined ? ub && lookup(`${prefix(0)}/bias`)?.shape.length === 2 : Boolean(c.reset_after);
       if (kind && ra !== resetAfter) fail('stacked GRUs with different reset_after');
       resetAfter = ra;
     }
-    const ub = c.use_bias !== false;
-    if (kind && ub !== useBias) fail('stacked layers with and without bias');
     useBias = ub;
     kind = k;
     units = H;
@@ -207,17 +289,16 @@ export function planFromTfjs(source: TfjsModelSource): TfjsPlan {
     cell = layerCell;
     cellKey = key;
     const G = PERM[k].length;
-    const I = numLayers === 0 ? inputSize : D * H;
     if (numLayers === 0 && !inputSize) {
-      const shape = c.batch_input_shape ?? cfg.batch_input_shape;
-      inputSize = shape !== undefined ? shapeOf(shape) : 0;
+      const shape = inputShape(c) ?? inputShape(cfg);
+      // Without a declared input shape, the kernel [I, G·H] tells I.
+      inputSize = shape !== undefined ? shapeOf(shape) : (lookup(`${prefix(0)}/kernel`)?.shape[0] ?? 0);
+      if (!inputSize) fail('the input size cannot be told (no batch_input_shape, no kernel)');
     }
-    const I0 = numLayers === 0 ? inputSize : I;
-    if (!I0) fail('the input size cannot be told (no batch_input_shape)');
+    const I = numLayers === 0 ? inputSize : D * H;
     for (let d = 0; d < D; d++) {
-      const prefix = D === 2 ? `${text(cfg.name, 'the Bidirectional name')}/${d === 0 ? 'forward' : 'backward'}_${text(c.name, 'the layer name')}` : text(c.name, 'the layer name');
-      const kernel = weight(`${prefix}/kernel`, [I0, G * H]);
-      const recurrent = weight(`${prefix}/recurrent_kernel`, [H, G * H]);
+      const kernel = weight(`${prefix(d)}/kernel`, [I, G * H]);
+      const recurrent = weight(`${prefix(d)}/recurrent_kernel`, [H, G * H]);
       // Keras's [in, G·H] with blocks in its order → PyTorch's [G·H, in] in its order.
       const toTorch = (src: Float32Array, rows: number): Float32Array => {
         const out = new Float32Array(G * H * rows);
@@ -234,29 +315,30 @@ export function planFromTfjs(source: TfjsModelSource): TfjsPlan {
         return out;
       };
       const suffix = `_l${numLayers}${d === 1 ? '_reverse' : ''}`;
-      dict[`weight_ih${suffix}`] = toTorch(kernel, I0);
+      dict[`weight_ih${suffix}`] = toTorch(kernel, I);
       dict[`weight_hh${suffix}`] = toTorch(recurrent, H);
       if (useBias) {
         if (k === 'gru' && resetAfter) {
-          const bias = weight(`${prefix}/bias`, [2, G * H]);
+          const bias = weight(`${prefix(d)}/bias`, [2, G * H]);
           dict[`bias_ih${suffix}`] = reorder(bias, 0);
           dict[`bias_hh${suffix}`] = reorder(bias, G * H);
         } else {
-          dict[`bias_ih${suffix}`] = reorder(weight(`${prefix}/bias`, [G * H]), 0);
+          dict[`bias_ih${suffix}`] = reorder(weight(`${prefix(d)}/bias`, [G * H]), 0);
           dict[`bias_hh${suffix}`] = new Float32Array(G * H);
         }
       }
     }
     numLayers++;
     features = D * H;
-    lastStepOnly = c.return_sequences === false || c.return_sequences === undefined;
+    // Keras's default is false.
+    returnSequences = c.return_sequences === true;
   }
   if (!kind) fail('no LSTM, GRU or SimpleRNN layer');
-  const options: RnnOptions & GruOptions & LstmOptions = { inputSize, hiddenSize: units, numLayers, bidirectional: D === 2, batchFirst: true, bias: useBias };
+  const options: RnnOptions & GruOptions & LstmOptions = { inputSize, hiddenSize: units, numLayers, bidirectional: D === 2, batchFirst: true, bias: useBias, returnSequences };
   if (kind === 'gru') options.linearBeforeReset = resetAfter;
-  const standard = kind === 'rnn' ? ['Tanh', 'Relu'].includes(cell!.f!.name) || (cell!.f!.name === 'Affine') : cell!.f!.name === 'Sigmoid' && cell!.g!.name === 'Tanh' && (kind !== 'lstm' || cell!.h!.name === 'Tanh');
+  const standard = kind === 'rnn' ? ['Tanh', 'Relu'].includes(cell!.f!.name) || cell!.f!.name === 'Affine' : cell!.f!.name === 'Sigmoid' && cell!.g!.name === 'Tanh' && (kind !== 'lstm' || cell!.h!.name === 'Tanh');
   if (kind === 'rnn' && standard) options.nonlinearity = cell!.f!.name === 'Tanh' ? 'tanh' : cell!.f!.name === 'Relu' ? 'relu' : 'identity';
   else if (!standard) options.cell = cell;
   if (outputSize) options.outputSize = outputSize;
-  return { kind, options, dict, lastStepOnly };
+  return { kind, options, dict };
 }

@@ -19,3 +19,16 @@ export function swapBatchTime<A extends Float32Array | Float64Array>(
   }
   return out;
 }
+
+/**
+ * The last layer's final states as one row per sequence: hN [L·D, B, H] (index l·D + d) →
+ * [B, D·H], directions concatenated, forward first (what a model with returnSequences false
+ * outputs before its read-out).
+ */
+export function finalStates<A extends Float32Array | Float64Array>(hN: ArrayLike<number>, L: number, D: number, B: number, H: number, out: A): A {
+  for (let d = 0; d < D; d++) {
+    const from = ((L - 1) * D + d) * B * H;
+    for (let b = 0; b < B; b++) for (let j = 0; j < H; j++) out[(b * D + d) * H + j] = hN[from + b * H + j];
+  }
+  return out;
+}

@@ -25,9 +25,9 @@ import { MatmulKernel } from '../kernels/matmul.js';
 import { createRnnCellForward } from '../kernels/rnn-cell-forward.js';
 import { autoPersistent, BATCH_TILE_ROWS, directProduct, forwardBatchTile, persistentWorkgroup, residentCompilesInBackground, residentFits, useBatchTile } from '../kernels/recurrent-step.js';
 import { GradientPlan, type BackwardKernels } from '../schedule/backward.js';
-import { checkCount, ForwardPlan, type ForwardKernels, type ForwardStats, type LayerParameterBuffers, type ReadoutBuffers } from '../schedule/forward.js';
+import { checkCount, ForwardPlan, type ForwardKernels, type ForwardStats, type LayerParameterBuffers, type ReadoutBuffers, type ReadoutRows } from '../schedule/forward.js';
 import { checkFinite, defaultParameters, packLayer, unpackLayer, validateStateDict, type PackedLayer, type StateDict } from './parameters.js';
-import { swapBatchTime } from './layout.js';
+import { finalStates, swapBatchTime } from './layout.js';
 import { RecurrentStream, type StreamOptions } from './stream.js';
 import { parameterInfo, READOUT_BIAS, READOUT_WEIGHT } from './spec.js';
 import { writeSafetensors } from '../io/safetensors.js';
@@ -70,8 +70,13 @@ export interface ForwardOutput {
   hN: Float32Array;
   /** Final cell states [L·D, B, H]; LSTM only. */
   cN?: Float32Array;
-  /** The read-out of every step [T, B, O] ([B, T, O] when batchFirst); models with outputSize only. */
-  y?: Float32Array;
+  /**
+   * The model's output. With returnSequences (the default): the read-out of every step
+   * [T, B, O] ([B, T, O] when batchFirst), or without a read-out the output itself (the same
+   * array). With returnSequences false: one row per sequence, [B, O], the read-out of the last
+   * layer's final states [h_fwd | h_rev], or those states themselves [B, D·H].
+   */
+  y: Float32Array;
 }
 
 /** Options of {@link RecurrentModel.gradients}: those of forward plus the output gradients. */
@@ -526,11 +531,29 @@ export class RecurrentModel {
     return { B, T, xSeq, h0: options.h0?.slice(), c0: options.c0?.slice() };
   }
 
+  /** The rows of y that forward and gradients read out (returnSequences). */
+  private get yRows(): ReadoutRows {
+    return this.spec.returnSequences ? 'steps' : 'final';
+  }
+
+  /** [T, B, F] results in the caller's layout ([B, T, F] when batchFirst). */
+  private toCaller(a: Float32Array, B: number, T: number, F: number): Float32Array {
+    return this.spec.batchFirst ? swapBatchTime(a, B, T, F, true, new Float32Array(a.length)) : a;
+  }
+
+  /** y as ForwardOutput defines it, from a plan's results and the output already in the caller's layout. */
+  private modelOutput(output: Float32Array, r: { hN: Float32Array; y?: Float32Array }, B: number, T: number): Float32Array {
+    const { numLayers: L, numDirections: D, hiddenSize: H, outputSize: O } = this.spec;
+    if (this.spec.returnSequences) return r.y ? this.toCaller(r.y, B, T, O) : output;
+    return r.y ?? finalStates(r.hN, L, D, B, H, new Float32Array(B * D * H));
+  }
+
   /**
    * Run the model over a batch of sequences.
    *
    * @param x input [T, B, I] ([B, T, I] when batchFirst), row-major
-   * @returns output [T, B, D·H] ([B, T, D·H] when batchFirst), hN and (LSTM) cN [L·D, B, H]
+   * @returns output [T, B, D·H] ([B, T, D·H] when batchFirst), hN and (LSTM) cN [L·D, B, H],
+   *   and y, the model's output (see {@link ForwardOutput.y})
    */
   async forward(x: Float32Array, options: ForwardOptions): Promise<ForwardOutput> {
     // Everything about the arguments is checked (and copied) in this synchronous part of the
@@ -546,17 +569,16 @@ export class RecurrentModel {
       this.assertAlive('forward', true);
       const kernels = await this.getKernels(B, T);
       this.assertAlive('forward', true);
-      const plan = this.cachedPlan(this.plans, `${B}x${T}`, () => new ForwardPlan(this.ctx, spec, kernels, this.layers, B, T, this.readout), (p) => p.kernels === kernels);
+      const plan = this.cachedPlan(this.plans, `${B}x${T}`, () => new ForwardPlan(this.ctx, spec, kernels, this.layers, B, T, this.readout, this.yRows), (p) => p.kernels === kernels);
       writeFloats(this.ctx, plan.x, xSeq);
       if (h0) writeFloats(this.ctx, plan.h0, h0);
       if (c0 && plan.c) writeFloats(this.ctx, plan.c, c0);
       plan.setLengths(seqLens);
       const r = await plan.run(h0 !== undefined, c0 !== undefined);
       this.stats = plan.stats;
-      const toCaller = (a: Float32Array, F: number): Float32Array => (spec.batchFirst ? swapBatchTime(a, B, T, F, true, new Float32Array(a.length)) : a);
-      const result: ForwardOutput = { output: toCaller(r.output, D * H), hN: r.hN };
+      const output = this.toCaller(r.output, B, T, D * H);
+      const result: ForwardOutput = { output, hN: r.hN, y: this.modelOutput(output, r, B, T) };
       if (r.cN) result.cN = r.cN;
-      if (r.y) result.y = toCaller(r.y, spec.outputSize);
       return result;
     });
   }
@@ -633,7 +655,7 @@ export class RecurrentModel {
       const plan = this.cachedPlan(
         this.gradientPlans,
         `${B}x${T}`,
-        () => new GradientPlan(this.ctx, spec, forwardKernels, backwardKernels, this.layers, B, T, this.readout),
+        () => new GradientPlan(this.ctx, spec, forwardKernels, backwardKernels, this.layers, B, T, this.readout, true, this.yRows),
         (p) => p.uses(forwardKernels, backwardKernels),
       );
       writeFloats(this.ctx, plan.forward.x, xSeq);
@@ -647,11 +669,10 @@ export class RecurrentModel {
       const params: StateDict = {};
       // Gradients share the parameters' GPU layout.
       r.layers.forEach((g, l) => unpackLayer(spec, { wih: g.wih, bih: g.bih, whhT: g.whh, bhh: g.bhh }, l, params));
-      const toCaller = (a: Float32Array, F: number): Float32Array => (spec.batchFirst ? swapBatchTime(a, B, T, F, true, new Float32Array(a.length)) : a);
-      const out: GradientOutput = { params, input: toCaller(r.input, I), h0: r.h0, output: toCaller(r.output, D * H), hN: r.hN };
+      const output = this.toCaller(r.output, B, T, D * H);
+      const out: GradientOutput = { params, input: this.toCaller(r.input, B, T, I), h0: r.h0, output, hN: r.hN, y: this.modelOutput(output, r, B, T) };
       if (r.c0) out.c0 = r.c0;
       if (r.cN) out.cN = r.cN;
-      if (r.y) out.y = toCaller(r.y, spec.outputSize);
       return out;
     });
   }
@@ -682,7 +703,7 @@ export class RecurrentModel {
    *
    * @param x input as for {@link forward}
    * @param target MSE: the read-out's targets, [T, B, O] ([B, T, O] when batchFirst) or [B, O]
-   *   with lossOn 'last'; cross-entropy: a class index per row, [T, B] ([B, T]) or [B]
+   *   with lossOn 'last' or 'final'; cross-entropy: a class index per row, [T, B] ([B, T]) or [B]
    */
   async trainStep(x: Float32Array, target: Float32Array, options: TrainStepOptions): Promise<TrainStepResult> {
     this.assertAlive('trainStep');
@@ -697,14 +718,15 @@ export class RecurrentModel {
     if (spec.peepholes) throw new WebRnnError('invalid-option', 'trainStep: not available for an LSTM with peepholes');
     if (!spec.cell.standard) throw new WebRnnError('invalid-option', 'trainStep: not available for cells with ONNX activations, clip or input_forget');
     if (options.loss !== 'mse' && options.loss !== 'cross-entropy') throw new WebRnnError('invalid-option', `trainStep: loss must be 'mse' or 'cross-entropy', got '${String(options.loss)}'`);
-    const lossOn = options.lossOn ?? 'all';
-    if (lossOn !== 'all' && lossOn !== 'last') throw new WebRnnError('invalid-option', `trainStep: lossOn must be 'all' or 'last', got '${String(lossOn)}'`);
+    // The default is the model's own output: every step, or the final states without returnSequences.
+    const lossOn = options.lossOn ?? (spec.returnSequences ? 'all' : 'final');
+    if (lossOn !== 'all' && lossOn !== 'last' && lossOn !== 'final') throw new WebRnnError('invalid-option', `trainStep: lossOn must be 'all', 'last' or 'final', got '${String(lossOn)}'`);
     const optimizer = resolveOptimizer(options.optimizer);
     const { maxNorm, clipValue } = resolveClipping(options);
     const { B, T, xSeq, h0, c0 } = this.prepareInputs('trainStep', x, options);
     const seqLens = options.seqLens === undefined ? null : checkLengths(options.seqLens, B, T);
     const O = spec.outputSize;
-    const rowShape = lossOn === 'last' ? [B] : spec.batchFirst ? [B, T] : [T, B];
+    const rowShape = lossOn !== 'all' ? [B] : spec.batchFirst ? [B, T] : [T, B];
     const rows = rowShape.reduce((a, b) => a * b, 1);
     const ce = options.loss === 'cross-entropy';
     checkTensor('target', target, ce ? rowShape : [...rowShape, O]);
@@ -776,7 +798,7 @@ export class RecurrentModel {
       const readout = this.readout!;
       const plan = this.cachedPlan(this.trainPlans, key, () => {
         // No gradient of x: no update reads it.
-        const gradients = new GradientPlan(ctx, spec, forwardKernels, backwardKernels, this.layers, B, T, readout, false);
+        const gradients = new GradientPlan(ctx, spec, forwardKernels, backwardKernels, this.layers, B, T, readout, false, rowsOn === 'final' ? 'final' : 'steps');
         try {
           return new TrainStepPlan(ctx, spec, gradients, { matmul: forwardKernels.matmul, loss, gradNorm, update }, this.layers, readout, state.buffers, rowsOn);
         } catch (e) {

@@ -32,6 +32,15 @@ export interface RecurrentOptions {
    */
   outputSize?: number;
   /**
+   * What the model's output `y` is (Keras's return_sequences). true (default): one row per
+   * step, [T, B, ·] — the read-out of every step, or the output itself without a read-out.
+   * false: one row per sequence, [B, ·] — the read-out of (or, without one, just) the last
+   * layer's final states, forward and backward concatenated: [h_fwd after each sequence's last
+   * step | h_rev after its first]. For a bidirectional model this is not the output's last
+   * step, whose reverse half has seen one step only. `output`, `hN` and `cN` are unchanged.
+   */
+  returnSequences?: boolean;
+  /**
    * ONNX's cell functions (activations f, g, h with alpha and beta), clip and input_forget
    * (LSTM), for models imported from ONNX; PyTorch's cells are the defaults. A model with
    * anything else than the defaults is for inference only.
@@ -98,6 +107,8 @@ export interface ModelSpec {
   readonly checkFinite: boolean;
   /** Outputs of the linear read-out; 0 when the model has none. */
   readonly outputSize: number;
+  /** y has a row per step (true) or one per sequence, from the final states (false). */
+  readonly returnSequences: boolean;
   /** The forward recurrence's dispatch: true, persistent; false, one dispatch per step; 'auto', chosen per pass. */
   readonly persistent: boolean | 'auto';
 }
@@ -133,7 +144,7 @@ const KNOWN: Record<CellKind, readonly string[]> = {
   lstm: ['peepholes'],
   gru: ['linearBeforeReset'],
 };
-const COMMON = ['inputSize', 'hiddenSize', 'numLayers', 'bidirectional', 'batchFirst', 'bias', 'seed', 'checkFinite', 'outputSize', 'cell', 'persistent'];
+const COMMON = ['inputSize', 'hiddenSize', 'numLayers', 'bidirectional', 'batchFirst', 'bias', 'seed', 'checkFinite', 'outputSize', 'returnSequences', 'cell', 'persistent'];
 const NONLINEARITY_FUNCTION: Record<Nonlinearity, CellFunction> = { tanh: { name: 'Tanh' }, relu: { name: 'Relu' }, identity: { name: 'Affine', alpha: 1, beta: 0 } };
 
 /** Validate `options` for a layer of `kind` and fill in the defaults. */
@@ -172,6 +183,7 @@ export function resolveSpec(kind: CellKind, options: RnnOptions & GruOptions & L
     seed,
     checkFinite: boolean('checkFinite', options.checkFinite, false),
     outputSize: options.outputSize === undefined ? 0 : positiveInteger('outputSize', options.outputSize),
+    returnSequences: boolean('returnSequences', options.returnSequences, true),
     persistent: options.persistent === 'auto' ? 'auto' : boolean('persistent', options.persistent, 'auto'),
   };
 }

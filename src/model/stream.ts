@@ -27,8 +27,12 @@ export interface StreamOptions {
 export interface StreamStepOutput {
   /** The last layer's hidden state h_t, [B, H]. */
   h: Float32Array;
-  /** The read-out y_t [B, O], for models with one. */
-  y?: Float32Array;
+  /**
+   * The model's output y_t: the read-out [B, O], or h_t itself (the same array) without one.
+   * Streams run unidirectional models, whose final state after step t is h_t, so this is what
+   * forward gives for sequences that end at t, with or without returnSequences.
+   */
+  y: Float32Array;
 }
 
 /** @internal What a stream needs from its model. */
@@ -96,7 +100,7 @@ export class RecurrentStream {
    * Advance every stream of the batch by one step.
    *
    * @param x the inputs x_t, [B, I]
-   * @returns h_t of the last layer [B, H], and y_t [B, O] where the model has a read-out
+   * @returns h_t of the last layer [B, H], and y_t (the read-out [B, O], or h_t)
    */
   step(x: Float32Array): Promise<StreamStepOutput> {
     this.assertOpen('step');
@@ -113,9 +117,7 @@ export class RecurrentStream {
       this.taken++;
       this.hasH = true;
       this.hasC = plan.c !== null;
-      const out: StreamStepOutput = { h: r.output };
-      if (r.y) out.y = r.y;
-      return out;
+      return { h: r.output, y: r.y ?? r.output };
     });
   }
 

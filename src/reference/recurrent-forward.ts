@@ -4,7 +4,7 @@
  * outputs [h_fwd, h_rev] of layer l − 1; the reverse direction runs t = T−1 … 0; output is
  * [T, B, D·H] ([B, T, D·H] when batchFirst); hN and cN are [L·D, B, H], index l·D + d.
  */
-import { swapBatchTime } from '../model/layout.js';
+import { finalStates, swapBatchTime } from '../model/layout.js';
 import { gateCount, layerInputSize, parameterName, READOUT_BIAS, READOUT_WEIGHT, type ModelSpec } from '../model/spec.js';
 import { gruCellForwardReference } from './gru-cell-forward.js';
 import { lstmCellForwardReference } from './lstm-cell-forward.js';
@@ -23,8 +23,12 @@ export interface ReferenceForwardResult {
   output: Float64Array;
   hN: Float64Array;
   cN?: Float64Array;
-  /** The read-out output·Wᵀ + b, [T, B, O] ([B, T, O] when batchFirst), for models with one. */
-  y?: Float64Array;
+  /**
+   * The model's output: with returnSequences, the read-out output·Wᵀ + b, [T, B, O] ([B, T, O]
+   * when batchFirst), or the output itself without a read-out; without it, the same of the
+   * final states [B, D·H] (model/layout.ts finalStates).
+   */
+  y: Float64Array;
 }
 
 /** rows·Wᵀ + b for rows [R, F], W [O, F], b [O]. */
@@ -113,10 +117,8 @@ export function recurrentForwardReference(
     input = out;
   }
   const output = spec.batchFirst ? swapBatchTime(input, B, T, D * H, true, new Float64Array(input.length)) : input;
-  const result: ReferenceForwardResult = cN ? { output, hN, cN } : { output, hN };
-  if (spec.outputSize > 0) {
-    // Rows are independent, so the read-out applies in the output's own layout.
-    result.y = linearReference(output, T * B, D * H, params[READOUT_WEIGHT], params[READOUT_BIAS]);
-  }
-  return result;
+  // Rows are independent, so the read-out applies in the output's own layout.
+  const rows = spec.returnSequences ? output : finalStates(hN, L, D, B, H, new Float64Array(B * D * H));
+  const y = spec.outputSize > 0 ? linearReference(rows, rows.length / (D * H), D * H, params[READOUT_WEIGHT], params[READOUT_BIAS]) : rows;
+  return cN ? { output, hN, cN, y } : { output, hN, y };
 }

@@ -1,6 +1,6 @@
 /**
  * float64 reference of one training step (schedule/train-step.ts): forward with the read-out,
- * the loss on all or the last steps with row weights, backpropagation through time, global
+ * the loss on all or the last steps or on the final states with row weights, backpropagation through time, global
  * norm clipping, value clipping and the optimizer update. Everything is in the caller's
  * layouts ([B, T, ·] when batchFirst).
  */
@@ -10,7 +10,8 @@ import { crossEntropyLossReference } from './cross-entropy-loss.js';
 import { gradNormReference } from './grad-norm.js';
 import { mseLossReference } from './mse-loss.js';
 import { recurrentBackwardReference } from './recurrent-backward.js';
-import { recurrentForwardReference } from './recurrent-forward.js';
+import { linearReference, recurrentForwardReference } from './recurrent-forward.js';
+import { finalStates } from '../model/layout.js';
 import { sgdUpdateReference } from './sgd-update.js';
 import type { ResolvedOptimizer } from '../train/options.js';
 
@@ -21,7 +22,7 @@ export interface ReferenceTrainOptions {
   c0?: ArrayLike<number>;
   seqLens?: ArrayLike<number>;
   loss: 'mse' | 'cross-entropy';
-  lossOn: 'all' | 'last';
+  lossOn: 'all' | 'last' | 'final';
   mask: ArrayLike<number>;
   optimizer: ResolvedOptimizer;
   maxNorm: number;
@@ -48,8 +49,10 @@ export function trainStepReference(
   const O = spec.outputSize;
   const DH = spec.numDirections * spec.hiddenSize;
   const fwd = recurrentForwardReference(spec, params, x, o);
-  const y = fwd.y!;
-  // Row indices (into the caller-layout [·, ·] of steps) that the loss covers.
+  const W = params[READOUT_WEIGHT];
+  const bias = params[READOUT_BIAS];
+  // The rows the loss reads, [R, D·H]: the output's steps (caller layout), or with 'final' the
+  // last layer's final states [B, D·H].
   // With sequence lengths, 'last' is each sequence's own last step L_b − 1, and under 'all' the
   // steps t ≥ L_b are padding, weighted 0.
   const len = (b: number): number => (o.seqLens ? o.seqLens[b] : T);
@@ -59,10 +62,13 @@ export function trainStepReference(
   if (o.lossOn === 'all') {
     for (let i = 0; i < T * B; i++) rowIndex.push(i);
     for (let b = 0; b < B; b++) for (let t = len(b); t < T; t++) mask[at(t, b)] = 0;
-  } else for (let b = 0; b < B; b++) rowIndex.push(at(len(b) - 1, b));
-  const R = rowIndex.length;
-  const yRows = new Float64Array(R * O);
-  rowIndex.forEach((i, r) => yRows.set(y.subarray(i * O, (i + 1) * O), r * O));
+  } else if (o.lossOn === 'last') for (let b = 0; b < B; b++) rowIndex.push(at(len(b) - 1, b));
+  const final = o.lossOn === 'final' ? finalStates(fwd.hN, spec.numLayers, spec.numDirections, B, spec.hiddenSize, new Float64Array(B * DH)) : null;
+  const R = final ? B : rowIndex.length;
+  const features = new Float64Array(R * DH);
+  if (final) features.set(final);
+  else rowIndex.forEach((i, r) => features.set(fwd.output.subarray(i * DH, (i + 1) * DH), r * DH));
+  const yRows = linearReference(features, R, DH, W, bias);
   let weight = 0;
   for (let r = 0; r < R; r++) weight += mask[r];
   const ce = o.loss === 'cross-entropy';
@@ -70,21 +76,28 @@ export function trainStepReference(
   const { lossRows, dY } = ce ? crossEntropyLossReference(lossArgs) : mseLossReference(lossArgs);
   const loss = lossRows.reduce((a, b) => a + b, 0);
 
-  // Read-out backward.
-  const W = params[READOUT_WEIGHT];
+  // Read-out backward: dW, db, and the gradient of the rows read, into the output's steps or
+  // (with 'final') the last layer's slots of hN.
   const grads: Record<string, Float64Array> = { [READOUT_WEIGHT]: new Float64Array(O * DH), [READOUT_BIAS]: new Float64Array(O) };
-  const gradOutput = new Float64Array(T * B * DH);
-  rowIndex.forEach((i, r) => {
+  const dFeatures = new Float64Array(R * DH);
+  for (let r = 0; r < R; r++) {
     for (let k = 0; k < O; k++) {
       const g = dY[r * O + k];
       grads[READOUT_BIAS][k] += g;
       for (let f = 0; f < DH; f++) {
-        grads[READOUT_WEIGHT][k * DH + f] += g * fwd.output[i * DH + f];
-        gradOutput[i * DH + f] += g * W[k * DH + f];
+        grads[READOUT_WEIGHT][k * DH + f] += g * features[r * DH + f];
+        dFeatures[r * DH + f] += g * W[k * DH + f];
       }
     }
-  });
-  const bw = recurrentBackwardReference(spec, params, x, { ...o, gradOutput });
+  }
+  const gradOutput = new Float64Array(T * B * DH);
+  const gradHN = new Float64Array(spec.numLayers * spec.numDirections * B * spec.hiddenSize);
+  if (final) {
+    const H = spec.hiddenSize;
+    const D = spec.numDirections;
+    for (let d = 0; d < D; d++) for (let b = 0; b < B; b++) for (let j = 0; j < H; j++) gradHN[(((spec.numLayers - 1) * D + d) * B + b) * H + j] = dFeatures[(b * D + d) * H + j];
+  } else rowIndex.forEach((i, r) => gradOutput.set(dFeatures.subarray(r * DH, (r + 1) * DH), i * DH));
+  const bw = recurrentBackwardReference(spec, params, x, { ...o, gradOutput, gradHN });
   Object.assign(grads, bw.params);
 
   const names = parameterInfo(spec).map((p) => p.name);

@@ -24,7 +24,7 @@ import type { MatmulDispatch, MatmulKernel, MatmulShape } from '../kernels/matmu
 import type { CellBackwardKernel } from '../kernels/recurrent-step-backward.js';
 import type { CellStepShape } from '../kernels/recurrent-step.js';
 import { gateCount, layerInputSize, packedGateStride, type ModelSpec } from '../model/spec.js';
-import { ForwardPlan, submitAndRead, type ForwardKernels, type LayerParameterBuffers, type ReadoutBuffers } from './forward.js';
+import { ForwardPlan, submitAndRead, type ForwardKernels, type LayerParameterBuffers, type ReadoutBuffers, type ReadoutRows } from './forward.js';
 
 export interface BackwardKernels {
   matmul: MatmulKernel;
@@ -104,6 +104,7 @@ export class GradientPlan {
     readonly seqLen: number,
     readout: ReadoutBuffers | null = null,
     readonly inputGradient = true,
+    yRows: ReadoutRows = 'steps',
   ) {
     const { numLayers: L, numDirections: D, hiddenSize: H } = spec;
     const B = batch;
@@ -113,7 +114,7 @@ export class GradientPlan {
     const P = packedGateStride(G);
     const shape = (l: number): CellStepShape => ({ batch: B, hidden: H, seqLen: T, numDirections: D, numLayers: L, layer: l });
     this.sweepWorkgroups = kernels.cell.workgroups(shape(0));
-    this.forward = new ForwardPlan(ctx, spec, forwardKernels, layers, batch, seqLen, readout);
+    this.forward = new ForwardPlan(ctx, spec, forwardKernels, layers, batch, seqLen, readout, yRows);
     const make = (label: string, floats: number): GPUBuffer => {
       const b = createStorageBuffer(ctx, `webrnn ${label}`, floats);
       this.owned.push(b);

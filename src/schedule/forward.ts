@@ -7,7 +7,9 @@
  *     1 dispatch   xproj = X_l·W_ihᵀ + b_ih over [T·B, I_l], both directions at once
  *     T steps      one dispatch each (two for the GRU's linear_before_reset = 0 form) that
  *                  advances both directions by one step
- *   copies of output, hN (and cN) into one staging buffer, one submit, one mapAsync.
+ *   read-out    y = output·Wᵀ + b over [T·B, D·H] (one GEMM), or of the final states
+ *               (yRows 'final': one GEMM per direction, from hN)
+ *   copies of output, hN (and cN, y) into one staging buffer, one submit, one mapAsync.
  *
  * Per-step facts travel as uniform slots selected with a dynamic offset; there is no CPU
  * round trip inside the pass.
@@ -38,6 +40,12 @@ export interface ReadoutBuffers {
   bias: GPUBuffer;
 }
 
+/**
+ * The rows of the read-out y: 'steps', one per (t, b) of the output [T, B, O]; 'final', one
+ * per sequence [B, O], from the last layer's final states [h_fwd | h_rev] (returnSequences false).
+ */
+export type ReadoutRows = 'steps' | 'final';
+
 /** Raw results in sequence-major layout. */
 export interface ForwardResult {
   /** [T, B, D·H] */
@@ -46,7 +54,7 @@ export interface ForwardResult {
   hN: Float32Array;
   /** [L·D, B, H], LSTM only */
   cN?: Float32Array;
-  /** [T, B, O]: the read-out, for models with one */
+  /** [T, B, O] or (yRows 'final') [B, O]: the read-out, for models with one */
   y?: Float32Array;
 }
 
@@ -78,11 +86,11 @@ export class ForwardPlan {
   readonly hseq: GPUBuffer[];
   /** Training plans of the LSTM and GRU: each layer's saved activations [T, B, D, S·H]. */
   readonly saved: GPUBuffer[] = [];
-  /** The read-out of every step [T, B, O], for models with one. */
+  /** The read-out [T, B, O] or (yRows 'final') [B, O], for models with one. */
   readonly y: GPUBuffer | null;
   private readonly owned: GPUBuffer[] = [];
   private readonly staging: GPUBuffer;
-  private readonly readoutGemm: { bindGroup: GPUBindGroup; workgroups: MatmulDispatch } | null = null;
+  private readonly readoutGemms: Array<{ bindGroup: GPUBindGroup; workgroups: MatmulDispatch }> = [];
   private readonly gemm: Array<{ bindGroup: GPUBindGroup; workgroups: MatmulDispatch }> = [];
   private readonly cellBindGroups: GPUBindGroup[] = [];
   private readonly cellWorkgroups: [number, number, number];
@@ -97,6 +105,7 @@ export class ForwardPlan {
     readonly batch: number,
     readonly seqLen: number,
     readout: ReadoutBuffers | null = null,
+    readonly yRows: ReadoutRows = 'steps',
   ) {
     const training = kernels.cell.spec.training;
     const { numLayers: L, numDirections: D, hiddenSize: H } = spec;
@@ -125,17 +134,18 @@ export class ForwardPlan {
         for (let l = 0; l < L; l++) this.saved.push(make(`layer ${l} saved activations [T,B,D,${S}H]`, T * B * D * S * H));
       }
       const O = spec.outputSize;
-      this.y = readout && O > 0 ? make('read-out y [T,B,O]', T * B * O) : null;
-      this.sizes = { output: T * B * D * H, state: L * D * B * H, y: this.y ? T * B * O : 0 };
+      const yFloats = (yRows === 'final' ? B : T * B) * O;
+      this.y = readout && O > 0 ? make(yRows === 'final' ? 'read-out y [B,O]' : 'read-out y [T,B,O]', yFloats) : null;
+      this.sizes = { output: T * B * D * H, state: L * D * B * H, y: this.y ? yFloats : 0 };
       const stagingFloats = this.sizes.output + this.sizes.state * (this.c ? 2 : 1) + this.sizes.y;
       this.staging = createReadbackBuffer(ctx, 'webrnn forward readback', stagingFloats);
       this.owned.push(this.staging);
 
-      // Uniforms: one GEMM slot per layer, then one step slot per (layer, step).
+      // Uniforms: one GEMM slot per layer and per read-out GEMM, then one step slot per (layer, step).
       const alignment = ctx.limits.minUniformBufferOffsetAlignment;
       const gemmSlot = align(kernels.matmul.params({ M: 1, N: 1, K: 1 }).byteLength, alignment);
       this.stepSlot = align(kernels.cell.uniformLayout.size, alignment);
-      const gemmBytes = (L + 1) * gemmSlot;
+      const gemmBytes = (L + D) * gemmSlot;
       const uniformData = new ArrayBuffer(gemmBytes);
       const uniforms = createUniformBuffer(ctx, 'webrnn gemm uniforms', gemmBytes);
       this.owned.push(uniforms);
@@ -169,12 +179,18 @@ export class ForwardPlan {
         this.cellBindGroups.push(kernels.cell.bindGroup(cellBindings));
       }
       if (readout && this.y) {
-        // y [T·B, O] = last layer's output [T·B, D·H]·Wᵀ + b.
-        const shape: MatmulShape = { M: T * B, N: O, K: D * H, hasBias: true };
-        const bindings = { uniform: uniforms, uniformOffset: L * gemmSlot, a: this.hseq[L - 1], b: readout.weight, bias: readout.bias, c: this.y };
-        kernels.matmul.checkBuffers(shape, bindings);
-        new Uint8Array(uniformData, L * gemmSlot).set(new Uint8Array(kernels.matmul.params(shape)));
-        this.readoutGemm = { bindGroup: kernels.matmul.bindGroup(bindings, shape), workgroups: kernels.matmul.dispatch(shape) };
+        // 'steps': y [T·B, O] = last layer's output [T·B, D·H]·Wᵀ + b. 'final': y [B, O] =
+        // Σ_d hN[(L−1)·D + d] [B, H]·W[:, d·H .. d·H + H]ᵀ + b, the second direction accumulating.
+        const shapes: MatmulShape[] =
+          yRows === 'final'
+            ? Array.from({ length: D }, (_, d) => ({ M: B, N: O, K: H, hasBias: d === 0, accumulate: d > 0, offsetA: ((L - 1) * D + d) * B * H, offsetB: d * H, ldb: D * H }))
+            : [{ M: T * B, N: O, K: D * H, hasBias: true }];
+        shapes.forEach((shape, i) => {
+          const bindings = { uniform: uniforms, uniformOffset: (L + i) * gemmSlot, a: yRows === 'final' ? this.hN : this.hseq[L - 1], b: readout.weight, bias: readout.bias, c: this.y! };
+          kernels.matmul.checkBuffers(shape, bindings);
+          new Uint8Array(uniformData, (L + i) * gemmSlot).set(new Uint8Array(kernels.matmul.params(shape)));
+          this.readoutGemms.push({ bindGroup: kernels.matmul.bindGroup(bindings, shape), workgroups: kernels.matmul.dispatch(shape) });
+        });
       }
       ctx.device.queue.writeBuffer(uniforms, 0, uniformData);
     } catch (e) {
@@ -182,7 +198,7 @@ export class ForwardPlan {
       throw e;
     }
     const perStep = L * kernels.cell.dispatchesPerStep;
-    const gemms = L + (this.readoutGemm ? 1 : 0);
+    const gemms = L + this.readoutGemms.length;
     // The persistent variant: one dispatch per layer for all its steps.
     this.stats = kernels.cell.persistent
       ? { submits: 1, gemmDispatches: gemms, dispatchesPerStep: 0, dispatches: gemms + L }
@@ -214,7 +230,7 @@ export class ForwardPlan {
         this.kernels.cell.encodeStep(pass, this.cellBindGroups[l], (l * T + s) * this.stepSlot, this.cellWorkgroups);
       }
     }
-    if (this.readoutGemm) this.kernels.matmul.encode(pass, this.readoutGemm.bindGroup, this.readoutGemm.workgroups);
+    for (const g of this.readoutGemms) this.kernels.matmul.encode(pass, g.bindGroup, g.workgroups);
   }
 
   /** Floats of output, hN (and cN, y): what they take in a readback. */

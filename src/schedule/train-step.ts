@@ -3,8 +3,9 @@
  * one command encoder and one submit, with a readback only of what the caller asks for.
  *
  *   pass 1   the training forward (read-out y included) — loss kernel: per-row loss shares
- *            and dY — read-out backward GEMMs: dW = dYᵀ·H, db = dYᵀ·1, gradOutput = dY·W —
- *            BPTT (backward.ts)
+ *            and dY — read-out backward GEMMs: dW = dYᵀ·H, db = dYᵀ·1, gradOutput = dY·W
+ *            (lossOn 'final': H is the last layer's final states and dY·W goes to gradHN, one
+ *            GEMM of each per direction) — BPTT (backward.ts)
  *   copies   that complete the gradients (db_hh where it equals db_ih)
  *   pass 2   grad-norm partials per gradient tensor, then the norm and the clipping factor;
  *            the optimizer update per parameter tensor (factor, value clipping and update
@@ -96,15 +97,17 @@ export class TrainStepPlan {
     layers: readonly LayerParameterBuffers[],
     readout: ReadoutBuffers,
     state: readonly GPUBuffer[][],
-    readonly lossOn: 'all' | 'last',
+    readonly lossOn: 'all' | 'last' | 'final',
   ) {
     const { batch: B, seqLen: T } = gradients;
     this.normLimit = gradNormWorkgroupLimit(ctx);
     const O = spec.outputSize;
-    const DH = spec.numDirections * spec.hiddenSize;
+    const { numLayers: L, numDirections: D, hiddenSize: H } = spec;
+    const DH = D * H;
     const crossEntropy = kernels.loss.spec.name === 'cross-entropy-loss';
+    if ((lossOn === 'final') !== (gradients.forward.yRows === 'final')) throw new WebRnnError('invalid-option', `train step: lossOn '${lossOn}' on a forward plan with y rows '${gradients.forward.yRows}'`);
     this.rows = lossOn === 'all' ? T * B : B;
-    const rowStart = lossOn === 'all' ? 0 : (T - 1) * B;
+    const rowStart = lossOn === 'last' ? (T - 1) * B : 0;
     this.yOffset = rowStart * O;
     const make = (label: string, floats: number): GPUBuffer => {
       const b = createStorageBuffer(ctx, `webrnn ${label}`, floats);
@@ -131,13 +134,26 @@ export class TrainStepPlan {
       if (!y) throw new WebRnnError('invalid-option', 'train step: the model has no read-out');
       this.lossBindGroup = kernels.loss.bindGroup({ buffer: this.lossUniform }, { y, targets: this.targets, mask: this.mask, lossRows: this.lossRows, dY });
 
-      // Read-out backward: dW [O, DH] = dYᵀ·H_rows, db = dYᵀ·1, gradOutput rows = dY·W.
-      const H = gradients.forward.hseq[spec.numLayers - 1];
-      const shapes: Array<{ shape: MatmulShape; a: GPUBuffer; b: GPUBuffer; c: GPUBuffer }> = [
-        { shape: { M: O, N: DH, K: this.rows, transA: true, transB: true, offsetB: rowStart * DH }, a: dY, b: H, c: dW },
-        { shape: { M: O, N: 1, K: this.rows, transA: true, transB: true }, a: dY, b: ones, c: db },
-        { shape: { M: this.rows, N: DH, K: O, transB: true, offsetC: rowStart * DH }, a: dY, b: readout.weight, c: gradients.gradOutput },
-      ];
+      // Read-out backward: dW [O, DH] = dYᵀ·H_rows, db = dYᵀ·1, gradOutput rows = dY·W. With
+      // 'final' the rows are hN[(L−1)·D + d] [B, H], direction d owning W's columns d·H .. d·H + H:
+      // dW[:, d·H ..] = dYᵀ·hN_d and gradHN_d = dY·W[:, d·H ..] per direction.
+      const hseq = gradients.forward.hseq[L - 1];
+      const hN = gradients.forward.hN;
+      const shapes: Array<{ shape: MatmulShape; a: GPUBuffer; b: GPUBuffer; c: GPUBuffer }> = [{ shape: { M: O, N: 1, K: this.rows, transA: true, transB: true }, a: dY, b: ones, c: db }];
+      if (lossOn === 'final') {
+        for (let d = 0; d < D; d++) {
+          const state = ((L - 1) * D + d) * B * H;
+          shapes.push(
+            { shape: { M: O, N: H, K: B, transA: true, transB: true, offsetB: state, offsetC: d * H, ldc: DH }, a: dY, b: hN, c: dW },
+            { shape: { M: B, N: H, K: O, transB: true, offsetB: d * H, ldb: DH, offsetC: state }, a: dY, b: readout.weight, c: gradients.gradHN },
+          );
+        }
+      } else {
+        shapes.push(
+          { shape: { M: O, N: DH, K: this.rows, transA: true, transB: true, offsetB: rowStart * DH }, a: dY, b: hseq, c: dW },
+          { shape: { M: this.rows, N: DH, K: O, transB: true, offsetC: rowStart * DH }, a: dY, b: readout.weight, c: gradients.gradOutput },
+        );
+      }
       const gemmData = new ArrayBuffer(shapes.length * this.slot);
       const gemmUniform = createUniformBuffer(ctx, 'webrnn readout gemm uniforms', gemmData.byteLength);
       this.owned.push(gemmUniform);
@@ -217,7 +233,9 @@ export class TrainStepPlan {
     device.pushErrorScope('validation');
     const encoder = device.createCommandEncoder({ label: 'webrnn train step' });
     this.gradients.encodeClears(encoder, call.hasH0, call.hasC0, false, false);
-    if (this.lossOn === 'last') encoder.clearBuffer(this.gradients.gradOutput);
+    // Only the rows the loss reads get an output gradient; 'final' writes the last layer's part
+    // of gradHN (cleared with the rest by encodeClears) instead.
+    if (this.lossOn !== 'all') encoder.clearBuffer(this.gradients.gradOutput);
     const pass = encoder.beginComputePass({ label: 'webrnn train step: forward and backward' });
     this.gradients.forward.encodeForward(pass);
     kernels.loss.encode(pass, this.lossBindGroup, kernels.loss.workgroups1d(this.rows, LOSS_WORKGROUP));

@@ -41,7 +41,8 @@ export interface TrainStepOptions {
   /**
    * Length of each sequence [B] (PyTorch's packed sequences): steps past a sequence's end
    * take no part, neither in the recurrence nor in the loss (with lossOn 'all' the mean is
-   * over the real steps; with lossOn 'last' the loss reads each sequence's own last step).
+   * over the real steps; with lossOn 'last' the loss reads each sequence's own last step, and
+   * with 'final' the final states, which are taken there).
    */
   seqLens?: ArrayLike<number>;
   /** Initial states [L·D, B, H] (not trained: the gradient stops there, as for detached states). */
@@ -50,13 +51,19 @@ export interface TrainStepOptions {
   /**
    * 'mse': target holds the read-out's values, [rows, O]. 'cross-entropy': target holds a class
    * index in [0, O) per row, [rows]. Rows are the (t, b) steps in the input's layout for
-   * lossOn 'all', the B sequences for 'last'.
+   * lossOn 'all', the B sequences for 'last' and 'final'.
    */
   loss: LossKind;
-  /** Loss on every step (default) or on the last step only. */
-  lossOn?: 'all' | 'last';
   /**
-   * Weight of each row in the loss, [T, B] ([B, T] when batchFirst) for 'all', [B] for 'last':
+   * Which read-out rows the loss is on: 'all', every step; 'last', the output's last step
+   * (PyTorch's output[-1]); 'final', the last layer's final states [h_fwd | h_rev], as
+   * Keras trains a model with return_sequences false (the same as 'last' for a
+   * unidirectional model). Default: the model's own y, 'all' with returnSequences and
+   * 'final' without.
+   */
+  lossOn?: 'all' | 'last' | 'final';
+  /**
+   * Weight of each row in the loss, [T, B] ([B, T] when batchFirst) for 'all', [B] for 'last' and 'final':
    * 0 leaves a padded step out. The loss is the mean over the weighted rows. Default: all 1.
    */
   mask?: Float32Array;

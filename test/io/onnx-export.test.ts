@@ -58,17 +58,20 @@ interface Variant {
   batchFirst: boolean;
   bias: boolean;
   outputSize: number;
+  returnSequences?: boolean;
 }
-/** Between them every layer count, direction, layout, bias and read-out. */
+/** Between them every layer count, direction, layout, bias, read-out and kind of y. */
 const VARIANTS: readonly Variant[] = [
   { numLayers: 1, bidirectional: false, batchFirst: false, bias: true, outputSize: 0 },
   { numLayers: 2, bidirectional: true, batchFirst: true, bias: false, outputSize: 3 },
   { numLayers: 3, bidirectional: true, batchFirst: false, bias: true, outputSize: 2 },
   { numLayers: 3, bidirectional: false, batchFirst: true, bias: false, outputSize: 2 },
   { numLayers: 2, bidirectional: true, batchFirst: false, bias: true, outputSize: 0 },
+  { numLayers: 2, bidirectional: true, batchFirst: true, bias: true, outputSize: 2, returnSequences: false },
+  { numLayers: 1, bidirectional: true, batchFirst: false, bias: false, outputSize: 0, returnSequences: false },
 ];
 const describeVariant = (v: Variant): string =>
-  `${v.numLayers} layer(s), ${v.bidirectional ? 'bidirectional' : 'forward'}, ${v.batchFirst ? 'batch first' : 'sequence first'}, ${v.bias ? 'bias' : 'no bias'}, ${v.outputSize ? `read-out ${v.outputSize}` : 'no read-out'}`;
+  `${v.numLayers} layer(s), ${v.bidirectional ? 'bidirectional' : 'forward'}, ${v.batchFirst ? 'batch first' : 'sequence first'}, ${v.bias ? 'bias' : 'no bias'}, ${v.outputSize ? `read-out ${v.outputSize}` : 'no read-out'}${v.returnSequences === false ? ', final states' : ''}`;
 
 const text = (b: Uint8Array): string => new TextDecoder().decode(b);
 const attribute = (n: OnnxNode, name: string) => n.attribute.find((a) => a.name === name);
@@ -93,7 +96,8 @@ describe('exportOnnx round-trips through loadOnnx', () => {
         const graph = await engine.loadOnnx(bytes);
         try {
           expect(graph.inputs).toEqual([{ name: 'X', dims: v.batchFirst ? ['batch', 'seq', I] : ['seq', 'batch', I], elemType: 1 }]);
-          expect(graph.outputNames).toEqual(['output', 'hN', ...(spec.kind === 'lstm' ? ['cN'] : []), ...(v.outputSize ? ['y'] : [])]);
+          const hasY = v.outputSize > 0 || !spec.returnSequences;
+          expect(graph.outputNames).toEqual(['output', 'hN', ...(spec.kind === 'lstm' ? ['cN'] : []), ...(hasY ? ['y'] : [])]);
 
           // (1) The whole graph, in the model's own layout.
           const out = await graph.run({ X: { dims: v.batchFirst ? [B, T, I] : [T, B, I], data: x } });
@@ -105,9 +109,10 @@ describe('exportOnnx round-trips through loadOnnx', () => {
             expect(out.cN.dims).toEqual([L * D, B, H]);
             expectClose(`run cN: ${label}`, out.cN.data, want.cN!);
           }
-          if (v.outputSize) {
-            expect(out.y.dims).toEqual(v.batchFirst ? [B, T, v.outputSize] : [T, B, v.outputSize]);
-            expectClose(`run y: ${label}`, out.y.data, want.y!);
+          if (hasY) {
+            const F = v.outputSize || D * H;
+            expect(out.y.dims).toEqual(!spec.returnSequences ? [B, F] : v.batchFirst ? [B, T, F] : [T, B, F]);
+            expectClose(`run y: ${label}`, out.y.data, want.y);
           }
 
           // (2) The recurrent nodes as one stack: sequence first (layout 0), no read-out, and
@@ -134,7 +139,7 @@ describe('exportOnnx round-trips through loadOnnx', () => {
 
           // A sequence-first model with biases and no read-out is what the stack is: exported
           // again, it gives the same bytes.
-          if (!v.batchFirst && v.bias && !v.outputSize) expect(await stack.exportOnnx()).toEqual(bytes);
+          if (!v.batchFirst && v.bias && !hasY) expect(await stack.exportOnnx()).toEqual(bytes);
         } finally {
           graph.destroy();
           model.destroy();

@@ -207,3 +207,31 @@ describe('parameters', () => {
     model.destroy();
   });
 });
+
+describe("the model's output y", () => {
+  it("y, the model's output: every step's read-out, or the final states' (returnSequences false), in forward and gradients", async () => {
+    const B = 4;
+    const T = 6;
+    const seqLens = [6, 1, 4, 3];
+    for (const kind of ['lstm', 'gru', 'rnn'] as const) {
+      for (const outputSize of [0, 3]) {
+        for (const returnSequences of [true, false]) {
+          const options = { inputSize: 3, hiddenSize: 5, numLayers: 2, bidirectional: true, batchFirst: outputSize > 0, outputSize: outputSize || undefined, returnSequences };
+          const model = kind === 'lstm' ? engine.lstm(options) : kind === 'gru' ? engine.gru(options) : engine.rnn(options);
+          const dict = randomStateDict(model.spec, rng);
+          model.loadStateDict(dict);
+          const x = randomFloats(rng, T * B * 3);
+          const label = `${kind} outputSize=${outputSize} returnSequences=${returnSequences} (seed ${seed})`;
+          const got = await model.forward(x, { batch: B, seqLen: T, seqLens });
+          const ref = recurrentForwardReference(model.spec, dict, x, { batch: B, seqLen: T, seqLens });
+          expect(got.y.length, label).toBe((returnSequences ? T * B : B) * (outputSize || 10));
+          expectClose(`${label}: y`, got.y, ref.y);
+          if (returnSequences && !outputSize) expect(got.y).toBe(got.output);
+          const g = await model.gradients(x, { batch: B, seqLen: T, seqLens, gradOutput: new Float32Array(T * B * 10) });
+          expectClose(`${label}: gradients' y`, g.y, ref.y);
+          model.destroy();
+        }
+      }
+    }
+  });
+});

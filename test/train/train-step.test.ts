@@ -35,11 +35,13 @@ const OPTIMIZERS: OptimizerConfig[] = [
   { type: 'adam', lr: 0.02, weightDecay: 0.001, eps: ADAM_EPS },
 ];
 
-const CASES: Array<{ loss: 'mse' | 'cross-entropy'; lossOn: 'all' | 'last'; batchFirst: boolean; clip: { clipGradNorm?: number; clipGradValue?: number } }> = [
+// Even cases run bidirectional models: 'final' there reads the reverse direction's state at t = 0.
+const CASES: Array<{ loss: 'mse' | 'cross-entropy'; lossOn: 'all' | 'last' | 'final'; batchFirst: boolean; clip: { clipGradNorm?: number; clipGradValue?: number } }> = [
   { loss: 'mse', lossOn: 'all', batchFirst: false, clip: { clipGradNorm: 0.5 } },
   { loss: 'cross-entropy', lossOn: 'last', batchFirst: true, clip: { clipGradValue: 0.05 } },
   { loss: 'cross-entropy', lossOn: 'all', batchFirst: true, clip: {} },
   { loss: 'mse', lossOn: 'last', batchFirst: false, clip: { clipGradNorm: 100 } },
+  { loss: 'mse', lossOn: 'final', batchFirst: true, clip: {} },
 ];
 
 describe.each(CELL_CONFIGS.filter((c) => ['lstm', 'gru', 'rnn tanh', 'rnn identity'].includes(c.name)))('$name trainStep', (config) => {
@@ -107,6 +109,31 @@ describe('trainStep with variable lengths', () => {
     }
     const after = await model.stateDict();
     for (const name of Object.keys(params)) expectClose(`seqLens ${name} (seed ${seed})`, after[name], params[name]);
+    model.destroy();
+  });
+
+  it('a bidirectional GRU without returnSequences trains on its final states by default: three SGD steps match the reference', async () => {
+    const model = engine.gru({ inputSize: 2, hiddenSize: 4, numLayers: 2, bidirectional: true, outputSize: 3, batchFirst: true, returnSequences: false });
+    const dict = randomStateDict(model.spec, rng);
+    model.loadStateDict(dict);
+    const params: Record<string, Float64Array> = {};
+    for (const [k, v] of Object.entries(dict)) params[k] = Float64Array.from(v);
+    const state: ReferenceOptimizerState = {};
+    const B = 3;
+    const T = 5;
+    const seqLens = [2, 5, 4];
+    const mask = Float32Array.from([1, 0.5, 1]);
+    const optimizer: OptimizerConfig = { type: 'sgd', lr: 0.2, momentum: 0.9 };
+    for (let step = 1; step <= 3; step++) {
+      const x = randomFloats(rng, B * T * 2);
+      const target = randomFloats(rng, B * 3);
+      const got = await model.trainStep(x, target, { batch: B, seqLen: T, seqLens, mask, loss: 'mse', optimizer, returnGradNorm: true });
+      const ref = trainStepReference(model.spec, params, state, step, x, target, { batch: B, seqLen: T, seqLens, loss: 'mse', lossOn: 'final', mask, optimizer: resolveOptimizer(optimizer), maxNorm: 0, clipValue: 0 });
+      expectClose(`final step ${step} loss (seed ${seed})`, [got.loss!], [ref.loss]);
+      expectClose(`final step ${step} grad norm (seed ${seed})`, [got.gradNorm!], [ref.gradNorm]);
+    }
+    const after = await model.stateDict();
+    for (const name of Object.keys(params)) expectClose(`final ${name} (seed ${seed})`, after[name], params[name]);
     model.destroy();
   });
 
