@@ -1,6 +1,7 @@
 /**
- * The ONNX backend conformance cases for RNN, LSTM and GRU (../shared/conformance/onnx), run
- * through the ONNX importer on the GPU: every expected output within 1e-5.
+ * The ONNX backend conformance cases for RNN, LSTM and GRU (test/fixtures/onnx-conformance,
+ * copied from the ONNX repository: see its README), run through the ONNX importer on the GPU:
+ * every expected output within 1e-5.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -9,7 +10,7 @@ import { createEngine, type Engine } from '../../src/engine.js';
 import { decodeTensor, tensorValues } from '../../src/io/onnx-proto.js';
 import type { OnnxValue } from '../../src/io/onnx-model.js';
 
-const dir = fileURLToPath(new URL('../../../shared/conformance/onnx/', import.meta.url));
+const dir = fileURLToPath(new URL('../fixtures/onnx-conformance/', import.meta.url));
 interface Case {
   name: string;
   model: string;
@@ -17,7 +18,7 @@ interface Case {
   outputs: Array<{ file: string; name: string }>;
 }
 if (!existsSync(`${dir}cases.json`)) {
-  throw new Error(`ONNX conformance cases not found at ${dir}: they live in shared/conformance/onnx beside the checkout`);
+  throw new Error(`ONNX conformance cases not found at ${dir}`);
 }
 const cases: Case[] = JSON.parse(readFileSync(`${dir}cases.json`, 'utf8'));
 
