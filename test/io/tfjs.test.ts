@@ -3,9 +3,11 @@
  * (tfjs-models.ts), loaded with engine.load and run on the GPU: `y` against TensorFlow.js's
  * `predict` on the same input, over cells, stacking, Bidirectional, return_sequences true and
  * false, use_bias, activations, a Dense read-out or none, Dropout layers and functional
- * models; masked (variable-length) batches against seqLens; streams; and the loss a training
- * step reads against TensorFlow.js's own.
+ * models; masked (variable-length) batches against seqLens; streams; the loss a training
+ * step reads against TensorFlow.js's own; and loading from the model.json's URL.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../src/engine.js';
 import { expectClose } from '../helpers/compare.js';
@@ -134,6 +136,27 @@ describe('TensorFlow.js models saved by TensorFlow.js', () => {
       expectClose(`training loss (seed ${seed})`, [loss!], [expected]);
     } finally {
       model.destroy();
+      tfModel.dispose();
+    }
+  });
+
+  it("loads from the model.json's URL, fetching the weights file its manifest names beside it", async () => {
+    const tfModel = buildTfjs({ name: 'url', cell: 'gru', bidirectional: true, returnSequences: false, dense: 2 }, rng);
+    const files = await saveTfjs(tfModel);
+    const served: Record<string, Buffer> = { '/models/gru/model.json': Buffer.from(JSON.stringify(files.json)), '/models/gru/model.weights.bin': Buffer.from(files.weights) };
+    const server = createServer((req, res) => {
+      const body = served[req.url ?? ''];
+      res.writeHead(body ? 200 : 404).end(body);
+    });
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const model = await engine.load(`http://127.0.0.1:${port}/models/gru/model.json`);
+      const x = randomFloats(rng, B * T * INPUT);
+      expectClose(`loaded from a URL (seed ${seed})`, (await model.forward(x, { batch: B, seqLen: T })).y, predict(tfModel, x, B, T));
+      model.destroy();
+    } finally {
+      server.close();
       tfModel.dispose();
     }
   });

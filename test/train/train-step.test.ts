@@ -29,6 +29,15 @@ afterAll(() => engine?.destroy());
 // itself is checked with the default eps on exact inputs in test/kernels/adam-update.test.ts.
 const ADAM_EPS = 1e-4;
 
+/** Load random weights into `model`; their float64 copy, for the reference. */
+function loadRandomWeights(model: RecurrentModel): Record<string, Float64Array> {
+  const dict = randomStateDict(model.spec, rng);
+  model.loadStateDict(dict);
+  const params: Record<string, Float64Array> = {};
+  for (const [k, v] of Object.entries(dict)) params[k] = Float64Array.from(v);
+  return params;
+}
+
 const OPTIMIZERS: OptimizerConfig[] = [
   { type: 'sgd', lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 0.01 },
   { type: 'adamw', lr: 0.01, eps: ADAM_EPS },
@@ -54,10 +63,7 @@ describe.each(CELL_CONFIGS.filter((c) => ['lstm', 'gru', 'rnn tanh', 'rnn identi
       const B = 3;
       const T = 4;
       const model = config.make(engine, { inputSize: I, hiddenSize: H, numLayers: 2, bidirectional: ci % 2 === 0, batchFirst: c.batchFirst, outputSize: O });
-      const dict = randomStateDict(model.spec, rng);
-      model.loadStateDict(dict);
-      const params: Record<string, Float64Array> = {};
-      for (const [k, v] of Object.entries(dict)) params[k] = Float64Array.from(v);
+      const params = loadRandomWeights(model);
       const state: ReferenceOptimizerState = {};
       const rows = c.lossOn === 'all' ? T * B : B;
       const mask = Float32Array.from({ length: rows }, (_, i) => (i % 4 === 3 ? 0 : 1));
@@ -88,10 +94,7 @@ describe.each(CELL_CONFIGS.filter((c) => ['lstm', 'gru', 'rnn tanh', 'rnn identi
 describe('trainStep with variable lengths', () => {
   it('an LSTM on padded sequences: three Adam steps match the reference', async () => {
     const model = engine.lstm({ inputSize: 2, hiddenSize: 4, bidirectional: true, outputSize: 2, batchFirst: true });
-    const dict = randomStateDict(model.spec, rng);
-    model.loadStateDict(dict);
-    const params: Record<string, Float64Array> = {};
-    for (const [k, v] of Object.entries(dict)) params[k] = Float64Array.from(v);
+    const params = loadRandomWeights(model);
     const state: ReferenceOptimizerState = {};
     const B = 3;
     const T = 5;
@@ -114,10 +117,7 @@ describe('trainStep with variable lengths', () => {
 
   it('a bidirectional GRU without returnSequences trains on its final states by default: three SGD steps match the reference', async () => {
     const model = engine.gru({ inputSize: 2, hiddenSize: 4, numLayers: 2, bidirectional: true, outputSize: 3, batchFirst: true, returnSequences: false });
-    const dict = randomStateDict(model.spec, rng);
-    model.loadStateDict(dict);
-    const params: Record<string, Float64Array> = {};
-    for (const [k, v] of Object.entries(dict)) params[k] = Float64Array.from(v);
+    const params = loadRandomWeights(model);
     const state: ReferenceOptimizerState = {};
     const B = 3;
     const T = 5;
@@ -140,10 +140,7 @@ describe('trainStep with variable lengths', () => {
   it('without a mask, padded steps take no part in the loss', async () => {
     for (const batchFirst of [false, true]) {
       const model = engine.gru({ inputSize: 2, hiddenSize: 3, numLayers: 2, outputSize: 2, batchFirst });
-      const dict = randomStateDict(model.spec, rng);
-      model.loadStateDict(dict);
-      const params: Record<string, Float64Array> = {};
-      for (const [k, v] of Object.entries(dict)) params[k] = Float64Array.from(v);
+      const params = loadRandomWeights(model);
       const B = 3;
       const T = 4;
       const seqLens = [4, 1, 3];
@@ -205,10 +202,7 @@ describe('trainStep with variable lengths', () => {
 describe('trainStep without bias', () => {
   it('an LSTM without bias: two SGD steps match the reference', async () => {
     const model = engine.lstm({ inputSize: 2, hiddenSize: 4, bias: false, outputSize: 2, numLayers: 2 });
-    const dict = randomStateDict(model.spec, rng);
-    model.loadStateDict(dict);
-    const params: Record<string, Float64Array> = {};
-    for (const [k, v] of Object.entries(dict)) params[k] = Float64Array.from(v);
+    const params = loadRandomWeights(model);
     const state: ReferenceOptimizerState = {};
     const optimizer: OptimizerConfig = { type: 'sgd', lr: 0.3, momentum: 0.5 };
     for (let step = 1; step <= 2; step++) {
