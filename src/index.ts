@@ -31,7 +31,7 @@ export type { ForwardStats } from './schedule/forward.js';
 export type { CellKind, GruOptions, ModelSpec, RecurrentOptions, RnnOptions } from './model/spec.js';
 export { parameterInfo, gateCount, type ParameterInfo } from './model/spec.js';
 export type { StateDict } from './model/parameters.js';
-export type { Nonlinearity } from './kernels/rnn-cell-forward.js';
+export type { Nonlinearity } from './model/spec.js';
 export { recurrentForwardReference, type ReferenceForwardOptions, type ReferenceForwardResult } from './reference/recurrent-forward.js';
 export { recurrentBackwardReference, type ReferenceGradientOptions, type ReferenceGradients } from './reference/recurrent-backward.js';
 export {

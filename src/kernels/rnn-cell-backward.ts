@@ -2,7 +2,8 @@
 import source from '../../shaders/rnn-cell-backward.wgsl?raw';
 import type { GpuContext } from '../gpu/device.js';
 import { CellBackwardKernel, type CellBackwardVariant } from './recurrent-step-backward.js';
-import { NONLINEARITY_CODE, type Nonlinearity } from './rnn-cell-forward.js';
+import type { Nonlinearity } from '../model/spec.js';
+import { NONLINEARITY_CODE } from './rnn-cell-forward.js';
 
 export const RNN_CELL_BACKWARD = 'rnn-cell-backward';
 

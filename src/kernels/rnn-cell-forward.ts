@@ -2,12 +2,10 @@
 import source from '../../shaders/rnn-cell-forward.wgsl?raw';
 import type { GpuContext } from '../gpu/device.js';
 import { resolveCellOptions, type ResolvedCellOptions } from '../model/cell-functions.js';
+import type { Nonlinearity } from '../model/spec.js';
 import { CellStepKernel, cellConstants, type CellVariant } from './recurrent-step.js';
 
 export const RNN_CELL_FORWARD = 'rnn-cell-forward';
-
-/** Elman nonlinearities; `identity` makes the linear state-space recurrence. */
-export type Nonlinearity = 'tanh' | 'relu' | 'identity';
 
 /** Value of the backward shader's NONLINEARITY override for each nonlinearity. */
 export const NONLINEARITY_CODE: Readonly<Record<Nonlinearity, number>> = { tanh: 0, relu: 1, identity: 2 };

@@ -2,10 +2,12 @@
  * Layer options, their validation, and the PyTorch parameter names and shapes they imply.
  */
 import { WebRnnError } from '../errors.js';
-import type { Nonlinearity } from '../kernels/rnn-cell-forward.js';
 import { resolveCellOptions, type CellFunction, type CellOptions, type ResolvedCellOptions } from './cell-functions.js';
 
 export type CellKind = 'rnn' | 'lstm' | 'gru';
+
+/** The Elman RNN's nonlinearity: PyTorch's tanh and relu, and identity (the linear state-space recurrence). */
+export type Nonlinearity = 'tanh' | 'relu' | 'identity';
 
 /** Options shared by `engine.rnn`, `engine.lstm` and `engine.gru` (PyTorch's names and defaults). */
 export interface RecurrentOptions {
