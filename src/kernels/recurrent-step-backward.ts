@@ -10,7 +10,7 @@ import { ShaderStage } from '../gpu/constants.js';
 import type { GpuContext } from '../gpu/device.js';
 import { packUniform, parseUniformLayout, preprocessWgsl, type UniformLayout } from '../gpu/shader.js';
 import { packedGateStride } from '../model/spec.js';
-import { autoPersistent, BATCH_TILE_ROWS, CELL_WORKGROUP, checkExtents, directProduct, residentFits, residentLanes, residentProductSource, residentRowGroups, residentSplit, residentWorkgroup, stepParams, stepWorkgroups, type CellStepShape } from './recurrent-step.js';
+import { autoPersistent, BATCH_TILE_ROWS, CELL_WORKGROUP, checkExtents, directProduct, residentFits, residentLanes, residentProductSource, residentRowGroups, residentSplit, residentWorkgroup, stepParams, stepWorkgroups, type AdapterProfile, type CellStepShape } from './recurrent-step.js';
 
 export const CELL_BACKWARD_UNIFORM_LAYOUT: UniformLayout = parseUniformLayout(commonSource);
 
@@ -115,7 +115,7 @@ export function useWideTile(batch: number): boolean {
  *   with four floats a weight; its three-float form, GATES3, then took its training steps
  *   1.04-1.17x faster at one and seven rows.)
  */
-export function autoPersistentSweep(ctx: GpuContext, m: { gates: number; onePhase: boolean; hidden: number; batch: number; seqLen: number }): boolean {
+export function autoPersistentSweep(ctx: AdapterProfile, m: { gates: number; onePhase: boolean; hidden: number; batch: number; seqLen: number }): boolean {
   if (!directProduct(ctx) || !autoPersistent(ctx, m)) return false;
   return m.gates === 1 || (m.hidden <= RESIDENT_GATED_SWEEP_MAX_HIDDEN && !useWideTile(m.batch));
 }

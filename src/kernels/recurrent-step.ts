@@ -12,6 +12,9 @@ import type { ResolvedCellOptions } from '../model/cell-functions.js';
 import { packedGateStride } from '../model/spec.js';
 import { packUniform, parseUniformLayout, preprocessWgsl, type UniformLayout } from '../gpu/shader.js';
 
+/** What the choices of kernel form look at: the adapter's description (a GpuContext has it). */
+export type AdapterProfile = Pick<GpuContext, 'info'>;
+
 /** Workgroup size along the hidden units (the `WG` override of the shaders). */
 export const CELL_WORKGROUP = 64;
 
@@ -36,7 +39,7 @@ export function useBatchTile(batch: number): boolean {
  * against 2, Elman 8 against 4), at H = 128 (the same units) 1.2-1.4x at 4 rows and 0.8-1.0x
  * from 8 (README, Benchmark).
  */
-export function forwardBatchTile(ctx: GpuContext, m: { gates: number; onePhase: boolean; hidden: number; batch: number }, persistent: boolean): boolean {
+export function forwardBatchTile(ctx: AdapterProfile, m: { gates: number; onePhase: boolean; hidden: number; batch: number }, persistent: boolean): boolean {
   if (!useBatchTile(m.batch)) return false;
   const tile = m.hidden <= 128 && m.batch >= 8;
   const resident = persistent && directProduct(ctx) && m.onePhase && residentFits(m.hidden, m.gates, tile);
@@ -51,7 +54,7 @@ export function forwardBatchTile(ctx: GpuContext, m: { gates: number; onePhase: 
  * (SwiftShader; README, Benchmark). GPUs keep the staged product, which shares each load among
  * the workgroup.
  */
-export function directProduct(ctx: GpuContext): boolean {
+export function directProduct(ctx: AdapterProfile): boolean {
   return ctx.info.software;
 }
 
@@ -73,7 +76,7 @@ export function directProduct(ctx: GpuContext): boolean {
  *   H = 512, where one workgroup per rows and direction leaves most of the GPU idle. Larger
  *   batches were not measured; the per-step kernels spread them over more workgroups.
  */
-export function autoPersistent(ctx: GpuContext, m: { gates: number; onePhase: boolean; hidden: number; batch: number; seqLen: number }): boolean {
+export function autoPersistent(ctx: AdapterProfile, m: { gates: number; onePhase: boolean; hidden: number; batch: number; seqLen: number }): boolean {
   if (!m.onePhase || m.seqLen < 2) return false;
   if (directProduct(ctx)) return residentFits(m.hidden, m.gates, forwardBatchTile(ctx, m, true));
   return m.hidden <= 128 ? m.batch <= 64 : m.hidden <= 256 && m.batch < 64;
@@ -90,7 +93,7 @@ export function autoPersistent(ctx: GpuContext, m: { gates: number; onePhase: bo
  * Node alike), so the per-step passes go on meanwhile, 1.3-1.9x slower while it takes one of
  * two cores. Below H = 64 the resident form is compiled when needed, as the difference is small.
  */
-export function residentCompilesInBackground(ctx: GpuContext, hidden: number): boolean {
+export function residentCompilesInBackground(ctx: AdapterProfile, hidden: number): boolean {
   return directProduct(ctx) && hidden >= RESIDENT_BACKGROUND_MIN_HIDDEN;
 }
 

@@ -4,7 +4,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../src/engine.js';
+import { autoPersistent } from '../../src/kernels/recurrent-step.js';
 import type { RecurrentModel } from '../../src/model/recurrent-model.js';
+import { gateCount, type CellKind, type GruOptions } from '../../src/model/spec.js';
 import { recurrentForwardReference } from '../../src/reference/recurrent-forward.js';
 import { expectClose } from '../helpers/compare.js';
 import { randomFloats } from '../helpers/gpu.js';
@@ -94,29 +96,41 @@ describe('one submit per forward pass', () => {
   });
 
   it("persistent: 'auto' (the default) picks the kernel that measured faster for the adapter, cell, batch and length", async () => {
-    const software = engine.info.software;
-    // [model, batch, seqLen, persistent on a software adapter, persistent on a GPU].
-    const cases: Array<[string, () => RecurrentModel, number, number, boolean, boolean]> = [
-      ['lstm H=128, one row', () => engine.lstm({ inputSize: 3, hiddenSize: 128 }), 1, 4, true, true],
-      ['gru H=128, 4 rows', () => engine.gru({ inputSize: 3, hiddenSize: 128, persistent: 'auto' }), 4, 4, true, true],
-      ['gru H=256, 16 rows, bidirectional', () => engine.gru({ inputSize: 3, hiddenSize: 256, bidirectional: true }), 16, 3, true, true],
-      ['lstm H=256, 5 rows (one row a workgroup, three units an invocation)', () => engine.lstm({ inputSize: 3, hiddenSize: 256 }), 5, 3, true, true],
-      ['gru H=256, 5 rows (one row a workgroup, four units an invocation)', () => engine.gru({ inputSize: 3, hiddenSize: 256 }), 5, 3, true, true],
-      ['lstm H=129, 4 rows', () => engine.lstm({ inputSize: 3, hiddenSize: 129 }), 4, 3, true, true],
-      ['lstm H=256, 64 rows', () => engine.lstm({ inputSize: 3, hiddenSize: 256 }), 64, 2, true, false],
-      ['rnn H=256, 4 rows', () => engine.rnn({ inputSize: 3, hiddenSize: 256 }), 4, 4, true, true],
-      ['rnn H=128, one row', () => engine.rnn({ inputSize: 3, hiddenSize: 128 }), 1, 4, true, true],
-      ['rnn H=128, 64 rows', () => engine.rnn({ inputSize: 3, hiddenSize: 128 }), 64, 2, true, true],
-      ['rnn H=128, 65 rows', () => engine.rnn({ inputSize: 3, hiddenSize: 128 }), 65, 2, true, false],
-      ['lstm H=512 (two units an invocation)', () => engine.lstm({ inputSize: 3, hiddenSize: 512 }), 1, 3, true, false],
-      ['gru H=512, 64 rows', () => engine.gru({ inputSize: 3, hiddenSize: 512 }), 64, 2, true, false],
-      ['rnn H=300, 4 rows', () => engine.rnn({ inputSize: 3, hiddenSize: 300 }), 4, 2, true, false],
-      ['rnn H=513 (no resident form past 512 units)', () => engine.rnn({ inputSize: 3, hiddenSize: 513 }), 1, 3, false, false],
-      ['gru linearBeforeReset=false (two phases a step)', () => engine.gru({ inputSize: 3, hiddenSize: 32, linearBeforeReset: false }), 1, 3, false, false],
-      ['lstm, one step', () => engine.lstm({ inputSize: 3, hiddenSize: 32 }), 1, 1, false, false],
+    // [name, kind, options, batch, seqLen, persistent on a software adapter, persistent on a GPU].
+    const cases: Array<[string, CellKind, GruOptions, number, number, boolean, boolean]> = [
+      ['lstm H=128, one row', 'lstm', { inputSize: 3, hiddenSize: 128 }, 1, 4, true, true],
+      ['gru H=128, 4 rows', 'gru', { inputSize: 3, hiddenSize: 128, persistent: 'auto' }, 4, 4, true, true],
+      ['gru H=256, 16 rows, bidirectional', 'gru', { inputSize: 3, hiddenSize: 256, bidirectional: true }, 16, 3, true, true],
+      ['lstm H=256, 5 rows (one row a workgroup, three units an invocation)', 'lstm', { inputSize: 3, hiddenSize: 256 }, 5, 3, true, true],
+      ['gru H=256, 5 rows (one row a workgroup, four units an invocation)', 'gru', { inputSize: 3, hiddenSize: 256 }, 5, 3, true, true],
+      ['lstm H=129, 4 rows', 'lstm', { inputSize: 3, hiddenSize: 129 }, 4, 3, true, true],
+      ['lstm H=256, 64 rows', 'lstm', { inputSize: 3, hiddenSize: 256 }, 64, 2, true, false],
+      ['rnn H=256, 4 rows', 'rnn', { inputSize: 3, hiddenSize: 256 }, 4, 4, true, true],
+      ['rnn H=128, one row', 'rnn', { inputSize: 3, hiddenSize: 128 }, 1, 4, true, true],
+      ['rnn H=128, 64 rows', 'rnn', { inputSize: 3, hiddenSize: 128 }, 64, 2, true, true],
+      ['rnn H=128, 65 rows', 'rnn', { inputSize: 3, hiddenSize: 128 }, 65, 2, true, false],
+      ['lstm H=512 (two units an invocation)', 'lstm', { inputSize: 3, hiddenSize: 512 }, 1, 3, true, false],
+      ['gru H=512, 64 rows', 'gru', { inputSize: 3, hiddenSize: 512 }, 64, 2, true, false],
+      ['rnn H=300, 4 rows', 'rnn', { inputSize: 3, hiddenSize: 300 }, 4, 2, true, false],
+      ['rnn H=513 (no resident form past 512 units)', 'rnn', { inputSize: 3, hiddenSize: 513 }, 1, 3, false, false],
+      ['gru linearBeforeReset=false (two phases a step)', 'gru', { inputSize: 3, hiddenSize: 32, linearBeforeReset: false }, 1, 3, false, false],
+      ['lstm, one step', 'lstm', { inputSize: 3, hiddenSize: 32 }, 1, 1, false, false],
     ];
-    for (const [name, make, batch, T, onSoftware, onGpu] of cases) {
-      const model = make();
+    // The rule itself (autoPersistent), for both kinds of adapter: pure, nothing compiled.
+    const profiles = [
+      { info: { ...engine.info, software: true } },
+      { info: { ...engine.info, software: false } },
+    ];
+    for (const [name, kind, options, batch, seqLen, onSoftware, onGpu] of cases) {
+      const facts = { gates: gateCount(kind), onePhase: kind !== 'gru' || options.linearBeforeReset !== false, hidden: options.hiddenSize, batch, seqLen };
+      expect(profiles.map((p) => autoPersistent(p, facts)), name).toEqual([onSoftware, onGpu]);
+    }
+    // And that a model runs what the rule says, on this adapter: the cases whose resident forms
+    // compile in a second or two (the larger ones take 10-60 s each on SwiftShader, and the
+    // rule above covers their choice).
+    const software = engine.info.software;
+    for (const [name, kind, options, batch, T, onSoftware, onGpu] of cases.filter(([, , o]) => o.hiddenSize <= 129 || o.hiddenSize > 512)) {
+      const model = kind === 'lstm' ? engine.lstm(options) : kind === 'gru' ? engine.gru(options) : engine.rnn(options);
       // The choice itself, not the per-step kernels that run while a resident form compiles.
       await model.warmup(batch);
       await model.forward(randomFloats(rng, T * batch * 3), { batch, seqLen: T });

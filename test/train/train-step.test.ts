@@ -4,7 +4,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../src/engine.js';
+import { autoPersistentSweep } from '../../src/kernels/recurrent-step-backward.js';
+import { autoPersistent } from '../../src/kernels/recurrent-step.js';
 import type { RecurrentModel } from '../../src/model/recurrent-model.js';
+import { gateCount, type CellKind, type LstmOptions } from '../../src/model/spec.js';
 import { resolveClipping, resolveOptimizer, type OptimizerConfig } from '../../src/train/options.js';
 import { trainStepReference, type ReferenceOptimizerState } from '../../src/reference/train-step.js';
 import { recurrentForwardReference } from '../../src/reference/recurrent-forward.js';
@@ -234,22 +237,34 @@ describe('trainStep options and errors', () => {
   });
 
   it("the backward sweep: one dispatch a layer where persistent: 'auto' picks the resident sweep, one a step otherwise", async () => {
-    const software = engine.info.software;
-    // [model, batch, extra dispatches for 3 more steps on a software adapter, on a GPU]: the
-    // per-step kernels add one forward and one backward dispatch a step. On a GPU the sweep
-    // is always per step (it has no resident form there), the forward persistent by size.
-    const cases: Array<[string, () => RecurrentModel, number, number, number]> = [
-      ['lstm, one row: persistent forward, resident sweep', () => engine.lstm({ inputSize: 2, hiddenSize: 5, outputSize: 1 }), 1, 0, 3],
-      ['gru, 3 rows: persistent forward, resident sweep', () => engine.gru({ inputSize: 2, hiddenSize: 5, outputSize: 1 }), 3, 0, 3],
-      ['lstm, 4 rows: persistent forward, resident sweep (below the wide tile)', () => engine.lstm({ inputSize: 2, hiddenSize: 5, outputSize: 1 }), 4, 0, 3],
-      ['gru, 8 rows: persistent forward, per-step sweep (the wide tile)', () => engine.gru({ inputSize: 2, hiddenSize: 5, outputSize: 1 }), 8, 3, 3],
-      ['rnn H=129, one row: persistent forward, resident sweep (the Elman cell at every size)', () => engine.rnn({ inputSize: 2, hiddenSize: 129, outputSize: 1 }), 1, 0, 3],
-      ['rnn H=300, 9 rows: persistent forward, resident sweep (the Elman cell at every batch)', () => engine.rnn({ inputSize: 2, hiddenSize: 300, outputSize: 1 }), 9, 0, 6],
-      ['gru H=257, one row: persistent forward, per-step sweep (the gated cells up to H = 256)', () => engine.gru({ inputSize: 2, hiddenSize: 257, outputSize: 1 }), 1, 3, 6],
-      ['lstm, persistent: false', () => engine.lstm({ inputSize: 2, hiddenSize: 5, outputSize: 1, persistent: false }), 1, 6, 6],
+    // [name, kind, options, batch, resident sweep on a software adapter, on a GPU (never: it has
+    // no resident form there), extra dispatches for 3 more steps on a software adapter, on a GPU]:
+    // the per-step kernels add one forward and one backward dispatch a step; on a GPU the
+    // forward is persistent by size.
+    const cases: Array<[string, CellKind, LstmOptions, number, boolean, number, number]> = [
+      ['lstm, one row: persistent forward, resident sweep', 'lstm', { inputSize: 2, hiddenSize: 5, outputSize: 1 }, 1, true, 0, 3],
+      ['gru, 3 rows: persistent forward, resident sweep', 'gru', { inputSize: 2, hiddenSize: 5, outputSize: 1 }, 3, true, 0, 3],
+      ['lstm, 4 rows: persistent forward, resident sweep (below the wide tile)', 'lstm', { inputSize: 2, hiddenSize: 5, outputSize: 1 }, 4, true, 0, 3],
+      ['gru, 8 rows: persistent forward, per-step sweep (the wide tile)', 'gru', { inputSize: 2, hiddenSize: 5, outputSize: 1 }, 8, false, 3, 3],
+      ['rnn H=129, one row: persistent forward, resident sweep (the Elman cell at every size)', 'rnn', { inputSize: 2, hiddenSize: 129, outputSize: 1 }, 1, true, 0, 3],
+      ['rnn H=300, 9 rows: persistent forward, resident sweep (the Elman cell at every batch)', 'rnn', { inputSize: 2, hiddenSize: 300, outputSize: 1 }, 9, true, 0, 6],
+      ['gru H=257, one row: persistent forward, per-step sweep (the gated cells up to H = 256)', 'gru', { inputSize: 2, hiddenSize: 257, outputSize: 1 }, 1, false, 3, 6],
+      ['lstm, persistent: false', 'lstm', { inputSize: 2, hiddenSize: 5, outputSize: 1, persistent: false }, 1, false, 6, 6],
     ];
-    for (const [name, make, B, onSoftware, onGpu] of cases) {
-      const model = make();
+    // The rules themselves (autoPersistentSweep, and autoPersistent for the forward, which the
+    // dispatch counts imply), for both kinds of adapter: pure, nothing compiled.
+    const software = { info: { ...engine.info, software: true } };
+    const gpu = { info: { ...engine.info, software: false } };
+    for (const [name, kind, options, batch, resident, onSoftware, onGpu] of cases.filter(([, , o]) => o.persistent === undefined)) {
+      const facts = { gates: gateCount(kind), onePhase: true, hidden: options.hiddenSize, batch, seqLen: 4 };
+      expect([autoPersistentSweep(software, facts), autoPersistentSweep(gpu, facts)], `${name}: resident sweep`).toEqual([resident, false]);
+      expect([autoPersistent(software, facts), autoPersistent(gpu, facts)], `${name}: persistent forward`).toEqual([onSoftware === (resident ? 0 : 3), onGpu === 3]);
+    }
+    // And the dispatches a model records, on this adapter: the cases whose resident forms
+    // compile in a second or two (H = 257 and 300 take 10-40 s each on SwiftShader; the rules
+    // above cover their choice).
+    for (const [name, kind, options, B, , onSoftware, onGpu] of cases.filter(([, , o]) => o.hiddenSize <= 129)) {
+      const model = kind === 'lstm' ? engine.lstm(options) : kind === 'gru' ? engine.gru(options) : engine.rnn(options);
       // The choice itself, not the per-step kernels that run while a resident form compiles.
       await model.warmup(B, { training: true });
       const counts: number[] = [];
@@ -257,7 +272,7 @@ describe('trainStep options and errors', () => {
         await model.trainStep(randomFloats(rng, T * B * 2), randomFloats(rng, T * B), { batch: B, seqLen: T, loss: 'mse', optimizer: { type: 'sgd', lr: 0.01 } });
         counts.push(model.lastTrainStats!.dispatches);
       }
-      expect(counts[1] - counts[0], name).toBe(software ? onSoftware : onGpu);
+      expect(counts[1] - counts[0], name).toBe(engine.info.software ? onSoftware : onGpu);
       model.destroy();
     }
   });
