@@ -14,6 +14,7 @@ import { gradThroughWhh } from '../../src/reference/rnn-cell-backward.js';
 import { expectClose } from '../helpers/compare.js';
 import { download, poisoned, randomFloats, runPass, upload } from '../helpers/gpu.js';
 import { packWhhT, stepUniform } from './cell-step-harness.js';
+import { EVERY, largeResidentRuns, plainRuns, SWEEP_REGIONS, type Rotation } from './coverage.js';
 
 /** One unit-row's backward as the reference computes it, for one direction. */
 export interface BackwardStepReference {
@@ -270,8 +271,9 @@ export async function checkBackwardSweep(
  * (residentSplit), and a weight array's end falls inside a unit. Row groups are pinned (one at
  * an even batch, two at an odd one) so that the walk over row blocks runs on any machine.
  * `subgroups: false` marks the cases that run the form without subgroup operations (residentLanes).
+ * Outside the full matrix the large sizes are those of the covering design for `rotation` (coverage.ts).
  */
-export function sweepCases(): Array<{ shape: CellStepShape; name: string; lengths: number[] | null; batchTile: boolean; rowGroups: number; subgroups?: false }> {
+export function sweepCases(rotation: Rotation = EVERY): Array<{ shape: CellStepShape; name: string; lengths: number[] | null; batchTile: boolean; rowGroups: number; subgroups?: false }> {
   const out: ReturnType<typeof sweepCases> = [];
   const sizes: Array<[number, number, number, boolean[]]> = [
     [1, 1, 4, [false, true]],
@@ -283,12 +285,13 @@ export function sweepCases(): Array<{ shape: CellStepShape; name: string; length
   ];
   for (const [batch, hidden, seqLen, tiles] of sizes) {
     for (const batchTile of tiles) {
+      if (!largeResidentRuns(SWEEP_REGIONS, hidden, batchTile, false, false, rotation)) continue;
       for (const numDirections of [1, 2]) {
         for (const lengths of [null, Array.from({ length: batch }, (_, b) => 1 + ((b * 2) % seqLen))]) {
           const rowGroups = batch % 2 === 0 ? 1 : 2;
           // As in the forward cases (persistentCases): the form without subgroups too, at
           // three sizes, both directions with lengths.
-          const plainToo = numDirections === 2 && lengths !== null && [7, 65, 300].includes(hidden);
+          const plainToo = numDirections === 2 && lengths !== null && [7, 65, 300].includes(hidden) && plainRuns(hidden, rotation);
           for (const subgroups of plainToo ? [undefined, false as const] : [undefined]) {
             out.push({
               shape: { batch, hidden, seqLen, numDirections, numLayers: 2, layer: 1 },

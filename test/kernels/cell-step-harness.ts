@@ -12,6 +12,7 @@ import type { Random } from '../../src/model/random.js';
 import { packedGateStride } from '../../src/model/spec.js';
 import { expectClose } from '../helpers/compare.js';
 import { download, poisoned, randomFloats, runPass, upload } from '../helpers/gpu.js';
+import { EVERY, FULL_MATRIX, LARGE_RESIDENT, largeResidentRuns, plainRuns, RESIDENT_REGIONS, type Rotation } from './coverage.js';
 
 /** One direction's step as the reference sees it (PyTorch layouts). */
 export interface ReferenceStepInput {
@@ -332,9 +333,10 @@ export async function checkPersistentLayer(
 /**
  * Whole-layer cases for the persistent variant: one row or batch-tiled, inference or training,
  * odd sizes (hidden sizes below, at and across one workgroup of units and several units per
- * invocation), both directions, with and without per-row lengths.
+ * invocation), both directions, with and without per-row lengths. Outside the full matrix the
+ * resident form's large sizes are those of the covering design for `rotation` (coverage.ts).
  */
-export function persistentCases(trainingVariant = true): Array<{ shape: CellStepShape; batchTile: boolean; training: boolean; direct: boolean; lengths: number[] | null; rowGroups?: number; subgroups?: false; name: string }> {
+export function persistentCases(trainingVariant = true, rotation: Rotation = EVERY): Array<{ shape: CellStepShape; batchTile: boolean; training: boolean; direct: boolean; lengths: number[] | null; rowGroups?: number; subgroups?: false; name: string }> {
   const out: ReturnType<typeof persistentCases> = [];
   const sizes = [
     { batch: 1, hidden: 1, seqLen: 4 },
@@ -357,6 +359,7 @@ export function persistentCases(trainingVariant = true): Array<{ shape: CellStep
   for (const [training, batchTile, direct] of variantGrid(trainingVariant)) {
     for (const { batch, hidden, seqLen } of sizes) {
       if (!direct && ((hidden >= 130 && hidden <= 256) || hidden > 300)) continue;
+      if (direct && !largeResidentRuns(RESIDENT_REGIONS, hidden, batchTile, training, trainingVariant, rotation)) continue;
       for (const numDirections of [1, 2]) {
         for (const lengths of [null, Array.from({ length: batch }, (_, b) => 1 + ((b * 2) % seqLen))]) {
           // The resident form's workgroups along the rows (residentRowGroups picks them by the
@@ -364,8 +367,10 @@ export function persistentCases(trainingVariant = true): Array<{ shape: CellStep
           const rowGroups = direct ? (batch % 2 === 0 ? 1 : 2) : undefined;
           // The resident form shares its loads of h_{t-1} across subgroups where the device
           // has them (residentLanes); its form without subgroups, what other devices run, is
-          // checked too at three sizes, both directions with lengths.
-          const plainToo = direct && numDirections === 2 && lengths !== null && [7, 65, 300].includes(hidden);
+          // checked too at three sizes, both directions with lengths (the covering design's
+          // large one in its first region, one row).
+          const plainSizes = FULL_MATRIX ? [7, 65, 300] : [7, 65, RESIDENT_REGIONS[0]];
+          const plainToo = direct && numDirections === 2 && lengths !== null && plainSizes.includes(hidden) && plainRuns(hidden, rotation) && (FULL_MATRIX || hidden < LARGE_RESIDENT || !batchTile);
           for (const subgroups of plainToo ? [undefined, false as const] : [undefined]) {
             out.push({
               shape: { batch, hidden, seqLen, numDirections, numLayers: 2, layer: 1 },

@@ -47,9 +47,10 @@ describe('gru-cell-forward with other functions in the reverse direction against
   }
 });
 
-for (const linearBeforeReset of [true, false]) {
+[true, false].forEach((linearBeforeReset, index) => {
   describe(`gru-cell-forward (linearBeforeReset ${linearBeforeReset}), persistent: every step in one dispatch, against the float64 reference`, () => {
-    for (const c of persistentCases(linearBeforeReset)) {
+    // The linear_before_reset = 0 form has no training variant.
+    for (const c of persistentCases(linearBeforeReset, { index, count: 2 })) {
       it(c.name, async ({ skip }) => {
         skipResidentOffSoftware(ctx, c, skip);
         const kernel = await createGruCellForward(ctx, linearBeforeReset, { ...persistentVariant(c), training: c.training });
@@ -57,4 +58,4 @@ for (const linearBeforeReset of [true, false]) {
       });
     }
   });
-}
+});

@@ -16,7 +16,8 @@ beforeAll(async () => {
 });
 afterAll(() => ctx?.destroy());
 
-for (const nonlinearity of ['tanh', 'relu', 'identity'] as Nonlinearity[]) {
+const NONLINEARITIES: Nonlinearity[] = ['tanh', 'relu', 'identity'];
+NONLINEARITIES.forEach((nonlinearity, index) => {
   const reference: BackwardStepReference = {
     carryIsDh: false,
     // The saved activation is h itself: tanh in (−1, 1); relu at 0 half of the time.
@@ -34,7 +35,7 @@ for (const nonlinearity of ['tanh', 'relu', 'identity'] as Nonlinearity[]) {
   });
 
   describe(`rnn-cell-backward (${nonlinearity}), resident: the whole sweep in one dispatch, against the float64 reference`, () => {
-    for (const c of sweepCases()) {
+    for (const c of sweepCases({ index, count: NONLINEARITIES.length, plainLarge: false })) {
       it(c.name, async () => {
         const kernel = await createRnnCellBackward(ctx, nonlinearity, { direct: true, batchTile: c.batchTile, persistent: true, hidden: c.shape.hidden, subgroups: c.subgroups });
         await checkBackwardSweep(ctx, kernel, reference, rng, c.shape, `${c.name} (seed ${seed})`, c.lengths, c.rowGroups);
@@ -65,4 +66,4 @@ for (const nonlinearity of ['tanh', 'relu', 'identity'] as Nonlinearity[]) {
       });
     }
   });
-}
+});

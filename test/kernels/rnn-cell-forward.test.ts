@@ -51,9 +51,10 @@ describe('rnn-cell-forward with other functions in the reverse direction against
   }
 });
 
-for (const nonlinearity of ['tanh', 'relu', 'identity'] as Nonlinearity[]) {
+const NONLINEARITIES: Nonlinearity[] = ['tanh', 'relu', 'identity'];
+NONLINEARITIES.forEach((nonlinearity, index) => {
   describe(`rnn-cell-forward (${nonlinearity}), persistent: every step in one dispatch, against the float64 reference`, () => {
-    for (const c of persistentCases(false)) {
+    for (const c of persistentCases(false, { index, count: NONLINEARITIES.length, plainLarge: false })) {
       it(c.name, async ({ skip }) => {
         skipResidentOffSoftware(ctx, c, skip);
         const kernel = await createRnnCellForward(ctx, nonlinearity, { ...persistentVariant(c) });
@@ -61,7 +62,7 @@ for (const nonlinearity of ['tanh', 'relu', 'identity'] as Nonlinearity[]) {
       });
     }
   });
-}
+});
 
 describe('the cells\' tanh (tanhSat, one exponential) at its edges', () => {
   it('matches Math.tanh at 0, at tiny arguments and far past saturation, both signs', async () => {
