@@ -268,7 +268,7 @@ fn recurrentProduct(b0: u32, d: u32, j: u32) -> mat4x4f {
 // invocation, and with SUBGROUPS (residentLanes) the four lanes of a subgroup read four
 // elements at once, one each, and pass them on with subgroupBroadcast. Those reads, not the
 // multiply-adds, set the pace (one unit an invocation measured 3x faster per step than the
-// per-step dispatches at batch 1, H = 128; README, Benchmark). The loader adds `const RES_H`,
+// per-step dispatches at batch 1, H = 128; docs/performance.md). The loader adds `const RES_H`,
 // `RES_HS`, `const RES_U`, `RES_WP`, `RES_WM`, `RES_WW` and the unrolled residentProduct(), and
 // picks RES_U (residentSplit) so
 // that the weights fit WGSL's 8192 bytes of private variables and, past those, its 8192 bytes

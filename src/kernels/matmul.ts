@@ -310,7 +310,7 @@ export const DIRECT_MATMUL_TILES: MatmulTiles = { wgX: 8, wgY: 8, tileK: 1, dire
 
 /**
  * The tiles webrnn uses on `ctx`: the direct variant on a software adapter, where it measured
- * about twice as fast as the staged one (SwiftShader, README); the staged 64 × 64 tiles on a GPU.
+ * about twice as fast as the staged one (SwiftShader, docs/performance.md); the staged 64 × 64 tiles on a GPU.
  */
 export function defaultMatmulTiles(ctx: GpuContext): MatmulTiles {
   return ctx.info.software ? DIRECT_MATMUL_TILES : DEFAULT_MATMUL_TILES;

@@ -37,7 +37,7 @@ export function useBatchTile(batch: number): boolean {
  * Chromium (SwiftShader), T = 64, forward passes one row a workgroup against the tile: at
  * H = 256 1.1-2.3x faster for every cell from 4 to 64 rows (LSTM 3 units against 1, GRU 4
  * against 2, Elman 8 against 4), at H = 128 (the same units) 1.2-1.4x at 4 rows and 0.8-1.0x
- * from 8 (README, Benchmark).
+ * from 8 (docs/performance.md).
  */
 export function forwardBatchTile(ctx: AdapterProfile, m: { gates: number; onePhase: boolean; hidden: number; batch: number }, persistent: boolean): boolean {
   if (!useBatchTile(m.batch)) return false;
@@ -51,7 +51,7 @@ export function forwardBatchTile(ctx: AdapterProfile, m: { gates: number; onePha
  * (h_{t-1}, or the later step's gate gradients, read from memory: no workgroup staging and no
  * barrier): on software adapters, where it measured 1.2-1.5x faster per forward and 1.1-2.4x
  * per training step, the backward sweep's four-unit form 1.2-1.5x more at 16 rows
- * (SwiftShader; README, Benchmark). GPUs keep the staged product, which shares each load among
+ * (SwiftShader; docs/performance.md). GPUs keep the staged product, which shares each load among
  * the workgroup.
  */
 export function directProduct(ctx: AdapterProfile): boolean {
@@ -64,8 +64,8 @@ export function directProduct(ctx: AdapterProfile): boolean {
  * two phases a step (the GRU with linearBeforeReset false: not measured).
  *
  * - Software adapters, in the resident form wherever it fits (up to H = 512; residentFits).
- *   Measured on SwiftShader (`npm run bench:crossover`, T = 64, H 32-256, batches 1-64; README,
- *   Benchmark): 1.2-5x faster than the per-step kernels for every cell and size; past H = 256
+ *   Measured on SwiftShader (`npm run bench:crossover`, T = 64, H 32-256, batches 1-64;
+ *   docs/performance.md): 1.2-5x faster than the per-step kernels for every cell and size; past H = 256
  *   see RESIDENT_FORWARD_MAX_HIDDEN. The LSTM at H = 256 from 4 to 15 rows was the exception (1.01-1.11x with the 4-row tile, which left room for one unit
  *   an invocation) until the resident form took one row a workgroup and three units there
  *   (forwardBatchTile, residentSplit): 1.6-1.7x faster than the per-step kernels at 4 and 8
