@@ -3,7 +3,7 @@
  * GPU buffers (layout in parameters.ts); forward passes are planned once per shape by
  * schedule/forward.ts and run one at a time per model.
  */
-import { ShapeError, WebRnnError } from '../errors.js';
+import { WebRnnError } from '../errors.js';
 import { createReadbackBuffer, createStorageBuffer, readFloats, writeFloats } from '../gpu/buffers.js';
 import type { GpuContext } from '../gpu/device.js';
 import { createAdamUpdate } from '../kernels/adam-update.js';
@@ -14,6 +14,8 @@ import { createMseLoss } from '../kernels/mse-loss.js';
 import { createSgdUpdate } from '../kernels/sgd-update.js';
 import { TrainStepPlan, trainableSizes } from '../schedule/train-step.js';
 import { initialParameters, type InitOptions } from '../train/init.js';
+import { lossRows } from '../train/loss-rows.js';
+import { trainSequence } from '../train/sequence.js';
 import { resolveClipping, resolveOptimizer, type OptimizerConfig, type TrainSequenceOptions, type TrainSequenceResult, type TrainStepOptions, type TrainStepResult } from '../train/options.js';
 import { createGruCellBackward } from '../kernels/gru-cell-backward.js';
 import { createGruCellForward } from '../kernels/gru-cell-forward.js';
@@ -28,107 +30,14 @@ import { GradientPlan, type BackwardKernels } from '../schedule/backward.js';
 import { checkCount, ForwardPlan, type ForwardKernels, type ForwardStats, type LayerParameterBuffers, type ReadoutBuffers, type ReadoutRows } from '../schedule/forward.js';
 import { checkFinite, defaultParameters, packLayer, unpackLayer, validateStateDict, type PackedLayer, type StateDict } from './parameters.js';
 import { finalStates, swapBatchTime } from './layout.js';
+import { checkLengths, checkOptions, checkTensor, prepareInputs, type ForwardOptions, type ForwardOutput, type GradientOptions, type GradientOutput, type WarmupOptions } from './calls.js';
+
+export type { ForwardOptions, ForwardOutput, GradientOptions, GradientOutput, WarmupOptions } from './calls.js';
 import { RecurrentStream, type StreamOptions } from './stream.js';
 import { parameterInfo, READOUT_BIAS, READOUT_WEIGHT } from './spec.js';
 import { writeSafetensors } from '../io/safetensors.js';
 import { exportOnnx } from '../io/onnx-export.js';
 import { bhhBufferSize, gateCount, layerInputSize, packedGateStride, type CellKind, type ModelSpec } from './spec.js';
-
-/** Options of {@link RecurrentModel.forward}. */
-export interface ForwardOptions {
-  /** Sequences in the batch (B). */
-  batch: number;
-  /** Time steps (T). */
-  seqLen: number;
-  /** Initial hidden state [L·D, B, H]; zeros when absent. */
-  h0?: Float32Array;
-  /** Initial cell state [L·D, B, H], LSTM only; zeros when absent. */
-  c0?: Float32Array;
-  /** Check x, h0 and c0 for NaN and ±Infinity (default: the model's `checkFinite` option). */
-  checkFinite?: boolean;
-  /**
-   * The length of each sequence [B], 1 … seqLen. Sequence b runs its first
-   * seqLens[b] steps (the reverse direction starts at its own last step); its outputs after
-   * that are 0 and hN/cN hold its state at its last step, as with PyTorch's packed sequences
-   * and ONNX's sequence_lens. Gradients treat the outputs past a sequence's end as the
-   * constants they are (zero), as autograd of packed sequences does.
-   */
-  seqLens?: ArrayLike<number>;
-}
-
-/** Options of {@link RecurrentModel.warmup}. */
-export interface WarmupOptions {
-  /** Also compile what {@link RecurrentModel.gradients} and {@link RecurrentModel.trainStep} run (default false). */
-  training?: boolean;
-}
-
-/** Result of {@link RecurrentModel.forward}. */
-export interface ForwardOutput {
-  /** [T, B, D·H], or [B, T, D·H] when batchFirst; directions concatenated, forward first. */
-  output: Float32Array;
-  /** Final hidden states [L·D, B, H], index layer·D + direction. */
-  hN: Float32Array;
-  /** Final cell states [L·D, B, H]; LSTM only. */
-  cN?: Float32Array;
-  /**
-   * The model's output. With returnSequences (the default): the read-out of every step
-   * [T, B, O] ([B, T, O] when batchFirst), or without a read-out the output itself (the same
-   * array). With returnSequences false: one row per sequence, [B, O], the read-out of the last
-   * layer's final states [h_fwd | h_rev], or those states themselves [B, D·H].
-   */
-  y: Float32Array;
-}
-
-/** Options of {@link RecurrentModel.gradients}: those of forward plus the output gradients. */
-export interface GradientOptions extends ForwardOptions {
-  /** Gradient of the output, in the output's layout. */
-  gradOutput: Float32Array;
-  /** Gradient of hN [L·D, B, H]; zeros when absent. */
-  gradHN?: Float32Array;
-  /** Gradient of cN [L·D, B, H], LSTM only; zeros when absent. */
-  gradCN?: Float32Array;
-}
-
-/** Result of {@link RecurrentModel.gradients}. */
-export interface GradientOutput extends ForwardOutput {
-  /** Gradient of every parameter of the recurrent layers (not a read-out's), under PyTorch's names and layouts. */
-  params: StateDict;
-  /** Gradient of x, in x's layout. */
-  input: Float32Array;
-  /** Gradient of h0 [L·D, B, H] (zero-initial states included). */
-  h0: Float32Array;
-  /** Gradient of c0 [L·D, B, H]; LSTM only. */
-  c0?: Float32Array;
-}
-
-function checkOptions(what: string, options: unknown, known: readonly string[]): void {
-  if (options === null || typeof options !== 'object') throw new WebRnnError('invalid-option', `${what}: options { batch, seqLen } expected`);
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key)) throw new WebRnnError('invalid-option', `${what}: unknown option '${key}'`);
-  }
-}
-
-/** Validate sequence lengths: B integers in [1, T]. */
-function checkLengths(v: ArrayLike<number>, B: number, T: number): Float32Array {
-  if (v === null || typeof v !== 'object' || typeof v.length !== 'number') throw new WebRnnError('invalid-option', `seqLens: an array of ${B} lengths expected`);
-  if (v.length !== B) throw new ShapeError('seqLens', [B], [v.length]);
-  const out = new Float32Array(B);
-  for (let b = 0; b < B; b++) {
-    const L = v[b];
-    if (!Number.isInteger(L) || L < 1 || L > T) throw new WebRnnError('invalid-option', `seqLens: element ${b} is ${L}; lengths in [1, ${T}] expected`);
-    out[b] = L;
-  }
-  return out;
-}
-
-/** Throw unless `v` is a Float32Array with as many elements as `shape`. */
-function checkTensor(name: string, v: unknown, shape: readonly number[]): void {
-  if (!(v instanceof Float32Array)) {
-    throw new WebRnnError('invalid-option', `${name}: Float32Array of shape [${shape.join(', ')}] expected, got ${Object.prototype.toString.call(v)}`);
-  }
-  const n = shape.reduce((a, b) => a * b, 1);
-  if (v.length !== n) throw new ShapeError(name, shape, [v.length]);
-}
 
 /** Forward plans kept per model (least recently used shapes are released first). */
 const MAX_PLANS = 4;
@@ -504,33 +413,6 @@ export class RecurrentModel {
     return plan;
   }
 
-  /** Check x, h0 and c0 of a forward or gradient call; returns them sequence-major and copied. */
-  private prepareInputs(
-    what: string,
-    x: Float32Array,
-    options: ForwardOptions,
-  ): { B: number; T: number; xSeq: Float32Array; h0?: Float32Array; c0?: Float32Array } {
-    const { spec } = this;
-    const B = checkCount('batch', options.batch);
-    const T = checkCount('seqLen', options.seqLen);
-    const { inputSize: I, hiddenSize: H, numLayers: L, numDirections: D } = spec;
-    const stateShape = [L * D, B, H];
-    checkTensor('x', x, spec.batchFirst ? [B, T, I] : [T, B, I]);
-    if (options.h0 !== undefined) checkTensor('h0', options.h0, stateShape);
-    if (options.c0 !== undefined) {
-      if (spec.kind !== 'lstm') throw new WebRnnError('invalid-option', `${what}: c0 is only for LSTM models, this is ${spec.kind}`);
-      checkTensor('c0', options.c0, stateShape);
-    }
-    if (options.checkFinite ?? spec.checkFinite) {
-      checkFinite('x', x);
-      if (options.h0) checkFinite('h0', options.h0);
-      if (options.c0) checkFinite('c0', options.c0);
-    }
-    // Copies: the caller may change the arrays once the call returns.
-    const xSeq = spec.batchFirst ? swapBatchTime(x, B, T, I, false, new Float32Array(x.length)) : x.slice();
-    return { B, T, xSeq, h0: options.h0?.slice(), c0: options.c0?.slice() };
-  }
-
   /** The rows of y that forward and gradients read out (returnSequences). */
   private get yRows(): ReadoutRows {
     return this.spec.returnSequences ? 'steps' : 'final';
@@ -561,7 +443,7 @@ export class RecurrentModel {
     this.assertAlive('forward');
     const { spec } = this;
     checkOptions('forward', options, ['batch', 'seqLen', 'h0', 'c0', 'checkFinite', 'seqLens']);
-    const { B, T, xSeq, h0, c0 } = this.prepareInputs('forward', x, options);
+    const { B, T, xSeq, h0, c0 } = prepareInputs(this.spec, 'forward', x, options);
     const seqLens = options.seqLens === undefined ? null : checkLengths(options.seqLens, B, T);
     const { hiddenSize: H, numDirections: D } = spec;
 
@@ -629,7 +511,7 @@ export class RecurrentModel {
     }
     if (spec.peepholes) throw new WebRnnError('invalid-option', 'gradients: not available for an LSTM with peepholes');
     if (!spec.cell.standard) throw new WebRnnError('invalid-option', 'gradients: not available for cells with ONNX activations, clip or input_forget');
-    const { B, T, xSeq, h0, c0 } = this.prepareInputs('gradients', x, options);
+    const { B, T, xSeq, h0, c0 } = prepareInputs(this.spec, 'gradients', x, options);
     const seqLens = options.seqLens === undefined ? null : checkLengths(options.seqLens, B, T);
     const { inputSize: I, hiddenSize: H, numLayers: L, numDirections: D } = spec;
     const stateShape = [L * D, B, H];
@@ -723,55 +605,10 @@ export class RecurrentModel {
     if (lossOn !== 'all' && lossOn !== 'last' && lossOn !== 'final') throw new WebRnnError('invalid-option', `trainStep: lossOn must be 'all', 'last' or 'final', got '${String(lossOn)}'`);
     const optimizer = resolveOptimizer(options.optimizer);
     const { maxNorm, clipValue } = resolveClipping(options);
-    const { B, T, xSeq, h0, c0 } = this.prepareInputs('trainStep', x, options);
+    const { B, T, xSeq, h0, c0 } = prepareInputs(this.spec, 'trainStep', x, options);
     const seqLens = options.seqLens === undefined ? null : checkLengths(options.seqLens, B, T);
-    const O = spec.outputSize;
-    const rowShape = lossOn !== 'all' ? [B] : spec.batchFirst ? [B, T] : [T, B];
-    const rows = rowShape.reduce((a, b) => a * b, 1);
+    const { targetSeq, maskSeq, rowsOn, scale } = lossRows(spec, target, options, lossOn, B, T, seqLens);
     const ce = options.loss === 'cross-entropy';
-    checkTensor('target', target, ce ? rowShape : [...rowShape, O]);
-    if (ce) {
-      for (let i = 0; i < target.length; i++) {
-        const c = target[i];
-        if (!Number.isInteger(c) || c < 0 || c >= O) throw new WebRnnError('invalid-option', `target: element ${i} is ${c}; class indices in [0, ${O}) expected`);
-      }
-    } else if (options.checkFinite ?? spec.checkFinite) checkFinite('target', target);
-    let mask: Float32Array;
-    if (options.mask !== undefined) {
-      checkTensor('mask', options.mask, rowShape);
-      for (let i = 0; i < options.mask.length; i++) {
-        const w = options.mask[i];
-        if (!Number.isFinite(w) || w < 0) throw new WebRnnError('invalid-option', `mask: element ${i} is ${w}; finite weights ≥ 0 expected`);
-      }
-      mask = options.mask;
-    } else mask = new Float32Array(rows).fill(1);
-    // Rows in sequence-major order, as the GPU holds them.
-    const toSeq = (a: Float32Array, F: number): Float32Array =>
-      spec.batchFirst && lossOn === 'all' ? swapBatchTime(a, B, T, F, false, new Float32Array(a.length)) : a.slice();
-    let targetSeq = toSeq(target, ce ? 1 : O);
-    let maskSeq = toSeq(mask, 1);
-    // Steps past a sequence's end are padding: they take no part in the loss, as with
-    // PyTorch's packed sequences (the mean is over the real steps only).
-    if (seqLens && lossOn === 'all') for (let t = 0; t < T; t++) for (let b = 0; b < B; b++) if (t >= seqLens[b]) maskSeq[t * B + b] = 0;
-    const weight = maskSeq.reduce((a, b) => a + b, 0);
-    if (!(weight > 0)) throw new WebRnnError('invalid-option', 'mask: every row is masked out; nothing to train on');
-    let rowsOn = lossOn;
-    if (seqLens && lossOn === 'last') {
-      // Each sequence's own last step: the loss over every step, with each row placed at
-      // (L_b − 1, b) and every other step weighted 0; the mean is the same.
-      const F = ce ? 1 : O;
-      const t = new Float32Array(T * B * F);
-      const m = new Float32Array(T * B);
-      for (let b = 0; b < B; b++) {
-        const row = (seqLens[b] - 1) * B + b;
-        t.set(targetSeq.subarray(b * F, (b + 1) * F), row * F);
-        m[row] = maskSeq[b];
-      }
-      targetSeq = t;
-      maskSeq = m;
-      rowsOn = 'all';
-    }
-    const scale = ce ? 1 / weight : 1 / (weight * O);
     const readLoss = options.readLoss ?? true;
     const readNorm = options.returnGradNorm ?? false;
     const readState = options.returnState ?? false;
@@ -828,83 +665,14 @@ export class RecurrentModel {
    * Truncated backpropagation through time over a long sequence: the sequence is cut into
    * chunks of `chunkLength` steps (the last may be shorter); each chunk is one trainStep whose
    * initial state is the previous chunk's final state (carried forward, not differentiated
-   * through), with the loss on every step.
+   * through), with the loss on every step (train/sequence.ts).
    *
    * @param x the whole sequence [T, B, I] ([B, T, I] when batchFirst)
    * @param target as for trainStep with lossOn 'all', over the whole sequence
    */
   async trainSequence(x: Float32Array, target: Float32Array, options: TrainSequenceOptions): Promise<TrainSequenceResult> {
     this.assertAlive('trainSequence');
-    const { spec } = this;
-    const { chunkLength, mask, seqLens: lengths, ...stepOptions } = options;
-    if (!Number.isInteger(chunkLength) || chunkLength < 1) throw new WebRnnError('invalid-option', `trainSequence: chunkLength must be a positive integer, got ${String(chunkLength)}`);
-    const B = checkCount('batch', options.batch);
-    const T = checkCount('seqLen', options.seqLen);
-    const I = spec.inputSize;
-    const ce = options.loss === 'cross-entropy';
-    const F = ce ? 1 : spec.outputSize;
-    const rows = spec.batchFirst ? [B, T] : [T, B];
-    checkTensor('x', x, [...rows, I]);
-    checkTensor('target', target, ce ? rows : [...rows, F]);
-    if (mask !== undefined) checkTensor('mask', mask, rows);
-    const seqLens = lengths === undefined ? null : checkLengths(lengths, B, T);
-    const LD = spec.numLayers * spec.numDirections;
-    const H = spec.hiddenSize;
-    // Steps [t0, t1) of sequences `bs` from a [T, B, f] or [B, T, f] tensor, in the same layout.
-    const chunk = (a: Float32Array, f: number, t0: number, t1: number, bs: number[]): Float32Array => {
-      const n = bs.length;
-      const out = new Float32Array(n * (t1 - t0) * f);
-      bs.forEach((b, q) => {
-        for (let t = t0; t < t1; t++) {
-          const from = (spec.batchFirst ? b * T + t : t * B + b) * f;
-          const to = (spec.batchFirst ? q * (t1 - t0) + (t - t0) : (t - t0) * n + q) * f;
-          out.set(a.subarray(from, from + f), to);
-        }
-      });
-      return out;
-    };
-    // States [L·D, B, H]: the rows of sequences `bs`, and those rows written back.
-    const pickState = (s: Float32Array, bs: number[]): Float32Array => {
-      const out = new Float32Array(LD * bs.length * H);
-      for (let k = 0; k < LD; k++) bs.forEach((b, q) => out.set(s.subarray((k * B + b) * H, (k * B + b + 1) * H), (k * bs.length + q) * H));
-      return out;
-    };
-    const putState = (into: Float32Array, part: Float32Array, bs: number[]): void => {
-      for (let k = 0; k < LD; k++) bs.forEach((b, q) => into.set(part.subarray((k * bs.length + q) * H, (k * bs.length + q + 1) * H), (k * B + b) * H));
-    };
-    const losses: number[] = [];
-    let h = options.h0?.slice();
-    let c = options.c0?.slice();
-    const all = Array.from({ length: B }, (_, b) => b);
-    for (let t0 = 0; t0 < T; t0 += chunkLength) {
-      const t1 = Math.min(T, t0 + chunkLength);
-      // The sequences that reach into this chunk, each for min(L_b − t0, t1 − t0) steps; a
-      // sequence that has ended sits the chunk out and keeps its state.
-      const bs = seqLens ? all.filter((b) => seqLens[b] > t0) : all;
-      if (bs.length === 0) break;
-      const own = seqLens ? bs.map((b) => Math.min(seqLens[b] - t0, t1 - t0)) : undefined;
-      const r = await this.trainStep(chunk(x, I, t0, t1, bs), chunk(target, F, t0, t1, bs), {
-        ...stepOptions,
-        batch: bs.length,
-        seqLen: t1 - t0,
-        seqLens: own,
-        h0: h && pickState(h, bs),
-        c0: c && pickState(c, bs),
-        mask: mask ? chunk(mask, 1, t0, t1, bs) : undefined,
-        lossOn: 'all',
-        returnState: true,
-      });
-      if (r.loss !== undefined) losses.push(r.loss);
-      h ??= new Float32Array(LD * B * H);
-      putState(h, r.hN!, bs);
-      if (r.cN) {
-        c ??= new Float32Array(LD * B * H);
-        putState(c, r.cN, bs);
-      }
-    }
-    const result: TrainSequenceResult = { losses, hN: h! };
-    if (c) result.cN = c;
-    return result;
+    return trainSequence(this, x, target, options);
   }
 
   private releaseBuffers(): void {

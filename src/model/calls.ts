@@ -1,0 +1,132 @@
+/**
+ * The options and results of a model's calls (forward, gradients, warmup), and the checks of
+ * their arguments, made before anything is queued.
+ */
+import { ShapeError, WebRnnError } from '../errors.js';
+import { checkCount } from '../schedule/forward.js';
+import { swapBatchTime } from './layout.js';
+import { checkFinite, type StateDict } from './parameters.js';
+import type { ModelSpec } from './spec.js';
+
+/** Options of {@link RecurrentModel.forward}. */
+export interface ForwardOptions {
+  /** Sequences in the batch (B). */
+  batch: number;
+  /** Time steps (T). */
+  seqLen: number;
+  /** Initial hidden state [L·D, B, H]; zeros when absent. */
+  h0?: Float32Array;
+  /** Initial cell state [L·D, B, H], LSTM only; zeros when absent. */
+  c0?: Float32Array;
+  /** Check x, h0 and c0 for NaN and ±Infinity (default: the model's `checkFinite` option). */
+  checkFinite?: boolean;
+  /**
+   * The length of each sequence [B], 1 … seqLen. Sequence b runs its first
+   * seqLens[b] steps (the reverse direction starts at its own last step); its outputs after
+   * that are 0 and hN/cN hold its state at its last step, as with PyTorch's packed sequences
+   * and ONNX's sequence_lens. Gradients treat the outputs past a sequence's end as the
+   * constants they are (zero), as autograd of packed sequences does.
+   */
+  seqLens?: ArrayLike<number>;
+}
+
+/** Options of {@link RecurrentModel.warmup}. */
+export interface WarmupOptions {
+  /** Also compile what {@link RecurrentModel.gradients} and {@link RecurrentModel.trainStep} run (default false). */
+  training?: boolean;
+}
+
+/** Result of {@link RecurrentModel.forward}. */
+export interface ForwardOutput {
+  /** [T, B, D·H], or [B, T, D·H] when batchFirst; directions concatenated, forward first. */
+  output: Float32Array;
+  /** Final hidden states [L·D, B, H], index layer·D + direction. */
+  hN: Float32Array;
+  /** Final cell states [L·D, B, H]; LSTM only. */
+  cN?: Float32Array;
+  /**
+   * The model's output. With returnSequences (the default): the read-out of every step
+   * [T, B, O] ([B, T, O] when batchFirst), or without a read-out the output itself (the same
+   * array). With returnSequences false: one row per sequence, [B, O], the read-out of the last
+   * layer's final states [h_fwd | h_rev], or those states themselves [B, D·H].
+   */
+  y: Float32Array;
+}
+
+/** Options of {@link RecurrentModel.gradients}: those of forward plus the output gradients. */
+export interface GradientOptions extends ForwardOptions {
+  /** Gradient of the output, in the output's layout. */
+  gradOutput: Float32Array;
+  /** Gradient of hN [L·D, B, H]; zeros when absent. */
+  gradHN?: Float32Array;
+  /** Gradient of cN [L·D, B, H], LSTM only; zeros when absent. */
+  gradCN?: Float32Array;
+}
+
+/** Result of {@link RecurrentModel.gradients}. */
+export interface GradientOutput extends ForwardOutput {
+  /** Gradient of every parameter of the recurrent layers (not a read-out's), under PyTorch's names and layouts. */
+  params: StateDict;
+  /** Gradient of x, in x's layout. */
+  input: Float32Array;
+  /** Gradient of h0 [L·D, B, H] (zero-initial states included). */
+  h0: Float32Array;
+  /** Gradient of c0 [L·D, B, H]; LSTM only. */
+  c0?: Float32Array;
+}
+
+export function checkOptions(what: string, options: unknown, known: readonly string[]): void {
+  if (options === null || typeof options !== 'object') throw new WebRnnError('invalid-option', `${what}: options { batch, seqLen } expected`);
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) throw new WebRnnError('invalid-option', `${what}: unknown option '${key}'`);
+  }
+}
+
+/** Validate sequence lengths: B integers in [1, T]. */
+export function checkLengths(v: ArrayLike<number>, B: number, T: number): Float32Array {
+  if (v === null || typeof v !== 'object' || typeof v.length !== 'number') throw new WebRnnError('invalid-option', `seqLens: an array of ${B} lengths expected`);
+  if (v.length !== B) throw new ShapeError('seqLens', [B], [v.length]);
+  const out = new Float32Array(B);
+  for (let b = 0; b < B; b++) {
+    const L = v[b];
+    if (!Number.isInteger(L) || L < 1 || L > T) throw new WebRnnError('invalid-option', `seqLens: element ${b} is ${L}; lengths in [1, ${T}] expected`);
+    out[b] = L;
+  }
+  return out;
+}
+
+/** Throw unless `v` is a Float32Array with as many elements as `shape`. */
+export function checkTensor(name: string, v: unknown, shape: readonly number[]): void {
+  if (!(v instanceof Float32Array)) {
+    throw new WebRnnError('invalid-option', `${name}: Float32Array of shape [${shape.join(', ')}] expected, got ${Object.prototype.toString.call(v)}`);
+  }
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (v.length !== n) throw new ShapeError(name, shape, [v.length]);
+}
+
+/** Check x, h0 and c0 of a forward or gradient call of a model of `spec`; returns them sequence-major and copied. */
+export function prepareInputs(
+spec: ModelSpec,
+what: string,
+  x: Float32Array,
+  options: ForwardOptions,
+): { B: number; T: number; xSeq: Float32Array; h0?: Float32Array; c0?: Float32Array } {
+  const B = checkCount('batch', options.batch);
+  const T = checkCount('seqLen', options.seqLen);
+  const { inputSize: I, hiddenSize: H, numLayers: L, numDirections: D } = spec;
+  const stateShape = [L * D, B, H];
+  checkTensor('x', x, spec.batchFirst ? [B, T, I] : [T, B, I]);
+  if (options.h0 !== undefined) checkTensor('h0', options.h0, stateShape);
+  if (options.c0 !== undefined) {
+    if (spec.kind !== 'lstm') throw new WebRnnError('invalid-option', `${what}: c0 is only for LSTM models, this is ${spec.kind}`);
+    checkTensor('c0', options.c0, stateShape);
+  }
+  if (options.checkFinite ?? spec.checkFinite) {
+    checkFinite('x', x);
+    if (options.h0) checkFinite('h0', options.h0);
+    if (options.c0) checkFinite('c0', options.c0);
+  }
+  // Copies: the caller may change the arrays once the call returns.
+  const xSeq = spec.batchFirst ? swapBatchTime(x, B, T, I, false, new Float32Array(x.length)) : x.slice();
+  return { B, T, xSeq, h0: options.h0?.slice(), c0: options.c0?.slice() };
+}
