@@ -10,17 +10,28 @@ import { checkFinite } from './model/parameters.js';
 import { measureCeilings, type CeilingOptions, type Ceilings } from './diagnostics/ceilings.js';
 import { GpuContext, type AdapterDescription, type GpuOptions } from './gpu/device.js';
 import { RecurrentModel, type WarmupOptions } from './model/recurrent-model.js';
+import { DEFAULT_PLACEMENT, resolvePlacement, type PlacementTable } from './placement/table.js';
 import { parameterInfo, resolveSpec, type CellKind, type GruOptions, type LstmOptions, type RnnOptions } from './model/spec.js';
 
 /** Options of {@link createEngine}. */
-export type EngineOptions = GpuOptions;
+export interface EngineOptions extends GpuOptions {
+  /**
+   * Overrides of the thresholds that pick kernel forms for `persistent: 'auto'` models
+   * (placement/table.ts; each default is a measured decision in docs/decisions.md).
+   */
+  placement?: Partial<PlacementTable>;
+}
 
 export class Engine {
   private readonly models = new Set<RecurrentModel>();
   private destroyed = false;
 
   /** @internal Use {@link createEngine}. */
-  constructor(private readonly ctx: GpuContext) {}
+  constructor(
+    private readonly ctx: GpuContext,
+    /** The thresholds that pick kernel forms on this engine (the defaults with the engine's overrides). */
+    readonly placement: Readonly<PlacementTable> = DEFAULT_PLACEMENT,
+  ) {}
 
   /** The adapter in use. */
   get info(): AdapterDescription {
@@ -53,7 +64,7 @@ export class Engine {
   private make(kind: CellKind, options: RnnOptions & GruOptions & LstmOptions): RecurrentModel {
     if (this.destroyed) throw new WebRnnError('destroyed', `engine.${kind}: the engine has been destroyed`);
     this.ctx.check();
-    const model = new RecurrentModel(this.ctx, resolveSpec(kind, options), (m) => this.models.delete(m));
+    const model = new RecurrentModel(this.ctx, resolveSpec(kind, options), (m) => this.models.delete(m), this.placement);
     this.models.add(model);
     return model;
   }
@@ -206,7 +217,9 @@ export class Engine {
  * adapter is found. Fails with a GpuUnavailableError that lists what was tried.
  */
 export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
-  return new Engine(await GpuContext.create(options));
+  const { placement, ...gpu } = options ?? {};
+  const table = resolvePlacement(placement);
+  return new Engine(await GpuContext.create(gpu), table);
 }
 
 /** The bytes of a file given as bytes or as a URL to fetch. */

@@ -28,6 +28,8 @@ export { OnnxModel, type OnnxFeed, type OnnxInputInfo, type OnnxValue } from './
 export type { CellFunction, CellFunctionName, CellOptions } from './model/cell-functions.js';
 export { readSafetensors, writeSafetensors, type SafetensorsFile, type SafetensorsTensor, type SafetensorsDtype } from './io/safetensors.js';
 export type { ForwardStats } from './schedule/forward.js';
+export { placementFor, type AdapterProfile, type Placement, type WorkShape } from './placement/rules.js';
+export { DEFAULT_PLACEMENT, type PlacementTable } from './placement/table.js';
 export type { CellKind, GruOptions, ModelSpec, RecurrentOptions, RnnOptions } from './model/spec.js';
 export { parameterInfo, gateCount, type ParameterInfo } from './model/spec.js';
 export type { StateDict } from './model/parameters.js';

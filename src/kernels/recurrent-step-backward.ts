@@ -10,7 +10,7 @@ import { ShaderStage } from '../gpu/constants.js';
 import type { GpuContext } from '../gpu/device.js';
 import { packUniform, parseUniformLayout, preprocessWgsl, type UniformLayout } from '../gpu/shader.js';
 import { packedGateStride } from '../model/spec.js';
-import { autoPersistent, BATCH_TILE_ROWS, CELL_WORKGROUP, checkExtents, directProduct, residentFits, residentLanes, residentProductSource, residentRowGroups, residentSplit, residentWorkgroup, stepParams, stepWorkgroups, type AdapterProfile, type CellStepShape } from './recurrent-step.js';
+import { BATCH_TILE_ROWS, CELL_WORKGROUP, checkExtents, residentFits, residentLanes, residentProductSource, residentRowGroups, residentSplit, residentWorkgroup, stepParams, stepWorkgroups, type CellStepShape } from './recurrent-step.js';
 
 export const CELL_BACKWARD_UNIFORM_LAYOUT: UniformLayout = parseUniformLayout(commonSource);
 
@@ -43,7 +43,7 @@ export interface CellBackwardSpec {
   constants: Record<string, number>;
   carry: boolean;
   recurrentGrad: boolean;
-  /** The DIRECT product: the later gradients read from memory, not staged (see directProduct). */
+  /** The DIRECT product: the later gradients read from memory, not staged (see placement/rules.ts directProduct). */
   direct?: boolean;
   /** With `direct`: 4 rows per workgroup (BATCH_TILE) instead of one. */
   batchTile?: boolean;
@@ -59,7 +59,7 @@ export interface CellBackwardSpec {
 
 /** Variant options of the backward step factories. */
 export interface CellBackwardVariant {
-  /** The DIRECT product instead of the staged one (default false; see directProduct). */
+  /** The DIRECT product instead of the staged one (default false; see placement/rules.ts directProduct). */
   direct?: boolean;
   /**
    * With `direct`: each invocation takes its unit in 4 rows, so each W_hh load serves 4 rows
@@ -91,37 +91,6 @@ export interface CellBackwardVariant {
 /** Rows and units of the wide tile, and its workgroup size (small, so that a step's few invocations spread over workgroups). */
 export const WIDE_TILE_ROWS = 8;
 export const WIDE_TILE_WORKGROUP = 16;
-
-/** Whether a batch of `batch` rows uses the wide tile in the direct backward sweep. */
-export function useWideTile(batch: number): boolean {
-  return batch >= WIDE_TILE_ROWS;
-}
-
-/**
- * `persistent: 'auto'`: whether the backward sweep of a gradient pass takes its resident form
- * (one dispatch for the whole sweep, one row a workgroup walking the rows as the forward does;
- * see shaders/common/recurrent-step-backward.wgsl): where the forward is persistent
- * (autoPersistent), for the Elman cell at every batch, and for the gated cells up to
- * H = RESIDENT_GATED_SWEEP_MAX_HIDDEN below the per-step sweep's wide tile (8 rows). Measured in
- * Chromium (SwiftShader), training steps against the per-step sweep, the forward resident in
- * both, medians of 5:
- * - the Elman cell 1.06-1.6x faster at H = 64-512 from 1 to 64 rows (workload C 859 -> 744 ms,
- *   B 126 -> 112, H = 256 one row 29 -> 18), about even to 1.4x at H = 8-32 from 4 to 64 rows;
- * - the LSTM and GRU at H = 64-256: 1.6-1.9x at one to three rows (LSTM H = 256 one row
- *   105 -> 58 ms), 1.4-1.5x at 4 rows, 1.1-1.3x at 6 and 7; from 8 rows, against the wide
- *   tile, 0.85-0.91x at H = 256 (1.16-1.25x at H = 128), about even at 12 and 16 rows, and
- *   0.62-0.65x at workload C; at H = 512 below 4 rows 0.92-1.09x. Each of their terms
- *   broadcasts four gate gradients, for two or three units an invocation. (The GRU measured
- *   with four floats a weight; its three-float form, GATES3, then took its training steps
- *   1.04-1.17x faster at one and seven rows.)
- */
-export function autoPersistentSweep(ctx: AdapterProfile, m: { gates: number; onePhase: boolean; hidden: number; batch: number; seqLen: number }): boolean {
-  if (!directProduct(ctx) || !autoPersistent(ctx, m)) return false;
-  return m.gates === 1 || (m.hidden <= RESIDENT_GATED_SWEEP_MAX_HIDDEN && !useWideTile(m.batch));
-}
-
-/** The largest hidden size at which 'auto' takes the gated cells' resident sweep (autoPersistentSweep). */
-export const RESIDENT_GATED_SWEEP_MAX_HIDDEN = 256;
 
 export class CellBackwardKernel {
   readonly uniformLayout = CELL_BACKWARD_UNIFORM_LAYOUT;

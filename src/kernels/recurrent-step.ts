@@ -12,93 +12,11 @@ import type { ResolvedCellOptions } from '../model/cell-functions.js';
 import { packedGateStride } from '../model/spec.js';
 import { packUniform, parseUniformLayout, preprocessWgsl, type UniformLayout } from '../gpu/shader.js';
 
-/** What the choices of kernel form look at: the adapter's description (a GpuContext has it). */
-export type AdapterProfile = Pick<GpuContext, 'info'>;
-
 /** Workgroup size along the hidden units (the `WG` override of the shaders). */
 export const CELL_WORKGROUP = 64;
 
 /** Batch rows per workgroup with BATCH_TILE (the shaders' ROWS). */
 export const BATCH_TILE_ROWS = 4;
-
-/**
- * Whether a batch of `batch` rows uses the batch-tiled variant: each W_hh element loaded then
- * serves 4 rows. Below 4 rows the tile would mostly compute padding.
- */
-export function useBatchTile(batch: number): boolean {
-  return batch >= BATCH_TILE_ROWS;
-}
-
-/**
- * Whether a forward pass of `batch` rows (with the persistent kernel or not) takes the 4-row
- * batch tile (useBatchTile). The persistent kernel's resident form (software adapters, one phase
- * a step, where it fits: residentFits) takes it only up to H = 128 and from 8 rows, and
- * otherwise runs one row a workgroup with more units an invocation (residentSplit). Measured in
- * Chromium (SwiftShader), T = 64, forward passes one row a workgroup against the tile: at
- * H = 256 1.1-2.3x faster for every cell from 4 to 64 rows (LSTM 3 units against 1, GRU 4
- * against 2, Elman 8 against 4), at H = 128 (the same units) 1.2-1.4x at 4 rows and 0.8-1.0x
- * from 8 (docs/performance.md).
- */
-export function forwardBatchTile(ctx: AdapterProfile, m: { gates: number; onePhase: boolean; hidden: number; batch: number }, persistent: boolean): boolean {
-  if (!useBatchTile(m.batch)) return false;
-  const tile = m.hidden <= 128 && m.batch >= 8;
-  const resident = persistent && directProduct(ctx) && m.onePhase && residentFits(m.hidden, m.gates, tile);
-  return !resident || tile;
-}
-
-/**
- * Whether the per-step kernels on `ctx`, forward and backward, use the DIRECT recurrent product
- * (h_{t-1}, or the later step's gate gradients, read from memory: no workgroup staging and no
- * barrier): on software adapters, where it measured 1.2-1.5x faster per forward and 1.1-2.4x
- * per training step, the backward sweep's four-unit form 1.2-1.5x more at 16 rows
- * (SwiftShader; docs/performance.md). GPUs keep the staged product, which shares each load among
- * the workgroup.
- */
-export function directProduct(ctx: AdapterProfile): boolean {
-  return ctx.info.software;
-}
-
-/**
- * `persistent: 'auto'`: whether a forward pass of `batch` rows over `seqLen` steps runs the
- * persistent kernel. Never for one step (a stream's single step gains nothing) nor for cells of
- * two phases a step (the GRU with linearBeforeReset false: not measured).
- *
- * - Software adapters, in the resident form wherever it fits (up to H = 512; residentFits).
- *   Measured on SwiftShader (`npm run bench:crossover`, T = 64, H 32-256, batches 1-64;
- *   docs/performance.md): 1.2-5x faster than the per-step kernels for every cell and size; past H = 256
- *   see RESIDENT_FORWARD_MAX_HIDDEN. The LSTM at H = 256 from 4 to 15 rows was the exception (1.01-1.11x with the 4-row tile, which left room for one unit
- *   an invocation) until the resident form took one row a workgroup and three units there
- *   (forwardBatchTile, residentSplit): 1.6-1.7x faster than the per-step kernels at 4 and 8
- *   rows in Chromium.
- * - GPUs, in the staged form, up to H = 128 and 64 rows, and up to H = 256 below 64 rows.
- *   Measured on an NVIDIA H200 in Node (the same table, H 32-512): 1.14-4.4x faster up to
- *   H = 128, 1.17-1.24x at H = 256 below 64 rows (the LSTM at 64 rows: 0.90x), 0.57-0.68x at
- *   H = 512, where one workgroup per rows and direction leaves most of the GPU idle. Larger
- *   batches were not measured; the per-step kernels spread them over more workgroups.
- */
-export function autoPersistent(ctx: AdapterProfile, m: { gates: number; onePhase: boolean; hidden: number; batch: number; seqLen: number }): boolean {
-  if (!m.onePhase || m.seqLen < 2) return false;
-  if (directProduct(ctx)) return residentFits(m.hidden, m.gates, forwardBatchTile(ctx, m, true));
-  return m.hidden <= 128 ? m.batch <= 64 : m.hidden <= 256 && m.batch < 64;
-}
-
-/**
- * `persistent: 'auto'`: whether the resident form (forward or sweep) of hidden size H compiles
- * in the background, the per-step kernels running each pass until it is ready, rather than
- * holding up the pass that first needs it. Its product is unrolled for H, so on SwiftShader its
- * compilation grows with H: a fresh model's first forward of 2 steps and one row took 104-172 ms
- * at H <= 32 in Chromium, 251-297 at 64, 439-713 at 128, 1.1-2.0 s at 256 and 2.1-6.4 s at 512,
- * against 109-141 ms with the per-step kernels at every H up to 128 (0.26-0.32 s at workload C).
- * Pipeline compilation runs off the thread that records and submits (Chromium and Dawn in
- * Node alike), so the per-step passes go on meanwhile, 1.3-1.9x slower while it takes one of
- * two cores. Below H = 64 the resident form is compiled when needed, as the difference is small.
- */
-export function residentCompilesInBackground(ctx: AdapterProfile, hidden: number): boolean {
-  return directProduct(ctx) && hidden >= RESIDENT_BACKGROUND_MIN_HIDDEN;
-}
-
-/** The smallest hidden size whose resident form compiles in the background (residentCompilesInBackground). */
-export const RESIDENT_BACKGROUND_MIN_HIDDEN = 64;
 
 /**
  * Invocations per workgroup of the persistent variant for hidden size H: one per unit up to
@@ -112,16 +30,7 @@ export function persistentWorkgroup(hidden: number): number {
 /** The invocations a workgroup may always have (maxComputeInvocationsPerWorkgroup's minimum). */
 const MAX_INVOCATIONS = 256;
 
-/**
- * The largest hidden size of the resident forward (where its weights also fit: residentFits,
- * every cell up to H = 512). Measured in Chromium against the per-step kernels (T = 64), with
- * the weights in private memory and main's function variable: 1.5-2.3x faster at H = 512 from
- * 1 to 16 rows (GRU 16 rows 310 against 586 ms, Elman 117 against 189), and at workload C
- * (H = 512, 64 rows, T = 32) GRU 665-675 against 1242-1257 ms, Elman 244-250 against 387-395;
- * the LSTM at H = 400, 64 rows, T = 32: 520-523 against 892-895 ms. With residentWalk's
- * variable too, the LSTM at workload C (two units, which did not fit before) 1403 -> 803 ms,
- * the GRU 734 -> 578 (three units against two), the Elman cell 280 -> 248 (eight against seven).
- */
+/** The largest hidden size of the resident forward (where its weights also fit: residentFits; decision D6). */
 export const RESIDENT_FORWARD_MAX_HIDDEN = 512;
 
 /** Uniform layout of every cell step kernel: the Params struct of the common prelude. */

@@ -21,11 +21,12 @@ import { createGruCellBackward } from '../kernels/gru-cell-backward.js';
 import { createGruCellForward } from '../kernels/gru-cell-forward.js';
 import { createLstmCellBackward } from '../kernels/lstm-cell-backward.js';
 import { createRnnCellBackward } from '../kernels/rnn-cell-backward.js';
-import { autoPersistentSweep, useWideTile } from '../kernels/recurrent-step-backward.js';
 import { createLstmCellForward } from '../kernels/lstm-cell-forward.js';
 import { MatmulKernel } from '../kernels/matmul.js';
 import { createRnnCellForward } from '../kernels/rnn-cell-forward.js';
-import { autoPersistent, BATCH_TILE_ROWS, directProduct, forwardBatchTile, persistentWorkgroup, residentCompilesInBackground, residentFits, useBatchTile } from '../kernels/recurrent-step.js';
+import { BATCH_TILE_ROWS, persistentWorkgroup, residentFits } from '../kernels/recurrent-step.js';
+import { autoPersistent, autoPersistentSweep, directProduct, forwardBatchTile, residentCompilesInBackground, useBatchTile, useWideTile, type AdapterProfile } from '../placement/rules.js';
+import type { PlacementTable } from '../placement/table.js';
 import { GradientPlan, type BackwardKernels } from '../schedule/backward.js';
 import { checkCount, ForwardPlan, type ForwardKernels, type ForwardStats, type LayerParameterBuffers, type ReadoutBuffers, type ReadoutRows } from '../schedule/forward.js';
 import { checkFinite, defaultParameters, packLayer, unpackLayer, validateStateDict, type PackedLayer, type StateDict } from './parameters.js';
@@ -64,12 +65,18 @@ export class RecurrentModel {
   private trainStats: { submits: number; dispatches: number } | null = null;
 
   /** @internal Use `engine.rnn`, `engine.lstm` or `engine.gru`. */
+  /** The adapter and thresholds the choice of kernel forms reads (placement/rules.ts). */
+  private readonly profile: AdapterProfile;
+
+  /** @internal Models are made by an Engine (`engine.lstm`, `engine.load`, …). */
   constructor(
     private readonly ctx: GpuContext,
     spec: ModelSpec,
     private readonly onDestroy: (m: RecurrentModel) => void,
+    placement?: Readonly<PlacementTable>,
   ) {
     this.spec = spec;
+    this.profile = { info: ctx.info, placement };
     const G = gateCount(spec.kind);
     const { hiddenSize: H, numDirections: D } = spec;
     try {
@@ -254,14 +261,14 @@ export class RecurrentModel {
   private getKernels(batch: number, seqLen: number, training = false, wait = false): Promise<ForwardKernels> {
     const persistent = this.persistentFor(batch, seqLen);
     const facts = this.cellFacts(batch, seqLen);
-    const batchTile = forwardBatchTile(this.ctx, facts, persistent);
+    const batchTile = forwardBatchTile(this.profile, facts, persistent);
     if (!wait && persistent && this.compilesInBackground()) {
       const { pipelines } = this.ctx;
       const { key } = this.forwardVariant(batchTile, true, training);
       if (!pipelines.compiled(key)) {
         // Started unless it failed before on this device (warmup tries again and reports why).
         if (!pipelines.failed(key)) this.getKernelVariant(batchTile, true, training);
-        return this.getKernelVariant(forwardBatchTile(this.ctx, facts, false), false, training);
+        return this.getKernelVariant(forwardBatchTile(this.profile, facts, false), false, training);
       }
     }
     return this.getKernelVariant(batchTile, persistent, training);
@@ -269,13 +276,13 @@ export class RecurrentModel {
 
   /** Whether a resident form that 'auto' picks compiles in the background (see getKernels). */
   private compilesInBackground(): boolean {
-    return this.spec.persistent === 'auto' && residentCompilesInBackground(this.ctx, this.spec.hiddenSize);
+    return this.spec.persistent === 'auto' && residentCompilesInBackground(this.profile, this.spec.hiddenSize);
   }
 
   /** Whether a pass of `batch` rows and `seqLen` steps runs the persistent kernel. */
   private persistentFor(batch: number, seqLen: number): boolean {
     if (this.spec.persistent !== 'auto') return this.spec.persistent;
-    return autoPersistent(this.ctx, this.cellFacts(batch, seqLen));
+    return autoPersistent(this.profile, this.cellFacts(batch, seqLen));
   }
 
   /** What the 'auto' rules look at: the cell, the hidden size, the batch and the length. */
@@ -296,7 +303,7 @@ export class RecurrentModel {
   /** The forward kernel variant of these choices and its key (variantKey). */
   private forwardVariant(batchTile: boolean, persistent: boolean, training: boolean) {
     const { spec, ctx } = this;
-    const variant = { batchTile, training, cell: spec.cell, persistent, direct: directProduct(ctx), workgroup: persistentWorkgroup(spec.hiddenSize), hidden: spec.hiddenSize };
+    const variant = { batchTile, training, cell: spec.cell, persistent, direct: directProduct(this.profile), workgroup: persistentWorkgroup(spec.hiddenSize), hidden: spec.hiddenSize };
     return { variant, key: this.variantKey('forward', variant) };
   }
 
@@ -329,8 +336,8 @@ export class RecurrentModel {
    */
   private getBackwardKernels(batch: number, seqLen: number, wait = false): Promise<BackwardKernels> {
     const { spec, ctx } = this;
-    const possible = directProduct(ctx) && residentFits(spec.hiddenSize, gateCount(spec.kind), false);
-    const persistent = possible && (spec.persistent === 'auto' ? autoPersistentSweep(ctx, this.cellFacts(batch, seqLen)) : spec.persistent);
+    const possible = directProduct(this.profile) && residentFits(spec.hiddenSize, gateCount(spec.kind), false);
+    const persistent = possible && (spec.persistent === 'auto' ? autoPersistentSweep(this.profile, this.cellFacts(batch, seqLen)) : spec.persistent);
     if (!wait && persistent && this.compilesInBackground()) {
       const { key } = this.backwardVariant(batch, true);
       if (!ctx.pipelines.compiled(key)) {
@@ -343,7 +350,7 @@ export class RecurrentModel {
 
   /** The backward kernel variant of these choices and its key (variantKey). */
   private backwardVariant(batch: number, persistent: boolean) {
-    const direct = directProduct(this.ctx);
+    const direct = directProduct(this.profile);
     // The resident sweep takes one row a workgroup, walking the rows as the forward does.
     const variant = { direct, batchTile: !persistent && useBatchTile(batch), wideTile: !persistent && direct && useWideTile(batch), persistent, hidden: this.spec.hiddenSize };
     return { variant, key: this.variantKey('backward', variant) };

@@ -7,7 +7,8 @@
 import { expect } from 'vitest';
 import { createUniformBuffer } from '../../src/gpu/buffers.js';
 import type { GpuContext } from '../../src/gpu/device.js';
-import { directProduct, persistentWorkgroup, type CellStepKernel, type CellStepShape } from '../../src/kernels/recurrent-step.js';
+import { persistentWorkgroup, type CellStepKernel, type CellStepShape } from '../../src/kernels/recurrent-step.js';
+import { directProduct } from '../../src/placement/rules.js';
 import type { Random } from '../../src/model/random.js';
 import { packedGateStride } from '../../src/model/spec.js';
 import { expectClose } from '../helpers/compare.js';

@@ -6,7 +6,8 @@
 // them are checked against the reference in the cell forward tests (persistentCases).
 import { describe, expect, it } from 'vitest';
 import type { GpuContext } from '../../src/gpu/device.js';
-import { forwardBatchTile, residentCompilesInBackground, residentFits, residentLanes, residentProductSource, residentRowGroups, residentSplit } from '../../src/kernels/recurrent-step.js';
+import { residentFits, residentLanes, residentProductSource, residentRowGroups, residentSplit } from '../../src/kernels/recurrent-step.js';
+import { forwardBatchTile, residentCompilesInBackground } from '../../src/placement/rules.js';
 
 // Floats a weight: the LSTM's vec4f of gates, the GRU's three gates (GATES3), the Elman cell's one.
 const CELLS = [

@@ -4,8 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../src/engine.js';
-import { autoPersistentSweep } from '../../src/kernels/recurrent-step-backward.js';
-import { autoPersistent } from '../../src/kernels/recurrent-step.js';
+import { autoPersistent, autoPersistentSweep } from '../../src/placement/rules.js';
 import type { RecurrentModel } from '../../src/model/recurrent-model.js';
 import { gateCount, type CellKind, type LstmOptions } from '../../src/model/spec.js';
 import { resolveClipping, resolveOptimizer, type OptimizerConfig } from '../../src/train/options.js';
