@@ -18,10 +18,8 @@ export function gradNormWorkgroups(count: number, limit = 64): number {
 
 /**
  * The most workgroups one tensor's partial pass takes on `ctx`: 64 on a GPU, 2 on a software
- * adapter. There each barrier of a workgroup's reduction (8 over 256 invocations) is a switch
- * through all its invocations, and 64 workgroups a tensor measured about 40 ms of a 110 ms
- * training step at batch 1, H = 128 (SwiftShader in Node); two keep both cores of a small
- * machine busy on the sums themselves.
+ * adapter, where each barrier of the reduction switches through all its invocations
+ * (decision D7 in docs/decisions.md).
  */
 export function gradNormWorkgroupLimit(ctx: GpuContext): number {
   return ctx.info.software ? 2 : 64;

@@ -309,8 +309,8 @@ export const DEFAULT_MATMUL_TILES: MatmulTiles = { wgX: 16, wgY: 16, tileK: 16 }
 export const DIRECT_MATMUL_TILES: MatmulTiles = { wgX: 8, wgY: 8, tileK: 1, direct: true };
 
 /**
- * The tiles webrnn uses on `ctx`: the direct variant on a software adapter, where it measured
- * about twice as fast as the staged one (SwiftShader, docs/performance.md); the staged 64 × 64 tiles on a GPU.
+ * The tiles webrnn uses on `ctx`: the direct variant on a software adapter, the staged 64 × 64
+ * tiles on a GPU (decision D8 in docs/decisions.md).
  */
 export function defaultMatmulTiles(ctx: GpuContext): MatmulTiles {
   return ctx.info.software ? DIRECT_MATMUL_TILES : DEFAULT_MATMUL_TILES;
@@ -373,11 +373,7 @@ export interface MatmulDispatch {
  * `auto`: whether the slab variant takes a product of M × N (per matrix), K deep: where there are
  * rows enough to share each lane's slab of B' (its copy serves M / 4 blocks of rows over the
  * workgroups along y), columns enough to fill a workgroup's 8 lanes of 16, and K of a part of a
- * slab (32) or more.
- * With N = 32 or 64 most lanes idled: workload B's training steps measured up to 1.2x slower
- * than with the direct variant until products below 128 columns were left to it; with the
- * rule, 1.04-1.17x faster in Chromium (two rounds alternated), workload A about even. The bias
- * gradients (N = 1) and read-outs stay direct.
+ * slab (32) or more (decision D8 in docs/decisions.md).
  */
 export function slabFits(s: { M: number; N: number; K: number }): boolean {
   return s.M >= 64 && s.N >= SLAB_LANES * SLAB_COLUMNS && s.K >= SLAB_PART;
