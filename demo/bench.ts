@@ -33,7 +33,7 @@ wire(element<HTMLButtonElement>('run'), async () => {
     const base = new URL('.', location.href).href.replace(/\/$/, '');
     peers = { ...(await loadPeers(base)), tfjsModel, ortSession };
   }
-  const cells = ['lstm', 'gru', 'rnn'];
+  const cells = element<HTMLSelectElement>('cells').value.split(',');
   const engines = withPeers ? ['webrnn', 'tfjs', 'ort'] : ['webrnn'];
   // Rows per (cell, workload): webrnn's, and per peer backend one per mode (ONNX Runtime: inference).
   const expected = cells.length * workloads.length * (modes.length * (withPeers ? 3 : 1) + (withPeers ? 2 : 0));
