@@ -1,10 +1,8 @@
 /**
  * ONNX models: a whole graph as PyTorch's exporter writes it, the recurrent nodes (RNN, LSTM,
- * GRU; onnx.ts) on the GPU and the glue around them on the CPU (onnx-glue.ts): Constant, Identity, Transpose,
- * Squeeze/Unsqueeze, Reshape, Concat, Gather, Slice, Gemm, MatMul, Add, and Shape,
- * ConstantOfShape, Expand and Cast (the exporter's zero initial states for a batch size known
- * only at run time). Any other operator is refused by name when the model is loaded. Glue
- * whose inputs are all constants is evaluated once, at load.
+ * GRU; onnx.ts) on the GPU and the glue around them on the CPU (onnx-glue.ts). Any other
+ * operator is refused by name when the model is loaded. Glue whose inputs are all constants
+ * is evaluated once, at load.
  *
  * `run` takes and returns graph values by their ONNX names, in ONNX shapes. `forward` runs the
  * recurrent nodes alone as one webrnn model with PyTorch's conventions, where they form a stack
