@@ -25,9 +25,10 @@ export interface Rotation {
   plainLarge?: boolean;
   /**
    * How many of the large combinations (2 a region: one row and batch-tiled) the file deals
-   * out (default all). A pair of region and tile needs covering once in the suite, not per
-   * cell: the Elman cell's forward, whose largest pipelines compile slowest, leaves the last
-   * one (the tile at the walk region) to the LSTM's and GRU's files.
+   * out (default all). A pair of region and tile, or of cell and region, needs covering once
+   * in the suite, not per file: the Elman cell's forward, whose pipelines at H = 512 compile
+   * slowest (about a minute), takes the first region only and leaves the walk region to the
+   * LSTM's and GRU's forward files and to its own resident sweep.
    */
   largeCombos?: number;
 }

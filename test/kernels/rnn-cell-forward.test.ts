@@ -54,7 +54,7 @@ describe('rnn-cell-forward with other functions in the reverse direction against
 const NONLINEARITIES: Nonlinearity[] = ['tanh', 'relu', 'identity'];
 NONLINEARITIES.forEach((nonlinearity, index) => {
   describe(`rnn-cell-forward (${nonlinearity}), persistent: every step in one dispatch, against the float64 reference`, () => {
-    for (const c of persistentCases(false, { index, count: NONLINEARITIES.length, plainLarge: false, largeCombos: 3 })) {
+    for (const c of persistentCases(false, { index, count: NONLINEARITIES.length, plainLarge: false, largeCombos: 2 })) {
       it(c.name, async ({ skip }) => {
         skipResidentOffSoftware(ctx, c, skip);
         const kernel = await createRnnCellForward(ctx, nonlinearity, { ...persistentVariant(c) });
