@@ -110,10 +110,10 @@ fn storeC(base: u32, m: u32, n0: u32, v: vec4f, add: bool) {
 // DIRECT: no staging. Each thread reads its rows of A' and columns of B' straight from
 // memory, so the kernel has no barrier: on a CPU adapter (SwiftShader) workgroup memory is
 // ordinary memory and each barrier switches between the workgroup's invocations, which costs
-// more than the reuse it buys (measured 1.8x faster at 1024^3, docs/performance.md). There every load at
-// an address computed at run time is emulated lane by lane, and those loads, not the
+// more than the reuse it buys (decision D8 in docs/decisions.md). There every load at an
+// address computed at run time is emulated lane by lane, and those loads, not the
 // multiply-adds, set the pace: so each thread owns an 8 x 8 block of C (16 loads for 64
-// multiply-adds a k, against 8 for 16 with 4 x 4 blocks; measured 1.7x faster at 512^3).
+// multiply-adds a k, against 8 for 16 with 4 x 4 blocks; D8).
 // The entry point is generated (directMatmulMain in src/kernels/matmul.ts) and appended by the
 // loader: its 64 accumulators are separate f32 variables and its 16 loads a k add one scalar
 // offset to 16 precomputed ones, written out, since WGSL has no unrolling directive.
