@@ -4,7 +4,7 @@
 //   dG    (input side)     = (da_n hn r(1-r), dz z(1-z), da_n)
 //   dGrec (recurrent side) = (da_n hn r(1-r), dz z(1-z), da_n r)
 // and the direct path z * dh to h_{t-1} is kept in `carry` for the next dispatch.
-// Bindings, layouts and thread mapping: see common/recurrent-step-backward.wgsl.
+// Bindings, layouts and the forms that call unitStep: see common/step-backward.wgsl.
 
 const GATES: u32 = 3u;
 
@@ -20,7 +20,7 @@ fn whhGates(d: u32, k: u32, m: u32) -> vec4f {
   return whhT[whhIndex(d, k, m)];
 }
 
-// Unit j of row b, direction d, in this dispatch (see the prelude).
+// Unit j of row b, direction d, in this dispatch (see common/step-backward.wgsl).
 fn unitStep(b: u32, d: u32, j: u32, recIn: f32) {
   var rec = recIn;
   let si = stateIndex(b, d, j);

@@ -2,7 +2,7 @@
 //   dc = carry + dh * o * (1 - tanh(c_t)^2)          carry becomes dc * f (= dc_{t-1})
 //   dG = (dc * g * i(1-i), dc * c_{t-1} * f(1-f), dc * i * (1-g^2), dh * tanh(c_t) * o(1-o))
 // `carry` holds gradCN before the sweep of a layer and dc0 after it.
-// Bindings, layouts and thread mapping: see common/recurrent-step-backward.wgsl.
+// Bindings, layouts and the forms that call unitStep: see common/step-backward.wgsl.
 
 const GATES: u32 = 4u;
 
@@ -17,7 +17,7 @@ fn whhGates(d: u32, k: u32, m: u32) -> vec4f {
   return whhT[whhIndex(d, k, m)];
 }
 
-// Unit j of row b, direction d, in this dispatch (see the prelude).
+// Unit j of row b, direction d, in this dispatch (see common/step-backward.wgsl).
 fn unitStep(b: u32, d: u32, j: u32, recIn: f32) {
   var rec = recIn;
   let si = stateIndex(b, d, j);

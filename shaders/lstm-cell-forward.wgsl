@@ -2,13 +2,14 @@
 //   [i f g o] = xproj_t + b_hh + h_{t-1} W_hh^T
 //   c_t = sigmoid(f) * c_{t-1} + sigmoid(i) * tanh(g)
 //   h_t = sigmoid(o) * tanh(c_t)
-// (sigmoid and tanh being the default cell functions f, g and h of the common prelude)
+// (sigmoid and tanh being the default cell functions f, g and h, common/cell-functions.wgsl)
 // W_hh arrives as one vec4f (i, f, g, o) per (direction, input unit, unit). With PEEPHOLE
 // (ONNX's peepholes) i and f also add P_i * c_{t-1} and P_f * c_{t-1}, o adds P_o * c_t.
 // The cell state lives in `c` [L*D, B, H], updated in place: c_t[b, j] depends only on
 // c_{t-1}[b, j], which the same invocation owns, so no other invocation reads it. It holds
 // c0 before the first step and cN after the last.
-// Bindings, layouts and thread mapping: see common/recurrent-step.wgsl.
+// The product (gatePreactivations) is the form's: common/step-staged.wgsl, software/step-direct.wgsl
+// or software/step-resident-gates.wgsl; bindings and layouts in common/step-forward.wgsl.
 
 // INPUT_FORGET couples the gates, f = 1 - i (ONNX's input_forget).
 override INPUT_FORGET: u32 = 0u;

@@ -1,6 +1,6 @@
 // Elman RNN backward step: with h_t = act(a_t), dG_t = dh_t * act'(a_t), written from h_t:
 // tanh' = 1 - h^2, relu' = (h > 0), identity' = 1. `saved` is the forward output sequence.
-// Bindings, layouts and thread mapping: see common/recurrent-step-backward.wgsl.
+// Bindings, layouts and the forms that call unitStep: see common/step-backward.wgsl.
 
 override NONLINEARITY: u32 = 0u;
 const GATES: u32 = 1u;
@@ -21,7 +21,7 @@ fn derivative(h: f32) -> f32 {
   return 1.0 - h * h;
 }
 
-// Unit j of row b, direction d, in this dispatch (see the prelude).
+// Unit j of row b, direction d, in this dispatch (see common/step-backward.wgsl).
 fn unitStep(b: u32, d: u32, j: u32, recIn: f32) {
   var rec = recIn;
   let si = stateIndex(b, d, j);

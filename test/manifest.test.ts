@@ -1,23 +1,44 @@
 /**
- * One name per kernel (DESIGN.md): every shaders/<name>.wgsl has src/kernels/<name>.ts,
- * src/reference/<name>.ts and test/kernels/<name>.test.ts, and the wrapper labels its
- * pipeline with that name. shaders/common/ holds WGSL preludes shared by several kernels,
- * each named after the wrapper module that includes it.
+ * One name per kernel (DESIGN.md): every kernel shaders/<name>.wgsl has src/kernels/<name>.ts,
+ * src/reference/<name>.ts and test/kernels/<name>.test.ts, and the wrapper labels its pipeline
+ * with that name. Every other WGSL file is a part of kernels: a form of one kernel at the top
+ * level (shaders/<kernel>-<form>.wgsl), what several share in shaders/common/, the forms chosen
+ * only on software adapters in shaders/software/. Each part is imported by a module of
+ * src/kernels that builds kernels from it (directly, or through the module that puts a family
+ * together, such as recurrent-step.ts), and those kernels have their references and tests. Each
+ * file keeps within about 300 lines and 3 preprocessor flags.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const shaders = readdirSync(join(root, 'shaders')).filter((f) => f.endsWith('.wgsl'));
+const shaderRoot = join(root, 'shaders');
+
+function wgslFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? wgslFiles(join(dir, e.name)) : e.name.endsWith('.wgsl') ? [join(dir, e.name)] : []));
+}
+
+const all = wgslFiles(shaderRoot).map((f) => relative(shaderRoot, f));
+const kernels = all.filter((f) => !f.includes('/') && existsSync(join(root, 'src/kernels', `${basename(f, '.wgsl')}.ts`)));
+const kernelNames = kernels.map((f) => basename(f, '.wgsl'));
+const modules = readdirSync(join(root, 'src/kernels')).filter((f) => f.endsWith('.ts'));
+const moduleText = new Map(modules.map((m) => [basename(m, '.ts'), readFileSync(join(root, 'src/kernels', m), 'utf8')]));
+
+/** The kernels built from module `name`: itself if it is a kernel's wrapper, else the wrappers that import it. */
+function kernelsOf(name: string): string[] {
+  if (kernelNames.includes(name)) return [name];
+  return kernelNames.filter((k) => moduleText.get(k)!.includes(`from './${name}.js'`));
+}
 
 describe('kernel manifest', () => {
-  it('finds the kernels', () => {
-    expect(shaders.length).toBeGreaterThanOrEqual(4);
+  it('finds the kernels and their parts', () => {
+    expect(kernels.length).toBeGreaterThanOrEqual(4);
+    expect(all.length).toBeGreaterThan(kernels.length);
   });
 
-  for (const file of shaders) {
+  for (const file of kernels) {
     const name = basename(file, '.wgsl');
     it(`${name}: wrapper, reference and test`, () => {
       const wrapper = join(root, 'src/kernels', `${name}.ts`);
@@ -25,19 +46,30 @@ describe('kernel manifest', () => {
         expect(existsSync(path), `${path} missing`).toBe(true);
       }
       const text = readFileSync(wrapper, 'utf8');
-      expect(text, 'wrapper imports its shader').toContain(`shaders/${file}?raw`);
       expect(text, 'wrapper names its pipeline after the kernel').toMatch(new RegExp(`=\\s*'${name}'`));
+      expect(kernelsOf(name)).toEqual([name]);
       const test = readFileSync(join(root, 'test/kernels', `${name}.test.ts`), 'utf8');
       expect(test, 'test compares with the reference').toContain(`reference/${name}.js`);
     });
   }
 
-  it('each shared WGSL prelude is used by its wrapper module', () => {
-    const common = readdirSync(join(root, 'shaders/common')).filter((f) => f.endsWith('.wgsl'));
-    for (const file of common) {
-      const module = join(root, 'src/kernels', `${basename(file, '.wgsl')}.ts`);
-      expect(existsSync(module), `${module} missing`).toBe(true);
-      expect(readFileSync(module, 'utf8')).toContain(`shaders/common/${file}?raw`);
-    }
-  });
+  for (const file of all) {
+    it(`${file}: imported by the kernels it is part of`, () => {
+      const importers = [...moduleText].filter(([, text]) => text.includes(`shaders/${file}?raw`)).map(([m]) => m);
+      expect(importers.length, `no module of src/kernels imports shaders/${file}`).toBeGreaterThan(0);
+      const built = [...new Set(importers.flatMap(kernelsOf))];
+      expect(built.length, `${importers.join(', ')}: no kernel is built from it`).toBeGreaterThan(0);
+      // A top-level part is a form of one kernel, named after it.
+      if (!file.includes('/') && !kernels.includes(file)) {
+        expect(built.some((k) => basename(file, '.wgsl').startsWith(`${k}-`)), `${file} is named after none of ${built.join(', ')}`).toBe(true);
+      }
+    });
+
+    it(`${file}: at most about 300 lines and 3 preprocessor flags`, () => {
+      const source = readFileSync(join(shaderRoot, file), 'utf8');
+      expect(source.split('\n').length).toBeLessThanOrEqual(300);
+      const flags = new Set([...source.matchAll(/#(?:if|elif)[ \t]+([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]));
+      expect([...flags].length, [...flags].join(', ')).toBeLessThanOrEqual(3);
+    });
+  }
 });

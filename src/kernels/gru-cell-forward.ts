@@ -1,9 +1,11 @@
 /**
  * Wrapper of shaders/gru-cell-forward.wgsl: the fused GRU step (gates r, z, n). With
  * `linearBeforeReset` (PyTorch's form) one dispatch per step; without it (ONNX's default
- * linear_before_reset = 0) two, since W_hn·(r⊙h) needs r of every unit first.
+ * linear_before_reset = 0) two (shaders/gru-cell-forward-two-phase.wgsl), since W_hn·(r⊙h)
+ * needs r of every unit first.
  */
 import source from '../../shaders/gru-cell-forward.wgsl?raw';
+import twoPhaseSource from '../../shaders/gru-cell-forward-two-phase.wgsl?raw';
 import { WebRnnError } from '../errors.js';
 import type { GpuContext } from '../gpu/device.js';
 import { CellStepKernel, cellConstants, type CellVariant } from './recurrent-step.js';
@@ -16,9 +18,9 @@ export function createGruCellForward(ctx: GpuContext, linearBeforeReset: boolean
   }
   return CellStepKernel.create(ctx, {
     name: GRU_CELL_FORWARD,
-    source,
+    source: linearBeforeReset ? source : twoPhaseSource,
     gates: 3,
-    defines: { LINEAR_BEFORE_RESET: linearBeforeReset },
+    defines: {},
     extraBias: 0,
     constants: variant.cell ? cellConstants(variant.cell, false) : {},
     extra: linearBeforeReset ? null : 'rh',

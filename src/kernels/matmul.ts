@@ -3,10 +3,13 @@
  * transposed operand storage as options. See the shader for the storage conventions.
  */
 import source from '../../shaders/matmul.wgsl?raw';
+import tiledSource from '../../shaders/matmul-tiled.wgsl?raw';
+import directSource from '../../shaders/software/matmul-direct.wgsl?raw';
 import { LimitError, WebRnnError } from '../errors.js';
 import { ShaderStage } from '../gpu/constants.js';
 import type { GpuContext } from '../gpu/device.js';
-import { packUniform, parseUniformLayout, preprocessWgsl, type UniformLayout } from '../gpu/shader.js';
+import { packUniform, parseUniformLayout, type UniformLayout } from '../gpu/shader.js';
+import { SLAB_COLUMNS, SLAB_LANES, SLAB_PART, slabMatmulMain } from './matmul-slab.js';
 
 export const MATMUL = 'matmul';
 
@@ -104,182 +107,8 @@ export interface MatmulBindings {
   c: GPUBuffer;
 }
 
-/**
- * The generated entry points' operand layout for matrix z of the batch: A'(m, k) at
- * aBase + m·aM + k·aK, B'(n, k) at bBase + n·bN + k·bK (the storage order as a pair of strides).
- */
-const OPERAND_ORIGINS: readonly string[] = [
-  '  let aM = select(p.lda, 1u, p.transA != 0u);',
-  '  let aK = select(1u, p.lda, p.transA != 0u);',
-  '  let bN = select(p.ldb, 1u, p.transB != 0u);',
-  '  let bK = select(1u, p.ldb, p.transB != 0u);',
-  '  let aBase = p.offsetA + z * p.strideA;',
-  '  let bBase = p.offsetB + z * p.strideB;',
-];
-
-/** Rows and columns of C a thread of the direct variant owns (directMatmulMain). */
+/** Rows and columns of C a thread of the direct variant owns (shaders/software/matmul-direct.wgsl). */
 const DIRECT_BLOCK = 8;
-
-/**
- * The direct variant's entry point, appended to shaders/matmul.wgsl under DIRECT. Thread (x, y)
- * owns the 8 × 8 block of C at rows m = 8 (WG_Y·wid.y + y) .. m + 7 and columns
- * n = 8 (WG_X·wid.x + x) .. n + 7 of matrix wid.z, and walks all of K with no barrier. Rows and
- * columns past the matrix read the last one (clamped; storeC drops their sums), so the loop has
- * no branch; the operands' storage order is a pair of strides (A'(m, k) at m·aM + k·aK).
- * Written out because SwiftShader's speed depends on the form: 64 f32 accumulators and one scalar
- * offset a k added to 16 precomputed ones measured 1.12x faster than four mat4x4f accumulators
- * fed by vec4u index vectors at 1024³, 1.13x at the Elman cell's weight gradients of workload C
- * (512 × 512 and 512 × 128, K = 2048, both operands transposed) and 1.5x at its input
- * projection (2048 × 512, K = 128) in Chromium.
- */
-export function directMatmulMain(): string {
-  const B = DIRECT_BLOCK;
-  const idx = Array.from({ length: B }, (_, i) => i);
-  const lines = [
-    '@compute @workgroup_size(WG_X, WG_Y)',
-    'fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {',
-    `  let m = (wid.y * WG_Y + lid.y) * ${B}u;`,
-    `  let n = (wid.x * WG_X + lid.x) * ${B}u;`,
-    '  let z = wid.z;',
-    // A block wholly past the matrix has nothing to store. SwiftShader runs a group of four
-    // neighbouring x as one, so the loader orients thin products (matmulOrientation) to have
-    // their long side along x.
-    '  if (m >= p.M || n >= p.N) { return; }',
-    ...OPERAND_ORIGINS,
-    // Where row m + i of A' and column n + j of B' are at k = 0.
-    ...idx.map((i) => `  let ar${i} = aBase + min(m + ${i}u, p.M - 1u) * aM;`),
-    ...idx.map((j) => `  let bc${j} = bBase + min(n + ${j}u, p.N - 1u) * bN;`),
-    '  let cBase = p.offsetC + z * p.strideC;',
-    '  let biasLo = biasOf(n);',
-    '  let biasHi = biasOf(n + 4u);',
-    // One row (a read-out or a bias gradient, run transposed; dW of a one-output read-out): its
-    // own loop, one load of A' for 8 multiply-adds, rather than 8 loads of the same element
-    // and 64 multiply-adds of which 8 are kept.
-    '  if (p.M == 1u) {',
-    `    ${idx.map((j) => `var r${j} = 0.0;`).join(' ')}`,
-    '    for (var k = 0u; k < p.K; k++) {',
-    '      let a0 = a[aBase + k * aK];',
-    '      let kb = k * bK;',
-    `      ${idx.map((j) => `r${j} += a0 * b[bc${j} + kb];`).join(' ')}`,
-    '    }',
-    '    storeC(cBase, m, n, vec4f(r0, r1, r2, r3) + biasLo, p.accumulate != 0u);',
-    '    storeC(cBase, m, n + 4u, vec4f(r4, r5, r6, r7) + biasHi, p.accumulate != 0u);',
-    '    return;',
-    '  }',
-    ...idx.map((i) => `  ${idx.map((j) => `var c${i}${j} = 0.0;`).join(' ')}`),
-    '  for (var k = 0u; k < p.K; k++) {',
-    '    let ka = k * aK;',
-    '    let kb = k * bK;',
-    ...idx.map((i) => `    let a${i} = a[ar${i} + ka];`),
-    ...idx.map((j) => `    let b${j} = b[bc${j} + kb];`),
-    ...idx.map((i) => `    ${idx.map((j) => `c${i}${j} += a${i} * b${j};`).join(' ')}`),
-    '  }',
-    ...idx.flatMap((i) => [
-      `  storeC(cBase, m + ${i}u, n, vec4f(c${i}0, c${i}1, c${i}2, c${i}3) + biasLo, p.accumulate != 0u);`,
-      `  storeC(cBase, m + ${i}u, n + 4u, vec4f(c${i}4, c${i}5, c${i}6, c${i}7) + biasHi, p.accumulate != 0u);`,
-    ]),
-    '}',
-  ];
-  return lines.join('\n') + '\n';
-}
-
-/**
- * The slab variant's shape: lanes a workgroup, columns a lane, K a slab, and the parts of a slab
- * that run only where K reaches them (slabMatmulMain).
- */
-const SLAB_LANES = 8;
-const SLAB_COLUMNS = 16;
-const SLAB_K = 64;
-const SLAB_PART = 32;
-
-/**
- * The slab variant's entry point (software adapters with subgroups of at least 4 lanes; see
- * MatmulKernel.slabFits), appended to shaders/matmul.wgsl with DIRECT (whose helpers it shares)
- * and `enable subgroups`. Lane x of workgroup (x, y, z) owns the 16 columns n = 16 (8·wid.x + x)
- * .. n + 15 of matrix wid.z. K is walked in slabs of 64: the lane gathers B'(n .. n + 15, k0 ..
- * k0 + 63) in a loop into a function variable (bStage), then copies it into private memory
- * (bSlab) at constant indices. It then takes the rows in blocks of 4, m0 = 4 wid.y,
- * 4 (wid.y + num_workgroups.y), ..: each lane of a subgroup loads A'(m0 + lane, k) for the slab's
- * k into aSlab, and for one row r after the other, subgroupBroadcast hands row r's to every lane,
- * 16 sums take the row's products, and they are added to C (the first slab adds the bias, or C's
- * value with accumulate; later slabs add to what the earlier ones left there; each element has
- * one owner, so no other lane touches it in between). The second half of a slab runs only where
- * K reaches it, so that K = 32 (a slab of its own) computes no padding.
- *
- * Why this shape, on SwiftShader (its JIT, disassembled and profiled with perf in Chromium's GPU
- * process): a load from a storage buffer at a run-time index is a branch and a scalar load per
- * lane plus the index clamp of a runtime-sized array (four integer divisions), some 40
- * instructions; a read of private memory at a constant index is one vector load; a
- * subgroupBroadcast some 7 instructions; and sums past the vector registers live on the stack,
- * each multiply-add then loading and storing its sum. So the loop is written out over the slab
- * (every private index a constant), one row's 16 sums are the only ones live while its 1024
- * multiply-adds run, and each multiply-add takes 1/64 of C's read and write, 1/64 of a load of
- * A and 1/16 of a broadcast. The B' slab is gathered in a loop and its copy into bSlab written
- * out: with the gather written out too the product ran at about the same rate and the shader
- * took 3-4 s longer to compile. Measured in Chromium (measureCeilings at 1024³, alternated):
- * 9.8-11.0 GFLOP/s against 5.9-6.9 for the form before (4 × 8 sums, 32, all live through a slab
- * of 32); 7.7-8.7 with 8 columns a lane (16 lanes), 8.6-9.1 with 16 columns and slabs of 32,
- * 6.8-9.5 with 24 columns (longer to compile); an Elman cell's training step at workload C
- * 537 -> 440 ms, its GEMMs 220 -> 135 (page script, parts switched off in turn).
- */
-export function slabMatmulMain(): string {
-  const KS = SLAB_K;
-  const NB = SLAB_COLUMNS;
-  const ks = Array.from({ length: KS }, (_, k) => k);
-  const js = Array.from({ length: NB }, (_, j) => j);
-  const quads = Array.from({ length: NB / 4 }, (_, q) => q);
-  const rows = [0, 1, 2, 3];
-  // The part of the slab that k belongs to, and the guard of a part past the first.
-  const parts = Array.from({ length: KS / SLAB_PART }, (_, q) => ks.slice(q * SLAB_PART, (q + 1) * SLAB_PART));
-  const guarded = (q: number, body: string[]): string[] => (q === 0 ? body : [`      if (k0 + ${q * SLAB_PART}u < p.K) {`, ...body, '      }']);
-  const lines = [
-    `var<private> bSlab: array<f32, ${KS * NB}>;`,
-    `var<private> aSlab: array<f32, ${KS}>;`,
-    `@compute @workgroup_size(${SLAB_LANES})`,
-    'fn main(@builtin(local_invocation_index) x: u32, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(subgroup_invocation_id) lane: u32) {',
-    `  var bStage: array<f32, ${KS * NB}>;`,
-    `  let n = (wid.x * ${SLAB_LANES}u + x) * ${NB}u;`,
-    '  let z = wid.z;',
-    ...OPERAND_ORIGINS,
-    '  let cBase = p.offsetC + z * p.strideC;',
-    // Columns past N read the last one (the stores below drop their sums).
-    ...js.map((j) => `  let bc${j} = bBase + min(n + ${j}u, p.N - 1u) * bN;`),
-    ...quads.map((q) => `  let bias${q} = biasOf(n + ${4 * q}u);`),
-    `  for (var k0 = 0u; k0 < p.K; k0 += ${KS}u) {`,
-    // k past K: zeros on both sides, so that a slab's tail adds nothing.
-    `    for (var kk = 0u; kk < ${KS}u; kk++) {`,
-    '      let k = k0 + kk;',
-    '      let kb = min(k, p.K - 1u) * bK;',
-    '      let live = k < p.K;',
-    ...js.map((j) => `      bStage[kk * ${NB}u + ${j}u] = select(0.0, b[bc${j} + kb], live);`),
-    '    }',
-    ...ks.map((k) => `    ${js.map((j) => `bSlab[${k * NB + j}] = bStage[${k * NB + j}];`).join(' ')}`),
-    '    let first = k0 == 0u;',
-    '    let add = !first || p.accumulate != 0u;',
-    ...quads.map((q) => `    let biasF${q} = select(vec4f(), bias${q}, first);`),
-    '    for (var m0 = wid.y * 4u; m0 < p.M; m0 += nwg.y * 4u) {',
-    // The rows' bias (a product run transposed: matmulOrientation), on the first slab only.
-    ...rows.map((r) => `      let rowB${r} = select(0.0, rowBias(m0 + ${r}u), first);`),
-    '      let ar = aBase + min(m0 + lane, p.M - 1u) * aM;',
-    ...parts.flatMap((part, q) => guarded(q, part.map((k) => `      aSlab[${k}] = select(0.0, a[ar + min(k0 + ${k}u, p.K - 1u) * aK], k0 + ${k}u < p.K);`))),
-    ...rows.flatMap((r) => [
-      '      {',
-      `      ${js.map((j) => `var c${j} = 0.0;`).join(' ')}`,
-      ...parts.flatMap((part, q) => guarded(q, part.map((k) => `      { let s = subgroupBroadcast(aSlab[${k}], ${r}u); ${js.map((j) => `c${j} += s * bSlab[${k * NB + j}];`).join(' ')} }`))),
-      // Written out rather than through storeC: its loop with early returns, 8 calls a block,
-      // measured slower here.
-      `      if (m0 + ${r}u < p.M) {`,
-      `        let row = cBase + (m0 + ${r}u) * p.ldc;`,
-      ...js.map((j) => `        if (n + ${j}u < p.N) { let i = row + (n + ${j}u) * p.colStrideC; c[i] = c${j} + biasF${j >> 2}[${j % 4}] + rowB${r} + select(0.0, c[i], add); }`),
-      '      }',
-      '      }',
-    ]),
-    '    }',
-    '  }',
-    '}',
-  ];
-  return lines.join('\n') + '\n';
-}
 
 /** Rows and columns of C per thread: 4, or DIRECT_BLOCK in the direct variant. */
 function blockOf(tiles: MatmulTiles): number {
@@ -444,9 +273,10 @@ export class MatmulKernel {
     const defines = { DIRECT: tiles.direct ?? false };
     const pipeline = await ctx.pipelines.get({
       name: MATMUL,
-      code: preprocessWgsl(source, defines) + (defines.DIRECT ? directMatmulMain() : ''),
+      code: `${source}\n${defines.DIRECT ? directSource : tiledSource}`,
       defines,
-      constants: { WG_X: tiles.wgX, WG_Y: tiles.wgY, TILE_K: tiles.tileK },
+      // TILE_K is the tiled form's alone.
+      constants: { WG_X: tiles.wgX, WG_Y: tiles.wgY, ...(defines.DIRECT ? {} : { TILE_K: tiles.tileK }) },
       layout: layout.pipeline,
       layoutKey: MATMUL,
     });
@@ -456,16 +286,14 @@ export class MatmulKernel {
     if (slabUse !== 'never' && !canSlab) {
       throw new WebRnnError('invalid-option', `matmul: the slab variant needs the direct tiles and subgroups of at least 4 lanes (tiles ${JSON.stringify(tiles)}, subgroupMinSize ${ctx.info.subgroupMinSize ?? 'absent'})`);
     }
-    // The direct variant's helpers, and the slab variant's main.
-    const slabDefines = { DIRECT: true };
     const slab =
       slabUse === 'never'
         ? null
         : () =>
             ctx.pipelines.get({
               name: MATMUL,
-              code: 'enable subgroups;\n' + preprocessWgsl(source, slabDefines) + slabMatmulMain(),
-              defines: slabDefines,
+              code: `enable subgroups;\n${source}\n${slabMatmulMain()}`,
+              defines: {},
               constants: {},
               layout: layout.pipeline,
               layoutKey: MATMUL,

@@ -1,18 +1,29 @@
 /**
- * The part the three backward step wrappers (rnn-, lstm-, gru-cell-backward) share: the WGSL
- * prelude (shaders/common/recurrent-step-backward.wgsl), bind group layout, uniform packing,
- * dispatch size and buffer-size checks. One dispatch per step and one more (step T) for dh0,
- * or (the resident form) one dispatch for all of them.
+ * The part the three backward step wrappers (rnn-, lstm-, gru-cell-backward) share: the
+ * sweep's WGSL put together from its parts (the shared uniform and index maps, the backward
+ * bindings, one form of the product through W_hh, the cell's unitStep), bind group layout,
+ * uniform packing, dispatch size and buffer-size checks. One dispatch per step and one more
+ * (step T) for dh0, or (the resident form) one dispatch for all of them.
  */
-import commonSource from '../../shaders/common/recurrent-step-backward.wgsl?raw';
+import backwardSource from '../../shaders/common/step-backward.wgsl?raw';
+import stagedSource from '../../shaders/common/sweep-staged.wgsl?raw';
+import residentWeightsSource from '../../shaders/software/resident-weights.wgsl?raw';
+import directSource from '../../shaders/software/sweep-direct.wgsl?raw';
+import tileSource from '../../shaders/software/sweep-direct-tile.wgsl?raw';
+import wideSource from '../../shaders/software/sweep-direct-wide.wgsl?raw';
+import residentSource from '../../shaders/software/sweep-resident.wgsl?raw';
+import residentGatesSource from '../../shaders/software/sweep-resident-gates.wgsl?raw';
+import residentElmanSource from '../../shaders/software/sweep-resident-elman.wgsl?raw';
 import { WebRnnError } from '../errors.js';
 import { ShaderStage } from '../gpu/constants.js';
 import type { GpuContext } from '../gpu/device.js';
-import { packUniform, parseUniformLayout, preprocessWgsl, type UniformLayout } from '../gpu/shader.js';
+import { packUniform, preprocessWgsl, type UniformLayout } from '../gpu/shader.js';
 import { packedGateStride } from '../model/spec.js';
-import { BATCH_TILE_ROWS, CELL_WORKGROUP, checkExtents, residentFits, residentLanes, residentProductSource, residentRowGroups, residentSplit, residentWorkgroup, stepParams, stepWorkgroups, type CellStepShape } from './recurrent-step.js';
+import { BATCH_TILE_ROWS, CELL_UNIFORM_LAYOUT, CELL_WORKGROUP, checkExtents, stepParams, stepSharedSource, stepWorkgroups, type CellStepShape } from './recurrent-step.js';
+import { residentFits, residentLanes, residentProductSource, residentRowGroups, residentSplit, residentWorkgroup } from './resident.js';
 
-export const CELL_BACKWARD_UNIFORM_LAYOUT: UniformLayout = parseUniformLayout(commonSource);
+/** Uniform layout of the backward step kernels: the forward's (shaders/common/step-shared.wgsl). */
+export const CELL_BACKWARD_UNIFORM_LAYOUT: UniformLayout = CELL_UNIFORM_LAYOUT;
 
 export interface CellBackwardBindings {
   /** Uniform buffer holding one packed Params per dispatch (dynamic offset). */
@@ -75,7 +86,7 @@ export interface CellBackwardVariant {
   /**
    * With `direct`: the whole sweep of a layer in one dispatch, in the resident form (W_hh in
    * each invocation's private memory and function variables, the product unrolled over H; see
-   * shaders/common/recurrent-step-backward.wgsl), built for hidden size `hidden` alone, whose
+   * shaders/software/sweep-resident.wgsl), built for hidden size `hidden` alone, whose
    * weights must fit (residentFits: up to 512; one workgroup holds every unit). Default false.
    */
   persistent?: boolean;
@@ -91,6 +102,14 @@ export interface CellBackwardVariant {
 /** Rows and units of the wide tile, and its workgroup size (small, so that a step's few invocations spread over workgroups). */
 export const WIDE_TILE_ROWS = 8;
 export const WIDE_TILE_WORKGROUP = 16;
+
+/** The parts of each form of the sweep, after the shared and backward files, for a gated cell or the Elman cell. */
+const SWEEP_FORMS: Readonly<Record<'staged' | 'tile' | 'wide' | 'resident', (gated: boolean) => string[]>> = {
+  staged: () => [stagedSource],
+  tile: () => [directSource, tileSource],
+  wide: () => [directSource, wideSource],
+  resident: (gated) => [residentWeightsSource, residentSource, gated ? residentGatesSource : residentElmanSource],
+};
 
 export class CellBackwardKernel {
   readonly uniformLayout = CELL_BACKWARD_UNIFORM_LAYOUT;
@@ -134,8 +153,9 @@ export class CellBackwardKernel {
     const matrices = spec.gates > 1 && (spec.batchTile ?? false);
     if (resident && matrices && spec.subgroups === true) throw new WebRnnError('invalid-option', `${spec.name}: the batch-tiled resident sweep of a gated cell has no subgroup form`);
     const lanes = resident && !matrices ? residentLanes(ctx, spec.subgroups) : 1;
-    const defines = { DIRECT: direct && !resident, RESIDENT: resident, GATED: spec.gates > 1, GATES3: resident && spec.gates === 3, WIDE_TILE: wide, BATCH_TILE: direct && (wide || (spec.batchTile ?? false)), SUBGROUPS: lanes > 1 };
-    let code = (lanes > 1 ? 'enable subgroups;\n' : '') + preprocessWgsl(`${commonSource}\n${spec.source}`, defines);
+    const form = resident ? 'resident' : wide ? 'wide' : direct ? 'tile' : 'staged';
+    const defines = { GATED: spec.gates > 1, GATES3: resident && spec.gates === 3, BATCH_TILE: direct && (wide || (spec.batchTile ?? false)), SUBGROUPS: lanes > 1 };
+    let code = (lanes > 1 ? 'enable subgroups;\n' : '') + preprocessWgsl([stepSharedSource, backwardSource, ...SWEEP_FORMS[form](spec.gates > 1), spec.source].join('\n'), defines);
     if (resident) {
       // The forward's split, a weight being as many floats as the cell has gates (the GRU's
       // three with GATES3): the same units and arrays, the same generated product (its private

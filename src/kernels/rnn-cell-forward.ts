@@ -1,5 +1,7 @@
 /** Wrapper of shaders/rnn-cell-forward.wgsl: the fused Elman step h_t = act(xproj + b_hh + h_{t−1}·W_hhᵀ). */
 import source from '../../shaders/rnn-cell-forward.wgsl?raw';
+import directSource from '../../shaders/software/step-direct-elman.wgsl?raw';
+import residentSource from '../../shaders/software/step-resident-elman.wgsl?raw';
 import type { GpuContext } from '../gpu/device.js';
 import { resolveCellOptions, type ResolvedCellOptions } from '../model/cell-functions.js';
 import type { Nonlinearity } from '../model/spec.js';
@@ -22,9 +24,11 @@ export function createRnnCellForward(ctx: GpuContext, nonlinearity: Nonlinearity
   return CellStepKernel.create(ctx, {
     name: RNN_CELL_FORWARD,
     source,
+    // The Elman cell's product is its own in every form: four units an invocation in the
+    // direct form, all of an invocation's units a step in the resident form.
+    softwareSources: { direct: directSource, resident: residentSource },
     gates: 1,
-    // RESIDENT_CELLS: the resident form's steps take all of an invocation's units at once (see the shader).
-    defines: { RESIDENT_CELLS: true },
+    defines: {},
     extraBias: 0,
     constants: cellConstants(variant.cell ?? NONLINEARITY_CELL[nonlinearity], false),
     extra: null,

@@ -5,7 +5,8 @@
  * (table.ts); each rule names its decision in docs/decisions.md.
  */
 import type { AdapterDescription } from '../gpu/device.js';
-import { BATCH_TILE_ROWS, residentFits } from '../kernels/recurrent-step.js';
+import { BATCH_TILE_ROWS } from '../kernels/recurrent-step.js';
+import { residentFits } from '../kernels/resident.js';
 import { WIDE_TILE_ROWS } from '../kernels/recurrent-step-backward.js';
 import { DEFAULT_PLACEMENT, type PlacementTable } from './table.js';
 

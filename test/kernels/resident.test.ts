@@ -1,4 +1,4 @@
-// The resident form's layout choices, which need no adapter: how many units an invocation takes
+// The resident forms' layout choices (src/kernels/resident.ts), which need no adapter: how many units an invocation takes
 // and where their weights live (residentSplit) within WGSL's limits, how the generated product
 // reads them (residentProductSource), how many lanes share its loads (residentLanes), and when a forward pass takes the batch tile
 // (forwardBatchTile), over how many workgroups its rows go (residentRowGroups) and whether
@@ -6,7 +6,7 @@
 // them are checked against the reference in the cell forward tests (persistentCases).
 import { describe, expect, it } from 'vitest';
 import type { GpuContext } from '../../src/gpu/device.js';
-import { residentFits, residentLanes, residentProductSource, residentRowGroups, residentSplit } from '../../src/kernels/recurrent-step.js';
+import { residentFits, residentLanes, residentProductSource, residentRowGroups, residentSplit } from '../../src/kernels/resident.js';
 import { forwardBatchTile, residentCompilesInBackground } from '../../src/placement/rules.js';
 
 // Floats a weight: the LSTM's vec4f of gates, the GRU's three gates (GATES3), the Elman cell's one.
@@ -144,6 +144,31 @@ describe('residentProductSource', () => {
     expect(source).toContain('fn residentProduct()');
     expect(source).not.toContain('RES_WP');
     expect(readsOf(source, 3)).toEqual(['wRes[6]', 'wRes[7]']);
+  });
+
+  // The generated WGSL pinned for one size (H = 3, 2 units, three floats a weight, 3 weights
+  // private and 2 in main's variable, the forward's halves): checked by hand against the
+  // layout above (weight i = k 2 + u; wRes floats 3i .., then (*w2), then (*w3)); a change to
+  // the generator shows here as a diff. The kernels built from it are checked against the
+  // reference in the cell tests.
+  it('generates this product for H = 3, 2 units, GATES3, halves', () => {
+    expect(residentProductSource(3, 2, 3, { privateWeights: 3, mainWeights: 2 }, 1, true)).toBe(
+      [
+        'const RES_H: u32 = 3u;',
+        'const RES_HS: u32 = 3u;',
+        'const RES_U: u32 = 2u;',
+        'const RES_WP: u32 = 3u;',
+        'const RES_WM: u32 = 2u;',
+        'const RES_WW: u32 = 1u;',
+        'fn residentProduct(w2: ptr<function, ResMain>, w3: ptr<function, ResWalk>, half: u32) -> array<ResAcc, RES_U> {',
+        '  var acc: array<ResAcc, RES_U>;',
+        '  { let s = sRes[half + 0u]; acc[0] += residentTerm(vec3f(wRes[0], wRes[1], wRes[2]), s); acc[1] += residentTerm(vec3f(wRes[3], wRes[4], wRes[5]), s); }',
+        '  { let s = sRes[half + 1u]; acc[0] += residentTerm(vec3f(wRes[6], wRes[7], wRes[8]), s); acc[1] += residentTerm(vec3f((*w2)[0], (*w2)[1], (*w2)[2]), s); }',
+        '  { let s = sRes[half + 2u]; acc[0] += residentTerm(vec3f((*w2)[3], (*w2)[4], (*w2)[5]), s); acc[1] += residentTerm(vec3f((*w3)[0], (*w3)[1], (*w3)[2]), s); }',
+        '  return acc;',
+        '}',
+      ].join('\n') + '\n',
+    );
   });
 });
 
