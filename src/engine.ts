@@ -1,5 +1,5 @@
 /**
- * The engine: one GPU device and the models made on it.
+ * The engine: one backend (WebGPU: one GPU device) and the models made on it.
  */
 import { ShapeError, WebRnnError } from './errors.js';
 import { planFromStateDict, type LoadOptions } from './io/load.js';
@@ -8,6 +8,7 @@ import { planFromTfjs, type TfjsModelSource } from './io/tfjs.js';
 import { looksLikeSafetensors, readSafetensors } from './io/safetensors.js';
 import { checkFinite } from './model/parameters.js';
 import { measureCeilings, type CeilingOptions, type Ceilings } from './diagnostics/ceilings.js';
+import { WebGpuBackend } from './backends/webgpu/backend.js';
 import { GpuContext, type AdapterDescription, type GpuOptions } from './gpu/device.js';
 import { RecurrentModel, type WarmupOptions } from './model/recurrent-model.js';
 import { DEFAULT_PLACEMENT, resolvePlacement, type PlacementTable } from './placement/table.js';
@@ -25,13 +26,17 @@ export interface EngineOptions extends GpuOptions {
 export class Engine {
   private readonly models = new Set<RecurrentModel>();
   private destroyed = false;
+  /** What runs the models. */
+  private readonly backend: WebGpuBackend;
 
   /** @internal Use {@link createEngine}. */
   constructor(
     private readonly ctx: GpuContext,
     /** The thresholds that pick kernel forms on this engine (the defaults with the engine's overrides). */
     readonly placement: Readonly<PlacementTable> = DEFAULT_PLACEMENT,
-  ) {}
+  ) {
+    this.backend = new WebGpuBackend(ctx, placement);
+  }
 
   /** The adapter in use. */
   get info(): AdapterDescription {
@@ -64,7 +69,8 @@ export class Engine {
   private make(kind: CellKind, options: RnnOptions & GruOptions & LstmOptions): RecurrentModel {
     if (this.destroyed) throw new WebRnnError('destroyed', `engine.${kind}: the engine has been destroyed`);
     this.ctx.check();
-    const model = new RecurrentModel(this.ctx, resolveSpec(kind, options), (m) => this.models.delete(m), this.placement);
+    const spec = resolveSpec(kind, options);
+    const model = new RecurrentModel(spec, this.backend.createModel(spec), (m) => this.models.delete(m));
     this.models.add(model);
     return model;
   }

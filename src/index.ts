@@ -27,7 +27,7 @@ export type { TfjsModelSource } from './io/tfjs.js';
 export { OnnxModel, type OnnxFeed, type OnnxInputInfo, type OnnxValue } from './io/onnx-model.js';
 export type { CellFunction, CellFunctionName, CellOptions } from './model/cell-functions.js';
 export { readSafetensors, writeSafetensors, type SafetensorsFile, type SafetensorsTensor, type SafetensorsDtype } from './io/safetensors.js';
-export type { ForwardStats } from './schedule/forward.js';
+export type { ForwardStats } from './model/backend.js';
 export { placementFor, type AdapterProfile, type Placement, type WorkShape } from './placement/rules.js';
 export { DEFAULT_PLACEMENT, type PlacementTable } from './placement/table.js';
 export type { CellKind, GruOptions, ModelSpec, RecurrentOptions, RnnOptions } from './model/spec.js';

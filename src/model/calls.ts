@@ -3,7 +3,6 @@
  * their arguments, made before anything is queued.
  */
 import { ShapeError, WebRnnError } from '../errors.js';
-import { checkCount } from '../schedule/forward.js';
 import { swapBatchTime } from './layout.js';
 import { checkFinite, type StateDict } from './parameters.js';
 import type { ModelSpec } from './spec.js';
@@ -129,4 +128,12 @@ what: string,
   // Copies: the caller may change the arrays once the call returns.
   const xSeq = spec.batchFirst ? swapBatchTime(x, B, T, I, false, new Float32Array(x.length)) : x.slice();
   return { B, T, xSeq, h0: options.h0?.slice(), c0: options.c0?.slice() };
+}
+
+/** Throw unless `n` is a positive integer; `name` is the option's name. */
+export function checkCount(name: string, n: unknown): number {
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) {
+    throw new WebRnnError('invalid-option', `forward: ${name} must be a positive integer, got ${String(n)}`);
+  }
+  return n;
 }

@@ -1,13 +1,9 @@
 /**
- * Streaming inference: one time step per call, the recurrent state kept on the GPU between
- * calls. A stream owns a forward plan of one step (T = 1) whose h0 buffer is the state: each
- * step runs the input projection, the cell of every layer and the read-out, then copies hN
- * over h0 in the same submit (the LSTM's c buffer already holds cN in place).
+ * Streaming inference: one time step per call, the recurrent state kept by the backend
+ * between calls (a StreamExecution, model/backend.ts).
  */
 import { ShapeError, WebRnnError } from '../errors.js';
-import { writeFloats } from '../gpu/buffers.js';
-import type { GpuContext } from '../gpu/device.js';
-import type { ForwardPlan } from '../schedule/forward.js';
+import type { StreamExecution } from './backend.js';
 import { checkFinite } from './parameters.js';
 import type { ModelSpec } from './spec.js';
 
@@ -37,10 +33,9 @@ export interface StreamStepOutput {
 
 /** @internal What a stream needs from its model. */
 export interface StreamHost {
-  ctx: GpuContext;
   spec: ModelSpec;
-  /** A fresh one-step plan for `batch` rows, owned by the stream. */
-  makePlan(batch: number): Promise<ForwardPlan>;
+  /** A fresh one-step execution for `batch` rows, owned by the stream. */
+  open(batch: number): Promise<StreamExecution>;
   /** Run after every earlier queued operation of the model. */
   serialize<T>(fn: () => Promise<T>): Promise<T>;
   /** Throw unless the model is alive. */
@@ -55,12 +50,9 @@ export interface StreamHost {
  */
 export class RecurrentStream {
   readonly batch: number;
-  private plan: Promise<ForwardPlan> | null = null;
+  private plan: Promise<StreamExecution> | null = null;
   /** Steps taken since the stream was made or last reset. */
   private taken = 0;
-  /** Whether h0 / c hold a state to start from (given, or carried from the last step). */
-  private hasH = false;
-  private hasC = false;
   private closed = false;
   private readonly check: boolean;
 
@@ -83,8 +75,8 @@ export class RecurrentStream {
     this.check = options.checkFinite ?? spec.checkFinite;
     const initial = this.checkStates('stream', options.h0, options.c0);
     this.plan = this.host.serialize(async () => {
-      const plan = await host.makePlan(B);
-      this.writeStates(plan, initial);
+      const plan = await host.open(B);
+      plan.setStates(initial.h0, initial.c0);
       return plan;
     });
     // A failure to build the plan surfaces at the first call that waits for it.
@@ -112,12 +104,9 @@ export class RecurrentStream {
     return this.host.serialize(async () => {
       this.assertOpen('step');
       const plan = await this.plan!;
-      writeFloats(this.host.ctx, plan.x, input);
-      const r = await plan.run(this.hasH, this.hasC, true);
+      const r = await plan.step(input);
       this.taken++;
-      this.hasH = true;
-      this.hasC = plan.c !== null;
-      return { h: r.output, y: r.y ?? r.output };
+      return { h: r.h, y: r.y ?? r.h };
     });
   }
 
@@ -128,27 +117,22 @@ export class RecurrentStream {
     return this.host.serialize(async () => {
       this.assertOpen('reset');
       const plan = await this.plan!;
-      this.writeStates(plan, initial);
+      plan.setStates(initial.h0, initial.c0);
       this.taken = 0;
     });
   }
 
-  /** The current state: h [L, B, H] (and c [L, B, H] for an LSTM), read from the GPU. */
+  /** The current state: h [L, B, H] (and c [L, B, H] for an LSTM), read from the backend. */
   state(): Promise<{ h: Float32Array; c?: Float32Array }> {
     this.assertOpen('state');
     return this.host.serialize(async () => {
       this.assertOpen('state');
       const plan = await this.plan!;
-      const s = await plan.readInitialStates();
-      // States never written are zeros (the first step clears them).
-      const zeros = (n: number): Float32Array => new Float32Array(n);
-      const h = this.hasH ? s.h : zeros(s.h.length);
-      if (!s.c) return { h };
-      return { h, c: this.hasC ? s.c : zeros(s.c.length) };
+      return plan.readStates();
     });
   }
 
-  /** Release the stream's GPU buffers; later calls throw. */
+  /** Release what the stream holds on the backend; later calls throw. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -175,13 +159,6 @@ export class RecurrentStream {
       if (this.check) checkFinite('c0', c0);
     }
     return { h0: h0?.slice(), c0: c0?.slice() };
-  }
-
-  private writeStates(plan: ForwardPlan, s: { h0?: Float32Array; c0?: Float32Array }): void {
-    if (s.h0) writeFloats(this.host.ctx, plan.h0, s.h0);
-    if (s.c0 && plan.c) writeFloats(this.host.ctx, plan.c, s.c0);
-    this.hasH = s.h0 !== undefined;
-    this.hasC = s.c0 !== undefined;
   }
 
   private assertOpen(what: string): void {

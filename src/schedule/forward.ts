@@ -14,6 +14,7 @@
  * Per-step facts travel as uniform slots selected with a dynamic offset; there is no CPU
  * round trip inside the pass.
  */
+import type { ForwardStats, PassResult, ReadoutRows } from '../model/backend.js';
 import { GpuError, WebRnnError } from '../errors.js';
 import { createReadbackBuffer, createStorageBuffer, createUniformBuffer, readFloats, writeFloats } from '../gpu/buffers.js';
 import type { GpuContext } from '../gpu/device.js';
@@ -40,33 +41,14 @@ export interface ReadoutBuffers {
   bias: GPUBuffer;
 }
 
-/**
- * The rows of the read-out y: 'steps', one per (t, b) of the output [T, B, O]; 'final', one
- * per sequence [B, O], from the last layer's final states [h_fwd | h_rev] (returnSequences false).
- */
-export type ReadoutRows = 'steps' | 'final';
+// The rows of the read-out y (ReadoutRows): 'steps', one per (t, b) of the output [T, B, O];
+// 'final', one per sequence [B, O], from the last layer's final states [h_fwd | h_rev].
+export type { ForwardStats, ReadoutRows } from '../model/backend.js';
 
 /** Raw results in sequence-major layout. */
-export interface ForwardResult {
-  /** [T, B, D·H] */
-  output: Float32Array;
-  /** [L·D, B, H] */
-  hN: Float32Array;
-  /** [L·D, B, H], LSTM only */
-  cN?: Float32Array;
-  /** [T, B, O] or (yRows 'final') [B, O]: the read-out, for models with one */
-  y?: Float32Array;
-}
+export type ForwardResult = PassResult;
 
 /** What one forward pass records. */
-export interface ForwardStats {
-  submits: number;
-  dispatches: number;
-  /** Recurrent dispatches per time step, summed over layers (directions share a dispatch); 0 for the persistent variant, one dispatch per layer for all its steps. */
-  dispatchesPerStep: number;
-  /** Input-projection GEMM dispatches (one per layer). */
-  gemmDispatches: number;
-}
 
 function align(n: number, to: number): number {
   return Math.ceil(n / to) * to;
@@ -333,12 +315,4 @@ export async function submitAndRead(
     ctx.check();
     throw new GpuError('gpu-error', `${what}: readback failed: ${(e as Error).message}`);
   }
-}
-
-/** Throw unless `n` is a positive integer; `name` is the option's name. */
-export function checkCount(name: string, n: unknown): number {
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) {
-    throw new WebRnnError('invalid-option', `forward: ${name} must be a positive integer, got ${String(n)}`);
-  }
-  return n;
 }

@@ -5,7 +5,7 @@
 import { WebRnnError } from '../errors.js';
 import { checkLengths, checkTensor } from '../model/calls.js';
 import type { ModelSpec } from '../model/spec.js';
-import { checkCount } from '../schedule/forward.js';
+import { checkCount } from '../model/calls.js';
 import type { TrainSequenceOptions, TrainSequenceResult, TrainStepOptions, TrainStepResult } from './options.js';
 
 /** What trainSequence needs of a model: its spec and its training step. */

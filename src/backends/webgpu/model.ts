@@ -1,0 +1,277 @@
+/**
+ * A model on the WebGPU backend: its parameters in GPU buffers (layout in model/parameters.ts),
+ * its kernels (kernel-set.ts), and the passes planned once per shape by schedule/ (forward,
+ * gradient and training-step plans, the least recently used released first), run one at a time.
+ */
+import { WebRnnError } from '../../errors.js';
+import { createReadbackBuffer, createStorageBuffer, readFloats, writeFloats } from '../../gpu/buffers.js';
+import type { GpuContext } from '../../gpu/device.js';
+import type { ForwardStats, GradientResult, ModelExecution, PassGradients, PassInputs, PassResult, ReadoutRows, StreamExecution, TrainStepReadback, TrainStepRequest } from '../../model/backend.js';
+import { packLayer, unpackLayer, type PackedLayer, type StateDict } from '../../model/parameters.js';
+import { bhhBufferSize, gateCount, layerInputSize, packedGateStride, READOUT_BIAS, READOUT_WEIGHT, type ModelSpec } from '../../model/spec.js';
+import type { AdapterProfile } from '../../placement/rules.js';
+import { GradientPlan } from '../../schedule/backward.js';
+import { ForwardPlan, type LayerParameterBuffers, type ReadoutBuffers } from '../../schedule/forward.js';
+import { TrainStepPlan, trainableSizes } from '../../schedule/train-step.js';
+import type { OptimizerConfig } from '../../train/options.js';
+import { CellKernelSet } from './kernel-set.js';
+import { openStream } from './stream.js';
+
+/** Plans kept per kind of pass (least recently used shapes are released first). */
+const MAX_PLANS = 4;
+
+export class WebGpuModel implements ModelExecution {
+  private readonly layers: LayerParameterBuffers[] = [];
+  /** The linear read-out's weight [O, D·H] and bias [O], for models with one. */
+  private readout: ReadoutBuffers | null = null;
+  private readonly kernels: CellKernelSet;
+  private readonly plans = new Map<string, ForwardPlan>();
+  private readonly gradientPlans = new Map<string, GradientPlan>();
+  private readonly trainPlans = new Map<string, TrainStepPlan>();
+  /** Optimizer state on the GPU (per trained tensor, in trainableSizes order) and its step count. */
+  private optimizerState: { type: OptimizerConfig['type']; step: number; buffers: GPUBuffer[][] } | null = null;
+  lastForwardStats: ForwardStats | null = null;
+  lastTrainStats: { submits: number; dispatches: number } | null = null;
+
+  constructor(
+    private readonly ctx: GpuContext,
+    private readonly spec: ModelSpec,
+    profile: AdapterProfile,
+  ) {
+    this.kernels = new CellKernelSet(ctx, spec, profile);
+    const G = gateCount(spec.kind);
+    const { hiddenSize: H, numDirections: D } = spec;
+    try {
+      for (let l = 0; l < spec.numLayers; l++) {
+        const tag = `layer ${l}`;
+        this.layers.push({
+          wih: createStorageBuffer(ctx, `webrnn ${tag} W_ih [D*G*H, I]`, D * G * H * layerInputSize(spec, l)),
+          bih: createStorageBuffer(ctx, `webrnn ${tag} b_ih [D*G*H]`, D * G * H),
+          whhT: createStorageBuffer(ctx, `webrnn ${tag} W_hh^T [D,H,H,P]`, D * H * H * packedGateStride(G)),
+          bhh: createStorageBuffer(ctx, `webrnn ${tag} b_hh [D,G*H] (+ P [D,3H])`, bhhBufferSize(spec)),
+        });
+      }
+      if (spec.outputSize > 0) {
+        this.readout = {
+          weight: createStorageBuffer(ctx, 'webrnn readout W [O, D*H]', spec.outputSize * D * H),
+          bias: createStorageBuffer(ctx, 'webrnn readout b [O]', spec.outputSize),
+        };
+      }
+    } catch (e) {
+      this.release();
+      throw e;
+    }
+  }
+
+  check(what: string): void {
+    if (this.ctx.isLost) {
+      this.ctx.check();
+      throw new WebRnnError('destroyed', `${what}: the engine of this model has been destroyed`);
+    }
+    this.ctx.check();
+  }
+
+  writeParameters(dict: Readonly<StateDict>): void {
+    for (let l = 0; l < this.spec.numLayers; l++) {
+      const packed = packLayer(this.spec, dict, l);
+      const buffers = this.layers[l];
+      writeFloats(this.ctx, buffers.wih, packed.wih);
+      writeFloats(this.ctx, buffers.bih, packed.bih);
+      writeFloats(this.ctx, buffers.whhT, packed.whhT);
+      writeFloats(this.ctx, buffers.bhh, packed.bhh);
+    }
+    if (this.readout) {
+      writeFloats(this.ctx, this.readout.weight, dict[READOUT_WEIGHT]);
+      writeFloats(this.ctx, this.readout.bias, dict[READOUT_BIAS]);
+    }
+  }
+
+  /** Every parameter, copied into one staging buffer in one submit and read back once. */
+  async readParameters(): Promise<StateDict> {
+    const { device } = this.ctx;
+    const parts: Array<[number, number]> = [];
+    const order: Array<[number, keyof LayerParameterBuffers]> = [];
+    let total = 0;
+    for (let l = 0; l < this.layers.length; l++) {
+      for (const key of ['wih', 'bih', 'whhT', 'bhh'] as const) {
+        const floats = this.layers[l][key].size / 4;
+        parts.push([total, floats]);
+        order.push([l, key]);
+        total += floats;
+      }
+    }
+    const extra: Array<[string, GPUBuffer]> = this.readout ? [[READOUT_WEIGHT, this.readout.weight], [READOUT_BIAS, this.readout.bias]] : [];
+    for (const [, buffer] of extra) {
+      parts.push([total, buffer.size / 4]);
+      total += buffer.size / 4;
+    }
+    const staging = createReadbackBuffer(this.ctx, 'webrnn stateDict readback', total);
+    try {
+      const encoder = device.createCommandEncoder({ label: 'webrnn stateDict' });
+      parts.forEach(([offset, floats], i) => {
+        const source = i < order.length ? this.layers[order[i][0]][order[i][1]] : extra[i - order.length][1];
+        encoder.copyBufferToBuffer(source, 0, staging, offset * 4, floats * 4);
+      });
+      device.queue.submit([encoder.finish()]);
+      const arrays = await readFloats(staging, parts);
+      const dict: StateDict = {};
+      for (let l = 0; l < this.layers.length; l++) {
+        const p = arrays.slice(l * 4, l * 4 + 4);
+        const packed: PackedLayer = { wih: p[0], bih: p[1], whhT: p[2], bhh: p[3] };
+        unpackLayer(this.spec, packed, l, dict);
+      }
+      extra.forEach(([name], i) => (dict[name] = arrays[order.length + i]));
+      return dict;
+    } finally {
+      staging.destroy();
+    }
+  }
+
+  warmup(batches: readonly number[], training: boolean): Promise<void> {
+    return this.kernels.warmup(batches, training);
+  }
+
+  async forward(inputs: PassInputs, rows: ReadoutRows): Promise<PassResult> {
+    const { batch: B, seqLen: T } = inputs;
+    const kernels = await this.kernels.forward(B, T);
+    this.check('forward');
+    const plan = this.cachedPlan(this.plans, `${B}x${T}`, () => new ForwardPlan(this.ctx, this.spec, kernels, this.layers, B, T, this.readout, rows), (p) => p.kernels === kernels && p.yRows === rows);
+    writeFloats(this.ctx, plan.x, inputs.x);
+    if (inputs.h0) writeFloats(this.ctx, plan.h0, inputs.h0);
+    if (inputs.c0 && plan.c) writeFloats(this.ctx, plan.c, inputs.c0);
+    plan.setLengths(inputs.seqLens);
+    const r = await plan.run(inputs.h0 !== undefined, inputs.c0 !== undefined);
+    this.lastForwardStats = plan.stats;
+    return r;
+  }
+
+  async gradients(inputs: PassInputs, grads: PassGradients, rows: ReadoutRows): Promise<GradientResult> {
+    const { batch: B, seqLen: T } = inputs;
+    const { spec } = this;
+    const [forwardKernels, backwardKernels] = await Promise.all([this.kernels.forward(B, T, true), this.kernels.backward(B, T)]);
+    this.check('gradients');
+    const plan = this.cachedPlan(
+      this.gradientPlans,
+      `${B}x${T}`,
+      () => new GradientPlan(this.ctx, spec, forwardKernels, backwardKernels, this.layers, B, T, this.readout, true, rows),
+      (p) => p.uses(forwardKernels, backwardKernels) && p.forward.yRows === rows,
+    );
+    writeFloats(this.ctx, plan.forward.x, inputs.x);
+    if (inputs.h0) writeFloats(this.ctx, plan.forward.h0, inputs.h0);
+    if (inputs.c0 && plan.forward.c) writeFloats(this.ctx, plan.forward.c, inputs.c0);
+    writeFloats(this.ctx, plan.gradOutput, grads.gradOutput);
+    plan.setLengths(inputs.seqLens);
+    if (grads.gradHN) writeFloats(this.ctx, plan.gradHN, grads.gradHN);
+    if (grads.gradCN && plan.carry) writeFloats(this.ctx, plan.carry, grads.gradCN);
+    const r = await plan.run(inputs.h0 !== undefined, inputs.c0 !== undefined, grads.gradHN !== undefined, grads.gradCN !== undefined);
+    const params: StateDict = {};
+    // Gradients share the parameters' GPU layout.
+    r.layers.forEach((g, l) => unpackLayer(spec, { wih: g.wih, bih: g.bih, whhT: g.whh, bhh: g.bhh }, l, params));
+    const out: GradientResult = { params, input: r.input, h0: r.h0, output: r.output, hN: r.hN };
+    if (r.y) out.y = r.y;
+    if (r.c0) out.c0 = r.c0;
+    if (r.cN) out.cN = r.cN;
+    return out;
+  }
+
+  get hasOptimizerState(): boolean {
+    return this.optimizerState !== null;
+  }
+
+  resetOptimizer(): void {
+    for (const plan of this.trainPlans.values()) plan.destroy();
+    this.trainPlans.clear();
+    for (const buffers of this.optimizerState?.buffers ?? []) for (const b of buffers) b.destroy();
+    this.optimizerState = null;
+  }
+
+  /** Forward, loss, backpropagation through time, clipping and the update, in one submit. */
+  async trainStep(inputs: PassInputs, request: TrainStepRequest): Promise<TrainStepReadback> {
+    const { batch: B, seqLen: T } = inputs;
+    const { ctx, spec } = this;
+    const { optimizer, rowsOn } = request;
+    const [forwardKernels, backwardKernels, train] = await Promise.all([this.kernels.forward(B, T, true), this.kernels.backward(B, T), this.kernels.train(request.loss, optimizer.type)]);
+    this.check('trainStep');
+    if (this.optimizerState && this.optimizerState.type !== optimizer.type) this.resetOptimizer();
+    if (!this.optimizerState) {
+      const perTensor = optimizer.type === 'sgd' ? 1 : 2;
+      const buffers = trainableSizes(spec).map((n, i) => Array.from({ length: perTensor }, (_, k) => createStorageBuffer(ctx, `webrnn optimizer state ${i}.${k}`, n)));
+      this.optimizerState = { type: optimizer.type, step: 0, buffers };
+    }
+    const state = this.optimizerState;
+    const readout = this.readout!;
+    const plan = this.cachedPlan(
+      this.trainPlans,
+      `${B}x${T}|${request.loss}|${rowsOn}`,
+      () => {
+        // No gradient of x: no update reads it.
+        const gradients = new GradientPlan(ctx, spec, forwardKernels, backwardKernels, this.layers, B, T, readout, false, rowsOn === 'final' ? 'final' : 'steps');
+        try {
+          return new TrainStepPlan(ctx, spec, gradients, { matmul: forwardKernels.matmul, ...train }, this.layers, readout, state.buffers, rowsOn);
+        } catch (e) {
+          gradients.destroy();
+          throw e;
+        }
+      },
+      (p) => p.gradients.uses(forwardKernels, backwardKernels),
+    );
+    writeFloats(ctx, plan.gradients.forward.x, inputs.x);
+    if (inputs.h0) writeFloats(ctx, plan.gradients.forward.h0, inputs.h0);
+    if (inputs.c0 && plan.gradients.forward.c) writeFloats(ctx, plan.gradients.forward.c, inputs.c0);
+    writeFloats(ctx, plan.targets, request.targets);
+    plan.gradients.setLengths(inputs.seqLens);
+    writeFloats(ctx, plan.mask, request.mask);
+    state.step++;
+    const { scale, maxNorm, clipValue, readLoss, readNorm, readState } = request;
+    const r = await plan.run({ hasH0: inputs.h0 !== undefined, hasC0: inputs.c0 !== undefined, scale, maxNorm, clipValue, optimizer, step: state.step, readLoss, readNorm, readState });
+    this.lastTrainStats = { submits: 1, dispatches: plan.dispatches };
+    return r;
+  }
+
+  async openStream(batch: number): Promise<StreamExecution> {
+    const kernels = await this.kernels.forward(batch, 1);
+    this.check('stream');
+    return openStream(this.ctx, new ForwardPlan(this.ctx, this.spec, kernels, this.layers, batch, 1, this.readout));
+  }
+
+  /**
+   * The cached plan of `key` in `plans`, made by `create` on a miss (least recently used
+   * evicted) or where the cached plan is not `current` (built on kernels that are no longer
+   * the ones to run: the per-step kernels once a resident form has compiled).
+   */
+  private cachedPlan<P extends { destroy(): void }>(plans: Map<string, P>, key: string, create: () => P, current: (plan: P) => boolean): P {
+    let plan = plans.get(key);
+    if (plan && !current(plan)) {
+      plans.delete(key);
+      plan.destroy();
+      plan = undefined;
+    }
+    if (plan) {
+      plans.delete(key);
+    } else {
+      plan = create();
+      while (plans.size >= MAX_PLANS) {
+        const [oldKey, old] = plans.entries().next().value as [string, P];
+        old.destroy();
+        plans.delete(oldKey);
+      }
+    }
+    plans.set(key, plan);
+    return plan;
+  }
+
+  release(): void {
+    this.resetOptimizer();
+    for (const plan of this.gradientPlans.values()) plan.destroy();
+    this.gradientPlans.clear();
+    for (const plan of this.plans.values()) plan.destroy();
+    this.plans.clear();
+    for (const layer of this.layers) {
+      for (const b of Object.values(layer)) (b as GPUBuffer).destroy();
+    }
+    this.layers.length = 0;
+    this.readout?.weight.destroy();
+    this.readout?.bias.destroy();
+    this.readout = null;
+  }
+}
