@@ -1,7 +1,7 @@
 // HMMs as RNNs: the forward algorithm, its log-space recurrent form, and the exact lifted relu
 // form on the GPU, on random models and sequences.
 import { hmmLogLikelihood, hmmLogLikelihoodGpu, hmmToRnn, rnnLogLikelihood, type Hmm } from '../src/index.js';
-import { createRandom } from '../src/model/random.js';
+import { createRandom } from '../src/spec/random.js';
 import { element, getEngine, linePlot, status, wire } from './common.js';
 
 function stochastic(rng: { uniform(): number }, n: number): number[] {

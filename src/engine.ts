@@ -5,14 +5,15 @@ import { ShapeError, WebRnnError } from './errors.js';
 import { planFromStateDict, type LoadOptions } from './io/load.js';
 import { importOnnx, looksLikeOnnx, OnnxModel } from './io/onnx-model.js';
 import { planFromTfjs, type TfjsModelSource } from './io/tfjs.js';
-import { looksLikeSafetensors, readSafetensors } from './io/safetensors.js';
-import { checkFinite } from './model/parameters.js';
+import { exportOnnx } from './io/onnx-export.js';
+import { looksLikeSafetensors, readSafetensors, writeSafetensors } from './io/safetensors.js';
 import { measureCeilings, type CeilingOptions, type Ceilings } from './diagnostics/ceilings.js';
 import { WebGpuBackend } from './backends/webgpu/backend.js';
 import { GpuContext, type AdapterDescription, type GpuOptions } from './gpu/device.js';
-import { RecurrentModel, type WarmupOptions } from './model/recurrent-model.js';
+import { RecurrentModel, type ModelWriters, type WarmupOptions } from './model/recurrent-model.js';
 import { DEFAULT_PLACEMENT, resolvePlacement, type PlacementTable } from './placement/table.js';
-import { parameterInfo, resolveSpec, type CellKind, type GruOptions, type LstmOptions, type RnnOptions } from './model/spec.js';
+import { parameterInfo, resolveSpec, type CellKind, type GruOptions, type LstmOptions, type RnnOptions } from './spec/spec.js';
+import { checkFinite } from './arrays.js';
 
 /** Options of {@link createEngine}. */
 export interface EngineOptions extends GpuOptions {
@@ -22,6 +23,9 @@ export interface EngineOptions extends GpuOptions {
    */
   placement?: Partial<PlacementTable>;
 }
+
+/** The file writers every model is given (io/). */
+const WRITERS: ModelWriters = { safetensors: writeSafetensors, onnx: exportOnnx };
 
 export class Engine {
   private readonly models = new Set<RecurrentModel>();
@@ -70,7 +74,7 @@ export class Engine {
     if (this.destroyed) throw new WebRnnError('destroyed', `engine.${kind}: the engine has been destroyed`);
     this.ctx.check();
     const spec = resolveSpec(kind, options);
-    const model = new RecurrentModel(spec, this.backend.createModel(spec), (m) => this.models.delete(m));
+    const model = new RecurrentModel(spec, this.backend.createModel(spec), (m) => this.models.delete(m), WRITERS);
     this.models.add(model);
     return model;
   }

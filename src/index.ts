@@ -21,19 +21,19 @@ export type {
   TrainStepOptions,
   TrainStepResult,
 } from './train/options.js';
-export type { InitOptions } from './train/init.js';
+export type { InitOptions } from './model/init.js';
 export type { LoadOptions } from './io/load.js';
 export type { TfjsModelSource } from './io/tfjs.js';
 export { OnnxModel, type OnnxFeed, type OnnxInputInfo, type OnnxValue } from './io/onnx-model.js';
-export type { CellFunction, CellFunctionName, CellOptions } from './model/cell-functions.js';
+export type { CellFunction, CellFunctionName, CellOptions } from './spec/cell-functions.js';
 export { readSafetensors, writeSafetensors, type SafetensorsFile, type SafetensorsTensor, type SafetensorsDtype } from './io/safetensors.js';
 export type { ForwardStats } from './model/backend.js';
 export { placementFor, type AdapterProfile, type Placement, type WorkShape } from './placement/rules.js';
 export { DEFAULT_PLACEMENT, type PlacementTable } from './placement/table.js';
-export type { CellKind, GruOptions, ModelSpec, RecurrentOptions, RnnOptions } from './model/spec.js';
-export { parameterInfo, gateCount, type ParameterInfo } from './model/spec.js';
-export type { StateDict } from './model/parameters.js';
-export type { Nonlinearity } from './model/spec.js';
+export type { CellKind, GruOptions, ModelSpec, RecurrentOptions, RnnOptions } from './spec/spec.js';
+export { parameterInfo, gateCount, type ParameterInfo } from './spec/spec.js';
+export type { StateDict } from './spec/parameters.js';
+export type { Nonlinearity } from './spec/spec.js';
 export { recurrentForwardReference, type ReferenceForwardOptions, type ReferenceForwardResult } from './reference/recurrent-forward.js';
 export { recurrentBackwardReference, type ReferenceGradientOptions, type ReferenceGradients } from './reference/recurrent-backward.js';
 export {
@@ -51,6 +51,7 @@ export { matrix, matrixFromRows, matrixToRows, type Matrix } from './analysis/li
 export * from './analysis/state-space.js';
 export * from './analysis/varma.js';
 export * from './analysis/hmm.js';
+export * from './analysis/hmm-lifted.js';
 export * from './analysis/recurrence-theory.js';
 export * from './analysis/time-constants.js';
 export * from './analysis/gradient-diagnostics.js';

@@ -60,7 +60,7 @@
  */
 import type { Engine } from '../engine.js';
 import { ShapeError, WebRnnError } from '../errors.js';
-import { createRandom, type Random } from '../model/random.js';
+import { createRandom, type Random } from '../spec/random.js';
 import type { RecurrentModel } from '../model/recurrent-model.js';
 import { add, matMul, matMulTransposed, matrixFromRows, normInf, type Matrix } from './linear-algebra.js';
 import { kalmanFilter, rtsSmoother, simulateStateSpace, stateSpaceDims, type StateSpaceModel } from './state-space.js';

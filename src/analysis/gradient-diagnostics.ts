@@ -18,7 +18,7 @@
  */
 import { ShapeError, WebRnnError } from '../errors.js';
 import type { RecurrentModel } from '../model/recurrent-model.js';
-import { gateCount } from '../model/spec.js';
+import { gateCount } from '../spec/spec.js';
 
 /** Options of {@link jacobianNorms}. */
 export interface JacobianNormOptions {

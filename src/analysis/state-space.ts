@@ -43,7 +43,7 @@
  * the posterior variance of any linear function of the state.
  */
 import { ShapeError, WebRnnError } from '../errors.js';
-import { createRandom } from '../model/random.js';
+import { createRandom } from '../spec/random.js';
 import {
   checkShape,
   checkSquare,

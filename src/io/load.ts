@@ -4,7 +4,7 @@
  * (`rnn.`, `lstm.`, `encoder.lstm.`), with an nn.Linear read-out recognised beside it.
  */
 import { WebRnnError } from '../errors.js';
-import { READOUT_BIAS, READOUT_WEIGHT, type CellKind, type GruOptions, type Nonlinearity, type RnnOptions } from '../model/spec.js';
+import { READOUT_BIAS, READOUT_WEIGHT, type CellKind, type GruOptions, type Nonlinearity, type RnnOptions } from '../spec/spec.js';
 
 /** Options of `engine.load`. */
 export interface LoadOptions {

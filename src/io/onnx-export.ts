@@ -22,10 +22,11 @@
  * clip; input_forget; linear_before_reset), so nothing a built or imported model can be is
  * refused; a state dict that does not fit the spec, or holds NaN or ±Infinity, is.
  */
-import { directionFunctions, type ResolvedCellFunction } from '../model/cell-functions.js';
-import { checkFinite, validateStateDict } from '../model/parameters.js';
-import { gateCount, layerInputSize, parameterInfo, parameterName, READOUT_BIAS, READOUT_WEIGHT, type CellKind, type ModelSpec } from '../model/spec.js';
+import { directionFunctions, type ResolvedCellFunction } from '../spec/cell-functions.js';
+import { validateStateDict } from '../spec/parameters.js';
+import { gateCount, layerInputSize, parameterInfo, parameterName, READOUT_BIAS, READOUT_WEIGHT, type CellKind, type ModelSpec } from '../spec/spec.js';
 import { encodeModel, ONNX_FLOAT, ONNX_INT64 } from './onnx-proto.js';
+import { checkFinite } from '../arrays.js';
 
 /** The opset written: the first with the recurrent operators' `layout` (and Reshape's allowzero). */
 export const EXPORT_OPSET = 14;

@@ -9,10 +9,9 @@
  * (see {@link OnnxModel.recurrentModel}).
  */
 import { ShapeError, WebRnnError } from '../errors.js';
-import type { Engine } from '../engine.js';
 import type { ForwardOptions, ForwardOutput, RecurrentModel } from '../model/recurrent-model.js';
 import { add, fail, GLUE, isRecurrent, runGlue, size } from './onnx-glue.js';
-import { nodeModelOptions, nodeStateDict, parseRecurrentNode, RecurrentNodeRunner, type OnnxValue, type RecurrentNodeConfig } from './onnx.js';
+import { nodeModelOptions, nodeStateDict, parseRecurrentNode, RecurrentNodeRunner, type ModelFactory, type OnnxValue, type RecurrentNodeConfig } from './onnx.js';
 import { decodeModel, ONNX_DOUBLE, ONNX_FLOAT, tensorValues, type OnnxGraph, type OnnxNode } from './onnx-proto.js';
 
 export type { OnnxValue } from './onnx.js';
@@ -43,7 +42,7 @@ export class OnnxModel {
   private destroyed = false;
 
   constructor(
-    private readonly engine: Engine,
+    private readonly engine: ModelFactory,
     graph: OnnxGraph,
   ) {
     for (const t of graph.initializer) {
@@ -319,7 +318,7 @@ export function looksLikeOnnx(bytes: Uint8Array): boolean {
 }
 
 /** Parse an ONNX model. */
-export function importOnnx(engine: Engine, bytes: Uint8Array): OnnxModel {
+export function importOnnx(engine: ModelFactory, bytes: Uint8Array): OnnxModel {
   const model = decodeModel(bytes);
   if (!model.graph) throw new WebRnnError('invalid-file', 'onnx: the model has no graph');
   return new OnnxModel(engine, model.graph);

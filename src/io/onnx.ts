@@ -11,12 +11,18 @@
  * with their alpha and beta, per direction. Anything else is refused with an error naming it.
  */
 import { ShapeError, WebRnnError } from '../errors.js';
-import { checkFinite } from '../model/parameters.js';
-import type { Engine } from '../engine.js';
 import type { RecurrentModel } from '../model/recurrent-model.js';
-import { resolveCellFunction, type CellFunction, type CellFunctionName, type CellOptions } from '../model/cell-functions.js';
-import type { CellKind, GruOptions, LstmOptions, RnnOptions } from '../model/spec.js';
+import { resolveCellFunction, type CellFunction, type CellFunctionName, type CellOptions } from '../spec/cell-functions.js';
+import type { CellKind, GruOptions, LstmOptions, RnnOptions } from '../spec/spec.js';
 import type { OnnxAttribute, OnnxNode } from './onnx-proto.js';
+import { checkFinite } from '../arrays.js';
+
+/** What the ONNX models make their recurrent models with (an Engine is one). */
+export interface ModelFactory {
+  rnn(options: RnnOptions): RecurrentModel;
+  lstm(options: LstmOptions): RecurrentModel;
+  gru(options: GruOptions): RecurrentModel;
+}
 
 /** A value of an ONNX graph: dims and data (floats as Float32Array, integers as Float64Array or Int32Array). */
 export interface OnnxValue {
@@ -195,7 +201,7 @@ export class RecurrentNodeRunner {
   private loadedWeights: unknown[] = [];
 
   constructor(
-    private readonly engine: Engine,
+    private readonly engine: ModelFactory,
     readonly config: RecurrentNodeConfig,
   ) {}
 

@@ -15,8 +15,8 @@
  * trainable, …) do not change predict and are passed over, whatever their value.
  */
 import { WebRnnError } from '../errors.js';
-import type { CellFunction, CellOptions } from '../model/cell-functions.js';
-import { READOUT_BIAS, READOUT_WEIGHT, type CellKind, type GruOptions, type LstmOptions, type RnnOptions } from '../model/spec.js';
+import type { CellFunction, CellOptions } from '../spec/cell-functions.js';
+import { READOUT_BIAS, READOUT_WEIGHT, type CellKind, type GruOptions, type LstmOptions, type RnnOptions } from '../spec/spec.js';
 
 /** A tfjs layers model: the parsed (or text) model.json, and its weight shards in manifest order. */
 export interface TfjsModelSource {

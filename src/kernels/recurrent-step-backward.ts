@@ -18,7 +18,7 @@ import { WebRnnError } from '../errors.js';
 import { ShaderStage } from '../gpu/constants.js';
 import type { GpuContext } from '../gpu/device.js';
 import { packUniform, preprocessWgsl, type UniformLayout } from '../gpu/shader.js';
-import { packedGateStride } from '../model/spec.js';
+import { packedGateStride } from '../spec/spec.js';
 import { BATCH_TILE_ROWS, CELL_UNIFORM_LAYOUT, CELL_WORKGROUP, checkExtents, stepParams, stepSharedSource, stepWorkgroups, type CellStepShape } from './recurrent-step.js';
 import { residentFits, residentLanes, residentProductSource, residentRowGroups, residentSplit, residentWorkgroup } from './resident.js';
 

@@ -17,8 +17,8 @@ import residentGatesSource from '../../shaders/software/step-resident-gates.wgsl
 import { LimitError, WebRnnError } from '../errors.js';
 import { ShaderStage } from '../gpu/constants.js';
 import type { GpuContext } from '../gpu/device.js';
-import type { ResolvedCellOptions } from '../model/cell-functions.js';
-import { packedGateStride } from '../model/spec.js';
+import type { ResolvedCellOptions } from '../spec/cell-functions.js';
+import { packedGateStride } from '../spec/spec.js';
 import { packUniform, parseUniformLayout, preprocessWgsl, type UniformLayout } from '../gpu/shader.js';
 import { MAX_INVOCATIONS, residentFits, residentLanes, residentProductSource, residentRowGroups, residentSplit, residentWorkgroup } from './resident.js';
 

@@ -2,7 +2,7 @@
 import source from '../../shaders/rnn-cell-backward.wgsl?raw';
 import type { GpuContext } from '../gpu/device.js';
 import { CellBackwardKernel, type CellBackwardVariant } from './recurrent-step-backward.js';
-import type { Nonlinearity } from '../model/spec.js';
+import type { Nonlinearity } from '../spec/spec.js';
 import { NONLINEARITY_CODE } from './rnn-cell-forward.js';
 
 export const RNN_CELL_BACKWARD = 'rnn-cell-backward';

@@ -3,8 +3,8 @@ import source from '../../shaders/rnn-cell-forward.wgsl?raw';
 import directSource from '../../shaders/software/step-direct-elman.wgsl?raw';
 import residentSource from '../../shaders/software/step-resident-elman.wgsl?raw';
 import type { GpuContext } from '../gpu/device.js';
-import { resolveCellOptions, type ResolvedCellOptions } from '../model/cell-functions.js';
-import type { Nonlinearity } from '../model/spec.js';
+import { resolveCellOptions, type ResolvedCellOptions } from '../spec/cell-functions.js';
+import type { Nonlinearity } from '../spec/spec.js';
 import { CellStepKernel, cellConstants, type CellVariant } from './recurrent-step.js';
 
 export const RNN_CELL_FORWARD = 'rnn-cell-forward';

@@ -7,8 +7,8 @@
  * implements these two interfaces (docs/architecture.md, "Backends").
  */
 import type { ResolvedOptimizer } from '../train/options.js';
-import type { StateDict } from './parameters.js';
-import type { ModelSpec } from './spec.js';
+import type { StateDict } from '../spec/parameters.js';
+import type { ModelSpec } from '../spec/spec.js';
 
 /** What a backend records of a forward pass. */
 export interface ForwardStats {

@@ -2,10 +2,10 @@
  * The options and results of a model's calls (forward, gradients, warmup), and the checks of
  * their arguments, made before anything is queued.
  */
-import { ShapeError, WebRnnError } from '../errors.js';
-import { swapBatchTime } from './layout.js';
-import { checkFinite, type StateDict } from './parameters.js';
-import type { ModelSpec } from './spec.js';
+import { WebRnnError } from '../errors.js';
+import type { StateDict } from '../spec/parameters.js';
+import type { ModelSpec } from '../spec/spec.js';
+import { checkCount, checkFinite, checkTensor, swapBatchTime } from '../arrays.js';
 
 /** Options of {@link RecurrentModel.forward}. */
 export interface ForwardOptions {
@@ -81,27 +81,7 @@ export function checkOptions(what: string, options: unknown, known: readonly str
   }
 }
 
-/** Validate sequence lengths: B integers in [1, T]. */
-export function checkLengths(v: ArrayLike<number>, B: number, T: number): Float32Array {
-  if (v === null || typeof v !== 'object' || typeof v.length !== 'number') throw new WebRnnError('invalid-option', `seqLens: an array of ${B} lengths expected`);
-  if (v.length !== B) throw new ShapeError('seqLens', [B], [v.length]);
-  const out = new Float32Array(B);
-  for (let b = 0; b < B; b++) {
-    const L = v[b];
-    if (!Number.isInteger(L) || L < 1 || L > T) throw new WebRnnError('invalid-option', `seqLens: element ${b} is ${L}; lengths in [1, ${T}] expected`);
-    out[b] = L;
-  }
-  return out;
-}
 
-/** Throw unless `v` is a Float32Array with as many elements as `shape`. */
-export function checkTensor(name: string, v: unknown, shape: readonly number[]): void {
-  if (!(v instanceof Float32Array)) {
-    throw new WebRnnError('invalid-option', `${name}: Float32Array of shape [${shape.join(', ')}] expected, got ${Object.prototype.toString.call(v)}`);
-  }
-  const n = shape.reduce((a, b) => a * b, 1);
-  if (v.length !== n) throw new ShapeError(name, shape, [v.length]);
-}
 
 /** Check x, h0 and c0 of a forward or gradient call of a model of `spec`; returns them sequence-major and copied. */
 export function prepareInputs(
@@ -130,10 +110,3 @@ what: string,
   return { B, T, xSeq, h0: options.h0?.slice(), c0: options.c0?.slice() };
 }
 
-/** Throw unless `n` is a positive integer; `name` is the option's name. */
-export function checkCount(name: string, n: unknown): number {
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) {
-    throw new WebRnnError('invalid-option', `forward: ${name} must be a positive integer, got ${String(n)}`);
-  }
-  return n;
-}

@@ -4,21 +4,28 @@
  * passes run is its backend's (a ModelExecution, model/backend.ts; WebGPU: src/backends/webgpu/).
  */
 import { WebRnnError } from '../errors.js';
-import { initialParameters, type InitOptions } from '../train/init.js';
+import { initialParameters, type InitOptions } from './init.js';
 import { lossRows } from '../train/loss-rows.js';
 import { trainSequence } from '../train/sequence.js';
 import { resolveClipping, resolveOptimizer, type TrainSequenceOptions, type TrainSequenceResult, type TrainStepOptions, type TrainStepResult } from '../train/options.js';
 import type { ForwardStats, ModelExecution, PassResult, ReadoutRows } from './backend.js';
-import { checkFinite, defaultParameters, validateStateDict, type StateDict } from './parameters.js';
-import { finalStates, swapBatchTime } from './layout.js';
-import { checkCount, checkLengths, checkOptions, checkTensor, prepareInputs, type ForwardOptions, type ForwardOutput, type GradientOptions, type GradientOutput, type WarmupOptions } from './calls.js';
+import { defaultParameters, validateStateDict, type StateDict } from '../spec/parameters.js';
+import { checkOptions, prepareInputs, type ForwardOptions, type ForwardOutput, type GradientOptions, type GradientOutput, type WarmupOptions } from './calls.js';
 
 export type { ForwardOptions, ForwardOutput, GradientOptions, GradientOutput, WarmupOptions } from './calls.js';
 import { RecurrentStream, type StreamOptions } from './stream.js';
-import { parameterInfo } from './spec.js';
-import { writeSafetensors } from '../io/safetensors.js';
-import { exportOnnx } from '../io/onnx-export.js';
-import type { CellKind, ModelSpec } from './spec.js';
+import { parameterInfo } from '../spec/spec.js';
+import type { CellKind, ModelSpec } from '../spec/spec.js';
+import { checkCount, checkFinite, checkLengths, checkTensor, finalStates, swapBatchTime } from '../arrays.js';
+
+/**
+ * @internal How a model writes its files, given by the engine (the writers live in io/, which
+ * builds on model/): safetensors bytes of named tensors, and an ONNX ModelProto of a model.
+ */
+export interface ModelWriters {
+  safetensors(tensors: Readonly<Record<string, { shape: readonly number[]; data: Float32Array }>>, metadata?: Readonly<Record<string, string>>): Uint8Array;
+  onnx(spec: ModelSpec, dict: Readonly<StateDict>): Uint8Array;
+}
 
 /** Batches whose kernels `warmup` compiles when it is given none: one row, the batch tile's 4, and a large batch. */
 const WARMUP_BATCHES = [1, 4, 64];
@@ -36,6 +43,7 @@ export class RecurrentModel {
     /** Where the parameters live and the passes run. */
     private readonly exec: ModelExecution,
     private readonly onDestroy: (m: RecurrentModel) => void,
+    private readonly writers: ModelWriters,
   ) {
     this.spec = spec;
     exec.writeParameters(defaultParameters(spec, spec.seed));
@@ -58,7 +66,7 @@ export class RecurrentModel {
     const dict = await this.stateDict();
     const tensors: Record<string, { shape: readonly number[]; data: Float32Array }> = {};
     for (const p of parameterInfo(this.spec)) tensors[this.fileNames?.[p.name] ?? p.name] = { shape: p.shape, data: dict[p.name] };
-    return writeSafetensors(tensors, metadata);
+    return this.writers.safetensors(tensors, metadata);
   }
 
   /**
@@ -74,7 +82,7 @@ export class RecurrentModel {
    * @throws WebRnnError ('non-finite') when a parameter holds NaN or ±Infinity.
    */
   async exportOnnx(): Promise<Uint8Array> {
-    return exportOnnx(this.spec, await this.stateDict());
+    return this.writers.onnx(this.spec, await this.stateDict());
   }
 
   /** What the last training step recorded (submits, dispatches), or null before the first. */

@@ -4,8 +4,8 @@
  */
 import { ShapeError, WebRnnError } from '../errors.js';
 import type { StreamExecution } from './backend.js';
-import { checkFinite } from './parameters.js';
-import type { ModelSpec } from './spec.js';
+import type { ModelSpec } from '../spec/spec.js';
+import { checkFinite } from '../arrays.js';
 
 /** Options of `model.stream`. */
 export interface StreamOptions {

@@ -1,4 +1,4 @@
-import { applyCellFunction, directionFunctions, type ResolvedCellOptions } from '../model/cell-functions.js';
+import { applyCellFunction, directionFunctions, type ResolvedCellOptions } from '../spec/cell-functions.js';
 
 /** float64 logistic sigmoid shared by the cell references. */
 export const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));

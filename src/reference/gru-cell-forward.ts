@@ -5,7 +5,7 @@
  *   otherwise (ONNX default):     n = tanh(xn + (r⊙hPrev)·W_hnᵀ + b_hn)
  * xproj [B, 3H] (x·W_ihᵀ + b_ih), W_hh [3H, H], b_hh [3H] or null, hPrev [B, H].
  */
-import type { ResolvedCellOptions } from '../model/cell-functions.js';
+import type { ResolvedCellOptions } from '../spec/cell-functions.js';
 import { cellActivations } from './activations.js';
 import { recurrentPreactivation, type CellStepInputs } from './rnn-cell-forward.js';
 

@@ -4,7 +4,7 @@
  * xproj [B, 4H] (x·W_ihᵀ + b_ih), W_hh [4H, H], b_hh [4H] or null, hPrev and cPrev [B, H];
  * optional peepholes P [3H]; optional ONNX cell functions, clip and input_forget (f = 1 − i).
  */
-import type { ResolvedCellOptions } from '../model/cell-functions.js';
+import type { ResolvedCellOptions } from '../spec/cell-functions.js';
 import { cellActivations } from './activations.js';
 import { recurrentPreactivation, type CellStepInputs } from './rnn-cell-forward.js';
 

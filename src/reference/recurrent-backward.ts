@@ -6,8 +6,7 @@
  * sweeps every layer and direction in reverse with the cell backward references.
  */
 import { WebRnnError } from '../errors.js';
-import { swapBatchTime } from '../model/layout.js';
-import { gateCount, layerInputSize, parameterInfo, parameterName, type ModelSpec } from '../model/spec.js';
+import { gateCount, layerInputSize, parameterInfo, parameterName, type ModelSpec } from '../spec/spec.js';
 import { gruCellBackwardReference } from './gru-cell-backward.js';
 import { gruCellForwardReference } from './gru-cell-forward.js';
 import { lstmCellBackwardReference } from './lstm-cell-backward.js';
@@ -15,6 +14,7 @@ import { lstmCellForwardReference } from './lstm-cell-forward.js';
 import type { ReferenceForwardOptions } from './recurrent-forward.js';
 import { gradThroughWhh, rnnCellBackwardReference } from './rnn-cell-backward.js';
 import { rnnCellForwardReference } from './rnn-cell-forward.js';
+import { swapBatchTime } from '../arrays.js';
 
 export interface ReferenceGradientOptions extends ReferenceForwardOptions {
   /** Gradient of the output, in the output's layout. */

@@ -4,11 +4,11 @@
  * outputs [h_fwd, h_rev] of layer l − 1; the reverse direction runs t = T−1 … 0; output is
  * [T, B, D·H] ([B, T, D·H] when batchFirst); hN and cN are [L·D, B, H], index l·D + d.
  */
-import { finalStates, swapBatchTime } from '../model/layout.js';
-import { gateCount, layerInputSize, parameterName, READOUT_BIAS, READOUT_WEIGHT, type ModelSpec } from '../model/spec.js';
+import { gateCount, layerInputSize, parameterName, READOUT_BIAS, READOUT_WEIGHT, type ModelSpec } from '../spec/spec.js';
 import { gruCellForwardReference } from './gru-cell-forward.js';
 import { lstmCellForwardReference } from './lstm-cell-forward.js';
 import { rnnCellForwardReference } from './rnn-cell-forward.js';
+import { finalStates, swapBatchTime } from '../arrays.js';
 
 export interface ReferenceForwardOptions {
   batch: number;
@@ -26,7 +26,7 @@ export interface ReferenceForwardResult {
   /**
    * The model's output: with returnSequences, the read-out output·Wᵀ + b, [T, B, O] ([B, T, O]
    * when batchFirst), or the output itself without a read-out; without it, the same of the
-   * final states [B, D·H] (model/layout.ts finalStates).
+   * final states [B, D·H] (arrays.ts finalStates).
    */
   y: Float64Array;
 }

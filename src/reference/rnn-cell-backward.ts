@@ -2,7 +2,7 @@
  * float64 reference of one Elman backward step for one direction, and the part every cell's
  * backward shares: the gradient that reaches h_{t−1} through W_hh.
  */
-import type { Nonlinearity } from '../model/spec.js';
+import type { Nonlinearity } from '../spec/spec.js';
 
 /** Σ_r dGrec[b, r]·W_hh[r, j]: the gradient reaching h_{t−1}[b, j] through W_hh [G·H, H]. */
 export function gradThroughWhh(batch: number, hidden: number, dGrec: ArrayLike<number>, whh: ArrayLike<number>): Float64Array {

@@ -4,8 +4,8 @@
  * xproj [B, H] is the input projection x·W_ihᵀ + b_ih of this step; W_hh [H, H] row-major
  * (PyTorch layout); b_hh [H] or null.
  */
-import type { Nonlinearity } from '../model/spec.js';
-import type { ResolvedCellOptions } from '../model/cell-functions.js';
+import type { Nonlinearity } from '../spec/spec.js';
+import type { ResolvedCellOptions } from '../spec/cell-functions.js';
 import { cellActivations } from './activations.js';
 
 export interface CellStepInputs {

@@ -4,16 +4,18 @@
  * norm clipping, value clipping and the optimizer update. Everything is in the caller's
  * layouts ([B, T, ·] when batchFirst).
  */
-import { parameterInfo, READOUT_BIAS, READOUT_WEIGHT, type ModelSpec } from '../model/spec.js';
-import { adamUpdateReference } from './adam-update.js';
+import { parameterInfo, READOUT_BIAS, READOUT_WEIGHT, type ModelSpec } from '../spec/spec.js';
+import { adamUpdateReference, type AdamHyper } from './adam-update.js';
 import { crossEntropyLossReference } from './cross-entropy-loss.js';
 import { gradNormReference } from './grad-norm.js';
 import { mseLossReference } from './mse-loss.js';
 import { recurrentBackwardReference } from './recurrent-backward.js';
 import { linearReference, recurrentForwardReference } from './recurrent-forward.js';
-import { finalStates } from '../model/layout.js';
-import { sgdUpdateReference } from './sgd-update.js';
-import type { ResolvedOptimizer } from '../train/options.js';
+import { sgdUpdateReference, type SgdHyper } from './sgd-update.js';
+import { finalStates } from '../arrays.js';
+
+/** An optimizer with every hyperparameter given (train/options.ts resolves a user's configuration to one). */
+export type ResolvedOptimizer = { type: 'sgd'; hyper: Omit<SgdHyper, 'clipValue'> } | { type: 'adam' | 'adamw'; hyper: Omit<AdamHyper, 'clipValue'> };
 
 export interface ReferenceTrainOptions {
   batch: number;

@@ -23,7 +23,7 @@ import type { GpuContext } from '../gpu/device.js';
 import type { MatmulDispatch, MatmulKernel, MatmulShape } from '../kernels/matmul.js';
 import type { CellBackwardKernel } from '../kernels/recurrent-step-backward.js';
 import type { CellStepShape } from '../kernels/recurrent-step.js';
-import { gateCount, layerInputSize, packedGateStride, type ModelSpec } from '../model/spec.js';
+import { gateCount, layerInputSize, packedGateStride, type ModelSpec } from '../spec/spec.js';
 import { ForwardPlan, submitAndRead, type ForwardKernels, type LayerParameterBuffers, type ReadoutBuffers, type ReadoutRows } from './forward.js';
 
 export interface BackwardKernels {
@@ -31,7 +31,7 @@ export interface BackwardKernels {
   cell: CellBackwardKernel;
 }
 
-/** Per-layer parameter gradients in the GPU layout of the parameters (model/parameters.ts). */
+/** Per-layer parameter gradients in the GPU layout of the parameters (spec/parameters.ts). */
 export interface LayerGradients {
   wih: Float32Array;
   bih: Float32Array;

@@ -20,9 +20,9 @@ import { createReadbackBuffer, createStorageBuffer, createUniformBuffer, readFlo
 import type { GpuContext } from '../gpu/device.js';
 import type { MatmulDispatch, MatmulKernel, MatmulShape } from '../kernels/matmul.js';
 import type { CellStepKernel, CellStepShape } from '../kernels/recurrent-step.js';
-import { gateCount, layerInputSize, type ModelSpec } from '../model/spec.js';
+import { gateCount, layerInputSize, type ModelSpec } from '../spec/spec.js';
 
-/** GPU buffers of one layer's parameters (layout in model/parameters.ts). */
+/** GPU buffers of one layer's parameters (layout in spec/parameters.ts). */
 export interface LayerParameterBuffers {
   wih: GPUBuffer;
   bih: GPUBuffer;

@@ -20,7 +20,7 @@ import type { Kernel } from '../kernels/kernel.js';
 import type { MatmulDispatch, MatmulKernel, MatmulShape } from '../kernels/matmul.js';
 import { LOSS_WORKGROUP } from '../kernels/mse-loss.js';
 import { UPDATE_WORKGROUP } from '../kernels/sgd-update.js';
-import { layerInputSize, packedGateStride, gateCount, type ModelSpec } from '../model/spec.js';
+import { layerInputSize, packedGateStride, gateCount, type ModelSpec } from '../spec/spec.js';
 import type { ResolvedOptimizer } from '../train/options.js';
 import type { GradientPlan } from './backward.js';
 import { submitAndRead, type LayerParameterBuffers, type ReadoutBuffers } from './forward.js';

@@ -2,12 +2,17 @@
  * The rows a training step's loss reads: the targets and row weights checked, put in the
  * GPU's sequence-major order, padded steps weighted 0, and the scale that makes the loss a mean.
  */
+import { checkFinite, checkTensor, swapBatchTime } from '../arrays.js';
 import { WebRnnError } from '../errors.js';
-import { checkTensor } from '../model/calls.js';
-import { swapBatchTime } from '../model/layout.js';
-import { checkFinite } from '../model/parameters.js';
-import type { ModelSpec } from '../model/spec.js';
 import type { TrainStepOptions } from './options.js';
+
+/** What the loss rows depend on of a model's options (a ModelSpec has them). */
+export interface LossSpec {
+  /** The read-out's outputs O. */
+  readonly outputSize: number;
+  readonly batchFirst: boolean;
+  readonly checkFinite: boolean;
+}
 
 /** Targets, row weights and scale of one step's loss, as the train-step plan takes them. */
 export interface LossRows {
@@ -22,7 +27,7 @@ export interface LossRows {
 }
 
 /** Check `target` and `options.mask` for a step of `lossOn` over B sequences of T steps. */
-export function lossRows(spec: ModelSpec, target: Float32Array, options: TrainStepOptions, lossOn: 'all' | 'last' | 'final', B: number, T: number, seqLens: Float32Array | null): LossRows {
+export function lossRows(spec: LossSpec, target: Float32Array, options: TrainStepOptions, lossOn: 'all' | 'last' | 'final', B: number, T: number, seqLens: Float32Array | null): LossRows {
   const O = spec.outputSize;
   const rowShape = lossOn !== 'all' ? [B] : spec.batchFirst ? [B, T] : [T, B];
   const rows = rowShape.reduce((a, b) => a * b, 1);

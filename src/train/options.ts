@@ -4,6 +4,7 @@
 import { WebRnnError } from '../errors.js';
 import type { AdamHyper } from '../reference/adam-update.js';
 import type { SgdHyper } from '../reference/sgd-update.js';
+import type { ResolvedOptimizer } from '../reference/train-step.js';
 
 /** SGD (PyTorch's torch.optim.SGD, dampening 0). */
 export interface SgdConfig {
@@ -92,8 +93,8 @@ export interface TrainStepResult {
   cN?: Float32Array;
 }
 
-/** A validated optimizer configuration with every default filled in. */
-export type ResolvedOptimizer = { type: 'sgd'; hyper: Omit<SgdHyper, 'clipValue'> } | { type: 'adam' | 'adamw'; hyper: Omit<AdamHyper, 'clipValue'> };
+/** A validated optimizer configuration with every default filled in (the float64 reference's type). */
+export type { ResolvedOptimizer } from '../reference/train-step.js';
 
 function finiteNonNegative(name: string, v: unknown, fallback: number): number {
   if (v === undefined) return fallback;

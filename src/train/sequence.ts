@@ -2,15 +2,20 @@
  * Truncated backpropagation through time: a long sequence cut into chunks, each one training
  * step of the model from the previous chunk's final state.
  */
+import { checkCount, checkLengths, checkTensor } from '../arrays.js';
 import { WebRnnError } from '../errors.js';
-import { checkLengths, checkTensor } from '../model/calls.js';
-import type { ModelSpec } from '../model/spec.js';
-import { checkCount } from '../model/calls.js';
 import type { TrainSequenceOptions, TrainSequenceResult, TrainStepOptions, TrainStepResult } from './options.js';
 
-/** What trainSequence needs of a model: its spec and its training step. */
+/** What trainSequence needs of a model: the sizes and layout of its options (a ModelSpec has them) and its training step. */
 export interface SequenceTrainee {
-  readonly spec: ModelSpec;
+  readonly spec: {
+    readonly inputSize: number;
+    readonly hiddenSize: number;
+    readonly outputSize: number;
+    readonly numLayers: number;
+    readonly numDirections: number;
+    readonly batchFirst: boolean;
+  };
   trainStep(x: Float32Array, target: Float32Array, options: TrainStepOptions): Promise<TrainStepResult>;
 }
 

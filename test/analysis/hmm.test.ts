@@ -7,18 +7,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   hmmForward,
   hmmLogLikelihood,
-  hmmLogLikelihoodGpu,
   hmmLogLikelihoods,
-  hmmToLiftedReluRnn,
   hmmToRnn,
   rnnFilter,
   rnnLogLikelihood,
   rnnLogLikelihoods,
   type Hmm,
 } from '../../src/analysis/hmm.js';
+import { hmmLogLikelihoodGpu, hmmToLiftedReluRnn } from '../../src/analysis/hmm-lifted.js';
 import { createEngine, type Engine } from '../../src/engine.js';
-import { createRandom, type Random } from '../../src/model/random.js';
-import { resolveSpec } from '../../src/model/spec.js';
+import { createRandom, type Random } from '../../src/spec/random.js';
+import { resolveSpec } from '../../src/spec/spec.js';
 import { recurrentForwardReference } from '../../src/reference/recurrent-forward.js';
 import { expectInvalidOption } from '../helpers/errors.js';
 

@@ -12,7 +12,7 @@ import {
   reluFixedPoint,
   reluNormTrajectory,
 } from '../../src/analysis/recurrence-theory.js';
-import { createRandom } from '../../src/model/random.js';
+import { createRandom } from '../../src/spec/random.js';
 import { expectInvalidOption } from '../helpers/errors.js';
 
 /** The closed form of h_t for s, x, h_0 ≥ 0 (relu is the identity there), one unit. */

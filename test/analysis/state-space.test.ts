@@ -15,7 +15,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { WebRnnError } from '../../src/errors.js';
-import { createRandom, type Random } from '../../src/model/random.js';
+import { createRandom, type Random } from '../../src/spec/random.js';
 import { matrixFromRows } from '../../src/analysis/linear-algebra.js';
 import {
   kalmanFilter,

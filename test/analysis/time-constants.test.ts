@@ -4,9 +4,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { forgetForTimeConstant, lstmTimeConstants, timeConstant } from '../../src/analysis/time-constants.js';
-import { createRandom } from '../../src/model/random.js';
-import { resolveSpec } from '../../src/model/spec.js';
-import { initialParameters } from '../../src/train/init.js';
+import { createRandom } from '../../src/spec/random.js';
+import { resolveSpec } from '../../src/spec/spec.js';
+import { initialParameters } from '../../src/model/init.js';
 import { expectInvalidOption } from '../helpers/errors.js';
 
 const relClose = (got: number, want: number, rel: number): void => {

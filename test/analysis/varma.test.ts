@@ -6,7 +6,7 @@
  * refusal of read-outs that are not square and invertible. Fixed seeds.
  */
 import { describe, expect, it } from 'vitest';
-import { createRandom, type Random } from '../../src/model/random.js';
+import { createRandom, type Random } from '../../src/spec/random.js';
 import { rnnCellForwardReference } from '../../src/reference/rnn-cell-forward.js';
 import { matrix, matrixFromRows, type Matrix } from '../../src/analysis/linear-algebra.js';
 import {

@@ -1,9 +1,9 @@
 /** Model-level helpers: random state dicts and the configurations the tests sweep. */
-import { parameterInfo, type ModelSpec } from '../../src/model/spec.js';
-import type { Random } from '../../src/model/random.js';
+import { parameterInfo, type ModelSpec } from '../../src/spec/spec.js';
+import type { Random } from '../../src/spec/random.js';
 import type { Engine } from '../../src/engine.js';
 import type { RecurrentModel } from '../../src/model/recurrent-model.js';
-import type { RnnOptions, GruOptions } from '../../src/model/spec.js';
+import type { RnnOptions, GruOptions } from '../../src/spec/spec.js';
 import { randomFloats } from './gpu.js';
 
 /**

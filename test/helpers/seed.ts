@@ -2,7 +2,7 @@
  * Seed of a test file's random inputs: fresh each run, or fixed with WEBRNN_TEST_SEED to
  * replay a failure. Each file prints the seed it used.
  */
-import { createRandom, type Random } from '../../src/model/random.js';
+import { createRandom, type Random } from '../../src/spec/random.js';
 
 export function testRandom(file: string): { seed: number; rng: Random } {
   const fixed = process.env.WEBRNN_TEST_SEED;

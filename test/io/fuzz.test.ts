@@ -8,7 +8,7 @@ import { createEngine, type Engine } from '../../src/engine.js';
 import { WebRnnError } from '../../src/errors.js';
 import { planFromStateDict } from '../../src/io/load.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
-import type { Random } from '../../src/model/random.js';
+import type { Random } from '../../src/spec/random.js';
 import { testRandom } from '../helpers/seed.js';
 
 const { rng, seed } = testRandom('fuzz');

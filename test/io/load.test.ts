@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../src/engine.js';
 import { WebRnnError } from '../../src/errors.js';
 import { writeSafetensors } from '../../src/io/safetensors.js';
-import { parameterInfo, resolveSpec, type CellKind, type GruOptions, type RnnOptions } from '../../src/model/spec.js';
+import { parameterInfo, resolveSpec, type CellKind, type GruOptions, type RnnOptions } from '../../src/spec/spec.js';
 import { recurrentForwardReference } from '../../src/reference/recurrent-forward.js';
 import { expectClose } from '../helpers/compare.js';
 import { randomFloats } from '../helpers/gpu.js';

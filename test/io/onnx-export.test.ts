@@ -12,13 +12,13 @@ import { createEngine, type Engine } from '../../src/engine.js';
 import { WebRnnError } from '../../src/errors.js';
 import { exportOnnx } from '../../src/io/onnx-export.js';
 import { decodeModel, tensorValues, type OnnxNode } from '../../src/io/onnx-proto.js';
-import { swapBatchTime } from '../../src/model/layout.js';
-import { READOUT_BIAS, READOUT_WEIGHT, resolveSpec } from '../../src/model/spec.js';
+import { READOUT_BIAS, READOUT_WEIGHT, resolveSpec } from '../../src/spec/spec.js';
 import { expectClose } from '../helpers/compare.js';
 import { randomFloats } from '../helpers/gpu.js';
 import { CELL_CONFIGS, randomStateDict, type CellConfig } from '../helpers/models.js';
 import { testRandom } from '../helpers/seed.js';
 import { onnxReference, type OnnxCase } from './onnx-reference.js';
+import { swapBatchTime } from '../../src/arrays.js';
 
 const { rng, seed } = testRandom('onnx-export');
 let engine: Engine;

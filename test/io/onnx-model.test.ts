@@ -10,7 +10,7 @@ import { createEngine, type Engine } from '../../src/engine.js';
 import { WebRnnError } from '../../src/errors.js';
 import { OnnxModel } from '../../src/io/onnx-model.js';
 import { encodeModel, tensorValues } from '../../src/io/onnx-proto.js';
-import { resolveSpec } from '../../src/model/spec.js';
+import { resolveSpec } from '../../src/spec/spec.js';
 import { recurrentForwardReference } from '../../src/reference/recurrent-forward.js';
 import { expectClose } from '../helpers/compare.js';
 import { randomFloats } from '../helpers/gpu.js';

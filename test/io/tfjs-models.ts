@@ -4,7 +4,7 @@
  * model.json and model.weights.bin, and `predict` is the oracle.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Random } from '../../src/model/random.js';
+import type { Random } from '../../src/spec/random.js';
 
 export { tf };
 

@@ -9,7 +9,7 @@ import { expect } from 'vitest';
 import type { GpuContext } from '../../src/gpu/device.js';
 import type { CellBackwardKernel } from '../../src/kernels/recurrent-step-backward.js';
 import type { CellStepShape } from '../../src/kernels/recurrent-step.js';
-import type { Random } from '../../src/model/random.js';
+import type { Random } from '../../src/spec/random.js';
 import { gradThroughWhh } from '../../src/reference/rnn-cell-backward.js';
 import { expectClose } from '../helpers/compare.js';
 import { download, poisoned, randomFloats, runPass, upload } from '../helpers/gpu.js';

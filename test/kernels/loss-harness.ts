@@ -4,7 +4,7 @@ import { createUniformBuffer } from '../../src/gpu/buffers.js';
 import type { GpuContext } from '../../src/gpu/device.js';
 import type { Kernel } from '../../src/kernels/kernel.js';
 import { LOSS_WORKGROUP } from '../../src/kernels/mse-loss.js';
-import type { Random } from '../../src/model/random.js';
+import type { Random } from '../../src/spec/random.js';
 import { expectClose } from '../helpers/compare.js';
 import { download, poisoned, randomFloats, runPass, upload } from '../helpers/gpu.js';
 import { centralDifferences, expectMatchesDifferences } from './cell-backward-harness.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { GpuContext } from '../../src/gpu/device.js';
-import { resolveCellOptions } from '../../src/model/cell-functions.js';
+import { resolveCellOptions } from '../../src/spec/cell-functions.js';
 import { createLstmCellForward } from '../../src/kernels/lstm-cell-forward.js';
 import type { CellStepKernel } from '../../src/kernels/recurrent-step.js';
 import { lstmCellForwardReference } from '../../src/reference/lstm-cell-forward.js';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { GpuContext } from '../../src/gpu/device.js';
 import { createRnnCellBackward } from '../../src/kernels/rnn-cell-backward.js';
-import type { Nonlinearity } from '../../src/model/spec.js';
+import type { Nonlinearity } from '../../src/spec/spec.js';
 import { gradThroughWhh, rnnCellBackwardReference } from '../../src/reference/rnn-cell-backward.js';
 import { rnnCellForwardReference } from '../../src/reference/rnn-cell-forward.js';
 import { randomFloats } from '../helpers/gpu.js';

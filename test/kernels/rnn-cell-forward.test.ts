@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GpuContext } from '../../src/gpu/device.js';
-import { resolveCellOptions } from '../../src/model/cell-functions.js';
+import { resolveCellOptions } from '../../src/spec/cell-functions.js';
 import { createLstmCellBackward } from '../../src/kernels/lstm-cell-backward.js';
 import { createRnnCellBackward } from '../../src/kernels/rnn-cell-backward.js';
 import { createRnnCellForward } from '../../src/kernels/rnn-cell-forward.js';
-import type { Nonlinearity } from '../../src/model/spec.js';
+import type { Nonlinearity } from '../../src/spec/spec.js';
 import { rnnCellForwardReference } from '../../src/reference/rnn-cell-forward.js';
 import { testRandom } from '../helpers/seed.js';
 import { expectClose } from '../helpers/compare.js';

@@ -4,7 +4,7 @@
  * states and gradients of hN and cN.
  */
 import { describe, expect, it } from 'vitest';
-import { parameterInfo, resolveSpec, type CellKind, type GruOptions, type RnnOptions } from '../../src/model/spec.js';
+import { parameterInfo, resolveSpec, type CellKind, type GruOptions, type RnnOptions } from '../../src/spec/spec.js';
 import { recurrentBackwardReference } from '../../src/reference/recurrent-backward.js';
 import { recurrentForwardReference } from '../../src/reference/recurrent-forward.js';
 import { centralDifferences, dotLoss, expectMatchesDifferences, random64 } from '../kernels/cell-backward-harness.js';

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../src/engine.js';
 import { autoPersistent } from '../../src/placement/rules.js';
 import type { RecurrentModel } from '../../src/model/recurrent-model.js';
-import { gateCount, type CellKind, type GruOptions } from '../../src/model/spec.js';
+import { gateCount, type CellKind, type GruOptions } from '../../src/spec/spec.js';
 import { recurrentForwardReference } from '../../src/reference/recurrent-forward.js';
 import { expectClose } from '../helpers/compare.js';
 import { randomFloats } from '../helpers/gpu.js';

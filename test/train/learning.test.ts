@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../src/engine.js';
-import { createRandom } from '../../src/model/random.js';
+import { createRandom } from '../../src/spec/random.js';
 import { addingBatch, evaluateMse, noisySineBatch } from './tasks.js';
 
 let engine: Engine;

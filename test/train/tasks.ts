@@ -2,7 +2,7 @@
  * Tasks with known answers for the learning tests, from a seeded stream:
  * the adding problem, a noisy sine to predict one step ahead, and their evaluation.
  */
-import type { Random } from '../../src/model/random.js';
+import type { Random } from '../../src/spec/random.js';
 import type { RecurrentModel } from '../../src/model/recurrent-model.js';
 
 export interface Batch {

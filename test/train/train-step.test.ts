@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../src/engine.js';
 import { autoPersistent, autoPersistentSweep } from '../../src/placement/rules.js';
 import type { RecurrentModel } from '../../src/model/recurrent-model.js';
-import { gateCount, type CellKind, type LstmOptions } from '../../src/model/spec.js';
+import { gateCount, type CellKind, type LstmOptions } from '../../src/spec/spec.js';
 import { resolveClipping, resolveOptimizer, type OptimizerConfig } from '../../src/train/options.js';
 import { trainStepReference, type ReferenceOptimizerState } from '../../src/reference/train-step.js';
 import { recurrentForwardReference } from '../../src/reference/recurrent-forward.js';

@@ -1,7 +1,7 @@
 /** The WebGPU backend: models whose parameters and passes live on one GPU device. */
 import type { GpuContext } from '../../gpu/device.js';
 import type { ModelBackend, ModelExecution } from '../../model/backend.js';
-import type { ModelSpec } from '../../model/spec.js';
+import type { ModelSpec } from '../../spec/spec.js';
 import type { AdapterProfile } from '../../placement/rules.js';
 import type { PlacementTable } from '../../placement/table.js';
 import { WebGpuModel } from './model.js';

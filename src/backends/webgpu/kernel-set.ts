@@ -22,7 +22,7 @@ import { residentFits } from '../../kernels/resident.js';
 import { createRnnCellBackward } from '../../kernels/rnn-cell-backward.js';
 import { createRnnCellForward } from '../../kernels/rnn-cell-forward.js';
 import { createSgdUpdate } from '../../kernels/sgd-update.js';
-import { gateCount, type ModelSpec } from '../../model/spec.js';
+import { gateCount, type ModelSpec } from '../../spec/spec.js';
 import { autoPersistent, autoPersistentSweep, directProduct, forwardBatchTile, residentCompilesInBackground, useBatchTile, useWideTile, type AdapterProfile } from '../../placement/rules.js';
 import type { BackwardKernels } from '../../schedule/backward.js';
 import type { ForwardKernels } from '../../schedule/forward.js';

@@ -1,5 +1,5 @@
 /**
- * A model on the WebGPU backend: its parameters in GPU buffers (layout in model/parameters.ts),
+ * A model on the WebGPU backend: its parameters in GPU buffers (layout in spec/parameters.ts),
  * its kernels (kernel-set.ts), and the passes planned once per shape by schedule/ (forward,
  * gradient and training-step plans, the least recently used released first), run one at a time.
  */
@@ -7,8 +7,8 @@ import { WebRnnError } from '../../errors.js';
 import { createReadbackBuffer, createStorageBuffer, readFloats, writeFloats } from '../../gpu/buffers.js';
 import type { GpuContext } from '../../gpu/device.js';
 import type { ForwardStats, GradientResult, ModelExecution, PassGradients, PassInputs, PassResult, ReadoutRows, StreamExecution, TrainStepReadback, TrainStepRequest } from '../../model/backend.js';
-import { packLayer, unpackLayer, type PackedLayer, type StateDict } from '../../model/parameters.js';
-import { bhhBufferSize, gateCount, layerInputSize, packedGateStride, READOUT_BIAS, READOUT_WEIGHT, type ModelSpec } from '../../model/spec.js';
+import { packLayer, unpackLayer, type PackedLayer, type StateDict } from '../../spec/parameters.js';
+import { bhhBufferSize, gateCount, layerInputSize, packedGateStride, READOUT_BIAS, READOUT_WEIGHT, type ModelSpec } from '../../spec/spec.js';
 import type { AdapterProfile } from '../../placement/rules.js';
 import { GradientPlan } from '../../schedule/backward.js';
 import { ForwardPlan, type LayerParameterBuffers, type ReadoutBuffers } from '../../schedule/forward.js';

@@ -3,9 +3,9 @@
  * bias for the LSTM. All drawn in float64 from a seed and rounded to float32 once.
  */
 import { WebRnnError } from '../errors.js';
-import { defaultParameters, type StateDict } from '../model/parameters.js';
-import { createRandom, type Random } from '../model/random.js';
-import { gateCount, parameterInfo, type ModelSpec } from '../model/spec.js';
+import { defaultParameters, type StateDict } from '../spec/parameters.js';
+import { createRandom, type Random } from '../spec/random.js';
+import { gateCount, parameterInfo, type ModelSpec } from '../spec/spec.js';
 
 /** Options of `model.initialize`. */
 export interface InitOptions {

@@ -8,7 +8,8 @@
  *                      for the GRU) or 1 for the Elman cell (packedGateStride)
  *   bhh  [D, G·H]      bias_hh (zeros without bias), then with peepholes P [D, 3H] (i, f, o)
  */
-import { NonFiniteError, ShapeError, WebRnnError } from '../errors.js';
+import { ShapeError, WebRnnError } from '../errors.js';
+import { checkFinite } from '../arrays.js';
 import { createRandom } from './random.js';
 import { bhhBufferSize, gateCount, layerInputSize, packedGateStride, parameterInfo, parameterName, type ModelSpec } from './spec.js';
 
@@ -32,12 +33,6 @@ export function defaultParameters(spec: ModelSpec, seed: number): StateDict {
   return dict;
 }
 
-/** Throw the first non-finite element of `data`, naming `tensor`. */
-export function checkFinite(tensor: string, data: ArrayLike<number>): void {
-  for (let i = 0; i < data.length; i++) {
-    if (!Number.isFinite(data[i])) throw new NonFiniteError(tensor, i, data[i]);
-  }
-}
 
 /**
  * Check a full state dict against the model: no unknown name, no missing name, every tensor a

@@ -1,8 +1,8 @@
 /** Initialisers: bounds, orthogonality to float32 precision, forget-gate bias, seeds, errors. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../src/engine.js';
-import { resolveSpec } from '../../src/model/spec.js';
-import { initialParameters } from '../../src/train/init.js';
+import { resolveSpec } from '../../src/spec/spec.js';
+import { initialParameters } from '../../src/model/init.js';
 
 let engine: Engine;
 beforeAll(async () => {
