@@ -9,4 +9,10 @@ window.benchRun = async (options) => {
   const result = await runSuite(lib, options, (row) => console.log(`row ${JSON.stringify(row)}`), peers);
   return { ...result, peerVersions: peers?.versions };
 };
+// Old against new (bench/baseline.mjs): the suite with the build at `path` ('/dist/index.js'
+// for this one), its rows.
+window.benchBuild = async (path, options) => {
+  const build = path === '/dist/index.js' ? lib : await import(path);
+  return (await runSuite(build, options, (row) => console.log(`row ${JSON.stringify(row)}`))).rows;
+};
 window.benchReady = true;

@@ -9,7 +9,11 @@
 //          --engines webrnn,tfjs,ort  --runs 5  --cap 5 (seconds a peer row's warm-up may take
 //          before the row stops at it; 0: no cap)  --no-ceilings  --no-first-use
 //          --persistent on|off|auto (webrnn's recurrence kernel; default auto, the model's own choice)
+//          --baseline REV [--rounds 3]: webrnn's rows of this build and of revision REV
+//          alternated in one page (bench/baseline.mjs), written to bench/results/compare-latest.json
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { alternate, prepareBaseline, summarise } from './baseline.mjs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ENGINES, WORKLOADS } from './suite.js';
@@ -39,8 +43,10 @@ function parseArgs(argv) {
       o.persistent = v === 'auto' ? 'auto' : v === 'on';
     }
     else if (a === '--no-first-use') o.firstUse = false;
+    else if (a === '--baseline') o.baseline = value();
+    else if (a === '--rounds') o.rounds = Number(value());
     else if (a === '--help' || a === '-h') {
-      console.log('usage: npm run bench -- [--node] [--cells lstm,gru,rnn] [--workloads A,B,C] [--modes infer,train] [--engines webrnn,tfjs,ort] [--runs N] [--cap SECONDS] [--no-ceilings] [--no-first-use] [--persistent on|off|auto]');
+      console.log('usage: npm run bench -- [--node] [--cells lstm,gru,rnn] [--workloads A,B,C] [--modes infer,train] [--engines webrnn,tfjs,ort] [--runs N] [--cap SECONDS] [--no-ceilings] [--no-first-use] [--persistent on|off|auto] [--baseline REV [--rounds N]]');
       process.exit(0);
     } else throw new Error(`unknown option ${a} (see --help)`);
   }
@@ -49,6 +55,9 @@ function parseArgs(argv) {
   for (const m of o.modes ?? []) if (!['infer', 'train'].includes(m)) throw new Error(`unknown mode ${m}`);
   for (const e of o.engines ?? []) if (!ENGINES.includes(e)) throw new Error(`unknown engine ${e}`);
   if (o.runs !== undefined && !(Number.isInteger(o.runs) && o.runs >= 1)) throw new Error('--runs must be a positive integer');
+  if (o.rounds !== undefined && !(Number.isInteger(o.rounds) && o.rounds >= 1)) throw new Error('--rounds must be a positive integer');
+  if (o.rounds !== undefined && o.baseline === undefined) throw new Error('--rounds goes with --baseline');
+  if (o.baseline !== undefined && o.engines) throw new Error('--baseline compares webrnn builds alone; leave out --engines');
   if (o.capMs !== undefined && !(o.capMs >= 0)) throw new Error('--cap must be a number of seconds ≥ 0 (0: no cap)');
   if (o.node) {
     if (o.engines && o.engines.some((e) => e !== 'webrnn')) throw new Error('--node runs webrnn alone (the peers run in the browser)');
@@ -127,8 +136,54 @@ function table(rows) {
   return out.join('\n');
 }
 
+/** The suite's rows of each build, alternated: in one page, or with --node in this process. */
+async function compareBuilds(node, baseline, suiteOptions, rounds) {
+  if (node) {
+    const builds = { new: await import('../dist/index.js'), old: await import(pathToFileURL(join(root, baseline.path)).href) };
+    const { runSuite } = await import('./suite.js');
+    return { results: await alternate(async (build, o) => (await runSuite(builds[build], o, progress)).rows, suiteOptions, rounds), browser: `node ${process.version} (webgpu/Dawn)` };
+  }
+  const { launchBrowser } = await import('../test/setup/browser.mjs');
+  const { serveStatic } = await import('../test/setup/static-server.mjs');
+  const server = await serveStatic(root);
+  const browser = await launchBrowser({ protocolTimeout: 0 });
+  try {
+    const page = await browser.newPage();
+    page.on('console', (m) => {
+      const text = m.text();
+      if (text.startsWith('row ')) progress(JSON.parse(text.slice(4)));
+      else if (m.type() === 'error') console.error(`[page] ${text}`);
+    });
+    page.on('pageerror', (e) => console.error(`[page] ${e}`));
+    await page.goto(`${server.url}/`);
+    await page.addScriptTag({ url: `${server.url}/bench/page.js`, type: 'module' });
+    await page.waitForFunction(() => window.benchReady === true);
+    const paths = { new: '/dist/index.js', old: `/${baseline.path}` };
+    const results = await alternate((build, o) => page.evaluate((path, opts) => window.benchBuild(path, opts), paths[build], o), suiteOptions, rounds);
+    return { results, browser: await browser.version() };
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+}
+
 const options = parseArgs(process.argv.slice(2));
-const { node, ...suiteOptions } = options;
+const { node, baseline: baselineRev, rounds, ...suiteOptions } = options;
+if (baselineRev !== undefined) {
+  const started = Date.now();
+  const baseline = prepareBaseline(root, baselineRev);
+  const head = (await import('node:child_process')).execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
+  console.log(`webrnn: this build (HEAD ${head.slice(0, 12)}, with what the checkout changes) against ${baseline.commit.slice(0, 12)}, alternated ${rounds ?? 3} rounds, ${node ? 'Node, Dawn' : 'headless Chromium'}`);
+  const { results, browser } = await compareBuilds(node, baseline, suiteOptions, rounds ?? 3);
+  const summary = summarise(results);
+  const ms = (x) => fmt(x, x < 10 ? 2 : 1);
+  console.log(`${browser}; median ms of each round's median, [min, max] over the rounds`);
+  console.log(render(['cell', 'workload', 'mode', 'new', 'old', 'new / old', 'within spread'], summary.map((r) => [r.cell, r.workload, r.mode, `${ms(r.newMedian)} [${ms(r.newRange[0])}, ${ms(r.newRange[1])}]`, `${ms(r.oldMedian)} [${ms(r.oldRange[0])}, ${ms(r.oldRange[1])}]`, fmt(r.ratio, 3), r.overlap ? 'yes' : 'NO'])));
+  mkdirSync(join(root, 'bench/results'), { recursive: true });
+  writeFileSync(join(root, 'bench/results/compare-latest.json'), JSON.stringify({ head, baseline: baseline.commit, browser, date: new Date().toISOString(), summary, results }, null, 2) + '\n');
+  console.log(`written: bench/results/compare-latest.json (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+  process.exit(0);
+}
 console.log(`webrnn benchmark (${node ? 'Node, Dawn' : 'headless Chromium'}), float32, median of ${suiteOptions.runs ?? 5} runs after a warm-up`);
 console.log('infer: a forward pass with all outputs read back; train: one training step (forward, MSE on a 1-output read-out, BPTT, global-norm clipping, Adam, loss read back)');
 const started = Date.now();

@@ -154,12 +154,9 @@ export type OrientedMatmulShape = ResolvedMatmulShape & { biasAlongRows?: boolea
  * Cᵀ = B'·A'ᵀ, written through swapped strides of C into the same elements (the bind group
  * swaps the operand buffers to match).
  * SwiftShader runs four neighbouring invocations along x as one group, and a block past the
- * matrix skips its loop: with N = 1 along x, one invocation in each group did useful work (a
- * bias gradient of 1024 columns over 1024 rows took 45 ms in Node, the size of an LSTM B
- * training step's whole dW_ih); transposed, the long side fills every group. A bias, added
- * along N, then follows the rows of the transposed product (`biasAlongRows`, the shader's
- * hasBias 2): the one-output read-out of workload B (1024 × 1, K = 256) took about 3 ms of a
- * 27 ms Elman forward in Chromium untransposed.
+ * matrix skips its loop: with N = 1 along x, one invocation in each group does useful work;
+ * transposed, the long side fills every group (figures: D8). A bias, added along N, then
+ * follows the rows of the transposed product (`biasAlongRows`, the shader's hasBias 2).
  */
 export function matmulOrientation(s: ResolvedMatmulShape, tiles: MatmulTiles): OrientedMatmulShape {
   const block = blockOf(tiles);
