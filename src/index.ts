@@ -7,10 +7,11 @@
  * const { output, hN, cN } = await lstm.forward(x, { batch: 4, seqLen: 100 });
  * ```
  */
+/// <reference types="@webgpu/types" preserve="true" />
 export { createEngine, Engine, type EngineOptions } from './engine.js';
 export type { AdapterDescription, GpuOptions } from './gpu/device.js';
 export { RecurrentStream, type StreamOptions, type StreamStepOutput } from './model/stream.js';
-export { RecurrentModel, type ForwardOptions, type ForwardOutput, type GradientOptions, type GradientOutput, type WarmupOptions } from './model/recurrent-model.js';
+export { RecurrentModel, type CellStates, type ForwardOptions, type ForwardOutput, type ForwardOutputBase, type GradientOptions, type GradientOutput, type GradientOutputBase, type WarmupOptions } from './model/recurrent-model.js';
 export type {
   AdamConfig,
   LossKind,
@@ -20,11 +21,12 @@ export type {
   TrainSequenceResult,
   TrainStepOptions,
   TrainStepResult,
+  TrainStepResultFor,
 } from './train/options.js';
 export type { InitOptions } from './model/init.js';
 export type { LoadOptions } from './io/load.js';
 export type { TfjsModelSource } from './io/tfjs.js';
-export { OnnxModel, type OnnxFeed, type OnnxInputInfo, type OnnxValue } from './io/onnx-model.js';
+export type { OnnxModel, OnnxFeed, OnnxInputInfo, OnnxValue } from './io/onnx-model.js';
 export type { CellFunction, CellFunctionName, CellOptions } from './spec/cell-functions.js';
 export { readSafetensors, writeSafetensors, type SafetensorsFile, type SafetensorsTensor, type SafetensorsDtype } from './io/safetensors.js';
 export type { ForwardStats } from './model/backend.js';

@@ -68,10 +68,23 @@ export const SWIFTSHADER_ICD_PATHS: readonly string[] = [
   '/snap/chromium/current/usr/lib/chromium-browser/vk_swiftshader_icd.json',
 ];
 
-const INSTALL_HINT =
-  'To fix: use a browser or machine with WebGPU; in Node install a Vulkan driver, or on Debian/Ubuntu ' +
-  '`apt-get install chromium libvulkan1` (SwiftShader, a CPU driver) and set ' +
-  'VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json.';
+/** What a Node user can do without an adapter. */
+const NODE_HINT =
+  'To fix: install a Vulkan driver for the GPU, or on Debian/Ubuntu `apt-get install chromium libvulkan1` ' +
+  '(SwiftShader, a CPU driver; webrnn finds it), or set VK_ICD_FILENAMES to a Vulkan driver manifest.';
+
+/** How the attempt to load Dawn is listed among what was tried. */
+const DAWN_IMPORT = "import the 'webgpu' package (Dawn for Node)";
+
+/** @internal Why a page has no WebGPU, as its visitor's browser tells: a secure context first (navigator.gpu is absent without one). */
+export function browserReason(nav: { gpu?: GPU } | undefined): string {
+  const g = globalThis as { isSecureContext?: boolean; location?: { origin?: string } };
+  if (!nav?.gpu && g.isSecureContext === false) {
+    return `WebGPU needs a secure context, and this page (${g.location?.origin ?? 'its origin'}) is not one: serve it over https, or from localhost while developing.`;
+  }
+  if (!nav?.gpu) return 'this browser has no WebGPU, or it is turned off (Chrome and Edge have it from version 113; Firefox and Safari in recent versions).';
+  return 'the browser offers no WebGPU adapter (the GPU may be blocked for WebGPU, or unavailable to this page).';
+}
 
 /** The machine's logical CPUs, where the runtime says: navigator.hardwareConcurrency, or in Node os.availableParallelism(). */
 async function cpuThreads(): Promise<number | undefined> {
@@ -125,7 +138,7 @@ async function nodeAdapter(options: GpuOptions, tried: string[]): Promise<{ adap
   try {
     mod = (await import(/* @vite-ignore */ name)) as DawnModule;
   } catch (e) {
-    tried.push(`import the 'webgpu' package (Dawn for Node): ${(e as Error).message} (install it with \`npm install webgpu\`)`);
+    tried.push(`${DAWN_IMPORT}: ${(e as Error).message}`);
     return null;
   }
   const env = (globalThis as unknown as { process: { env: Record<string, string | undefined> } }).process.env;
@@ -194,15 +207,15 @@ async function acquire(options: GpuOptions): Promise<Acquired> {
     tried.push(`navigator.gpu.requestAdapter(): ${adapter ? 'adapter found' : 'no adapter'}`);
     if (adapter) return { adapter, device: await requestDevice(adapter), runtime: 'browser' };
   } else if (!isNode()) {
-    tried.push('navigator.gpu: not present (this browser has no WebGPU, or it is disabled; Chromium needs --enable-unsafe-webgpu on some platforms)');
+    tried.push('navigator.gpu: not present');
   }
-  if (isNode()) {
-    const found = await nodeAdapter(options, tried);
-    if (found) {
-      return { adapter: found.adapter, device: await requestDevice(found.adapter), runtime: 'node', keepAlive: found.gpu, vulkanIcd: found.icd };
-    }
+  if (!isNode()) throw new GpuUnavailableError(`No WebGPU adapter could be found: ${browserReason(nav)}`, tried);
+  const found = await nodeAdapter(options, tried);
+  if (found) {
+    return { adapter: found.adapter, device: await requestDevice(found.adapter), runtime: 'node', keepAlive: found.gpu, vulkanIcd: found.icd };
   }
-  throw new GpuUnavailableError(`No WebGPU adapter could be found. ${INSTALL_HINT}`, tried);
+  const noDawn = tried.some((t) => t.startsWith(DAWN_IMPORT));
+  throw new GpuUnavailableError(noDawn ? "No WebGPU in this Node: the 'webgpu' package (Dawn; an optional peer dependency of webrnn) is not installed. To fix: npm install webgpu" : `No WebGPU adapter could be found. ${NODE_HINT}`, tried);
 }
 
 /**

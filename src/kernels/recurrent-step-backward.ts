@@ -5,6 +5,7 @@
  * uniform packing, dispatch size and buffer-size checks. One dispatch per step and one more
  * (step T) for dh0, or (the resident form) one dispatch for all of them.
  */
+import sharedSource from '../../shaders/common/step-shared.wgsl?raw';
 import backwardSource from '../../shaders/common/step-backward.wgsl?raw';
 import stagedSource from '../../shaders/common/sweep-staged.wgsl?raw';
 import residentWeightsSource from '../../shaders/software/resident-weights.wgsl?raw';
@@ -19,7 +20,7 @@ import { ShaderStage } from '../gpu/constants.js';
 import type { GpuContext } from '../gpu/device.js';
 import { packUniform, preprocessWgsl, type UniformLayout } from '../gpu/shader.js';
 import { packedGateStride } from '../spec/spec.js';
-import { BATCH_TILE_ROWS, CELL_UNIFORM_LAYOUT, CELL_WORKGROUP, checkExtents, stepParams, stepSharedSource, stepWorkgroups, type CellStepShape } from './recurrent-step.js';
+import { BATCH_TILE_ROWS, CELL_UNIFORM_LAYOUT, CELL_WORKGROUP, checkExtents, stepParams, stepWorkgroups, type CellStepShape } from './recurrent-step.js';
 import { residentFits, residentLanes, residentProductSource, residentRowGroups, residentSplit, residentWorkgroup } from './resident.js';
 
 /** Uniform layout of the backward step kernels: the forward's (shaders/common/step-shared.wgsl). */
@@ -155,7 +156,7 @@ export class CellBackwardKernel {
     const lanes = resident && !matrices ? residentLanes(ctx, spec.subgroups) : 1;
     const form = resident ? 'resident' : wide ? 'wide' : direct ? 'tile' : 'staged';
     const defines = { GATED: spec.gates > 1, GATES3: resident && spec.gates === 3, BATCH_TILE: direct && (wide || (spec.batchTile ?? false)), SUBGROUPS: lanes > 1 };
-    let code = (lanes > 1 ? 'enable subgroups;\n' : '') + preprocessWgsl([stepSharedSource, backwardSource, ...SWEEP_FORMS[form](spec.gates > 1), spec.source].join('\n'), defines);
+    let code = (lanes > 1 ? 'enable subgroups;\n' : '') + preprocessWgsl([sharedSource, backwardSource, ...SWEEP_FORMS[form](spec.gates > 1), spec.source].join('\n'), defines);
     if (resident) {
       // The forward's split, a weight being as many floats as the cell has gates (the GRU's
       // three with GATES3): the same units and arrays, the same generated product (its private

@@ -22,9 +22,6 @@ import { packedGateStride } from '../spec/spec.js';
 import { packUniform, parseUniformLayout, preprocessWgsl, type UniformLayout } from '../gpu/shader.js';
 import { MAX_INVOCATIONS, residentFits, residentLanes, residentProductSource, residentRowGroups, residentSplit, residentWorkgroup } from './resident.js';
 
-/** The WGSL the forward and backward step kernels share (struct Params, index maps). */
-export { sharedSource as stepSharedSource };
-
 /** Workgroup size along the hidden units (the `WG` override of the shaders). */
 export const CELL_WORKGROUP = 64;
 

@@ -4,7 +4,7 @@
  */
 import { WebRnnError } from '../errors.js';
 import type { StateDict } from '../spec/parameters.js';
-import type { ModelSpec } from '../spec/spec.js';
+import type { CellKind, ModelSpec } from '../spec/spec.js';
 import { checkCount, checkFinite, checkTensor, swapBatchTime } from '../arrays.js';
 
 /** Options of {@link RecurrentModel.forward}. */
@@ -35,14 +35,18 @@ export interface WarmupOptions {
   training?: boolean;
 }
 
-/** Result of {@link RecurrentModel.forward}. */
-export interface ForwardOutput {
+/**
+ * What a model's results hold of the LSTM's cell state: for an LSTM (K = 'lstm') the arrays
+ * `names`, for the other cells none; for a model of unknown kind (K = CellKind) either.
+ */
+export type CellStates<K extends CellKind, Names extends string> = K extends 'lstm' ? { [N in Names]: Float32Array } : { [N in Names]?: undefined };
+
+/** The parts of a forward result every cell has (see {@link ForwardOutput}). */
+export interface ForwardOutputBase {
   /** [T, B, D·H], or [B, T, D·H] when batchFirst; directions concatenated, forward first. */
   output: Float32Array;
   /** Final hidden states [L·D, B, H], index layer·D + direction. */
   hN: Float32Array;
-  /** Final cell states [L·D, B, H]; LSTM only. */
-  cN?: Float32Array;
   /**
    * The model's output. With returnSequences (the default): the read-out of every step
    * [T, B, O] ([B, T, O] when batchFirst), or without a read-out the output itself (the same
@@ -51,6 +55,9 @@ export interface ForwardOutput {
    */
   y: Float32Array;
 }
+
+/** Result of {@link RecurrentModel.forward}; an LSTM's also holds `cN`, its final cell states [L·D, B, H]. */
+export type ForwardOutput<K extends CellKind = CellKind> = ForwardOutputBase & CellStates<K, 'cN'>;
 
 /** Options of {@link RecurrentModel.gradients}: those of forward plus the output gradients. */
 export interface GradientOptions extends ForwardOptions {
@@ -62,22 +69,23 @@ export interface GradientOptions extends ForwardOptions {
   gradCN?: Float32Array;
 }
 
-/** Result of {@link RecurrentModel.gradients}. */
-export interface GradientOutput extends ForwardOutput {
+/** The gradients every cell's {@link RecurrentModel.gradients} gives (see {@link GradientOutput}). */
+export interface GradientOutputBase extends ForwardOutputBase {
   /** Gradient of every parameter of the recurrent layers (not a read-out's), under PyTorch's names and layouts. */
   params: StateDict;
   /** Gradient of x, in x's layout. */
   input: Float32Array;
   /** Gradient of h0 [L·D, B, H] (zero-initial states included). */
   h0: Float32Array;
-  /** Gradient of c0 [L·D, B, H]; LSTM only. */
-  c0?: Float32Array;
 }
 
+/** Result of {@link RecurrentModel.gradients}; an LSTM's also holds `c0` (the gradient of c0) and `cN`. */
+export type GradientOutput<K extends CellKind = CellKind> = GradientOutputBase & CellStates<K, 'cN' | 'c0'>;
+
 export function checkOptions(what: string, options: unknown, known: readonly string[]): void {
-  if (options === null || typeof options !== 'object') throw new WebRnnError('invalid-option', `${what}: options { batch, seqLen } expected`);
+  if (options === null || typeof options !== 'object') throw new WebRnnError('invalid-option', `${what}: an options object { ${known.slice(0, 3).join(', ')}, … } expected`);
   for (const key of Object.keys(options)) {
-    if (!known.includes(key)) throw new WebRnnError('invalid-option', `${what}: unknown option '${key}'`);
+    if (!known.includes(key)) throw new WebRnnError('invalid-option', `${what}: unknown option '${key}' (known: ${known.join(', ')})`);
   }
 }
 

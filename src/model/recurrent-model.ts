@@ -7,12 +7,12 @@ import { WebRnnError } from '../errors.js';
 import { initialParameters, type InitOptions } from './init.js';
 import { lossRows } from '../train/loss-rows.js';
 import { trainSequence } from '../train/sequence.js';
-import { resolveClipping, resolveOptimizer, type TrainSequenceOptions, type TrainSequenceResult, type TrainStepOptions, type TrainStepResult } from '../train/options.js';
+import { resolveClipping, resolveOptimizer, type TrainSequenceOptions, type TrainSequenceResult, type TrainStepOptions, type TrainStepResult, type TrainStepResultFor } from '../train/options.js';
 import type { ForwardStats, ModelExecution, PassResult, ReadoutRows } from './backend.js';
 import { defaultParameters, validateStateDict, type StateDict } from '../spec/parameters.js';
 import { checkOptions, prepareInputs, type ForwardOptions, type ForwardOutput, type GradientOptions, type GradientOutput, type WarmupOptions } from './calls.js';
 
-export type { ForwardOptions, ForwardOutput, GradientOptions, GradientOutput, WarmupOptions } from './calls.js';
+export type { CellStates, ForwardOptions, ForwardOutput, ForwardOutputBase, GradientOptions, GradientOutput, GradientOutputBase, WarmupOptions } from './calls.js';
 import { RecurrentStream, type StreamOptions } from './stream.js';
 import { parameterInfo } from '../spec/spec.js';
 import type { CellKind, ModelSpec } from '../spec/spec.js';
@@ -24,13 +24,17 @@ import { checkCount, checkFinite, checkLengths, checkTensor, finalStates, swapBa
  */
 export interface ModelWriters {
   safetensors(tensors: Readonly<Record<string, { shape: readonly number[]; data: Float32Array }>>, metadata?: Readonly<Record<string, string>>): Uint8Array;
-  onnx(spec: ModelSpec, dict: Readonly<StateDict>): Uint8Array;
+  onnx(spec: ModelSpec, dict: Readonly<StateDict>): Promise<Uint8Array>;
 }
 
 /** Batches whose kernels `warmup` compiles when it is given none: one row, the batch tile's 4, and a large batch. */
 const WARMUP_BATCHES = [1, 4, 64];
 
-export class RecurrentModel {
+/**
+ * A model; `K`, its cell kind ('rnn', 'lstm' or 'gru'), types its results (an LSTM's carry
+ * cell states) where it is known (`engine.lstm` gives a RecurrentModel<'lstm'>).
+ */
+export class RecurrentModel<K extends CellKind = CellKind> {
   /** The resolved options. */
   readonly spec: ModelSpec;
   private queue: Promise<unknown> = Promise.resolve();
@@ -42,7 +46,8 @@ export class RecurrentModel {
     spec: ModelSpec,
     /** Where the parameters live and the passes run. */
     private readonly exec: ModelExecution,
-    private readonly onDestroy: (m: RecurrentModel) => void,
+    /** Called once, when the model is destroyed. */
+    private readonly onDestroy: () => void,
     private readonly writers: ModelWriters,
   ) {
     this.spec = spec;
@@ -50,8 +55,8 @@ export class RecurrentModel {
   }
 
   /** 'rnn', 'lstm' or 'gru'. */
-  get kind(): CellKind {
-    return this.spec.kind;
+  get kind(): K {
+    return this.spec.kind as K;
   }
 
   /** @internal The names of a loaded file's tensors by our names, used by save(). */
@@ -168,13 +173,12 @@ export class RecurrentModel {
   }
 
   /** output, hN, cN and y as ForwardOutput defines them, from a pass's sequence-major results. */
-  private forwardOutput(r: PassResult, B: number, T: number): ForwardOutput {
+  private forwardOutput(r: PassResult, B: number, T: number): ForwardOutput<K> {
     const { numLayers: L, numDirections: D, hiddenSize: H, outputSize: O } = this.spec;
     const output = this.toCaller(r.output, B, T, D * H);
     const y = this.spec.returnSequences ? (r.y ? this.toCaller(r.y, B, T, O) : output) : (r.y ?? finalStates(r.hN, L, D, B, H, new Float32Array(B * D * H)));
-    const out: ForwardOutput = { output, hN: r.hN, y };
-    if (r.cN) out.cN = r.cN;
-    return out;
+    // cN is there exactly when the model is an LSTM, which is what ForwardOutput<K> says.
+    return (r.cN ? { output, hN: r.hN, y, cN: r.cN } : { output, hN: r.hN, y }) as ForwardOutput<K>;
   }
 
   /**
@@ -184,7 +188,7 @@ export class RecurrentModel {
    * @returns output [T, B, D·H] ([B, T, D·H] when batchFirst), hN and (LSTM) cN [L·D, B, H],
    *   and y, the model's output (see {@link ForwardOutput.y})
    */
-  async forward(x: Float32Array, options: ForwardOptions): Promise<ForwardOutput> {
+  async forward(x: Float32Array, options: ForwardOptions): Promise<ForwardOutput<K>> {
     // Everything about the arguments is checked (and copied) in this synchronous part of the
     // call, before anything is queued or written; errors come back as a rejection.
     this.assertAlive('forward');
@@ -230,7 +234,7 @@ export class RecurrentModel {
    * @returns params (PyTorch names and layouts), input (x's layout), h0 and (LSTM) c0
    *   [L·D, B, H], and output, hN, cN as forward returns them
    */
-  async gradients(x: Float32Array, options: GradientOptions): Promise<GradientOutput> {
+  async gradients(x: Float32Array, options: GradientOptions): Promise<GradientOutput<K>> {
     this.assertAlive('gradients');
     const { spec } = this;
     checkOptions('gradients', options, ['batch', 'seqLen', 'h0', 'c0', 'checkFinite', 'seqLens', 'gradOutput', 'gradHN', 'gradCN']);
@@ -261,9 +265,9 @@ export class RecurrentModel {
     return this.serialize(async () => {
       this.assertAlive('gradients', true);
       const r = await this.exec.gradients({ batch: B, seqLen: T, x: xSeq, h0, c0, seqLens }, { gradOutput, gradHN, gradCN }, this.yRows);
-      const out: GradientOutput = { params: r.params, input: this.toCaller(r.input, B, T, I), h0: r.h0, ...this.forwardOutput(r, B, T) };
-      if (r.c0) out.c0 = r.c0;
-      return out;
+      const base = { params: r.params, input: this.toCaller(r.input, B, T, I), h0: r.h0, ...this.forwardOutput(r, B, T) };
+      // c0 (like cN) is there exactly when the model is an LSTM.
+      return (r.c0 ? { ...base, c0: r.c0 } : base) as GradientOutput<K>;
     });
   }
 
@@ -282,7 +286,7 @@ export class RecurrentModel {
    * @param target MSE: the read-out's targets, [T, B, O] ([B, T, O] when batchFirst) or [B, O]
    *   with lossOn 'last' or 'final'; cross-entropy: a class index per row, [T, B] ([B, T]) or [B]
    */
-  async trainStep(x: Float32Array, target: Float32Array, options: TrainStepOptions): Promise<TrainStepResult> {
+  async trainStep<O extends TrainStepOptions>(x: Float32Array, target: Float32Array, options: O): Promise<TrainStepResultFor<O, K extends 'lstm' ? true : false>> {
     this.assertAlive('trainStep');
     const { spec } = this;
     checkOptions('trainStep', options, [
@@ -319,7 +323,8 @@ export class RecurrentModel {
       if (r.norm !== undefined) result.gradNorm = r.norm;
       if (r.hN) result.hN = r.hN;
       if (r.cN) result.cN = r.cN;
-      return result;
+      // What was asked for is what was read back (TrainStepResultFor says which).
+      return result as TrainStepResultFor<O, K extends 'lstm' ? true : false>;
     });
   }
 
@@ -341,7 +346,7 @@ export class RecurrentModel {
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
-    this.onDestroy(this);
+    this.onDestroy();
     for (const s of [...this.streams]) s.close();
     // Operations already queued finish (or fail with `destroyed`) before the buffers go.
     void this.queue.then(() => this.exec.release());

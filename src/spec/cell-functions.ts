@@ -50,6 +50,9 @@ const TABLE: Record<CellFunctionName, { code: number; alpha: number; beta: numbe
 
 /** Resolve a function by its ONNX name (case-insensitive), filling in ONNX's default alpha and beta. */
 export function resolveCellFunction(f: CellFunction, what: string): ResolvedCellFunction {
+  if (f !== null && typeof f === 'object') {
+    for (const k of Object.keys(f)) if (!['name', 'alpha', 'beta'].includes(k)) throw new WebRnnError('invalid-option', `${what}: unknown option '${k}' (known: name, alpha, beta)`);
+  }
   const name = (Object.keys(TABLE) as CellFunctionName[]).find((n) => n.toLowerCase() === String(f?.name).toLowerCase());
   if (!name) throw new WebRnnError('invalid-option', `${what}: activation '${String(f?.name)}' is not one of ${Object.keys(TABLE).join(', ')}`);
   const t = TABLE[name];

@@ -85,13 +85,26 @@ export interface TrainStepOptions {
 
 /** Result of `model.trainStep`: what was asked to be read back. */
 export interface TrainStepResult {
-  /** The loss before this step's update. */
+  /** The loss before this step's update (unless readLoss is false). */
   loss?: number;
-  /** Global L2 norm of the gradients before clipping. */
+  /** Global L2 norm of the gradients before clipping (with returnGradNorm). */
   gradNorm?: number;
+  /** The final states [L·D, B, H] (with returnState; cN for an LSTM). */
   hN?: Float32Array;
   cN?: Float32Array;
 }
+
+/** Whether options `O` set `key` to true (true), to anything else (false), or leave it out ('absent'). */
+type FlagOf<O, Key extends string> = Key extends keyof O ? (O[Key] extends true ? true : false) : 'absent';
+
+/**
+ * The result of a training step with options `O`: `loss` unless `readLoss` may be false,
+ * `gradNorm` with `returnGradNorm: true`, `hN` (and an LSTM's `cN`) with `returnState: true`.
+ */
+export type TrainStepResultFor<O, LSTM extends boolean = boolean> = TrainStepResult &
+  (FlagOf<O, 'readLoss'> extends false ? unknown : { loss: number }) &
+  (FlagOf<O, 'returnGradNorm'> extends true ? { gradNorm: number } : unknown) &
+  (FlagOf<O, 'returnState'> extends true ? { hN: Float32Array } & (LSTM extends true ? { cN: Float32Array } : unknown) : unknown);
 
 /** A validated optimizer configuration with every default filled in (the float64 reference's type). */
 export type { ResolvedOptimizer } from '../reference/train-step.js';
@@ -102,21 +115,28 @@ function finiteNonNegative(name: string, v: unknown, fallback: number): number {
   return v;
 }
 
+/** The keys each optimizer takes. */
+const OPTIMIZER_KEYS: Readonly<Record<string, readonly string[]>> = {
+  sgd: ['type', 'lr', 'momentum', 'nesterov', 'weightDecay'],
+  adam: ['type', 'lr', 'betas', 'eps', 'weightDecay'],
+  adamw: ['type', 'lr', 'betas', 'eps', 'weightDecay'],
+};
+
 export function resolveOptimizer(o: OptimizerConfig): ResolvedOptimizer {
   if (o === null || typeof o !== 'object') throw new WebRnnError('invalid-option', "optimizer: { type: 'sgd' | 'adam' | 'adamw', lr } expected");
+  const known = Object.hasOwn(OPTIMIZER_KEYS, String(o.type)) ? OPTIMIZER_KEYS[String(o.type)] : undefined;
+  if (!known) throw new WebRnnError('invalid-option', `optimizer.type must be 'sgd', 'adam' or 'adamw', got '${String((o as { type?: unknown }).type)}'`);
+  // Unknown keys first: a misspelled lr ({ learningRate }) is named, not reported as missing.
+  for (const k of Object.keys(o)) if (!known.includes(k)) throw new WebRnnError('invalid-option', `optimizer: unknown option '${k}' for ${String(o.type)} (known: ${known.join(', ')})`);
   const lr = finiteNonNegative('optimizer.lr', o.lr, NaN);
   if (Number.isNaN(lr)) throw new WebRnnError('invalid-option', 'optimizer.lr is required');
   if (o.type === 'sgd') {
-    const known = ['type', 'lr', 'momentum', 'nesterov', 'weightDecay'];
-    for (const k of Object.keys(o)) if (!known.includes(k)) throw new WebRnnError('invalid-option', `optimizer: unknown option '${k}' for sgd`);
     const momentum = finiteNonNegative('optimizer.momentum', o.momentum, 0);
     const nesterov = o.nesterov ?? false;
     if (nesterov && momentum === 0) throw new WebRnnError('invalid-option', 'optimizer: nesterov needs a momentum above 0');
     return { type: 'sgd', hyper: { lr, momentum, nesterov, weightDecay: finiteNonNegative('optimizer.weightDecay', o.weightDecay, 0) } };
   }
   if (o.type === 'adam' || o.type === 'adamw') {
-    const known = ['type', 'lr', 'betas', 'eps', 'weightDecay'];
-    for (const k of Object.keys(o)) if (!known.includes(k)) throw new WebRnnError('invalid-option', `optimizer: unknown option '${k}' for ${o.type}`);
     const [beta1, beta2] = o.betas ?? [0.9, 0.999];
     for (const [n, b] of [
       ['betas[0]', beta1],

@@ -6,10 +6,44 @@ import { describe, expect, it, vi } from 'vitest';
 import { createEngine } from '../../src/engine.js';
 import { existsSync } from 'node:fs';
 import { GpuError, GpuUnavailableError } from '../../src/errors.js';
-import { GpuContext, SWIFTSHADER_ICD_PATHS } from '../../src/gpu/device.js';
+import { browserReason, GpuContext, SWIFTSHADER_ICD_PATHS } from '../../src/gpu/device.js';
 import { BufferUsage } from '../../src/gpu/constants.js';
 
+describe('why a page has no WebGPU, in words for its visitor', () => {
+  const g = globalThis as { isSecureContext?: boolean; location?: unknown };
+  function withPage<T>(secure: boolean, fn: () => T): T {
+    const saved = { isSecureContext: g.isSecureContext, location: g.location };
+    g.isSecureContext = secure;
+    g.location = { origin: 'http://192.0.2.7:8080' };
+    try {
+      return fn();
+    } finally {
+      g.isSecureContext = saved.isSecureContext;
+      g.location = saved.location;
+    }
+  }
+
+  it('names the secure-context rule on a plain-http page, and never gives apt or Vulkan advice', () => {
+    const reason = withPage(false, () => browserReason({}));
+    expect(reason).toMatch(/secure context/);
+    expect(reason).toContain('http://192.0.2.7:8080');
+    expect(reason).toMatch(/https|localhost/);
+    for (const r of [reason, withPage(true, () => browserReason({})), withPage(true, () => browserReason({ gpu: {} as GPU }))]) {
+      expect(r).not.toMatch(/apt-get|\bapt\b|Vulkan|VK_ICD/);
+    }
+  });
+
+  it('on a secure page says WebGPU is missing, or that the browser offers no adapter', () => {
+    expect(withPage(true, () => browserReason({}))).toMatch(/no WebGPU, or it is turned off/);
+    expect(withPage(true, () => browserReason({ gpu: {} as GPU }))).toMatch(/offers no WebGPU adapter/);
+  });
+});
+
 describe('createEngine', () => {
+  it('names unknown options', async () => {
+    await expect(createEngine({ powerPrefrence: 'low-power' } as never)).rejects.toThrow(/createEngine: unknown option 'powerPrefrence'/);
+  });
+
   it('finds an adapter and says which', async () => {
     const engine = await createEngine();
     expect(engine.info.runtime).toBe('node');

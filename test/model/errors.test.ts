@@ -116,6 +116,22 @@ describe('loadStateDict checks, and a failed load changes nothing', () => {
   });
 });
 
+describe('unknown keys are named at every level of an options object', () => {
+  it('inside optimizer, cell functions and load options', async () => {
+    const m = engine.gru({ inputSize: 2, hiddenSize: 3, outputSize: 1 });
+    const x = new Float32Array(2 * 1 * 2);
+    const target = new Float32Array(2);
+    const msg = async (optimizer: unknown): Promise<string> => (await caught(() => m.trainStep(x, target, { batch: 1, seqLen: 2, loss: 'mse', optimizer } as never))).message;
+    // A misspelled lr is named, not reported as missing.
+    expect(await msg({ type: 'adam', learningRate: 1e-3 })).toMatch(/optimizer: unknown option 'learningRate' for adam \(known: type, lr, betas, eps, weightDecay\)/);
+    expect(await msg({ type: 'sgd', lr: 0.1, momentun: 0.9 })).toMatch(/unknown option 'momentun' for sgd/);
+    expect(await msg({ type: 'toString', lr: 0.1 })).toMatch(/optimizer.type must be/);
+    m.destroy();
+    expect((await caught(() => engine.lstm({ inputSize: 2, hiddenSize: 3, cell: { f: { name: 'Sigmoid', alfa: 1 } } } as never))).message).toMatch(/unknown option 'alfa' \(known: name, alpha, beta\)/);
+    expect((await caught(() => engine.load(new Uint8Array(8), { formt: 'onnx' } as never))).message).toMatch(/load: unknown option 'formt'/);
+  });
+});
+
 describe('options and limits', () => {
   it('invalid layer options', async () => {
     expect((await caught(() => engine.lstm({ inputSize: 3, hiddenSize: 0 }))).message).toMatch(/hiddenSize must be a positive integer, got 0/);

@@ -1,0 +1,202 @@
+/**
+ * The package as a user meets it: `npm pack`, the tarball installed into an empty project in
+ * a temporary folder (npm fetches its one dependency, @webgpu/types, from the registry or its
+ * cache), then
+ * - what the tarball and the install hold: the built modules and types, no shaders or source
+ *   maps, and not the `webgpu` package (an optional peer dependency);
+ * - a Node script without `webgpu` is told to install it; with it (linked from this checkout)
+ *   `import` and `require` both run a forward pass;
+ * - a strict TypeScript consumer (the README's calls) compiles against the installed types;
+ * - a vite page that imports only createEngine bundles without the file readers, and runs in
+ *   headless Chromium, in the page and in a module Web Worker; engine.load there refuses a
+ *   file: URL with a message that says why.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchBrowser } from './setup/browser.mjs';
+import { serveStatic } from './setup/static-server.mjs';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+// Outside the checkout, so that Node does not find this checkout's node_modules above it.
+const work = mkdtempSync(join(tmpdir(), 'webrnn-install-'));
+const project = join(work, 'consumer');
+let tarball = '';
+
+function bytesUnder(dir: string): number {
+  return readdirSync(dir, { withFileTypes: true }).reduce((n, e) => {
+    const p = join(dir, e.name);
+    return n + (e.isSymbolicLink() ? 0 : e.isDirectory() ? bytesUnder(p) : statSync(p).size);
+  }, 0);
+}
+
+function node(args: string[], cwd = project): { status: number | null; stdout: string; stderr: string } {
+  return spawnSync(process.execPath, args, { cwd, encoding: 'utf8', timeout: 60_000 });
+}
+
+beforeAll(() => {
+  if (!existsSync(join(root, 'dist/index.js'))) throw new Error('dist/ is missing: `npm test` builds it first (or run `npm run build`)');
+  mkdirSync(project, { recursive: true });
+  const packed = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', work], { cwd: root, encoding: 'utf8' })) as Array<{ filename: string }>;
+  tarball = join(work, packed[0].filename);
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball], { cwd: project, stdio: 'pipe' });
+}, 180_000);
+
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe('the packed package', () => {
+  it('holds the built modules and types, not the shaders, sources or source maps', () => {
+    const files = execFileSync('tar', ['tzf', tarball], { encoding: 'utf8' }).trim().split('\n');
+    expect(files).toContain('package/dist/index.js');
+    expect(files).toContain('package/dist/require.cjs');
+    expect(files).toContain('package/dist/types/index.d.ts');
+    expect(files.filter((f) => f.endsWith('.map') || f.startsWith('package/shaders/') || f.startsWith('package/src/'))).toEqual([]);
+    console.log(`tarball ${(statSync(tarball).size / 1024).toFixed(0)} kB, ${files.length} files`);
+  });
+
+  it('installs small: webrnn and @webgpu/types, not webgpu (Dawn)', () => {
+    const modules = join(project, 'node_modules');
+    expect(existsSync(join(modules, 'webgpu'))).toBe(false);
+    expect(existsSync(join(modules, '@webgpu/types'))).toBe(true);
+    const bytes = bytesUnder(modules);
+    console.log(`node_modules after install: ${(bytes / 1024 / 1024).toFixed(2)} MB`);
+    expect(bytes).toBeLessThan(5 * 1024 * 1024);
+  });
+});
+
+describe('in Node', () => {
+  const script = `
+    import { createEngine } from 'webrnn';
+    const engine = await createEngine();
+    const lstm = engine.lstm({ inputSize: 3, hiddenSize: 5 });
+    const { output, cN } = await lstm.forward(new Float32Array(4 * 2 * 3).fill(0.5), { batch: 2, seqLen: 4 });
+    console.log(JSON.stringify({ output: output.length, cN: cN.length, finite: output.every(Number.isFinite) }));
+    engine.destroy();`;
+
+  it('without the webgpu package, says to install it', () => {
+    const r = node(['--input-type=module', '-e', script]);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/npm install webgpu/);
+  });
+
+  it('with it, import and require both run a forward pass', () => {
+    symlinkSync(join(root, 'node_modules/webgpu'), join(project, 'node_modules/webgpu'), 'dir');
+    const r = node(['--input-type=module', '-e', script]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout.trim().split('\n').pop() ?? '')).toEqual({ output: 40, cN: 10, finite: true });
+    writeFileSync(join(project, 'required.cjs'), "const { createEngine } = require('webrnn');\nconsole.log(typeof createEngine);\n");
+    const c = node(['required.cjs']);
+    expect(c.status, c.stderr).toBe(0);
+    expect(c.stdout.trim().split('\n').pop()).toBe('function');
+  });
+});
+
+describe('a strict TypeScript consumer', () => {
+  it('compiles the README calls against the installed declarations (skipLibCheck false)', () => {
+    writeFileSync(
+      join(project, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: { strict: true, skipLibCheck: false, exactOptionalPropertyTypes: true, noUncheckedIndexedAccess: true, target: 'ES2022', lib: ['ES2022', 'DOM'], types: [], module: 'NodeNext', moduleResolution: 'NodeNext', noEmit: true },
+        files: ['consumer.ts'],
+      }),
+    );
+    writeFileSync(
+      join(project, 'consumer.ts'),
+      `import { createEngine, type RecurrentModel } from 'webrnn';
+const engine = await createEngine();
+const lstm = engine.lstm({ inputSize: 3, hiddenSize: 4, outputSize: 2 });
+const out = await lstm.forward(new Float32Array(6), { batch: 1, seqLen: 2 });
+const cN: Float32Array = out.cN;
+const y: Float32Array = out.y;
+const gru = engine.gru({ inputSize: 3, hiddenSize: 4 });
+// @ts-expect-error a GRU has no cell state
+const none: Float32Array = (await gru.forward(new Float32Array(6), { batch: 1, seqLen: 2 })).cN;
+const model = await engine.load('/model.safetensors');
+const bytes: Uint8Array = await model.save();
+const stream = model.stream({ batch: 1 });
+const { h } = await stream.step(new Float32Array(3));
+const step = await lstm.trainStep(new Float32Array(6), new Float32Array(4), { batch: 1, seqLen: 2, loss: 'mse', optimizer: { type: 'adam', lr: 1e-3 }, returnState: true });
+const loss: number = step.loss;
+const cAfter: Float32Array = step.cN;
+const quiet = await lstm.trainStep(new Float32Array(6), new Float32Array(4), { batch: 1, seqLen: 2, loss: 'mse', optimizer: { type: 'sgd', lr: 0.1 }, readLoss: false });
+// @ts-expect-error no loss is read back with readLoss: false
+const noLoss: number = quiet.loss;
+const onnx = await engine.load('/model.onnx');
+const ran = await onnx.run({});
+const any: RecurrentModel = lstm;
+console.log(cN, y, none, bytes, h, loss, cAfter, noLoss, ran, any.kind);
+`,
+    );
+    const r = node([join(root, 'node_modules/typescript/bin/tsc'), '-p', '.']);
+    expect(r.stdout + r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+});
+
+describe('a vite page', () => {
+  let server: { url: string; close(): Promise<void> } | undefined;
+  afterAll(async () => server?.close());
+
+  it('bundles createEngine without the file readers and runs in headless Chromium, in the page and in a module worker', async () => {
+    const page = join(project, 'page');
+    mkdirSync(page, { recursive: true });
+    const run = `import { createEngine } from 'webrnn';
+export async function run() {
+  const engine = await createEngine();
+  const m = engine.gru({ inputSize: 2, hiddenSize: 3 });
+  const { output } = await m.forward(new Float32Array(2 * 1 * 2).fill(0.25), { batch: 1, seqLen: 2 });
+  engine.destroy();
+  return Array.from(output);
+}
+`;
+    writeFileSync(join(page, 'run.js'), run);
+    writeFileSync(join(page, 'worker.js'), "import { run } from './run.js';\nrun().then((o) => postMessage({ o }), (e) => postMessage({ e: String(e) }));\n");
+    writeFileSync(
+      join(page, 'main.js'),
+      `import { createEngine } from 'webrnn';
+import { run } from './run.js';
+const inWorker = new Promise((resolve) => {
+  const w = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  w.onmessage = (e) => resolve(e.data);
+});
+// A page cannot read file: URLs; engine.load says so.
+const fileError = createEngine().then((engine) => engine.load('file:///tmp/model.safetensors').then(() => 'loaded', (e) => String(e.message)));
+window.result = Promise.all([run(), inWorker, fileError]).then(([page, worker, file]) => ({ page, worker, file }), (e) => ({ error: String(e) }));
+`,
+    );
+    writeFileSync(join(page, 'index.html'), '<!doctype html><meta charset="utf-8"><script type="module" src="./main.js"></script>\n');
+    writeFileSync(join(page, 'vite.config.mjs'), "export default { logLevel: 'warn', build: { target: 'es2022', outDir: 'dist', emptyOutDir: true }, worker: { format: 'es' } };\n");
+    const built = node([join(root, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'vite.config.mjs'], page);
+    expect(built.status, built.stderr).toBe(0);
+    const assets = readdirSync(join(page, 'dist/assets'));
+    const html = readFileSync(join(page, 'dist/index.html'), 'utf8');
+    const entry = assets.find((a) => html.includes(a) && a.endsWith('.js'));
+    expect(entry, `entry chunk among ${assets.join(', ')}`).toBeDefined();
+    const entryBytes = statSync(join(page, 'dist/assets', entry!)).size;
+    const entryText = readFileSync(join(page, 'dist/assets', entry!), 'utf8');
+    console.log(`vite page importing createEngine: entry chunk ${(entryBytes / 1024).toFixed(0)} kB`);
+    // The readers (ONNX and protobufjs, TensorFlow.js) stay in chunks loaded by engine.load.
+    expect(entryText).not.toMatch(/protobuf|weightsManifest|ModelProto/);
+    expect(entryBytes).toBeLessThan(175 * 1024);
+
+    server = await serveStatic(join(page, 'dist'));
+    const browser = await launchBrowser();
+    try {
+      const tab = await browser.newPage();
+      await tab.goto(`${server.url}/index.html`);
+      const result = (await tab.evaluate(() => (window as unknown as { result: Promise<unknown> }).result)) as { page?: number[]; worker?: { o?: number[]; e?: string }; file?: string; error?: string };
+      expect(result.error).toBeUndefined();
+      expect(result.page?.length).toBe(6);
+      expect(result.page?.every(Number.isFinite)).toBe(true);
+      expect(result.worker?.e).toBeUndefined();
+      expect(result.worker?.o).toEqual(result.page);
+      expect(result.file).toMatch(/a page cannot read file:\/\/\/tmp\/model.safetensors/);
+    } finally {
+      await browser.close();
+    }
+  });
+});
