@@ -66,7 +66,8 @@ function parseArgs(argv) {
   return o;
 }
 
-async function inBrowser(options) {
+/** Run `fn(page)` on the benchmark page (bench/page.js) in headless Chromium; resolves to its result and the browser's version. */
+async function onBenchPage(fn) {
   const { launchBrowser } = await import('../test/setup/browser.mjs');
   const { serveStatic } = await import('../test/setup/static-server.mjs');
   const server = await serveStatic(root);
@@ -82,12 +83,16 @@ async function inBrowser(options) {
     await page.goto(`${server.url}/`);
     await page.addScriptTag({ url: `${server.url}/bench/page.js`, type: 'module' });
     await page.waitForFunction(() => window.benchReady === true);
-    const result = await page.evaluate((o) => window.benchRun(o), options);
-    return { ...result, browser: await browser.version() };
+    return { result: await fn(page), browser: await browser.version() };
   } finally {
     await browser.close();
     await server.close();
   }
+}
+
+async function inBrowser(options) {
+  const { result, browser } = await onBenchPage((page) => page.evaluate((o) => window.benchRun(o), options));
+  return { ...result, browser };
 }
 
 async function inNode(options) {
@@ -143,28 +148,9 @@ async function compareBuilds(node, baseline, suiteOptions, rounds) {
     const { runSuite } = await import('./suite.js');
     return { results: await alternate(async (build, o) => (await runSuite(builds[build], o, progress)).rows, suiteOptions, rounds), browser: `node ${process.version} (webgpu/Dawn)` };
   }
-  const { launchBrowser } = await import('../test/setup/browser.mjs');
-  const { serveStatic } = await import('../test/setup/static-server.mjs');
-  const server = await serveStatic(root);
-  const browser = await launchBrowser({ protocolTimeout: 0 });
-  try {
-    const page = await browser.newPage();
-    page.on('console', (m) => {
-      const text = m.text();
-      if (text.startsWith('row ')) progress(JSON.parse(text.slice(4)));
-      else if (m.type() === 'error') console.error(`[page] ${text}`);
-    });
-    page.on('pageerror', (e) => console.error(`[page] ${e}`));
-    await page.goto(`${server.url}/`);
-    await page.addScriptTag({ url: `${server.url}/bench/page.js`, type: 'module' });
-    await page.waitForFunction(() => window.benchReady === true);
-    const paths = { new: '/dist/index.js', old: `/${baseline.path}` };
-    const results = await alternate((build, o) => page.evaluate((path, opts) => window.benchBuild(path, opts), paths[build], o), suiteOptions, rounds);
-    return { results, browser: await browser.version() };
-  } finally {
-    await browser.close();
-    await server.close();
-  }
+  const paths = { new: '/dist/index.js', old: `/${baseline.path}` };
+  const { result, browser } = await onBenchPage((page) => alternate((build, o) => page.evaluate((path, opts) => window.benchBuild(path, opts), paths[build], o), suiteOptions, rounds));
+  return { results: result, browser };
 }
 
 const options = parseArgs(process.argv.slice(2));

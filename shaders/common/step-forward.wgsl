@@ -1,6 +1,7 @@
 // The forward step kernels' bindings and index maps (rnn-, lstm- and gru-cell-forward), after
-// common/step-shared.wgsl; one form file then supplies the recurrent product and the hooks the
-// cells call (seqLen, gatePreactivations, hhBias, keepH, ownPrevH), and the cell its step.
+// common/step-shared.wgsl; then the form supplies the recurrent product (gatePreactivations)
+// and the hooks the cells call (seqLen, hhBias, keepH, ownPrevH: common/step-hooks.wgsl for
+// the staged and direct forms), and the cell its step.
 //
 // One dispatch advances every batch row and both directions of one layer by one step, or, in
 // the persistent and resident forms, runs every step. Direction 0 processes time t = step,

@@ -23,10 +23,6 @@ const ROWS: u32 = 1u;
 var<workgroup> hTile: array<f32, WG>;
 #endif
 
-fn seqLen(b: u32) -> u32 {
-  return storedLength(b);
-}
-
 // PERSISTENT: the end of a step. h_t (and the GRU's r * h_{t-1}) are in storage; the barrier
 // makes them visible to every invocation of the workgroup before the next phase reads them.
 fn phaseBarrier() {
@@ -51,22 +47,6 @@ fn stagePrevH(b0: u32, d: u32, k0: u32, x: u32) {
   hTile[x] = v;
 #endif
   workgroupBarrier();
-}
-
-// h_t of unit j in row b0 + r of direction d (a running row), where it goes besides hseq: hN
-// on the row's last step.
-fn keepH(b0: u32, r: u32, d: u32, j: u32, h: f32) {
-  if (isLast(b0 + r)) { hN[stateIndex(b0 + r, d, j)] = h; }
-}
-
-// What cellStep adds of b_hh for unit j.
-fn hhBias(d: u32, j: u32, gates: u32) -> vec4f {
-  return hhBiasAt(d, j, gates);
-}
-
-// h_{t-1}[b0 + r, j] of direction d for the cell's own use (the GRU's z h_{t-1}).
-fn ownPrevH(b0: u32, r: u32, d: u32, j: u32) -> f32 {
-  return prevH(b0 + r, d, j);
 }
 
 #if GATED

@@ -10,6 +10,7 @@ import forwardSource from '../../shaders/common/step-forward.wgsl?raw';
 import cellFunctionsSource from '../../shaders/common/cell-functions.wgsl?raw';
 import stagedSource from '../../shaders/common/step-staged.wgsl?raw';
 import stepMainSource from '../../shaders/common/step-main.wgsl?raw';
+import stepHooksSource from '../../shaders/common/step-hooks.wgsl?raw';
 import directSource from '../../shaders/software/step-direct.wgsl?raw';
 import residentWeightsSource from '../../shaders/software/resident-weights.wgsl?raw';
 import residentSource from '../../shaders/software/step-resident.wgsl?raw';
@@ -223,8 +224,8 @@ export function forwardStepSource(spec: CellKernelSpec, form: 'staged' | 'direct
   const onePhase = spec.entryPoints.length === 1;
   const cell = form === 'staged' ? spec.source : (spec.softwareSources?.[form] ?? spec.source);
   const parts = [sharedSource, forwardSource, cellFunctionsSource];
-  if (form === 'staged') parts.push(stagedSource, cell, ...(onePhase ? [stepMainSource] : []));
-  else if (form === 'direct') parts.push(directSource, cell, stepMainSource);
+  if (form === 'staged') parts.push(stepHooksSource, stagedSource, cell, ...(onePhase ? [stepMainSource] : []));
+  else if (form === 'direct') parts.push(stepHooksSource, directSource, cell, stepMainSource);
   else parts.push(residentWeightsSource, residentSource, ...(gated ? [residentGatesSource] : []), cell);
   // GATES3: the GRU's software products skip whhT's padding gate.
   const defines = { ...spec.defines, GATED: gated, GATES3: form !== 'staged' && spec.gates === 3, BATCH_TILE: spec.batchTile, TRAINING: spec.training, PERSISTENT: spec.persistent ?? false, SUBGROUPS: lanes > 1 };
