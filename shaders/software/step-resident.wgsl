@@ -14,13 +14,12 @@
 //
 // Thread mapping: workgroup (0, y, d) of (1, Y, D) takes the row blocks b0 = ROWS y,
 // ROWS (y + Y), .. of direction d one after another (residentWalk), so that its copy of the
-// weights serves them all; it has at least H / RES_U invocations (residentWorkgroup). ROWS is
-// 4 with BATCH_TILE, else 1. The cell's part (software/step-resident-gates.wgsl or
+// weights serves them all; it has at least H / RES_U invocations (residentWorkgroup). ROWS and
+// the entry point: software/resident-main.wgsl. The cell's part (software/step-resident-gates.wgsl or
 // step-resident-elman.wgsl) defines ResAcc, residentTerm, loadResident's biases
 // (residentBiases) and residentStep, the step of all the invocation's units.
 
 #if BATCH_TILE
-const ROWS: u32 = 4u;
 // sRes[resHalf + k]: h_{t-1}[b0 + r, k], component r (BATCH_TILE) or the one row; RES_HS >=
 // RES_H elements a half, whole blocks of the subgroup lanes that share its loads. Two halves,
 // read and written on alternate steps, so that one barrier a step will do: the cells' steps
@@ -28,16 +27,10 @@ const ROWS: u32 = 4u;
 // start of the next step orders both (at most 2 x 512 vec4f, WebGPU's 16384 bytes).
 var<workgroup> sRes: array<vec4f, 2 * RES_HS>;
 #else
-const ROWS: u32 = 1u;
 var<workgroup> sRes: array<f32, 2 * RES_HS>;
 #endif
 // The half that holds h_{t-1} on this step: 0 or RES_HS (residentWalk flips it after a step).
 var<private> resHalf: u32;
-#if SUBGROUPS
-// The invocation's lane in its subgroup, which loads element k0 + resLane of each block of
-// sRes for the product to broadcast to the other lanes (main sets it).
-var<private> resLane: u32;
-#endif
 
 // Before the first step: W_hh of the invocation's units (clamped to H - 1 past H, whose
 // results are dropped) into private memory and the function variables.
@@ -151,15 +144,4 @@ fn residentWalk(x: u32, y: u32, d: u32, groups: u32, w2: ptr<function, ResMain>)
     }
     residentLastH(b0, d, x, half0);
   }
-}
-
-@compute @workgroup_size(WG)
-#if SUBGROUPS
-fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(subgroup_invocation_id) lane: u32) {
-  resLane = lane;
-#else
-fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-#endif
-  var wResMain: ResMain;
-  residentWalk(lid.x, wid.y, wid.z, nwg.y, &wResMain);
 }

@@ -5,8 +5,8 @@
 // Thread mapping: workgroup (0, y, d) of (1, Y, D) takes row blocks b0 = ROWS y, ROWS (y + Y),
 // .. of direction d one after another (residentWalk), so that its copy of the weights serves
 // them all; invocation x owns units j = x, x + WG, .., x + (RES_U - 1) WG, interleaved as in
-// the forward form (the workgroup has at least H / RES_U invocations). ROWS is 4 with
-// BATCH_TILE, else 1. Before the first block it copies the weights through which the later
+// the forward form (the workgroup has at least H / RES_U invocations); ROWS and the entry point
+// are software/resident-main.wgsl's. Before the first block it copies the weights through which the later
 // gradients reach h_t[., j], weight i = m RES_U + u = the gates of W_hh[g*H + m, j]
 // (whhGates(d, j, m)). Each step it copies its own units' later gradients into sRes (it wrote
 // them itself on the step before), and the product over m is unrolled with constant indices.
@@ -15,18 +15,6 @@
 // broadcasts one h, so each serves the RES_U units of the invocation (decision D5).
 // The cell's part (software/sweep-resident-gates.wgsl or sweep-resident-elman.wgsl) defines
 // sRes, ResAcc, residentTerm and stageOwnLater.
-
-#if BATCH_TILE
-const ROWS: u32 = 4u;
-#else
-const ROWS: u32 = 1u;
-#endif
-#if SUBGROUPS
-// The invocation's lane in its subgroup, which loads element k0 + resLane of each block of
-// sRes for the product to broadcast to the other lanes (residentLanes; main sets it; not with
-// matrices, which subgroupBroadcast does not take).
-var<private> resLane: u32;
-#endif
 
 // Before the first row block: the weights of the invocation's units (clamped to H - 1 past H,
 // whose results are dropped).
@@ -88,15 +76,4 @@ fn residentWalk(x: u32, y: u32, d: u32, groups: u32, w2: ptr<function, ResMain>)
       }
     }
   }
-}
-
-@compute @workgroup_size(WG)
-#if SUBGROUPS
-fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(subgroup_invocation_id) lane: u32) {
-  resLane = lane;
-#else
-fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-#endif
-  var wResMain: ResMain;
-  residentWalk(lid.x, wid.y, wid.z, nwg.y, &wResMain);
 }

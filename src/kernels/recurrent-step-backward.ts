@@ -13,6 +13,7 @@ import directSource from '../../shaders/software/sweep-direct.wgsl?raw';
 import tileSource from '../../shaders/software/sweep-direct-tile.wgsl?raw';
 import wideSource from '../../shaders/software/sweep-direct-wide.wgsl?raw';
 import residentSource from '../../shaders/software/sweep-resident.wgsl?raw';
+import residentMainSource from '../../shaders/software/resident-main.wgsl?raw';
 import residentGatesSource from '../../shaders/software/sweep-resident-gates.wgsl?raw';
 import residentElmanSource from '../../shaders/software/sweep-resident-elman.wgsl?raw';
 import { WebRnnError } from '../errors.js';
@@ -109,7 +110,7 @@ const SWEEP_FORMS: Readonly<Record<'staged' | 'tile' | 'wide' | 'resident', (gat
   staged: () => [stagedSource],
   tile: () => [directSource, tileSource],
   wide: () => [directSource, wideSource],
-  resident: (gated) => [residentWeightsSource, residentSource, gated ? residentGatesSource : residentElmanSource],
+  resident: (gated) => [residentWeightsSource, residentMainSource, residentSource, gated ? residentGatesSource : residentElmanSource],
 };
 
 export class CellBackwardKernel {

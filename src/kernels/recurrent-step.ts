@@ -14,6 +14,7 @@ import stepHooksSource from '../../shaders/common/step-hooks.wgsl?raw';
 import directSource from '../../shaders/software/step-direct.wgsl?raw';
 import residentWeightsSource from '../../shaders/software/resident-weights.wgsl?raw';
 import residentSource from '../../shaders/software/step-resident.wgsl?raw';
+import residentMainSource from '../../shaders/software/resident-main.wgsl?raw';
 import residentGatesSource from '../../shaders/software/step-resident-gates.wgsl?raw';
 import { LimitError, WebRnnError } from '../errors.js';
 import { ShaderStage } from '../gpu/constants.js';
@@ -226,7 +227,7 @@ export function forwardStepSource(spec: CellKernelSpec, form: 'staged' | 'direct
   const parts = [sharedSource, forwardSource, cellFunctionsSource];
   if (form === 'staged') parts.push(stepHooksSource, stagedSource, cell, ...(onePhase ? [stepMainSource] : []));
   else if (form === 'direct') parts.push(stepHooksSource, directSource, cell, stepMainSource);
-  else parts.push(residentWeightsSource, residentSource, ...(gated ? [residentGatesSource] : []), cell);
+  else parts.push(residentWeightsSource, residentMainSource, residentSource, ...(gated ? [residentGatesSource] : []), cell);
   // GATES3: the GRU's software products skip whhT's padding gate.
   const defines = { ...spec.defines, GATED: gated, GATES3: form !== 'staged' && spec.gates === 3, BATCH_TILE: spec.batchTile, TRAINING: spec.training, PERSISTENT: spec.persistent ?? false, SUBGROUPS: lanes > 1 };
   return { code: (lanes > 1 ? 'enable subgroups;\n' : '') + preprocessWgsl(parts.join('\n'), defines), defines };
