@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Set-up step run before `npm test` and `npm run bench` (plain Node, no packages):
 //   1. installs the npm packages when any is missing (npm ci, or npm install without a lock);
-//   2. makes sure WebGPU can be had: a Chromium for the browser tests and the benchmark, and a
+//   2. builds the wasm backend's kernels (src/backends/wasm/build.mjs), which the tests import;
+//   3. makes sure WebGPU can be had: a Chromium for the browser tests and the benchmark, and a
 //      WebGPU adapter in Node (Dawn, through the `webgpu` package). Where either is missing and
 //      apt-get is usable as root, installs Debian's `chromium` (which carries SwiftShader, a
 //      CPU Vulkan driver) and `libvulkan1` (the Vulkan loader Dawn opens).
@@ -36,7 +37,13 @@ if (missing.length) {
   say('npm packages present');
 }
 
-// --- 2. WebGPU: a browser, and an adapter in Node -----------------------------------------
+// --- 2. The wasm kernels ------------------------------------------------------------------
+{
+  const r = spawnSync(process.execPath, [join(root, 'src', 'backends', 'wasm', 'build.mjs')], { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) fail(`building the wasm kernels failed (exit ${r.status})`);
+}
+
+// --- 3. WebGPU: a browser, and an adapter in Node -----------------------------------------
 // The Node probe asks Dawn for an adapter as createEngine does: first as the environment is,
 // then with the Vulkan loader pointed at the SwiftShader manifest beside the found browser.
 function nodeAdapter() {

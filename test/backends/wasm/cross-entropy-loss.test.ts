@@ -1,0 +1,29 @@
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { crossEntropyLossReference } from '../../../src/reference/cross-entropy-loss.js';
+import type { WasmRuntime } from '../../../src/backends/wasm/runtime.js';
+import { testRandom } from '../../helpers/seed.js';
+import { describeRuntime, testRuntimes } from './harness.js';
+import { checkLoss, LOSS_SHAPES } from './loss-harness.js';
+
+const { rng } = testRandom('wasm cross-entropy-loss');
+let runtimes: WasmRuntime[] = [];
+beforeAll(async () => {
+  runtimes = await testRuntimes();
+});
+afterAll(() => runtimes.forEach((r) => r.destroy()));
+
+describe('wasm cross-entropy-loss', () => {
+  it('matches the float64 reference: loss shares and dY, weighted rows (some 0)', () => {
+    for (const rt of runtimes) {
+      for (const [R, O] of LOSS_SHAPES) {
+        for (const via of ['program', 'shares3'] as const) {
+          try {
+            checkLoss(rt, rng, 'ce', R, O, via, (s) => crossEntropyLossReference({ rows: R, classes: O, ...s }));
+          } catch (e) {
+            throw new Error(`${describeRuntime(rt)} ${via} R=${R} O=${O}: ${(e as Error).message}`);
+          }
+        }
+      }
+    }
+  });
+});
