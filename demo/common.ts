@@ -1,5 +1,5 @@
-// What every demo page shares: the engine (with a clear message where the browser has no
-// WebGPU), a status line with progress, plots drawn on canvases, and the page's result flag
+// What every demo page shares: the engine (WebGPU on a hardware adapter, the wasm backend
+// otherwise, and a line saying which), a status line with progress, plots drawn on canvases, and the page's result flag
 // that the headless test waits for (window.demoResult).
 import { createEngine, type Engine } from '../src/index.js';
 
@@ -28,12 +28,26 @@ export function status(text: string, progress?: number): void {
 
 let engine: Promise<Engine> | null = null;
 
-/** The page's engine, or a message saying what is missing. */
+/** What runs the page's models, in a line. */
+export function describeBackend(e: Engine): string {
+  const a = e.info;
+  if (a.backend === 'wasm') return `wasm backend: ${a.description} (${a.reason}; threads: ${a.threadNote})`;
+  return `WebGPU adapter: ${[a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' ')}${a.software ? ' (software)' : ''} (${a.reason})`;
+}
+
+/** The page's engine (the backend createEngine's 'auto' picks), its backend shown above the status line. */
 export function getEngine(): Promise<Engine> {
-  if (!('gpu' in navigator)) {
-    return Promise.reject(new Error('This browser has no WebGPU (navigator.gpu). Use a recent Chrome or Edge, or Chromium with --enable-unsafe-webgpu.'));
-  }
-  engine ??= createEngine();
+  engine ??= createEngine().then((e) => {
+    let line = document.getElementById('backend');
+    if (!line) {
+      line = document.createElement('p');
+      line.id = 'backend';
+      line.className = 'backend';
+      element('status').parentElement!.before(line);
+    }
+    line.textContent = describeBackend(e);
+    return e;
+  });
   engine.catch(() => {
     engine = null;
   });

@@ -1,5 +1,5 @@
 // Filtering versus smoothing: the Kalman filter and smoother against a unidirectional and a
-// bidirectional RNN trained on the GPU, over observation-to-state noise ratios.
+// bidirectional RNN trained by webrnn, over observation-to-state noise ratios.
 import { compareFilteringSmoothing } from '../src/index.js';
 import { element, getEngine, linePlot, status, wire, yieldToPage } from './common.js';
 
@@ -22,7 +22,7 @@ wire(element<HTMLButtonElement>('run'), async () => {
         uni.push(p.uniLoss ?? NaN);
         bi.push(p.biLoss ?? NaN);
       }
-      // Repaint now and then; the work itself runs on the GPU between the calls.
+      // Repaint now and then; the work itself runs in the engine between the calls.
       if (performance.now() - last > 250) {
         last = performance.now();
         status(`setting ${p.setting + 1} of ${p.settings} (q ${p.q}, r ${p.r}): step ${p.step} of ${p.steps}`, (p.setting + p.step / p.steps) / p.settings);

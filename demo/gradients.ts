@@ -1,4 +1,4 @@
-// The gradient explorer: ‖∂h_t/∂h_k‖ heatmaps of a one-layer model on the GPU, with the gain
+// The gradient explorer: ‖∂h_t/∂h_k‖ heatmaps of a one-layer model run by webrnn, with the gain
 // and orthogonality of W_hh as controls, before and after a short training run with or
 // without gradient-norm clipping.
 import { jacobianNorms, type RecurrentModel } from '../src/index.js';
@@ -45,7 +45,7 @@ wire(element<HTMLButtonElement>('run'), async () => {
       return seed / 4294967296 - 0.5;
     };
     const x = Float32Array.from({ length: T * I }, uniform);
-    status('‖∂h_t/∂h_k‖ on the GPU…', 0.1);
+    status('‖∂h_t/∂h_k‖ by the backward sweep…', 0.1);
     const before = await jacobianNorms(model, x, { batch: 1, seqLen: T });
     heatmap(element<HTMLCanvasElement>('before'), before.norms, T, T, { log: true, title: 'before:' });
     const curves = [{ label: 'before', values: byLag(before.norms), color: '#1f77b4', x: Array.from({ length: T - 1 }, (_, d) => d + 1) }];

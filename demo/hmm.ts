@@ -1,5 +1,5 @@
 // HMMs as RNNs: the forward algorithm, its log-space recurrent form, and the exact lifted relu
-// form on the GPU, on random models and sequences.
+// form run by webrnn (float32), on random models and sequences.
 import { hmmLogLikelihood, hmmLogLikelihoodGpu, hmmToRnn, rnnLogLikelihood, type Hmm } from '../src/index.js';
 import { createRandom } from '../src/spec/random.js';
 import { element, getEngine, linePlot, status, wire } from './common.js';
@@ -40,14 +40,14 @@ wire(element<HTMLButtonElement>('run'), async () => {
   const forward = sequences.map((o) => hmmLogLikelihood(hmm, o));
   const rnn = hmmToRnn(hmm);
   const recurrent = sequences.map((o) => rnnLogLikelihood(rnn, o));
-  status('the lifted relu RNN on the GPU…', 0.5);
+  status('the lifted relu RNN in webrnn…', 0.5);
   const gpu = await hmmLogLikelihoodGpu(await getEngine(), hmm, sequences);
   linePlot(
     element<HTMLCanvasElement>('plot'),
     [
       { label: 'forward algorithm', values: forward, color: '#1f77b4', x: sequences.map((o) => o.length) },
       { label: 'recurrent form', values: recurrent, color: '#ff7f0e', x: sequences.map((o) => o.length) },
-      { label: 'GPU (float32)', values: Array.from(gpu), color: '#2ca02c', x: sequences.map((o) => o.length) },
+      { label: 'webrnn (float32)', values: Array.from(gpu), color: '#2ca02c', x: sequences.map((o) => o.length) },
     ],
     { title: 'ln P(o_1..T) against the sequence length', xLabel: 'T' },
   );
@@ -58,7 +58,7 @@ wire(element<HTMLButtonElement>('run'), async () => {
     worstGpu = Math.max(worstGpu, Math.abs(gpu[n] - forward[n]));
     return `${String(o.length).padStart(5)}  ${forward[n].toFixed(6).padStart(14)}  ${recurrent[n].toFixed(6).padStart(14)}  ${gpu[n].toFixed(6).padStart(14)}`;
   });
-  element('table').textContent = ['    T  forward algorithm  recurrent form   GPU (float32)', ...rows].join('\n');
-  if (!(worstRnn < 1e-9) || !(worstGpu < 1e-3 + 1e-7 * T)) throw new Error(`the likelihoods disagree: ${worstRnn} (recurrent form), ${worstGpu} (GPU)`);
-  return `the three agree: largest difference ${worstRnn.toExponential(1)} (recurrent form, float64), ${worstGpu.toExponential(1)} (GPU, float32)`;
+  element('table').textContent = ['    T  forward algorithm  recurrent form   webrnn (float32)', ...rows].join('\n');
+  if (!(worstRnn < 1e-9) || !(worstGpu < 1e-3 + 1e-7 * T)) throw new Error(`the likelihoods disagree: ${worstRnn} (recurrent form), ${worstGpu} (webrnn)`);
+  return `the three agree: largest difference ${worstRnn.toExponential(1)} (recurrent form, float64), ${worstGpu.toExponential(1)} (webrnn, float32)`;
 });

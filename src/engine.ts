@@ -1,5 +1,6 @@
 /**
- * The engine: one backend (WebGPU: one GPU device) and the models made on it.
+ * The engine: one backend (WebGPU: one GPU device; wasm: one WebAssembly memory and its
+ * threads) and the models made on it.
  */
 import { WebRnnError } from './errors.js';
 import type { LoadOptions } from './io/load.js';
@@ -8,7 +9,12 @@ import type { TfjsModelSource } from './io/tfjs.js';
 import { writeSafetensors } from './io/safetensors.js';
 import { measureCeilings, type CeilingOptions, type Ceilings } from './diagnostics/ceilings.js';
 import { WebGpuBackend } from './backends/webgpu/backend.js';
+import type { WasmBackend } from './backends/wasm/backend.js';
+import type { WasmCeilingOptions, WasmCeilings } from './backends/wasm/ceilings.js';
 import { GpuContext, type AdapterDescription, type GpuOptions } from './gpu/device.js';
+import { GpuUnavailableError } from './errors.js';
+import { chooseBackend } from './placement/backend.js';
+import { isNode } from './platform.js';
 import { checkOptions } from './model/calls.js';
 import { RecurrentModel, type ModelWriters, type WarmupOptions } from './model/recurrent-model.js';
 import { DEFAULT_PLACEMENT, resolvePlacement, type PlacementTable } from './placement/table.js';
@@ -16,6 +22,21 @@ import { resolveSpec, type CellKind, type GruOptions, type LstmOptions, type Rnn
 
 /** Options of {@link createEngine}. */
 export interface EngineOptions extends GpuOptions {
+  /**
+   * What runs the models: 'webgpu' (a GPU device), 'wasm' (WebAssembly SIMD on the CPU,
+   * multi-threaded where SharedArrayBuffer is available), or 'auto' (default): WebGPU on a
+   * hardware adapter, wasm where there is no adapter or only a software one (decision D10).
+   * `engine.info` says which runs and why.
+   */
+  backend?: 'auto' | 'webgpu' | 'wasm';
+  /**
+   * wasm backend: threads, the calling one included (default: the machine's logical cores).
+   * Threads need SharedArrayBuffer: in a page, cross-origin isolation (COOP and COEP headers);
+   * without it the backend runs on one thread and `engine.info.threadNote` says so.
+   */
+  threads?: number;
+  /** wasm backend: 'relaxed' (relaxed SIMD's fused multiply-add), 'plain', or 'auto' (default): relaxed where the runtime has it. */
+  simd?: 'auto' | 'relaxed' | 'plain';
   /**
    * Overrides of the thresholds that pick kernel forms for `persistent: 'auto'` models
    * (placement/table.ts; each default is a measured decision in docs/decisions.md).
@@ -27,7 +48,30 @@ export interface EngineOptions extends GpuOptions {
 const LOAD_OPTIONS = ['format', 'nonlinearity', 'prefix', 'readout', 'batchFirst', 'returnSequences', 'seed', 'checkFinite', 'ignoreUnknown'];
 
 /** The keys of EngineOptions. */
-const ENGINE_OPTIONS = ['placement', 'powerPreference', 'device', 'adapter', 'onError', 'vulkanIcdPaths'];
+const ENGINE_OPTIONS = ['placement', 'backend', 'threads', 'simd', 'powerPreference', 'device', 'adapter', 'onError', 'vulkanIcdPaths'];
+
+/** What runs an engine's models, and why: a WebGPU adapter… */
+export interface WebGpuEngineInfo extends AdapterDescription {
+  backend: 'webgpu';
+  /** Why this backend runs (asked for, or what 'auto' found). */
+  reason: string;
+}
+
+/** …or the wasm backend. */
+export interface WasmEngineInfo {
+  backend: 'wasm';
+  reason: string;
+  runtime: 'browser' | 'node';
+  /** Threads running each pass, the caller's included. */
+  threads: number;
+  /** Why `threads` is what it is (the machine's cores, as asked, or no SharedArrayBuffer here). */
+  threadNote: string;
+  /** 'relaxed': relaxed SIMD's fused multiply-add; 'plain': 128-bit SIMD multiplies and adds. */
+  simd: 'relaxed' | 'plain';
+  description: string;
+}
+
+export type EngineInfo = WebGpuEngineInfo | WasmEngineInfo;
 
 /** The file writers every model is given (io/). */
 // The ONNX writer (and protobufjs) loads when a model is first exported.
@@ -37,25 +81,51 @@ export class Engine {
   private readonly models = new Set<RecurrentModel>();
   private destroyed = false;
   /** What runs the models. */
-  private readonly backend: WebGpuBackend;
+  private readonly backend: WebGpuBackend | WasmBackend;
+  /** The WebGPU backend's device context (null on the wasm backend). */
+  private readonly ctx: GpuContext | null;
 
   /** @internal Use {@link createEngine}. */
   constructor(
-    private readonly ctx: GpuContext,
+    backend: GpuContext | WasmBackend,
     /** The thresholds that pick kernel forms on this engine (the defaults with the engine's overrides). */
     readonly placement: Readonly<PlacementTable> = DEFAULT_PLACEMENT,
+    private readonly reason = 'asked for',
   ) {
-    this.backend = new WebGpuBackend(ctx, placement);
+    if (backend instanceof GpuContext) {
+      this.ctx = backend;
+      this.backend = new WebGpuBackend(backend, placement);
+    } else {
+      this.ctx = null;
+      this.backend = backend;
+    }
   }
 
-  /** The adapter in use. */
-  get info(): AdapterDescription {
-    return this.ctx.info;
+  /** Which backend runs the models and why; on WebGPU, the adapter in use. */
+  get info(): EngineInfo {
+    if (this.ctx) return { ...this.ctx.info, backend: 'webgpu', reason: this.reason };
+    const rt = (this.backend as WasmBackend).runtime;
+    const runtime = isNode() ? 'node' : 'browser';
+    return {
+      backend: 'wasm',
+      reason: this.reason,
+      runtime,
+      threads: rt.threads,
+      threadNote: rt.threadNote,
+      simd: rt.simd,
+      description: `WebAssembly ${rt.simd === 'relaxed' ? 'relaxed ' : ''}SIMD, ${rt.threads} thread${rt.threads > 1 ? 's' : ''}`,
+    };
   }
 
-  /** The device's limits (sizes beyond them are refused with a LimitError). */
+  /** The GPU context, or a clear error on the wasm backend naming what asked for it. */
+  private gpu(what: string): GpuContext {
+    if (!this.ctx) throw new WebRnnError('invalid-option', `engine.${what}: this engine runs on the wasm backend, which has no GPU device (createEngine({ backend: 'webgpu' }) for one)`);
+    return this.ctx;
+  }
+
+  /** The device's limits (sizes beyond them are refused with a LimitError); WebGPU only. */
   get limits(): GPUSupportedLimits {
-    return this.ctx.limits;
+    return this.gpu('limits').limits;
   }
 
   /**
@@ -68,12 +138,19 @@ export class Engine {
    * A fresh object on each read.
    */
   get memory(): { buffers: number; bytes: number } {
-    return this.ctx.memory;
+    if (this.ctx) return this.ctx.memory;
+    const { buffers, bytes } = (this.backend as WasmBackend).memory;
+    return { buffers, bytes };
   }
 
-  /** The underlying GPUDevice, for interoperation. */
+  /** The underlying GPUDevice, for interoperation; WebGPU only. */
   get device(): GPUDevice {
-    return this.ctx.device;
+    return this.gpu('device').device;
+  }
+
+  /** Throw where the backend can no longer run (its device lost). */
+  private checkBackend(): void {
+    this.ctx?.check();
   }
 
   /** Throw once the engine is destroyed; `what` names the call. */
@@ -83,7 +160,7 @@ export class Engine {
 
   private make<K extends CellKind>(kind: K, options: RnnOptions & GruOptions & LstmOptions): RecurrentModel<K> {
     if (this.destroyed) throw new WebRnnError('destroyed', `engine.${kind}: the engine has been destroyed`);
-    this.ctx.check();
+    this.checkBackend();
     const spec = resolveSpec(kind, options);
     const model: RecurrentModel<K> = new RecurrentModel<K>(spec, this.backend.createModel(spec), () => this.models.delete(model), WRITERS);
     this.models.add(model);
@@ -144,12 +221,18 @@ export class Engine {
   }
 
   /**
-   * Measure what this adapter can do with webrnn's own kernels: GEMM rate at square sizes, the
-   * cost of a dispatch, of a submit with a readback, and copy bandwidth (see
-   * diagnostics/ceilings.ts). Takes seconds on a software adapter.
+   * Measure what this engine's backend can do with webrnn's own kernels. WebGPU: the GEMM's rate
+   * at square sizes, the cost of a dispatch, of a submit with a readback, and copy bandwidth
+   * (diagnostics/ceilings.ts; seconds on a software adapter). wasm: the SIMD multiply-add peak
+   * of a register-only loop on one thread and on all, and the GEMM's rate at square sizes with
+   * its share of that peak (backends/wasm/ceilings.ts). `backend` tells the two apart.
    */
-  measureCeilings(options: CeilingOptions = {}): Promise<Ceilings> {
+  measureCeilings(options: CeilingOptions & WasmCeilingOptions = {}): Promise<Ceilings | WasmCeilings> {
     if (this.destroyed) throw new WebRnnError('destroyed', 'engine.measureCeilings: the engine has been destroyed');
+    if (!this.ctx) {
+      const { runtime } = this.backend as WasmBackend;
+      return import('./backends/wasm/ceilings.js').then(({ measureWasmCeilings }) => measureWasmCeilings(runtime, options));
+    }
     this.ctx.check();
     return measureCeilings(this.ctx, options);
   }
@@ -168,18 +251,46 @@ export class Engine {
     if (this.destroyed) return;
     this.destroyed = true;
     for (const m of [...this.models]) m.destroy();
-    this.ctx.destroy();
+    if (this.ctx) this.ctx.destroy();
+    else (this.backend as WasmBackend).destroy();
   }
 }
 
 /**
- * Find a WebGPU adapter and device and return an engine on it: `navigator.gpu` in a browser,
- * the `webgpu` package (Dawn) in Node, retrying with SwiftShader's Vulkan driver when no
- * adapter is found. Fails with a GpuUnavailableError that lists what was tried.
+ * An engine on the backend `options.backend` asks for (default 'auto'):
+ * - 'webgpu': a WebGPU adapter and device, `navigator.gpu` in a browser, the `webgpu` package
+ *   (Dawn) in Node, retrying with SwiftShader's Vulkan driver when no adapter is found; fails
+ *   with a GpuUnavailableError that lists what was tried.
+ * - 'wasm': the WebAssembly SIMD kernels on `threads` threads.
+ * - 'auto': WebGPU where a hardware adapter is found (a given `device` or `adapter` counts as
+ *   one), the wasm backend otherwise (decision D10). `engine.info.reason` says why.
  */
 export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
   checkOptions('createEngine', options ?? {}, ENGINE_OPTIONS);
-  const { placement, ...gpu } = options ?? {};
+  const { placement, backend = 'auto', threads, simd, ...gpu } = options ?? {};
+  if (!['auto', 'webgpu', 'wasm'].includes(backend)) throw new WebRnnError('invalid-option', `createEngine: backend must be 'auto', 'webgpu' or 'wasm', got '${String(backend)}'`);
+  if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > 256)) throw new WebRnnError('invalid-option', `createEngine: threads must be an integer from 1 to 256, got ${threads}`);
+  if (simd !== undefined && !['auto', 'relaxed', 'plain'].includes(simd)) throw new WebRnnError('invalid-option', `createEngine: simd must be 'auto', 'relaxed' or 'plain', got '${String(simd)}'`);
   const table = resolvePlacement(placement);
-  return new Engine(await GpuContext.create(gpu), table);
+  const wasm = async (reason: string): Promise<Engine> => {
+    const { WasmBackend } = await import('./backends/wasm/backend.js');
+    return new Engine(await WasmBackend.create({ threads, simd }), table, reason);
+  };
+  if (backend === 'wasm') return wasm('asked for');
+  if (backend === 'webgpu' || gpu.device || gpu.adapter) return new Engine(await GpuContext.create(gpu), table, backend === 'webgpu' ? 'asked for' : 'a device or adapter was given');
+  // 'auto': the adapter as the environment offers it (no retry with SwiftShader: it would be a software one).
+  let ctx: GpuContext | null = null;
+  let noAdapter: string | undefined;
+  try {
+    ctx = await GpuContext.create({ ...gpu, vulkanIcdPaths: gpu.vulkanIcdPaths ?? [] });
+  } catch (e) {
+    if (!(e instanceof GpuUnavailableError)) throw e;
+    noAdapter = e.message.split('\n')[0];
+  }
+  const { simdAvailable } = await import('./backends/wasm/module.js');
+  const choice = chooseBackend({ adapter: ctx && ctx.info, noAdapter, wasm: simdAvailable() });
+  if (!choice) throw new GpuUnavailableError('createEngine: no WebGPU adapter, and this runtime has no WebAssembly SIMD for the wasm backend', noAdapter ? [noAdapter] : []);
+  if (choice.backend === 'webgpu') return new Engine(ctx!, table, choice.reason);
+  ctx?.destroy();
+  return wasm(choice.reason);
 }

@@ -8,7 +8,8 @@
  * ```
  */
 /// <reference types="@webgpu/types" preserve="true" />
-export { createEngine, Engine, type EngineOptions } from './engine.js';
+export { createEngine, Engine, type EngineOptions, type EngineInfo, type WebGpuEngineInfo, type WasmEngineInfo } from './engine.js';
+export type { WasmCeilings, WasmCeilingOptions } from './backends/wasm/ceilings.js';
 export type { AdapterDescription, GpuOptions } from './gpu/device.js';
 export { RecurrentStream, type StreamOptions, type StreamStepOutput } from './model/stream.js';
 export { RecurrentModel, type CellStates, type ForwardOptions, type ForwardOutput, type ForwardOutputBase, type GradientOptions, type GradientOutput, type GradientOutputBase, type WarmupOptions } from './model/recurrent-model.js';

@@ -73,3 +73,40 @@ describe('kernel manifest', () => {
     });
   }
 });
+
+/**
+ * The wasm kernels follow the same rule: every kernel src/backends/wasm/assembly/<name>.ts
+ * (the file whose export is camelCase(<name>), which build.mjs numbers and the programs call by
+ * name: its one wrapper) has src/reference/<name>.ts and test/backends/wasm/<name>.test.ts,
+ * which compares with that reference; every other file there is a part imported by a kernel
+ * (or by the interpreter build.mjs writes).
+ */
+describe('wasm kernel manifest', () => {
+  const dir = join(root, 'src/backends/wasm/assembly');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.ts'));
+  const camel = (n: string): string => n.replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
+  const text = new Map(files.map((f) => [basename(f, '.ts'), readFileSync(join(dir, f), 'utf8')]));
+  const wasmKernels = [...text].filter(([n, t]) => t.includes(`export function ${camel(n)}(`)).map(([n]) => n);
+
+  it('finds the kernels', () => {
+    expect(wasmKernels.length).toBeGreaterThanOrEqual(10);
+  });
+
+  for (const name of wasmKernels) {
+    it(`${name}: reference and test`, () => {
+      for (const path of [join(root, 'src/reference', `${name}.ts`), join(root, 'test/backends/wasm', `${name}.test.ts`)]) expect(existsSync(path), `${path} missing`).toBe(true);
+      expect(readFileSync(join(root, 'test/backends/wasm', `${name}.test.ts`), 'utf8'), 'test compares with the reference').toContain(`reference/${name}.js`);
+    });
+  }
+
+  for (const [name, t] of text) {
+    if (wasmKernels.includes(name)) continue;
+    it(`${name}: a part imported by a kernel`, () => {
+      // Imported by a kernel, or by the program interpreter that build.mjs writes.
+      const importers = [...text].filter(([, other]) => other.includes(`from './${name}'`)).map(([n]) => n);
+      if (readFileSync(join(root, 'src/backends/wasm/build.mjs'), 'utf8').includes(`from '../assembly/${name}'`)) importers.push('build.mjs');
+      expect(importers.length, `nothing in assembly/ imports ${name}`).toBeGreaterThan(0);
+      expect(t.split('\n').length).toBeLessThanOrEqual(300);
+    });
+  }
+});

@@ -4,12 +4,14 @@
  * cache), then
  * - what the tarball and the install hold: the built modules and types, no shaders or source
  *   maps, and not the `webgpu` package (an optional peer dependency);
- * - a Node script without `webgpu` is told to install it; with it (linked from this checkout)
- *   `import` and `require` both run a forward pass;
+ * - a Node script without `webgpu` runs a forward pass on the wasm backend, and asking for
+ *   WebGPU there says to install it; with it (linked from this checkout) but no Vulkan driver,
+ *   'auto' runs on wasm too; `import` and `require` both work;
  * - a strict TypeScript consumer (the README's calls) compiles against the installed types;
- * - a vite page that imports only createEngine bundles without the file readers, and runs in
- *   headless Chromium, in the page and in a module Web Worker; engine.load there refuses a
- *   file: URL with a message that says why.
+ * - a vite page that imports only createEngine bundles without the file readers or the wasm
+ *   kernels, and runs in headless Chromium with WebGPU turned off (on the wasm backend, with
+ *   threads: the server sends COOP and COEP), in the page and in a module Web Worker;
+ *   engine.load there refuses a file: URL with a message that says why.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -69,25 +71,29 @@ describe('the packed package', () => {
 });
 
 describe('in Node', () => {
-  const script = `
+  const script = (options = '') => `
     import { createEngine } from 'webrnn';
-    const engine = await createEngine();
+    const engine = await createEngine(${options});
     const lstm = engine.lstm({ inputSize: 3, hiddenSize: 5 });
     const { output, cN } = await lstm.forward(new Float32Array(4 * 2 * 3).fill(0.5), { batch: 2, seqLen: 4 });
-    console.log(JSON.stringify({ output: output.length, cN: cN.length, finite: output.every(Number.isFinite) }));
+    console.log(JSON.stringify({ output: output.length, cN: cN.length, finite: output.every(Number.isFinite), backend: engine.info.backend, reason: engine.info.reason }));
     engine.destroy();`;
+  const last = (out: string): Record<string, unknown> => JSON.parse(out.trim().split('\n').pop() ?? '');
 
-  it('without the webgpu package, says to install it', () => {
-    const r = node(['--input-type=module', '-e', script]);
-    expect(r.status).not.toBe(0);
-    expect(r.stderr).toMatch(/npm install webgpu/);
+  it('without the webgpu package, runs on the wasm backend; asking for WebGPU says to install it', () => {
+    const r = node(['--input-type=module', '-e', script()]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(last(r.stdout)).toMatchObject({ output: 40, cN: 10, finite: true, backend: 'wasm', reason: expect.stringMatching(/no WebGPU adapter.*npm install webgpu/) });
+    const gpu = node(['--input-type=module', '-e', script("{ backend: 'webgpu' }")]);
+    expect(gpu.status).not.toBe(0);
+    expect(gpu.stderr).toMatch(/npm install webgpu/);
   });
 
-  it('with it, import and require both run a forward pass', () => {
+  it('with it but no Vulkan driver, runs on wasm; import and require both work', () => {
     symlinkSync(join(root, 'node_modules/webgpu'), join(project, 'node_modules/webgpu'), 'dir');
-    const r = node(['--input-type=module', '-e', script]);
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script()], { cwd: project, encoding: 'utf8', timeout: 60_000, env: { ...process.env, VK_ICD_FILENAMES: '/nonexistent/icd.json', VK_DRIVER_FILES: '/nonexistent/icd.json' } });
     expect(r.status, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout.trim().split('\n').pop() ?? '')).toEqual({ output: 40, cN: 10, finite: true });
+    expect(last(r.stdout)).toMatchObject({ output: 40, cN: 10, finite: true, backend: 'wasm' });
     writeFileSync(join(project, 'required.cjs'), "const { createEngine } = require('webrnn');\nconsole.log(typeof createEngine);\n");
     const c = node(['required.cjs']);
     expect(c.status, c.stderr).toBe(0);
@@ -141,7 +147,7 @@ describe('a vite page', () => {
   let server: { url: string; close(): Promise<void> } | undefined;
   afterAll(async () => server?.close());
 
-  it('bundles createEngine without the file readers and runs in headless Chromium, in the page and in a module worker', async () => {
+  it('bundles createEngine without the file readers and runs in headless Chromium without WebGPU, in the page and in a module worker', async () => {
     const page = join(project, 'page');
     mkdirSync(page, { recursive: true });
     const run = `import { createEngine } from 'webrnn';
@@ -149,8 +155,9 @@ export async function run() {
   const engine = await createEngine();
   const m = engine.gru({ inputSize: 2, hiddenSize: 3 });
   const { output } = await m.forward(new Float32Array(2 * 1 * 2).fill(0.25), { batch: 1, seqLen: 2 });
+  const { backend, threads } = engine.info;
   engine.destroy();
-  return Array.from(output);
+  return { output: Array.from(output), backend, threads };
 }
 `;
     writeFileSync(join(page, 'run.js'), run);
@@ -179,21 +186,26 @@ window.result = Promise.all([run(), inWorker, fileError]).then(([page, worker, f
     const entryBytes = statSync(join(page, 'dist/assets', entry!)).size;
     const entryText = readFileSync(join(page, 'dist/assets', entry!), 'utf8');
     console.log(`vite page importing createEngine: entry chunk ${(entryBytes / 1024).toFixed(0)} kB`);
-    // The readers (ONNX and protobufjs, TensorFlow.js) stay in chunks loaded by engine.load.
-    expect(entryText).not.toMatch(/protobuf|weightsManifest|ModelProto/);
+    // The readers (ONNX and protobufjs, TensorFlow.js) stay in chunks loaded by engine.load,
+    // the wasm kernels in the one createEngine loads where it takes the wasm backend.
+    expect(entryText).not.toMatch(/protobuf|weightsManifest|ModelProto|relaxedShared/);
     expect(entryBytes).toBeLessThan(175 * 1024);
 
     server = await serveStatic(join(page, 'dist'));
-    const browser = await launchBrowser();
+    const browser = await launchBrowser({ webgpu: false });
     try {
       const tab = await browser.newPage();
       await tab.goto(`${server.url}/index.html`);
-      const result = (await tab.evaluate(() => (window as unknown as { result: Promise<unknown> }).result)) as { page?: number[]; worker?: { o?: number[]; e?: string }; file?: string; error?: string };
+      type Run = { output: number[]; backend: string; threads: number };
+      const result = (await tab.evaluate(() => (window as unknown as { result: Promise<unknown> }).result)) as { page?: Run; worker?: { o?: Run; e?: string }; file?: string; error?: string };
       expect(result.error).toBeUndefined();
-      expect(result.page?.length).toBe(6);
-      expect(result.page?.every(Number.isFinite)).toBe(true);
+      expect(result.page?.backend).toBe('wasm');
+      // Cross-origin isolated (the test server's headers): the machine's cores.
+      expect(result.page?.threads).toBeGreaterThan(1);
+      expect(result.page?.output.length).toBe(6);
+      expect(result.page?.output.every(Number.isFinite)).toBe(true);
       expect(result.worker?.e).toBeUndefined();
-      expect(result.worker?.o).toEqual(result.page);
+      expect(result.worker?.o?.output).toEqual(result.page?.output);
       expect(result.file).toMatch(/a page cannot read file:\/\/\/tmp\/model.safetensors/);
     } finally {
       await browser.close();

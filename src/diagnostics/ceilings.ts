@@ -27,6 +27,7 @@ export interface CeilingOptions {
 
 /** The adapter's ceilings as webrnn's kernels see them. */
 export interface Ceilings {
+  backend: 'webgpu';
   /** Per size: milliseconds of one n³ GEMM and its rate (2n³ flops). */
   gemm: Array<{ n: number; ms: number; gflops: number }>;
   /** Milliseconds per extra dispatch inside one compute pass (a tiny kernel). */
@@ -131,7 +132,7 @@ export async function measureCeilings(ctx: GpuContext, options: CeilingOptions =
     const dst = storage('ceiling copy target', bytes / 4);
     const copyOnce = await medianOf(() => timeSubmit((encoder) => encoder.copyBufferToBuffer(src, 0, dst, 0, bytes), dst));
     const copyGBps = (2 * bytes) / (Math.max(1e-6, copyOnce - submitReadbackMs) * 1e6);
-    return { gemm, dispatchMs, submitReadbackMs, copyGBps };
+    return { backend: 'webgpu', gemm, dispatchMs, submitReadbackMs, copyGBps };
   } finally {
     for (const b of made) b.destroy();
   }

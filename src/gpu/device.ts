@@ -7,6 +7,7 @@
  * SwiftShader manifest we can find and ask again. The list is `VK_ICD_FILENAMES` or, from
  * loader 1.3.207 on, `VK_DRIVER_FILES`, which wins where both are set: we set both.
  */
+import { cpuThreads, isNode } from '../platform.js';
 import { GpuError, GpuUnavailableError } from '../errors.js';
 import { PipelineCache } from './pipelines.js';
 
@@ -84,26 +85,6 @@ export function browserReason(nav: { gpu?: GPU } | undefined): string {
   }
   if (!nav?.gpu) return 'this browser has no WebGPU, or it is turned off (Chrome and Edge have it from version 113; Firefox and Safari in recent versions).';
   return 'the browser offers no WebGPU adapter (the GPU may be blocked for WebGPU, or unavailable to this page).';
-}
-
-/** The machine's logical CPUs, where the runtime says: navigator.hardwareConcurrency, or in Node os.availableParallelism(). */
-async function cpuThreads(): Promise<number | undefined> {
-  const fromNavigator = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency;
-  if (typeof fromNavigator === 'number' && fromNavigator > 0) return fromNavigator;
-  if (!isNode()) return undefined;
-  try {
-    const osName = 'node:os';
-    const os = (await import(/* @vite-ignore */ osName)) as { availableParallelism?: () => number; cpus: () => unknown[] };
-    const n = os.availableParallelism ? os.availableParallelism() : os.cpus().length;
-    return n > 0 ? n : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function isNode(): boolean {
-  const p = (globalThis as { process?: { versions?: { node?: string } } }).process;
-  return typeof p?.versions?.node === 'string';
 }
 
 function describe(info: GPUAdapterInfo | undefined, runtime: AdapterDescription['runtime'], fallback: boolean): AdapterDescription {

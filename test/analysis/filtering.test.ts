@@ -29,11 +29,12 @@ import {
 import { add, matMul, matMulTransposed, matrixFromRows, maxAbs, subtract } from '../../src/analysis/linear-algebra.js';
 import type { StateSpaceModel } from '../../src/analysis/state-space.js';
 import { createEngine, type Engine } from '../../src/engine.js';
+import { testEngine } from '../helpers/engines.js';
 import { WebRnnError } from '../../src/errors.js';
 
 let engine: Engine;
 beforeAll(async () => {
-  engine = await createEngine();
+  engine = await testEngine();
 });
 afterAll(() => engine?.destroy());
 

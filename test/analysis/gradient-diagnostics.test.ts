@@ -17,6 +17,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jacobianNorms, lossGradientNorms } from '../../src/analysis/gradient-diagnostics.js';
 import { createEngine, type Engine } from '../../src/engine.js';
+import { testEngine } from '../helpers/engines.js';
 import type { RecurrentModel } from '../../src/model/recurrent-model.js';
 import type { ModelSpec } from '../../src/spec/spec.js';
 import { recurrentForwardReference } from '../../src/reference/recurrent-forward.js';
@@ -30,7 +31,7 @@ const { rng, seed } = testRandom('gradient-diagnostics');
 let engine: Engine;
 
 beforeAll(async () => {
-  engine = await createEngine();
+  engine = await testEngine();
 });
 afterAll(() => engine?.destroy());
 

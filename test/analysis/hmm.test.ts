@@ -16,6 +16,7 @@ import {
 } from '../../src/analysis/hmm.js';
 import { hmmLogLikelihoodGpu, hmmToLiftedReluRnn } from '../../src/analysis/hmm-lifted.js';
 import { createEngine, type Engine } from '../../src/engine.js';
+import { testEngine } from '../helpers/engines.js';
 import { createRandom, type Random } from '../../src/spec/random.js';
 import { resolveSpec } from '../../src/spec/spec.js';
 import { recurrentForwardReference } from '../../src/reference/recurrent-forward.js';
@@ -316,7 +317,7 @@ describe('lifted relu Elman form (hmmToLiftedReluRnn) through the float64 whole-
 describe('on the GPU: webrnn Elman relu model over the lifted state (float32)', () => {
   let engine: Engine;
   beforeAll(async () => {
-    engine = await createEngine();
+    engine = await testEngine();
   });
   afterAll(() => engine?.destroy());
 

@@ -4,13 +4,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createEngine } from '../../src/engine.js';
+import { gpuEngine } from '../helpers/engines.js';
 
 describe('measureCeilings', () => {
   it('reports a GEMM rate per size, dispatch and submit costs and copy bandwidth, and gives its buffers back', async () => {
-    const engine = await createEngine();
+    const engine = await gpuEngine();
     try {
       const before = engine.memory;
       const c = await engine.measureCeilings({ gemmSizes: [33, 64], runs: 1, copyBytes: 1 << 16, tiles: { wgX: 8, wgY: 8, tileK: 8 } });
+      if (c.backend !== 'webgpu') throw new Error(`a WebGPU engine gave ${c.backend} ceilings`);
       expect(c.gemm.map((g) => g.n)).toEqual([33, 64]);
       for (const g of c.gemm) {
         expect(g.ms).toBeGreaterThan(0);

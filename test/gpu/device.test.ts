@@ -4,6 +4,7 @@
  */
 import { describe, expect, it, vi } from 'vitest';
 import { createEngine } from '../../src/engine.js';
+import { gpuEngine } from '../helpers/engines.js';
 import { existsSync } from 'node:fs';
 import { GpuError, GpuUnavailableError } from '../../src/errors.js';
 import { browserReason, GpuContext, SWIFTSHADER_ICD_PATHS } from '../../src/gpu/device.js';
@@ -45,7 +46,7 @@ describe('createEngine', () => {
   });
 
   it('finds an adapter and says which', async () => {
-    const engine = await createEngine();
+    const engine = await gpuEngine();
     expect(engine.info.runtime).toBe('node');
     expect(typeof engine.info.vendor).toBe('string');
     expect(typeof engine.info.software).toBe('boolean');
@@ -79,7 +80,7 @@ describe('createEngine', () => {
     // The loader would read this one instead of VK_ICD_FILENAMES.
     delete process.env.VK_DRIVER_FILES;
     try {
-      const error = await createEngine({ vulkanIcdPaths: ['/nonexistent/second_icd.json'] }).then(
+      const error = await gpuEngine({ vulkanIcdPaths: ['/nonexistent/second_icd.json'] }).then(
         () => null,
         (e: unknown) => e,
       );
@@ -99,7 +100,7 @@ describe('createEngine', () => {
 
   it('falls back to a driver manifest even where VK_DRIVER_FILES (which the loader reads first) names a missing one', async () => {
     // A manifest that works here: SwiftShader's, or the one the environment gave.
-    const probe = await createEngine();
+    const probe = await gpuEngine();
     const manifest = SWIFTSHADER_ICD_PATHS.find((p) => existsSync(p)) ?? probe.info.vulkanIcd;
     probe.destroy();
     expect(manifest, 'this test needs SwiftShader or a Vulkan driver manifest given in the environment').toBeDefined();
@@ -108,7 +109,7 @@ describe('createEngine', () => {
     process.env.VK_DRIVER_FILES = '/nonexistent/driver_icd.json';
     delete process.env.VK_ICD_FILENAMES;
     try {
-      const engine = await createEngine({ vulkanIcdPaths: [manifest!] });
+      const engine = await gpuEngine({ vulkanIcdPaths: [manifest!] });
       expect(engine.info.vulkanIcd).toBe(manifest);
       engine.destroy();
     } finally {
@@ -126,7 +127,7 @@ function restoreEnv(name: string, value: string | undefined): void {
 describe('device watching', () => {
   it('an uncaptured GPU error is reported and fails the next call', async () => {
     const seen: GpuError[] = [];
-    const engine = await createEngine({ onError: (e) => seen.push(e) });
+    const engine = await gpuEngine({ onError: (e) => seen.push(e) });
     const model = engine.lstm({ inputSize: 2, hiddenSize: 3 });
     // MAP_READ may only be combined with COPY_DST: a validation error nobody captures.
     engine.device.createBuffer({ size: 16, usage: BufferUsage.MAP_READ | BufferUsage.STORAGE });
@@ -140,7 +141,7 @@ describe('device watching', () => {
 
   it('device loss is reported and fails the next call', async () => {
     const seen: GpuError[] = [];
-    const engine = await createEngine({ onError: (e) => seen.push(e) });
+    const engine = await gpuEngine({ onError: (e) => seen.push(e) });
     const model = engine.gru({ inputSize: 2, hiddenSize: 3 });
     await model.forward(new Float32Array(2), { batch: 1, seqLen: 1 });
     engine.device.destroy(); // as if the GPU went away
@@ -151,7 +152,7 @@ describe('device watching', () => {
 
   it('destroying the engine is not reported as a loss', async () => {
     const seen: GpuError[] = [];
-    const engine = await createEngine({ onError: (e) => seen.push(e) });
+    const engine = await gpuEngine({ onError: (e) => seen.push(e) });
     engine.destroy();
     await new Promise((r) => setTimeout(r, 200));
     expect(seen).toEqual([]);

@@ -8,6 +8,7 @@ import { relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../src/engine.js';
+import { testEngine } from '../helpers/engines.js';
 import { RecurrentModel } from '../../src/model/recurrent-model.js';
 import { buildTfjs, saveTfjs, tf } from './tfjs-models.js';
 import { testRandom } from '../helpers/seed.js';
@@ -19,7 +20,7 @@ const { rng } = testRandom('io-files');
 let engine: Engine;
 beforeAll(async () => {
   await tf.setBackend('cpu');
-  engine = await createEngine();
+  engine = await testEngine();
 });
 afterAll(() => engine?.destroy());
 

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../src/engine.js';
+import { testEngine } from '../helpers/engines.js';
 import { WebRnnError } from '../../src/errors.js';
 import { planFromStateDict } from '../../src/io/load.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
@@ -16,7 +17,7 @@ let engine: Engine;
 const seeds: Uint8Array[] = [];
 
 beforeAll(async () => {
-  engine = await createEngine();
+  engine = await testEngine();
   const models = [
     engine.lstm({ inputSize: 3, hiddenSize: 4, numLayers: 2, bidirectional: true, outputSize: 2 }),
     engine.gru({ inputSize: 2, hiddenSize: 3 }),

@@ -1,6 +1,7 @@
 /** engine.load of PyTorch state dicts saved as safetensors, and model.save. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../src/engine.js';
+import { testEngine } from '../helpers/engines.js';
 import { WebRnnError } from '../../src/errors.js';
 import { writeSafetensors } from '../../src/io/safetensors.js';
 import { parameterInfo, resolveSpec, type CellKind, type GruOptions, type RnnOptions } from '../../src/spec/spec.js';
@@ -13,7 +14,7 @@ import { testRandom } from '../helpers/seed.js';
 const { rng, seed } = testRandom('load');
 let engine: Engine;
 beforeAll(async () => {
-  engine = await createEngine();
+  engine = await testEngine();
 });
 afterAll(() => engine?.destroy());
 

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../src/engine.js';
+import { testEngine } from '../helpers/engines.js';
 import { decodeTensor, tensorValues } from '../../src/io/onnx-proto.js';
 import type { OnnxValue } from '../../src/io/onnx-model.js';
 
@@ -24,7 +25,7 @@ const cases: Case[] = JSON.parse(readFileSync(`${dir}cases.json`, 'utf8'));
 
 let engine: Engine;
 beforeAll(async () => {
-  engine = await createEngine();
+  engine = await testEngine();
 });
 afterAll(() => engine?.destroy());
 

@@ -9,6 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../src/engine.js';
+import { testEngine } from '../helpers/engines.js';
 import { WebRnnError } from '../../src/errors.js';
 import { exportOnnx } from '../../src/io/onnx-export.js';
 import { decodeModel, tensorValues, type OnnxNode } from '../../src/io/onnx-proto.js';
@@ -23,7 +24,7 @@ import { swapBatchTime } from '../../src/arrays.js';
 const { rng, seed } = testRandom('onnx-export');
 let engine: Engine;
 beforeAll(async () => {
-  engine = await createEngine();
+  engine = await testEngine();
 });
 afterAll(() => engine?.destroy());
 

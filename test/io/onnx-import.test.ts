@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../src/engine.js';
+import { testEngine } from '../helpers/engines.js';
 import { WebRnnError } from '../../src/errors.js';
 import { encodeModel } from '../../src/io/onnx-proto.js';
 import { expectClose } from '../helpers/compare.js';
@@ -15,7 +16,7 @@ import { onnxReference, type OnnxCase } from './onnx-reference.js';
 const { rng, seed } = testRandom('onnx-import');
 let engine: Engine;
 beforeAll(async () => {
-  engine = await createEngine();
+  engine = await testEngine();
 });
 afterAll(() => engine?.destroy());
 

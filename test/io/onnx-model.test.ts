@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../src/engine.js';
+import { testEngine } from '../helpers/engines.js';
 import { WebRnnError } from '../../src/errors.js';
 import { OnnxModel } from '../../src/io/onnx-model.js';
 import { encodeModel, tensorValues } from '../../src/io/onnx-proto.js';
@@ -20,7 +21,7 @@ import { testRandom } from '../helpers/seed.js';
 const { rng, seed } = testRandom('onnx-graph');
 let engine: Engine;
 beforeAll(async () => {
-  engine = await createEngine();
+  engine = await testEngine();
 });
 afterAll(() => engine?.destroy());
 

@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../src/engine.js';
+import { testEngine } from '../helpers/engines.js';
 import { WebRnnError } from '../../src/errors.js';
 import { planFromTfjs } from '../../src/io/tfjs.js';
 import { expectClose } from '../helpers/compare.js';
@@ -18,7 +19,7 @@ const { rng, seed } = testRandom('tfjs-files');
 let engine: Engine;
 beforeAll(async () => {
   await tf.setBackend('cpu');
-  engine = await createEngine();
+  engine = await testEngine();
 });
 afterAll(() => engine?.destroy());
 

@@ -10,6 +10,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../src/engine.js';
+import { testEngine } from '../helpers/engines.js';
 import { expectClose } from '../helpers/compare.js';
 import { randomFloats } from '../helpers/gpu.js';
 import { testRandom } from '../helpers/seed.js';
@@ -19,7 +20,7 @@ const { rng, seed } = testRandom('tfjs');
 let engine: Engine;
 beforeAll(async () => {
   await tf.setBackend('cpu');
-  engine = await createEngine();
+  engine = await testEngine();
 });
 afterAll(() => engine?.destroy());
 

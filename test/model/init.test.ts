@@ -1,12 +1,13 @@
 /** Initialisers: bounds, orthogonality to float32 precision, forget-gate bias, seeds, errors. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../src/engine.js';
+import { testEngine } from '../helpers/engines.js';
 import { resolveSpec } from '../../src/spec/spec.js';
 import { initialParameters } from '../../src/model/init.js';
 
 let engine: Engine;
 beforeAll(async () => {
-  engine = await createEngine();
+  engine = await testEngine();
 });
 afterAll(() => engine?.destroy());
 

@@ -7,6 +7,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../src/engine.js';
+import { gpuEngine } from '../helpers/engines.js';
 import { createReadbackBuffer, createStorageBuffer, createUniformBuffer } from '../../src/gpu/buffers.js';
 import { GpuContext } from '../../src/gpu/device.js';
 import { randomFloats } from '../helpers/gpu.js';
@@ -15,7 +16,7 @@ import { testRandom } from '../helpers/seed.js';
 const { rng, seed } = testRandom('memory');
 let engine: Engine;
 beforeAll(async () => {
-  engine = await createEngine();
+  engine = await gpuEngine();
 });
 afterAll(() => engine?.destroy());
 
@@ -212,7 +213,7 @@ describe('destroy and close give the memory back', () => {
   });
 
   it('destroying an engine releases the buffers of every model it made', async () => {
-    const other = await createEngine();
+    const other = await gpuEngine();
     // Few kernels to compile on this new device: one small RNN that runs, one GRU that does not.
     const a = other.rnn({ inputSize: 2, hiddenSize: 3, outputSize: 1 });
     other.gru({ inputSize: 2, hiddenSize: 3 });

@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../src/engine.js';
+import { testEngine } from '../helpers/engines.js';
 import { recurrentForwardReference } from '../../src/reference/recurrent-forward.js';
 import { expectClose } from '../helpers/compare.js';
 import { randomFloats } from '../helpers/gpu.js';
@@ -14,7 +15,7 @@ const { rng, seed } = testRandom('recurrent-model');
 let engine: Engine;
 
 beforeAll(async () => {
-  engine = await createEngine();
+  engine = await testEngine();
 });
 afterAll(() => engine?.destroy());
 

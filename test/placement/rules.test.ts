@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createEngine } from '../../src/engine.js';
+import { gpuEngine } from '../helpers/engines.js';
 import { WebRnnError } from '../../src/errors.js';
 import { placementFor, type AdapterProfile, type Placement, type WorkShape } from '../../src/placement/rules.js';
 import { DEFAULT_PLACEMENT, resolvePlacement } from '../../src/placement/table.js';
@@ -59,7 +60,7 @@ describe('placement rules', () => {
   it("an engine's table: the defaults with createEngine's overrides, refused before any adapter is asked for", async () => {
     const unknown: Record<string, number> = { nope: 1 };
     await expect(createEngine({ placement: unknown })).rejects.toThrow(/unknown entry 'nope'/);
-    const engine = await createEngine({ placement: { residentBackgroundMinHidden: 96 } });
+    const engine = await gpuEngine({ placement: { residentBackgroundMinHidden: 96 } });
     try {
       expect(engine.placement).toEqual({ ...DEFAULT_PLACEMENT, residentBackgroundMinHidden: 96 });
       // The engine is a profile itself: its adapter and its table.

@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../src/engine.js';
+import { gpuEngine } from '../helpers/engines.js';
 import { autoPersistent } from '../../src/placement/rules.js';
 import type { RecurrentModel } from '../../src/model/recurrent-model.js';
 import { gateCount, type CellKind, type GruOptions } from '../../src/spec/spec.js';
@@ -14,11 +15,11 @@ import { CELL_CONFIGS, randomStateDict } from '../helpers/models.js';
 import { testRandom } from '../helpers/seed.js';
 
 const { rng, seed } = testRandom('forward-schedule');
-let engine: Engine;
+let engine: Awaited<ReturnType<typeof gpuEngine>>;
 const counts = { submit: 0, createBuffer: 0, mapAsync: 0, pipelines: 0 };
 
 beforeAll(async () => {
-  engine = await createEngine();
+  engine = await gpuEngine();
   // Count what the device is asked to do.
   const device = engine.device;
   const queue = device.queue;
@@ -218,7 +219,7 @@ describe('one submit per forward pass', () => {
   });
 
   it("'auto' goes on with the per-step kernels where the resident form fails to compile, without trying again; warmup reports the failure", async () => {
-    const fresh = await createEngine();
+    const fresh = await gpuEngine();
     const device = fresh.device;
     // Every resident module (the one whose code holds the unrolled product) fails to build.
     const resident = new WeakSet<GPUShaderModule>();

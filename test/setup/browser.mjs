@@ -39,10 +39,11 @@ export const BROWSER_FLAGS = [
 ];
 
 /**
- * Launch headless Chromium through puppeteer with WebGPU enabled. `protocolTimeout` (ms, 0 for
- * none) bounds one call into the page; long benchmark runs need more than puppeteer's 180 s.
+ * Launch headless Chromium through puppeteer with WebGPU enabled (`webgpu: false`: turned off,
+ * as in a browser without it). `protocolTimeout` (ms, 0 for none) bounds one call into the
+ * page; long benchmark runs need more than puppeteer's 180 s.
  */
-export async function launchBrowser({ protocolTimeout } = {}) {
+export async function launchBrowser({ protocolTimeout, webgpu = true } = {}) {
   const executablePath = findBrowser();
   if (!executablePath) {
     throw new Error(
@@ -51,5 +52,6 @@ export async function launchBrowser({ protocolTimeout } = {}) {
     );
   }
   const { default: puppeteer } = await import('puppeteer');
-  return puppeteer.launch({ executablePath, headless: true, args: BROWSER_FLAGS, ...(protocolTimeout !== undefined ? { protocolTimeout } : {}) });
+  const args = webgpu ? BROWSER_FLAGS : [...BROWSER_FLAGS.filter((f) => f !== '--enable-unsafe-webgpu'), '--disable-features=WebGPU'];
+  return puppeteer.launch({ executablePath, headless: true, args, ...(protocolTimeout !== undefined ? { protocolTimeout } : {}) });
 }

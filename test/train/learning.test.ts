@@ -5,12 +5,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../src/engine.js';
+import { testEngine } from '../helpers/engines.js';
 import { createRandom } from '../../src/spec/random.js';
 import { addingBatch, evaluateMse, noisySineBatch } from './tasks.js';
 
 let engine: Engine;
 beforeAll(async () => {
-  engine = await createEngine();
+  engine = await testEngine();
 });
 afterAll(() => engine?.destroy());
 

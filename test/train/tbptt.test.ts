@@ -1,6 +1,7 @@
 /** Truncated BPTT: chunks are trainSteps with the state carried across them. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../src/engine.js';
+import { testEngine } from '../helpers/engines.js';
 import { randomFloats } from '../helpers/gpu.js';
 import { randomStateDict } from '../helpers/models.js';
 import { testRandom } from '../helpers/seed.js';
@@ -8,7 +9,7 @@ import { testRandom } from '../helpers/seed.js';
 const { rng } = testRandom('tbptt');
 let engine: Engine;
 beforeAll(async () => {
-  engine = await createEngine();
+  engine = await testEngine();
 });
 afterAll(() => engine?.destroy());
 

@@ -6,6 +6,7 @@
  * Control words at `control` (Int32): [0] sequence (−1 stops), [1] program, [2] records,
  * [3] threads; the barrier's two words follow at control + 16.
  */
+import { isNode } from '../../platform.js';
 
 /** Polls of the sequence word before a worker sleeps. */
 const WORKER_SPINS = 200000;
@@ -27,11 +28,12 @@ function start(init, ready) {
     run(ctl[1], ctl[2], thread, ctl[3], control + 16, 1);
   }
 }
-if (typeof self !== 'undefined' && typeof self.postMessage === 'function' && typeof require === 'undefined') {
-  self.onmessage = (e) => start(e.data, () => self.postMessage('ready'));
-} else {
-  const { parentPort } = require('node:worker_threads');
+if (typeof process === 'object' && process.versions && process.versions.node) {
+  // Node: CommonJS or ES module alike (the eval'd code follows the parent's --input-type).
+  const { parentPort } = process.getBuiltinModule('node:worker_threads');
   parentPort.once('message', (init) => start(init, () => parentPort.postMessage('ready')));
+} else {
+  self.onmessage = (e) => start(e.data, () => self.postMessage('ready'));
 }
 `;
 
@@ -86,7 +88,7 @@ export class ThreadPool {
 
 /** A worker running WORKER, and a promise of its 'ready'. */
 async function spawn(): Promise<{ worker: AnyWorker; started: Promise<void> }> {
-  if (typeof Worker === 'function' && typeof Blob === 'function' && typeof URL?.createObjectURL === 'function' && typeof process === 'undefined') {
+  if (typeof Worker === 'function' && typeof Blob === 'function' && typeof URL?.createObjectURL === 'function' && !isNode()) {
     const url = URL.createObjectURL(new Blob([WORKER], { type: 'text/javascript' }));
     const worker = new Worker(url);
     URL.revokeObjectURL(url);
@@ -96,14 +98,17 @@ async function spawn(): Promise<{ worker: AnyWorker; started: Promise<void> }> {
     });
     return { worker, started };
   }
-  const { Worker: NodeWorker } = await import('node:worker_threads');
+  const name = 'node:worker_threads';
+  const { Worker: NodeWorker } = (await import(/* @vite-ignore */ name)) as { Worker: new (code: string, o: { eval: boolean }) => NodeWorkerLike };
   const worker = new NodeWorker(WORKER, { eval: true });
   const started = new Promise<void>((resolve, reject) => {
-    worker.once('message', () => resolve());
+    worker.once('message', () => {
+      // Once started, a pool that is never stopped must not keep Node running.
+      worker.unref();
+      resolve();
+    });
     worker.once('error', reject);
   });
-  // A pool that is never stopped must not keep Node running.
-  worker.unref();
   return { worker, started };
 }
 
@@ -121,5 +126,11 @@ export function canSleep(): boolean {
 export function threadsAvailable(): boolean {
   if (typeof SharedArrayBuffer !== 'function') return false;
   if ((globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === false) return false;
-  return typeof Worker === 'function' || typeof process !== 'undefined';
+  return typeof Worker === 'function' || isNode();
+}
+
+/** What the pool uses of a Node worker. */
+interface NodeWorkerLike extends AnyWorker {
+  once(event: 'message' | 'error', listener: (value: unknown) => void): void;
+  unref(): void;
 }

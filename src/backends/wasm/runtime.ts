@@ -7,24 +7,13 @@ import { compileKernels, instantiateKernels, relaxedSimdAvailable, simdAvailable
 import { canSleep, ThreadPool, threadsAvailable } from './pool.js';
 import type { EncodedProgram } from './program.js';
 import { WebRnnError } from '../../errors.js';
+import { cpuThreads, isNode } from '../../platform.js';
 
 export interface WasmRuntimeOptions {
   /** Threads, including the caller's; default the machine's cores where threads are available, else 1. */
   threads?: number;
   /** 'auto' (default): relaxed SIMD where the runtime validates it. */
   simd?: SimdKind | 'auto';
-}
-
-/** The machine's logical cores. */
-async function cores(): Promise<number> {
-  const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
-  if (nav?.hardwareConcurrency) return nav.hardwareConcurrency;
-  try {
-    const os = await import('node:os');
-    return os.availableParallelism();
-  } catch {
-    return 1;
-  }
 }
 
 export class WasmRuntime {
@@ -51,7 +40,7 @@ export class WasmRuntime {
     const want = options.simd ?? 'auto';
     const simd: SimdKind = want === 'auto' ? (relaxedSimdAvailable() ? 'relaxed' : 'plain') : want;
     if (simd === 'relaxed' && !relaxedSimdAvailable()) throw new WebRnnError('invalid-option', "wasm backend: simd 'relaxed' asked, but this runtime does not validate relaxed SIMD");
-    const machine = await cores();
+    const machine = (await cpuThreads()) ?? 1;
     let threads = options.threads ?? machine;
     let note = options.threads === undefined ? `the machine's ${machine} cores` : 'as asked';
     if (threads > 1 && !threadsAvailable()) {

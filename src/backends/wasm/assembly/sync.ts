@@ -1,6 +1,6 @@
-// The barrier between a program's kernels (generated/entry.ts runs the program, built by
-// program.ts on the TypeScript side). Every thread runs every kernel on its share; after each
-// kernel, all wait for the last to arrive.
+// The barrier between a program's kernels. generated/entry.ts (written by build.mjs) runs a
+// program, built by program.ts on the TypeScript side: every thread runs every kernel on its
+// share, and after each kernel all wait here for the last to arrive.
 // bar: two i32 words, [0] the number arrived, [1] the generation (bumped by the last to arrive).
 
 /** Spins before a thread sleeps in the barrier: a step's work is often shorter than a wake-up. */

@@ -1,0 +1,176 @@
+/**
+ * A model on the wasm backend: its parameters in the engine's wasm memory (parameters.ts) and
+ * the plans of its passes, made once per shape (the least recently used released first) and run
+ * on the engine's threads.
+ */
+import { WebRnnError } from '../../errors.js';
+import type { ForwardStats, GradientResult, ModelExecution, PassGradients, PassInputs, PassResult, ReadoutRows, StreamExecution, TrainStepReadback, TrainStepRequest } from '../../model/backend.js';
+import type { StateDict } from '../../spec/parameters.js';
+import type { ModelSpec } from '../../spec/spec.js';
+import { WasmParameters } from './parameters.js';
+import { ForwardPlan, GradientPlan, TrainPlan, type OptimizerState } from './plans.js';
+import type { WasmRuntime } from './runtime.js';
+
+/** Plans kept per kind of pass. */
+const MAX_PLANS = 4;
+
+export class WasmModel implements ModelExecution {
+  private params: WasmParameters | null;
+  private readonly plans = new Map<string, ForwardPlan>();
+  private readonly gradientPlans = new Map<string, GradientPlan>();
+  private readonly trainPlans = new Map<string, TrainPlan>();
+  private readonly streams = new Set<ForwardPlan>();
+  private optimizer: OptimizerState | null = null;
+  lastForwardStats: ForwardStats | null = null;
+  lastTrainStats: { submits: number; dispatches: number } | null = null;
+
+  constructor(
+    private readonly rt: WasmRuntime,
+    private readonly spec: ModelSpec,
+  ) {
+    this.params = new WasmParameters(rt.heap, spec);
+  }
+
+  check(what: string): void {
+    if (this.rt.isDestroyed || !this.params) throw new WebRnnError('destroyed', `${what}: the engine of this model has been destroyed`);
+  }
+
+  private get p(): WasmParameters {
+    if (!this.params) throw new WebRnnError('destroyed', 'the model has been destroyed');
+    return this.params;
+  }
+
+  writeParameters(dict: Readonly<StateDict>): void {
+    this.p.write(dict);
+    const program = this.p.transposes().encode(this.rt.heap);
+    try {
+      this.rt.run(program);
+    } finally {
+      this.rt.heap.release(program.ptr);
+    }
+  }
+
+  async readParameters(): Promise<StateDict> {
+    return this.p.read();
+  }
+
+  /** Nothing compiles per model: the engine compiled the kernels once. */
+  async warmup(): Promise<void> {}
+
+  async forward(inputs: PassInputs, rows: ReadoutRows): Promise<PassResult> {
+    const { batch: B, seqLen: T } = inputs;
+    const plan = this.cached(this.plans, `${B}x${T}|${rows}`, () => new ForwardPlan(this.rt, this.spec, this.p, B, T, rows));
+    const r = plan.run(inputs);
+    const { numLayers: L, numDirections: D } = this.spec;
+    this.lastForwardStats = { submits: 0, dispatches: plan.program.count, dispatchesPerStep: L * D * (this.spec.kind === 'gru' && !this.spec.linearBeforeReset ? 2 : 1), gemmDispatches: L * D };
+    return r;
+  }
+
+  async gradients(inputs: PassInputs, grads: PassGradients, rows: ReadoutRows): Promise<GradientResult> {
+    if (this.spec.kind === 'gru' && !this.spec.linearBeforeReset) throw new WebRnnError('invalid-option', 'gradients are not available for a GRU with linearBeforeReset: false');
+    const { batch: B, seqLen: T } = inputs;
+    const plan = this.cached(this.gradientPlans, `${B}x${T}|${rows}`, () => new GradientPlan(this.rt, this.spec, this.p, B, T, rows));
+    const r = plan.run(inputs, grads.gradOutput, grads.gradHN, grads.gradCN);
+    const out: GradientResult = { params: r.params, input: r.input, h0: r.h0, output: r.output, hN: r.hN };
+    if (r.y) out.y = r.y;
+    if (r.cN) out.cN = r.cN;
+    if (r.c0) out.c0 = r.c0;
+    return out;
+  }
+
+  get hasOptimizerState(): boolean {
+    return this.optimizer !== null;
+  }
+
+  resetOptimizer(): void {
+    for (const plan of this.trainPlans.values()) plan.destroy();
+    this.trainPlans.clear();
+    for (const b of this.optimizer?.blocks ?? []) this.rt.heap.release(b);
+    this.optimizer = null;
+  }
+
+  async trainStep(inputs: PassInputs, request: TrainStepRequest): Promise<TrainStepReadback> {
+    if (this.spec.kind === 'gru' && !this.spec.linearBeforeReset) throw new WebRnnError('invalid-option', 'trainStep is not available for a GRU with linearBeforeReset: false');
+    const { batch: B, seqLen: T } = inputs;
+    const type = request.optimizer.type;
+    if (this.optimizer && this.optimizer.type !== type) this.resetOptimizer();
+    if (!this.optimizer) {
+      const n = this.p.floats;
+      const blocks = Array.from({ length: type === 'sgd' ? 1 : 2 }, () => {
+        const b = this.rt.heap.alloc(n);
+        this.rt.heap.f32(b, n).fill(0);
+        return b;
+      });
+      this.optimizer = { type, step: 0, blocks };
+    }
+    const state = this.optimizer;
+    const plan = this.cached(this.trainPlans, `${B}x${T}|${request.loss}|${request.rowsOn}`, () => new TrainPlan(this.rt, this.spec, this.p, B, T, request.loss, request.rowsOn, state));
+    const r = plan.run(inputs, request);
+    this.lastTrainStats = { submits: 0, dispatches: plan.program.count };
+    return r;
+  }
+
+  async openStream(batch: number): Promise<StreamExecution> {
+    const plan = new ForwardPlan(this.rt, this.spec, this.p, batch, 1, 'steps');
+    this.streams.add(plan);
+    const { heap } = this.rt;
+    const f = plan.f;
+    const stateFloats = this.spec.numLayers * this.spec.numDirections * batch * this.spec.hiddenSize;
+    const lens = new Float32Array(batch).fill(1);
+    // h0 and c hold the state between steps: hN is copied over h0 after each; c is updated in place.
+    heap.f32(f.h0, stateFloats).fill(0);
+    if (f.c) heap.f32(f.c, stateFloats).fill(0);
+    return {
+      setStates: (h0, c0) => {
+        if (h0) heap.write(f.h0, h0);
+        else heap.f32(f.h0, stateFloats).fill(0);
+        if (f.c) {
+          if (c0) heap.write(f.c, c0);
+          else heap.f32(f.c, stateFloats).fill(0);
+        }
+      },
+      step: async (x) => {
+        this.check('stream');
+        const r = plan.run({ batch, seqLen: 1, x, h0: heap.read(f.h0, stateFloats), c0: f.c ? heap.read(f.c, stateFloats) : undefined, seqLens: lens });
+        heap.f32(f.h0, stateFloats).set(heap.f32(f.hN, stateFloats));
+        return r.y ? { h: r.output, y: r.y } : { h: r.output };
+      },
+      readStates: async () => {
+        const h = heap.read(f.h0, stateFloats);
+        return f.c ? { h, c: heap.read(f.c, stateFloats) } : { h };
+      },
+      destroy: () => {
+        if (this.streams.delete(plan)) plan.destroy();
+      },
+    };
+  }
+
+  /** The plan of `key`, made on a miss (the least recently used released). */
+  private cached<P extends { destroy(): void }>(plans: Map<string, P>, key: string, create: () => P): P {
+    let plan = plans.get(key);
+    if (plan) plans.delete(key);
+    else {
+      plan = create();
+      while (plans.size >= MAX_PLANS) {
+        const [oldKey, old] = plans.entries().next().value as [string, P];
+        old.destroy();
+        plans.delete(oldKey);
+      }
+    }
+    plans.set(key, plan);
+    return plan;
+  }
+
+  release(): void {
+    if (!this.params) return;
+    this.resetOptimizer();
+    for (const plans of [this.plans, this.gradientPlans]) {
+      for (const plan of plans.values()) plan.destroy();
+      plans.clear();
+    }
+    for (const plan of this.streams) plan.destroy();
+    this.streams.clear();
+    this.params.release();
+    this.params = null;
+  }
+}

@@ -1,0 +1,238 @@
+/**
+ * The wasm backend's passes, recorded as programs (program.ts) over buffers allocated once per
+ * shape: the plan of DESIGN.md on the CPU. Forward: per layer, the input projection of all
+ * steps as one GEMM per direction (xp [T·B, D·G·H] = X·W_ihᵀ + b_ih), then one fused cell
+ * record per step and direction; the state ping-pongs between two buffers, starting from h0's
+ * slot and ending in hN's. Backward (gradient and training passes): per layer from the top, a
+ * cell record and a product record (rec' += dG_t·W_hh) per step in reverse, then the weight
+ * gradients as GEMMs over all steps (dW_ih = dGᵀ·X, dW_hh = dGrecᵀ·H_prev, db = Σ_rows dG)
+ * and the input gradient dX = dG·W_ih for the layer below.
+ */
+import { gateCount, layerInputSize, type ModelSpec } from '../../spec/spec.js';
+import type { ReadoutRows } from '../../model/backend.js';
+import { cellFunctionArgs } from './cell-args.js';
+import type { WasmHeap } from './memory.js';
+import type { WasmParameters } from './parameters.js';
+import type { Program } from './program.js';
+
+/** Heap blocks of one plan, released together. */
+export class Blocks {
+  private readonly owned: number[] = [];
+  constructor(readonly heap: WasmHeap) {}
+  /** A block of n floats (or ints); `zero` clears it. */
+  take(n: number, zero = false): number {
+    const p = this.heap.alloc(n);
+    this.owned.push(p);
+    if (zero) this.heap.f32(p, Math.max(1, n)).fill(0);
+    return p;
+  }
+  release(): void {
+    for (const p of this.owned) this.heap.release(p);
+    this.owned.length = 0;
+  }
+}
+
+/** The Elman cell's nonlinearity as rnn-cell-backward takes it. */
+const NONLINEARITY_CODE = { tanh: 0, relu: 1, identity: 2 } as const;
+
+/** Saved activations per (t, b): LSTM i, f, g, o, c_t, c_{t−1}; GRU r, z, n, hn; the Elman cell none. */
+export function saveSlots(spec: ModelSpec): number {
+  return spec.kind === 'lstm' ? 6 : spec.kind === 'gru' ? 4 : 0;
+}
+
+/** The buffers of a forward pass of B rows and T steps. */
+export class ForwardBuffers {
+  readonly x: number;
+  /** i32 [B]: each row's length (T where none is given). */
+  readonly lens: number;
+  readonly h0: number;
+  readonly hN: number;
+  /** LSTM: [L·D, B, H], c0 written in, cN after the pass (updated in place). */
+  readonly c: number;
+  /** Each layer's output [T, B, D·H]; the last is the pass's. */
+  readonly outs: number[] = [];
+  readonly xp: number;
+  readonly ping: [number, number];
+  readonly hh: number;
+  readonly rh: number;
+  /** Training: [l][d] saved activations [T, B, S·H] and h_{t−1} [T, B, H]. */
+  readonly save: number[][] = [];
+  readonly hsave: number[][] = [];
+  /** The read-out's rows, or 0. */
+  readonly y: number;
+
+  constructor(
+    blocks: Blocks,
+    readonly spec: ModelSpec,
+    readonly B: number,
+    readonly T: number,
+    readonly training: boolean,
+    /** Which rows the read-out takes: every step, the last step (training), or the final states. */
+    readonly yRows: ReadoutRows | 'last',
+  ) {
+    const { hiddenSize: H, numDirections: D, numLayers: L } = spec;
+    const G = gateCount(spec.kind);
+    const S = L * D;
+    this.x = blocks.take(T * B * spec.inputSize);
+    this.lens = blocks.take(B);
+    this.h0 = blocks.take(S * B * H);
+    this.hN = blocks.take(S * B * H);
+    this.c = spec.kind === 'lstm' ? blocks.take(S * B * H) : 0;
+    for (let l = 0; l < L; l++) this.outs.push(blocks.take(T * B * D * H));
+    this.xp = blocks.take(T * B * D * G * H);
+    this.ping = [blocks.take(B * H), blocks.take(B * H)];
+    this.hh = blocks.take(B * G * H);
+    this.rh = blocks.take(B * H);
+    if (training) {
+      for (let l = 0; l < L; l++) {
+        this.save.push([]);
+        this.hsave.push([]);
+        for (let d = 0; d < D; d++) {
+          this.save[l].push(saveSlots(spec) ? blocks.take(T * B * saveSlots(spec) * H) : 0);
+          this.hsave[l].push(blocks.take(T * B * H));
+        }
+      }
+    }
+    this.y = spec.outputSize > 0 ? blocks.take(this.yCount) : 0;
+  }
+
+  /** Floats of y. */
+  get yCount(): number {
+    return (this.yRows === 'steps' ? this.T * this.B : this.B) * this.spec.outputSize;
+  }
+
+  /** Layer l's input: x, or the output of the layer below. */
+  input(l: number): number {
+    return l === 0 ? this.x : this.outs[l - 1];
+  }
+
+  /** The state slot (l·D + d) of a [L·D, B, H] buffer. */
+  slot(buffer: number, l: number, d: number): number {
+    return buffer + 4 * (l * this.spec.numDirections + d) * this.B * this.spec.hiddenSize;
+  }
+}
+
+/** Record the forward pass (and the read-out, where the model has one) into `program`. */
+export function recordForward(program: Program, params: WasmParameters, f: ForwardBuffers): void {
+  const { spec, B, T } = f;
+  const { hiddenSize: H, numDirections: D, numLayers: L } = spec;
+  const G = gateCount(spec.kind);
+  const GH = G * H;
+  for (let l = 0; l < L; l++) {
+    const I = layerInputSize(spec, l);
+    for (let d = 0; d < D; d++) {
+      // xp[:, d·GH …] = X·W_ihᵀ + b_ih over all T·B rows.
+      program.add('matmul', { c: f.xp + 4 * d * GH, ldc: D * GH, a: f.input(l), sam: I, sak: 1, b: params.wihT[l][d], ldb: GH, bias: params.of('bias_ih', l, d), M: T * B, N: GH, K: I, accumulate: 0 });
+    }
+    for (let d = 0; d < D; d++) {
+      const fns = cellFunctionArgs(spec.cell, d);
+      for (let s = 0; s < T; s++) {
+        const common = {
+          xp: f.xp + 4 * d * GH, xld: D * GH, whhT: params.whhT[l][d], bhh: params.of('bias_hh', l, d),
+          hPrev: s === 0 ? f.slot(f.h0, l, d) : f.ping[(s - 1) % 2], hNext: s === T - 1 ? f.slot(f.hN, l, d) : f.ping[s % 2],
+          out: f.outs[l] + 4 * d * H, old: D * H, hh: f.hh, hsave: f.training ? f.hsave[l][d] : 0, lens: f.lens,
+          B, H, T, step: s, reverse: d, ...fns,
+        };
+        if (spec.kind === 'lstm') program.add('lstmCellForward', { ...common, peep: params.of('peephole', l, d), c: f.slot(f.c, l, d), save: f.training ? f.save[l][d] : 0 });
+        else if (spec.kind === 'gru') {
+          const gru = { ...common, rh: f.rh, save: f.training ? f.save[l][d] : 0, linearBeforeReset: spec.linearBeforeReset ? 1 : 0 };
+          program.add('gruCellForward', { ...gru, phase: 0 });
+          if (!spec.linearBeforeReset) program.add('gruCellForward', { ...gru, phase: 1 });
+        } else program.add('rnnCellForward', common);
+      }
+    }
+  }
+  if (f.y) recordReadout(program, params, f);
+}
+
+/** y = rows·Wᵀ + b: every step's output, the last step's, or the final states [h_fwd | h_rev] (one product per direction). */
+function recordReadout(program: Program, params: WasmParameters, f: ForwardBuffers): void {
+  const { spec, B, T } = f;
+  const { hiddenSize: H, numDirections: D, numLayers: L, outputSize: O } = spec;
+  const DH = D * H;
+  const last = f.outs[L - 1];
+  if (f.yRows === 'final') {
+    for (let d = 0; d < D; d++) {
+      program.add('matmul', { c: f.y, ldc: O, a: f.slot(f.hN, L - 1, d), sam: H, sak: 1, b: params.readoutT + 4 * d * H * O, ldb: O, bias: d === 0 ? params.readoutBias : 0, M: B, N: O, K: H, accumulate: d > 0 ? 1 : 0 });
+    }
+  } else {
+    const rows = f.yRows === 'steps' ? T * B : B;
+    const a = f.yRows === 'steps' ? last : last + 4 * (T - 1) * B * DH;
+    program.add('matmul', { c: f.y, ldc: O, a, sam: DH, sak: 1, b: params.readoutT, ldb: O, bias: params.readoutBias, M: rows, N: O, K: DH, accumulate: 0 });
+  }
+}
+
+/** The buffers a backward pass adds to its forward's. */
+export class BackwardBuffers {
+  /** The gradient reaching the last layer's output [T, B, D·H]. */
+  readonly gradOutput: number;
+  /** dX of layer l [T, B, I_l] (l ≥ 1; l = 0 where the input's gradient is wanted, else 0). */
+  readonly dx: number[] = [];
+  readonly dG: number;
+  readonly dGrec: number;
+  readonly dGstep: number;
+  readonly ping: [number, number];
+  /** [L·D, B, H]: the gradient of hN (read), of h0 (written). */
+  readonly gradHN: number;
+  readonly dh0: number;
+  /** LSTM [L·D, B, H]: the gradient of cN written in, of c0 after the pass. */
+  readonly dc: number;
+  /** One float, 1: the bias gradients' A. */
+  readonly one: number;
+  /** Gradients in the parameters' block layout. */
+  readonly grads: number;
+
+  constructor(blocks: Blocks, readonly f: ForwardBuffers, params: WasmParameters, inputGradient: boolean) {
+    const { spec, B, T } = f;
+    const { hiddenSize: H, numDirections: D, numLayers: L } = spec;
+    const GH = gateCount(spec.kind) * H;
+    const S = L * D;
+    this.gradOutput = blocks.take(T * B * D * H, true);
+    for (let l = 0; l < L; l++) this.dx.push(l > 0 || inputGradient ? blocks.take(T * B * layerInputSize(spec, l)) : 0);
+    this.dG = blocks.take(T * B * GH);
+    this.dGrec = spec.kind === 'gru' ? blocks.take(T * B * GH) : 0;
+    this.dGstep = blocks.take(B * GH);
+    this.ping = [blocks.take(B * H), blocks.take(B * H)];
+    this.gradHN = blocks.take(S * B * H, true);
+    this.dh0 = blocks.take(S * B * H);
+    this.dc = spec.kind === 'lstm' ? blocks.take(S * B * H, true) : 0;
+    this.one = blocks.take(1);
+    blocks.heap.f32(this.one, 1)[0] = 1;
+    this.grads = blocks.take(params.floats, true);
+  }
+}
+
+/** Record backpropagation through time from gradOutput, gradHN (and dc) into the gradients, dX and dh0. */
+export function recordBackward(program: Program, params: WasmParameters, g: BackwardBuffers): void {
+  const { f } = g;
+  const { spec, B, T } = f;
+  const { hiddenSize: H, numDirections: D, numLayers: L } = spec;
+  const GH = gateCount(spec.kind) * H;
+  const DH = D * H;
+  for (let l = L - 1; l >= 0; l--) {
+    const I = layerInputSize(spec, l);
+    const dy = l === L - 1 ? g.gradOutput : g.dx[l + 1];
+    for (let d = 0; d < D; d++) {
+      const dGrec = g.dGrec || g.dG;
+      for (let k = 0; k < T; k++) {
+        const s = T - 1 - k;
+        const rec = k === 0 ? f.slot(g.gradHN, l, d) : g.ping[(k - 1) % 2];
+        const recNext = k === T - 1 ? f.slot(g.dh0, l, d) : g.ping[k % 2];
+        const common = { dy: dy + 4 * d * H, dyld: DH, rec, recNext, dG: g.dG, dGstep: g.dGstep, lens: f.lens, B, H, T, step: s, reverse: d };
+        if (spec.kind === 'lstm') program.add('lstmCellBackward', { ...common, save: f.save[l][d], dc: f.slot(g.dc, l, d) });
+        else if (spec.kind === 'gru') program.add('gruCellBackward', { ...common, save: f.save[l][d], hsave: f.hsave[l][d], dGrec: g.dGrec });
+        else program.add('rnnCellBackward', { ...common, out: f.outs[l] + 4 * d * H, old: DH, nonlinearity: NONLINEARITY_CODE[spec.nonlinearity] });
+        // rec' += dG_t·W_hh: the gradient reaching h_{t−1} through the recurrence.
+        program.add('matmul', { c: recNext, ldc: H, a: g.dGstep, sam: GH, sak: 1, b: params.of('weight_hh', l, d), ldb: H, bias: 0, M: B, N: H, K: GH, accumulate: 1 });
+      }
+      const TB = T * B;
+      program.add('matmul', { c: params.of('weight_ih', l, d, g.grads), ldc: I, a: g.dG, sam: 1, sak: GH, b: f.input(l), ldb: I, bias: 0, M: GH, N: I, K: TB, accumulate: 0 });
+      program.add('matmul', { c: params.of('weight_hh', l, d, g.grads), ldc: H, a: dGrec, sam: 1, sak: GH, b: f.hsave[l][d], ldb: H, bias: 0, M: GH, N: H, K: TB, accumulate: 0 });
+      if (spec.bias) {
+        program.add('matmul', { c: params.of('bias_ih', l, d, g.grads), ldc: GH, a: g.one, sam: 0, sak: 0, b: g.dG, ldb: GH, bias: 0, M: 1, N: GH, K: TB, accumulate: 0 });
+        program.add('matmul', { c: params.of('bias_hh', l, d, g.grads), ldc: GH, a: g.one, sam: 0, sak: 0, b: dGrec, ldb: GH, bias: 0, M: 1, N: GH, K: TB, accumulate: 0 });
+      }
+      if (g.dx[l]) program.add('matmul', { c: g.dx[l], ldc: I, a: g.dG, sam: GH, sak: 1, b: params.of('weight_ih', l, d), ldb: I, bias: 0, M: TB, N: I, K: GH, accumulate: d > 0 ? 1 : 0 });
+    }
+  }
+}
