@@ -1,6 +1,6 @@
 /**
  * float64 reference of the wasm backend's SIMD peak loop: for each of 64 seeds x (16
- * accumulators × 4 lanes), n rounds of x ← x·m + c; returns, per lane, the sum over the 16
+ * accumulators × 4 lanes), n rounds of x ← m·c + x; returns, per lane, the sum over the 16
  * accumulators (what the loop stores).
  */
 export function simdPeakReference(seeds: ArrayLike<number>, m: number, c: number, n: number): Float64Array {
@@ -8,7 +8,7 @@ export function simdPeakReference(seeds: ArrayLike<number>, m: number, c: number
   for (let a = 0; a < 16; a++) {
     for (let lane = 0; lane < 4; lane++) {
       let x = seeds[a * 4 + lane];
-      for (let i = 0; i < n; i++) x = x * m + c;
+      for (let i = 0; i < n; i++) x = m * c + x;
       out[lane] += x;
     }
   }

@@ -74,7 +74,7 @@ export function measureWasmCeilings(rt: WasmRuntime, options: WasmCeilingOptions
       const c = take(n * n);
       heap.f32(a, n * n).fill(0.5);
       heap.f32(b, n * n).fill(0.25);
-      const program = new Program().add('matmul', { c, ldc: n, a, sam: n, sak: 1, b, ldb: n, bias: 0, M: n, N: n, K: n, accumulate: 0 }).encode(heap);
+      const program = new Program().add('matmul', { c, ldc: n, a, sam: n, sak: 1, b, ldb: n, packed: 0, bias: 0, M: n, N: n, K: n, accumulate: 0 }).encode(heap);
       owned.push(program.ptr);
       const ms = best(() => rt.run(program), runs);
       const gflops = (2 * n ** 3) / (ms * 1e6);

@@ -3,7 +3,8 @@
  * lives here, at a byte offset handed out by {@link WasmHeap.alloc}. The first 64 KiB hold the
  * kernels' static data (build.mjs checks that it ends there); blocks are 16-byte aligned so a
  * kernel's vector loads at a block's start are aligned. Views are made afresh on each use,
- * since growing the memory replaces its buffer.
+ * over the buffer as of the last growth (only this heap grows the memory; reading
+ * `memory.buffer` of a shared memory makes a new object each time, which costs microseconds).
  */
 import { WebRnnError } from '../../errors.js';
 
@@ -20,8 +21,17 @@ export class WasmHeap {
   private readonly live = new Map<number, number>();
   private top = HEAP_BASE;
   private usedBytes = 0;
+  /** The memory's buffer since the last growth. */
+  private buf: ArrayBufferLike;
 
-  constructor(readonly memory: WebAssembly.Memory) {}
+  constructor(readonly memory: WebAssembly.Memory) {
+    this.buf = memory.buffer;
+  }
+
+  /** The memory's buffer (for views of other types). */
+  get buffer(): ArrayBufferLike {
+    return this.buf;
+  }
 
   /** A block of `floats` 4-byte words (at least one), 16-byte aligned; its content is whatever was there. */
   alloc(floats: number): number {
@@ -77,27 +87,28 @@ export class WasmHeap {
 
   /** The memory's size in bytes (what the heap has grown it to). */
   get reserved(): number {
-    return this.memory.buffer.byteLength;
+    return this.buf.byteLength;
   }
 
   private grow(end: number): void {
-    const have = this.memory.buffer.byteLength;
+    const have = this.buf.byteLength;
     if (end <= have) return;
     const pages = Math.ceil((end - have) / PAGE);
     if (have / PAGE + pages > MAX_PAGES) throw new WebRnnError('limit', `wasm backend: ${end} bytes asked of a memory of at most ${MAX_PAGES * PAGE}`);
     try {
       this.memory.grow(pages);
+      this.buf = this.memory.buffer;
     } catch (e) {
       throw new WebRnnError('limit', `wasm backend: could not grow the memory to ${end} bytes (${(e as Error).message})`);
     }
   }
 
   f32(ptr: number, floats: number): Float32Array {
-    return new Float32Array(this.memory.buffer, ptr, floats);
+    return new Float32Array(this.buf, ptr, floats);
   }
 
   i32(ptr: number, count: number): Int32Array {
-    return new Int32Array(this.memory.buffer, ptr, count);
+    return new Int32Array(this.buf, ptr, count);
   }
 
   /** Copy `data` into the block at ptr. */

@@ -42,7 +42,7 @@ export class WasmModel implements ModelExecution {
 
   writeParameters(dict: Readonly<StateDict>): void {
     this.p.write(dict);
-    const program = this.p.transposes().encode(this.rt.heap);
+    const program = this.p.packs().encode(this.rt.heap);
     try {
       this.rt.run(program);
     } finally {

@@ -1,14 +1,15 @@
 /**
  * A model's parameters in wasm memory: one block holding every tensor in parameterInfo's order
  * and PyTorch's layouts (so gradients, optimizer moments and the update share one layout and
- * one pass over the block), and transposed copies of the weights for the products that read
- * them along their rows: W_ihᵀ [I_l, G·H] and W_hhᵀ [H, G·H] per layer and direction, the
- * read-out's Wᵀ [D·H, O]. The copies are refreshed after each write or update (transposes()).
+ * one pass over the block), and the forward's weights packed as matmul's B panels
+ * (pack-panels): W_ihᵀ per layer and direction, W_hhᵀ per gate block, and the read-out's Wᵀ
+ * per direction's columns. The packs are refreshed after each write or update (packs()).
  */
 import { gateCount, layerInputSize, parameterInfo, parameterName, READOUT_BIAS, READOUT_WEIGHT, type ModelSpec } from '../../spec/spec.js';
 import type { StateDict } from '../../spec/parameters.js';
 import type { WasmHeap } from './memory.js';
 import { Program } from './program.js';
+import { panelFloats } from '../../reference/pack-panels.js';
 
 export class WasmParameters {
   /** The block: every tensor, in order. */
@@ -17,10 +18,11 @@ export class WasmParameters {
   readonly floats: number;
   /** Each tensor's byte pointer and floats. */
   private readonly tensors = new Map<string, { ptr: number; n: number }>();
-  /** Transposed copies: [l][d]. */
-  readonly wihT: number[][] = [];
-  readonly whhT: number[][] = [];
-  readonly readoutT: number;
+  /** Packed panels: [l][d]; W_hh's one set a gate block, ⌈H/8⌉·8·H floats apart. */
+  readonly wihP: number[][] = [];
+  readonly whhP: number[][] = [];
+  /** The read-out's Wᵀ rows of direction d's features, packed: [d]. */
+  readonly readoutP: number[] = [];
 
   constructor(
     private readonly heap: WasmHeap,
@@ -40,14 +42,14 @@ export class WasmParameters {
     const G = gateCount(spec.kind);
     const H = spec.hiddenSize;
     for (let l = 0; l < spec.numLayers; l++) {
-      this.wihT.push([]);
-      this.whhT.push([]);
+      this.wihP.push([]);
+      this.whhP.push([]);
       for (let d = 0; d < spec.numDirections; d++) {
-        this.wihT[l].push(heap.alloc(layerInputSize(spec, l) * G * H));
-        this.whhT[l].push(heap.alloc(H * G * H));
+        this.wihP[l].push(heap.alloc(panelFloats(G * H, layerInputSize(spec, l))));
+        this.whhP[l].push(heap.alloc(G * panelFloats(H, H)));
       }
     }
-    this.readoutT = spec.outputSize > 0 ? heap.alloc(spec.numDirections * H * spec.outputSize) : 0;
+    if (spec.outputSize > 0) for (let d = 0; d < spec.numDirections; d++) this.readoutP.push(heap.alloc(panelFloats(spec.outputSize, H)));
   }
 
   /** The byte pointer of tensor `name` in a block of this layout starting at `block` (default: the parameters'). */
@@ -74,22 +76,20 @@ export class WasmParameters {
     return out;
   }
 
-  /** Records refreshing every transposed copy from the block. */
-  transposes(program = new Program()): Program {
+  /** Records refreshing every packed copy from the block. */
+  packs(program = new Program()): Program {
     const { spec } = this;
-    const GH = gateCount(spec.kind) * spec.hiddenSize;
+    const G = gateCount(spec.kind);
     const H = spec.hiddenSize;
     for (let l = 0; l < spec.numLayers; l++) {
       const I = layerInputSize(spec, l);
       for (let d = 0; d < spec.numDirections; d++) {
-        program.add('transpose', { dst: this.wihT[l][d], ldd: GH, src: this.of('weight_ih', l, d), lds: I, M: GH, N: I });
-        program.add('transpose', { dst: this.whhT[l][d], ldd: GH, src: this.of('weight_hh', l, d), lds: H, M: GH, N: H });
+        program.add('packPanels', { dst: this.wihP[l][d], w: this.of('weight_ih', l, d), ldw: I, N: G * H, K: I });
+        for (let g = 0; g < G; g++) program.add('packPanels', { dst: this.whhP[l][d] + 4 * g * panelFloats(H, H), w: this.of('weight_hh', l, d) + 4 * g * H * H, ldw: H, N: H, K: H });
       }
     }
-    if (this.readoutT) {
-      const DH = spec.numDirections * H;
-      program.add('transpose', { dst: this.readoutT, ldd: spec.outputSize, src: this.at(READOUT_WEIGHT), lds: DH, M: spec.outputSize, N: DH });
-    }
+    const DH = spec.numDirections * H;
+    this.readoutP.forEach((dst, d) => program.add('packPanels', { dst, w: this.at(READOUT_WEIGHT) + 4 * d * H, ldw: DH, N: spec.outputSize, K: H }));
     return program;
   }
 
@@ -104,7 +104,7 @@ export class WasmParameters {
 
   release(): void {
     this.heap.release(this.block);
-    for (const row of [...this.wihT, ...this.whhT]) for (const p of row) this.heap.release(p);
-    this.heap.release(this.readoutT);
+    for (const row of [...this.wihP, ...this.whhP]) for (const p of row) this.heap.release(p);
+    for (const p of this.readoutP) this.heap.release(p);
   }
 }

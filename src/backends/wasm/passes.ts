@@ -122,13 +122,13 @@ export function recordForward(program: Program, params: WasmParameters, f: Forwa
     const I = layerInputSize(spec, l);
     for (let d = 0; d < D; d++) {
       // xp[:, d·GH …] = X·W_ihᵀ + b_ih over all T·B rows.
-      program.add('matmul', { c: f.xp + 4 * d * GH, ldc: D * GH, a: f.input(l), sam: I, sak: 1, b: params.wihT[l][d], ldb: GH, bias: params.of('bias_ih', l, d), M: T * B, N: GH, K: I, accumulate: 0 });
+      program.add('matmul', { c: f.xp + 4 * d * GH, ldc: D * GH, a: f.input(l), sam: I, sak: 1, b: params.wihP[l][d], ldb: 0, packed: 1, bias: params.of('bias_ih', l, d), M: T * B, N: GH, K: I, accumulate: 0 });
     }
     for (let d = 0; d < D; d++) {
       const fns = cellFunctionArgs(spec.cell, d);
       for (let s = 0; s < T; s++) {
         const common = {
-          xp: f.xp + 4 * d * GH, xld: D * GH, whhT: params.whhT[l][d], bhh: params.of('bias_hh', l, d),
+          xp: f.xp + 4 * d * GH, xld: D * GH, whhP: params.whhP[l][d], bhh: params.of('bias_hh', l, d),
           hPrev: s === 0 ? f.slot(f.h0, l, d) : f.ping[(s - 1) % 2], hNext: s === T - 1 ? f.slot(f.hN, l, d) : f.ping[s % 2],
           out: f.outs[l] + 4 * d * H, old: D * H, hh: f.hh, hsave: f.training ? f.hsave[l][d] : 0, lens: f.lens,
           B, H, T, step: s, reverse: d, ...fns,
@@ -145,20 +145,18 @@ export function recordForward(program: Program, params: WasmParameters, f: Forwa
   if (f.y) recordReadout(program, params, f);
 }
 
-/** y = rows·Wᵀ + b: every step's output, the last step's, or the final states [h_fwd | h_rev] (one product per direction). */
+/**
+ * y = rows·Wᵀ + b: every step's output, the last step's, or the final states [h_fwd | h_rev];
+ * one product a direction's H features (the read-out's packed panels are per direction).
+ */
 function recordReadout(program: Program, params: WasmParameters, f: ForwardBuffers): void {
   const { spec, B, T } = f;
   const { hiddenSize: H, numDirections: D, numLayers: L, outputSize: O } = spec;
   const DH = D * H;
   const last = f.outs[L - 1];
-  if (f.yRows === 'final') {
-    for (let d = 0; d < D; d++) {
-      program.add('matmul', { c: f.y, ldc: O, a: f.slot(f.hN, L - 1, d), sam: H, sak: 1, b: params.readoutT + 4 * d * H * O, ldb: O, bias: d === 0 ? params.readoutBias : 0, M: B, N: O, K: H, accumulate: d > 0 ? 1 : 0 });
-    }
-  } else {
-    const rows = f.yRows === 'steps' ? T * B : B;
-    const a = f.yRows === 'steps' ? last : last + 4 * (T - 1) * B * DH;
-    program.add('matmul', { c: f.y, ldc: O, a, sam: DH, sak: 1, b: params.readoutT, ldb: O, bias: params.readoutBias, M: rows, N: O, K: DH, accumulate: 0 });
+  for (let d = 0; d < D; d++) {
+    const rows = f.yRows === 'steps' ? { a: last + 4 * d * H, sam: DH, M: T * B } : f.yRows === 'last' ? { a: last + 4 * ((T - 1) * B * DH + d * H), sam: DH, M: B } : { a: f.slot(f.hN, L - 1, d), sam: H, M: B };
+    program.add('matmul', { c: f.y, ldc: O, ...rows, sak: 1, b: params.readoutP[d], ldb: 0, packed: 1, bias: d === 0 ? params.readoutBias : 0, N: O, K: H, accumulate: d > 0 ? 1 : 0 });
   }
 }
 
@@ -223,16 +221,16 @@ export function recordBackward(program: Program, params: WasmParameters, g: Back
         else if (spec.kind === 'gru') program.add('gruCellBackward', { ...common, save: f.save[l][d], hsave: f.hsave[l][d], dGrec: g.dGrec });
         else program.add('rnnCellBackward', { ...common, out: f.outs[l] + 4 * d * H, old: DH, nonlinearity: NONLINEARITY_CODE[spec.nonlinearity] });
         // rec' += dG_t·W_hh: the gradient reaching h_{t−1} through the recurrence.
-        program.add('matmul', { c: recNext, ldc: H, a: g.dGstep, sam: GH, sak: 1, b: params.of('weight_hh', l, d), ldb: H, bias: 0, M: B, N: H, K: GH, accumulate: 1 });
+        program.add('matmul', { c: recNext, ldc: H, a: g.dGstep, sam: GH, sak: 1, b: params.of('weight_hh', l, d), ldb: H, packed: 0, bias: 0, M: B, N: H, K: GH, accumulate: 1 });
       }
       const TB = T * B;
-      program.add('matmul', { c: params.of('weight_ih', l, d, g.grads), ldc: I, a: g.dG, sam: 1, sak: GH, b: f.input(l), ldb: I, bias: 0, M: GH, N: I, K: TB, accumulate: 0 });
-      program.add('matmul', { c: params.of('weight_hh', l, d, g.grads), ldc: H, a: dGrec, sam: 1, sak: GH, b: f.hsave[l][d], ldb: H, bias: 0, M: GH, N: H, K: TB, accumulate: 0 });
+      program.add('matmul', { c: params.of('weight_ih', l, d, g.grads), ldc: I, a: g.dG, sam: 1, sak: GH, b: f.input(l), ldb: I, packed: 0, bias: 0, M: GH, N: I, K: TB, accumulate: 0 });
+      program.add('matmul', { c: params.of('weight_hh', l, d, g.grads), ldc: H, a: dGrec, sam: 1, sak: GH, b: f.hsave[l][d], ldb: H, packed: 0, bias: 0, M: GH, N: H, K: TB, accumulate: 0 });
       if (spec.bias) {
-        program.add('matmul', { c: params.of('bias_ih', l, d, g.grads), ldc: GH, a: g.one, sam: 0, sak: 0, b: g.dG, ldb: GH, bias: 0, M: 1, N: GH, K: TB, accumulate: 0 });
-        program.add('matmul', { c: params.of('bias_hh', l, d, g.grads), ldc: GH, a: g.one, sam: 0, sak: 0, b: dGrec, ldb: GH, bias: 0, M: 1, N: GH, K: TB, accumulate: 0 });
+        program.add('matmul', { c: params.of('bias_ih', l, d, g.grads), ldc: GH, a: g.one, sam: 0, sak: 0, b: g.dG, ldb: GH, packed: 0, bias: 0, M: 1, N: GH, K: TB, accumulate: 0 });
+        program.add('matmul', { c: params.of('bias_hh', l, d, g.grads), ldc: GH, a: g.one, sam: 0, sak: 0, b: dGrec, ldb: GH, packed: 0, bias: 0, M: 1, N: GH, K: TB, accumulate: 0 });
       }
-      if (g.dx[l]) program.add('matmul', { c: g.dx[l], ldc: I, a: g.dG, sam: GH, sak: 1, b: params.of('weight_ih', l, d), ldb: I, bias: 0, M: TB, N: I, K: GH, accumulate: d > 0 ? 1 : 0 });
+      if (g.dx[l]) program.add('matmul', { c: g.dx[l], ldc: I, a: g.dG, sam: GH, sak: 1, b: params.of('weight_ih', l, d), ldb: I, packed: 0, bias: 0, M: TB, N: I, K: GH, accumulate: d > 0 ? 1 : 0 });
     }
   }
 }

@@ -168,16 +168,16 @@ export class TrainPlan extends Plan {
       else program.add('mseLoss', { ...lossArgs, O });
       // The read-out's backward: dW = dYᵀ·F, db = Σ dY, dF = dY·W into the rows read.
       const dW = params.at(READOUT_WEIGHT, g.grads);
-      program.add('matmul', { c: params.at(READOUT_BIAS, g.grads), ldc: O, a: g.one, sam: 0, sak: 0, b: dY, ldb: O, bias: 0, M: 1, N: O, K: R, accumulate: 0 });
+      program.add('matmul', { c: params.at(READOUT_BIAS, g.grads), ldc: O, a: g.one, sam: 0, sak: 0, b: dY, ldb: O, packed: 0, bias: 0, M: 1, N: O, K: R, accumulate: 0 });
       if (rowsOn === 'final') {
         for (let d = 0; d < D; d++) {
-          program.add('matmul', { c: dW + 4 * d * H, ldc: DH, a: dY, sam: 1, sak: O, b: f.slot(f.hN, L - 1, d), ldb: H, bias: 0, M: O, N: H, K: B, accumulate: 0 });
-          program.add('matmul', { c: f.slot(g.gradHN, L - 1, d), ldc: H, a: dY, sam: O, sak: 1, b: params.readoutWeight + 4 * d * H, ldb: DH, bias: 0, M: B, N: H, K: O, accumulate: 0 });
+          program.add('matmul', { c: dW + 4 * d * H, ldc: DH, a: dY, sam: 1, sak: O, b: f.slot(f.hN, L - 1, d), ldb: H, packed: 0, bias: 0, M: O, N: H, K: B, accumulate: 0 });
+          program.add('matmul', { c: f.slot(g.gradHN, L - 1, d), ldc: H, a: dY, sam: O, sak: 1, b: params.readoutWeight + 4 * d * H, ldb: DH, packed: 0, bias: 0, M: B, N: H, K: O, accumulate: 0 });
         }
       } else {
         const offset = rowsOn === 'last' ? 4 * (T - 1) * B * DH : 0;
-        program.add('matmul', { c: dW, ldc: DH, a: dY, sam: 1, sak: O, b: f.outs[L - 1] + offset, ldb: DH, bias: 0, M: O, N: DH, K: R, accumulate: 0 });
-        program.add('matmul', { c: g.gradOutput + offset, ldc: DH, a: dY, sam: O, sak: 1, b: params.readoutWeight, ldb: DH, bias: 0, M: R, N: DH, K: O, accumulate: 0 });
+        program.add('matmul', { c: dW, ldc: DH, a: dY, sam: 1, sak: O, b: f.outs[L - 1] + offset, ldb: DH, packed: 0, bias: 0, M: O, N: DH, K: R, accumulate: 0 });
+        program.add('matmul', { c: g.gradOutput + offset, ldc: DH, a: dY, sam: O, sak: 1, b: params.readoutWeight, ldb: DH, packed: 0, bias: 0, M: R, N: DH, K: O, accumulate: 0 });
       }
       recordBackward(program, params, g);
       program.add('gradNorm', { g: g.grads, n: params.floats, partials: this.partials });
@@ -185,7 +185,7 @@ export class TrainPlan extends Plan {
       const common = { p: params.block, grad: g.grads, n: params.floats, partials: this.partials, count: rt.threads, maxNorm: 0, lr: 0, weightDecay: 0, clipValue: 0 };
       if (state.type === 'sgd') program.add('sgdUpdate', { ...common, v: state.blocks[0], momentum: 0, nesterov: 0, first: 0 });
       else program.add('adamUpdate', { ...common, m1: state.blocks[0], m2: state.blocks[1], beta1: 0, beta2: 0, eps: 0, decoupled: 0, c1: 1, c2: 1 });
-      params.transposes(program);
+      params.packs(program);
       this.encode(program);
     } catch (e) {
       this.destroy();
@@ -213,7 +213,7 @@ export class TrainPlan extends Plan {
     const out: { lossRows?: Float32Array; norm?: number; hN?: Float32Array; cN?: Float32Array } = {};
     if (request.readLoss) out.lossRows = heap.read(this.lossRows, this.rows);
     if (request.readNorm) {
-      const parts = new Float64Array(heap.memory.buffer, this.partials, this.rt.threads);
+      const parts = new Float64Array(heap.buffer, this.partials, this.rt.threads);
       out.norm = Math.sqrt(parts.reduce((a, b) => a + b, 0));
     }
     if (request.readState) {

@@ -14,6 +14,7 @@ import { randomFloats } from '../../helpers/gpu.js';
 import { Arena, runKernel, runShares } from './harness.js';
 import { Program } from '../../../src/backends/wasm/program.js';
 import { cellFunctionArgs } from '../../../src/backends/wasm/cell-args.js';
+import { packPanelsReference, panelFloats } from '../../../src/reference/pack-panels.js';
 
 export type Cell = 'lstm' | 'gru' | 'rnn';
 
@@ -49,10 +50,10 @@ export function resolveCell(kind: Cell, o: CellOptions | undefined): ResolvedCel
   return resolveCellOptions(kind, o, { name: kind === 'rnn' ? 'Tanh' : 'Sigmoid' });
 }
 
-/** W [R, C] (row-major) transposed to [C, R]. */
-export function transposed(w: ArrayLike<number>, R: number, C: number): Float32Array {
-  const out = new Float32Array(R * C);
-  for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) out[c * R + r] = w[r * C + c];
+/** W_hh [G·H, H] as the cell kernels read it: each gate block's W_hhᵀ in pack-panels' panels, one after another. */
+export function packedWhh(whh: Float32Array, G: number, H: number): Float32Array {
+  const out = new Float32Array(G * panelFloats(H, H));
+  for (let g = 0; g < G; g++) out.set(packPanelsReference(whh.subarray(g * H * H, (g + 1) * H * H), H, H, H), g * panelFloats(H, H));
   return out;
 }
 
@@ -96,13 +97,13 @@ export function checkForwardStep(rt: WasmRuntime, rng: Random, cell: ForwardCell
   const arena = new Arena(rt);
   try {
     const p = {
-      xp: arena.tensor(xp), whhT: arena.tensor(transposed(whh, GH, H)), bhh: arena.tensor(bhh), hPrev: arena.tensor(hPrev),
+      xp: arena.tensor(xp), whhP: arena.tensor(packedWhh(whh, G, H)), bhh: arena.tensor(bhh), hPrev: arena.tensor(hPrev),
       hNext: arena.tensor(B * H), out: arena.tensor(T * B * old), hh: arena.tensor(B * GH), hsave: arena.tensor(T * B * H),
       save: S ? arena.tensor(T * B * S * H) : 0, c: cell.kind === 'lstm' ? arena.tensor(cPrev) : 0, peep: cell.peephole ? arena.tensor(peep) : 0,
       rh: cell.kind === 'gru' ? arena.tensor(B * H) : 0, lens: c.lens ? arena.tensor(c.lens, true) : 0,
     };
     const common = {
-      xp: p.xp + 4 * d * GH, xld, whhT: p.whhT, bhh: p.bhh, hPrev: p.hPrev, hNext: p.hNext, out: p.out + 4 * d * H, old, hh: p.hh, hsave: p.hsave, lens: p.lens,
+      xp: p.xp + 4 * d * GH, xld, whhP: p.whhP, bhh: p.bhh, hPrev: p.hPrev, hNext: p.hNext, out: p.out + 4 * d * H, old, hh: p.hh, hsave: p.hsave, lens: p.lens,
       B, H, T, step: c.step, reverse: c.reverse ? 1 : 0, ...cellFunctionArgs(cell.cell, d),
     };
     if (cell.kind === 'lstm') {

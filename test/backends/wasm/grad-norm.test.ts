@@ -22,7 +22,7 @@ describe('wasm grad-norm', () => {
           try {
             const partials = arena.tensor(2 * threads);
             runShares(arena, 'gradNorm', { g: arena.tensor(g), n, partials }, threads);
-            const parts = new Float64Array(rt.heap.memory.buffer, partials, threads);
+            const parts = new Float64Array(rt.heap.buffer, partials, threads);
             const norm = Math.sqrt(parts.reduce((a, b) => a + b, 0));
             const ref = gradNormReference([g], 0).norm;
             expect(Math.abs(norm - ref), `${describeRuntime(rt)} n=${n} threads=${threads}`).toBeLessThanOrEqual(1e-6 * ref + 1e-7);

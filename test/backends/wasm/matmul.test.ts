@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { matmulReference } from '../../../src/reference/matmul.js';
+import { packPanelsReference } from '../../../src/reference/pack-panels.js';
 import { resolveMatmulShape } from '../../../src/kernels/matmul.js';
 import type { WasmRuntime } from '../../../src/backends/wasm/runtime.js';
 import { expectClose } from '../../helpers/compare.js';
@@ -25,6 +26,8 @@ interface Case {
   /** Extra floats at the end of each row of B and C. */
   padB?: number;
   padC?: number;
+  /** B given as pack-panels' panels (of Bᵀ) instead of row-major. */
+  packed?: boolean;
 }
 
 /**
@@ -43,8 +46,10 @@ function check(rt: WasmRuntime, c: Case, via: 'program' | 'shares3'): void {
   const arena = new Arena(rt);
   try {
     const pc = arena.tensor(c0);
+    // Packed: the panels of Bᵀ [N, K] (pack-panels' reference makes them).
+    const bT = Array.from({ length: N * K }, (_, i) => b[(i % K) * ldb + Math.floor(i / K)]);
     const args = {
-      c: pc, ldc, a: arena.tensor(a), sam: c.transA ? 1 : K, sak: c.transA ? M : 1, b: arena.tensor(b), ldb,
+      c: pc, ldc, a: arena.tensor(a), sam: c.transA ? 1 : K, sak: c.transA ? M : 1, b: arena.tensor(c.packed ? packPanelsReference(bT, K, N, K) : b), ldb, packed: c.packed ? 1 : 0,
       bias: c.bias ? arena.tensor(bias) : 0, M, N, K, accumulate: c.accumulate ? 1 : 0,
     };
     if (via === 'program') runKernel(arena, 'matmul', args);
@@ -70,10 +75,14 @@ const CASES: Case[] = [
   { M: 19, N: 11, K: 67, transA: true, bias: true, accumulate: true, padB: 3, padC: 5 },
   { M: 4, N: 8, K: 3 },
   { M: 65, N: 70, K: 31, bias: true, padC: 2 },
+  { M: 5, N: 13, K: 9, packed: true },
+  { M: 70, N: 37, K: 21, packed: true, bias: true, accumulate: true, padC: 3 },
+  { M: 3, N: 8, K: 2, packed: true, transA: true },
+  { M: 131, N: 5, K: 17, packed: true, bias: true },
 ];
 
 describe('wasm matmul', () => {
-  it('matches the float64 reference on odd shapes, on every runtime, and as three threads in turn', () => {
+  it('matches the float64 reference on odd shapes, B row-major or packed, on every runtime, and as three threads in turn', () => {
     for (const rt of runtimes) {
       for (const c of CASES) {
         for (const via of ['program', 'shares3'] as const) {
@@ -95,7 +104,7 @@ describe('wasm matmul', () => {
       const arena = new Arena(rt);
       try {
         const pc = arena.tensor(N);
-        runKernel(arena, 'matmul', { c: pc, ldc: N, a: arena.tensor([1]), sam: 0, sak: 0, b: arena.tensor(b), ldb: N, bias: 0, M: 1, N, K, accumulate: 0 });
+        runKernel(arena, 'matmul', { c: pc, ldc: N, a: arena.tensor([1]), sam: 0, sak: 0, b: arena.tensor(b), ldb: N, packed: 0, bias: 0, M: 1, N, K, accumulate: 0 });
         const ref = matmulReference(resolveMatmulShape({ M: 1, N, K, transB: true, ldb: N }), new Float32Array(K).fill(1), b, null, new Float64Array(N));
         expectClose('column sums', arena.read(pc, N), ref);
       } finally {

@@ -3,7 +3,7 @@
 // linearBeforeReset (PyTorch): n = g(xn + r ⊙ (h·W_hnᵀ + b_hn)), one phase.
 // Otherwise (ONNX's default) n = g(xn + (r ⊙ h)·W_hnᵀ + b_hn) needs all of r ⊙ h first:
 // phase 0 makes r, z and rh = r ⊙ hPrev, a barrier follows, phase 1 the rest.
-// Shapes as in lstm-cell-forward.ts with 3H gate blocks; hh [B, 3H] scratch (phase 0 leaves r
+// Shapes as in lstm-cell-forward.ts with 3H gate blocks (whhP: [3][⌈H/8⌉][H][8]); hh [B, 3H] scratch (phase 0 leaves r
 // and z there after their functions); rh [B, H] scratch; save 0 or [T, B, 4H] (r, z, n and
 // hn = h·W_hnᵀ + b_hn); hsave 0 or [T, B, H] (h_{t−1}).
 import { load4, share, store4, vact, vclip } from './simd';
@@ -11,7 +11,7 @@ import { matmulBlock } from './matmul';
 import { finishedRow, rowLength } from './rows';
 
 export function gruCellForward(
-  xp: usize, xld: i32, whhT: usize, bhh: usize, hPrev: usize, hNext: usize, out: usize, old: i32, hh: usize, rh: usize, save: usize, hsave: usize, lens: usize,
+  xp: usize, xld: i32, whhP: usize, bhh: usize, hPrev: usize, hNext: usize, out: usize, old: i32, hh: usize, rh: usize, save: usize, hsave: usize, lens: usize,
   B: i32, H: i32, T: i32, step: i32, reverse: i32, linearBeforeReset: i32, phase: i32,
   fCode: i32, fAlpha: f32, fBeta: f32, gCode: i32, gAlpha: f32, gBeta: f32, clip: f32,
   thread: i32, threads: i32,
@@ -22,16 +22,17 @@ export function gruCellForward(
   if (j0 >= j1) return;
   const G3 = 3 * H;
   const hb = usize(H) << 2;
+  const panels = usize((H + 7) >> 3) * usize(H) << 5;
   if (phase == 0) {
     // Linear before reset: all three products now; otherwise r and z only.
     const gates = linearBeforeReset ? 3 : 2;
     for (let g = 0; g < gates; g++) {
       const col = usize(g * H) << 2;
-      matmulBlock(hh + col, G3, hPrev, H, 1, whhT + col, G3, bhh ? bhh + col : 0, 0, B, j0, j1, H, 0);
+      matmulBlock(hh + col, G3, hPrev, H, 1, whhP + usize(g) * panels, 0, 1, bhh ? bhh + col : 0, 0, B, j0, j1, H, 0);
     }
   } else {
     // (r ⊙ hPrev)·W_hnᵀ + b_hn into the n block.
-    matmulBlock(hh + 2 * hb, G3, rh, H, 1, whhT + 2 * hb, G3, bhh ? bhh + 2 * hb : 0, 0, B, j0, j1, H, 0);
+    matmulBlock(hh + 2 * hb, G3, rh, H, 1, whhP + 2 * panels, 0, 1, bhh ? bhh + 2 * hb : 0, 0, B, j0, j1, H, 0);
   }
   for (let b = 0; b < B; b++) {
     const len = rowLength(lens, b, T);

@@ -3,7 +3,8 @@
 // of share(H, 8) belong to one thread in both parts, so the step needs no barrier inside;
 // the next step reads all of hNext and follows a barrier.
 // Shapes (floats; pointers in bytes): xp [T, B, ·] the input projections x·W_ihᵀ + b_ih, this
-// direction's 4H block at row stride xld; whhT [H, 4H] (W_hhᵀ); bhh [4H] or 0; peep [3H] or 0
+// direction's 4H block at row stride xld; whhP W_hhᵀ as matmul's panels, one set a gate block
+// ([4][⌈H/8⌉][H][8], pack-panels.ts); bhh [4H] or 0; peep [3H] or 0
 // (ONNX's P, blocks i, f, o); hPrev, hNext, c [B, H] (c updated in place); out [T, B, ·] this
 // direction's H block at row stride old; hh [B, 4H] scratch; save 0 or [T, B, 6H]
 // (i, f, g, o after their functions, c_t, c_{t−1}); hsave 0 or [T, B, H] (h_{t−1});
@@ -14,7 +15,7 @@ import { matmulBlock } from './matmul';
 import { finishedRow, rowLength } from './rows';
 
 export function lstmCellForward(
-  xp: usize, xld: i32, whhT: usize, bhh: usize, peep: usize, hPrev: usize, hNext: usize, c: usize, out: usize, old: i32, hh: usize, save: usize, hsave: usize, lens: usize,
+  xp: usize, xld: i32, whhP: usize, bhh: usize, peep: usize, hPrev: usize, hNext: usize, c: usize, out: usize, old: i32, hh: usize, save: usize, hsave: usize, lens: usize,
   B: i32, H: i32, T: i32, step: i32, reverse: i32,
   fCode: i32, fAlpha: f32, fBeta: f32, gCode: i32, gAlpha: f32, gBeta: f32, hCode: i32, hAlpha: f32, hBeta: f32, clip: f32, inputForget: i32,
   thread: i32, threads: i32,
@@ -24,9 +25,10 @@ export function lstmCellForward(
   const j1 = i32(s);
   if (j0 >= j1) return;
   const G4 = 4 * H;
+  const panels = usize((H + 7) >> 3) * usize(H) << 5;
   for (let g = 0; g < 4; g++) {
     const col = usize(g * H) << 2;
-    matmulBlock(hh + col, G4, hPrev, H, 1, whhT + col, G4, bhh ? bhh + col : 0, 0, B, j0, j1, H, 0);
+    matmulBlock(hh + col, G4, hPrev, H, 1, whhP + usize(g) * panels, 0, 1, bhh ? bhh + col : 0, 0, B, j0, j1, H, 0);
   }
   const hb = usize(H) << 2;
   for (let b = 0; b < B; b++) {
