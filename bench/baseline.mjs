@@ -27,7 +27,8 @@ export function prepareBaseline(root, rev) {
  * first. `run(build, options)` runs one suite on 'new' or 'old' and resolves to its rows.
  */
 export async function alternate(run, options, rounds) {
-  const suiteOptions = { ...options, engines: ['webrnn'], ceilings: false, firstUse: false, stream: false };
+  // One backend (default WebGPU, which every revision has): rows of the same key from both builds.
+  const suiteOptions = { ...options, backends: options.backends ?? ['webgpu'], engines: ['webrnn'], ceilings: false, firstUse: false, stream: false };
   const results = [];
   for (let r = 0; r < rounds; r++) {
     for (const build of r % 2 === 0 ? ['new', 'old'] : ['old', 'new']) {
@@ -53,8 +54,8 @@ export function summarise(results) {
   for (const { build, rows: rs } of results) {
     for (const r of rs) {
       if (!Number.isFinite(r.ms)) continue;
-      const key = `${r.cell} ${r.workload} ${r.mode}`;
-      if (!rows.has(key)) rows.set(key, { cell: r.cell, workload: r.workload, mode: r.mode, new: [], old: [] });
+      const key = `${r.cell} ${r.workload} ${r.mode} ${r.backend} ${r.threads ?? ''}`;
+      if (!rows.has(key)) rows.set(key, { cell: r.cell, workload: r.workload, mode: r.mode, backend: r.backend, threads: r.threads, new: [], old: [] });
       rows.get(key)[build].push(r.ms);
     }
   }

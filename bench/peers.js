@@ -22,15 +22,26 @@ function addScript(src) {
 
 let siteBase = '';
 
-/** Load the peers' builds from under `base` (the site's root URL); returns { tf, ort } (globals of their UMD builds). */
+/**
+ * Load the peers' builds from under `base` (the site's root URL); returns { tf, ort } (globals
+ * of their UMD builds), whether the page has a WebGPU adapter for their WebGPU backends, and
+ * their versions. Their wasm backends get the machine's cores where the page is cross-origin
+ * isolated (threads need SharedArrayBuffer), one thread otherwise: ONNX Runtime's
+ * env.wasm.numThreads (its own default is half the cores, at most 4) and TensorFlow.js's
+ * threaded wasm build with setThreadsCount.
+ */
 export async function loadPeers(base) {
   siteBase = base;
   for (const src of SCRIPTS) await addScript(`${base}/${src}`);
   const { tf, ort } = window;
+  const threads = self.crossOriginIsolated ? navigator.hardwareConcurrency : 1;
   tf.wasm.setWasmPaths(`${base}/node_modules/@tensorflow/tfjs-backend-wasm/dist/`);
+  tf.wasm.setThreadsCount(threads);
   ort.env.wasm.wasmPaths = `${base}/node_modules/onnxruntime-web/dist/`;
+  ort.env.wasm.numThreads = threads;
   ort.env.logLevel = 'warning';
-  return { tf, ort, versions: { tfjs: tf.version.tfjs, ort: ort.env.versions?.web ?? ort.env.versions?.common ?? '?' } };
+  const webgpu = Boolean(navigator.gpu && (await navigator.gpu.requestAdapter()));
+  return { tf, ort, webgpu, versions: { tfjs: tf.version.tfjs, ort: ort.env.versions?.web ?? ort.env.versions?.common ?? '?' } };
 }
 
 /** [T, B, F] ↔ [B, T, F]. */
@@ -92,6 +103,7 @@ export async function tfjsModel(tf, backend, cell, w, dict, readout) {
   return {
     backend: tf.getBackend(),
     onGpu: tf.getBackend() === 'webgpu',
+    threads: backend === 'wasm' ? tf.wasm.getThreadsCount() : undefined,
     /** Forward of x [T, B, I]; returns the output [T, B, H] (or the read-out [T, B, 1]). */
     async forward(x) {
       const xt = tf.tensor3d(swap01(x, T, B, I), [B, T, I]);
@@ -178,6 +190,7 @@ export async function ortSession(ort, ep, bytes, op) {
   const session = await ort.InferenceSession.create(bytes, { executionProviders: [ep], logSeverityLevel: 3 });
   return {
     placements,
+    threads: ep === 'wasm' ? ort.env.wasm.numThreads : undefined,
     onGpu: ep === 'webgpu' && (gpu.includes(op) || (gpu.some((n) => n.startsWith('all ')) && Object.keys(placements).length === 1)),
     async forward(x, dims) {
       const out = await session.run({ X: new ort.Tensor('float32', x, dims) });

@@ -1,11 +1,13 @@
 #!/usr/bin/env node
-// `npm run bench`: times webrnn in headless Chromium (through puppeteer, on the browser's
-// WebGPU adapter) next to TensorFlow.js (webgpu, wasm) and ONNX Runtime Web (webgpu, wasm) on
-// the same weights and inputs, with the adapter's ceilings measured by webrnn's own kernels;
-// or, with --node, webrnn alone in Node through Dawn. Prints one table and writes
-// bench/results/latest.json.
+// `npm run bench`: times webrnn in headless Chromium (through puppeteer; on the browser's
+// WebGPU adapter, and on the wasm backend with all the machine's threads and with one) next to
+// TensorFlow.js (webgpu, wasm) and ONNX Runtime Web (webgpu, wasm) on the same weights and
+// inputs, in a cross-origin-isolated page so that every wasm engine may use threads, with each
+// backend's ceilings measured by webrnn's own kernels; or, with --node, webrnn alone in Node
+// (Dawn's WebGPU and the wasm backend). Prints one table and writes bench/results/latest.json.
 //
 // Options: --node  --cells lstm,gru,rnn  --workloads A,B,C  --modes infer,train
+//          --backends webgpu,wasm,wasm-1 (webrnn's: WebGPU, wasm on all threads, wasm on one)
 //          --engines webrnn,tfjs,ort  --runs 5  --cap 5 (seconds a peer row's warm-up may take
 //          before the row stops at it; 0: no cap)  --no-ceilings  --no-first-use
 //          --persistent on|off|auto (webrnn's recurrence kernel; default auto, the model's own choice)
@@ -16,7 +18,7 @@ import { pathToFileURL } from 'node:url';
 import { alternate, prepareBaseline, summarise } from './baseline.mjs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ENGINES, WORKLOADS } from './suite.js';
+import { BACKENDS, ENGINES, WORKLOADS } from './suite.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -31,6 +33,7 @@ function parseArgs(argv) {
     };
     if (a === '--node') o.node = true;
     else if (a === '--cells') o.cells = value().split(',');
+    else if (a === '--backends') o.backends = value().split(',');
     else if (a === '--workloads') o.workloads = value().split(',');
     else if (a === '--runs') o.runs = Number(value());
     else if (a === '--modes') o.modes = value().split(',');
@@ -46,7 +49,7 @@ function parseArgs(argv) {
     else if (a === '--baseline') o.baseline = value();
     else if (a === '--rounds') o.rounds = Number(value());
     else if (a === '--help' || a === '-h') {
-      console.log('usage: npm run bench -- [--node] [--cells lstm,gru,rnn] [--workloads A,B,C] [--modes infer,train] [--engines webrnn,tfjs,ort] [--runs N] [--cap SECONDS] [--no-ceilings] [--no-first-use] [--persistent on|off|auto] [--baseline REV [--rounds N]]');
+      console.log('usage: npm run bench -- [--node] [--cells lstm,gru,rnn] [--backends webgpu,wasm,wasm-1] [--workloads A,B,C] [--modes infer,train] [--engines webrnn,tfjs,ort] [--runs N] [--cap SECONDS] [--no-ceilings] [--no-first-use] [--persistent on|off|auto] [--baseline REV [--rounds N]]');
       process.exit(0);
     } else throw new Error(`unknown option ${a} (see --help)`);
   }
@@ -54,6 +57,7 @@ function parseArgs(argv) {
   for (const w of o.workloads ?? []) if (!(w in WORKLOADS)) throw new Error(`unknown workload ${w}`);
   for (const m of o.modes ?? []) if (!['infer', 'train'].includes(m)) throw new Error(`unknown mode ${m}`);
   for (const e of o.engines ?? []) if (!ENGINES.includes(e)) throw new Error(`unknown engine ${e}`);
+  for (const b of o.backends ?? []) if (!BACKENDS.includes(b)) throw new Error(`unknown backend ${b} (webrnn's: ${BACKENDS.join(', ')})`);
   if (o.runs !== undefined && !(Number.isInteger(o.runs) && o.runs >= 1)) throw new Error('--runs must be a positive integer');
   if (o.rounds !== undefined && !(Number.isInteger(o.rounds) && o.rounds >= 1)) throw new Error('--rounds must be a positive integer');
   if (o.rounds !== undefined && o.baseline === undefined) throw new Error('--rounds goes with --baseline');
@@ -99,7 +103,7 @@ async function inNode(options) {
   const lib = await import('../dist/index.js');
   const { runSuite } = await import('./suite.js');
   const result = await runSuite(lib, options, progress);
-  return { ...result, browser: `node ${process.version} (webgpu/Dawn)` };
+  return { ...result, browser: `node ${process.version} (Dawn's WebGPU, wasm)` };
 }
 
 function progress(row) {
@@ -115,26 +119,29 @@ function render(head, body) {
   return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
 }
 
+/** webrnn's backend as a row shows it: webgpu, or wasm with its threads. */
+const backendOf = (r) => (r.backend === 'wasm' && r.threads !== undefined ? `wasm ×${r.threads}` : r.backend);
+
 function table(rows) {
   const out = [];
   const ceilings = rows.filter((r) => r.mode === 'ceiling');
   if (ceilings.length) {
-    out.push('Adapter ceilings (webrnn\'s own kernels):');
-    out.push(render(['measure', 'ms', 'GFLOP/s', 'GB/s'], ceilings.map((r) => [r.workload, r.workload === 'copy' ? '' : fmt(r.ms, 3), fmt(r.gflops || undefined), fmt(r.gbps, 1)])));
+    out.push('Ceilings (webrnn\'s own kernels; wasm: a register-only multiply-add loop, and the GEMM\'s share of the all-thread peak):');
+    out.push(render(['backend', 'measure', 'ms', 'GFLOP/s', '% of peak', 'GB/s'], ceilings.map((r) => [backendOf(r), r.workload, r.workload === 'copy' || r.ms === 0 ? '' : fmt(r.ms, 3), fmt(r.gflops || undefined), r.shareOfPeak === undefined ? '' : `${(100 * r.shareOfPeak).toFixed(0)}%`, fmt(r.gbps, 1)])));
   }
   const first = rows.filter((r) => r.mode === 'first-use');
   if (first.length) {
-    out.push('', 'First use: createEngine to the first result of a fresh model (workload A, pipelines compiled):');
-    out.push(render(['cell', 'ms', 'kernels'], first.map((r) => [r.cell, fmt(r.ms, 0), r.persistent ? 'persistent' : 'per-step'])));
+    out.push('', 'First use: createEngine to the first result of a fresh model (workload A, kernels compiled):');
+    out.push(render(['cell', 'backend', 'ms', 'kernels'], first.map((r) => [r.cell, backendOf(r), fmt(r.ms, 0), r.backend === 'webgpu' ? (r.persistent ? 'persistent' : 'per-step') : ''])));
   }
   const work = rows.filter((r) => !['ceiling', 'first-use'].includes(r.mode));
   if (work.length) {
     out.push('', 'Workloads (median ms of the timed runs after a warm-up; ×webrnn: time as a multiple of webrnn\'s):');
-    const head = ['cell', 'workload', 'mode', 'engine', 'backend', 'median ms', 'runs', 'GFLOP/s', '% GEMM', '×webrnn', 'GPU', 'ok', 'note'];
+    const head = ['cell', 'workload', 'mode', 'engine', 'backend', 'threads', 'median ms', 'runs', 'GFLOP/s', '% GEMM', '×webrnn', 'GPU', 'ok', 'note'];
     const body = work.map((r) => {
       const w = WORKLOADS[r.workload];
       const note = [r.capped ? 'over the cap: one (warm-up) run' : '', r.error ?? '', r.note ?? '', r.mode === 'stream' ? `per step; ${fmt(r.sequenceMs, 1)} ms for ${w.seqLen} steps` : ''].filter(Boolean).join('; ');
-      return [r.cell, `${r.workload} (B${w.batch} T${w.seqLen} I${w.inputSize} H${w.hiddenSize})`, r.mode, r.engine, r.backend, fmt(r.ms), String(r.runs), fmt(r.gflops, 3), r.shareOfGemm === undefined ? '' : `${(100 * r.shareOfGemm).toFixed(0)}%`, r.engine === 'webrnn' ? '' : fmt(r.ratio), r.onGpu ? 'yes' : 'no', r.ok ? 'yes' : 'NO', note];
+      return [r.cell, `${r.workload} (B${w.batch} T${w.seqLen} I${w.inputSize} H${w.hiddenSize})`, r.mode, r.engine, r.backend, r.threads === undefined ? '' : String(r.threads), fmt(r.ms), String(r.runs), fmt(r.gflops, 3), r.shareOfGemm === undefined ? '' : `${(100 * r.shareOfGemm).toFixed(0)}%`, r.engine === 'webrnn' ? '' : fmt(r.ratio), r.onGpu ? 'yes' : 'no', r.ok ? 'yes' : 'NO', note];
     });
     out.push(render(head, body));
   }
@@ -164,7 +171,7 @@ if (baselineRev !== undefined) {
   const summary = summarise(results);
   const ms = (x) => fmt(x, x < 10 ? 2 : 1);
   console.log(`${browser}; median ms of each round's median, [min, max] over the rounds`);
-  console.log(render(['cell', 'workload', 'mode', 'new', 'old', 'new / old', 'within spread'], summary.map((r) => [r.cell, r.workload, r.mode, `${ms(r.newMedian)} [${ms(r.newRange[0])}, ${ms(r.newRange[1])}]`, `${ms(r.oldMedian)} [${ms(r.oldRange[0])}, ${ms(r.oldRange[1])}]`, fmt(r.ratio, 3), r.overlap ? 'yes' : 'NO'])));
+  console.log(render(['cell', 'workload', 'mode', 'backend', 'new', 'old', 'new / old', 'within spread'], summary.map((r) => [r.cell, r.workload, r.mode, backendOf(r), `${ms(r.newMedian)} [${ms(r.newRange[0])}, ${ms(r.newRange[1])}]`, `${ms(r.oldMedian)} [${ms(r.oldRange[0])}, ${ms(r.oldRange[1])}]`, fmt(r.ratio, 3), r.overlap ? 'yes' : 'NO'])));
   mkdirSync(join(root, 'bench/results'), { recursive: true });
   writeFileSync(join(root, 'bench/results/compare-latest.json'), JSON.stringify({ head, baseline: baseline.commit, browser, date: new Date().toISOString(), summary, results }, null, 2) + '\n');
   console.log(`written: bench/results/compare-latest.json (${((Date.now() - started) / 1000).toFixed(0)} s)`);
@@ -176,8 +183,9 @@ const started = Date.now();
 const result = node ? await inNode(suiteOptions) : await inBrowser(suiteOptions);
 const a = result.adapter;
 console.log(`adapter: ${[a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' ')}${a.software ? ' (software)' : ''}; ${result.browser}${result.peerVersions ? `; tfjs ${result.peerVersions.tfjs}, onnxruntime-web ${result.peerVersions.ort}` : ''}`);
+console.log(`createEngine() picks ${result.auto.backend}${result.auto.threads ? ` (${result.auto.threads} threads)` : ''} here: ${result.auto.reason}; ×webrnn is to that backend's rows`);
 console.log(table(result.rows));
-const out = { adapter: result.adapter, browser: result.browser, date: new Date().toISOString(), peers: result.peerVersions, rows: result.rows };
+const out = { adapter: result.adapter, auto: result.auto, browser: result.browser, date: new Date().toISOString(), peers: result.peerVersions, rows: result.rows };
 mkdirSync(join(root, 'bench/results'), { recursive: true });
 writeFileSync(join(root, 'bench/results/latest.json'), JSON.stringify(out, null, 2) + '\n');
 console.log(`written: bench/results/latest.json (${((Date.now() - started) / 1000).toFixed(0)} s)`);

@@ -9,6 +9,7 @@ export interface Workload {
 export const WORKLOADS: Record<string, Workload>;
 export const CELLS: string[];
 export const ENGINES: string[];
+export const BACKENDS: string[];
 export function forwardFlops(w: Workload, cell: string): number;
 export function trainFlops(w: Workload, cell: string): number;
 export interface SuiteOptions {
@@ -16,6 +17,8 @@ export interface SuiteOptions {
   workloads?: string[];
   modes?: string[];
   engines?: string[];
+  /** webrnn's backends: 'webgpu', 'wasm' (all threads), 'wasm-1' (one thread). */
+  backends?: string[];
   runs?: number;
   capMs?: number;
   ceilings?: boolean;
@@ -30,4 +33,4 @@ export function runSuite(
   options?: SuiteOptions,
   log?: (row: SuiteRow) => void,
   peers?: unknown,
-): Promise<{ adapter: { vendor: string; architecture: string; device?: string; description: string; software?: boolean }; rows: SuiteRow[]; totalMs: number }>;
+): Promise<{ adapter: { vendor?: string; architecture?: string; device?: string; description: string; software?: boolean }; auto: { backend: string; reason: string; threads?: number }; rows: SuiteRow[]; totalMs: number }>;

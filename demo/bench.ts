@@ -8,6 +8,7 @@ import { element, linePlot, status, wire } from './common.js';
 interface Row {
   engine: string;
   backend: string;
+  threads?: number;
   ratio?: number;
   onGpu: boolean;
   capped?: boolean;
@@ -21,7 +22,6 @@ interface Row {
 }
 
 wire(element<HTMLButtonElement>('run'), async () => {
-  if (!('gpu' in navigator)) throw new Error('This browser has no WebGPU (navigator.gpu).');
   const workloads = element<HTMLSelectElement>('workloads').value.split(',');
   const modes = element<HTMLSelectElement>('modes').value.split(',');
   const ceilings = element<HTMLInputElement>('ceilings').checked;
@@ -35,18 +35,19 @@ wire(element<HTMLButtonElement>('run'), async () => {
   }
   const cells = element<HTMLSelectElement>('cells').value.split(',');
   const engines = withPeers ? ['webrnn', 'tfjs', 'ort'] : ['webrnn'];
-  // Rows per (cell, workload): webrnn's, and per peer backend one per mode (ONNX Runtime: inference).
-  const expected = cells.length * workloads.length * (modes.length * (withPeers ? 3 : 1) + (withPeers ? 2 : 0));
+  // Rows per (cell, workload), about: webrnn's on WebGPU and wasm, and per peer backend one per
+  // mode (ONNX Runtime: inference); for the progress bar only.
+  const expected = cells.length * workloads.length * (modes.length * (withPeers ? 4 : 2) + (withPeers ? 2 : 0));
   const rows: Row[] = [];
   const table = element<HTMLTableElement>('rows');
   table.innerHTML = '<tr><th>cell</th><th>workload</th><th>mode</th><th>engine</th><th>median ms</th><th>GFLOP/s</th><th>×webrnn</th><th>GPU</th><th>checked</th></tr>';
-  const result = await runSuite(lib, { engines, workloads, modes, cells, ceilings, firstUse: false, stream: false }, (row: Row) => {
+  const result = await runSuite(lib, { engines, backends: ['webgpu', 'wasm'], workloads, modes, cells, ceilings, firstUse: false, stream: false }, (row: Row) => {
     rows.push(row);
     const tr = document.createElement('tr');
     const ours = rows.find((r) => r.engine === 'webrnn' && r.cell === row.cell && r.workload === row.workload && r.mode === row.mode);
     const ratio = row.engine !== 'webrnn' && ours && Number.isFinite(row.ms) ? (row.ms / ours.ms).toFixed(2) : '';
     const ms = Number.isFinite(row.ms) ? `${row.ms.toFixed(2)}${row.capped ? ' (1 run)' : ''}` : row.skipped ? 'skipped' : 'failed';
-    for (const v of [row.cell, row.workload, row.mode, `${row.engine} ${row.backend}`, ms, row.gflops ? row.gflops.toFixed(3) : '', ratio, row.onGpu ? 'yes' : 'no', row.ok ? 'yes' : 'NO']) {
+    for (const v of [row.cell, row.workload, row.mode, `${row.engine} ${row.backend}${row.threads ? ` ×${row.threads}` : ''}`, ms, row.gflops ? row.gflops.toFixed(3) : '', ratio, row.onGpu ? 'yes' : 'no', row.ok ? 'yes' : 'NO']) {
       const td = document.createElement('td');
       td.textContent = String(v);
       tr.appendChild(td);
@@ -64,5 +65,5 @@ wire(element<HTMLButtonElement>('run'), async () => {
   const bad = result.rows.filter((r) => !r.ok);
   if (bad.length) throw new Error(`rows that failed their check: ${bad.map((r) => `${r.engine} ${r.backend} ${r.cell} ${r.workload} ${r.mode}${r.error ? ` (${r.error})` : ''}`).join(', ')}`);
   const a = result.adapter;
-  return `${rows.length} rows on ${[a.vendor, a.architecture, a.description].filter(Boolean).join(' ')}${a.software ? ' (software)' : ''}; every one checked${withPeers ? ', peers included' : ''}`;
+  return `${rows.length} rows on ${[a.vendor, a.architecture, a.description].filter(Boolean).join(' ')}${a.software ? ' (software)' : ''}; createEngine() picks ${result.auto.backend} here; every one checked${withPeers ? ', peers included' : ''}`;
 });

@@ -6,14 +6,20 @@ import { alternate, summarise } from '../../bench/baseline.mjs';
 type Row = { cell: string; workload: string; mode: string; ms: number };
 
 describe('bench/baseline.mjs', () => {
-  it('alternates which build goes first, every round, with only webrnn and no ceilings, first use or streams', async () => {
+  it('alternates which build goes first, every round, with only webrnn on one backend (WebGPU unless asked) and no ceilings, first use or streams', async () => {
     const calls: Array<[string, Record<string, unknown>]> = [];
     const results = await alternate(async (build, o) => {
       calls.push([build, o]);
       return [];
     }, { runs: 3 }, 3);
     expect(calls.map(([b]) => b)).toEqual(['new', 'old', 'old', 'new', 'new', 'old']);
-    expect(calls[0][1]).toEqual({ runs: 3, engines: ['webrnn'], ceilings: false, firstUse: false, stream: false });
+    expect(calls[0][1]).toEqual({ runs: 3, backends: ['webgpu'], engines: ['webrnn'], ceilings: false, firstUse: false, stream: false });
+    const wasm: Array<Record<string, unknown>> = [];
+    await alternate(async (_build, o) => {
+      wasm.push(o);
+      return [];
+    }, { backends: ['wasm'] }, 1);
+    expect(wasm[0].backends).toEqual(['wasm']);
     expect(results.map((r) => r.round)).toEqual([0, 0, 1, 1, 2, 2]);
   });
 

@@ -79,6 +79,10 @@ const CASES: Case[] = [
   { M: 70, N: 37, K: 21, packed: true, bias: true, accumulate: true, padC: 3 },
   { M: 3, N: 8, K: 2, packed: true, transA: true },
   { M: 131, N: 5, K: 17, packed: true, bias: true },
+  // Deeper than a block of K (256): later blocks add to C, the bias once.
+  { M: 9, N: 37, K: 600, packed: true, bias: true, accumulate: true },
+  { M: 6, N: 19, K: 530, transA: true, bias: true, padB: 1 },
+  { M: 1, N: 70, K: 513, packed: true, bias: true },
 ];
 
 describe('wasm matmul', () => {

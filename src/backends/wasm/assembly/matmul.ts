@@ -6,14 +6,16 @@
 // B is row-major [K, N] (row stride ldb), or with `packed` in panels of 8 columns,
 // [⌈N/8⌉][K][8] zero-padded (pack-panels.ts makes them of the weights): a panel's K rows are
 // contiguous, read in order, and its padding lets the last columns take the vector path too.
-// Loop order: blocks of MB rows of A (kept in L2) × panels of 8 columns of B (kept in L1) ×
-// the block's row tiles.
+// Loop order: blocks of KB of the K dimension (later blocks add to C) × blocks of MB rows of A
+// (kept in L2) × panels of 8 columns of B, KB rows of each (kept in L1) × the block's row tiles.
 // Shapes: C [M, N] (row stride ldc), A(m, k) at a + (m·sam + k·sak), bias [N] or 0; all
 // strides in floats, pointers in bytes.
 import { fma, load4, share, store4 } from './simd';
 
 /** Rows of A in a block: 64 rows of K = 512 floats take 128 KiB (an L2's share). */
 const MB = 64;
+/** Depth of a block of K: a panel's 256 rows of 8 floats take 8 KiB of L1. */
+const KB = 256;
 
 /** C[m, n] = (accumulate ? C[m, n] : 0) + bias[n] + Σ_k A(m, k)·B[k, n] for the rows and columns of this thread's share. */
 export function matmul(c: usize, ldc: i32, a: usize, sam: i32, sak: i32, b: usize, ldb: i32, packed: i32, bias: usize, M: i32, N: i32, K: i32, accumulate: i32, thread: i32, threads: i32): void {
@@ -29,6 +31,20 @@ export function matmul(c: usize, ldc: i32, a: usize, sam: i32, sak: i32, b: usiz
 
 /** The block rows [m0, m1) × columns [n0, n1) of C; n0 is a multiple of 8 where B is packed. */
 export function matmulBlock(c: usize, ldc: i32, a: usize, sam: i32, sak: i32, b: usize, ldb: i32, packed: i32, bias: usize, m0: i32, m1: i32, n0: i32, n1: i32, K: i32, accumulate: i32): void {
+  if (K <= KB) {
+    matmulDepth(c, ldc, a, sam, sak, b, ldb, packed, bias, m0, m1, n0, n1, K, K, accumulate);
+    return;
+  }
+  // Block k0 reads A's columns and B's rows from k0 (a panel's rows from k0, its stride still K).
+  for (let k0 = 0; k0 < K; k0 += KB) {
+    const a0 = a + (usize(k0 * sak) << 2);
+    const b0 = packed ? b + (usize(k0) << 5) : b + (usize(k0 * ldb) << 2);
+    matmulDepth(c, ldc, a0, sam, sak, b0, ldb, packed, k0 == 0 ? bias : 0, m0, m1, n0, n1, min(KB, K - k0), K, k0 == 0 ? accumulate : 1);
+  }
+}
+
+/** matmulBlock over a depth of `depth` rows of B; `K` is a packed panel's row count (its stride). */
+function matmulDepth(c: usize, ldc: i32, a: usize, sam: i32, sak: i32, b: usize, ldb: i32, packed: i32, bias: usize, m0: i32, m1: i32, n0: i32, n1: i32, depth: i32, K: i32, accumulate: i32): void {
   const db = packed ? usize(32) : usize(ldb) << 2;
   for (let mb = m0; mb < m1; mb += MB) {
     const me = min(mb + MB, m1);
@@ -40,10 +56,10 @@ export function matmulBlock(c: usize, ldc: i32, a: usize, sam: i32, sak: i32, b:
       // An unpacked B's last columns have nothing past them to read: one at a time.
       if (w < 8 && !packed) break;
       const pb = panel(b, packed, n, K);
-      for (let m = mb; m < m4; m += 4) tile4(c, ldc, a, sam, sak, pb, db, bias, m, n, w, K, accumulate);
+      for (let m = mb; m < m4; m += 4) tile4(c, ldc, a, sam, sak, pb, db, bias, m, n, w, depth, accumulate);
     }
-    for (let m = mb; m < m4; m++) columns1(c, ldc, a, sam, sak, b, ldb, bias, m, n, n1, K, accumulate);
-    for (let m = m4; m < me; m++) row(c, ldc, a, sam, sak, b, ldb, packed, db, bias, m, n0, n1, K, accumulate);
+    for (let m = mb; m < m4; m++) columns1(c, ldc, a, sam, sak, b, ldb, bias, m, n, n1, depth, accumulate);
+    for (let m = m4; m < me; m++) row(c, ldc, a, sam, sak, b, ldb, packed, db, bias, m, n0, n1, depth, K, accumulate);
   }
 }
 
@@ -58,19 +74,19 @@ export function matmulBlock(c: usize, ldc: i32, a: usize, sam: i32, sak: i32, b:
  * k do not wait on one another's results: a lone row is the batch-1 step's product), then
  * 1 × 8, then one column at a time where B is unpacked.
  */
-function row(c: usize, ldc: i32, a: usize, sam: i32, sak: i32, b: usize, ldb: i32, packed: i32, db: usize, bias: usize, m: i32, n0: i32, n1: i32, K: i32, accumulate: i32): void {
+function row(c: usize, ldc: i32, a: usize, sam: i32, sak: i32, b: usize, ldb: i32, packed: i32, db: usize, bias: usize, m: i32, n0: i32, n1: i32, depth: i32, K: i32, accumulate: i32): void {
   let n = n0;
-  for (; n + 32 <= n1; n += 32) tile1x32(c, ldc, a, sam, sak, b, packed, db, bias, m, n, K, accumulate);
+  for (; n + 32 <= n1; n += 32) tile1x32(c, ldc, a, sam, sak, b, packed, db, bias, m, n, depth, K, accumulate);
   for (; n < n1; n += 8) {
     const w = min(8, n1 - n);
     if (w < 8 && !packed) break;
-    tile1(c, ldc, a, sam, sak, panel(b, packed, n, K), db, bias, m, n, w, K, accumulate);
+    tile1(c, ldc, a, sam, sak, panel(b, packed, n, K), db, bias, m, n, w, depth, accumulate);
   }
-  columns1(c, ldc, a, sam, sak, b, ldb, bias, m, n, n1, K, accumulate);
+  columns1(c, ldc, a, sam, sak, b, ldb, bias, m, n, n1, depth, accumulate);
 }
 
-/** Row m × columns n … n+31: four panels (packed) or 32 columns of B's rows. */
-function tile1x32(c: usize, ldc: i32, a: usize, sam: i32, sak: i32, b: usize, packed: i32, db: usize, bias: usize, m: i32, n: i32, K: i32, accumulate: i32): void {
+/** Row m × columns n … n+31 over `depth` rows of B: four panels (packed; K rows each) or 32 columns of B's rows. */
+function tile1x32(c: usize, ldc: i32, a: usize, sam: i32, sak: i32, b: usize, packed: i32, db: usize, bias: usize, m: i32, n: i32, depth: i32, K: i32, accumulate: i32): void {
   const c0 = c + (usize(m * ldc + n) << 2);
   let x0 = start(c0, bias, n, 4, accumulate);
   let x1 = start(c0 + 16, bias, n + 4, 4, accumulate);
@@ -85,7 +101,7 @@ function tile1x32(c: usize, ldc: i32, a: usize, sam: i32, sak: i32, b: usize, pa
   const g = packed ? usize(K) << 5 : usize(32);
   let pa = a + (usize(m * sam) << 2);
   const dk = usize(sak) << 2;
-  for (let k = 0; k < K; k++) {
+  for (let k = 0; k < depth; k++) {
     const s = v128.load32_splat(pa);
     x0 = fma(s, v128.load(p), x0);
     x1 = fma(s, v128.load(p, 16), x1);
