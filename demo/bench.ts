@@ -64,6 +64,5 @@ wire(element<HTMLButtonElement>('run'), async () => {
   );
   const bad = result.rows.filter((r) => !r.ok);
   if (bad.length) throw new Error(`rows that failed their check: ${bad.map((r) => `${r.engine} ${r.backend} ${r.cell} ${r.workload} ${r.mode}${r.error ? ` (${r.error})` : ''}`).join(', ')}`);
-  const a = result.adapter;
-  return `${rows.length} rows on ${[a.vendor, a.architecture, a.description].filter(Boolean).join(' ')}${a.software ? ' (software)' : ''}; createEngine() picks ${result.auto.backend} here; every one checked${withPeers ? ', peers included' : ''}`;
+  return `${rows.length} rows; createEngine() picks ${result.auto.backend} here (${result.auto.reason}); every one checked${withPeers ? ', peers included' : ''}`;
 });

@@ -135,7 +135,9 @@ export class Engine {
    * pipelines, bind groups and shader modules are not buffers and are not counted, nor is
    * anything made on the device outside webrnn. A destroyed model or a closed stream
    * releases its buffers once the work it had queued is done, so the count drops then.
-   * A fresh object on each read.
+   * On the wasm backend: the live blocks of the engine's WebAssembly memory (every tensor of
+   * its models, their plans and optimizer state, and the threads' control words) and their
+   * bytes. A fresh object on each read.
    */
   get memory(): { buffers: number; bytes: number } {
     if (this.ctx) return this.ctx.memory;
@@ -209,9 +211,9 @@ export class Engine {
   }
 
   /**
-   * An ONNX model (bytes or a URL): RNN, LSTM and GRU nodes on the GPU, the glue around them
+   * An ONNX model (bytes or a URL): RNN, LSTM and GRU nodes on the engine's backend, the glue around them
    * (Transpose, Squeeze/Unsqueeze, Reshape, Concat, Gather, Slice, Gemm, MatMul, Add,
-   * Constant, Identity, Shape, ConstantOfShape, Expand, Cast) on the CPU. The same as
+   * Constant, Identity, Shape, ConstantOfShape, Expand, Cast) in TypeScript. The same as
    * {@link Engine.load} on an ONNX file, typed.
    */
   async loadOnnx(source: Uint8Array | ArrayBuffer | string): Promise<OnnxModel> {
@@ -288,7 +290,8 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     noAdapter = e.message.split('\n')[0];
   }
   const { simdAvailable } = await import('./backends/wasm/module.js');
-  const choice = chooseBackend({ adapter: ctx && ctx.info, noAdapter, wasm: simdAvailable() });
+  const adapter = ctx && { software: ctx.info.software, description: [ctx.info.vendor, ctx.info.architecture, ctx.info.device, ctx.info.description].filter(Boolean).join(' ') };
+  const choice = chooseBackend({ adapter, noAdapter, wasm: simdAvailable() });
   if (!choice) throw new GpuUnavailableError('createEngine: no WebGPU adapter, and this runtime has no WebAssembly SIMD for the wasm backend', noAdapter ? [noAdapter] : []);
   if (choice.backend === 'webgpu') return new Engine(ctx!, table, choice.reason);
   ctx?.destroy();

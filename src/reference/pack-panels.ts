@@ -5,8 +5,3 @@ export function packPanelsReference(w: ArrayLike<number>, ldw: number, N: number
   for (let t = 0; t < panels; t++) for (let k = 0; k < K; k++) for (let c = 0; c < 8; c++) dst[(t * K + k) * 8 + c] = 8 * t + c < N ? w[(8 * t + c) * ldw + k] : 0;
   return dst;
 }
-
-/** Floats of the panels of W [N, K]. */
-export function panelFloats(N: number, K: number): number {
-  return Math.ceil(N / 8) * 8 * K;
-}

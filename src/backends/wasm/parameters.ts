@@ -9,7 +9,11 @@ import { gateCount, layerInputSize, parameterInfo, parameterName, READOUT_BIAS, 
 import type { StateDict } from '../../spec/parameters.js';
 import type { WasmHeap } from './memory.js';
 import { Program } from './program.js';
-import { panelFloats } from '../../reference/pack-panels.js';
+
+/** Floats of the packed panels of W [N, K] (pack-panels: ⌈N/8⌉ panels of K rows of 8). */
+export function panelFloats(N: number, K: number): number {
+  return Math.ceil(N / 8) * 8 * K;
+}
 
 export class WasmParameters {
   /** The block: every tensor, in order. */

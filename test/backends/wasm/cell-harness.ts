@@ -14,7 +14,8 @@ import { randomFloats } from '../../helpers/gpu.js';
 import { Arena, runKernel, runShares } from './harness.js';
 import { Program } from '../../../src/backends/wasm/program.js';
 import { cellFunctionArgs } from '../../../src/backends/wasm/cell-args.js';
-import { packPanelsReference, panelFloats } from '../../../src/reference/pack-panels.js';
+import { packPanelsReference } from '../../../src/reference/pack-panels.js';
+import { panelFloats } from '../../../src/backends/wasm/parameters.js';
 
 export type Cell = 'lstm' | 'gru' | 'rnn';
 

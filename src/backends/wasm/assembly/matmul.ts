@@ -12,9 +12,9 @@
 // strides in floats, pointers in bytes.
 import { fma, load4, share, store4 } from './simd';
 
-/** Rows of A in a block: 64 rows of K = 512 floats take 128 KiB (an L2's share). */
+/** Rows of A in a block: 64 rows of K = 512 floats take 128 KiB (an L2's share; decision D11). */
 const MB = 64;
-/** Depth of a block of K: a panel's 256 rows of 8 floats take 8 KiB of L1. */
+/** Depth of a block of K: a panel's 256 rows of 8 floats take 8 KiB of L1 (decision D11). */
 const KB = 256;
 
 /** C[m, n] = (accumulate ? C[m, n] : 0) + bias[n] + Σ_k A(m, k)·B[k, n] for the rows and columns of this thread's share. */
