@@ -10,15 +10,16 @@ import type { ModelSpec } from '../../spec/spec.js';
 import { WasmParameters } from './parameters.js';
 import { ForwardPlan, GradientPlan, TrainPlan, type OptimizerState } from './plans.js';
 import type { WasmRuntime } from './runtime.js';
+import { PlanCache } from '../../model/plan-cache.js';
 
 /** Plans kept per kind of pass. */
 const MAX_PLANS = 4;
 
 export class WasmModel implements ModelExecution {
   private params: WasmParameters | null;
-  private readonly plans = new Map<string, ForwardPlan>();
-  private readonly gradientPlans = new Map<string, GradientPlan>();
-  private readonly trainPlans = new Map<string, TrainPlan>();
+  private readonly plans = new PlanCache<ForwardPlan>(MAX_PLANS);
+  private readonly gradientPlans = new PlanCache<GradientPlan>(MAX_PLANS);
+  private readonly trainPlans = new PlanCache<TrainPlan>(MAX_PLANS);
   private readonly streams = new Set<ForwardPlan>();
   private optimizer: OptimizerState | null = null;
   lastForwardStats: ForwardStats | null = null;
@@ -59,7 +60,7 @@ export class WasmModel implements ModelExecution {
 
   async forward(inputs: PassInputs, rows: ReadoutRows): Promise<PassResult> {
     const { batch: B, seqLen: T } = inputs;
-    const plan = this.cached(this.plans, `${B}x${T}|${rows}`, () => new ForwardPlan(this.rt, this.spec, this.p, B, T, rows));
+    const plan = this.plans.get(`${B}x${T}|${rows}`, () => new ForwardPlan(this.rt, this.spec, this.p, B, T, rows));
     const r = plan.run(inputs);
     const { numLayers: L, numDirections: D } = this.spec;
     this.lastForwardStats = { submits: 0, dispatches: plan.program.count, dispatchesPerStep: L * D * (this.spec.kind === 'gru' && !this.spec.linearBeforeReset ? 2 : 1), gemmDispatches: L * D };
@@ -69,7 +70,7 @@ export class WasmModel implements ModelExecution {
   async gradients(inputs: PassInputs, grads: PassGradients, rows: ReadoutRows): Promise<GradientResult> {
     if (this.spec.kind === 'gru' && !this.spec.linearBeforeReset) throw new WebRnnError('invalid-option', 'gradients are not available for a GRU with linearBeforeReset: false');
     const { batch: B, seqLen: T } = inputs;
-    const plan = this.cached(this.gradientPlans, `${B}x${T}|${rows}`, () => new GradientPlan(this.rt, this.spec, this.p, B, T, rows));
+    const plan = this.gradientPlans.get(`${B}x${T}|${rows}`, () => new GradientPlan(this.rt, this.spec, this.p, B, T, rows));
     const r = plan.run(inputs, grads.gradOutput, grads.gradHN, grads.gradCN);
     const out: GradientResult = { params: r.params, input: r.input, h0: r.h0, output: r.output, hN: r.hN };
     if (r.y) out.y = r.y;
@@ -83,7 +84,6 @@ export class WasmModel implements ModelExecution {
   }
 
   resetOptimizer(): void {
-    for (const plan of this.trainPlans.values()) plan.destroy();
     this.trainPlans.clear();
     for (const b of this.optimizer?.blocks ?? []) this.rt.heap.release(b);
     this.optimizer = null;
@@ -104,7 +104,7 @@ export class WasmModel implements ModelExecution {
       this.optimizer = { type, step: 0, blocks };
     }
     const state = this.optimizer;
-    const plan = this.cached(this.trainPlans, `${B}x${T}|${request.loss}|${request.rowsOn}`, () => new TrainPlan(this.rt, this.spec, this.p, B, T, request.loss, request.rowsOn, state));
+    const plan = this.trainPlans.get(`${B}x${T}|${request.loss}|${request.rowsOn}`, () => new TrainPlan(this.rt, this.spec, this.p, B, T, request.loss, request.rowsOn, state));
     const r = plan.run(inputs, request);
     this.lastTrainStats = { submits: 0, dispatches: plan.program.count };
     return r;
@@ -145,29 +145,11 @@ export class WasmModel implements ModelExecution {
     };
   }
 
-  /** The plan of `key`, made on a miss (the least recently used released). */
-  private cached<P extends { destroy(): void }>(plans: Map<string, P>, key: string, create: () => P): P {
-    let plan = plans.get(key);
-    if (plan) plans.delete(key);
-    else {
-      plan = create();
-      while (plans.size >= MAX_PLANS) {
-        const [oldKey, old] = plans.entries().next().value as [string, P];
-        old.destroy();
-        plans.delete(oldKey);
-      }
-    }
-    plans.set(key, plan);
-    return plan;
-  }
-
   release(): void {
     if (!this.params) return;
     this.resetOptimizer();
-    for (const plans of [this.plans, this.gradientPlans]) {
-      for (const plan of plans.values()) plan.destroy();
-      plans.clear();
-    }
+    this.plans.clear();
+    this.gradientPlans.clear();
     for (const plan of this.streams) plan.destroy();
     this.streams.clear();
     this.params.release();

@@ -15,6 +15,7 @@ import { ForwardPlan, type LayerParameterBuffers, type ReadoutBuffers } from '..
 import { TrainStepPlan, trainableSizes } from '../../schedule/train-step.js';
 import type { OptimizerConfig } from '../../train/options.js';
 import { CellKernelSet } from './kernel-set.js';
+import { PlanCache } from '../../model/plan-cache.js';
 import { openStream } from './stream.js';
 
 /** Plans kept per kind of pass (least recently used shapes are released first). */
@@ -25,9 +26,10 @@ export class WebGpuModel implements ModelExecution {
   /** The linear read-out's weight [O, D·H] and bias [O], for models with one. */
   private readout: ReadoutBuffers | null = null;
   private readonly kernels: CellKernelSet;
-  private readonly plans = new Map<string, ForwardPlan>();
-  private readonly gradientPlans = new Map<string, GradientPlan>();
-  private readonly trainPlans = new Map<string, TrainStepPlan>();
+  // Plans are replaced where built on kernels no longer the ones to run (the per-step kernels once a resident form has compiled).
+  private readonly plans = new PlanCache<ForwardPlan>(MAX_PLANS);
+  private readonly gradientPlans = new PlanCache<GradientPlan>(MAX_PLANS);
+  private readonly trainPlans = new PlanCache<TrainStepPlan>(MAX_PLANS);
   /** Optimizer state on the GPU (per trained tensor, in trainableSizes order) and its step count. */
   private optimizerState: { type: OptimizerConfig['type']; step: number; buffers: GPUBuffer[][] } | null = null;
   lastForwardStats: ForwardStats | null = null;
@@ -135,7 +137,7 @@ export class WebGpuModel implements ModelExecution {
     const { batch: B, seqLen: T } = inputs;
     const kernels = await this.kernels.forward(B, T);
     this.check('forward');
-    const plan = this.cachedPlan(this.plans, `${B}x${T}`, () => new ForwardPlan(this.ctx, this.spec, kernels, this.layers, B, T, this.readout, rows), (p) => p.kernels === kernels && p.yRows === rows);
+    const plan = this.plans.get(`${B}x${T}`, () => new ForwardPlan(this.ctx, this.spec, kernels, this.layers, B, T, this.readout, rows), (p) => p.kernels === kernels && p.yRows === rows);
     writeFloats(this.ctx, plan.x, inputs.x);
     if (inputs.h0) writeFloats(this.ctx, plan.h0, inputs.h0);
     if (inputs.c0 && plan.c) writeFloats(this.ctx, plan.c, inputs.c0);
@@ -150,8 +152,7 @@ export class WebGpuModel implements ModelExecution {
     const { spec } = this;
     const [forwardKernels, backwardKernels] = await Promise.all([this.kernels.forward(B, T, true), this.kernels.backward(B, T)]);
     this.check('gradients');
-    const plan = this.cachedPlan(
-      this.gradientPlans,
+    const plan = this.gradientPlans.get(
       `${B}x${T}`,
       () => new GradientPlan(this.ctx, spec, forwardKernels, backwardKernels, this.layers, B, T, this.readout, true, rows),
       (p) => p.uses(forwardKernels, backwardKernels) && p.forward.yRows === rows,
@@ -179,7 +180,6 @@ export class WebGpuModel implements ModelExecution {
   }
 
   resetOptimizer(): void {
-    for (const plan of this.trainPlans.values()) plan.destroy();
     this.trainPlans.clear();
     for (const buffers of this.optimizerState?.buffers ?? []) for (const b of buffers) b.destroy();
     this.optimizerState = null;
@@ -200,8 +200,7 @@ export class WebGpuModel implements ModelExecution {
     }
     const state = this.optimizerState;
     const readout = this.readout!;
-    const plan = this.cachedPlan(
-      this.trainPlans,
+    const plan = this.trainPlans.get(
       `${B}x${T}|${request.loss}|${rowsOn}`,
       () => {
         // No gradient of x: no update reads it.
@@ -234,37 +233,9 @@ export class WebGpuModel implements ModelExecution {
     return openStream(this.ctx, new ForwardPlan(this.ctx, this.spec, kernels, this.layers, batch, 1, this.readout));
   }
 
-  /**
-   * The cached plan of `key` in `plans`, made by `create` on a miss (least recently used
-   * evicted) or where the cached plan is not `current` (built on kernels that are no longer
-   * the ones to run: the per-step kernels once a resident form has compiled).
-   */
-  private cachedPlan<P extends { destroy(): void }>(plans: Map<string, P>, key: string, create: () => P, current: (plan: P) => boolean): P {
-    let plan = plans.get(key);
-    if (plan && !current(plan)) {
-      plans.delete(key);
-      plan.destroy();
-      plan = undefined;
-    }
-    if (plan) {
-      plans.delete(key);
-    } else {
-      plan = create();
-      while (plans.size >= MAX_PLANS) {
-        const [oldKey, old] = plans.entries().next().value as [string, P];
-        old.destroy();
-        plans.delete(oldKey);
-      }
-    }
-    plans.set(key, plan);
-    return plan;
-  }
-
   release(): void {
     this.resetOptimizer();
-    for (const plan of this.gradientPlans.values()) plan.destroy();
     this.gradientPlans.clear();
-    for (const plan of this.plans.values()) plan.destroy();
     this.plans.clear();
     for (const layer of this.layers) {
       for (const b of Object.values(layer)) (b as GPUBuffer).destroy();
