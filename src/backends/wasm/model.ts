@@ -131,7 +131,7 @@ export class WasmModel implements ModelExecution {
       },
       step: async (x) => {
         this.check('stream');
-        const r = plan.run({ batch, seqLen: 1, x, h0: heap.read(f.h0, stateFloats), c0: f.c ? heap.read(f.c, stateFloats) : undefined, seqLens: lens });
+        const r = plan.run({ batch, seqLen: 1, x, seqLens: lens }, true);
         heap.f32(f.h0, stateFloats).set(heap.f32(f.hN, stateFloats));
         return r.y ? { h: r.output, y: r.y } : { h: r.output };
       },

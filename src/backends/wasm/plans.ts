@@ -29,14 +29,18 @@ abstract class Plan {
   }
 }
 
-/** Write a pass's inputs: x, each row's length (T where none is given), h0 and c0 (zeros where absent). */
-function writeInputs(rt: WasmRuntime, f: ForwardBuffers, inputs: PassInputs): void {
+/**
+ * Write a pass's inputs: x, each row's length (T where none is given), h0 and c0 (zeros where
+ * absent; left as they are with `statesInPlace`, a stream's carried state).
+ */
+function writeInputs(rt: WasmRuntime, f: ForwardBuffers, inputs: PassInputs, statesInPlace = false): void {
   const { heap } = rt;
   const { B, T, spec } = f;
   const stateFloats = spec.numLayers * spec.numDirections * B * spec.hiddenSize;
   heap.write(f.x, inputs.x);
   const lens = heap.i32(f.lens, B);
   for (let b = 0; b < B; b++) lens[b] = inputs.seqLens ? inputs.seqLens[b] : T;
+  if (statesInPlace) return;
   if (inputs.h0) heap.write(f.h0, inputs.h0);
   else heap.f32(f.h0, stateFloats).fill(0);
   if (f.c) {
@@ -75,8 +79,9 @@ export class ForwardPlan extends Plan {
     }
   }
 
-  run(inputs: PassInputs): ReturnType<typeof readForward> {
-    writeInputs(this.rt, this.f, inputs);
+  /** One pass; with `statesInPlace`, from the states h0 and c already hold. */
+  run(inputs: PassInputs, statesInPlace = false): ReturnType<typeof readForward> {
+    writeInputs(this.rt, this.f, inputs, statesInPlace);
     this.rt.run(this.program);
     return readForward(this.rt, this.f);
   }
