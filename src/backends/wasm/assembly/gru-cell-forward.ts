@@ -3,6 +3,8 @@
 // linearBeforeReset (PyTorch): n = g(xn + r ⊙ (h·W_hnᵀ + b_hn)), one phase.
 // Otherwise (ONNX's default) n = g(xn + (r ⊙ h)·W_hnᵀ + b_hn) needs all of r ⊙ h first:
 // phase 0 makes r, z and rh = r ⊙ hPrev, a barrier follows, phase 1 the rest.
+// Each row's units take two passes: r and z first (stored in hh), then n and h, so that the
+// activations of neighbouring units overlap rather than wait on one long chain a unit.
 // Shapes as in lstm-cell-forward.ts with 3H gate blocks (whhP: [3][⌈H/8⌉][H][8]); hh [B, 3H] scratch (phase 0 leaves r
 // and z there after their functions); rh [B, H] scratch; save 0 or [T, B, 4H] (r, z, n and
 // hn = h·W_hnᵀ + b_hn); hsave 0 or [T, B, H] (h_{t−1}).
@@ -43,29 +45,29 @@ export function gruCellForward(
     const t = reverse ? len - 1 - step : step;
     const px = xp + (usize((t * B + b) * xld) << 2);
     const ph = hh + (usize(b * G3) << 2);
+    if (phase == 0) {
+      // r and z of every unit first, into hh (their short chains overlap across units)…
+      for (let j = j0; j < j1; j += 4) {
+        const n = min(4, j1 - j);
+        const oj = usize(j) << 2;
+        const r = vact(fCode, fAlpha, fBeta, vclip(f32x4.add(load4(px + oj, n), load4(ph + oj, n)), clip));
+        const z = vact(fCode, fAlpha, fBeta, vclip(f32x4.add(load4(px + hb + oj, n), load4(ph + hb + oj, n)), clip));
+        store4(ph + oj, r, n);
+        store4(ph + hb + oj, z, n);
+        if (!linearBeforeReset) store4(rh + (usize(b * H + j) << 2), f32x4.mul(r, load4(hPrev + (usize(b * H + j) << 2), n)), n);
+      }
+      if (!linearBeforeReset) continue;
+    }
+    // …then n and h from them.
     for (let j = j0; j < j1; j += 4) {
       const n = min(4, j1 - j);
       const oj = usize(j) << 2;
-      const pPrev = hPrev + (usize(b * H + j) << 2);
-      let r: v128;
-      let z: v128;
-      if (phase == 0) {
-        r = vact(fCode, fAlpha, fBeta, vclip(f32x4.add(load4(px + oj, n), load4(ph + oj, n)), clip));
-        z = vact(fCode, fAlpha, fBeta, vclip(f32x4.add(load4(px + hb + oj, n), load4(ph + hb + oj, n)), clip));
-        if (!linearBeforeReset) {
-          store4(ph + oj, r, n);
-          store4(ph + hb + oj, z, n);
-          store4(rh + (usize(b * H + j) << 2), f32x4.mul(r, load4(pPrev, n)), n);
-          continue;
-        }
-      } else {
-        r = load4(ph + oj, n);
-        z = load4(ph + hb + oj, n);
-      }
+      const r = load4(ph + oj, n);
+      const z = load4(ph + hb + oj, n);
       const hn = load4(ph + 2 * hb + oj, n);
       const an = linearBeforeReset ? f32x4.add(load4(px + 2 * hb + oj, n), f32x4.mul(r, hn)) : f32x4.add(load4(px + 2 * hb + oj, n), hn);
       const nn = vact(gCode, gAlpha, gBeta, vclip(an, clip));
-      const hp = load4(pPrev, n);
+      const hp = load4(hPrev + (usize(b * H + j) << 2), n);
       // h = (1 − z)·n + z·hPrev = n + z·(hPrev − n)
       const h = f32x4.add(nn, f32x4.mul(z, f32x4.sub(hp, nn)));
       store4(hNext + (usize(b * H + j) << 2), h, n);
