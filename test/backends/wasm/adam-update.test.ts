@@ -1,16 +1,11 @@
-import { afterAll, beforeAll, describe, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { adamUpdateReference } from '../../../src/reference/adam-update.js';
-import type { WasmRuntime } from '../../../src/backends/wasm/runtime.js';
 import { testRandom } from '../../helpers/seed.js';
-import { describeRuntime, testRuntimes } from './harness.js';
+import { describeRuntime, useTestRuntimes } from './harness.js';
 import { checkUpdate, UPDATE_CASES } from './optimizer-harness.js';
 
 const { rng } = testRandom('wasm adam-update');
-let runtimes: WasmRuntime[] = [];
-beforeAll(async () => {
-  runtimes = await testRuntimes();
-});
-afterAll(() => runtimes.forEach((r) => r.destroy()));
+const runtimes = useTestRuntimes();
 
 const HYPERS = [
   { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false },

@@ -1,16 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { gradNormReference } from '../../../src/reference/grad-norm.js';
-import type { WasmRuntime } from '../../../src/backends/wasm/runtime.js';
 import { randomFloats } from '../../helpers/gpu.js';
 import { testRandom } from '../../helpers/seed.js';
-import { Arena, describeRuntime, runShares, testRuntimes } from './harness.js';
+import { Arena, describeRuntime, runShares, useTestRuntimes } from './harness.js';
 
 const { rng } = testRandom('wasm grad-norm');
-let runtimes: WasmRuntime[] = [];
-beforeAll(async () => {
-  runtimes = await testRuntimes();
-});
-afterAll(() => runtimes.forEach((r) => r.destroy()));
+const runtimes = useTestRuntimes();
 
 describe('wasm grad-norm', () => {
   it('its parts sum to the squared norm of the reference, for any split over threads', () => {

@@ -1,18 +1,13 @@
-import { afterAll, beforeAll, describe, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { gruCellBackwardReference } from '../../../src/reference/gru-cell-backward.js';
 import { gruCellForwardReference } from '../../../src/reference/gru-cell-forward.js';
-import type { WasmRuntime } from '../../../src/backends/wasm/runtime.js';
 import { testRandom } from '../../helpers/seed.js';
-import { describeRuntime, testRuntimes } from './harness.js';
+import { describeRuntime, useTestRuntimes } from './harness.js';
 import { stepCases } from './cell-harness.js';
 import { checkBackwardStep } from './backward-harness.js';
 
 const { rng } = testRandom('wasm gru-cell-backward');
-let runtimes: WasmRuntime[] = [];
-beforeAll(async () => {
-  runtimes = await testRuntimes();
-});
-afterAll(() => runtimes.forEach((r) => r.destroy()));
+const runtimes = useTestRuntimes();
 
 describe('wasm gru-cell-backward', () => {
   it('matches the float64 reference and central differences of the forward reference', () => {

@@ -4,9 +4,10 @@
  * silently, so every call is followed by a check of every canary), and a kernel called either
  * through a program on the runtime's threads or thread by thread in turn.
  */
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { KERNELS } from '../../../src/backends/wasm/generated/kernels.js';
 import { Program, type KernelArgs } from '../../../src/backends/wasm/program.js';
-import type { KernelName } from '../../../src/backends/wasm/module.js';
+import { relaxedSimdAvailable, type KernelName } from '../../../src/backends/wasm/module.js';
 import { WasmRuntime } from '../../../src/backends/wasm/runtime.js';
 
 /** Words of canary on each side of a tensor. */
@@ -67,22 +68,29 @@ export function runKernel<K extends KernelName>(arena: Arena, name: K, args: Ker
 
 /** Call one kernel's export as thread 0 … threads−1 in turn (its shares must cover the work), then check the canaries. */
 export function runShares<K extends KernelName>(arena: Arena, name: K, args: KernelArgs<K>, threads: number): void {
-  const { KERNELS } = kernelsTable;
   const values = KERNELS[name].params.map(([p]) => (args as Record<string, number>)[p]);
   for (let t = 0; t < threads; t++) (arena.rt.kernels[name] as (...a: number[]) => void)(...values, t, threads);
   arena.checkCanaries();
 }
 
-import * as kernelsTable from '../../../src/backends/wasm/generated/kernels.js';
 
 /** Runtimes the kernel tests run on: one thread and (with a pool of workers) two, plain SIMD and, where this runtime validates it, relaxed. */
 export async function testRuntimes(): Promise<WasmRuntime[]> {
   const out = [await WasmRuntime.create({ threads: 1, simd: 'plain' }), await WasmRuntime.create({ threads: 2, simd: 'plain' })];
-  const { relaxedSimdAvailable } = await import('../../../src/backends/wasm/module.js');
   // Node 20 runs relaxed SIMD with this flag (vitest.config.ts passes it): then it must be tested.
   if (process.execArgv.includes('--experimental-wasm-relaxed-simd')) expect(relaxedSimdAvailable(), 'relaxed SIMD validates').toBe(true);
   if (relaxedSimdAvailable()) out.push(await WasmRuntime.create({ threads: 2, simd: 'relaxed' }));
   return out;
+}
+
+/** The test runtimes of a file: made before its tests, destroyed after; the array fills in beforeAll. */
+export function useTestRuntimes(): WasmRuntime[] {
+  const runtimes: WasmRuntime[] = [];
+  beforeAll(async () => {
+    runtimes.push(...(await testRuntimes()));
+  });
+  afterAll(() => runtimes.forEach((r) => r.destroy()));
+  return runtimes;
 }
 
 export const describeRuntime = (rt: WasmRuntime): string => `${rt.simd} SIMD, ${rt.threads} thread${rt.threads > 1 ? 's' : ''}`;

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { matmulReference } from '../../../src/reference/matmul.js';
 import { packPanelsReference } from '../../../src/reference/pack-panels.js';
 import { resolveMatmulShape } from '../../../src/kernels/matmul.js';
@@ -6,14 +6,10 @@ import type { WasmRuntime } from '../../../src/backends/wasm/runtime.js';
 import { expectClose } from '../../helpers/compare.js';
 import { randomFloats } from '../../helpers/gpu.js';
 import { testRandom } from '../../helpers/seed.js';
-import { Arena, describeRuntime, runKernel, runShares, testRuntimes } from './harness.js';
+import { Arena, describeRuntime, runKernel, runShares, useTestRuntimes } from './harness.js';
 
 const { rng } = testRandom('wasm matmul');
-let runtimes: WasmRuntime[] = [];
-beforeAll(async () => {
-  runtimes = await testRuntimes();
-});
-afterAll(() => runtimes.forEach((r) => r.destroy()));
+const runtimes = useTestRuntimes();
 
 interface Case {
   M: number;

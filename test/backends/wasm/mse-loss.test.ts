@@ -1,16 +1,11 @@
-import { afterAll, beforeAll, describe, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { mseLossReference } from '../../../src/reference/mse-loss.js';
-import type { WasmRuntime } from '../../../src/backends/wasm/runtime.js';
 import { testRandom } from '../../helpers/seed.js';
-import { describeRuntime, testRuntimes } from './harness.js';
+import { describeRuntime, useTestRuntimes } from './harness.js';
 import { checkLoss, LOSS_SHAPES } from './loss-harness.js';
 
 const { rng } = testRandom('wasm mse-loss');
-let runtimes: WasmRuntime[] = [];
-beforeAll(async () => {
-  runtimes = await testRuntimes();
-});
-afterAll(() => runtimes.forEach((r) => r.destroy()));
+const runtimes = useTestRuntimes();
 
 describe('wasm mse-loss', () => {
   it('matches the float64 reference: loss shares and dY, weighted rows (some 0)', () => {

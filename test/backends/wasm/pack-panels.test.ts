@@ -1,16 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { packPanelsReference } from '../../../src/reference/pack-panels.js';
-import type { WasmRuntime } from '../../../src/backends/wasm/runtime.js';
 import { randomFloats } from '../../helpers/gpu.js';
 import { testRandom } from '../../helpers/seed.js';
-import { Arena, describeRuntime, runKernel, runShares, testRuntimes } from './harness.js';
+import { Arena, describeRuntime, runKernel, runShares, useTestRuntimes } from './harness.js';
 
 const { rng } = testRandom('wasm pack-panels');
-let runtimes: WasmRuntime[] = [];
-beforeAll(async () => {
-  runtimes = await testRuntimes();
-});
-afterAll(() => runtimes.forEach((r) => r.destroy()));
+const runtimes = useTestRuntimes();
 
 describe('wasm pack-panels', () => {
   it('matches the reference exactly on odd shapes and row strides, zero-padding the last panel', () => {

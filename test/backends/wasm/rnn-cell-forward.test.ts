@@ -1,17 +1,12 @@
-import { afterAll, beforeAll, describe, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { rnnCellForwardReference } from '../../../src/reference/rnn-cell-forward.js';
-import type { WasmRuntime } from '../../../src/backends/wasm/runtime.js';
 import type { CellOptions } from '../../../src/spec/cell-functions.js';
 import { testRandom } from '../../helpers/seed.js';
-import { describeRuntime, testRuntimes } from './harness.js';
+import { describeRuntime, useTestRuntimes } from './harness.js';
 import { checkForwardStep, resolveCell, stepCases } from './cell-harness.js';
 
 const { rng } = testRandom('wasm rnn-cell-forward');
-let runtimes: WasmRuntime[] = [];
-beforeAll(async () => {
-  runtimes = await testRuntimes();
-});
-afterAll(() => runtimes.forEach((r) => r.destroy()));
+const runtimes = useTestRuntimes();
 
 const VARIANTS: Array<{ name: string; cell: CellOptions }> = [
   { name: 'tanh', cell: { f: { name: 'Tanh' } } },

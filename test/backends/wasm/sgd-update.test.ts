@@ -1,16 +1,11 @@
-import { afterAll, beforeAll, describe, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { sgdUpdateReference } from '../../../src/reference/sgd-update.js';
-import type { WasmRuntime } from '../../../src/backends/wasm/runtime.js';
 import { testRandom } from '../../helpers/seed.js';
-import { describeRuntime, testRuntimes } from './harness.js';
+import { describeRuntime, useTestRuntimes } from './harness.js';
 import { checkUpdate, UPDATE_CASES } from './optimizer-harness.js';
 
 const { rng } = testRandom('wasm sgd-update');
-let runtimes: WasmRuntime[] = [];
-beforeAll(async () => {
-  runtimes = await testRuntimes();
-});
-afterAll(() => runtimes.forEach((r) => r.destroy()));
+const runtimes = useTestRuntimes();
 
 const HYPERS = [
   { lr: 0.1, momentum: 0, weightDecay: 0, nesterov: false },

@@ -1,19 +1,13 @@
-import { afterAll, beforeAll, describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { simdPeakReference } from '../../../src/reference/simd-peak.js';
-import type { WasmRuntime } from '../../../src/backends/wasm/runtime.js';
 import { measureWasmCeilings } from '../../../src/backends/wasm/ceilings.js';
-import { expect } from 'vitest';
 import { expectClose } from '../../helpers/compare.js';
 import { randomFloats } from '../../helpers/gpu.js';
 import { testRandom } from '../../helpers/seed.js';
-import { Arena, describeRuntime, runKernel, testRuntimes } from './harness.js';
+import { Arena, describeRuntime, runKernel, useTestRuntimes } from './harness.js';
 
 const { rng } = testRandom('wasm simd-peak');
-let runtimes: WasmRuntime[] = [];
-beforeAll(async () => {
-  runtimes = await testRuntimes();
-});
-afterAll(() => runtimes.forEach((r) => r.destroy()));
+const runtimes = useTestRuntimes();
 
 describe('wasm simd-peak', () => {
   it("computes what its float64 reference does, on every thread (so the loop's work is real)", () => {
