@@ -1,5 +1,5 @@
 /**
- * Filtering versus smoothing, learnt: unidirectional and bidirectional RNNs trained on the GPU
+ * Filtering versus smoothing, learnt: unidirectional and bidirectional RNNs trained by webrnn
  * to estimate the hidden state of a linear-Gaussian state-space model, measured against the
  * Kalman filter and the Rauch–Tung–Striebel smoother on held-out sequences.
  *
@@ -62,7 +62,10 @@ import type { Engine } from '../engine.js';
 import { ShapeError, WebRnnError } from '../errors.js';
 import { createRandom, type Random } from '../spec/random.js';
 import type { RecurrentModel } from '../model/recurrent-model.js';
-import { add, matMul, matMulTransposed, matrixFromRows, normInf, type Matrix } from './linear-algebra.js';
+import { add, isStableMatrix, matMul, matMulTransposed, matrixFromRows, stationaryCovariance, type Matrix } from './linear-algebra.js';
+
+// Part of this module's API since it began; they live with the other matrix functions.
+export { isStableMatrix, stationaryCovariance };
 import { kalmanFilter, rtsSmoother, simulateStateSpace, stateSpaceDims, type StateSpaceModel } from './state-space.js';
 
 /** One noise setting: the state noise scale q and the observation noise scale r (both > 0). */
@@ -202,37 +205,6 @@ export function defaultFilteringModel(): StateSpaceModel {
 
 function scaled(a: Matrix, s: number): Matrix {
   return { rows: a.rows, cols: a.cols, data: a.data.map((v) => v * s) };
-}
-
-/**
- * Whether every eigenvalue of A lies strictly inside the unit circle, by repeated squaring:
- * ‖A^k‖ < 1 for some k implies ρ(A) < 1, and ρ(A) < 1 implies ‖A^(2^j)‖ → 0. A transient growth
- * that overflows float64 before it decays counts as unstable.
- */
-export function isStableMatrix(A: Matrix): boolean {
-  let M = A;
-  for (let j = 0; j < 64; j++) {
-    const norm = normInf(M);
-    if (!Number.isFinite(norm)) return false;
-    if (norm < 1) return true;
-    M = matMul(M, M);
-  }
-  return false;
-}
-
-/**
- * The stationary covariance Σ = Σ_k A^k·Q·(A^k)ᵀ (the solution of Σ = A·Σ·Aᵀ + Q) of a stable A,
- * by doubling: Σ ← Σ + M·Σ·Mᵀ, M ← M², which after j rounds sums the first 2^j terms.
- */
-export function stationaryCovariance(A: Matrix, Q: Matrix): Matrix {
-  let sigma = Q;
-  let M = A;
-  for (let j = 0; j < 64; j++) {
-    sigma = add(sigma, matMulTransposed(matMul(M, sigma), M));
-    M = matMul(M, M);
-    if (normInf(M) < 1e-17) break;
-  }
-  return sigma;
 }
 
 function meanDiagonal(a: Matrix): number {

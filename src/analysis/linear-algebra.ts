@@ -366,3 +366,34 @@ export function conditionNumber(a: Matrix): number {
   const c = normInf(a) * normInf(inv);
   return Number.isFinite(c) ? c : Infinity;
 }
+
+/**
+ * Whether every eigenvalue of A lies strictly inside the unit circle, by repeated squaring:
+ * ‖A^k‖ < 1 for some k implies ρ(A) < 1, and ρ(A) < 1 implies ‖A^(2^j)‖ → 0. A transient growth
+ * that overflows float64 before it decays counts as unstable.
+ */
+export function isStableMatrix(A: Matrix): boolean {
+  let M = A;
+  for (let j = 0; j < 64; j++) {
+    const norm = normInf(M);
+    if (!Number.isFinite(norm)) return false;
+    if (norm < 1) return true;
+    M = matMul(M, M);
+  }
+  return false;
+}
+
+/**
+ * The stationary covariance Σ = Σ_k A^k·Q·(A^k)ᵀ (the solution of Σ = A·Σ·Aᵀ + Q) of a stable A,
+ * by doubling: Σ ← Σ + M·Σ·Mᵀ, M ← M², which after j rounds sums the first 2^j terms.
+ */
+export function stationaryCovariance(A: Matrix, Q: Matrix): Matrix {
+  let sigma = Q;
+  let M = A;
+  for (let j = 0; j < 64; j++) {
+    sigma = add(sigma, matMulTransposed(matMul(M, sigma), M));
+    M = matMul(M, M);
+    if (normInf(M) < 1e-17) break;
+  }
+  return sigma;
+}
