@@ -1,7 +1,8 @@
 /**
  * Building a model from a PyTorch state dict: the kind, sizes, layer count and directions are
- * read from the names and shapes (weight_ih_l{k}[_reverse], …), under any common prefix
- * (`rnn.`, `lstm.`, `encoder.lstm.`), with an nn.Linear read-out recognised beside it.
+ * read from the names and shapes (weight_ih_l{k}[_reverse], …, or a cell's weight_ih, …), under
+ * any common prefix (`rnn.`, `lstm.`, `encoder.lstm.`), with an nn.Linear read-out recognised
+ * beside it.
  */
 import { WebRnnError } from '../errors.js';
 import { READOUT_BIAS, READOUT_WEIGHT, type CellKind, type GruOptions, type Nonlinearity, type RnnOptions } from '../spec/spec.js';
@@ -38,24 +39,42 @@ export interface StateDictPlan {
   names: Record<string, string>;
 }
 
-const PARAM = /^(.*?)(weight|bias)_(ih|hh)_l(\d+)(_reverse)?$/;
+/** A layer module's tensor (nn.LSTM: weight_ih_l0, …) or, without the layer suffix, a cell's (nn.LSTMCell: weight_ih, …). */
+const PARAM = /^(.*?)(weight|bias)_(ih|hh)(_l\d+(?:_reverse)?)?$/;
+
+/** What the names of a recurrent module say it is. */
+const MODULE_FORMS = 'weight_ih_l0 and weight_hh_l0 (nn.LSTM, nn.GRU, nn.RNN) or weight_ih and weight_hh (nn.LSTMCell, nn.GRUCell, nn.RNNCell)';
+
+/** Up to `n` of `names`, quoted, for an error message. */
+function someNames(names: readonly string[], n = 6): string {
+  const shown = names.slice(0, n).map((x) => `'${x}'`).join(', ');
+  return names.length > n ? `${shown} and ${names.length - n} more` : shown || 'no tensors';
+}
 
 /** Read kind, sizes and names from tensor shapes; throws a WebRnnError naming what does not fit. */
 export function planFromStateDict(shapes: Readonly<Record<string, readonly number[]>>, options: LoadOptions = {}): StateDictPlan {
-  const prefixes = new Set<string>();
+  // Each module's prefix, and whether its names are a cell's (no _l{k} suffix).
+  const modules = new Map<string, boolean>();
   for (const name of Object.keys(shapes)) {
     const m = PARAM.exec(name);
-    if (m) prefixes.add(m[1]);
+    if (m?.[2] === 'weight') {
+      const cell = m[4] === undefined;
+      if (modules.get(m[1]) === !cell) throw new WebRnnError('state-dict', `load: '${name}' is a cell's name beside layer names under the same prefix '${m[1]}'`);
+      modules.set(m[1], cell);
+    }
   }
-  if (prefixes.size === 0) throw new WebRnnError('state-dict', 'load: no recurrent weights (weight_ih_l0, …) in the file');
+  if (modules.size === 0) throw new WebRnnError('state-dict', `load: no recurrent weights in the file: expected ${MODULE_FORMS}, found ${someNames(Object.keys(shapes))}`);
   let prefix = options.prefix;
   if (prefix === undefined) {
-    if (prefixes.size > 1) throw new WebRnnError('state-dict', `load: the file holds several recurrent modules (${[...prefixes].map((p) => `'${p}'`).join(', ')}); choose one with the prefix option`);
-    prefix = [...prefixes][0];
-  } else if (!prefixes.has(prefix)) {
-    throw new WebRnnError('state-dict', `load: no recurrent weights under prefix '${prefix}' (found ${[...prefixes].map((p) => `'${p}'`).join(', ')})`);
+    if (modules.size > 1) throw new WebRnnError('state-dict', `load: the file holds several recurrent modules (${[...modules.keys()].map((p) => `'${p}'`).join(', ')}); choose one with the prefix option`);
+    prefix = [...modules.keys()][0];
+  } else if (!modules.has(prefix)) {
+    throw new WebRnnError('state-dict', `load: no recurrent weights under prefix '${prefix}' (found ${[...modules.keys()].map((p) => `'${p}'`).join(', ')})`);
   }
-  const get = (n: string): readonly number[] | undefined => shapes[prefix + n];
+  const cell = modules.get(prefix)!;
+  // A cell is one unidirectional layer: its names are layer 0's without the suffix.
+  const theirName = (ours: string): string => prefix + (cell ? ours.replace(/_l0$/, '') : ours);
+  const get = (ours: string): readonly number[] | undefined => shapes[theirName(ours)];
   for (const n of Object.keys(shapes)) {
     if (n.startsWith(prefix) && /^weight_hr_l\d+/.test(n.slice(prefix.length))) {
       throw new WebRnnError('state-dict', `load: '${n}': LSTMs with projections (proj_size) are not supported`);
@@ -63,16 +82,18 @@ export function planFromStateDict(shapes: Readonly<Record<string, readonly numbe
   }
   const wih = get('weight_ih_l0');
   const whh = get('weight_hh_l0');
-  if (!wih || wih.length !== 2) throw new WebRnnError('state-dict', `load: ${prefix}weight_ih_l0 missing or not 2-D`);
-  if (!whh || whh.length !== 2) throw new WebRnnError('state-dict', `load: ${prefix}weight_hh_l0 missing or not 2-D`);
+  const expected = (ours: string, form: string): string => `${theirName(ours)} ${form}`;
+  if (!wih || wih.length !== 2) throw new WebRnnError('state-dict', `load: ${expected('weight_ih_l0', '[G·H, inputSize]')} expected, ${wih ? `found shape [${wih.join(', ')}]` : 'missing'}`);
+  if (!whh || whh.length !== 2) throw new WebRnnError('state-dict', `load: ${expected('weight_hh_l0', '[G·H, H]')} expected, ${whh ? `found shape [${whh.join(', ')}]` : 'missing'}`);
   const H = whh[1];
-  if (H < 1 || whh[0] % H !== 0) throw new WebRnnError('state-dict', `load: ${prefix}weight_hh_l0 of shape [${whh.join(', ')}] is not [G·H, H]`);
+  if (H < 1 || whh[0] % H !== 0) throw new WebRnnError('state-dict', `load: ${theirName('weight_hh_l0')} of shape [${whh.join(', ')}] is not [G·H, H]`);
   const G = whh[0] / H;
   const kind: CellKind | undefined = G === 4 ? 'lstm' : G === 3 ? 'gru' : G === 1 ? 'rnn' : undefined;
-  if (!kind) throw new WebRnnError('state-dict', `load: ${prefix}weight_hh_l0 has ${G} gate blocks; 1 (RNN), 3 (GRU) or 4 (LSTM) expected`);
+  if (!kind) throw new WebRnnError('state-dict', `load: ${theirName('weight_hh_l0')} has ${G} gate blocks; 1 (RNN), 3 (GRU) or 4 (LSTM) expected`);
   let numLayers = 0;
-  while (get(`weight_ih_l${numLayers}`)) numLayers++;
-  const bidirectional = get('weight_ih_l0_reverse') !== undefined;
+  if (cell) numLayers = 1;
+  else while (get(`weight_ih_l${numLayers}`)) numLayers++;
+  const bidirectional = !cell && get('weight_ih_l0_reverse') !== undefined;
   const bias = get('bias_ih_l0') !== undefined;
   const D = bidirectional ? 2 : 1;
   const names: Record<string, string> = {};
@@ -80,7 +101,7 @@ export function planFromStateDict(shapes: Readonly<Record<string, readonly numbe
     for (let d = 0; d < D; d++) {
       for (const role of ['weight_ih', 'weight_hh', ...(bias ? ['bias_ih', 'bias_hh'] : [])]) {
         const ours = `${role}_l${l}${d ? '_reverse' : ''}`;
-        names[ours] = prefix + ours;
+        names[ours] = theirName(ours);
       }
     }
   }

@@ -82,10 +82,39 @@ describe('engine.load', () => {
     back.destroy();
   });
 
+  for (const [kind, bias] of [['lstm', true], ['gru', false], ['rnn', true]] as const) {
+    it(`loads an nn.${kind === 'rnn' ? 'RNN' : kind.toUpperCase()}Cell state dict${bias ? '' : ' without biases'} as one layer and saves its names back`, async () => {
+      const spec = resolveSpec(kind, { inputSize: 3, hiddenSize: 5, bias, outputSize: 2 });
+      const dict = randomStateDict(spec, rng);
+      const tensors: Record<string, { shape: readonly number[]; data: Float32Array }> = {};
+      for (const p of parameterInfo(spec)) tensors[p.role === 'readout_weight' ? 'head.weight' : p.role === 'readout_bias' ? 'head.bias' : `cell.${p.name.replace('_l0', '')}`] = { shape: p.shape, data: dict[p.name] };
+      const bytes = writeSafetensors(tensors);
+      const model = await engine.load(bytes);
+      expect(model.spec).toEqual(spec);
+      const B = 3;
+      const x = randomFloats(rng, B * 3);
+      const got = await model.forward(x, { batch: B, seqLen: 1 });
+      expectClose(`${kind} cell: one step (seed ${seed})`, got.y, recurrentForwardReference(spec, dict, x, { batch: B, seqLen: 1 }).y!);
+      expect(await model.save()).toEqual(bytes);
+      model.destroy();
+    });
+  }
+
+  it('refuses a cell file that does not fit, saying what it found and what it expected', async () => {
+    const cell = (extra: Record<string, { shape: number[]; data: Float32Array }>) => writeSafetensors({ 'cell.weight_ih': { shape: [8, 3], data: new Float32Array(24) }, ...extra });
+    expect((await loadError(cell({}))).message).toMatch(/cell\.weight_hh \[G·H, H\] expected, missing/);
+    expect((await loadError(cell({ 'cell.weight_hh': { shape: [8], data: new Float32Array(8) } }))).message).toMatch(/cell\.weight_hh \[G·H, H\] expected, found shape \[8\]/);
+    expect((await loadError(cell({ 'cell.weight_hh': { shape: [10, 2], data: new Float32Array(20) } }))).message).toMatch(/cell\.weight_hh has 5 gate blocks; 1 \(RNN\), 3 \(GRU\) or 4 \(LSTM\) expected/);
+    const mixed = cell({ 'cell.weight_hh': { shape: [8, 2], data: new Float32Array(16) }, 'cell.weight_ih_l0': { shape: [8, 3], data: new Float32Array(24) } });
+    expect((await loadError(mixed)).message).toMatch(/is a cell's name beside layer names under the same prefix 'cell\.'/);
+    const wrong = cell({ 'cell.weight_hh': { shape: [8, 2], data: new Float32Array(16) }, 'cell.bias_ih': { shape: [7], data: new Float32Array(7) }, 'cell.bias_hh': { shape: [8], data: new Float32Array(8) } });
+    expect((await loadError(wrong)).message).toMatch(/cell\.bias_ih/);
+  });
+
   it('refuses what it cannot read, naming it, and leaves no model behind', async () => {
     const before = (engine as unknown as { models: Set<unknown> }).models.size;
     const none = writeSafetensors({ 'embedding.weight': { shape: [4, 2], data: new Float32Array(8) } });
-    expect((await loadError(none)).message).toMatch(/no recurrent weights/);
+    expect((await loadError(none)).message).toMatch(/no recurrent weights in the file: expected weight_ih_l0 and weight_hh_l0 \(nn.LSTM, nn.GRU, nn.RNN\) or weight_ih and weight_hh \(nn.LSTMCell, nn.GRUCell, nn.RNNCell\), found 'embedding.weight'/);
     const two = pytorchFile('gru', { inputSize: 2, hiddenSize: 3 }, 'a.', pytorchFileTensors('b.'));
     expect((await loadError(two.bytes)).message).toMatch(/several recurrent modules \('a\.', 'b\.'\)/);
     const stray = pytorchFile('lstm', { inputSize: 2, hiddenSize: 3 }, '', { 'embedding.weight': { shape: [10, 2], data: new Float32Array(20) } });

@@ -12,6 +12,7 @@ import { createEngine, type Engine } from '../../src/engine.js';
 import { testEngine } from '../helpers/engines.js';
 import type { LoadOptions } from '../../src/io/load.js';
 import { expectClose } from '../helpers/compare.js';
+import { readSafetensors } from '../../src/io/safetensors.js';
 
 const dir = fileURLToPath(new URL('../fixtures/pytorch/', import.meta.url));
 interface Tensor {
@@ -44,7 +45,8 @@ afterAll(() => engine?.destroy());
 describe(`files written by PyTorch ${torch}`, () => {
   it('has the ONNX and safetensors cases', () => {
     expect(cases.filter((c) => c.format === 'onnx').length).toBe(5);
-    expect(cases.filter((c) => c.format === 'safetensors').length).toBe(3);
+    expect(cases.filter((c) => c.format === 'safetensors').length).toBe(6);
+    expect(cases.filter((c) => c.name.includes('_cell')).length).toBe(3);
   });
 
   for (const c of cases) {
@@ -72,6 +74,21 @@ describe(`files written by PyTorch ${torch}`, () => {
           for (const [name, want] of Object.entries(c.outputs)) {
             const got = name === 'output' ? out.output : name === 'hN' ? out.hN : name === 'cN' ? out.cN! : out.y;
             expectClose(`${c.name}: ${name}`, got, floats(want));
+          }
+          // save() writes back the names the file came with (a cell's weight_ih, …).
+          const saved = readSafetensors(await model.save());
+          expect(Object.keys(saved.tensors).sort()).toEqual(Object.keys(readSafetensors(bytes).tensors).sort());
+          if (c.name.includes('_cell')) {
+            // A cell's step is a stream step: stepping through x gives PyTorch's h per step.
+            const s = model.stream({ batch: B });
+            const I = model.spec.inputSize;
+            const H = model.spec.hiddenSize;
+            const output = floats(c.outputs.output);
+            for (let t = 0; t < T; t++) {
+              const step = await s.step(floats(x).subarray(t * B * I, (t + 1) * B * I));
+              expectClose(`${c.name}: stream step ${t}`, step.h, output.subarray(t * B * H, (t + 1) * B * H));
+            }
+            s.close();
           }
         } finally {
           model.destroy();
