@@ -12,7 +12,7 @@ export { createEngine, Engine, type EngineOptions, type EngineInfo, type WebGpuE
 export type { WasmCeilings, WasmCeilingOptions } from './backends/wasm/ceilings.js';
 export type { AdapterDescription, GpuOptions } from './gpu/device.js';
 export { RecurrentStream, type StreamOptions, type StreamStepOutput } from './model/stream.js';
-export { RecurrentModel, type CellStates, type ForwardOptions, type ForwardOutput, type ForwardOutputBase, type GradientOptions, type GradientOutput, type GradientOutputBase, type WarmupOptions } from './model/recurrent-model.js';
+export { RecurrentModel, type CellStates, type ForwardOptions, type ForwardOutput, type ForwardOutputBase, type GradientOptions, type GradientOutput, type GradientOutputBase, type SaveOptions, type WarmupOptions } from './model/recurrent-model.js';
 export type {
   AdamConfig,
   LossKind,

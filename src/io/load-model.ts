@@ -10,6 +10,7 @@ import type { RecurrentModel } from '../model/recurrent-model.js';
 import { parameterInfo, resolveSpec } from '../spec/spec.js';
 import { fileBytes, tfjsFiles } from './files.js';
 import { planFromStateDict, type LoadOptions } from './load.js';
+import { OPTIMIZER_METADATA, OPTIMIZER_PREFIX, readOptimizerEntries } from '../train/checkpoint.js';
 import type { ModelFactory } from './onnx.js';
 import { importOnnx, looksLikeOnnx, type OnnxModel } from './onnx-model.js';
 import { looksLikeSafetensors, readSafetensors } from './safetensors.js';
@@ -59,8 +60,11 @@ export async function loadOnnxModel(factory: ModelFactory, source: Uint8Array | 
 /** A PyTorch `state_dict` saved as safetensors (see Engine.load). */
 function loadSafetensors(factory: ModelFactory, bytes: Uint8Array, options: LoadOptions): RecurrentModel {
   const file = readSafetensors(bytes);
+  // A file saved with its optimizer's state (train/checkpoint.ts) holds those tensors beside the parameters.
+  const optimizerJson = file.metadata[OPTIMIZER_METADATA];
+  const isState = (name: string): boolean => optimizerJson !== undefined && name.startsWith(OPTIMIZER_PREFIX);
   const shapes: Record<string, number[]> = {};
-  for (const [name, t] of Object.entries(file.tensors)) shapes[name] = t.shape;
+  for (const [name, t] of Object.entries(file.tensors)) if (!isState(name)) shapes[name] = t.shape;
   const plan = planFromStateDict(shapes, options);
   const spec = resolveSpec(plan.kind, plan.options);
   const dict: Record<string, Float32Array> = {};
@@ -72,9 +76,14 @@ function loadSafetensors(factory: ModelFactory, bytes: Uint8Array, options: Load
     if (options.checkFinite ?? true) checkFinite(theirs, t.data);
     dict[p.name] = t.data;
   }
+  const optimizer =
+    optimizerJson === undefined
+      ? null
+      : readOptimizerEntries(spec, optimizerJson, Object.fromEntries(Object.entries(file.tensors).filter(([n]) => isState(n))), (ours) => plan.names[ours], options.checkFinite ?? true);
   const model = factory[plan.kind](plan.options);
   try {
     model.loadStateDict(dict);
+    if (optimizer) model.restoreOptimizer(optimizer.config, optimizer.snapshot);
   } catch (e) {
     model.destroy();
     throw e;

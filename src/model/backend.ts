@@ -7,6 +7,7 @@
  * implements these two interfaces (docs/architecture.md, "Backends").
  */
 import type { ResolvedOptimizer } from '../train/options.js';
+import type { OptimizerSnapshot } from '../train/checkpoint.js';
 import type { StateDict } from '../spec/parameters.js';
 import type { ModelSpec } from '../spec/spec.js';
 
@@ -114,6 +115,10 @@ export interface ModelExecution {
   /** Whether optimizer state (moments, velocities, step count) is held. */
   readonly hasOptimizerState: boolean;
   resetOptimizer(): void;
+  /** The optimizer's state, or null when none is held. */
+  readOptimizerState(): Promise<OptimizerSnapshot | null>;
+  /** Replace the optimizer's state (checked already: every trained parameter, its shape, a step ≥ 1). */
+  writeOptimizerState(state: OptimizerSnapshot): void;
   openStream(batch: number): Promise<StreamExecution>;
   readonly lastForwardStats: ForwardStats | null;
   readonly lastTrainStats: { submits: number; dispatches: number } | null;

@@ -7,7 +7,8 @@ import { WebRnnError } from '../errors.js';
 import { initialParameters, type InitOptions } from './init.js';
 import { lossRows } from '../train/loss-rows.js';
 import { trainSequence } from '../train/sequence.js';
-import { resolveClipping, resolveOptimizer, type TrainSequenceOptions, type TrainSequenceResult, type TrainStepOptions, type TrainStepResult, type TrainStepResultFor } from '../train/options.js';
+import { optimizerConfigOf, optimizerEntries, OPTIMIZER_METADATA, type OptimizerSnapshot } from '../train/checkpoint.js';
+import { resolveClipping, resolveOptimizer, type OptimizerConfig, type TrainSequenceOptions, type TrainSequenceResult, type TrainStepOptions, type TrainStepResult, type TrainStepResultFor } from '../train/options.js';
 import type { ForwardStats, ModelExecution, PassResult, ReadoutRows } from './backend.js';
 import { defaultParameters, validateStateDict, type StateDict } from '../spec/parameters.js';
 import { checkOptions, prepareInputs, type ForwardOptions, type ForwardOutput, type GradientOptions, type GradientOutput, type WarmupOptions } from './calls.js';
@@ -25,6 +26,14 @@ import { checkCount, checkFinite, checkLengths, checkTensor, finalStates, swapBa
 export interface ModelWriters {
   safetensors(tensors: Readonly<Record<string, { shape: readonly number[]; data: Float32Array }>>, metadata?: Readonly<Record<string, string>>): Uint8Array;
   onnx(spec: ModelSpec, dict: Readonly<StateDict>): Promise<Uint8Array>;
+}
+
+/** Options of `model.save`. */
+export interface SaveOptions {
+  /** String pairs for the file's `__metadata__` (PyTorch writes { format: 'pt' }). */
+  metadata?: Record<string, string>;
+  /** Add the optimizer's state, so that training resumes from the file exactly (default false). */
+  optimizer?: boolean;
 }
 
 /** Batches whose kernels `warmup` compiles when it is given none: one row, the batch tile's 4, and a large batch. */
@@ -62,16 +71,58 @@ export class RecurrentModel<K extends CellKind = CellKind> {
   /** @internal The names of a loaded file's tensors by our names, used by save(). */
   fileNames: Record<string, string> | null = null;
 
+  /** The optimizer of the last training step (or that the loaded file saved), every default filled in. */
+  private optimizerConfig: OptimizerConfig | null = null;
+
+  /**
+   * The optimizer configuration of the last training step, or the one saved in the file the
+   * model was loaded from; trainStep (and fit) use it when given none. null before either.
+   */
+  get optimizer(): OptimizerConfig | null {
+    return this.optimizerConfig && structuredClone(this.optimizerConfig);
+  }
+
   /**
    * The parameters as F32 safetensors bytes, under the names PyTorch's load_state_dict expects:
    * those of the file the model was loaded from, or the module's own (weight_ih_l0, …, and
    * readout.weight / readout.bias for the read-out).
+   *
+   * With `optimizer: true` the file also holds the optimizer's state, so that a model loaded
+   * from it trains on exactly as this one would: the configuration and step count (metadata
+   * `webrnn.optimizer`) and each parameter's moments or momentum buffer as
+   * `optimizer.<exp_avg | exp_avg_sq | momentum_buffer>.<name>` (PyTorch's names for them;
+   * load such a file into PyTorch with strict=False, or leave those tensors out).
+   *
+   * @throws WebRnnError ('invalid-option') with `optimizer: true` when the model holds no
+   *   optimizer state (it has not trained since it was made, loaded, initialised or reset).
    */
-  async save(metadata?: Record<string, string>): Promise<Uint8Array> {
-    const dict = await this.stateDict();
-    const tensors: Record<string, { shape: readonly number[]; data: Float32Array }> = {};
-    for (const p of parameterInfo(this.spec)) tensors[this.fileNames?.[p.name] ?? p.name] = { shape: p.shape, data: dict[p.name] };
-    return this.writers.safetensors(tensors, metadata);
+  async save(options: SaveOptions = {}): Promise<Uint8Array> {
+    this.assertAlive('save');
+    checkOptions('save', options, ['metadata', 'optimizer']);
+    const metadata = { ...options.metadata };
+    if (OPTIMIZER_METADATA in metadata) throw new WebRnnError('invalid-option', `save: the metadata key '${OPTIMIZER_METADATA}' is the optimizer state's`);
+    return this.serialize(async () => {
+      this.assertAlive('save', true);
+      const dict = await this.exec.readParameters();
+      const name = (ours: string): string => this.fileNames?.[ours] ?? ours;
+      const tensors: Record<string, { shape: readonly number[]; data: Float32Array }> = {};
+      for (const p of parameterInfo(this.spec)) tensors[name(p.name)] = { shape: p.shape, data: dict[p.name] };
+      if (options.optimizer) {
+        const snapshot = await this.exec.readOptimizerState();
+        if (!snapshot || !this.optimizerConfig) throw new WebRnnError('invalid-option', 'save: optimizer: true, but the model holds no optimizer state (it has not trained since it was made, loaded, initialised or reset)');
+        const entries = optimizerEntries(this.spec, snapshot, this.optimizerConfig, name);
+        Object.assign(tensors, entries.tensors);
+        Object.assign(metadata, entries.metadata);
+      }
+      return this.writers.safetensors(tensors, metadata);
+    });
+  }
+
+  /** @internal Set the optimizer's configuration and state (a loaded file's; checked by train/checkpoint.ts). */
+  restoreOptimizer(config: OptimizerConfig, snapshot: OptimizerSnapshot): void {
+    this.assertAlive('load');
+    this.exec.writeOptimizerState(snapshot);
+    this.optimizerConfig = config;
   }
 
   /**
@@ -302,7 +353,9 @@ export class RecurrentModel<K extends CellKind = CellKind> {
     // The default is the model's own output: every step, or the final states without returnSequences.
     const lossOn = options.lossOn ?? (spec.returnSequences ? 'all' : 'final');
     if (lossOn !== 'all' && lossOn !== 'last' && lossOn !== 'final') throw new WebRnnError('invalid-option', `trainStep: lossOn must be 'all', 'last' or 'final', got '${String(lossOn)}'`);
-    const optimizer = resolveOptimizer(options.optimizer);
+    const config = options.optimizer ?? this.optimizerConfig;
+    if (!config) throw new WebRnnError('invalid-option', "trainStep: optimizer is required ({ type: 'sgd' | 'adam' | 'adamw', lr }) until the model has trained or was loaded with one");
+    const optimizer = resolveOptimizer(config);
     const { maxNorm, clipValue } = resolveClipping(options);
     const { B, T, xSeq, h0, c0 } = prepareInputs(this.spec, 'trainStep', x, options);
     const seqLens = options.seqLens === undefined ? null : checkLengths(options.seqLens, B, T);
@@ -311,6 +364,7 @@ export class RecurrentModel<K extends CellKind = CellKind> {
     const readLoss = options.readLoss ?? true;
     const readNorm = options.returnGradNorm ?? false;
     const readState = options.returnState ?? false;
+    this.optimizerConfig = optimizerConfigOf(optimizer);
 
     return this.serialize(async () => {
       this.assertAlive('trainStep', true);

@@ -68,7 +68,8 @@ export interface TrainStepOptions {
    * 0 leaves a padded step out. The loss is the mean over the weighted rows. Default: all 1.
    */
   mask?: Float32Array;
-  optimizer: OptimizerConfig;
+  /** The optimizer; default: the model's (`model.optimizer`: that of its last step, or its file's). */
+  optimizer?: OptimizerConfig;
   /** Scale all gradients so that their global L2 norm is at most this (on the GPU). */
   clipGradNorm?: number;
   /** Clip every gradient element to ±clipGradValue (after norm clipping). */

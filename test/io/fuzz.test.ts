@@ -24,7 +24,7 @@ beforeAll(async () => {
     engine.rnn({ inputSize: 1, hiddenSize: 2, bias: false, outputSize: 1 }),
   ];
   for (const m of models) {
-    seeds.push(await m.save({ format: 'pt' }));
+    seeds.push(await m.save({ metadata: { format: 'pt' } }));
     m.destroy();
   }
 });

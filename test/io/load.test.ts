@@ -61,7 +61,7 @@ describe('engine.load', () => {
       expectClose(`${kind} loaded output (seed ${seed})`, got.output, ref.output);
       if (ref.y) expectClose(`${kind} loaded read-out (seed ${seed})`, got.y!, ref.y);
       // save() writes the file's own names; loading it back gives the same bits.
-      const saved = await model.save({ format: 'pt' });
+      const saved = await model.save({ metadata: { format: 'pt' } });
       expect(saved).toEqual(file.bytes);
       const again = await engine.load(saved, { format: 'safetensors', ...(kind === 'rnn' ? { nonlinearity: options.nonlinearity } : {}) });
       const [a, b] = [await model.stateDict(), await again.stateDict()];
@@ -89,7 +89,7 @@ describe('engine.load', () => {
       const tensors: Record<string, { shape: readonly number[]; data: Float32Array }> = {};
       for (const p of parameterInfo(spec)) tensors[p.role === 'readout_weight' ? 'head.weight' : p.role === 'readout_bias' ? 'head.bias' : `cell.${p.name.replace('_l0', '')}`] = { shape: p.shape, data: dict[p.name] };
       const bytes = writeSafetensors(tensors);
-      const model = await engine.load(bytes);
+      const model = await engine.load(bytes, { format: 'safetensors' });
       expect(model.spec).toEqual(spec);
       const B = 3;
       const x = randomFloats(rng, B * 3);

@@ -11,6 +11,7 @@ import { WasmParameters } from './parameters.js';
 import { ForwardPlan, GradientPlan, TrainPlan, type OptimizerState } from './plans.js';
 import type { WasmRuntime } from './runtime.js';
 import { PlanCache } from '../../model/plan-cache.js';
+import type { OptimizerSnapshot } from '../../train/checkpoint.js';
 
 /** Plans kept per kind of pass. */
 const MAX_PLANS = 4;
@@ -87,6 +88,21 @@ export class WasmModel implements ModelExecution {
     this.trainPlans.clear();
     for (const b of this.optimizer?.blocks ?? []) this.rt.heap.release(b);
     this.optimizer = null;
+  }
+
+  async readOptimizerState(): Promise<OptimizerSnapshot | null> {
+    const state = this.optimizer;
+    return state && { type: state.type, step: state.step, buffers: state.blocks.map((b) => this.p.read(b)) };
+  }
+
+  writeOptimizerState(snapshot: OptimizerSnapshot): void {
+    this.resetOptimizer();
+    const blocks = snapshot.buffers.map((dict) => {
+      const b = this.rt.heap.alloc(this.p.floats);
+      this.p.write(dict, b);
+      return b;
+    });
+    this.optimizer = { type: snapshot.type, step: snapshot.step, blocks };
   }
 
   async trainStep(inputs: PassInputs, request: TrainStepRequest): Promise<TrainStepReadback> {

@@ -69,8 +69,9 @@ export class WasmParameters {
     return this.tensors.has(name) ? this.at(name, block) : 0;
   }
 
-  write(dict: Readonly<StateDict>): void {
-    for (const [name, t] of this.tensors) this.heap.f32(t.ptr, t.n).set(dict[name]);
+  /** Write every tensor of `dict` into a block of this layout (default: the parameters'). */
+  write(dict: Readonly<StateDict>, block = this.block): void {
+    for (const [name, t] of this.tensors) this.heap.f32(block + (t.ptr - this.block), t.n).set(dict[name]);
   }
 
   /** The tensors of a block of this layout, by name; `names` picks some (default all). */

@@ -7,7 +7,7 @@ import { WebRnnError } from '../../errors.js';
 import { createReadbackBuffer, createStorageBuffer, readFloats, writeFloats } from '../../gpu/buffers.js';
 import type { GpuContext } from '../../gpu/device.js';
 import type { ForwardStats, GradientResult, ModelExecution, PassGradients, PassInputs, PassResult, ReadoutRows, StreamExecution, TrainStepReadback, TrainStepRequest } from '../../model/backend.js';
-import { packLayer, unpackLayer, type PackedLayer, type StateDict } from '../../spec/parameters.js';
+import { packLayer, unpackLayer, type StateDict } from '../../spec/parameters.js';
 import { bhhBufferSize, gateCount, layerInputSize, packedGateStride, READOUT_BIAS, READOUT_WEIGHT, type ModelSpec } from '../../spec/spec.js';
 import type { AdapterProfile } from '../../placement/rules.js';
 import { GradientPlan } from '../../schedule/backward.js';
@@ -16,6 +16,7 @@ import { TrainStepPlan, trainableSizes } from '../../schedule/train-step.js';
 import type { OptimizerConfig } from '../../train/options.js';
 import { CellKernelSet } from './kernel-set.js';
 import { PlanCache } from '../../model/plan-cache.js';
+import type { OptimizerSnapshot } from '../../train/checkpoint.js';
 import { openStream } from './stream.js';
 
 /** Plans kept per kind of pass (least recently used shapes are released first). */
@@ -88,42 +89,34 @@ export class WebGpuModel implements ModelExecution {
     }
   }
 
-  /** Every parameter, copied into one staging buffer in one submit and read back once. */
+  /** Every parameter, read back in one submit. */
   async readParameters(): Promise<StateDict> {
-    const { device } = this.ctx;
-    const parts: Array<[number, number]> = [];
-    const order: Array<[number, keyof LayerParameterBuffers]> = [];
-    let total = 0;
-    for (let l = 0; l < this.layers.length; l++) {
-      for (const key of ['wih', 'bih', 'whhT', 'bhh'] as const) {
-        const floats = this.layers[l][key].size / 4;
-        parts.push([total, floats]);
-        order.push([l, key]);
-        total += floats;
-      }
-    }
+    const keys = ['wih', 'bih', 'whhT', 'bhh'] as const;
     const extra: Array<[string, GPUBuffer]> = this.readout ? [[READOUT_WEIGHT, this.readout.weight], [READOUT_BIAS, this.readout.bias]] : [];
-    for (const [, buffer] of extra) {
-      parts.push([total, buffer.size / 4]);
-      total += buffer.size / 4;
+    const arrays = await this.readBuffers([...this.layers.flatMap((layer) => keys.map((k) => layer[k])), ...extra.map(([, b]) => b)], 'stateDict');
+    const dict: StateDict = {};
+    for (let l = 0; l < this.layers.length; l++) {
+      const [wih, bih, whhT, bhh] = arrays.slice(l * 4, l * 4 + 4);
+      unpackLayer(this.spec, { wih, bih, whhT, bhh }, l, dict);
     }
-    const staging = createReadbackBuffer(this.ctx, 'webrnn stateDict readback', total);
+    extra.forEach(([name], i) => (dict[name] = arrays[this.layers.length * 4 + i]));
+    return dict;
+  }
+
+  /** The whole of each buffer, copied into one staging buffer in one submit and read back once. */
+  private async readBuffers(buffers: readonly GPUBuffer[], what: string): Promise<Float32Array[]> {
+    const parts: Array<[number, number]> = [];
+    let total = 0;
+    for (const b of buffers) {
+      parts.push([total, b.size / 4]);
+      total += b.size / 4;
+    }
+    const staging = createReadbackBuffer(this.ctx, `webrnn ${what} readback`, total);
     try {
-      const encoder = device.createCommandEncoder({ label: 'webrnn stateDict' });
-      parts.forEach(([offset, floats], i) => {
-        const source = i < order.length ? this.layers[order[i][0]][order[i][1]] : extra[i - order.length][1];
-        encoder.copyBufferToBuffer(source, 0, staging, offset * 4, floats * 4);
-      });
-      device.queue.submit([encoder.finish()]);
-      const arrays = await readFloats(staging, parts);
-      const dict: StateDict = {};
-      for (let l = 0; l < this.layers.length; l++) {
-        const p = arrays.slice(l * 4, l * 4 + 4);
-        const packed: PackedLayer = { wih: p[0], bih: p[1], whhT: p[2], bhh: p[3] };
-        unpackLayer(this.spec, packed, l, dict);
-      }
-      extra.forEach(([name], i) => (dict[name] = arrays[order.length + i]));
-      return dict;
+      const encoder = this.ctx.device.createCommandEncoder({ label: `webrnn ${what}` });
+      buffers.forEach((b, i) => encoder.copyBufferToBuffer(b, 0, staging, parts[i][0] * 4, parts[i][1] * 4));
+      this.ctx.device.queue.submit([encoder.finish()]);
+      return await readFloats(staging, parts);
     } finally {
       staging.destroy();
     }
@@ -183,6 +176,59 @@ export class WebGpuModel implements ModelExecution {
     this.trainPlans.clear();
     for (const buffers of this.optimizerState?.buffers ?? []) for (const b of buffers) b.destroy();
     this.optimizerState = null;
+  }
+
+  /**
+   * The optimizer's buffers under PyTorch's names: they follow trainableSizes, each layer's in
+   * its parameters' GPU layout (W_ih, W_hhᵀ packed, then the biases), then the read-out's.
+   */
+  async readOptimizerState(): Promise<OptimizerSnapshot | null> {
+    const state = this.optimizerState;
+    if (!state) return null;
+    const { spec } = this;
+    const sizes = trainableSizes(spec);
+    const perTensor = state.buffers[0].length;
+    const arrays = await this.readBuffers(state.buffers.flat(), 'optimizer state');
+    const buffers: StateDict[] = [];
+    for (let k = 0; k < perTensor; k++) {
+      // The k-th buffer of each trained tensor, in trainableSizes order.
+      const tensors = sizes.map((n, i) => arrays[i * perTensor + k].subarray(0, n));
+      const dict: StateDict = {};
+      let at = 0;
+      for (let l = 0; l < spec.numLayers; l++) {
+        const [wih, whhT] = [tensors[at++], tensors[at++]];
+        const [bih, bhh] = spec.bias ? [tensors[at++], tensors[at++]] : [new Float32Array(0), new Float32Array(0)];
+        unpackLayer(spec, { wih, bih, whhT, bhh }, l, dict);
+      }
+      dict[READOUT_WEIGHT] = tensors[at++].slice();
+      dict[READOUT_BIAS] = tensors[at++].slice();
+      buffers.push(dict);
+    }
+    return { type: state.type, step: state.step, buffers };
+  }
+
+  writeOptimizerState(snapshot: OptimizerSnapshot): void {
+    this.resetOptimizer();
+    const { ctx, spec } = this;
+    // Each snapshot buffer's trained tensors, in trainableSizes order, packed as the parameters are.
+    const perBuffer = snapshot.buffers.map((dict) => {
+      const tensors: Float32Array[] = [];
+      for (let l = 0; l < spec.numLayers; l++) {
+        const packed = packLayer(spec, dict, l);
+        tensors.push(packed.wih, packed.whhT);
+        if (spec.bias) tensors.push(packed.bih, packed.bhh);
+      }
+      tensors.push(dict[READOUT_WEIGHT], dict[READOUT_BIAS]);
+      return tensors;
+    });
+    const buffers = trainableSizes(spec).map((n, i) =>
+      perBuffer.map((tensors, k) => {
+        const b = createStorageBuffer(ctx, `webrnn optimizer state ${i}.${k}`, n);
+        writeFloats(ctx, b, tensors[i].subarray(0, n));
+        return b;
+      }),
+    );
+    this.optimizerState = { type: snapshot.type, step: snapshot.step, buffers };
   }
 
   /** Forward, loss, backpropagation through time, clipping and the update, in one submit. */
