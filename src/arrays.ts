@@ -75,3 +75,20 @@ export function finalStates<A extends Float32Array | Float64Array>(hN: ArrayLike
   }
   return out;
 }
+
+/**
+ * Steps [t0, t1) of sequences `bs` (in that order) from `a`, a [T, B, f] tensor ([B, T, f] when
+ * batchFirst), in the same layout: [t1 − t0, bs.length, f] ([bs.length, t1 − t0, f]).
+ */
+export function gatherSequences(a: Float32Array, f: number, T: number, B: number, batchFirst: boolean, t0: number, t1: number, bs: readonly number[]): Float32Array {
+  const n = bs.length;
+  const out = new Float32Array(n * (t1 - t0) * f);
+  bs.forEach((b, q) => {
+    for (let t = t0; t < t1; t++) {
+      const from = (batchFirst ? b * T + t : t * B + b) * f;
+      const to = (batchFirst ? q * (t1 - t0) + (t - t0) : (t - t0) * n + q) * f;
+      out.set(a.subarray(from, from + f), to);
+    }
+  });
+  return out;
+}

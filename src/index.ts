@@ -24,6 +24,8 @@ export type {
   TrainStepResult,
   TrainStepResultFor,
 } from './train/options.js';
+export type { EvaluateOptions, EvaluateResult } from './train/evaluate.js';
+export type { FitEpoch, FitHistory, FitOptions, FitProgress, LearningRateSchedule, ValidationData } from './train/fit.js';
 export type { InitOptions } from './model/init.js';
 export type { LoadOptions } from './io/load.js';
 export type { TfjsModelSource } from './io/tfjs.js';

@@ -21,3 +21,21 @@ export async function cpuThreads(): Promise<number | undefined> {
     return undefined;
   }
 }
+
+/**
+ * Let the runtime's event loop run (a page paints and handles input; a worker takes messages)
+ * and continue as a new task: scheduler.yield where it exists, otherwise a message through a
+ * MessageChannel (not setTimeout, which pages clamp to 4 ms once nested).
+ */
+export function yieldToEventLoop(): Promise<void> {
+  const scheduler = (globalThis as { scheduler?: { yield?: () => Promise<void> } }).scheduler;
+  if (typeof scheduler?.yield === 'function') return scheduler.yield();
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => {
+      channel.port1.close();
+      resolve();
+    };
+    channel.port2.postMessage(null);
+  });
+}

@@ -7,6 +7,8 @@ import { WebRnnError } from '../errors.js';
 import { initialParameters, type InitOptions } from './init.js';
 import { lossRows } from '../train/loss-rows.js';
 import { trainSequence } from '../train/sequence.js';
+import { evaluate, type EvaluateOptions, type EvaluateResult } from '../train/evaluate.js';
+import { fit, type FitHistory, type FitOptions } from '../train/fit.js';
 import { optimizerConfigOf, optimizerEntries, OPTIMIZER_METADATA, type OptimizerSnapshot } from '../train/checkpoint.js';
 import { resolveClipping, resolveOptimizer, type OptimizerConfig, type TrainSequenceOptions, type TrainSequenceResult, type TrainStepOptions, type TrainStepResult, type TrainStepResultFor } from '../train/options.js';
 import type { ForwardStats, ModelExecution, PassResult, ReadoutRows } from './backend.js';
@@ -394,6 +396,31 @@ export class RecurrentModel<K extends CellKind = CellKind> {
   async trainSequence(x: Float32Array, target: Float32Array, options: TrainSequenceOptions): Promise<TrainSequenceResult> {
     this.assertAlive('trainSequence');
     return trainSequence(this, x, target, options);
+  }
+
+  /**
+   * The loss of the model on data, without training: what trainStep would report for the same
+   * x, target and options (the forward pass on the backend, the read-out and the loss in float64).
+   */
+  async evaluate(x: Float32Array, target: Float32Array, options: EvaluateOptions): Promise<EvaluateResult> {
+    this.assertAlive('evaluate');
+    checkOptions('evaluate', options, ['batch', 'seqLen', 'h0', 'c0', 'checkFinite', 'seqLens', 'loss', 'lossOn', 'mask']);
+    return evaluate(this, x, target, options);
+  }
+
+  /**
+   * Train over a dataset of `batch` sequences for some epochs (train/fit.ts): minibatches drawn
+   * in a seeded random order, one trainStep each, a learning-rate schedule, validation after
+   * each epoch, early stopping, progress callbacks. It yields to the event loop between steps
+   * and stops there when `signal` is aborted, leaving the model after a whole step.
+   *
+   * @param x [T, batch, I] ([batch, T, I] when batchFirst)
+   * @param y as trainStep's target over all `batch` sequences
+   * @returns the history: each epoch's loss and validation loss, why it stopped
+   */
+  async fit(x: Float32Array, y: Float32Array, options: FitOptions): Promise<FitHistory> {
+    this.assertAlive('fit');
+    return fit(this, x, y, options);
   }
 
   /** Release what the model holds on its backend. Later calls throw a `destroyed` error. */

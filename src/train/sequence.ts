@@ -2,7 +2,7 @@
  * Truncated backpropagation through time: a long sequence cut into chunks, each one training
  * step of the model from the previous chunk's final state.
  */
-import { checkCount, checkLengths, checkTensor } from '../arrays.js';
+import { checkCount, checkLengths, checkTensor, gatherSequences } from '../arrays.js';
 import { WebRnnError } from '../errors.js';
 import type { TrainSequenceOptions, TrainSequenceResult, TrainStepOptions, TrainStepResult } from './options.js';
 
@@ -44,19 +44,7 @@ export async function trainSequence(model: SequenceTrainee, x: Float32Array, tar
   const seqLens = lengths === undefined ? null : checkLengths(lengths, B, T);
   const LD = spec.numLayers * spec.numDirections;
   const H = spec.hiddenSize;
-  // Steps [t0, t1) of sequences `bs` from a [T, B, f] or [B, T, f] tensor, in the same layout.
-  const chunk = (a: Float32Array, f: number, t0: number, t1: number, bs: number[]): Float32Array => {
-    const n = bs.length;
-    const out = new Float32Array(n * (t1 - t0) * f);
-    bs.forEach((b, q) => {
-      for (let t = t0; t < t1; t++) {
-        const from = (spec.batchFirst ? b * T + t : t * B + b) * f;
-        const to = (spec.batchFirst ? q * (t1 - t0) + (t - t0) : (t - t0) * n + q) * f;
-        out.set(a.subarray(from, from + f), to);
-      }
-    });
-    return out;
-  };
+  const chunk = (a: Float32Array, f: number, t0: number, t1: number, bs: number[]): Float32Array => gatherSequences(a, f, T, B, spec.batchFirst, t0, t1, bs);
   // States [L·D, B, H]: the rows of sequences `bs`, and those rows written back.
   const pickState = (s: Float32Array, bs: number[]): Float32Array => {
     const out = new Float32Array(LD * bs.length * H);
