@@ -40,7 +40,13 @@ export async function loadModel(factory: ModelFactory, source: Uint8Array | Arra
   const bytes = await fileBytes(source, 'load');
   alive();
   if (looksLikeSafetensors(bytes)) return format === undefined || format === 'safetensors' ? loadSafetensors(factory, bytes, options) : wrongFormat('safetensors');
-  if (looksLikeOnnx(bytes)) return format === undefined || format === 'onnx' ? importOnnx(factory, bytes) : wrongFormat('an ONNX model');
+  if (looksLikeOnnx(bytes)) {
+    if (format !== undefined && format !== 'onnx') wrongFormat('an ONNX model');
+    // An ONNX graph says everything these options would: none is taken silently.
+    const others = Object.keys(options).filter((k) => k !== 'format' && options[k as keyof LoadOptions] !== undefined);
+    if (others.length) throw new WebRnnError('invalid-option', `load: ${others.join(', ')}: options of safetensors and TensorFlow.js files, not of ONNX models`);
+    return importOnnx(factory, bytes);
+  }
   throw new WebRnnError('invalid-file', `load: ${format ? `not ${format === 'onnx' ? 'an ONNX model' : `a ${format} file`}` : 'neither a safetensors file nor an ONNX model'} (TensorFlow.js: pass { json, weights } or the model.json URL)`);
 }
 
@@ -83,7 +89,7 @@ function loadSafetensors(factory: ModelFactory, bytes: Uint8Array, options: Load
   const model = factory[plan.kind](plan.options);
   try {
     model.loadStateDict(dict);
-    if (optimizer) model.restoreOptimizer(optimizer.config, optimizer.snapshot);
+    if (optimizer) model.restoreOptimizer(optimizer.config, optimizer.snapshot, optimizer.dropoutCalls);
   } catch (e) {
     model.destroy();
     throw e;
@@ -100,6 +106,7 @@ function loadTfjs(factory: ModelFactory, source: TfjsModelSource, options: LoadO
   const plan = planFromTfjs(source);
   const modelOptions = { ...plan.options };
   if (options.seed !== undefined) modelOptions.seed = options.seed;
+  if (options.dropout !== undefined) modelOptions.dropout = options.dropout;
   if (options.batchFirst !== undefined) modelOptions.batchFirst = options.batchFirst;
   if (options.returnSequences !== undefined) modelOptions.returnSequences = options.returnSequences;
   if (options.checkFinite ?? true) for (const [name, t] of Object.entries(plan.dict)) checkFinite(name, t);

@@ -24,7 +24,10 @@ export interface LoadOptions {
   batchFirst?: boolean;
   /** What y is, one row per step or one per sequence (see RecurrentOptions.returnSequences; default true). */
   returnSequences?: boolean;
+  /** Seed of the model (its dropout masks). */
   seed?: number;
+  /** Dropout between layers in training (RecurrentOptions.dropout), which a state dict does not record; default 0. */
+  dropout?: number;
   /** Refuse NaN and ±Infinity in the weights (default true). */
   checkFinite?: boolean;
   /** Leave tensors that belong to neither the recurrent module nor the read-out (default: refuse them). */
@@ -134,5 +137,6 @@ export function planFromStateDict(shapes: Readonly<Record<string, readonly numbe
   if (options.batchFirst !== undefined) modelOptions.batchFirst = options.batchFirst;
   if (options.returnSequences !== undefined) modelOptions.returnSequences = options.returnSequences;
   if (options.seed !== undefined) modelOptions.seed = options.seed;
+  if (options.dropout !== undefined) modelOptions.dropout = options.dropout;
   return { kind, options: modelOptions, names };
 }

@@ -30,6 +30,17 @@ export interface PassInputs {
   c0?: Float32Array;
   /** Each row's length [B], or null for T everywhere. */
   seqLens: Float32Array | null;
+  /**
+   * A training pass of a model with dropout between layers: the number of the training call
+   * whose masks it draws (reference/dropout.ts dropoutKeys(seed, call, boundary)). Absent: no
+   * dropout.
+   */
+  dropoutCall?: number;
+}
+
+/** Whether a pass of `inputs` drops: a training call of a model of several layers with dropout. */
+export function dropsOut(spec: ModelSpec, inputs: PassInputs): boolean {
+  return inputs.dropoutCall !== undefined && spec.dropout > 0 && spec.numLayers > 1;
 }
 
 /** Which rows the read-out (or, without one, y) takes: every step, or each row's final states (returnSequences false). */

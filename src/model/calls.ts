@@ -67,6 +67,11 @@ export interface GradientOptions extends ForwardOptions {
   gradHN?: Float32Array;
   /** Gradient of cN [L·D, B, H], LSTM only; zeros when absent. */
   gradCN?: Float32Array;
+  /**
+   * A training pass: with dropout between layers (the model's `dropout`), the pass drops as a
+   * training step does, with the masks of the model's next training call. Default false.
+   */
+  training?: boolean;
 }
 
 /** The gradients every cell's {@link RecurrentModel.gradients} gives (see {@link GradientOutput}). */

@@ -75,6 +75,22 @@ export class RecurrentModel<K extends CellKind = CellKind> {
 
   /** The optimizer of the last training step (or that the loaded file saved), every default filled in. */
   private optimizerConfig: OptimizerConfig | null = null;
+  private dropoutCount = 0;
+
+  /**
+   * Training calls of this model that drew dropout masks so far: the next such call (trainStep,
+   * each chunk of trainSequence, each step of fit, gradients with training: true) draws those of
+   * call number `dropoutCalls` (reference/dropout.ts dropoutKeys(seed, call, layer)). Saved
+   * with the optimizer's state. 0 for a model without dropout.
+   */
+  get dropoutCalls(): number {
+    return this.dropoutCount;
+  }
+
+  /** The call number of a training pass that drops (and one more counted), or undefined where the model does not drop. */
+  private nextDropoutCall(): number | undefined {
+    return this.spec.dropout > 0 && this.spec.numLayers > 1 ? this.dropoutCount++ : undefined;
+  }
 
   /**
    * The optimizer configuration of the last training step, or the one saved in the file the
@@ -112,7 +128,7 @@ export class RecurrentModel<K extends CellKind = CellKind> {
       if (options.optimizer) {
         const snapshot = await this.exec.readOptimizerState();
         if (!snapshot || !this.optimizerConfig) throw new WebRnnError('invalid-option', 'save: optimizer: true, but the model holds no optimizer state (it has not trained since it was made, loaded, initialised or reset)');
-        const entries = optimizerEntries(this.spec, snapshot, this.optimizerConfig, name);
+        const entries = optimizerEntries(this.spec, snapshot, this.optimizerConfig, name, this.dropoutCount);
         Object.assign(tensors, entries.tensors);
         Object.assign(metadata, entries.metadata);
       }
@@ -121,10 +137,11 @@ export class RecurrentModel<K extends CellKind = CellKind> {
   }
 
   /** @internal Set the optimizer's configuration and state (a loaded file's; checked by train/checkpoint.ts). */
-  restoreOptimizer(config: OptimizerConfig, snapshot: OptimizerSnapshot): void {
+  restoreOptimizer(config: OptimizerConfig, snapshot: OptimizerSnapshot, dropoutCalls: number): void {
     this.assertAlive('load');
     this.exec.writeOptimizerState(snapshot);
     this.optimizerConfig = config;
+    this.dropoutCount = dropoutCalls;
   }
 
   /**
@@ -290,7 +307,8 @@ export class RecurrentModel<K extends CellKind = CellKind> {
   async gradients(x: Float32Array, options: GradientOptions): Promise<GradientOutput<K>> {
     this.assertAlive('gradients');
     const { spec } = this;
-    checkOptions('gradients', options, ['batch', 'seqLen', 'h0', 'c0', 'checkFinite', 'seqLens', 'gradOutput', 'gradHN', 'gradCN']);
+    checkOptions('gradients', options, ['batch', 'seqLen', 'h0', 'c0', 'checkFinite', 'seqLens', 'gradOutput', 'gradHN', 'gradCN', 'training']);
+    if (options.training !== undefined && typeof options.training !== 'boolean') throw new WebRnnError('invalid-option', `gradients: training must be a boolean, got ${String(options.training)}`);
     if (spec.kind === 'gru' && !spec.linearBeforeReset) {
       throw new WebRnnError('invalid-option', 'gradients: not available for a GRU with linearBeforeReset: false (ONNX linear_before_reset = 0)');
     }
@@ -314,10 +332,11 @@ export class RecurrentModel<K extends CellKind = CellKind> {
     const gradOutput = spec.batchFirst ? swapBatchTime(options.gradOutput, B, T, D * H, false, new Float32Array(T * B * D * H)) : options.gradOutput.slice();
     const gradHN = options.gradHN?.slice();
     const gradCN = options.gradCN?.slice();
+    const dropoutCall = options.training ? this.nextDropoutCall() : undefined;
 
     return this.serialize(async () => {
       this.assertAlive('gradients', true);
-      const r = await this.exec.gradients({ batch: B, seqLen: T, x: xSeq, h0, c0, seqLens }, { gradOutput, gradHN, gradCN }, this.yRows);
+      const r = await this.exec.gradients({ batch: B, seqLen: T, x: xSeq, h0, c0, seqLens, dropoutCall }, { gradOutput, gradHN, gradCN }, this.yRows);
       const base = { params: r.params, input: this.toCaller(r.input, B, T, I), h0: r.h0, ...this.forwardOutput(r, B, T) };
       // c0 (like cN) is there exactly when the model is an LSTM.
       return (r.c0 ? { ...base, c0: r.c0 } : base) as GradientOutput<K>;
@@ -367,11 +386,12 @@ export class RecurrentModel<K extends CellKind = CellKind> {
     const readNorm = options.returnGradNorm ?? false;
     const readState = options.returnState ?? false;
     this.optimizerConfig = optimizerConfigOf(optimizer);
+    const dropoutCall = this.nextDropoutCall();
 
     return this.serialize(async () => {
       this.assertAlive('trainStep', true);
       const r = await this.exec.trainStep(
-        { batch: B, seqLen: T, x: xSeq, h0, c0, seqLens },
+        { batch: B, seqLen: T, x: xSeq, h0, c0, seqLens, dropoutCall },
         { loss: options.loss, targets: targetSeq, mask: maskSeq, rowsOn, scale, optimizer, maxNorm, clipValue, readLoss, readNorm, readState },
       );
       const result: TrainStepResult = {};

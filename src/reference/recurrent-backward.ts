@@ -11,7 +11,7 @@ import { gruCellBackwardReference } from './gru-cell-backward.js';
 import { gruCellForwardReference } from './gru-cell-forward.js';
 import { lstmCellBackwardReference } from './lstm-cell-backward.js';
 import { lstmCellForwardReference } from './lstm-cell-forward.js';
-import type { ReferenceForwardOptions } from './recurrent-forward.js';
+import { droppedOutput, type ReferenceForwardOptions } from './recurrent-forward.js';
 import { gradThroughWhh, rnnCellBackwardReference } from './rnn-cell-backward.js';
 import { rnnCellForwardReference } from './rnn-cell-forward.js';
 import { swapBatchTime } from '../arrays.js';
@@ -71,9 +71,12 @@ function perSequenceGradients(
       xb.set(Array.from({ length: I }, (_, i) => x[at(t, b, I) + i]), t * I);
       gb.set(Array.from({ length: DH }, (_, i) => opts.gradOutput[at(t, b, DH) + i]), t * DH);
     }
+    // Sequence b's rows of each dropout mask, [Lb, 1, D·H].
+    const masks = opts.dropoutMasks?.map((m) => Float64Array.from({ length: Lb * DH }, (_, i) => m[(Math.floor(i / DH) * B + b) * DH + (i % DH)]));
     const r = recurrentBackwardReference(spec, params, xb, {
       batch: 1,
       seqLen: Lb,
+      dropoutMasks: masks,
       h0: state(opts.h0, b),
       c0: state(opts.c0, b),
       gradOutput: gb,
@@ -161,7 +164,7 @@ export function recurrentBackwardReference(
       }
       records[l].push(rec);
     }
-    input = out;
+    input = l < L - 1 ? droppedOutput(out, opts.dropoutMasks, l) : out;
   }
 
   // Backward, from the top layer down.
@@ -227,7 +230,8 @@ export function recurrentBackwardReference(
       dh0.set(rec, s0);
       if (dc0) dc0.set(dc, s0);
     }
-    dy = dx;
+    // Below the top, the gradient reaching layer l − 1's output passes back through its dropout mask.
+    dy = l > 0 ? droppedOutput(dx, opts.dropoutMasks, l - 1) : dx;
   }
   const inputGrad = spec.batchFirst ? swapBatchTime(dy, B, T, spec.inputSize, true, new Float64Array(dy.length)) : dy;
   return dc0 ? { params: grads, input: inputGrad, h0: dh0, c0: dc0 } : { params: grads, input: inputGrad, h0: dh0 };

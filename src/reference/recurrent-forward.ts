@@ -17,6 +17,17 @@ export interface ReferenceForwardOptions {
   c0?: ArrayLike<number>;
   /** Length of each sequence (PyTorch's packed sequences); all seqLen when absent. */
   seqLens?: ArrayLike<number>;
+  /**
+   * Dropout between layers: for each layer l < L − 1, the multipliers [T, B, D·H]
+   * (sequence-major; 0 or 1/(1 − p), reference/dropout.ts) of its output as layer l + 1 reads it.
+   */
+  dropoutMasks?: ReadonlyArray<ArrayLike<number>>;
+}
+
+/** `out` as the layer above reads it: times layer l's dropout mask where there is one. */
+export function droppedOutput(out: Float64Array, masks: ReadonlyArray<ArrayLike<number>> | undefined, l: number): Float64Array {
+  const m = masks?.[l];
+  return m ? out.map((v, i) => v * m[i]) : out;
 }
 
 export interface ReferenceForwardResult {
@@ -114,7 +125,7 @@ export function recurrentForwardReference(
       hN.set(h, s);
       if (cN) cN.set(c, s);
     }
-    input = out;
+    input = l < L - 1 ? droppedOutput(out, opts.dropoutMasks, l) : out;
   }
   const output = spec.batchFirst ? swapBatchTime(input, B, T, D * H, true, new Float64Array(input.length)) : input;
   // Rows are independent, so the read-out applies in the output's own layout.

@@ -29,6 +29,8 @@ export interface ReferenceTrainOptions {
   optimizer: ResolvedOptimizer;
   maxNorm: number;
   clipValue: number;
+  /** Dropout between layers (ReferenceForwardOptions.dropoutMasks). */
+  dropoutMasks?: ReadonlyArray<ArrayLike<number>>;
 }
 
 /** Optimizer state per parameter name (velocity, or the two moments). */

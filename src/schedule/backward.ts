@@ -14,6 +14,8 @@
  *                        shifted by one step),
  *                        db_hh = dGrecᵀ·1 (a copy of db_ih where dGrec = dG),
  *                        dX_l = dG·W_ih: the gradient of layer l − 1's output, or of x
+ *     with dropout (l ≥ 1): 1 dispatch, dX_l times layer l − 1's mask (dX_l having been written
+ *                        over the dropped output, which nothing reads after dW_ih)
  *
  * The gradient is that of L = Σ output ⊙ gradOutput + Σ hN ⊙ gradHN + Σ cN ⊙ gradCN.
  */
@@ -23,6 +25,7 @@ import type { GpuContext } from '../gpu/device.js';
 import type { MatmulDispatch, MatmulKernel, MatmulShape } from '../kernels/matmul.js';
 import type { CellBackwardKernel } from '../kernels/recurrent-step-backward.js';
 import type { CellStepShape } from '../kernels/recurrent-step.js';
+import type { Kernel } from '../kernels/kernel.js';
 import { gateCount, layerInputSize, packedGateStride, type ModelSpec } from '../spec/spec.js';
 import { ForwardPlan, submitAndRead, type ForwardKernels, type LayerParameterBuffers, type ReadoutBuffers, type ReadoutRows } from './forward.js';
 
@@ -82,8 +85,8 @@ export class GradientPlan {
   private readonly sweepBindGroups: GPUBindGroup[] = [];
   private readonly sweepWorkgroups: [number, number, number];
   private readonly stepSlot: number;
-  /** Per layer, in encoding order, the GEMMs after its sweep (and buffer copies). */
-  private readonly layerGemms: Array<Array<Gemm | { copy: [GPUBuffer, GPUBuffer, number] }>> = [];
+  /** Per layer, in encoding order, the GEMMs after its sweep (and buffer copies, and the dropout mask of the layer below). */
+  private readonly layerGemms: Array<Array<Gemm | { copy: [GPUBuffer, GPUBuffer, number] } | { dropout: GPUBindGroup; boundary: number }>> = [];
   /** Every gradient and the forward results, for run(); null without `inputGradient`. */
   private readonly staging: GPUBuffer | null = null;
   private readonly parts: Array<[number, number]> = [];
@@ -105,6 +108,8 @@ export class GradientPlan {
     readout: ReadoutBuffers | null = null,
     readonly inputGradient = true,
     yRows: ReadoutRows = 'steps',
+    /** The dropout kernel, for a training pass that drops between layers (null: none). */
+    dropout: Kernel | null = null,
   ) {
     const { numLayers: L, numDirections: D, hiddenSize: H } = spec;
     const B = batch;
@@ -114,7 +119,7 @@ export class GradientPlan {
     const P = packedGateStride(G);
     const shape = (l: number): CellStepShape => ({ batch: B, hidden: H, seqLen: T, numDirections: D, numLayers: L, layer: l });
     this.sweepWorkgroups = kernels.cell.workgroups(shape(0));
-    this.forward = new ForwardPlan(ctx, spec, forwardKernels, layers, batch, seqLen, readout, yRows);
+    this.forward = new ForwardPlan(ctx, spec, forwardKernels, layers, batch, seqLen, readout, yRows, dropout);
     const make = (label: string, floats: number): GPUBuffer => {
       const b = createStorageBuffer(ctx, `webrnn ${label}`, floats);
       this.owned.push(b);
@@ -156,6 +161,7 @@ export class GradientPlan {
       const sweepUniforms = createUniformBuffer(ctx, 'webrnn backward step uniforms', sweepBytes);
       this.owned.push(sweepUniforms);
       const gemmShapes: Array<{ layer: number; shape: MatmulShape; a: GPUBuffer; b: GPUBuffer; c: GPUBuffer }> = [];
+      const dropoutSteps: Array<{ layer: number; bindGroup: GPUBindGroup }> = [];
       for (let l = 0; l < L; l++) {
         for (let s = 0; s <= T; s++) kernels.cell.packStep(shape(l), s, sweepData, (l * (T + 1) + s) * this.stepSlot);
         const bindings = {
@@ -173,7 +179,7 @@ export class GradientPlan {
         this.sweepBindGroups.push(kernels.cell.bindGroup(bindings));
 
         const I = layerInputSize(spec, l);
-        const x = l === 0 ? this.forward.x : this.forward.hseq[l - 1];
+        const x = this.forward.input(l);
         const g = this.grads[l];
         const rec = dGrec ?? dG;
         // dW_ih [D·G·H, I] = dGᵀ·X: A' is dG [T·B, D·G·H] read transposed.
@@ -202,9 +208,12 @@ export class GradientPlan {
           }
         }
         if (spec.bias && dGrec) gemmShapes.push({ layer: l, shape: { M: D * GH, N: 1, K: T * B, transA: true, transB: true }, a: dGrec, b: ones, c: g.bhh });
-        // dX_l [T·B, I] = dG·W_ih, W_ih stored [D·G·H, I].
-        const dx = l === 0 ? this.dx0 : dys[l - 1];
+        // dX_l [T·B, I] = dG·W_ih, W_ih stored [D·G·H, I]; with dropout, into the dropped output
+        // of layer l − 1 (read by dW_ih above, by nothing after), then through its mask into dys.
+        const dropped = l > 0 ? this.forward.dropped[l - 1] : undefined;
+        const dx = l === 0 ? this.dx0 : (dropped ?? dys[l - 1]);
         if (dx) gemmShapes.push({ layer: l, shape: { M: T * B, N: I, K: D * GH, transB: true }, a: dG, b: layers[l].wih, c: dx });
+        if (dropped) dropoutSteps.push({ layer: l, bindGroup: dropout!.bindGroup({ buffer: this.forward.dropoutUniforms!.buffer }, { x: dropped, y: dys[l - 1] }) });
       }
       ctx.device.queue.writeBuffer(sweepUniforms, 0, sweepData);
 
@@ -218,6 +227,7 @@ export class GradientPlan {
         new Uint8Array(gemmData, i * gemmSlot).set(new Uint8Array(kernels.matmul.params(gs.shape)));
         this.layerGemms[gs.layer].push({ bindGroup: kernels.matmul.bindGroup(bindings, gs.shape), workgroups: kernels.matmul.dispatch(gs.shape) });
       });
+      for (const d of dropoutSteps) this.layerGemms[d.layer].push({ dropout: d.bindGroup, boundary: d.layer - 1 });
       if (spec.bias && !dGrec) {
         // db_hh = db_ih where the recurrent and input sides share dG.
         for (let l = 0; l < L; l++) this.layerGemms[l].push({ copy: [this.grads[l].bih, this.grads[l].bhh, D * GH] });
@@ -245,7 +255,7 @@ export class GradientPlan {
         this.staging = createReadbackBuffer(ctx, 'webrnn gradients readback', total + fwd.output + fwd.state * (spec.kind === 'lstm' ? 2 : 1) + fwd.y);
         this.owned.push(this.staging);
       }
-      this.dispatches = this.forward.stats.dispatches + L * this.sweepDispatches + gemmShapes.length;
+      this.dispatches = this.forward.stats.dispatches + L * this.sweepDispatches + gemmShapes.length + dropoutSteps.length;
     } catch (e) {
       this.destroy();
       throw e;
@@ -288,6 +298,7 @@ export class GradientPlan {
       }
       for (const g of this.layerGemms[l]) {
         if ('copy' in g) copies.push(g.copy);
+        else if ('dropout' in g) this.forward.encodeDropout(pass, g.dropout, g.boundary);
         else this.kernels.matmul.encode(pass, g.bindGroup, g.workgroups);
       }
     }

@@ -7,6 +7,8 @@
  *     1 dispatch   xproj = X_l·W_ihᵀ + b_ih over [T·B, I_l], both directions at once
  *     T steps      one dispatch each (two for the GRU's linear_before_reset = 0 form) that
  *                  advances both directions by one step
+ *     (training with dropout, l < L − 1: 1 dispatch, the layer's output times its mask, which
+ *     the layer above reads)
  *   read-out    y = output·Wᵀ + b over [T·B, D·H] (one GEMM), or of the final states
  *               (yRows 'final': one GEMM per direction, from hN)
  *   copies of output, hN (and cN, y) into one staging buffer, one submit, one mapAsync.
@@ -20,6 +22,9 @@ import { createReadbackBuffer, createStorageBuffer, createUniformBuffer, readFlo
 import type { GpuContext } from '../gpu/device.js';
 import type { MatmulDispatch, MatmulKernel, MatmulShape } from '../kernels/matmul.js';
 import type { CellStepKernel, CellStepShape } from '../kernels/recurrent-step.js';
+import { dropoutParams, DROPOUT_WORKGROUP } from '../kernels/dropout.js';
+import type { Kernel } from '../kernels/kernel.js';
+import { dropoutKeys } from '../reference/dropout.js';
 import { gateCount, layerInputSize, type ModelSpec } from '../spec/spec.js';
 
 /** GPU buffers of one layer's parameters (layout in spec/parameters.ts). */
@@ -70,6 +75,11 @@ export class ForwardPlan {
   readonly saved: GPUBuffer[] = [];
   /** The read-out [T, B, O] or (yRows 'final') [B, O], for models with one. */
   readonly y: GPUBuffer | null;
+  /** With dropout: layer l's output times its mask [T, B, D·H], what layer l + 1 reads (l < L − 1). */
+  readonly dropped: GPUBuffer[] = [];
+  /** With dropout: one uniform slot per layer boundary, shared by the forward's and the backward's dispatch of its mask. */
+  readonly dropoutUniforms: { buffer: GPUBuffer; slot: number } | null = null;
+  private readonly dropoutBindGroups: GPUBindGroup[] = [];
   private readonly owned: GPUBuffer[] = [];
   private readonly staging: GPUBuffer;
   private readonly readoutGemms: Array<{ bindGroup: GPUBindGroup; workgroups: MatmulDispatch }> = [];
@@ -88,6 +98,8 @@ export class ForwardPlan {
     readonly seqLen: number,
     readout: ReadoutBuffers | null = null,
     readonly yRows: ReadoutRows = 'steps',
+    /** The dropout kernel, for a training pass that drops between layers (null: none). */
+    readonly dropout: Kernel | null = null,
   ) {
     const training = kernels.cell.spec.training;
     const { numLayers: L, numDirections: D, hiddenSize: H } = spec;
@@ -111,6 +123,16 @@ export class ForwardPlan {
       const rh = kernels.cell.spec.extra === 'rh' ? make('r*h [D,B,H]', D * B * H) : null;
       const xproj = make('xproj [T,B,D,G*H]', T * B * D * G * H);
       this.hseq = Array.from({ length: L }, (_, l) => make(`layer ${l} output [T,B,D*H]`, T * B * D * H));
+      if (dropout) {
+        const slot = align(dropout.uniformLayout.size, ctx.limits.minUniformBufferOffsetAlignment);
+        const buffer = createUniformBuffer(ctx, 'webrnn dropout uniforms', (L - 1) * slot);
+        this.owned.push(buffer);
+        this.dropoutUniforms = { buffer, slot };
+        for (let l = 0; l < L - 1; l++) {
+          this.dropped.push(make(`layer ${l} output after dropout [T,B,D*H]`, T * B * D * H));
+          this.dropoutBindGroups.push(dropout.bindGroup({ buffer }, { x: this.hseq[l], y: this.dropped[l] }));
+        }
+      }
       if (training && kernels.cell.savesActivations) {
         const S = kernels.cell.spec.savedSlots;
         for (let l = 0; l < L; l++) this.saved.push(make(`layer ${l} saved activations [T,B,D,${S}H]`, T * B * D * S * H));
@@ -137,7 +159,7 @@ export class ForwardPlan {
       for (let l = 0; l < L; l++) {
         const I = layerInputSize(spec, l);
         const shape: MatmulShape = { M: T * B, N: D * G * H, K: I, hasBias: spec.bias };
-        const bindings = { uniform: uniforms, uniformOffset: l * gemmSlot, a: l === 0 ? this.x : this.hseq[l - 1], b: layers[l].wih, bias: layers[l].bih, c: xproj };
+        const bindings = { uniform: uniforms, uniformOffset: l * gemmSlot, a: this.input(l), b: layers[l].wih, bias: layers[l].bih, c: xproj };
         kernels.matmul.checkBuffers(shape, bindings);
         new Uint8Array(uniformData, l * gemmSlot).set(new Uint8Array(kernels.matmul.params(shape)));
         this.gemm.push({ bindGroup: kernels.matmul.bindGroup(bindings, shape), workgroups: kernels.matmul.dispatch(shape) });
@@ -181,10 +203,33 @@ export class ForwardPlan {
     }
     const perStep = L * kernels.cell.dispatchesPerStep;
     const gemms = L + this.readoutGemms.length;
+    const masks = this.dropped.length;
     // The persistent variant: one dispatch per layer for all its steps.
     this.stats = kernels.cell.persistent
-      ? { submits: 1, gemmDispatches: gemms, dispatchesPerStep: 0, dispatches: gemms + L }
-      : { submits: 1, gemmDispatches: gemms, dispatchesPerStep: perStep, dispatches: gemms + T * perStep };
+      ? { submits: 1, gemmDispatches: gemms, dispatchesPerStep: 0, dispatches: gemms + L + masks }
+      : { submits: 1, gemmDispatches: gemms, dispatchesPerStep: perStep, dispatches: gemms + T * perStep + masks };
+  }
+
+  /** Layer l's input [T, B, I_l]: x, or the output of the layer below (after its dropout). */
+  input(l: number): GPUBuffer {
+    return l === 0 ? this.x : (this.dropped[l - 1] ?? this.hseq[l - 1]);
+  }
+
+  /** Write the masks of training call `call` (dropoutKeys), for the next run; plans with dropout only. */
+  setDropout(call: number): void {
+    const { dropout, dropoutUniforms: u } = this;
+    if (!dropout || !u) return;
+    const { numDirections: D, hiddenSize: H, seed } = this.spec;
+    const data = new ArrayBuffer(this.dropped.length * u.slot);
+    const n = this.seqLen * this.batch * D * H;
+    this.dropped.forEach((_, l) => dropoutParams(dropout, n, this.spec.dropout, dropoutKeys(seed, call, l), data, l * u.slot));
+    this.ctx.device.queue.writeBuffer(u.buffer, 0, data);
+  }
+
+  /** Record the dispatch of boundary l's mask: `bindGroup` maps its x to its y. */
+  encodeDropout(pass: GPUComputePassEncoder, bindGroup: GPUBindGroup, l: number): void {
+    const n = this.seqLen * this.batch * this.spec.numDirections * this.spec.hiddenSize;
+    this.dropout!.encode(pass, bindGroup, this.dropout!.workgroups1d(n, DROPOUT_WORKGROUP), 'main', l * this.dropoutUniforms!.slot);
   }
 
   /** Write each sequence's length (null: every sequence runs all seqLen steps). */
@@ -211,6 +256,7 @@ export class ForwardPlan {
       for (let s = 0; s < steps; s++) {
         this.kernels.cell.encodeStep(pass, this.cellBindGroups[l], (l * T + s) * this.stepSlot, this.cellWorkgroups);
       }
+      if (this.dropoutBindGroups[l]) this.encodeDropout(pass, this.dropoutBindGroups[l], l);
     }
     for (const g of this.readoutGemms) this.kernels.matmul.encode(pass, g.bindGroup, g.workgroups);
   }

@@ -28,6 +28,15 @@ export interface RecurrentOptions {
   /** Check every input and loaded weight for NaN and ±Infinity (default false). */
   checkFinite?: boolean;
   /**
+   * Dropout between layers, PyTorch's `dropout`: in training (trainStep, trainSequence, fit,
+   * and gradients with `training: true`) each element of every layer's output but the last
+   * layer's is zeroed with probability p and the rest scaled by 1/(1 − p) as the layer above
+   * reads it; forward, evaluate and streams never drop. The masks are drawn on the backend from
+   * `seed` and the model's count of training calls (src/reference/dropout.ts defines them), the
+   * same on every backend, so a run repeats. In [0, 1), default 0.
+   */
+  dropout?: number;
+  /**
    * Add a linear read-out y = output·Wᵀ + b of this many outputs on top of the last layer
    * (PyTorch's nn.Linear(D·H, outputSize), parameters `readout.weight` and `readout.bias`),
    * which the losses of trainStep act on. Default: none.
@@ -107,6 +116,8 @@ export interface ModelSpec {
   readonly cell: ResolvedCellOptions;
   readonly seed: number;
   readonly checkFinite: boolean;
+  /** Dropout probability between layers, in training only. */
+  readonly dropout: number;
   /** Outputs of the linear read-out; 0 when the model has none. */
   readonly outputSize: number;
   /** y has a row per step (true) or one per sequence, from the final states (false). */
@@ -146,7 +157,7 @@ const KNOWN: Record<CellKind, readonly string[]> = {
   lstm: ['peepholes'],
   gru: ['linearBeforeReset'],
 };
-const COMMON = ['inputSize', 'hiddenSize', 'numLayers', 'bidirectional', 'batchFirst', 'bias', 'seed', 'checkFinite', 'outputSize', 'returnSequences', 'cell', 'persistent'];
+const COMMON = ['inputSize', 'hiddenSize', 'numLayers', 'bidirectional', 'batchFirst', 'bias', 'seed', 'checkFinite', 'dropout', 'outputSize', 'returnSequences', 'cell', 'persistent'];
 const NONLINEARITY_FUNCTION: Record<Nonlinearity, CellFunction> = { tanh: { name: 'Tanh' }, relu: { name: 'Relu' }, identity: { name: 'Affine', alpha: 1, beta: 0 } };
 
 /** Validate `options` for a layer of `kind` and fill in the defaults. */
@@ -170,6 +181,8 @@ export function resolveSpec(kind: CellKind, options: RnnOptions & GruOptions & L
   }
   const seed = options.seed ?? 0;
   if (!Number.isInteger(seed)) throw new WebRnnError('invalid-option', `seed must be an integer, got ${String(seed)}`);
+  const dropout = options.dropout ?? 0;
+  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) throw new WebRnnError('invalid-option', `dropout must be a probability in [0, 1), got ${String(options.dropout)}`);
   return {
     kind,
     inputSize: positiveInteger('inputSize', options.inputSize),
@@ -184,6 +197,7 @@ export function resolveSpec(kind: CellKind, options: RnnOptions & GruOptions & L
     cell,
     seed,
     checkFinite: boolean('checkFinite', options.checkFinite, false),
+    dropout,
     outputSize: options.outputSize === undefined ? 0 : positiveInteger('outputSize', options.outputSize),
     returnSequences: boolean('returnSequences', options.returnSequences, true),
     persistent: options.persistent === 'auto' ? 'auto' : boolean('persistent', options.persistent, 'auto'),

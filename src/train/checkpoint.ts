@@ -1,7 +1,7 @@
 /**
  * The optimizer's state in a safetensors file, so that training resumes where it stopped: the
  * configuration (learning rate and the rest, defaults filled in) and the step count as the JSON
- * metadata entry `webrnn.optimizer`, and each state tensor as `optimizer.<slot>.<name>`, where
+ * metadata entry `webrnn.optimizer` (with the model's count of dropout calls where it drops), and each state tensor as `optimizer.<slot>.<name>`, where
  * slot is PyTorch's name for it (SGD's `momentum_buffer`, Adam's `exp_avg` and `exp_avg_sq`)
  * and name the parameter's name in the file.
  */
@@ -43,7 +43,7 @@ export function optimizerConfigOf(o: ResolvedOptimizer): OptimizerConfig {
 }
 
 /** The tensors and metadata entry that record `snapshot` and `config`; `fileName` gives each parameter's name in the file. */
-export function optimizerEntries(spec: ModelSpec, snapshot: OptimizerSnapshot, config: OptimizerConfig, fileName: (ours: string) => string): {
+export function optimizerEntries(spec: ModelSpec, snapshot: OptimizerSnapshot, config: OptimizerConfig, fileName: (ours: string) => string, dropoutCalls: number): {
   tensors: Record<string, { shape: readonly number[]; data: Float32Array }>;
   metadata: Record<string, string>;
 } {
@@ -51,7 +51,7 @@ export function optimizerEntries(spec: ModelSpec, snapshot: OptimizerSnapshot, c
   slots(snapshot.type).forEach((slot, k) => {
     for (const p of parameterInfo(spec)) tensors[`${OPTIMIZER_PREFIX}${slot}.${fileName(p.name)}`] = { shape: p.shape, data: snapshot.buffers[k][p.name] };
   });
-  return { tensors, metadata: { [OPTIMIZER_METADATA]: JSON.stringify({ ...config, step: snapshot.step }) } };
+  return { tensors, metadata: { [OPTIMIZER_METADATA]: JSON.stringify({ ...config, step: snapshot.step, ...(dropoutCalls > 0 ? { dropoutCalls } : {}) }) } };
 }
 
 /**
@@ -66,7 +66,7 @@ export function readOptimizerEntries(
   tensors: Readonly<Record<string, { shape: readonly number[]; data: Float32Array }>>,
   fileName: (ours: string) => string,
   finite: boolean,
-): { config: OptimizerConfig; snapshot: OptimizerSnapshot } {
+): { config: OptimizerConfig; snapshot: OptimizerSnapshot; dropoutCalls: number } {
   const fail = (message: string): never => {
     throw new WebRnnError('invalid-file', `load: the optimizer state (${OPTIMIZER_METADATA}): ${message}`);
   };
@@ -77,8 +77,9 @@ export function readOptimizerEntries(
     fail(`not valid JSON (${(e as Error).message})`);
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) fail('a JSON object { type, lr, …, step } expected');
-  const { step, ...config } = parsed as Record<string, unknown>;
+  const { step, dropoutCalls = 0, ...config } = parsed as Record<string, unknown>;
   if (!Number.isSafeInteger(step) || (step as number) < 1) fail(`step must be an integer ≥ 1, got ${JSON.stringify(step)}`);
+  if (!Number.isSafeInteger(dropoutCalls) || (dropoutCalls as number) < 0) fail(`dropoutCalls must be an integer ≥ 0, got ${JSON.stringify(dropoutCalls)}`);
   let resolved: ResolvedOptimizer;
   try {
     resolved = resolveOptimizer(config as unknown as OptimizerConfig);
@@ -103,5 +104,5 @@ export function readOptimizerEntries(
   }
   const stray = Object.keys(tensors).filter((n) => !expected.has(n));
   if (stray.length) fail(`tensors that belong to no parameter of a ${resolved!.type} state: ${stray.map((n) => `'${n}'`).join(', ')}`);
-  return { config: optimizerConfigOf(resolved!), snapshot: { type: resolved!.type, step: step as number, buffers } };
+  return { config: optimizerConfigOf(resolved!), snapshot: { type: resolved!.type, step: step as number, buffers }, dropoutCalls: dropoutCalls as number };
 }

@@ -225,6 +225,7 @@ describe('ONNX graphs with glue around the recurrent nodes', () => {
     await expect(engine.load(bytes, { format: 'safetensors' })).rejects.toThrow(/an ONNX model, not safetensors/);
     await expect(engine.load(new Uint8Array([1, 2, 3, 4]))).rejects.toThrow(/neither a safetensors file nor an ONNX model/);
     await expect(engine.load(bytes, { format: 'bogus' as 'onnx' })).rejects.toThrow(/format must be/);
+    await expect(engine.load(bytes, { dropout: 0.5, seed: 3 })).rejects.toThrow(/load: dropout, seed: options of safetensors and TensorFlow.js files, not of ONNX models/);
   });
 
   it('fuzz: 3000 mutated files each load or fail with our error (parsing, checks, constant folding)', async () => {

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { parameterInfo, resolveSpec, type CellKind, type GruOptions, type RnnOptions } from '../../src/spec/spec.js';
 import { recurrentBackwardReference } from '../../src/reference/recurrent-backward.js';
 import { recurrentForwardReference } from '../../src/reference/recurrent-forward.js';
+import { dropoutKeys, dropoutMask } from '../../src/reference/dropout.js';
 import { centralDifferences, dotLoss, expectMatchesDifferences, random64 } from '../kernels/cell-backward-harness.js';
 import { testRandom } from '../helpers/seed.js';
 
@@ -56,5 +57,32 @@ describe('whole-model gradient reference against central differences', () => {
         else expect(g.c0).toBeUndefined();
       });
     }
+  }
+});
+
+describe('with dropout between layers', () => {
+  for (const [kind, seqLens] of [['lstm', undefined], ['gru', [3, 1]], ['rnn', [2, 3]]] as const) {
+    it(`${kind}, 3 layers, bidirectional${seqLens ? ', sequence lengths' : ''}: the masks' gradient against central differences`, () => {
+      const spec = resolveSpec(kind, { inputSize: 2, hiddenSize: 3, numLayers: 3, bidirectional: true });
+      const B = 2;
+      const T = 3;
+      const params: Record<string, Float64Array> = {};
+      for (const p of parameterInfo(spec)) params[p.name] = random64(rng, p.shape.reduce((a, b) => a * b, 1), -0.7, 0.7);
+      const x = random64(rng, T * B * 2);
+      const masks = [0, 1].map((l) => dropoutMask(T * B * 6, 0.4, dropoutKeys(5, 0, l)));
+      const gradOutput = random64(rng, T * B * 6);
+      const gradHN = random64(rng, 3 * 2 * B * 3);
+      const opts = { batch: B, seqLen: T, seqLens, dropoutMasks: masks };
+      const loss = (): number => {
+        const r = recurrentForwardReference(spec, params, x, opts);
+        return dotLoss(r.output, gradOutput) + dotLoss(r.hN, gradHN);
+      };
+      const g = recurrentBackwardReference(spec, params, x, { ...opts, gradOutput, gradHN });
+      for (const name of Object.keys(params)) expectMatchesDifferences(name, g.params[name], centralDifferences(loss, params[name]));
+      expectMatchesDifferences('input', g.input, centralDifferences(loss, x));
+      // The masks change the result: without them the output differs.
+      const plain = recurrentForwardReference(spec, params, x, { batch: B, seqLen: T, seqLens });
+      expect(plain.output.some((v, i) => Math.abs(v - recurrentForwardReference(spec, params, x, opts).output[i]) > 1e-6)).toBe(true);
+    });
   }
 });

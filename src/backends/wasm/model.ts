@@ -4,7 +4,7 @@
  * on the engine's threads.
  */
 import { WebRnnError } from '../../errors.js';
-import type { ForwardStats, GradientResult, ModelExecution, PassGradients, PassInputs, PassResult, ReadoutRows, StreamExecution, TrainStepReadback, TrainStepRequest } from '../../model/backend.js';
+import { dropsOut, type ForwardStats, type GradientResult, type ModelExecution, type PassGradients, type PassInputs, type PassResult, type ReadoutRows, type StreamExecution, type TrainStepReadback, type TrainStepRequest } from '../../model/backend.js';
 import type { StateDict } from '../../spec/parameters.js';
 import type { ModelSpec } from '../../spec/spec.js';
 import { WasmParameters } from './parameters.js';
@@ -71,7 +71,8 @@ export class WasmModel implements ModelExecution {
   async gradients(inputs: PassInputs, grads: PassGradients, rows: ReadoutRows): Promise<GradientResult> {
     if (this.spec.kind === 'gru' && !this.spec.linearBeforeReset) throw new WebRnnError('invalid-option', 'gradients are not available for a GRU with linearBeforeReset: false');
     const { batch: B, seqLen: T } = inputs;
-    const plan = this.gradientPlans.get(`${B}x${T}|${rows}`, () => new GradientPlan(this.rt, this.spec, this.p, B, T, rows));
+    const drops = dropsOut(this.spec, inputs);
+    const plan = this.gradientPlans.get(`${B}x${T}|${rows}${drops ? '|dropout' : ''}`, () => new GradientPlan(this.rt, this.spec, this.p, B, T, rows, drops));
     const r = plan.run(inputs, grads.gradOutput, grads.gradHN, grads.gradCN);
     const out: GradientResult = { params: r.params, input: r.input, h0: r.h0, output: r.output, hN: r.hN };
     if (r.y) out.y = r.y;
@@ -120,7 +121,8 @@ export class WasmModel implements ModelExecution {
       this.optimizer = { type, step: 0, blocks };
     }
     const state = this.optimizer;
-    const plan = this.trainPlans.get(`${B}x${T}|${request.loss}|${request.rowsOn}`, () => new TrainPlan(this.rt, this.spec, this.p, B, T, request.loss, request.rowsOn, state));
+    const drops = dropsOut(this.spec, inputs);
+    const plan = this.trainPlans.get(`${B}x${T}|${request.loss}|${request.rowsOn}${drops ? '|dropout' : ''}`, () => new TrainPlan(this.rt, this.spec, this.p, B, T, request.loss, request.rowsOn, state, drops));
     const r = plan.run(inputs, request);
     this.lastTrainStats = { submits: 0, dispatches: plan.program.count };
     return r;

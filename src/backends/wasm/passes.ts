@@ -6,14 +6,17 @@
  * slot and ending in hN's. Backward (gradient and training passes): per layer from the top, a
  * cell record and a product record (rec' += dG_t·W_hh) per step in reverse, then the weight
  * gradients as GEMMs over all steps (dW_ih = dGᵀ·X, dW_hh = dGrecᵀ·H_prev, db = Σ_rows dG)
- * and the input gradient dX = dG·W_ih for the layer below.
+ * and the input gradient dX = dG·W_ih for the layer below. With dropout between layers (training
+ * passes), layer l's output is multiplied by its mask into the copy layer l + 1 reads, and the
+ * gradient reaching it, in place, by the same mask.
  */
 import { gateCount, layerInputSize, type ModelSpec } from '../../spec/spec.js';
 import type { ReadoutRows } from '../../model/backend.js';
 import { cellFunctionArgs } from './cell-args.js';
 import type { WasmHeap } from './memory.js';
 import type { WasmParameters } from './parameters.js';
-import type { Program } from './program.js';
+import type { EncodedProgram, Program } from './program.js';
+import { dropoutKeys, dropoutThreshold } from '../../reference/dropout.js';
 
 /** Heap blocks of one plan, released together. */
 export class Blocks {
@@ -60,6 +63,10 @@ export class ForwardBuffers {
   readonly hsave: number[][] = [];
   /** The read-out's rows, or 0. */
   readonly y: number;
+  /** With dropout: layer l's output times its mask [T, B, D·H], which layer l + 1 reads (l < L − 1). */
+  readonly dropped: number[] = [];
+  /** The dropout records of this plan's program and the boundary (layer) of each, for patchDropout. */
+  readonly dropoutRecords: Array<{ record: number; boundary: number }> = [];
 
   constructor(
     blocks: Blocks,
@@ -69,6 +76,8 @@ export class ForwardBuffers {
     readonly training: boolean,
     /** Which rows the read-out takes: every step, the last step (training), or the final states. */
     readonly yRows: ReadoutRows | 'last',
+    /** A training pass that drops between layers. */
+    readonly dropout = false,
   ) {
     const { hiddenSize: H, numDirections: D, numLayers: L } = spec;
     const G = gateCount(spec.kind);
@@ -79,6 +88,7 @@ export class ForwardBuffers {
     this.hN = blocks.take(S * B * H);
     this.c = spec.kind === 'lstm' ? blocks.take(S * B * H) : 0;
     for (let l = 0; l < L; l++) this.outs.push(blocks.take(T * B * D * H));
+    if (dropout) for (let l = 0; l < L - 1; l++) this.dropped.push(blocks.take(T * B * D * H));
     this.xp = blocks.take(T * B * D * G * H);
     this.ping = [blocks.take(B * H), blocks.take(B * H)];
     this.hh = blocks.take(B * G * H);
@@ -101,9 +111,16 @@ export class ForwardBuffers {
     return (this.yRows === 'steps' ? this.T * this.B : this.B) * this.spec.outputSize;
   }
 
-  /** Layer l's input: x, or the output of the layer below. */
+  /** Layer l's input: x, or the output of the layer below (after its dropout). */
   input(l: number): number {
-    return l === 0 ? this.x : this.outs[l - 1];
+    return l === 0 ? this.x : (this.dropped[l - 1] ?? this.outs[l - 1]);
+  }
+
+  /** Record boundary l's mask from `x` into `y` (the keys are patched per call: patchDropout). */
+  addDropout(program: Program, l: number, x: number, y: number): void {
+    const { spec, B, T } = this;
+    this.dropoutRecords.push({ record: program.count, boundary: l });
+    program.add('dropout', { x, y, n: T * B * spec.numDirections * spec.hiddenSize, threshold: dropoutThreshold(spec.dropout), k0: 0, k1: 0, scale: 1 / (1 - spec.dropout) });
   }
 
   /** The state slot (l·D + d) of a [L·D, B, H] buffer. */
@@ -141,8 +158,17 @@ export function recordForward(program: Program, params: WasmParameters, f: Forwa
         } else program.add('rnnCellForward', common);
       }
     }
+    if (f.dropped[l]) f.addDropout(program, l, f.outs[l], f.dropped[l]);
   }
   if (f.y) recordReadout(program, params, f);
+}
+
+/** Set the keys of every dropout record of `program` to those of training call `call`. */
+export function patchDropout(program: EncodedProgram, f: ForwardBuffers, call: number): void {
+  for (const { record, boundary } of f.dropoutRecords) {
+    const [k0, k1] = dropoutKeys(f.spec.seed, call, boundary);
+    program.patch<'dropout'>(record, { k0: k0 | 0, k1: k1 | 0 });
+  }
 }
 
 /**
@@ -232,5 +258,7 @@ export function recordBackward(program: Program, params: WasmParameters, g: Back
       }
       if (g.dx[l]) program.add('matmul', { c: g.dx[l], ldc: I, a: g.dG, sam: GH, sak: 1, b: params.of('weight_ih', l, d), ldb: I, packed: 0, bias: 0, M: TB, N: I, K: GH, accumulate: d > 0 ? 1 : 0 });
     }
+    // The gradient reaching layer l − 1's output passes back through its mask.
+    if (l > 0 && f.dropped[l - 1]) f.addDropout(program, l - 1, g.dx[l], g.dx[l]);
   }
 }

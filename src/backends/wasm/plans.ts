@@ -6,7 +6,7 @@ import type { PassInputs, ReadoutRows, TrainStepRequest } from '../../model/back
 import { READOUT_BIAS, READOUT_WEIGHT, type ModelSpec } from '../../spec/spec.js';
 import type { ResolvedOptimizer } from '../../train/options.js';
 import type { WasmParameters } from './parameters.js';
-import { BackwardBuffers, Blocks, ForwardBuffers, recordBackward, recordForward } from './passes.js';
+import { BackwardBuffers, Blocks, ForwardBuffers, patchDropout, recordBackward, recordForward } from './passes.js';
 import { Program, type EncodedProgram } from './program.js';
 import type { WasmRuntime } from './runtime.js';
 
@@ -91,10 +91,10 @@ export class GradientPlan extends Plan {
   readonly f: ForwardBuffers;
   readonly g: BackwardBuffers;
 
-  constructor(rt: WasmRuntime, readonly spec: ModelSpec, readonly params: WasmParameters, B: number, T: number, readonly yRows: ReadoutRows) {
+  constructor(rt: WasmRuntime, readonly spec: ModelSpec, readonly params: WasmParameters, B: number, T: number, readonly yRows: ReadoutRows, dropout: boolean) {
     super(rt);
     try {
-      this.f = new ForwardBuffers(this.blocks, spec, B, T, true, yRows);
+      this.f = new ForwardBuffers(this.blocks, spec, B, T, true, yRows, dropout);
       this.g = new BackwardBuffers(this.blocks, this.f, params, true);
       const program = new Program();
       recordForward(program, params, this.f);
@@ -111,6 +111,7 @@ export class GradientPlan extends Plan {
     const { f, g, spec } = this;
     const stateFloats = spec.numLayers * spec.numDirections * f.B * spec.hiddenSize;
     writeInputs(this.rt, f, inputs);
+    if (inputs.dropoutCall !== undefined) patchDropout(this.program, f, inputs.dropoutCall);
     heap.write(g.gradOutput, gradOutput);
     if (gradHN) heap.write(g.gradHN, gradHN);
     else heap.f32(g.gradHN, stateFloats).fill(0);
@@ -151,12 +152,12 @@ export class TrainPlan extends Plan {
   private readonly lossRecord: number;
   private readonly updateRecord: number;
 
-  constructor(rt: WasmRuntime, readonly spec: ModelSpec, readonly params: WasmParameters, B: number, T: number, readonly loss: 'mse' | 'cross-entropy', rowsOn: 'all' | 'last' | 'final', readonly state: OptimizerState) {
+  constructor(rt: WasmRuntime, readonly spec: ModelSpec, readonly params: WasmParameters, B: number, T: number, readonly loss: 'mse' | 'cross-entropy', rowsOn: 'all' | 'last' | 'final', readonly state: OptimizerState, dropout: boolean) {
     super(rt);
     try {
       const { hiddenSize: H, numDirections: D, numLayers: L, outputSize: O } = spec;
       const DH = D * H;
-      const f = (this.f = new ForwardBuffers(this.blocks, spec, B, T, true, rowsOn === 'all' ? 'steps' : rowsOn));
+      const f = (this.f = new ForwardBuffers(this.blocks, spec, B, T, true, rowsOn === 'all' ? 'steps' : rowsOn, dropout));
       const g = (this.g = new BackwardBuffers(this.blocks, f, params, false));
       const R = (this.rows = rowsOn === 'all' ? T * B : B);
       const ce = loss === 'cross-entropy';
@@ -202,6 +203,7 @@ export class TrainPlan extends Plan {
     const { heap } = this.rt;
     const { f, g, spec, state } = this;
     writeInputs(this.rt, f, inputs);
+    if (inputs.dropoutCall !== undefined) patchDropout(this.program, f, inputs.dropoutCall);
     heap.write(this.targets, request.targets);
     heap.write(this.mask, request.mask);
     if (g.dc) heap.f32(g.dc, spec.numLayers * spec.numDirections * f.B * spec.hiddenSize).fill(0);

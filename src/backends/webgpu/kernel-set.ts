@@ -9,6 +9,7 @@
 import type { GpuContext } from '../../gpu/device.js';
 import { createAdamUpdate } from '../../kernels/adam-update.js';
 import { createCrossEntropyLoss } from '../../kernels/cross-entropy-loss.js';
+import { createDropout } from '../../kernels/dropout.js';
 import { createGradNorm } from '../../kernels/grad-norm.js';
 import { createGruCellBackward } from '../../kernels/gru-cell-backward.js';
 import { createGruCellForward } from '../../kernels/gru-cell-forward.js';
@@ -100,6 +101,11 @@ export class CellKernelSet {
       this.trainKernel(optimizer === 'sgd' ? 'sgd' : 'adam', () => (optimizer === 'sgd' ? createSgdUpdate(ctx) : createAdamUpdate(ctx))),
     ]);
     return { loss: l, gradNorm, update };
+  }
+
+  /** The dropout kernel of training passes that drop between layers. */
+  dropout(): Promise<Kernel> {
+    return this.trainKernel('dropout', () => createDropout(this.ctx));
   }
 
   /**

@@ -6,7 +6,7 @@
 import { WebRnnError } from '../../errors.js';
 import { createReadbackBuffer, createStorageBuffer, readFloats, writeFloats } from '../../gpu/buffers.js';
 import type { GpuContext } from '../../gpu/device.js';
-import type { ForwardStats, GradientResult, ModelExecution, PassGradients, PassInputs, PassResult, ReadoutRows, StreamExecution, TrainStepReadback, TrainStepRequest } from '../../model/backend.js';
+import { dropsOut, type ForwardStats, type GradientResult, type ModelExecution, type PassGradients, type PassInputs, type PassResult, type ReadoutRows, type StreamExecution, type TrainStepReadback, type TrainStepRequest } from '../../model/backend.js';
 import { packLayer, unpackLayer, type StateDict } from '../../spec/parameters.js';
 import { bhhBufferSize, gateCount, layerInputSize, packedGateStride, READOUT_BIAS, READOUT_WEIGHT, type ModelSpec } from '../../spec/spec.js';
 import type { AdapterProfile } from '../../placement/rules.js';
@@ -143,13 +143,15 @@ export class WebGpuModel implements ModelExecution {
   async gradients(inputs: PassInputs, grads: PassGradients, rows: ReadoutRows): Promise<GradientResult> {
     const { batch: B, seqLen: T } = inputs;
     const { spec } = this;
-    const [forwardKernels, backwardKernels] = await Promise.all([this.kernels.forward(B, T, true), this.kernels.backward(B, T)]);
+    const drops = dropsOut(spec, inputs);
+    const [forwardKernels, backwardKernels, dropout] = await Promise.all([this.kernels.forward(B, T, true), this.kernels.backward(B, T), drops ? this.kernels.dropout() : null]);
     this.check('gradients');
     const plan = this.gradientPlans.get(
-      `${B}x${T}`,
-      () => new GradientPlan(this.ctx, spec, forwardKernels, backwardKernels, this.layers, B, T, this.readout, true, rows),
+      `${B}x${T}${drops ? '|dropout' : ''}`,
+      () => new GradientPlan(this.ctx, spec, forwardKernels, backwardKernels, this.layers, B, T, this.readout, true, rows, dropout),
       (p) => p.uses(forwardKernels, backwardKernels) && p.forward.yRows === rows,
     );
+    if (drops) plan.forward.setDropout(inputs.dropoutCall!);
     writeFloats(this.ctx, plan.forward.x, inputs.x);
     if (inputs.h0) writeFloats(this.ctx, plan.forward.h0, inputs.h0);
     if (inputs.c0 && plan.forward.c) writeFloats(this.ctx, plan.forward.c, inputs.c0);
@@ -236,7 +238,13 @@ export class WebGpuModel implements ModelExecution {
     const { batch: B, seqLen: T } = inputs;
     const { ctx, spec } = this;
     const { optimizer, rowsOn } = request;
-    const [forwardKernels, backwardKernels, train] = await Promise.all([this.kernels.forward(B, T, true), this.kernels.backward(B, T), this.kernels.train(request.loss, optimizer.type)]);
+    const drops = dropsOut(spec, inputs);
+    const [forwardKernels, backwardKernels, train, dropout] = await Promise.all([
+      this.kernels.forward(B, T, true),
+      this.kernels.backward(B, T),
+      this.kernels.train(request.loss, optimizer.type),
+      drops ? this.kernels.dropout() : null,
+    ]);
     this.check('trainStep');
     if (this.optimizerState && this.optimizerState.type !== optimizer.type) this.resetOptimizer();
     if (!this.optimizerState) {
@@ -247,10 +255,10 @@ export class WebGpuModel implements ModelExecution {
     const state = this.optimizerState;
     const readout = this.readout!;
     const plan = this.trainPlans.get(
-      `${B}x${T}|${request.loss}|${rowsOn}`,
+      `${B}x${T}|${request.loss}|${rowsOn}${drops ? '|dropout' : ''}`,
       () => {
         // No gradient of x: no update reads it.
-        const gradients = new GradientPlan(ctx, spec, forwardKernels, backwardKernels, this.layers, B, T, readout, false, rowsOn === 'final' ? 'final' : 'steps');
+        const gradients = new GradientPlan(ctx, spec, forwardKernels, backwardKernels, this.layers, B, T, readout, false, rowsOn === 'final' ? 'final' : 'steps', dropout);
         try {
           return new TrainStepPlan(ctx, spec, gradients, { matmul: forwardKernels.matmul, ...train }, this.layers, readout, state.buffers, rowsOn);
         } catch (e) {
@@ -266,6 +274,7 @@ export class WebGpuModel implements ModelExecution {
     writeFloats(ctx, plan.targets, request.targets);
     plan.gradients.setLengths(inputs.seqLens);
     writeFloats(ctx, plan.mask, request.mask);
+    if (drops) plan.gradients.forward.setDropout(inputs.dropoutCall!);
     state.step++;
     const { scale, maxNorm, clipValue, readLoss, readNorm, readState } = request;
     const r = await plan.run({ hasH0: inputs.h0 !== undefined, hasC0: inputs.c0 !== undefined, scale, maxNorm, clipValue, optimizer, step: state.step, readLoss, readNorm, readState });
