@@ -1,6 +1,6 @@
 // Inverted dropout: y = x ⊙ m over n elements, m_i = scale = 1/(1 − p) where element i is kept
 // and 0 where it is dropped. Element i is kept when u = fmix32(fmix32(i + k0) ^ k1) ≥ threshold
-// (threshold = ⌊p·2³²⌋; the keys name the mask: src/reference/dropout.ts defines it). The same
+// (threshold = ⌊p·2³²⌋; the keys name the mask: src/spec/dropout.ts defines it). The same
 // dispatch applies a layer's mask to its output in the forward pass and to the gradient that
 // reaches that output in the backward pass. One invocation an element; workgroups fold into y.
 

@@ -34,6 +34,14 @@ export function checkTensor(name: string, v: unknown, shape: readonly number[]):
   if (v.length !== n) throw new ShapeError(name, shape, [v.length]);
 }
 
+/** Throw unless `v` is an input of `shape`: a Float32Array, or with `ids` an Int32Array of token ids (their range is checked where they are used). */
+export function checkInput(name: string, v: unknown, shape: readonly number[], ids: boolean): void {
+  if (!ids) return checkTensor(name, v, shape);
+  if (!(v instanceof Int32Array)) throw new WebRnnError('invalid-option', `${name}: the model reads token ids: an Int32Array of shape [${shape.join(', ')}] expected, got ${Object.prototype.toString.call(v)}`);
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (v.length !== n) throw new ShapeError(name, shape, [v.length]);
+}
+
 /** Throw the first non-finite element of `data`, naming `tensor`. */
 export function checkFinite(tensor: string, data: ArrayLike<number>): void {
   for (let i = 0; i < data.length; i++) {
@@ -42,7 +50,7 @@ export function checkFinite(tensor: string, data: ArrayLike<number>): void {
 }
 
 /** Reorder [B, T, F] to [T, B, F] (or [T, B, F] to [B, T, F] with `inverse`) into `out`. */
-export function swapBatchTime<A extends Float32Array | Float64Array>(
+export function swapBatchTime<A extends Float32Array | Float64Array | Int32Array>(
   x: ArrayLike<number>,
   B: number,
   T: number,
@@ -80,14 +88,14 @@ export function finalStates<A extends Float32Array | Float64Array>(hN: ArrayLike
  * Steps [t0, t1) of sequences `bs` (in that order) from `a`, a [T, B, f] tensor ([B, T, f] when
  * batchFirst), in the same layout: [t1 − t0, bs.length, f] ([bs.length, t1 − t0, f]).
  */
-export function gatherSequences(a: Float32Array, f: number, T: number, B: number, batchFirst: boolean, t0: number, t1: number, bs: readonly number[]): Float32Array {
+export function gatherSequences<A extends Float32Array | Int32Array>(a: A, f: number, T: number, B: number, batchFirst: boolean, t0: number, t1: number, bs: readonly number[]): A {
   const n = bs.length;
-  const out = new Float32Array(n * (t1 - t0) * f);
+  const out = new (a.constructor as new (n: number) => A)(n * (t1 - t0) * f);
   bs.forEach((b, q) => {
     for (let t = t0; t < t1; t++) {
       const from = (batchFirst ? b * T + t : t * B + b) * f;
       const to = (batchFirst ? q * (t1 - t0) + (t - t0) : (t - t0) * n + q) * f;
-      out.set(a.subarray(from, from + f), to);
+      out.set(a.subarray(from, from + f) as ArrayLike<number>, to);
     }
   });
   return out;

@@ -1,10 +1,10 @@
 /**
- * Wrapper of shaders/dropout.wgsl: y = x ⊙ mask for one mask of src/reference/dropout.ts,
+ * Wrapper of shaders/dropout.wgsl: y = x ⊙ mask for one mask of src/spec/dropout.ts,
  * applied to a layer's output in a training forward pass and to its gradient in the backward.
  */
 import source from '../../shaders/dropout.wgsl?raw';
 import type { GpuContext } from '../gpu/device.js';
-import { dropoutThreshold } from '../reference/dropout.js';
+import { dropoutThreshold } from '../spec/dropout.js';
 import { Kernel } from './kernel.js';
 
 export const DROPOUT = 'dropout';

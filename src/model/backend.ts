@@ -21,18 +21,21 @@ export interface ForwardStats {
   gemmDispatches: number;
 }
 
-/** One pass's inputs: x [T, B, I], initial states [L·D, B, H] where given, each row's length where they differ. */
+/** One pass's inputs: x [T, B, I] (or a model's token ids [T, B]), initial states [L·D, B, H] where given, each row's length where they differ. */
 export interface PassInputs {
   batch: number;
   seqLen: number;
+  /** [T, B, I]; empty for a model with an embedding, which reads `ids`. */
   x: Float32Array;
+  /** Token ids [T, B] (checked to be in range), for a model with an embedding; null otherwise. */
+  ids: Int32Array | null;
   h0?: Float32Array;
   c0?: Float32Array;
   /** Each row's length [B], or null for T everywhere. */
   seqLens: Float32Array | null;
   /**
    * A training pass of a model with dropout between layers: the number of the training call
-   * whose masks it draws (reference/dropout.ts dropoutKeys(seed, call, boundary)). Absent: no
+   * whose masks it draws (spec/dropout.ts dropoutKeys(seed, call, boundary)). Absent: no
    * dropout.
    */
   dropoutCall?: number;
@@ -102,8 +105,8 @@ export interface TrainStepReadback {
 export interface StreamExecution {
   /** Start from these states [L, B, H] (zeros where absent). */
   setStates(h0?: Float32Array, c0?: Float32Array): void;
-  /** One step of x [B, I]: h_t of the last layer [B, H] and the read-out [B, O] where there is one. */
-  step(x: Float32Array): Promise<{ h: Float32Array; y?: Float32Array }>;
+  /** One step of x [B, I] (or, for a model that reads token ids, of ids [B] and an empty x): h_t of the last layer [B, H] and the read-out [B, O] where there is one. */
+  step(x: Float32Array, ids: Int32Array | null): Promise<{ h: Float32Array; y?: Float32Array }>;
   /** The current states [L, B, H] (zeros where none was given or carried). */
   readStates(): Promise<{ h: Float32Array; c?: Float32Array }>;
   destroy(): void;

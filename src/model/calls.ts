@@ -5,7 +5,8 @@
 import { WebRnnError } from '../errors.js';
 import type { StateDict } from '../spec/parameters.js';
 import type { CellKind, ModelSpec } from '../spec/spec.js';
-import { checkCount, checkFinite, checkTensor, swapBatchTime } from '../arrays.js';
+import { checkCount, checkFinite, checkLengths, checkTensor, swapBatchTime } from '../arrays.js';
+import { checkIds, lengthsFromIds } from '../spec/embedding.js';
 
 /** Options of {@link RecurrentModel.forward}. */
 export interface ForwardOptions {
@@ -96,30 +97,45 @@ export function checkOptions(what: string, options: unknown, known: readonly str
 
 
 
-/** Check x, h0 and c0 of a forward or gradient call of a model of `spec`; returns them sequence-major and copied. */
+/**
+ * Check x (or a model's token ids), h0, c0 and seqLens of a forward, gradient or training call
+ * of a model of `spec`; returns them sequence-major and copied, and each row's length (given,
+ * or under the embedding's maskZero read from the ids).
+ */
 export function prepareInputs(
-spec: ModelSpec,
-what: string,
-  x: Float32Array,
+  spec: ModelSpec,
+  what: string,
+  x: Float32Array | Int32Array,
   options: ForwardOptions,
-): { B: number; T: number; xSeq: Float32Array; h0?: Float32Array; c0?: Float32Array } {
+): { B: number; T: number; xSeq: Float32Array; ids: Int32Array | null; seqLens: Float32Array | null; h0?: Float32Array; c0?: Float32Array } {
   const B = checkCount('batch', options.batch);
   const T = checkCount('seqLen', options.seqLen);
   const { inputSize: I, hiddenSize: H, numLayers: L, numDirections: D } = spec;
   const stateShape = [L * D, B, H];
-  checkTensor('x', x, spec.batchFirst ? [B, T, I] : [T, B, I]);
+  let xSeq = new Float32Array(0);
+  let ids: Int32Array | null = null;
+  if (spec.embedding) {
+    checkIds(spec, 'x', x, spec.batchFirst ? [B, T] : [T, B]);
+    ids = spec.batchFirst ? swapBatchTime(x, B, T, 1, false, new Int32Array(x.length)) : (x as Int32Array).slice();
+  } else {
+    checkTensor('x', x, spec.batchFirst ? [B, T, I] : [T, B, I]);
+    if (options.checkFinite ?? spec.checkFinite) checkFinite('x', x);
+    // Copies: the caller may change the arrays once the call returns.
+    xSeq = spec.batchFirst ? swapBatchTime(x, B, T, I, false, new Float32Array(x.length)) : (x as Float32Array).slice();
+  }
   if (options.h0 !== undefined) checkTensor('h0', options.h0, stateShape);
   if (options.c0 !== undefined) {
     if (spec.kind !== 'lstm') throw new WebRnnError('invalid-option', `${what}: c0 is only for LSTM models, this is ${spec.kind}`);
     checkTensor('c0', options.c0, stateShape);
   }
   if (options.checkFinite ?? spec.checkFinite) {
-    checkFinite('x', x);
     if (options.h0) checkFinite('h0', options.h0);
     if (options.c0) checkFinite('c0', options.c0);
   }
-  // Copies: the caller may change the arrays once the call returns.
-  const xSeq = spec.batchFirst ? swapBatchTime(x, B, T, I, false, new Float32Array(x.length)) : x.slice();
-  return { B, T, xSeq, h0: options.h0?.slice(), c0: options.c0?.slice() };
+  let seqLens = options.seqLens === undefined ? null : checkLengths(options.seqLens, B, T);
+  if (spec.embedding?.maskZero) {
+    if (seqLens) throw new WebRnnError('invalid-option', `${what}: seqLens given to a model whose embedding has maskZero, where the lengths come from the ids`);
+    seqLens = lengthsFromIds(ids!, B, T);
+  }
+  return { B, T, xSeq, ids, seqLens, h0: options.h0?.slice(), c0: options.c0?.slice() };
 }
-

@@ -80,7 +80,7 @@ export class RecurrentModel<K extends CellKind = CellKind> {
   /**
    * Training calls of this model that drew dropout masks so far: the next such call (trainStep,
    * each chunk of trainSequence, each step of fit, gradients with training: true) draws those of
-   * call number `dropoutCalls` (reference/dropout.ts dropoutKeys(seed, call, layer)). Saved
+   * call number `dropoutCalls` (spec/dropout.ts dropoutKeys(seed, call, layer)). Saved
    * with the optimizer's state. 0 for a model without dropout.
    */
   get dropoutCalls(): number {
@@ -258,16 +258,15 @@ export class RecurrentModel<K extends CellKind = CellKind> {
    * @returns output [T, B, D·H] ([B, T, D·H] when batchFirst), hN and (LSTM) cN [L·D, B, H],
    *   and y, the model's output (see {@link ForwardOutput.y})
    */
-  async forward(x: Float32Array, options: ForwardOptions): Promise<ForwardOutput<K>> {
+  async forward(x: Float32Array | Int32Array, options: ForwardOptions): Promise<ForwardOutput<K>> {
     // Everything about the arguments is checked (and copied) in this synchronous part of the
     // call, before anything is queued or written; errors come back as a rejection.
     this.assertAlive('forward');
     checkOptions('forward', options, ['batch', 'seqLen', 'h0', 'c0', 'checkFinite', 'seqLens']);
-    const { B, T, xSeq, h0, c0 } = prepareInputs(this.spec, 'forward', x, options);
-    const seqLens = options.seqLens === undefined ? null : checkLengths(options.seqLens, B, T);
+    const { B, T, xSeq, ids, seqLens, h0, c0 } = prepareInputs(this.spec, 'forward', x, options);
     return this.serialize(async () => {
       this.assertAlive('forward', true);
-      const r = await this.exec.forward({ batch: B, seqLen: T, x: xSeq, h0, c0, seqLens }, this.yRows);
+      const r = await this.exec.forward({ batch: B, seqLen: T, x: xSeq, ids, h0, c0, seqLens }, this.yRows);
       return this.forwardOutput(r, B, T);
     });
   }
@@ -304,7 +303,7 @@ export class RecurrentModel<K extends CellKind = CellKind> {
    * @returns params (PyTorch names and layouts), input (x's layout), h0 and (LSTM) c0
    *   [L·D, B, H], and output, hN, cN as forward returns them
    */
-  async gradients(x: Float32Array, options: GradientOptions): Promise<GradientOutput<K>> {
+  async gradients(x: Float32Array | Int32Array, options: GradientOptions): Promise<GradientOutput<K>> {
     this.assertAlive('gradients');
     const { spec } = this;
     checkOptions('gradients', options, ['batch', 'seqLen', 'h0', 'c0', 'checkFinite', 'seqLens', 'gradOutput', 'gradHN', 'gradCN', 'training']);
@@ -314,8 +313,7 @@ export class RecurrentModel<K extends CellKind = CellKind> {
     }
     if (spec.peepholes) throw new WebRnnError('invalid-option', 'gradients: not available for an LSTM with peepholes');
     if (!spec.cell.standard) throw new WebRnnError('invalid-option', 'gradients: not available for cells with ONNX activations, clip or input_forget');
-    const { B, T, xSeq, h0, c0 } = prepareInputs(this.spec, 'gradients', x, options);
-    const seqLens = options.seqLens === undefined ? null : checkLengths(options.seqLens, B, T);
+    const { B, T, xSeq, ids, seqLens, h0, c0 } = prepareInputs(this.spec, 'gradients', x, options);
     const { inputSize: I, hiddenSize: H, numLayers: L, numDirections: D } = spec;
     const stateShape = [L * D, B, H];
     checkTensor('gradOutput', options.gradOutput, spec.batchFirst ? [B, T, D * H] : [T, B, D * H]);
@@ -336,7 +334,7 @@ export class RecurrentModel<K extends CellKind = CellKind> {
 
     return this.serialize(async () => {
       this.assertAlive('gradients', true);
-      const r = await this.exec.gradients({ batch: B, seqLen: T, x: xSeq, h0, c0, seqLens, dropoutCall }, { gradOutput, gradHN, gradCN }, this.yRows);
+      const r = await this.exec.gradients({ batch: B, seqLen: T, x: xSeq, ids, h0, c0, seqLens, dropoutCall }, { gradOutput, gradHN, gradCN }, this.yRows);
       const base = { params: r.params, input: this.toCaller(r.input, B, T, I), h0: r.h0, ...this.forwardOutput(r, B, T) };
       // c0 (like cN) is there exactly when the model is an LSTM.
       return (r.c0 ? { ...base, c0: r.c0 } : base) as GradientOutput<K>;
@@ -358,7 +356,7 @@ export class RecurrentModel<K extends CellKind = CellKind> {
    * @param target MSE: the read-out's targets, [T, B, O] ([B, T, O] when batchFirst) or [B, O]
    *   with lossOn 'last' or 'final'; cross-entropy: a class index per row, [T, B] ([B, T]) or [B]
    */
-  async trainStep<O extends TrainStepOptions>(x: Float32Array, target: Float32Array, options: O): Promise<TrainStepResultFor<O, K extends 'lstm' ? true : false>> {
+  async trainStep<O extends TrainStepOptions>(x: Float32Array | Int32Array, target: Float32Array, options: O): Promise<TrainStepResultFor<O, K extends 'lstm' ? true : false>> {
     this.assertAlive('trainStep');
     const { spec } = this;
     checkOptions('trainStep', options, [
@@ -378,8 +376,7 @@ export class RecurrentModel<K extends CellKind = CellKind> {
     if (!config) throw new WebRnnError('invalid-option', "trainStep: optimizer is required ({ type: 'sgd' | 'adam' | 'adamw', lr }) until the model has trained or was loaded with one");
     const optimizer = resolveOptimizer(config);
     const { maxNorm, clipValue } = resolveClipping(options);
-    const { B, T, xSeq, h0, c0 } = prepareInputs(this.spec, 'trainStep', x, options);
-    const seqLens = options.seqLens === undefined ? null : checkLengths(options.seqLens, B, T);
+    const { B, T, xSeq, ids, seqLens, h0, c0 } = prepareInputs(this.spec, 'trainStep', x, options);
     const { targetSeq, maskSeq, rowsOn, scale } = lossRows(spec, target, options, lossOn, B, T, seqLens);
     const ce = options.loss === 'cross-entropy';
     const readLoss = options.readLoss ?? true;
@@ -391,7 +388,7 @@ export class RecurrentModel<K extends CellKind = CellKind> {
     return this.serialize(async () => {
       this.assertAlive('trainStep', true);
       const r = await this.exec.trainStep(
-        { batch: B, seqLen: T, x: xSeq, h0, c0, seqLens, dropoutCall },
+        { batch: B, seqLen: T, x: xSeq, ids, h0, c0, seqLens, dropoutCall },
         { loss: options.loss, targets: targetSeq, mask: maskSeq, rowsOn, scale, optimizer, maxNorm, clipValue, readLoss, readNorm, readState },
       );
       const result: TrainStepResult = {};
@@ -413,7 +410,7 @@ export class RecurrentModel<K extends CellKind = CellKind> {
    * @param x the whole sequence [T, B, I] ([B, T, I] when batchFirst)
    * @param target as for trainStep with lossOn 'all', over the whole sequence
    */
-  async trainSequence(x: Float32Array, target: Float32Array, options: TrainSequenceOptions): Promise<TrainSequenceResult> {
+  async trainSequence(x: Float32Array | Int32Array, target: Float32Array, options: TrainSequenceOptions): Promise<TrainSequenceResult> {
     this.assertAlive('trainSequence');
     return trainSequence(this, x, target, options);
   }
@@ -422,7 +419,7 @@ export class RecurrentModel<K extends CellKind = CellKind> {
    * The loss of the model on data, without training: what trainStep would report for the same
    * x, target and options (the forward pass on the backend, the read-out and the loss in float64).
    */
-  async evaluate(x: Float32Array, target: Float32Array, options: EvaluateOptions): Promise<EvaluateResult> {
+  async evaluate(x: Float32Array | Int32Array, target: Float32Array, options: EvaluateOptions): Promise<EvaluateResult> {
     this.assertAlive('evaluate');
     checkOptions('evaluate', options, ['batch', 'seqLen', 'h0', 'c0', 'checkFinite', 'seqLens', 'loss', 'lossOn', 'mask']);
     return evaluate(this, x, target, options);
@@ -438,7 +435,7 @@ export class RecurrentModel<K extends CellKind = CellKind> {
    * @param y as trainStep's target over all `batch` sequences
    * @returns the history: each epoch's loss and validation loss, why it stopped
    */
-  async fit(x: Float32Array, y: Float32Array, options: FitOptions): Promise<FitHistory> {
+  async fit(x: Float32Array | Int32Array, y: Float32Array, options: FitOptions): Promise<FitHistory> {
     this.assertAlive('fit');
     return fit(this, x, y, options);
   }

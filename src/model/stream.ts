@@ -6,6 +6,7 @@ import { ShapeError, WebRnnError } from '../errors.js';
 import type { StreamExecution } from './backend.js';
 import type { ModelSpec } from '../spec/spec.js';
 import { checkFinite } from '../arrays.js';
+import { checkIds } from '../spec/embedding.js';
 
 /** Options of `model.stream`. */
 export interface StreamOptions {
@@ -91,20 +92,28 @@ export class RecurrentStream {
   /**
    * Advance every stream of the batch by one step.
    *
-   * @param x the inputs x_t, [B, I]
+   * @param x the inputs x_t, [B, I], or for a model that reads token ids an Int32Array of ids [B]
    * @returns h_t of the last layer [B, H], and y_t (the read-out [B, O], or h_t)
    */
-  step(x: Float32Array): Promise<StreamStepOutput> {
+  step(x: Float32Array | Int32Array): Promise<StreamStepOutput> {
     this.assertOpen('step');
     const { spec } = this.host;
-    if (!(x instanceof Float32Array)) throw new WebRnnError('invalid-option', 'stream step: x must be a Float32Array [B, I]');
-    if (x.length !== this.batch * spec.inputSize) throw new ShapeError('x', [this.batch, spec.inputSize], [x.length]);
-    if (this.check) checkFinite('x', x);
-    const input = x.slice();
+    let input = new Float32Array(0);
+    let ids: Int32Array | null = null;
+    if (spec.embedding) {
+      ids = checkIds(spec, 'stream step: x', x, [this.batch]).slice();
+      // A step cannot leave a row out: under maskZero, padding ends a sequence rather than stepping it.
+      if (spec.embedding.maskZero && ids.includes(0)) throw new WebRnnError('invalid-option', `stream step: id 0 at row ${ids.indexOf(0)} is padding under maskZero, which a stream step cannot skip; step only the ids of real steps`);
+    } else {
+      if (!(x instanceof Float32Array)) throw new WebRnnError('invalid-option', 'stream step: x must be a Float32Array [B, I]');
+      if (x.length !== this.batch * spec.inputSize) throw new ShapeError('x', [this.batch, spec.inputSize], [x.length]);
+      if (this.check) checkFinite('x', x);
+      input = x.slice();
+    }
     return this.host.serialize(async () => {
       this.assertOpen('step');
       const plan = await this.plan!;
-      const r = await plan.step(input);
+      const r = await plan.step(input, ids);
       this.taken++;
       return { h: r.h, y: r.y ?? r.h };
     });

@@ -6,12 +6,13 @@
  * sweeps every layer and direction in reverse with the cell backward references.
  */
 import { WebRnnError } from '../errors.js';
-import { gateCount, layerInputSize, parameterInfo, parameterName, type ModelSpec } from '../spec/spec.js';
+import { EMBEDDING_WEIGHT, gateCount, layerInputSize, parameterInfo, parameterName, type ModelSpec } from '../spec/spec.js';
 import { gruCellBackwardReference } from './gru-cell-backward.js';
 import { gruCellForwardReference } from './gru-cell-forward.js';
 import { lstmCellBackwardReference } from './lstm-cell-backward.js';
 import { lstmCellForwardReference } from './lstm-cell-forward.js';
-import { droppedOutput, type ReferenceForwardOptions } from './recurrent-forward.js';
+import { droppedOutput, embedded, type ReferenceForwardOptions } from './recurrent-forward.js';
+import { embeddingBackwardReference } from './embedding-backward.js';
 import { gradThroughWhh, rnnCellBackwardReference } from './rnn-cell-backward.js';
 import { rnnCellForwardReference } from './rnn-cell-forward.js';
 import { swapBatchTime } from '../arrays.js';
@@ -98,11 +99,18 @@ function perSequenceGradients(
 }
 
 export function recurrentBackwardReference(
-  spec: ModelSpec,
+  model: ModelSpec,
   params: Readonly<Record<string, ArrayLike<number>>>,
-  x: ArrayLike<number>,
+  ids: ArrayLike<number>,
   opts: ReferenceGradientOptions,
 ): ReferenceGradients {
+  const { spec, x } = embedded(model, params, ids);
+  if (model.embedding) {
+    // The embedding's gradient: the input's (the vectors read, caller layout) summed per id.
+    const r = recurrentBackwardReference(spec, params, x, opts);
+    r.params[EMBEDDING_WEIGHT] = embeddingBackwardReference(r.input, ids, model.embedding.numEmbeddings, model.inputSize, model.embedding.paddingIdx);
+    return r;
+  }
   if (opts.seqLens) return perSequenceGradients(spec, params, x, opts, opts.seqLens);
   if (spec.kind === 'gru' && !spec.linearBeforeReset) {
     throw new WebRnnError('invalid-option', 'gradients are not available for a GRU with linearBeforeReset: false');
@@ -171,7 +179,7 @@ export function recurrentBackwardReference(
   const grads: Record<string, Float64Array> = {};
   // The recurrent layers' parameters (a read-out is not part of this gradient).
   for (const p of parameterInfo(spec)) {
-    if (p.role !== 'readout_weight' && p.role !== 'readout_bias') grads[p.name] = new Float64Array(p.shape.reduce((a, b) => a * b, 1));
+    if (p.role !== 'readout_weight' && p.role !== 'readout_bias' && p.role !== 'embedding') grads[p.name] = new Float64Array(p.shape.reduce((a, b) => a * b, 1));
   }
   const dh0 = new Float64Array(L * D * B * H);
   const dc0 = kind === 'lstm' ? new Float64Array(L * D * B * H) : undefined;

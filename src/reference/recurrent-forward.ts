@@ -4,7 +4,8 @@
  * outputs [h_fwd, h_rev] of layer l − 1; the reverse direction runs t = T−1 … 0; output is
  * [T, B, D·H] ([B, T, D·H] when batchFirst); hN and cN are [L·D, B, H], index l·D + d.
  */
-import { gateCount, layerInputSize, parameterName, READOUT_BIAS, READOUT_WEIGHT, type ModelSpec } from '../spec/spec.js';
+import { EMBEDDING_WEIGHT, gateCount, layerInputSize, parameterName, READOUT_BIAS, READOUT_WEIGHT, type ModelSpec } from '../spec/spec.js';
+import { embeddingForwardReference } from './embedding-forward.js';
 import { gruCellForwardReference } from './gru-cell-forward.js';
 import { lstmCellForwardReference } from './lstm-cell-forward.js';
 import { rnnCellForwardReference } from './rnn-cell-forward.js';
@@ -56,12 +57,22 @@ export function linearReference(rows: ArrayLike<number>, R: number, F: number, w
   return y;
 }
 
+/**
+ * A model reading token ids runs as the model without its embedding on the vectors the ids
+ * select (x [T, B] or [B, T] becomes [T, B, I] or [B, T, I]): that model's spec and input.
+ */
+export function embedded(spec: ModelSpec, params: Readonly<Record<string, ArrayLike<number>>>, x: ArrayLike<number>): { spec: ModelSpec; x: ArrayLike<number> } {
+  if (!spec.embedding) return { spec, x };
+  return { spec: { ...spec, embedding: null }, x: embeddingForwardReference(params[EMBEDDING_WEIGHT], x, spec.inputSize) };
+}
+
 export function recurrentForwardReference(
-  spec: ModelSpec,
+  model: ModelSpec,
   params: Readonly<Record<string, ArrayLike<number>>>,
-  x: ArrayLike<number>,
+  ids: ArrayLike<number>,
   opts: ReferenceForwardOptions,
 ): ReferenceForwardResult {
+  const { spec, x } = embedded(model, params, ids);
   const { batch: B, seqLen: T } = opts;
   const H = spec.hiddenSize;
   const D = spec.numDirections;

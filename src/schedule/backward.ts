@@ -26,8 +26,10 @@ import type { MatmulDispatch, MatmulKernel, MatmulShape } from '../kernels/matmu
 import type { CellBackwardKernel } from '../kernels/recurrent-step-backward.js';
 import type { CellStepShape } from '../kernels/recurrent-step.js';
 import type { Kernel } from '../kernels/kernel.js';
+import { embeddingRowsWords, EMBEDDING_BACKWARD_WORKGROUP } from '../kernels/embedding-backward.js';
+import { embeddingRows } from '../spec/embedding.js';
 import { gateCount, layerInputSize, packedGateStride, type ModelSpec } from '../spec/spec.js';
-import { ForwardPlan, submitAndRead, type ForwardKernels, type LayerParameterBuffers, type ReadoutBuffers, type ReadoutRows } from './forward.js';
+import { ForwardPlan, submitAndRead, type ForwardExtras, type ForwardKernels, type LayerParameterBuffers, type ReadoutBuffers, type ReadoutRows } from './forward.js';
 
 export interface BackwardKernels {
   matmul: MatmulKernel;
@@ -51,6 +53,8 @@ export interface GradientResult {
   h0: Float32Array;
   /** Gradient of c0 [L·D, B, H] (LSTM). */
   c0?: Float32Array;
+  /** Gradient of the embedding [V, I], for a model that reads token ids. */
+  embedding?: Float32Array;
   /** The forward results, [T, B, D·H] and [L·D, B, H]. */
   output: Float32Array;
   hN: Float32Array;
@@ -79,8 +83,12 @@ export class GradientPlan {
   readonly dispatches: number;
   private readonly owned: GPUBuffer[] = [];
   private readonly dh0: GPUBuffer;
-  /** The gradient of x [T, B, I]; null without `inputGradient`. */
+  /** The gradient of x [T, B, I]; null without `inputGradient` (and an embedding). */
   private readonly dx0: GPUBuffer | null;
+  /** A model reading token ids: the embedding's gradient [V, I], the rows its ids touch (setIds), and the kernel making one from the other. */
+  readonly embeddingGrad: GPUBuffer | null = null;
+  private readonly embeddingRows: GPUBuffer | null = null;
+  private readonly scatter: { kernel: Kernel; bindGroup: GPUBindGroup } | null = null;
   private readonly grads: Array<{ wih: GPUBuffer; bih: GPUBuffer; whh: GPUBuffer; bhh: GPUBuffer }> = [];
   private readonly sweepBindGroups: GPUBindGroup[] = [];
   private readonly sweepWorkgroups: [number, number, number];
@@ -108,9 +116,10 @@ export class GradientPlan {
     readout: ReadoutBuffers | null = null,
     readonly inputGradient = true,
     yRows: ReadoutRows = 'steps',
-    /** The dropout kernel, for a training pass that drops between layers (null: none). */
-    dropout: Kernel | null = null,
+    /** As the forward's (ForwardExtras), and the embedding-backward kernel of a model that reads token ids. */
+    extras: ForwardExtras & { embeddingBackward?: Kernel | null } = {},
   ) {
+    const dropout = extras.dropout ?? null;
     const { numLayers: L, numDirections: D, hiddenSize: H } = spec;
     const B = batch;
     const T = seqLen;
@@ -119,7 +128,7 @@ export class GradientPlan {
     const P = packedGateStride(G);
     const shape = (l: number): CellStepShape => ({ batch: B, hidden: H, seqLen: T, numDirections: D, numLayers: L, layer: l });
     this.sweepWorkgroups = kernels.cell.workgroups(shape(0));
-    this.forward = new ForwardPlan(ctx, spec, forwardKernels, layers, batch, seqLen, readout, yRows, dropout);
+    this.forward = new ForwardPlan(ctx, spec, forwardKernels, layers, batch, seqLen, readout, yRows, extras);
     const make = (label: string, floats: number): GPUBuffer => {
       const b = createStorageBuffer(ctx, `webrnn ${label}`, floats);
       this.owned.push(b);
@@ -133,7 +142,19 @@ export class GradientPlan {
       this.gradHN = make('gradHN [L*D,B,H] + lengths [B]', state + B);
       this.carry = kernels.cell.spec.carry ? make('backward carry [L*D,B,H]', state) : null;
       this.dh0 = make('dh0 [L*D,B,H]', state);
-      this.dx0 = inputGradient ? make('dx [T,B,I]', T * B * spec.inputSize) : null;
+      // The embedding's gradient is made from x's, which a training step then needs too.
+      this.dx0 = inputGradient || spec.embedding ? make('dx [T,B,I]', T * B * spec.inputSize) : null;
+      if (spec.embedding && extras.embeddingBackward) {
+        const kernel = extras.embeddingBackward;
+        const V = spec.embedding.numEmbeddings;
+        const layout = embeddingRowsWords(V, T * B);
+        this.embeddingGrad = make('embedding dE [V,I]', V * spec.inputSize);
+        this.embeddingRows = make('embedding rows (u32: slot, starts, order)', layout.words);
+        const uniform = createUniformBuffer(ctx, 'webrnn embedding-backward uniform', kernel.uniformLayout.size);
+        this.owned.push(uniform);
+        ctx.device.queue.writeBuffer(uniform, 0, kernel.params({ numEmbeddings: V, features: spec.inputSize, startsAt: layout.startsAt, orderAt: layout.orderAt }));
+        this.scatter = { kernel, bindGroup: kernel.bindGroup({ buffer: uniform }, { rows: this.embeddingRows, dx: this.dx0!, dE: this.embeddingGrad }) };
+      }
       // The recurrent-side buffer gets a slot T: each row's initial step again (for dW_hh with h0).
       const separate = kernels.cell.spec.recurrentGrad;
       const dG = make('dG [T(+1),B,D,G*H]', (separate ? T : T + 1) * B * D * GH);
@@ -251,11 +272,12 @@ export class GradientPlan {
         part(T * B * spec.inputSize);
         part(state);
         if (spec.kind === 'lstm') part(state);
+        if (this.embeddingGrad) part(spec.embedding!.numEmbeddings * spec.inputSize);
         const fwd = this.forward.resultSizes;
         this.staging = createReadbackBuffer(ctx, 'webrnn gradients readback', total + fwd.output + fwd.state * (spec.kind === 'lstm' ? 2 : 1) + fwd.y);
         this.owned.push(this.staging);
       }
-      this.dispatches = this.forward.stats.dispatches + L * this.sweepDispatches + gemmShapes.length + dropoutSteps.length;
+      this.dispatches = this.forward.stats.dispatches + L * this.sweepDispatches + gemmShapes.length + dropoutSteps.length + (this.scatter ? 1 : 0);
     } catch (e) {
       this.destroy();
       throw e;
@@ -302,7 +324,24 @@ export class GradientPlan {
         else this.kernels.matmul.encode(pass, g.bindGroup, g.workgroups);
       }
     }
+    if (this.scatter) {
+      const n = this.spec.embedding!.numEmbeddings * this.spec.inputSize;
+      this.scatter.kernel.encode(pass, this.scatter.bindGroup, this.scatter.kernel.workgroups1d(n, EMBEDDING_BACKWARD_WORKGROUP));
+    }
     return copies;
+  }
+
+  /** Write the token ids [T·B] (sequence-major) for the forward's gather and the rows of the embedding's gradient. */
+  setIds(ids: Int32Array): void {
+    this.forward.setIds(ids);
+    const e = this.spec.embedding!;
+    const { slot, starts, order } = embeddingRows(ids, e.numEmbeddings, e.paddingIdx);
+    const layout = embeddingRowsWords(e.numEmbeddings, ids.length);
+    const words = new Uint32Array(layout.words);
+    words.set(slot);
+    words.set(starts, layout.startsAt);
+    words.set(order, layout.orderAt);
+    writeFloats(this.ctx, this.embeddingRows!, new Float32Array(words.buffer));
   }
 
   /** Write each sequence's length (null: all run seqLen steps) for the forward and the sweep. */
@@ -346,6 +385,7 @@ export class GradientPlan {
     copy(dx0);
     copy(this.dh0);
     if (this.spec.kind === 'lstm' && this.carry) copy(this.carry);
+    if (this.embeddingGrad) copy(this.embeddingGrad);
     const last = this.parts[this.parts.length - 1];
     const fwdParts = this.forward.encodeResultCopies(encoder, staging, last[0] + last[1]);
     const arrays = await submitAndRead(this.ctx, encoder, staging, [...this.parts, ...fwdParts], 'gradient pass');
@@ -355,11 +395,12 @@ export class GradientPlan {
     const input = arrays[k++];
     const h0 = arrays[k++];
     const c0 = this.spec.kind === 'lstm' ? arrays[k++] : undefined;
+    const embedding = this.embeddingGrad ? arrays[k++] : undefined;
     const output = arrays[k++];
     const hN = arrays[k++];
     const cN = this.spec.kind === 'lstm' ? arrays[k++] : undefined;
     const y = this.forward.y ? arrays[k++] : undefined;
-    return { layers, input, h0, c0, output, hN, cN, y };
+    return { layers, input, h0, c0, embedding, output, hN, cN, y };
   }
 
   destroy(): void {

@@ -23,8 +23,9 @@ import type { GpuContext } from '../gpu/device.js';
 import type { MatmulDispatch, MatmulKernel, MatmulShape } from '../kernels/matmul.js';
 import type { CellStepKernel, CellStepShape } from '../kernels/recurrent-step.js';
 import { dropoutParams, DROPOUT_WORKGROUP } from '../kernels/dropout.js';
+import { EMBEDDING_WORKGROUP } from '../kernels/embedding-forward.js';
 import type { Kernel } from '../kernels/kernel.js';
-import { dropoutKeys } from '../reference/dropout.js';
+import { dropoutKeys } from '../spec/dropout.js';
 import { gateCount, layerInputSize, type ModelSpec } from '../spec/spec.js';
 
 /** GPU buffers of one layer's parameters (layout in spec/parameters.ts). */
@@ -33,6 +34,14 @@ export interface LayerParameterBuffers {
   bih: GPUBuffer;
   whhT: GPUBuffer;
   bhh: GPUBuffer;
+}
+
+/** What a forward plan runs besides its layers, where the model and pass have it. */
+export interface ForwardExtras {
+  /** The dropout kernel of a training pass that drops between layers. */
+  dropout?: Kernel | null;
+  /** The embedding-forward kernel and the embedding's weights [V, I], for a model that reads token ids. */
+  embedding?: { kernel: Kernel; weight: GPUBuffer } | null;
 }
 
 export interface ForwardKernels {
@@ -80,6 +89,10 @@ export class ForwardPlan {
   /** With dropout: one uniform slot per layer boundary, shared by the forward's and the backward's dispatch of its mask. */
   readonly dropoutUniforms: { buffer: GPUBuffer; slot: number } | null = null;
   private readonly dropoutBindGroups: GPUBindGroup[] = [];
+  readonly dropout: Kernel | null;
+  /** A model reading token ids: the ids [T·B] (u32), written by the caller (setIds), and the gather into x. */
+  readonly ids: GPUBuffer | null = null;
+  private readonly gather: { kernel: Kernel; bindGroup: GPUBindGroup } | null = null;
   private readonly owned: GPUBuffer[] = [];
   private readonly staging: GPUBuffer;
   private readonly readoutGemms: Array<{ bindGroup: GPUBindGroup; workgroups: MatmulDispatch }> = [];
@@ -98,9 +111,11 @@ export class ForwardPlan {
     readonly seqLen: number,
     readout: ReadoutBuffers | null = null,
     readonly yRows: ReadoutRows = 'steps',
-    /** The dropout kernel, for a training pass that drops between layers (null: none). */
-    readonly dropout: Kernel | null = null,
+    /** The dropout kernel of a training pass that drops between layers; the embedding of a model that reads token ids. */
+    extras: ForwardExtras = {},
   ) {
+    this.dropout = extras.dropout ?? null;
+    const dropout = this.dropout;
     const training = kernels.cell.spec.training;
     const { numLayers: L, numDirections: D, hiddenSize: H } = spec;
     const B = batch;
@@ -116,6 +131,14 @@ export class ForwardPlan {
     for (let l = 0; l < L; l++) kernels.matmul.workgroups({ M: T * B, N: D * G * H, K: layerInputSize(spec, l) });
     try {
       this.x = make('x [T,B,I]', T * B * spec.inputSize);
+      if (extras.embedding) {
+        const { kernel, weight } = extras.embedding;
+        this.ids = make('token ids [T,B] (u32)', T * B);
+        const uniform = createUniformBuffer(ctx, 'webrnn embedding uniform', kernel.uniformLayout.size);
+        this.owned.push(uniform);
+        ctx.device.queue.writeBuffer(uniform, 0, kernel.params({ rows: T * B, features: spec.inputSize }));
+        this.gather = { kernel, bindGroup: kernel.bindGroup({ buffer: uniform }, { ids: this.ids, weight, x: this.x }) };
+      }
       this.h0 = make('h0 [L*D,B,H] + lengths [B]', L * D * B * H + B);
       this.setLengths(null);
       this.hN = make('hN [L*D,B,H]', L * D * B * H);
@@ -203,11 +226,16 @@ export class ForwardPlan {
     }
     const perStep = L * kernels.cell.dispatchesPerStep;
     const gemms = L + this.readoutGemms.length;
-    const masks = this.dropped.length;
+    const extra = this.dropped.length + (this.gather ? 1 : 0);
     // The persistent variant: one dispatch per layer for all its steps.
     this.stats = kernels.cell.persistent
-      ? { submits: 1, gemmDispatches: gemms, dispatchesPerStep: 0, dispatches: gemms + L + masks }
-      : { submits: 1, gemmDispatches: gemms, dispatchesPerStep: perStep, dispatches: gemms + T * perStep + masks };
+      ? { submits: 1, gemmDispatches: gemms, dispatchesPerStep: 0, dispatches: gemms + L + extra }
+      : { submits: 1, gemmDispatches: gemms, dispatchesPerStep: perStep, dispatches: gemms + T * perStep + extra };
+  }
+
+  /** Write the token ids [T·B] (sequence-major, in range) that the gather reads. */
+  setIds(ids: Int32Array): void {
+    writeFloats(this.ctx, this.ids!, new Float32Array(ids.buffer, ids.byteOffset, ids.length));
   }
 
   /** Layer l's input [T, B, I_l]: x, or the output of the layer below (after its dropout). */
@@ -249,6 +277,7 @@ export class ForwardPlan {
   /** Record every dispatch of the forward pass (all layers and steps) into `pass`. */
   encodeForward(pass: GPUComputePassEncoder): void {
     const T = this.seqLen;
+    if (this.gather) this.gather.kernel.encode(pass, this.gather.bindGroup, this.gather.kernel.workgroups1d(T * this.batch * this.spec.inputSize, EMBEDDING_WORKGROUP));
     for (let l = 0; l < this.spec.numLayers; l++) {
       this.kernels.matmul.encode(pass, this.gemm[l].bindGroup, this.gemm[l].workgroups);
       // Persistent: the dispatch with step 0's uniform runs every step.

@@ -42,6 +42,7 @@ export function trainableSizes(spec: ModelSpec): number[] {
     if (spec.bias) sizes.push(D * G * H, D * G * H);
   }
   sizes.push(spec.outputSize * D * H, spec.outputSize);
+  if (spec.embedding) sizes.push(spec.embedding.numEmbeddings * spec.inputSize);
   return sizes;
 }
 
@@ -96,6 +97,8 @@ export class TrainStepPlan {
     private readonly kernels: TrainKernels,
     layers: readonly LayerParameterBuffers[],
     readout: ReadoutBuffers,
+    /** The embedding's weights [V, I], for a model that reads token ids. */
+    embedding: GPUBuffer | null,
     state: readonly GPUBuffer[][],
     readonly lossOn: 'all' | 'last' | 'final',
   ) {
@@ -172,6 +175,7 @@ export class TrainStepPlan {
         if (spec.bias) this.tensors.push({ param: layers[l].bih, grad: grads[l].bih, count: 0 }, { param: layers[l].bhh, grad: grads[l].bhh, count: 0 });
       }
       this.tensors.push({ param: readout.weight, grad: dW, count: 0 }, { param: readout.bias, grad: db, count: 0 });
+      if (embedding) this.tensors.push({ param: embedding, grad: gradients.embeddingGrad!, count: 0 });
       const sizes = trainableSizes(spec);
       this.tensors.forEach((t, i) => (t.count = sizes[i]));
 

@@ -17,7 +17,8 @@ export type StateDict = Record<string, Float32Array>;
 
 /**
  * PyTorch's defaults, drawn in parameterInfo order from `seed`: every recurrent parameter
- * U(−1/√H, 1/√H); the read-out (nn.Linear) U(−1/√(D·H), 1/√(D·H)).
+ * U(−1/√H, 1/√H); the read-out (nn.Linear) U(−1/√(D·H), 1/√(D·H)); the embedding
+ * (nn.Embedding) N(0, 1), its padding row zeros.
  */
 export function defaultParameters(spec: ModelSpec, seed: number): StateDict {
   const rng = createRandom(seed);
@@ -27,7 +28,11 @@ export function defaultParameters(spec: ModelSpec, seed: number): StateDict {
     const k = 1 / Math.sqrt(readout ? spec.numDirections * spec.hiddenSize : spec.hiddenSize);
     const n = p.shape.reduce((a, b) => a * b, 1);
     const data = new Float32Array(n);
-    for (let i = 0; i < n; i++) data[i] = rng.range(-k, k);
+    if (p.role === 'embedding') {
+      for (let i = 0; i < n; i++) data[i] = rng.normal();
+      const pad = spec.embedding!.paddingIdx;
+      if (pad !== null) data.fill(0, pad * spec.inputSize, (pad + 1) * spec.inputSize);
+    } else for (let i = 0; i < n; i++) data[i] = rng.range(-k, k);
     dict[p.name] = data;
   }
   return dict;

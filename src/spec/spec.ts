@@ -32,10 +32,20 @@ export interface RecurrentOptions {
    * and gradients with `training: true`) each element of every layer's output but the last
    * layer's is zeroed with probability p and the rest scaled by 1/(1 − p) as the layer above
    * reads it; forward, evaluate and streams never drop. The masks are drawn on the backend from
-   * `seed` and the model's count of training calls (src/reference/dropout.ts defines them), the
+   * `seed` and the model's count of training calls (src/spec/dropout.ts defines them), the
    * same on every backend, so a run repeats. In [0, 1), default 0.
    */
   dropout?: number;
+  /**
+   * Token ids in, instead of vectors (PyTorch's nn.Embedding before the recurrent layers,
+   * Keras's Embedding): the parameter `embedding.weight` [numEmbeddings, inputSize] holds a
+   * vector per id, and forward, stream steps, gradients and training take an Int32Array of ids
+   * [T, B] ([B, T] when batchFirst; [B] a stream step). Training updates it; its gradient is
+   * the sum over the steps that read each row, and row `paddingIdx` (initialised to zeros) is
+   * never updated, as in PyTorch. `maskZero` (Keras's mask_zero) takes id 0 as padding at the
+   * end of a sequence: each sequence's length is the count of steps before its trailing zeros.
+   */
+  embedding?: EmbeddingOptions;
   /**
    * Add a linear read-out y = output·Wᵀ + b of this many outputs on top of the last layer
    * (PyTorch's nn.Linear(D·H, outputSize), parameters `readout.weight` and `readout.bias`),
@@ -72,6 +82,16 @@ export interface RecurrentOptions {
    * background, are ready (seconds at H = 512); `warmup` waits for them.
    */
   persistent?: boolean | 'auto';
+}
+
+/** The embedding of token ids (RecurrentOptions.embedding). */
+export interface EmbeddingOptions {
+  /** Ids 0 … numEmbeddings − 1. */
+  numEmbeddings: number;
+  /** An id whose vector is zeros and never trained (PyTorch's padding_idx). */
+  paddingIdx?: number;
+  /** Id 0 pads sequences at their end (Keras's mask_zero): the lengths come from the ids. */
+  maskZero?: boolean;
 }
 
 /** Options of `engine.rnn`. */
@@ -118,6 +138,8 @@ export interface ModelSpec {
   readonly checkFinite: boolean;
   /** Dropout probability between layers, in training only. */
   readonly dropout: number;
+  /** The embedding of token ids, or null when the model reads vectors. */
+  readonly embedding: { readonly numEmbeddings: number; readonly paddingIdx: number | null; readonly maskZero: boolean } | null;
   /** Outputs of the linear read-out; 0 when the model has none. */
   readonly outputSize: number;
   /** y has a row per step (true) or one per sequence, from the final states (false). */
@@ -157,7 +179,7 @@ const KNOWN: Record<CellKind, readonly string[]> = {
   lstm: ['peepholes'],
   gru: ['linearBeforeReset'],
 };
-const COMMON = ['inputSize', 'hiddenSize', 'numLayers', 'bidirectional', 'batchFirst', 'bias', 'seed', 'checkFinite', 'dropout', 'outputSize', 'returnSequences', 'cell', 'persistent'];
+const COMMON = ['inputSize', 'hiddenSize', 'numLayers', 'bidirectional', 'batchFirst', 'bias', 'seed', 'checkFinite', 'dropout', 'embedding', 'outputSize', 'returnSequences', 'cell', 'persistent'];
 const NONLINEARITY_FUNCTION: Record<Nonlinearity, CellFunction> = { tanh: { name: 'Tanh' }, relu: { name: 'Relu' }, identity: { name: 'Affine', alpha: 1, beta: 0 } };
 
 /** Validate `options` for a layer of `kind` and fill in the defaults. */
@@ -185,6 +207,7 @@ export function resolveSpec(kind: CellKind, options: RnnOptions & GruOptions & L
   if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) throw new WebRnnError('invalid-option', `dropout must be a probability in [0, 1), got ${String(options.dropout)}`);
   return {
     kind,
+    embedding: resolveEmbedding(options.embedding),
     inputSize: positiveInteger('inputSize', options.inputSize),
     hiddenSize: positiveInteger('hiddenSize', options.hiddenSize),
     numLayers: positiveInteger('numLayers', options.numLayers ?? 1),
@@ -204,6 +227,19 @@ export function resolveSpec(kind: CellKind, options: RnnOptions & GruOptions & L
   };
 }
 
+function resolveEmbedding(e: EmbeddingOptions | undefined): ModelSpec['embedding'] {
+  if (e === undefined) return null;
+  if (e === null || typeof e !== 'object') throw new WebRnnError('invalid-option', `embedding: { numEmbeddings, paddingIdx?, maskZero? } expected, got ${String(e)}`);
+  for (const k of Object.keys(e)) if (!['numEmbeddings', 'paddingIdx', 'maskZero'].includes(k)) throw new WebRnnError('invalid-option', `embedding: unknown option '${k}' (known: numEmbeddings, paddingIdx, maskZero)`);
+  const numEmbeddings = positiveInteger('embedding.numEmbeddings', e.numEmbeddings);
+  const p = e.paddingIdx;
+  if (p !== undefined && !(Number.isInteger(p) && p >= 0 && p < numEmbeddings)) throw new WebRnnError('invalid-option', `embedding.paddingIdx must be an id in [0, ${numEmbeddings}), got ${String(p)}`);
+  return { numEmbeddings, paddingIdx: p ?? null, maskZero: boolean('embedding.maskZero', e.maskZero, false) };
+}
+
+/** The embedding's parameter. */
+export const EMBEDDING_WEIGHT = 'embedding.weight';
+
 /** Floats of a layer's bhh buffer: b_hh [D, G·H], then the peepholes [D, 3H] where the model has them. */
 export function bhhBufferSize(spec: ModelSpec): number {
   const D = spec.numDirections;
@@ -222,7 +258,7 @@ export interface ParameterInfo {
   shape: readonly number[];
   layer: number;
   direction: number;
-  role: 'weight_ih' | 'weight_hh' | 'bias_ih' | 'bias_hh' | 'peephole' | 'readout_weight' | 'readout_bias';
+  role: 'weight_ih' | 'weight_hh' | 'bias_ih' | 'bias_hh' | 'peephole' | 'readout_weight' | 'readout_bias' | 'embedding';
 }
 
 /** Names of the read-out's parameters. */
@@ -232,7 +268,7 @@ export const READOUT_BIAS = 'readout.bias';
 /**
  * Every parameter of the model in PyTorch's order (per layer, per direction: weight_ih,
  * weight_hh, bias_ih, bias_hh), named `weight_ih_l{k}[_reverse]` etc., then the read-out's
- * `readout.weight` [O, D·H] and `readout.bias` [O] when the model has one.
+ * `readout.weight` [O, D·H] and `readout.bias` [O] when the model has one, and `embedding.weight` [numEmbeddings, I] when it reads token ids.
  */
 export function parameterInfo(spec: ModelSpec): ParameterInfo[] {
   const G = gateCount(spec.kind);
@@ -255,6 +291,8 @@ export function parameterInfo(spec: ModelSpec): ParameterInfo[] {
     out.push({ name: READOUT_WEIGHT, shape: [spec.outputSize, DH], layer: spec.numLayers, direction: 0, role: 'readout_weight' });
     out.push({ name: READOUT_BIAS, shape: [spec.outputSize], layer: spec.numLayers, direction: 0, role: 'readout_bias' });
   }
+  // Last, so that the layers' and the read-out's places do not depend on it.
+  if (spec.embedding) out.push({ name: EMBEDDING_WEIGHT, shape: [spec.embedding.numEmbeddings, spec.inputSize], layer: -1, direction: 0, role: 'embedding' });
   return out;
 }
 

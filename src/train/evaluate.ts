@@ -3,7 +3,8 @@
  * engine's forward pass, then the read-out and the loss in float64 on its results, over the
  * rows a training step with the same options would read.
  */
-import { checkCount, checkLengths } from '../arrays.js';
+import { checkCount, checkLengths, swapBatchTime } from '../arrays.js';
+import { checkIds, lengthsFromIds } from '../spec/embedding.js';
 import { WebRnnError } from '../errors.js';
 import { readoutLossReference } from '../reference/train-step.js';
 import type { StateDict } from '../spec/parameters.js';
@@ -25,11 +26,11 @@ export interface EvaluateResult {
 /** What evaluate needs of a model. */
 export interface Evaluatee {
   readonly spec: ModelSpec;
-  forward(x: Float32Array, options: Pick<EvaluateOptions, 'batch' | 'seqLen' | 'seqLens' | 'h0' | 'c0' | 'checkFinite'>): Promise<{ output: Float32Array; hN: Float32Array }>;
+  forward(x: Float32Array | Int32Array, options: Pick<EvaluateOptions, 'batch' | 'seqLen' | 'seqLens' | 'h0' | 'c0' | 'checkFinite'>): Promise<{ output: Float32Array; hN: Float32Array }>;
   stateDict(): Promise<StateDict>;
 }
 
-export async function evaluate(model: Evaluatee, x: Float32Array, target: Float32Array, options: EvaluateOptions): Promise<EvaluateResult> {
+export async function evaluate(model: Evaluatee, x: Float32Array | Int32Array, target: Float32Array, options: EvaluateOptions): Promise<EvaluateResult> {
   const { spec } = model;
   if (spec.outputSize === 0) throw new WebRnnError('invalid-option', 'evaluate: the model has no read-out; create it with outputSize');
   if (options.loss !== 'mse' && options.loss !== 'cross-entropy') throw new WebRnnError('invalid-option', `evaluate: loss must be 'mse' or 'cross-entropy', got '${String(options.loss)}'`);
@@ -37,7 +38,12 @@ export async function evaluate(model: Evaluatee, x: Float32Array, target: Float3
   if (lossOn !== 'all' && lossOn !== 'last' && lossOn !== 'final') throw new WebRnnError('invalid-option', `evaluate: lossOn must be 'all', 'last' or 'final', got '${String(lossOn)}'`);
   const B = checkCount('batch', options.batch);
   const T = checkCount('seqLen', options.seqLen);
-  const seqLens = options.seqLens === undefined ? null : checkLengths(options.seqLens, B, T);
+  let seqLens = options.seqLens === undefined ? null : checkLengths(options.seqLens, B, T);
+  if (spec.embedding?.maskZero) {
+    // The lengths forward takes from the ids (it refuses seqLens beside them).
+    checkIds(spec, 'x', x, spec.batchFirst ? [B, T] : [T, B]);
+    seqLens = lengthsFromIds(spec.batchFirst ? swapBatchTime(x, B, T, 1, false, new Int32Array(x.length)) : (x as Int32Array), B, T);
+  }
   // The same checks of target and mask as a training step's.
   lossRows(spec, target, options, lossOn, B, T, seqLens);
   const { batch, seqLen, h0, c0, checkFinite } = options;

@@ -6,7 +6,7 @@
  * loop between steps and stops there when its AbortSignal fires, so a page stays responsive and
  * the model is always left after a whole step.
  */
-import { checkCount, checkLengths, checkTensor, gatherSequences } from '../arrays.js';
+import { checkCount, checkInput, checkLengths, checkTensor, gatherSequences } from '../arrays.js';
 import { WebRnnError } from '../errors.js';
 import { yieldToEventLoop } from '../platform.js';
 import type { StateDict } from '../spec/parameters.js';
@@ -27,7 +27,8 @@ export type LearningRateSchedule =
 
 /** Data to validate on: `batch` sequences in the layout of fit's x and y. */
 export interface ValidationData {
-  x: Float32Array;
+  /** [T, batch, I] ([batch, T, I] when batchFirst), or token ids [T, batch] ([batch, T]). */
+  x: Float32Array | Int32Array;
   y: Float32Array;
   batch: number;
   seqLens?: ArrayLike<number>;
@@ -112,8 +113,8 @@ export interface FitHistory {
 export interface FitTrainee {
   readonly spec: ModelSpec;
   readonly optimizer: OptimizerConfig | null;
-  trainStep(x: Float32Array, target: Float32Array, options: TrainStepOptions): Promise<TrainStepResult>;
-  evaluate(x: Float32Array, target: Float32Array, options: EvaluateOptions): Promise<EvaluateResult>;
+  trainStep(x: Float32Array | Int32Array, target: Float32Array, options: TrainStepOptions): Promise<TrainStepResult>;
+  evaluate(x: Float32Array | Int32Array, target: Float32Array, options: EvaluateOptions): Promise<EvaluateResult>;
   stateDict(): Promise<StateDict>;
   loadStateDict(dict: StateDict): void;
 }
@@ -177,7 +178,7 @@ function resolveSchedule(s: FitOptions['schedule'], epochs: number): LearningRat
   }
 }
 
-export async function fit(model: FitTrainee, x: Float32Array, y: Float32Array, options: FitOptions): Promise<FitHistory> {
+export async function fit(model: FitTrainee, x: Float32Array | Int32Array, y: Float32Array, options: FitOptions): Promise<FitHistory> {
   if (options === null || typeof options !== 'object') fail('an options object { batch, seqLen, loss, … } expected');
   for (const k of Object.keys(options)) if (!KNOWN.includes(k)) fail(`unknown option '${k}' (known: ${KNOWN.join(', ')})`);
   const { spec } = model;
@@ -195,8 +196,9 @@ export async function fit(model: FitTrainee, x: Float32Array, y: Float32Array, o
   // y's rows: every step of each sequence with lossOn 'all', else one per sequence; F values a row.
   const F = ce ? 1 : spec.outputSize;
   const perStep = lossOn === 'all';
-  const I = spec.inputSize;
-  checkTensor('x', x, spec.batchFirst ? [N, T, I] : [T, N, I]);
+  // Values per step of x: a vector, or a token id.
+  const I = spec.embedding ? 1 : spec.inputSize;
+  checkInput('x', x, spec.batchFirst ? [N, T, I] : [T, N, I], spec.embedding !== null);
   checkTensor('y', y, perStep ? (spec.batchFirst ? [N, T, F] : [T, N, F]) : [N, F]);
   const lengths = options.seqLens === undefined ? null : checkLengths(options.seqLens, N, T);
   if (options.shuffle !== undefined && typeof options.shuffle !== 'boolean') fail(`shuffle must be a boolean, got ${String(options.shuffle)}`);
@@ -223,7 +225,7 @@ export async function fit(model: FitTrainee, x: Float32Array, y: Float32Array, o
   } else if (v !== undefined) {
     if (v === null || typeof v !== 'object') fail('validation: { x, y, batch } or a fraction in (0, 1) expected');
     const vb = checkCount('validation.batch', v.batch);
-    checkTensor('validation.x', v.x, spec.batchFirst ? [vb, T, I] : [T, vb, I]);
+    checkInput('validation.x', v.x, spec.batchFirst ? [vb, T, I] : [T, vb, I], spec.embedding !== null);
     checkTensor('validation.y', v.y, perStep ? (spec.batchFirst ? [vb, T, F] : [T, vb, F]) : [vb, F]);
     validation = { ...v, seqLens: v.seqLens === undefined ? undefined : checkLengths(v.seqLens, vb, T) };
   }

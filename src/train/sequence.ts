@@ -2,7 +2,7 @@
  * Truncated backpropagation through time: a long sequence cut into chunks, each one training
  * step of the model from the previous chunk's final state.
  */
-import { checkCount, checkLengths, checkTensor, gatherSequences } from '../arrays.js';
+import { checkCount, checkInput, checkLengths, checkTensor, gatherSequences } from '../arrays.js';
 import { WebRnnError } from '../errors.js';
 import type { TrainSequenceOptions, TrainSequenceResult, TrainStepOptions, TrainStepResult } from './options.js';
 
@@ -10,13 +10,14 @@ import type { TrainSequenceOptions, TrainSequenceResult, TrainStepOptions, Train
 export interface SequenceTrainee {
   readonly spec: {
     readonly inputSize: number;
+    readonly embedding: object | null;
     readonly hiddenSize: number;
     readonly outputSize: number;
     readonly numLayers: number;
     readonly numDirections: number;
     readonly batchFirst: boolean;
   };
-  trainStep(x: Float32Array, target: Float32Array, options: TrainStepOptions): Promise<TrainStepResult>;
+  trainStep(x: Float32Array | Int32Array, target: Float32Array, options: TrainStepOptions): Promise<TrainStepResult>;
 }
 
 /**
@@ -28,23 +29,24 @@ export interface SequenceTrainee {
  * @param x the whole sequence [T, B, I] ([B, T, I] when batchFirst)
  * @param target as for trainStep with lossOn 'all', over the whole sequence
  */
-export async function trainSequence(model: SequenceTrainee, x: Float32Array, target: Float32Array, options: TrainSequenceOptions): Promise<TrainSequenceResult> {
+export async function trainSequence(model: SequenceTrainee, x: Float32Array | Int32Array, target: Float32Array, options: TrainSequenceOptions): Promise<TrainSequenceResult> {
   const { spec } = model;
   const { chunkLength, mask, seqLens: lengths, ...stepOptions } = options;
   if (!Number.isInteger(chunkLength) || chunkLength < 1) throw new WebRnnError('invalid-option', `trainSequence: chunkLength must be a positive integer, got ${String(chunkLength)}`);
   const B = checkCount('batch', options.batch);
   const T = checkCount('seqLen', options.seqLen);
-  const I = spec.inputSize;
+  // Values per step of x: a vector, or a token id.
+  const I = spec.embedding ? 1 : spec.inputSize;
   const ce = options.loss === 'cross-entropy';
   const F = ce ? 1 : spec.outputSize;
   const rows = spec.batchFirst ? [B, T] : [T, B];
-  checkTensor('x', x, [...rows, I]);
+  checkInput('x', x, spec.embedding ? rows : [...rows, I], spec.embedding !== null);
   checkTensor('target', target, ce ? rows : [...rows, F]);
   if (mask !== undefined) checkTensor('mask', mask, rows);
   const seqLens = lengths === undefined ? null : checkLengths(lengths, B, T);
   const LD = spec.numLayers * spec.numDirections;
   const H = spec.hiddenSize;
-  const chunk = (a: Float32Array, f: number, t0: number, t1: number, bs: number[]): Float32Array => gatherSequences(a, f, T, B, spec.batchFirst, t0, t1, bs);
+  const chunk = <A extends Float32Array | Int32Array>(a: A, f: number, t0: number, t1: number, bs: number[]): A => gatherSequences(a, f, T, B, spec.batchFirst, t0, t1, bs);
   // States [L·D, B, H]: the rows of sequences `bs`, and those rows written back.
   const pickState = (s: Float32Array, bs: number[]): Float32Array => {
     const out = new Float32Array(LD * bs.length * H);

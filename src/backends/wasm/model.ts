@@ -147,9 +147,9 @@ export class WasmModel implements ModelExecution {
           else heap.f32(f.c, stateFloats).fill(0);
         }
       },
-      step: async (x) => {
+      step: async (x, ids) => {
         this.check('stream');
-        const r = plan.run({ batch, seqLen: 1, x, seqLens: lens }, true);
+        const r = plan.run({ batch, seqLen: 1, x, ids, seqLens: lens }, true);
         heap.f32(f.h0, stateFloats).set(heap.f32(f.hN, stateFloats));
         return r.y ? { h: r.output, y: r.y } : { h: r.output };
       },

@@ -10,13 +10,13 @@
  * passes), layer l's output is multiplied by its mask into the copy layer l + 1 reads, and the
  * gradient reaching it, in place, by the same mask.
  */
-import { gateCount, layerInputSize, type ModelSpec } from '../../spec/spec.js';
+import { EMBEDDING_WEIGHT, gateCount, layerInputSize, type ModelSpec } from '../../spec/spec.js';
 import type { ReadoutRows } from '../../model/backend.js';
 import { cellFunctionArgs } from './cell-args.js';
 import type { WasmHeap } from './memory.js';
 import type { WasmParameters } from './parameters.js';
 import type { EncodedProgram, Program } from './program.js';
-import { dropoutKeys, dropoutThreshold } from '../../reference/dropout.js';
+import { dropoutKeys, dropoutThreshold } from '../../spec/dropout.js';
 
 /** Heap blocks of one plan, released together. */
 export class Blocks {
@@ -46,6 +46,8 @@ export function saveSlots(spec: ModelSpec): number {
 /** The buffers of a forward pass of B rows and T steps. */
 export class ForwardBuffers {
   readonly x: number;
+  /** i32 [T, B]: the token ids of a model with an embedding (x is then their vectors), or 0. */
+  readonly ids: number;
   /** i32 [B]: each row's length (T where none is given). */
   readonly lens: number;
   readonly h0: number;
@@ -83,6 +85,7 @@ export class ForwardBuffers {
     const G = gateCount(spec.kind);
     const S = L * D;
     this.x = blocks.take(T * B * spec.inputSize);
+    this.ids = spec.embedding ? blocks.take(T * B) : 0;
     this.lens = blocks.take(B);
     this.h0 = blocks.take(S * B * H);
     this.hN = blocks.take(S * B * H);
@@ -135,6 +138,8 @@ export function recordForward(program: Program, params: WasmParameters, f: Forwa
   const { hiddenSize: H, numDirections: D, numLayers: L } = spec;
   const G = gateCount(spec.kind);
   const GH = G * H;
+  // x [T·B, I] = the embedding's rows of the ids.
+  if (f.ids) program.add('embeddingForward', { ids: f.ids, weight: params.at(EMBEDDING_WEIGHT), x: f.x, rows: T * B, features: spec.inputSize });
   for (let l = 0; l < L; l++) {
     const I = layerInputSize(spec, l);
     for (let d = 0; d < D; d++) {
@@ -205,6 +210,8 @@ export class BackwardBuffers {
   readonly one: number;
   /** Gradients in the parameters' block layout. */
   readonly grads: number;
+  /** A model reading token ids: the rows of the embedding's gradient its ids touch (embeddingRows: slot [V], starts [T·B + 1], order [T·B], i32), or 0. */
+  readonly rows: { slot: number; starts: number; order: number } | null;
 
   constructor(blocks: Blocks, readonly f: ForwardBuffers, params: WasmParameters, inputGradient: boolean) {
     const { spec, B, T } = f;
@@ -212,7 +219,9 @@ export class BackwardBuffers {
     const GH = gateCount(spec.kind) * H;
     const S = L * D;
     this.gradOutput = blocks.take(T * B * D * H, true);
-    for (let l = 0; l < L; l++) this.dx.push(l > 0 || inputGradient ? blocks.take(T * B * layerInputSize(spec, l)) : 0);
+    // The embedding's gradient is made from x's, which a training step then needs too.
+    for (let l = 0; l < L; l++) this.dx.push(l > 0 || inputGradient || spec.embedding ? blocks.take(T * B * layerInputSize(spec, l)) : 0);
+    this.rows = spec.embedding ? { slot: blocks.take(spec.embedding.numEmbeddings), starts: blocks.take(T * B + 1), order: blocks.take(T * B) } : null;
     this.dG = blocks.take(T * B * GH);
     this.dGrec = spec.kind === 'gru' ? blocks.take(T * B * GH) : 0;
     this.dGstep = blocks.take(B * GH);
@@ -260,5 +269,9 @@ export function recordBackward(program: Program, params: WasmParameters, g: Back
     }
     // The gradient reaching layer l − 1's output passes back through its mask.
     if (l > 0 && f.dropped[l - 1]) f.addDropout(program, l - 1, g.dx[l], g.dx[l]);
+  }
+  if (g.rows) {
+    const I = spec.inputSize;
+    program.add('embeddingBackward', { ...g.rows, dx: g.dx[0], dE: params.at(EMBEDDING_WEIGHT, g.grads), numEmbeddings: spec.embedding!.numEmbeddings, features: I });
   }
 }

@@ -6,6 +6,7 @@ import type { PassInputs, ReadoutRows, TrainStepRequest } from '../../model/back
 import { READOUT_BIAS, READOUT_WEIGHT, type ModelSpec } from '../../spec/spec.js';
 import type { ResolvedOptimizer } from '../../train/options.js';
 import type { WasmParameters } from './parameters.js';
+import { embeddingRows } from '../../spec/embedding.js';
 import { BackwardBuffers, Blocks, ForwardBuffers, patchDropout, recordBackward, recordForward } from './passes.js';
 import { Program, type EncodedProgram } from './program.js';
 import type { WasmRuntime } from './runtime.js';
@@ -37,7 +38,8 @@ function writeInputs(rt: WasmRuntime, f: ForwardBuffers, inputs: PassInputs, sta
   const { heap } = rt;
   const { B, T, spec } = f;
   const stateFloats = spec.numLayers * spec.numDirections * B * spec.hiddenSize;
-  heap.write(f.x, inputs.x);
+  if (inputs.ids) heap.i32(f.ids, inputs.ids.length).set(inputs.ids);
+  else heap.write(f.x, inputs.x);
   const lens = heap.i32(f.lens, B);
   for (let b = 0; b < B; b++) lens[b] = inputs.seqLens ? inputs.seqLens[b] : T;
   if (statesInPlace) return;
@@ -47,6 +49,16 @@ function writeInputs(rt: WasmRuntime, f: ForwardBuffers, inputs: PassInputs, sta
     if (inputs.c0) heap.write(f.c, inputs.c0);
     else heap.f32(f.c, stateFloats).fill(0);
   }
+}
+
+/** The rows of the embedding's gradient that a pass's token ids touch (src/spec/embedding.ts). */
+function writeEmbeddingRows(rt: WasmRuntime, g: BackwardBuffers, inputs: PassInputs): void {
+  const e = g.f.spec.embedding;
+  if (!g.rows || !e || !inputs.ids) return;
+  const { slot, starts, order } = embeddingRows(inputs.ids, e.numEmbeddings, e.paddingIdx);
+  rt.heap.i32(g.rows.slot, slot.length).set(new Int32Array(slot.buffer));
+  rt.heap.i32(g.rows.starts, starts.length).set(new Int32Array(starts.buffer));
+  rt.heap.i32(g.rows.order, order.length).set(new Int32Array(order.buffer));
 }
 
 /** The forward's results, copied out. */
@@ -111,6 +123,7 @@ export class GradientPlan extends Plan {
     const { f, g, spec } = this;
     const stateFloats = spec.numLayers * spec.numDirections * f.B * spec.hiddenSize;
     writeInputs(this.rt, f, inputs);
+    writeEmbeddingRows(this.rt, g, inputs);
     if (inputs.dropoutCall !== undefined) patchDropout(this.program, f, inputs.dropoutCall);
     heap.write(g.gradOutput, gradOutput);
     if (gradHN) heap.write(g.gradHN, gradHN);
@@ -121,6 +134,7 @@ export class GradientPlan extends Plan {
     }
     this.rt.run(this.program);
     const fwd = readForward(this.rt, f);
+    // The recurrent layers' gradients, and the embedding's.
     const params = this.params.read(g.grads, (name) => name !== READOUT_WEIGHT && name !== READOUT_BIAS);
     const input = heap.read(g.dx[0], f.T * f.B * spec.inputSize);
     const h0 = heap.read(g.dh0, stateFloats);
@@ -203,6 +217,7 @@ export class TrainPlan extends Plan {
     const { heap } = this.rt;
     const { f, g, spec, state } = this;
     writeInputs(this.rt, f, inputs);
+    writeEmbeddingRows(this.rt, g, inputs);
     if (inputs.dropoutCall !== undefined) patchDropout(this.program, f, inputs.dropoutCall);
     heap.write(this.targets, request.targets);
     heap.write(this.mask, request.mask);

@@ -10,6 +10,8 @@ import type { GpuContext } from '../../gpu/device.js';
 import { createAdamUpdate } from '../../kernels/adam-update.js';
 import { createCrossEntropyLoss } from '../../kernels/cross-entropy-loss.js';
 import { createDropout } from '../../kernels/dropout.js';
+import { createEmbeddingBackward } from '../../kernels/embedding-backward.js';
+import { createEmbeddingForward } from '../../kernels/embedding-forward.js';
 import { createGradNorm } from '../../kernels/grad-norm.js';
 import { createGruCellBackward } from '../../kernels/gru-cell-backward.js';
 import { createGruCellForward } from '../../kernels/gru-cell-forward.js';
@@ -101,6 +103,11 @@ export class CellKernelSet {
       this.trainKernel(optimizer === 'sgd' ? 'sgd' : 'adam', () => (optimizer === 'sgd' ? createSgdUpdate(ctx) : createAdamUpdate(ctx))),
     ]);
     return { loss: l, gradNorm, update };
+  }
+
+  /** The embedding-forward and embedding-backward kernels of a model that reads token ids. */
+  embedding(): Promise<[Kernel, Kernel]> {
+    return Promise.all([this.trainKernel('embedding-forward', () => createEmbeddingForward(this.ctx)), this.trainKernel('embedding-backward', () => createEmbeddingBackward(this.ctx))]);
   }
 
   /** The dropout kernel of training passes that drop between layers. */

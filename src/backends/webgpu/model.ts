@@ -8,12 +8,13 @@ import { createReadbackBuffer, createStorageBuffer, readFloats, writeFloats } fr
 import type { GpuContext } from '../../gpu/device.js';
 import { dropsOut, type ForwardStats, type GradientResult, type ModelExecution, type PassGradients, type PassInputs, type PassResult, type ReadoutRows, type StreamExecution, type TrainStepReadback, type TrainStepRequest } from '../../model/backend.js';
 import { packLayer, unpackLayer, type StateDict } from '../../spec/parameters.js';
-import { bhhBufferSize, gateCount, layerInputSize, packedGateStride, READOUT_BIAS, READOUT_WEIGHT, type ModelSpec } from '../../spec/spec.js';
+import { bhhBufferSize, EMBEDDING_WEIGHT, gateCount, layerInputSize, packedGateStride, READOUT_BIAS, READOUT_WEIGHT, type ModelSpec } from '../../spec/spec.js';
 import type { AdapterProfile } from '../../placement/rules.js';
 import { GradientPlan } from '../../schedule/backward.js';
 import { ForwardPlan, type LayerParameterBuffers, type ReadoutBuffers } from '../../schedule/forward.js';
 import { TrainStepPlan, trainableSizes } from '../../schedule/train-step.js';
 import type { OptimizerConfig } from '../../train/options.js';
+import type { Kernel } from '../../kernels/kernel.js';
 import { CellKernelSet } from './kernel-set.js';
 import { PlanCache } from '../../model/plan-cache.js';
 import type { OptimizerSnapshot } from '../../train/checkpoint.js';
@@ -26,6 +27,8 @@ export class WebGpuModel implements ModelExecution {
   private readonly layers: LayerParameterBuffers[] = [];
   /** The linear read-out's weight [O, D·H] and bias [O], for models with one. */
   private readout: ReadoutBuffers | null = null;
+  /** The embedding's weights [V, I], for a model that reads token ids. */
+  private embedding: GPUBuffer | null = null;
   private readonly kernels: CellKernelSet;
   // Plans are replaced where built on kernels no longer the ones to run (the per-step kernels once a resident form has compiled).
   private readonly plans = new PlanCache<ForwardPlan>(MAX_PLANS);
@@ -60,6 +63,7 @@ export class WebGpuModel implements ModelExecution {
           bias: createStorageBuffer(ctx, 'webrnn readout b [O]', spec.outputSize),
         };
       }
+      if (spec.embedding) this.embedding = createStorageBuffer(ctx, 'webrnn embedding [V, I]', spec.embedding.numEmbeddings * spec.inputSize);
     } catch (e) {
       this.release();
       throw e;
@@ -87,12 +91,14 @@ export class WebGpuModel implements ModelExecution {
       writeFloats(this.ctx, this.readout.weight, dict[READOUT_WEIGHT]);
       writeFloats(this.ctx, this.readout.bias, dict[READOUT_BIAS]);
     }
+    if (this.embedding) writeFloats(this.ctx, this.embedding, dict[EMBEDDING_WEIGHT]);
   }
 
   /** Every parameter, read back in one submit. */
   async readParameters(): Promise<StateDict> {
     const keys = ['wih', 'bih', 'whhT', 'bhh'] as const;
     const extra: Array<[string, GPUBuffer]> = this.readout ? [[READOUT_WEIGHT, this.readout.weight], [READOUT_BIAS, this.readout.bias]] : [];
+    if (this.embedding) extra.push([EMBEDDING_WEIGHT, this.embedding]);
     const arrays = await this.readBuffers([...this.layers.flatMap((layer) => keys.map((k) => layer[k])), ...extra.map(([, b]) => b)], 'stateDict');
     const dict: StateDict = {};
     for (let l = 0; l < this.layers.length; l++) {
@@ -128,10 +134,10 @@ export class WebGpuModel implements ModelExecution {
 
   async forward(inputs: PassInputs, rows: ReadoutRows): Promise<PassResult> {
     const { batch: B, seqLen: T } = inputs;
-    const kernels = await this.kernels.forward(B, T);
+    const [kernels, embedding] = await Promise.all([this.kernels.forward(B, T), this.embeddingKernels()]);
     this.check('forward');
-    const plan = this.plans.get(`${B}x${T}`, () => new ForwardPlan(this.ctx, this.spec, kernels, this.layers, B, T, this.readout, rows), (p) => p.kernels === kernels && p.yRows === rows);
-    writeFloats(this.ctx, plan.x, inputs.x);
+    const plan = this.plans.get(`${B}x${T}`, () => new ForwardPlan(this.ctx, this.spec, kernels, this.layers, B, T, this.readout, rows, { embedding: embedding.forward }), (p) => p.kernels === kernels && p.yRows === rows);
+    this.writeInput(plan, inputs);
     if (inputs.h0) writeFloats(this.ctx, plan.h0, inputs.h0);
     if (inputs.c0 && plan.c) writeFloats(this.ctx, plan.c, inputs.c0);
     plan.setLengths(inputs.seqLens);
@@ -144,15 +150,15 @@ export class WebGpuModel implements ModelExecution {
     const { batch: B, seqLen: T } = inputs;
     const { spec } = this;
     const drops = dropsOut(spec, inputs);
-    const [forwardKernels, backwardKernels, dropout] = await Promise.all([this.kernels.forward(B, T, true), this.kernels.backward(B, T), drops ? this.kernels.dropout() : null]);
+    const [forwardKernels, backwardKernels, dropout, embedding] = await Promise.all([this.kernels.forward(B, T, true), this.kernels.backward(B, T), drops ? this.kernels.dropout() : null, this.embeddingKernels()]);
     this.check('gradients');
     const plan = this.gradientPlans.get(
       `${B}x${T}${drops ? '|dropout' : ''}`,
-      () => new GradientPlan(this.ctx, spec, forwardKernels, backwardKernels, this.layers, B, T, this.readout, true, rows, dropout),
+      () => new GradientPlan(this.ctx, spec, forwardKernels, backwardKernels, this.layers, B, T, this.readout, true, rows, { dropout, ...embedding }),
       (p) => p.uses(forwardKernels, backwardKernels) && p.forward.yRows === rows,
     );
     if (drops) plan.forward.setDropout(inputs.dropoutCall!);
-    writeFloats(this.ctx, plan.forward.x, inputs.x);
+    this.writeInput(plan, inputs);
     if (inputs.h0) writeFloats(this.ctx, plan.forward.h0, inputs.h0);
     if (inputs.c0 && plan.forward.c) writeFloats(this.ctx, plan.forward.c, inputs.c0);
     writeFloats(this.ctx, plan.gradOutput, grads.gradOutput);
@@ -163,6 +169,7 @@ export class WebGpuModel implements ModelExecution {
     const params: StateDict = {};
     // Gradients share the parameters' GPU layout.
     r.layers.forEach((g, l) => unpackLayer(spec, { wih: g.wih, bih: g.bih, whhT: g.whh, bhh: g.bhh }, l, params));
+    if (r.embedding) params[EMBEDDING_WEIGHT] = r.embedding;
     const out: GradientResult = { params, input: r.input, h0: r.h0, output: r.output, hN: r.hN };
     if (r.y) out.y = r.y;
     if (r.c0) out.c0 = r.c0;
@@ -204,6 +211,7 @@ export class WebGpuModel implements ModelExecution {
       }
       dict[READOUT_WEIGHT] = tensors[at++].slice();
       dict[READOUT_BIAS] = tensors[at++].slice();
+      if (spec.embedding) dict[EMBEDDING_WEIGHT] = tensors[at++].slice();
       buffers.push(dict);
     }
     return { type: state.type, step: state.step, buffers };
@@ -221,6 +229,7 @@ export class WebGpuModel implements ModelExecution {
         if (spec.bias) tensors.push(packed.bih, packed.bhh);
       }
       tensors.push(dict[READOUT_WEIGHT], dict[READOUT_BIAS]);
+      if (spec.embedding) tensors.push(dict[EMBEDDING_WEIGHT]);
       return tensors;
     });
     const buffers = trainableSizes(spec).map((n, i) =>
@@ -239,11 +248,12 @@ export class WebGpuModel implements ModelExecution {
     const { ctx, spec } = this;
     const { optimizer, rowsOn } = request;
     const drops = dropsOut(spec, inputs);
-    const [forwardKernels, backwardKernels, train, dropout] = await Promise.all([
+    const [forwardKernels, backwardKernels, train, dropout, embedding] = await Promise.all([
       this.kernels.forward(B, T, true),
       this.kernels.backward(B, T),
       this.kernels.train(request.loss, optimizer.type),
       drops ? this.kernels.dropout() : null,
+      this.embeddingKernels(),
     ]);
     this.check('trainStep');
     if (this.optimizerState && this.optimizerState.type !== optimizer.type) this.resetOptimizer();
@@ -258,9 +268,9 @@ export class WebGpuModel implements ModelExecution {
       `${B}x${T}|${request.loss}|${rowsOn}${drops ? '|dropout' : ''}`,
       () => {
         // No gradient of x: no update reads it.
-        const gradients = new GradientPlan(ctx, spec, forwardKernels, backwardKernels, this.layers, B, T, readout, false, rowsOn === 'final' ? 'final' : 'steps', dropout);
+        const gradients = new GradientPlan(ctx, spec, forwardKernels, backwardKernels, this.layers, B, T, readout, false, rowsOn === 'final' ? 'final' : 'steps', { dropout, ...embedding });
         try {
-          return new TrainStepPlan(ctx, spec, gradients, { matmul: forwardKernels.matmul, ...train }, this.layers, readout, state.buffers, rowsOn);
+          return new TrainStepPlan(ctx, spec, gradients, { matmul: forwardKernels.matmul, ...train }, this.layers, readout, this.embedding, state.buffers, rowsOn);
         } catch (e) {
           gradients.destroy();
           throw e;
@@ -268,7 +278,7 @@ export class WebGpuModel implements ModelExecution {
       },
       (p) => p.gradients.uses(forwardKernels, backwardKernels),
     );
-    writeFloats(ctx, plan.gradients.forward.x, inputs.x);
+    this.writeInput(plan.gradients, inputs);
     if (inputs.h0) writeFloats(ctx, plan.gradients.forward.h0, inputs.h0);
     if (inputs.c0 && plan.gradients.forward.c) writeFloats(ctx, plan.gradients.forward.c, inputs.c0);
     writeFloats(ctx, plan.targets, request.targets);
@@ -283,9 +293,23 @@ export class WebGpuModel implements ModelExecution {
   }
 
   async openStream(batch: number): Promise<StreamExecution> {
-    const kernels = await this.kernels.forward(batch, 1);
+    const [kernels, embedding] = await Promise.all([this.kernels.forward(batch, 1), this.embeddingKernels()]);
     this.check('stream');
-    return openStream(this.ctx, new ForwardPlan(this.ctx, this.spec, kernels, this.layers, batch, 1, this.readout));
+    return openStream(this.ctx, new ForwardPlan(this.ctx, this.spec, kernels, this.layers, batch, 1, this.readout, 'steps', { embedding: embedding.forward }));
+  }
+
+  /** The embedding's kernels with its weights, for plans of a model that reads token ids (none otherwise). */
+  private async embeddingKernels(): Promise<{ forward: { kernel: Kernel; weight: GPUBuffer } | null; embedding: { kernel: Kernel; weight: GPUBuffer } | null; embeddingBackward: Kernel | null }> {
+    if (!this.embedding) return { forward: null, embedding: null, embeddingBackward: null };
+    const [forward, backward] = await this.kernels.embedding();
+    const embedding = { kernel: forward, weight: this.embedding };
+    return { forward: embedding, embedding, embeddingBackward: backward };
+  }
+
+  /** Write a pass's input: x, or the token ids (with, in a gradient plan, the rows of the embedding's gradient). */
+  private writeInput(plan: ForwardPlan | GradientPlan, inputs: PassInputs): void {
+    if (inputs.ids) plan.setIds(inputs.ids);
+    else writeFloats(this.ctx, plan instanceof GradientPlan ? plan.forward.x : plan.x, inputs.x);
   }
 
   release(): void {
@@ -299,5 +323,7 @@ export class WebGpuModel implements ModelExecution {
     this.readout?.weight.destroy();
     this.readout?.bias.destroy();
     this.readout = null;
+    this.embedding?.destroy();
+    this.embedding = null;
   }
 }

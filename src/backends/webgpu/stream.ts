@@ -19,8 +19,9 @@ export function openStream(ctx: GpuContext, plan: ForwardPlan): StreamExecution 
       hasH = h0 !== undefined;
       hasC = c0 !== undefined;
     },
-    async step(x) {
-      writeFloats(ctx, plan.x, x);
+    async step(x, ids) {
+      if (ids) plan.setIds(ids);
+      else writeFloats(ctx, plan.x, x);
       const r = await plan.run(hasH, hasC, true);
       hasH = true;
       hasC = plan.c !== null;

@@ -1,6 +1,6 @@
 // Inverted dropout, y = x ⊙ m over n elements (x and y may be one tensor): m_i = scale where
 // fmix32(fmix32(i + k0) ^ k1) ≥ threshold, as unsigned 32-bit integers, and 0 elsewhere (the
-// mask src/reference/dropout.ts defines, which the WGSL kernel draws too). Four elements a
+// mask src/spec/dropout.ts defines, which the WGSL kernel draws too). Four elements a
 // vector. Thread mapping: share(n, 4).
 import { share } from './simd';
 
