@@ -5,7 +5,7 @@
  * beside it.
  */
 import { WebRnnError } from '../errors.js';
-import { READOUT_BIAS, READOUT_WEIGHT, type CellKind, type GruOptions, type Nonlinearity, type RnnOptions } from '../spec/spec.js';
+import { EMBEDDING_WEIGHT, READOUT_BIAS, READOUT_WEIGHT, type CellKind, type GruOptions, type Nonlinearity, type RnnOptions } from '../spec/spec.js';
 
 /** Options of `engine.load`. */
 export interface LoadOptions {
@@ -32,6 +32,13 @@ export interface LoadOptions {
   checkFinite?: boolean;
   /** Leave tensors that belong to neither the recurrent module nor the read-out (default: refuse them). */
   ignoreUnknown?: boolean;
+  /**
+   * The nn.Embedding's module name (e.g. 'embed'); by default the one 2-D weight without a bias
+   * whose columns are the recurrent module's inputs. false: none (the model reads vectors).
+   */
+  embedding?: string | false;
+  /** The embedding's padding_idx, which a state dict does not record (RecurrentOptions.embedding). */
+  paddingIdx?: number;
 }
 
 /** What a state dict describes. */
@@ -130,6 +137,22 @@ export function planFromStateDict(shapes: Readonly<Record<string, readonly numbe
       modelOptions.outputSize = shapes[`${chosen}weight`][0];
     }
   }
+  // An nn.Embedding before the recurrent module: a weight [V, I] with no bias beside it.
+  if (options.embedding !== false) {
+    const taken = new Set(Object.values(names));
+    const embeddings = Object.keys(shapes).filter((n) => !taken.has(n) && n.endsWith('weight') && shapes[n].length === 2 && shapes[n][1] === wih[1] && shapes[`${n.slice(0, -'weight'.length)}bias`] === undefined);
+    let chosen: string | undefined;
+    if (options.embedding !== undefined) {
+      chosen = `${options.embedding.endsWith('.') ? options.embedding : `${options.embedding}.`}weight`;
+      if (!embeddings.includes(chosen)) throw new WebRnnError('state-dict', `load: no nn.Embedding '${options.embedding}' of ${wih[1]} features in the file (expected '${chosen}' [numEmbeddings, ${wih[1]}])`);
+    } else if (embeddings.length === 1) chosen = embeddings[0];
+    else if (embeddings.length > 1) throw new WebRnnError('state-dict', `load: several possible embeddings (${embeddings.map((n) => `'${n}'`).join(', ')}); choose one with the embedding option`);
+    if (chosen) {
+      names[EMBEDDING_WEIGHT] = chosen;
+      modelOptions.embedding = { numEmbeddings: shapes[chosen][0], ...(options.paddingIdx !== undefined ? { paddingIdx: options.paddingIdx } : {}) };
+    }
+  }
+  if (options.paddingIdx !== undefined && !modelOptions.embedding) throw new WebRnnError('invalid-option', 'load: paddingIdx given, but the file has no embedding');
   const unknown = Object.keys(shapes).filter((n) => !Object.values(names).includes(n));
   if (unknown.length && !options.ignoreUnknown) {
     throw new WebRnnError('state-dict', `load: tensors that belong to no recurrent layer or read-out: ${unknown.map((n) => `'${n}'`).join(', ')} (pass ignoreUnknown: true to leave them)`);

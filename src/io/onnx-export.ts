@@ -4,7 +4,9 @@
  * specification (test/io/onnx-export.test.ts checks it against webrnn's importer and an
  * independent oracle of the operators). The graph, all in ONNX's layout 0 (sequence first):
  *
- *   X [T, B, I]                      ([B, T, I] when batchFirst, then Transpose perm [1, 0, 2])
+ *   X [T, B, I]                      ([B, T, I] when batchFirst, then Transpose perm [1, 0, 2]);
+ *                                    a model with an embedding: int64 ids X [T, B] ([B, T]), then
+ *                                    Gather(embedding.weight, X, axis 0) [T, B, I]
  *   layer l: RNN | LSTM | GRU        Y [T, D, B, H], Y_h (and Y_c) [D, B, H]; zero initial states
  *     Transpose perm [0, 2, 1, 3]    [T, B, D, H]
  *     Reshape [0, 0, -1]             [T, B, D·H]: the next layer's X, the last one's 'output'
@@ -24,7 +26,8 @@
  */
 import { directionFunctions, type ResolvedCellFunction } from '../spec/cell-functions.js';
 import { validateStateDict } from '../spec/parameters.js';
-import { gateCount, layerInputSize, parameterInfo, parameterName, READOUT_BIAS, READOUT_WEIGHT, type CellKind, type ModelSpec } from '../spec/spec.js';
+import { EMBEDDING_WEIGHT, gateCount, layerInputSize, parameterInfo, parameterName, READOUT_BIAS, READOUT_WEIGHT, type CellKind, type ModelSpec } from '../spec/spec.js';
+import { WebRnnError } from '../errors.js';
 import { encodeModel, ONNX_FLOAT, ONNX_INT64 } from './onnx-proto.js';
 import { checkFinite } from '../arrays.js';
 
@@ -72,9 +75,9 @@ function int64Tensor(name: string, values: number[]) {
   return { name, dims: [values.length], dataType: ONNX_INT64, int64Data: values };
 }
 
-/** A float value's declaration: numbers are fixed dims, strings symbolic ones. */
-function valueInfo(name: string, dims: Array<number | string>) {
-  return { name, type: { tensorType: { elemType: ONNX_FLOAT, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } } };
+/** A float (or int64) value's declaration: numbers are fixed dims, strings symbolic ones. */
+function valueInfo(name: string, dims: Array<number | string>, elemType = ONNX_FLOAT) {
+  return { name, type: { tensorType: { elemType, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } } };
 }
 
 function node(opType: string, name: string, input: string[], output: string[], attribute: object[] = []) {
@@ -139,11 +142,19 @@ export function exportOnnx(spec: ModelSpec, dict: Readonly<Record<string, Float3
   const initializers: object[] = [];
 
   const seqDims = (features: number): Array<number | string> => (batchFirst ? ['batch', 'seq', features] : ['seq', 'batch', features]);
-  const inputs = [valueInfo('X', seqDims(spec.inputSize))];
+  let inputs = [valueInfo('X', seqDims(spec.inputSize))];
   let x = 'X';
+  if (spec.embedding) {
+    if (spec.embedding.maskZero) throw new WebRnnError('invalid-option', 'exportOnnx: an embedding with maskZero (sequence lengths read from the ids) is not exported; export the model without maskZero and pass sequence_lens');
+    // Token ids in: X [T, B] ([B, T]) int64, the embedding's rows gathered into [T, B, I] ([B, T, I]).
+    inputs = [valueInfo('X', seqDims(0).slice(0, 2), ONNX_INT64)];
+    initializers.push(floatTensor('embedding_weight', [spec.embedding.numEmbeddings, spec.inputSize], dict[EMBEDDING_WEIGHT]));
+    nodes.push(node('Gather', 'embedding_gather', ['embedding_weight', 'X'], ['X_embedded'], [intAttr('axis', 0)]));
+    x = 'X_embedded';
+  }
   if (batchFirst) {
     // The nodes run in layout 0: [B, T, I] → [T, B, I].
-    nodes.push(node('Transpose', 'X_to_time_major', ['X'], ['X_tbi'], [intsAttr('perm', [1, 0, 2])]));
+    nodes.push(node('Transpose', 'X_to_time_major', [x], ['X_tbi'], [intsAttr('perm', [1, 0, 2])]));
     x = 'X_tbi';
   }
   // Reshape's 0 copies the dim: [T, B, D, H] → [T, B, D·H] for any T and B.

@@ -100,6 +100,29 @@ describe('engine.load', () => {
     });
   }
 
+  it('finds an nn.Embedding before the recurrent module (a weight of its input width, no bias), or the one named', async () => {
+    const ids = Int32Array.from([3, 0, 9, 4, 4, 1]);
+    const file = pytorchFile('gru', { inputSize: 2, hiddenSize: 3, outputSize: 2 }, 'rnn.', { 'embed.weight': { shape: [10, 2], data: randomFloats(rng, 20) } });
+    const model = await engine.load(file.bytes, { format: 'safetensors', paddingIdx: 0 });
+    expect(model.spec.embedding).toEqual({ numEmbeddings: 10, paddingIdx: 0, maskZero: false });
+    const dict = await model.stateDict();
+    const ref = recurrentForwardReference(model.spec, dict, ids, { batch: 2, seqLen: 3 });
+    expectClose(`embedded GRU (seed ${seed})`, (await model.forward(ids, { batch: 2, seqLen: 3 })).y, ref.y);
+    expect(await model.save({ metadata: { format: 'pt' } })).toEqual(file.bytes);
+    model.destroy();
+    const plain = await engine.load(file.bytes, { format: 'safetensors', embedding: false, ignoreUnknown: true });
+    expect(plain.spec.embedding).toBeNull();
+    plain.destroy();
+    const two = pytorchFile('gru', { inputSize: 2, hiddenSize: 3 }, 'rnn.', { 'a.weight': { shape: [10, 2], data: new Float32Array(20) }, 'b.weight': { shape: [5, 2], data: new Float32Array(10) } });
+    expect((await loadError(two.bytes)).message).toMatch(/several possible embeddings \('a.weight', 'b.weight'\); choose one with the embedding option/);
+    const b = await engine.load(two.bytes, { format: 'safetensors', embedding: 'b', ignoreUnknown: true });
+    expect(b.spec.embedding?.numEmbeddings).toBe(5);
+    b.destroy();
+    expect((await loadError(two.bytes, { embedding: 'c' })).message).toMatch(/no nn.Embedding 'c' of 2 features in the file/);
+    const none = pytorchFile('gru', { inputSize: 2, hiddenSize: 3 }, '');
+    expect((await loadError(none.bytes, { paddingIdx: 0 })).message).toMatch(/paddingIdx given, but the file has no embedding/);
+  });
+
   it('refuses a cell file that does not fit, saying what it found and what it expected', async () => {
     const cell = (extra: Record<string, { shape: number[]; data: Float32Array }>) => writeSafetensors({ 'cell.weight_ih': { shape: [8, 3], data: new Float32Array(24) }, ...extra });
     expect((await loadError(cell({}))).message).toMatch(/cell\.weight_hh \[G·H, H\] expected, missing/);
@@ -117,8 +140,8 @@ describe('engine.load', () => {
     expect((await loadError(none)).message).toMatch(/no recurrent weights in the file: expected weight_ih_l0 and weight_hh_l0 \(nn.LSTM, nn.GRU, nn.RNN\) or weight_ih and weight_hh \(nn.LSTMCell, nn.GRUCell, nn.RNNCell\), found 'embedding.weight'/);
     const two = pytorchFile('gru', { inputSize: 2, hiddenSize: 3 }, 'a.', pytorchFileTensors('b.'));
     expect((await loadError(two.bytes)).message).toMatch(/several recurrent modules \('a\.', 'b\.'\)/);
-    const stray = pytorchFile('lstm', { inputSize: 2, hiddenSize: 3 }, '', { 'embedding.weight': { shape: [10, 2], data: new Float32Array(20) } });
-    expect((await loadError(stray.bytes)).message).toMatch(/belong to no recurrent layer or read-out: 'embedding.weight'/);
+    const stray = pytorchFile('lstm', { inputSize: 2, hiddenSize: 3 }, '', { 'extra.weight': { shape: [10, 3], data: new Float32Array(30) } });
+    expect((await loadError(stray.bytes)).message).toMatch(/belong to no recurrent layer or read-out: 'extra.weight'/);
     (await engine.load(stray.bytes, { ignoreUnknown: true })).destroy();
     const nan = pytorchFile('lstm', { inputSize: 2, hiddenSize: 3 }, '');
     const nanFile = pytorchFile('lstm', { inputSize: 2, hiddenSize: 3 }, '', { weight_hh_l0: { shape: [12, 3], data: new Float32Array(36).fill(NaN) } });

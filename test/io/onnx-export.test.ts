@@ -327,6 +327,34 @@ describe('the exported graph', () => {
   });
 });
 
+describe('a model that reads token ids', () => {
+  it('exports int64 ids X and a Gather of the embedding, which run as the model does', async () => {
+    const V = 9;
+    for (const batchFirst of [false, true]) {
+      const model = engine.lstm({ inputSize: I, hiddenSize: H, numLayers: 2, batchFirst, outputSize: 2, embedding: { numEmbeddings: V, paddingIdx: 1 } });
+      model.loadStateDict(randomStateDict(model.spec, rng));
+      const bytes = await model.exportOnnx();
+      const gather = decodeModel(bytes).graph!.node.find((n) => n.opType === 'Gather');
+      expect(gather?.input).toEqual(['embedding_weight', 'X']);
+      const graph = await engine.loadOnnx(bytes);
+      try {
+        const [batch, seqLen] = [3, 4];
+        const ids = Int32Array.from({ length: batch * seqLen }, () => Math.floor(rng.uniform() * V));
+        const want = await model.forward(ids, { batch, seqLen });
+        const out = await graph.run({ X: { dims: batchFirst ? [batch, seqLen] : [seqLen, batch], data: ids } });
+        expectClose(`ids batchFirst=${batchFirst}: output (seed ${seed})`, out.output.data, want.output);
+        expectClose(`ids batchFirst=${batchFirst}: y (seed ${seed})`, out.y.data, want.y);
+      } finally {
+        graph.destroy();
+        model.destroy();
+      }
+    }
+    const masked = engine.gru({ inputSize: I, hiddenSize: H, embedding: { numEmbeddings: V, maskZero: true } });
+    await expect(masked.exportOnnx()).rejects.toThrow(/exportOnnx: an embedding with maskZero/);
+    masked.destroy();
+  });
+});
+
 describe('exportOnnx refuses', () => {
   it('parameters that hold NaN or ±Infinity, by name', async () => {
     const model = engine.lstm({ inputSize: I, hiddenSize: H, numLayers: 2 });

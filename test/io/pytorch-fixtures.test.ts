@@ -19,7 +19,7 @@ interface Tensor {
   dims: number[];
   /** float32 little-endian, base64 */
   data?: string;
-  /** an integer tensor's values */
+  /** an integer tensor's values (nested as its dims) */
   ints?: number[];
 }
 interface Case {
@@ -45,7 +45,7 @@ afterAll(() => engine?.destroy());
 describe(`files written by PyTorch ${torch}`, () => {
   it('has the ONNX and safetensors cases', () => {
     expect(cases.filter((c) => c.format === 'onnx').length).toBe(5);
-    expect(cases.filter((c) => c.format === 'safetensors').length).toBe(6);
+    expect(cases.filter((c) => c.format === 'safetensors').length).toBe(7);
     expect(cases.filter((c) => c.name.includes('_cell')).length).toBe(3);
   });
 
@@ -70,7 +70,9 @@ describe(`files written by PyTorch ${torch}`, () => {
         try {
           const x = c.inputs.x;
           const [B, T] = model.spec.batchFirst ? x.dims : [x.dims[1], x.dims[0]];
-          const out = await model.forward(floats(x), { batch: B, seqLen: T });
+          // Token ids for a model with an embedding, vectors otherwise.
+          const input = x.ints ? Int32Array.from(x.ints.flat(2)) : floats(x);
+          const out = await model.forward(input, { batch: B, seqLen: T });
           for (const [name, want] of Object.entries(c.outputs)) {
             const got = name === 'output' ? out.output : name === 'hN' ? out.hN : name === 'cN' ? out.cN! : out.y;
             expectClose(`${c.name}: ${name}`, got, floats(want));
