@@ -10,13 +10,17 @@
  * returnSequences (Keras's output of a layer with return_sequences false is its final state,
  * both directions' for a Bidirectional).
  *
+ * An Embedding layer may come first: the model then reads token ids; with mask_zero, id 0 is
+ * padding at the end of a sequence (the lengths; outputs at padded steps are then 0, as with
+ * PyTorch's packed sequences, where Keras repeats the last step's).
+ *
  * Config fields that change what the model computes are honoured or refused by name; the
  * rest (initializers, regularizers, constraints, dropout rates, implementation, unroll,
  * trainable, …) do not change predict and are passed over, whatever their value.
  */
 import { WebRnnError } from '../errors.js';
 import type { CellFunction, CellOptions } from '../spec/cell-functions.js';
-import { READOUT_BIAS, READOUT_WEIGHT, type CellKind, type GruOptions, type LstmOptions, type RnnOptions } from '../spec/spec.js';
+import { EMBEDDING_WEIGHT, READOUT_BIAS, READOUT_WEIGHT, type CellKind, type GruOptions, type LstmOptions, type RnnOptions } from '../spec/spec.js';
 
 /** A tfjs layers model: the parsed (or text) model.json, and its weight shards in manifest order. */
 export interface TfjsModelSource {
@@ -210,9 +214,22 @@ export function planFromTfjs(source: TfjsModelSource): TfjsPlan {
   const dict: Record<string, Float32Array> = {};
   let numLayers = 0;
   let outputSize = 0;
+  let embedding: { numEmbeddings: number; maskZero: boolean } | null = null;
   for (const layer of layers) {
     const cls = layer.class_name;
     const cfg = (layer.config ?? {}) as Json;
+    if (cls === 'Embedding') {
+      if (kind || embedding) fail('an Embedding layer after another layer than the input (only first)');
+      checkDtype(cfg.dtype);
+      const V = cfg.input_dim;
+      const E = cfg.output_dim;
+      if (!Number.isInteger(V) || (V as number) < 1) fail(`Embedding input_dim ${JSON.stringify(V)}`);
+      if (!Number.isInteger(E) || (E as number) < 1) fail(`Embedding output_dim ${JSON.stringify(E)}`);
+      dict[EMBEDDING_WEIGHT] = weight(`${text(cfg.name, 'the Embedding name')}/embeddings`, [V as number, E as number]);
+      embedding = { numEmbeddings: V as number, maskZero: cfg.mask_zero === true };
+      inputSize = E as number;
+      continue;
+    }
     if (cls === 'InputLayer') {
       const shape = inputShape(cfg);
       if (shape !== undefined) inputSize = shapeOf(shape);
@@ -340,5 +357,6 @@ export function planFromTfjs(source: TfjsModelSource): TfjsPlan {
   if (kind === 'rnn' && standard) options.nonlinearity = cell!.f!.name === 'Tanh' ? 'tanh' : cell!.f!.name === 'Relu' ? 'relu' : 'identity';
   else if (!standard) options.cell = cell;
   if (outputSize) options.outputSize = outputSize;
+  if (embedding) options.embedding = embedding;
   return { kind, options, dict };
 }

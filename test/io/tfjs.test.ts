@@ -97,6 +97,30 @@ describe('TensorFlow.js models saved by TensorFlow.js', () => {
     });
   }
 
+  for (const maskZero of [false, true]) {
+    it(`an Embedding${maskZero ? ' with mask_zero (padding at the end: the lengths)' : ''} before a Bidirectional GRU and a Dense: y matches predict on token ids`, async () => {
+      const V = 17;
+      const s = tf.sequential();
+      s.add(tf.layers.embedding({ inputDim: V, outputDim: INPUT, maskZero, inputShape: [null] }));
+      s.add(tf.layers.bidirectional({ layer: tf.layers.gru({ units: UNITS, returnSequences: false }) as tf.RNN }));
+      s.add(tf.layers.dense({ units: 2 }));
+      s.setWeights(s.getWeights().map((w) => tf.tensor(Float32Array.from({ length: w.size }, () => rng.range(-0.6, 0.6)), w.shape)));
+      const model = await engine.load(await saveTfjs(s));
+      try {
+        expect(model.spec.embedding).toEqual({ numEmbeddings: V, paddingIdx: null, maskZero });
+        // [B, T] ids; with mask_zero, rows of lengths T, 2 and 5 padded with zeros at the end.
+        const ids = Int32Array.from({ length: B * T }, () => 1 + Math.floor(rng.uniform() * (V - 1)));
+        if (maskZero) [T, 2, 5].forEach((n, b) => ids.fill(0, b * T + n, (b + 1) * T));
+        const { y } = await model.forward(ids, { batch: B, seqLen: T });
+        const want = tf.tidy(() => (s.predict(tf.tensor2d(ids, [B, T], 'int32')) as tf.Tensor).dataSync() as Float32Array);
+        expectClose(`embedding maskZero=${maskZero} (seed ${seed})`, y, want);
+      } finally {
+        model.destroy();
+        s.dispose();
+      }
+    });
+  }
+
   it('streams: y_t is predict of the sequence so far (last state), and h_t without a Dense layer', async () => {
     const withDense = buildTfjs({ name: 'stream', cell: 'lstm', layers: 2, returnSequences: false, dense: 2 }, rng);
     const bare = buildTfjs({ name: 'stream', cell: 'gru', returnSequences: true }, rng);
