@@ -100,3 +100,16 @@ export function gatherSequences<A extends Float32Array | Int32Array>(a: A, f: nu
   });
   return out;
 }
+
+/**
+ * `a` [T, B, F] (sequence-major) with each row's first L_b steps in reverse order and its
+ * padding after them left in place: out[t, b] = a[L_b − 1 − t, b] for t < L_b. Its own inverse.
+ */
+export function reverseSteps<A extends Float32Array | Int32Array>(a: A, B: number, T: number, F: number, lengths: ArrayLike<number> | null): A {
+  const out = a.slice() as A;
+  for (let b = 0; b < B; b++) {
+    const L = lengths ? lengths[b] : T;
+    for (let t = 0; t < L; t++) out.set(a.subarray(((L - 1 - t) * B + b) * F, ((L - 1 - t) * B + b + 1) * F) as ArrayLike<number>, (t * B + b) * F);
+  }
+  return out;
+}

@@ -10,7 +10,8 @@
  * returnSequences (Keras's output of a layer with return_sequences false is its final state,
  * both directions' for a Bidirectional).
  *
- * An Embedding layer may come first: the model then reads token ids; with mask_zero, id 0 is
+ * go_backwards on the first recurrent layer and stateful layers (every one) become the model's
+ * goBackwards and stateful. An Embedding layer may come first: the model then reads token ids; with mask_zero, id 0 is
  * padding at the end of a sequence (the lengths; outputs at padded steps are then 0, as with
  * PyTorch's packed sequences, where Keras repeats the last step's).
  *
@@ -34,7 +35,7 @@ const PERM: Record<CellKind, number[]> = { lstm: [0, 1, 2, 3], gru: [1, 0, 2], r
 /** Layers that are identities at inference (they act only while Keras trains). */
 const INFERENCE_IDENTITIES = new Set(['Dropout', 'SpatialDropout1D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout']);
 /** Recurrent-layer fields that change the computation and that webrnn does not run when set. */
-const REFUSED_WHEN_SET = ['go_backwards', 'stateful', 'return_state', 'time_major'];
+const REFUSED_WHEN_SET = ['return_state', 'time_major'];
 
 type Json = Record<string, unknown>;
 
@@ -215,6 +216,8 @@ export function planFromTfjs(source: TfjsModelSource): TfjsPlan {
   let numLayers = 0;
   let outputSize = 0;
   let embedding: { numEmbeddings: number; maskZero: boolean } | null = null;
+  let goBackwards = false;
+  let stateful = false;
   for (const layer of layers) {
     const cls = layer.class_name;
     const cfg = (layer.config ?? {}) as Json;
@@ -273,6 +276,15 @@ export function planFromTfjs(source: TfjsModelSource): TfjsPlan {
     if (!k) fail(`layer ${String(innerClass)} in Bidirectional is not supported`);
     const c = (inner.config ?? {}) as Json;
     for (const field of REFUSED_WHEN_SET) if (c[field]) fail(`${field} is not supported`);
+    // go_backwards: the first layer reading its input from the end; stateful: every layer alike.
+    if (c.go_backwards) {
+      if (dirs === 2) fail('go_backwards inside Bidirectional is not supported');
+      if (numLayers > 0) fail('go_backwards on a recurrent layer after the first is not supported');
+      goBackwards = true;
+    }
+    const layerStateful = c.stateful === true;
+    if (numLayers > 0 && layerStateful !== stateful) fail('stateful on some recurrent layers and not on others');
+    stateful = layerStateful;
     checkDtype(c.dtype ?? cfg.dtype);
     const H = c.units as number;
     if (!Number.isInteger(H) || H < 1) fail(`units ${String(c.units)}`);
@@ -358,5 +370,7 @@ export function planFromTfjs(source: TfjsModelSource): TfjsPlan {
   else if (!standard) options.cell = cell;
   if (outputSize) options.outputSize = outputSize;
   if (embedding) options.embedding = embedding;
+  if (goBackwards) options.goBackwards = true;
+  if (stateful) options.stateful = true;
   return { kind, options, dict };
 }

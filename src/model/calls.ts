@@ -5,7 +5,7 @@
 import { WebRnnError } from '../errors.js';
 import type { StateDict } from '../spec/parameters.js';
 import type { CellKind, ModelSpec } from '../spec/spec.js';
-import { checkCount, checkFinite, checkLengths, checkTensor, swapBatchTime } from '../arrays.js';
+import { checkCount, checkFinite, checkLengths, checkTensor, reverseSteps, swapBatchTime } from '../arrays.js';
 import { checkIds, lengthsFromIds } from '../spec/embedding.js';
 
 /** Options of {@link RecurrentModel.forward}. */
@@ -97,6 +97,14 @@ export function checkOptions(what: string, options: unknown, known: readonly str
 
 
 
+/** Throw unless the model's gradients can be taken (and, for training, it has a read-out). */
+export function checkTrainable(spec: ModelSpec, what: string, needsReadout: boolean): void {
+  if (needsReadout && spec.outputSize === 0) throw new WebRnnError('invalid-option', `${what}: the model has no read-out; create it with outputSize`);
+  if (spec.kind === 'gru' && !spec.linearBeforeReset) throw new WebRnnError('invalid-option', `${what}: not available for a GRU with linearBeforeReset: false (ONNX linear_before_reset = 0)`);
+  if (spec.peepholes) throw new WebRnnError('invalid-option', `${what}: not available for an LSTM with peepholes`);
+  if (!spec.cell.standard) throw new WebRnnError('invalid-option', `${what}: not available for cells with ONNX activations, clip or input_forget`);
+}
+
 /**
  * Check x (or a model's token ids), h0, c0 and seqLens of a forward, gradient or training call
  * of a model of `spec`; returns them sequence-major and copied, and each row's length (given,
@@ -136,6 +144,11 @@ export function prepareInputs(
   if (spec.embedding?.maskZero) {
     if (seqLens) throw new WebRnnError('invalid-option', `${what}: seqLens given to a model whose embedding has maskZero, where the lengths come from the ids`);
     seqLens = lengthsFromIds(ids!, B, T);
+  }
+  if (spec.goBackwards) {
+    // Each sequence read from its last step back (after maskZero has read the lengths).
+    if (ids) ids = reverseSteps(ids, B, T, 1, seqLens);
+    else xSeq = reverseSteps(xSeq, B, T, I, seqLens);
   }
   return { B, T, xSeq, ids, seqLens, h0: options.h0?.slice(), c0: options.c0?.slice() };
 }

@@ -10,16 +10,17 @@ import { trainSequence } from '../train/sequence.js';
 import { evaluate, type EvaluateOptions, type EvaluateResult } from '../train/evaluate.js';
 import { fit, type FitHistory, type FitOptions } from '../train/fit.js';
 import { optimizerConfigOf, optimizerEntries, OPTIMIZER_METADATA, type OptimizerSnapshot } from '../train/checkpoint.js';
-import { resolveClipping, resolveOptimizer, type OptimizerConfig, type TrainSequenceOptions, type TrainSequenceResult, type TrainStepOptions, type TrainStepResult, type TrainStepResultFor } from '../train/options.js';
+import { resolveClipping, resolveLoss, resolveOptimizer, type OptimizerConfig, type TrainSequenceOptions, type TrainSequenceResult, type TrainStepOptions, type TrainStepResult, type TrainStepResultFor } from '../train/options.js';
 import type { ForwardStats, ModelExecution, PassResult, ReadoutRows } from './backend.js';
 import { defaultParameters, validateStateDict, type StateDict } from '../spec/parameters.js';
-import { checkOptions, prepareInputs, type ForwardOptions, type ForwardOutput, type GradientOptions, type GradientOutput, type WarmupOptions } from './calls.js';
+import { checkOptions, checkTrainable, prepareInputs, type ForwardOptions, type ForwardOutput, type GradientOptions, type GradientOutput, type WarmupOptions } from './calls.js';
 
 export type { CellStates, ForwardOptions, ForwardOutput, ForwardOutputBase, GradientOptions, GradientOutput, GradientOutputBase, WarmupOptions } from './calls.js';
 import { RecurrentStream, type StreamOptions } from './stream.js';
+import { CarriedStates } from './carried-states.js';
 import { parameterInfo } from '../spec/spec.js';
 import type { CellKind, ModelSpec } from '../spec/spec.js';
-import { checkCount, checkFinite, checkLengths, checkTensor, finalStates, swapBatchTime } from '../arrays.js';
+import { checkCount, checkFinite, checkTensor, finalStates, reverseSteps, swapBatchTime } from '../arrays.js';
 
 /**
  * @internal How a model writes its files, given by the engine (the writers live in io/, which
@@ -62,6 +63,7 @@ export class RecurrentModel<K extends CellKind = CellKind> {
     private readonly writers: ModelWriters,
   ) {
     this.spec = spec;
+    this.carried = new CarriedStates(spec);
     exec.writeParameters(defaultParameters(spec, spec.seed));
   }
 
@@ -76,6 +78,7 @@ export class RecurrentModel<K extends CellKind = CellKind> {
   /** The optimizer of the last training step (or that the loaded file saved), every default filled in. */
   private optimizerConfig: OptimizerConfig | null = null;
   private dropoutCount = 0;
+  private readonly carried: CarriedStates;
 
   /**
    * Training calls of this model that drew dropout masks so far: the next such call (trainStep,
@@ -157,6 +160,7 @@ export class RecurrentModel<K extends CellKind = CellKind> {
    * @throws WebRnnError ('non-finite') when a parameter holds NaN or ±Infinity.
    */
   async exportOnnx(): Promise<Uint8Array> {
+    if (this.spec.goBackwards) throw new WebRnnError('invalid-option', 'exportOnnx: a model with goBackwards (the input read from its end) is not exported');
     return this.writers.onnx(this.spec, await this.stateDict());
   }
 
@@ -263,10 +267,12 @@ export class RecurrentModel<K extends CellKind = CellKind> {
     // call, before anything is queued or written; errors come back as a rejection.
     this.assertAlive('forward');
     checkOptions('forward', options, ['batch', 'seqLen', 'h0', 'c0', 'checkFinite', 'seqLens']);
-    const { B, T, xSeq, ids, seqLens, h0, c0 } = prepareInputs(this.spec, 'forward', x, options);
+    const { B, T, xSeq, ids, seqLens, ...given } = prepareInputs(this.spec, 'forward', x, options);
+    const { h0, c0 } = this.carried.initial('forward', B, given.h0, given.c0);
     return this.serialize(async () => {
       this.assertAlive('forward', true);
       const r = await this.exec.forward({ batch: B, seqLen: T, x: xSeq, ids, h0, c0, seqLens }, this.yRows);
+      this.carried.keep(B, r.hN, r.cN);
       return this.forwardOutput(r, B, T);
     });
   }
@@ -279,6 +285,7 @@ export class RecurrentModel<K extends CellKind = CellKind> {
    */
   stream(options: StreamOptions): RecurrentStream {
     this.assertAlive('stream');
+    if (this.spec.goBackwards) throw new WebRnnError('invalid-option', 'stream: a model with goBackwards reads each sequence from its end; use forward');
     const s = new RecurrentStream(
       {
         spec: this.spec,
@@ -308,11 +315,7 @@ export class RecurrentModel<K extends CellKind = CellKind> {
     const { spec } = this;
     checkOptions('gradients', options, ['batch', 'seqLen', 'h0', 'c0', 'checkFinite', 'seqLens', 'gradOutput', 'gradHN', 'gradCN', 'training']);
     if (options.training !== undefined && typeof options.training !== 'boolean') throw new WebRnnError('invalid-option', `gradients: training must be a boolean, got ${String(options.training)}`);
-    if (spec.kind === 'gru' && !spec.linearBeforeReset) {
-      throw new WebRnnError('invalid-option', 'gradients: not available for a GRU with linearBeforeReset: false (ONNX linear_before_reset = 0)');
-    }
-    if (spec.peepholes) throw new WebRnnError('invalid-option', 'gradients: not available for an LSTM with peepholes');
-    if (!spec.cell.standard) throw new WebRnnError('invalid-option', 'gradients: not available for cells with ONNX activations, clip or input_forget');
+    checkTrainable(spec, 'gradients', false);
     const { B, T, xSeq, ids, seqLens, h0, c0 } = prepareInputs(this.spec, 'gradients', x, options);
     const { inputSize: I, hiddenSize: H, numLayers: L, numDirections: D } = spec;
     const stateShape = [L * D, B, H];
@@ -335,10 +338,18 @@ export class RecurrentModel<K extends CellKind = CellKind> {
     return this.serialize(async () => {
       this.assertAlive('gradients', true);
       const r = await this.exec.gradients({ batch: B, seqLen: T, x: xSeq, ids, h0, c0, seqLens, dropoutCall }, { gradOutput, gradHN, gradCN }, this.yRows);
-      const base = { params: r.params, input: this.toCaller(r.input, B, T, I), h0: r.h0, ...this.forwardOutput(r, B, T) };
+      // x's gradient in x's own order (goBackwards read it reversed).
+      const input = spec.goBackwards ? reverseSteps(r.input, B, T, I, seqLens) : r.input;
+      const base = { params: r.params, input: this.toCaller(input, B, T, I), h0: r.h0, ...this.forwardOutput(r, B, T) };
       // c0 (like cN) is there exactly when the model is an LSTM.
       return (r.c0 ? { ...base, c0: r.c0 } : base) as GradientOutput<K>;
     });
+  }
+
+  /** A stateful model's carried states (Keras's reset_states): the next call starts from zeros. */
+  resetStates(): void {
+    this.assertAlive('resetStates');
+    this.carried.reset();
   }
 
   /** Forget the optimizer's state (moments, velocities, step count): the next step starts afresh. */
@@ -362,23 +373,15 @@ export class RecurrentModel<K extends CellKind = CellKind> {
     checkOptions('trainStep', options, [
       'batch', 'seqLen', 'h0', 'c0', 'checkFinite', 'seqLens', 'loss', 'lossOn', 'mask', 'optimizer', 'clipGradNorm', 'clipGradValue', 'readLoss', 'returnGradNorm', 'returnState',
     ]);
-    if (spec.outputSize === 0) throw new WebRnnError('invalid-option', 'trainStep: the model has no read-out; create it with outputSize');
-    if (spec.kind === 'gru' && !spec.linearBeforeReset) {
-      throw new WebRnnError('invalid-option', 'trainStep: not available for a GRU with linearBeforeReset: false (ONNX linear_before_reset = 0)');
-    }
-    if (spec.peepholes) throw new WebRnnError('invalid-option', 'trainStep: not available for an LSTM with peepholes');
-    if (!spec.cell.standard) throw new WebRnnError('invalid-option', 'trainStep: not available for cells with ONNX activations, clip or input_forget');
-    if (options.loss !== 'mse' && options.loss !== 'cross-entropy') throw new WebRnnError('invalid-option', `trainStep: loss must be 'mse' or 'cross-entropy', got '${String(options.loss)}'`);
-    // The default is the model's own output: every step, or the final states without returnSequences.
-    const lossOn = options.lossOn ?? (spec.returnSequences ? 'all' : 'final');
-    if (lossOn !== 'all' && lossOn !== 'last' && lossOn !== 'final') throw new WebRnnError('invalid-option', `trainStep: lossOn must be 'all', 'last' or 'final', got '${String(lossOn)}'`);
+    checkTrainable(spec, 'trainStep', true);
+    const { lossOn } = resolveLoss('trainStep', spec, options);
     const config = options.optimizer ?? this.optimizerConfig;
     if (!config) throw new WebRnnError('invalid-option', "trainStep: optimizer is required ({ type: 'sgd' | 'adam' | 'adamw', lr }) until the model has trained or was loaded with one");
     const optimizer = resolveOptimizer(config);
     const { maxNorm, clipValue } = resolveClipping(options);
-    const { B, T, xSeq, ids, seqLens, h0, c0 } = prepareInputs(this.spec, 'trainStep', x, options);
+    const { B, T, xSeq, ids, seqLens, ...given } = prepareInputs(this.spec, 'trainStep', x, options);
+    const { h0, c0 } = this.carried.initial('trainStep', B, given.h0, given.c0);
     const { targetSeq, maskSeq, rowsOn, scale } = lossRows(spec, target, options, lossOn, B, T, seqLens);
-    const ce = options.loss === 'cross-entropy';
     const readLoss = options.readLoss ?? true;
     const readNorm = options.returnGradNorm ?? false;
     const readState = options.returnState ?? false;
@@ -389,13 +392,14 @@ export class RecurrentModel<K extends CellKind = CellKind> {
       this.assertAlive('trainStep', true);
       const r = await this.exec.trainStep(
         { batch: B, seqLen: T, x: xSeq, ids, h0, c0, seqLens, dropoutCall },
-        { loss: options.loss, targets: targetSeq, mask: maskSeq, rowsOn, scale, optimizer, maxNorm, clipValue, readLoss, readNorm, readState },
+        { loss: options.loss, targets: targetSeq, mask: maskSeq, rowsOn, scale, optimizer, maxNorm, clipValue, readLoss, readNorm, readState: readState || this.carried.active },
       );
+      this.carried.keep(B, r.hN, r.cN);
       const result: TrainStepResult = {};
       if (r.lossRows) result.loss = r.lossRows.reduce((a, b) => a + b, 0);
       if (r.norm !== undefined) result.gradNorm = r.norm;
-      if (r.hN) result.hN = r.hN;
-      if (r.cN) result.cN = r.cN;
+      if (readState && r.hN) result.hN = r.hN;
+      if (readState && r.cN) result.cN = r.cN;
       // What was asked for is what was read back (TrainStepResultFor says which).
       return result as TrainStepResultFor<O, K extends 'lstm' ? true : false>;
     });
@@ -412,6 +416,7 @@ export class RecurrentModel<K extends CellKind = CellKind> {
    */
   async trainSequence(x: Float32Array | Int32Array, target: Float32Array, options: TrainSequenceOptions): Promise<TrainSequenceResult> {
     this.assertAlive('trainSequence');
+    if (this.spec.goBackwards) throw new WebRnnError('invalid-option', 'trainSequence: a model with goBackwards reads each sequence from its end, which chunks cannot; use trainStep or fit on whole sequences');
     return trainSequence(this, x, target, options);
   }
 

@@ -37,6 +37,19 @@ export interface RecurrentOptions {
    */
   dropout?: number;
   /**
+   * Keras's stateful: forward and trainStep (each step of fit and each chunk of trainSequence
+   * too) start from the final states of the model's previous such call, unless given h0/c0,
+   * and leave theirs for the next; `model.resetStates()` zeroes them. The batch must stay the
+   * same between resets. Default false.
+   */
+  stateful?: boolean;
+  /**
+   * Keras's go_backwards on the first layer: the model reads each sequence from its last step
+   * (its own, with seqLens) back to its first, and its outputs are in that order. Whole
+   * sequences only (no streams or truncated BPTT); not exported to ONNX. Default false.
+   */
+  goBackwards?: boolean;
+  /**
    * Token ids in, instead of vectors (PyTorch's nn.Embedding before the recurrent layers,
    * Keras's Embedding): the parameter `embedding.weight` [numEmbeddings, inputSize] holds a
    * vector per id, and forward, stream steps, gradients and training take an Int32Array of ids
@@ -138,6 +151,10 @@ export interface ModelSpec {
   readonly checkFinite: boolean;
   /** Dropout probability between layers, in training only. */
   readonly dropout: number;
+  /** States carried from call to call (Keras's stateful). */
+  readonly stateful: boolean;
+  /** The input is read from each sequence's last step back (Keras's go_backwards). */
+  readonly goBackwards: boolean;
   /** The embedding of token ids, or null when the model reads vectors. */
   readonly embedding: { readonly numEmbeddings: number; readonly paddingIdx: number | null; readonly maskZero: boolean } | null;
   /** Outputs of the linear read-out; 0 when the model has none. */
@@ -179,7 +196,7 @@ const KNOWN: Record<CellKind, readonly string[]> = {
   lstm: ['peepholes'],
   gru: ['linearBeforeReset'],
 };
-const COMMON = ['inputSize', 'hiddenSize', 'numLayers', 'bidirectional', 'batchFirst', 'bias', 'seed', 'checkFinite', 'dropout', 'embedding', 'outputSize', 'returnSequences', 'cell', 'persistent'];
+const COMMON = ['inputSize', 'hiddenSize', 'numLayers', 'bidirectional', 'batchFirst', 'bias', 'seed', 'checkFinite', 'dropout', 'embedding', 'stateful', 'goBackwards', 'outputSize', 'returnSequences', 'cell', 'persistent'];
 const NONLINEARITY_FUNCTION: Record<Nonlinearity, CellFunction> = { tanh: { name: 'Tanh' }, relu: { name: 'Relu' }, identity: { name: 'Affine', alpha: 1, beta: 0 } };
 
 /** Validate `options` for a layer of `kind` and fill in the defaults. */
@@ -221,6 +238,8 @@ export function resolveSpec(kind: CellKind, options: RnnOptions & GruOptions & L
     seed,
     checkFinite: boolean('checkFinite', options.checkFinite, false),
     dropout,
+    stateful: boolean('stateful', options.stateful, false),
+    goBackwards: boolean('goBackwards', options.goBackwards, false),
     outputSize: options.outputSize === undefined ? 0 : positiveInteger('outputSize', options.outputSize),
     returnSequences: boolean('returnSequences', options.returnSequences, true),
     persistent: options.persistent === 'auto' ? 'auto' : boolean('persistent', options.persistent, 'auto'),

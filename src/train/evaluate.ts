@@ -10,7 +10,7 @@ import { readoutLossReference } from '../reference/train-step.js';
 import type { StateDict } from '../spec/parameters.js';
 import { READOUT_BIAS, READOUT_WEIGHT, type ModelSpec } from '../spec/spec.js';
 import { lossRows } from './loss-rows.js';
-import type { LossKind, TrainStepOptions } from './options.js';
+import { resolveLoss, type LossKind, type TrainStepOptions } from './options.js';
 
 /** Options of `model.evaluate`: those of trainStep that choose the data and the loss. */
 export type EvaluateOptions = Pick<TrainStepOptions, 'batch' | 'seqLen' | 'seqLens' | 'h0' | 'c0' | 'lossOn' | 'mask' | 'checkFinite'> & { loss: LossKind };
@@ -33,9 +33,7 @@ export interface Evaluatee {
 export async function evaluate(model: Evaluatee, x: Float32Array | Int32Array, target: Float32Array, options: EvaluateOptions): Promise<EvaluateResult> {
   const { spec } = model;
   if (spec.outputSize === 0) throw new WebRnnError('invalid-option', 'evaluate: the model has no read-out; create it with outputSize');
-  if (options.loss !== 'mse' && options.loss !== 'cross-entropy') throw new WebRnnError('invalid-option', `evaluate: loss must be 'mse' or 'cross-entropy', got '${String(options.loss)}'`);
-  const lossOn = options.lossOn ?? (spec.returnSequences ? 'all' : 'final');
-  if (lossOn !== 'all' && lossOn !== 'last' && lossOn !== 'final') throw new WebRnnError('invalid-option', `evaluate: lossOn must be 'all', 'last' or 'final', got '${String(lossOn)}'`);
+  const { lossOn } = resolveLoss('evaluate', spec, options);
   const B = checkCount('batch', options.batch);
   const T = checkCount('seqLen', options.seqLen);
   let seqLens = options.seqLens === undefined ? null : checkLengths(options.seqLens, B, T);

@@ -13,7 +13,7 @@ import type { StateDict } from '../spec/parameters.js';
 import { createRandom } from '../spec/random.js';
 import type { ModelSpec } from '../spec/spec.js';
 import type { EvaluateOptions, EvaluateResult } from './evaluate.js';
-import { resolveClipping, resolveOptimizer, type LossKind, type OptimizerConfig, type TrainStepOptions, type TrainStepResult } from './options.js';
+import { resolveClipping, resolveLoss, resolveOptimizer, type LossKind, type OptimizerConfig, type TrainStepOptions, type TrainStepResult } from './options.js';
 
 /** How the learning rate changes from epoch to epoch (as torch.optim.lr_scheduler's StepLR, CosineAnnealingLR, ExponentialLR). */
 export type LearningRateSchedule =
@@ -190,8 +190,7 @@ export async function fit(model: FitTrainee, x: Float32Array | Int32Array, y: Fl
   const baseLr = resolveOptimizer(optimizer).hyper.lr;
   const schedule = resolveSchedule(options.schedule, epochs);
   resolveClipping(options);
-  const lossOn = options.lossOn ?? (spec.returnSequences ? 'all' : 'final');
-  if (lossOn !== 'all' && lossOn !== 'last' && lossOn !== 'final') fail(`lossOn must be 'all', 'last' or 'final', got '${String(lossOn)}'`);
+  const { lossOn } = resolveLoss('fit', spec, options);
   const ce = options.loss === 'cross-entropy';
   // y's rows: every step of each sequence with lossOn 'all', else one per sequence; F values a row.
   const F = ce ? 1 : spec.outputSize;

@@ -152,6 +152,17 @@ export function resolveOptimizer(o: OptimizerConfig): ResolvedOptimizer {
   throw new WebRnnError('invalid-option', `optimizer.type must be 'sgd', 'adam' or 'adamw', got '${String((o as { type?: unknown }).type)}'`);
 }
 
+/**
+ * The loss and the rows it is on, checked: `lossOn` defaults to the model's own output, every
+ * step, or the final states without returnSequences.
+ */
+export function resolveLoss(what: string, spec: { returnSequences: boolean }, options: { loss: unknown; lossOn?: unknown }): { loss: LossKind; lossOn: 'all' | 'last' | 'final' } {
+  if (options.loss !== 'mse' && options.loss !== 'cross-entropy') throw new WebRnnError('invalid-option', `${what}: loss must be 'mse' or 'cross-entropy', got '${String(options.loss)}'`);
+  const lossOn = options.lossOn ?? (spec.returnSequences ? 'all' : 'final');
+  if (lossOn !== 'all' && lossOn !== 'last' && lossOn !== 'final') throw new WebRnnError('invalid-option', `${what}: lossOn must be 'all', 'last' or 'final', got '${String(lossOn)}'`);
+  return { loss: options.loss, lossOn };
+}
+
 /** Validate the clipping options: 0 (or absent) turns each off. */
 export function resolveClipping(options: Pick<TrainStepOptions, 'clipGradNorm' | 'clipGradValue'>): { maxNorm: number; clipValue: number } {
   return {

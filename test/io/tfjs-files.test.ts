@@ -227,7 +227,10 @@ describe('TensorFlow.js files as Keras writes them', () => {
     const lstm = (j: ModelJson): LayerJson => layerOf(j, 'LSTM');
     const at = (j: ModelJson): number => layers(j).indexOf(lstm(j));
     refuse((j) => (lstm(j).class_name = 'ConvLSTM2D'), /layer ConvLSTM2D is not supported/);
-    for (const field of ['go_backwards', 'stateful', 'return_state', 'time_major']) refuse((j) => (lstm(j).config[field] = true), new RegExp(`${field} is not supported`));
+    for (const field of ['return_state', 'time_major']) refuse((j) => (lstm(j).config[field] = true), new RegExp(`${field} is not supported`));
+    refuse((j) => (lstm(j).config.stateful = true), /stateful on some recurrent layers and not on others/);
+    refuse((j) => (layers(j).filter((l) => l.class_name === 'LSTM')[1].config.go_backwards = true), /go_backwards on a recurrent layer after the first is not supported/);
+    refuse((j) => (layers(j)[at(j)] = { class_name: 'Bidirectional', config: { name: 'b', merge_mode: 'concat', layer: { ...lstm(j), config: { ...lstm(j).config, go_backwards: true } } } }), /go_backwards inside Bidirectional/);
     refuse((j) => (layerOf(j, 'Dense').config.activation = 'softmax'), /activation 'softmax'/);
     refuse((j) => (lstm(j).config.recurrent_activation = 'swish'), /recurrent_activation 'swish' is not supported/);
     refuse((j) => (lstm(j).config.dtype = 'float16'), /dtype "float16"/);

@@ -121,6 +121,46 @@ describe('TensorFlow.js models saved by TensorFlow.js', () => {
     });
   }
 
+  for (const returnSequences of [true, false]) {
+    it(`go_backwards on the first of two LSTMs (return_sequences ${returnSequences}): y matches predict`, async () => {
+      const s = tf.sequential();
+      s.add(tf.layers.lstm({ units: UNITS, returnSequences: true, goBackwards: true, inputShape: [null, INPUT] }));
+      s.add(tf.layers.lstm({ units: UNITS, returnSequences }));
+      s.add(tf.layers.dense({ units: 2 }));
+      s.setWeights(s.getWeights().map((w) => tf.tensor(Float32Array.from({ length: w.size }, () => rng.range(-0.6, 0.6)), w.shape)));
+      const model = await engine.load(await saveTfjs(s));
+      try {
+        expect(model.spec.goBackwards).toBe(true);
+        const x = randomFloats(rng, B * T * INPUT);
+        expectClose(`go_backwards (seed ${seed})`, (await model.forward(x, { batch: B, seqLen: T })).y, predict(s, x, B, T));
+        expect(() => model.stream({ batch: 1 })).toThrow(/goBackwards reads each sequence from its end/);
+      } finally {
+        model.destroy();
+        s.dispose();
+      }
+    });
+  }
+
+  it('stateful: states carry from predict to predict until resetStates, as in TensorFlow.js', async () => {
+    const s = tf.sequential();
+    s.add(tf.layers.gru({ units: UNITS, stateful: true, returnSequences: false, batchInputShape: [B, T, INPUT] }));
+    s.add(tf.layers.dense({ units: 2 }));
+    s.setWeights(s.getWeights().map((w) => tf.tensor(Float32Array.from({ length: w.size }, () => rng.range(-0.6, 0.6)), w.shape)));
+    const model = await engine.load(await saveTfjs(s));
+    try {
+      expect(model.spec.stateful).toBe(true);
+      const xs = [0, 1, 2].map(() => randomFloats(rng, B * T * INPUT));
+      for (const [i, x] of xs.entries()) expectClose(`stateful call ${i} (seed ${seed})`, (await model.forward(x, { batch: B, seqLen: T })).y, predict(s, x, B, T));
+      s.resetStates();
+      model.resetStates();
+      expectClose(`after resetStates (seed ${seed})`, (await model.forward(xs[2], { batch: B, seqLen: T })).y, predict(s, xs[2], B, T));
+      await expect(model.forward(randomFloats(rng, 2 * T * INPUT), { batch: 2, seqLen: T })).rejects.toThrow(/carries the states of a batch of 3, not 2; call resetStates\(\) first/);
+    } finally {
+      model.destroy();
+      s.dispose();
+    }
+  });
+
   it('streams: y_t is predict of the sequence so far (last state), and h_t without a Dense layer', async () => {
     const withDense = buildTfjs({ name: 'stream', cell: 'lstm', layers: 2, returnSequences: false, dense: 2 }, rng);
     const bare = buildTfjs({ name: 'stream', cell: 'gru', returnSequences: true }, rng);
