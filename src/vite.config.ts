@@ -63,9 +63,10 @@ export default defineConfig({
     target: 'es2022',
     minify: false,
     lib: {
-      entry: fileURLToPath(new URL('./index.ts', import.meta.url)),
+      // webrnn and webrnn/worker (the engine in a worker, remote/), sharing their chunks.
+      entry: { index: fileURLToPath(new URL('./index.ts', import.meta.url)), worker: fileURLToPath(new URL('./worker.ts', import.meta.url)) },
       formats: ['es'],
-      fileName: () => 'index.js',
+      fileName: (_format, name) => `${name}.js`,
     },
     rollupOptions: { external: ['webgpu', /^node:/], output: { chunkFileNames: 'chunks/[name]-[hash].js' } },
   },

@@ -10,7 +10,8 @@
  * - a strict TypeScript consumer (the README's calls) compiles against the installed types;
  * - a vite page that imports only createEngine bundles without the file readers or the wasm
  *   kernels, and runs in headless Chromium with WebGPU turned off (on the wasm backend, with
- *   threads: the server sends COOP and COEP), in the page and in a module Web Worker;
+ *   threads: the server sends COOP and COEP), in the page and in a module Web Worker, and
+ *   through webrnn/worker (the engine served from a worker, its models used from the page);
  *   engine.load there refuses a file: URL with a message that says why.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -113,6 +114,7 @@ describe('a strict TypeScript consumer', () => {
     writeFileSync(
       join(project, 'consumer.ts'),
       `import { createEngine, type RecurrentModel } from 'webrnn';
+import { connectEngine, serveEngine, type RemoteModel } from 'webrnn/worker';
 const engine = await createEngine();
 const lstm = engine.lstm({ inputSize: 3, hiddenSize: 4, outputSize: 2 });
 const out = await lstm.forward(new Float32Array(6), { batch: 1, seqLen: 2 });
@@ -134,7 +136,12 @@ const noLoss: number = quiet.loss;
 const onnx = await engine.load('/model.onnx');
 const ran = await onnx.run({});
 const any: RecurrentModel = lstm;
-console.log(cN, y, none, bytes, h, loss, cAfter, noLoss, ran, any.kind);
+const channel = new MessageChannel();
+serveEngine(channel.port1);
+const remote = await connectEngine(channel.port2, { backend: 'wasm' });
+const served: RemoteModel = await remote.lstm({ inputSize: 3, hiddenSize: 4 });
+const servedY: Float32Array = (await served.forward(new Float32Array(6), { batch: 1, seqLen: 2 })).y;
+console.log(cN, y, none, bytes, h, loss, cAfter, noLoss, ran, any.kind, servedY);
 `,
     );
     const r = node([join(root, 'node_modules/typescript/bin/tsc'), '-p', '.']);
@@ -147,7 +154,7 @@ describe('a vite page', () => {
   let server: { url: string; close(): Promise<void> } | undefined;
   afterAll(async () => server?.close());
 
-  it('bundles createEngine without the file readers and runs in headless Chromium without WebGPU, in the page and in a module worker', async () => {
+  it('bundles createEngine without the file readers and runs in headless Chromium without WebGPU, in the page, in a module worker and served from one', async () => {
     const page = join(project, 'page');
     mkdirSync(page, { recursive: true });
     const run = `import { createEngine } from 'webrnn';
@@ -162,17 +169,29 @@ export async function run() {
 `;
     writeFileSync(join(page, 'run.js'), run);
     writeFileSync(join(page, 'worker.js'), "import { run } from './run.js';\nrun().then((o) => postMessage({ o }), (e) => postMessage({ e: String(e) }));\n");
+    writeFileSync(join(page, 'engine-worker.js'), "import { serveEngine } from 'webrnn/worker';\nserveEngine(self);\n");
     writeFileSync(
       join(page, 'main.js'),
       `import { createEngine } from 'webrnn';
+import { connectEngine } from 'webrnn/worker';
 import { run } from './run.js';
+// The engine in a worker, its models driven from the page.
+const remote = (async () => {
+  const engine = await connectEngine(new Worker(new URL('./engine-worker.js', import.meta.url), { type: 'module' }));
+  const m = await engine.gru({ inputSize: 2, hiddenSize: 3 });
+  const { output } = await m.forward(new Float32Array(2 * 1 * 2).fill(0.25), { batch: 1, seqLen: 2 });
+  const t = await engine.gru({ inputSize: 2, hiddenSize: 3, outputSize: 1 });
+  const steps = [];
+  const history = await t.fit(new Float32Array(2 * 4 * 2).fill(0.5), new Float32Array(2 * 4).fill(0.1), { batch: 4, seqLen: 2, loss: 'mse', optimizer: { type: 'sgd', lr: 0.1 }, batchSize: 2, onProgress: (p) => steps.push(p.step) });
+  return { output: Array.from(output), backend: engine.info.backend, steps, fitted: history.steps };
+})();
 const inWorker = new Promise((resolve) => {
   const w = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
   w.onmessage = (e) => resolve(e.data);
 });
 // A page cannot read file: URLs; engine.load says so.
 const fileError = createEngine().then((engine) => engine.load('file:///tmp/model.safetensors').then(() => 'loaded', (e) => String(e.message)));
-window.result = Promise.all([run(), inWorker, fileError]).then(([page, worker, file]) => ({ page, worker, file }), (e) => ({ error: String(e) }));
+window.result = Promise.all([run(), inWorker, fileError, remote]).then(([page, worker, file, served]) => ({ page, worker, file, served }), (e) => ({ error: String(e) }));
 `,
     );
     writeFileSync(join(page, 'index.html'), '<!doctype html><meta charset="utf-8"><script type="module" src="./main.js"></script>\n');
@@ -197,7 +216,13 @@ window.result = Promise.all([run(), inWorker, fileError]).then(([page, worker, f
       const tab = await browser.newPage();
       await tab.goto(`${server.url}/index.html`);
       type Run = { output: number[]; backend: string; threads: number };
-      const result = (await tab.evaluate(() => (window as unknown as { result: Promise<unknown> }).result)) as { page?: Run; worker?: { o?: Run; e?: string }; file?: string; error?: string };
+      const result = (await tab.evaluate(() => (window as unknown as { result: Promise<unknown> }).result)) as {
+        page?: Run;
+        worker?: { o?: Run; e?: string };
+        file?: string;
+        served?: { output: number[]; backend: string; steps: number[]; fitted: number };
+        error?: string;
+      };
       expect(result.error).toBeUndefined();
       expect(result.page?.backend).toBe('wasm');
       // Cross-origin isolated (the test server's headers): the machine's cores.
@@ -207,6 +232,7 @@ window.result = Promise.all([run(), inWorker, fileError]).then(([page, worker, f
       expect(result.worker?.e).toBeUndefined();
       expect(result.worker?.o?.output).toEqual(result.page?.output);
       expect(result.file).toMatch(/a page cannot read file:\/\/\/tmp\/model.safetensors/);
+      expect(result.served).toEqual({ output: result.page?.output, backend: 'wasm', steps: [0, 1], fitted: 2 });
     } finally {
       await browser.close();
     }

@@ -3,7 +3,7 @@
  * (no bundler, no TypeScript), with type declarations and the WGSL inlined.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -12,13 +12,15 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 describe('the built package', () => {
   it('has an ES module with the shaders inlined and type declarations', () => {
     expect(existsSync(`${root}/dist/index.js`), 'dist/index.js (npm test builds it first)').toBe(true);
-    const js = readFileSync(`${root}/dist/index.js`, 'utf8');
+    // The entry and the chunks it shares with webrnn/worker.
+    const js = [`${root}/dist/index.js`, ...readdirSync(`${root}/dist/chunks`).filter((f) => f.endsWith('.js')).map((f) => `${root}/dist/chunks/${f}`)].map((f) => readFileSync(f, 'utf8')).join('\n');
     expect(js).toContain('fn main(');
     // Shaders arrive as string constants, not as imports of .wgsl files.
     expect(js).not.toMatch(/import[^;]*\.wgsl/);
     expect(js).toContain('struct Params');
     const dts = readFileSync(`${root}/dist/types/index.d.ts`, 'utf8');
     expect(dts).toMatch(/createEngine/);
+    expect(readFileSync(`${root}/dist/types/worker.d.ts`, 'utf8')).toMatch(/connectEngine/);
   });
 
   it("imports as 'webrnn' in plain Node and runs a forward pass", () => {

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
  * 'all' runs every file (on WebGPU), project 'wasm' these again on the wasm backend (it
  * sets WEBRNN_TEST_BACKEND, which test/helpers/engines.ts reads).
  */
-export const MODEL_LEVEL = ['test/model/!(memory).test.ts', 'test/train/*.test.ts', 'test/io/*.test.ts', 'test/analysis/*.test.ts'];
+export const MODEL_LEVEL = ['test/model/!(memory).test.ts', 'test/train/*.test.ts', 'test/io/*.test.ts', 'test/analysis/*.test.ts', 'test/remote/*.test.ts'];
 
 export default defineConfig({
   root: fileURLToPath(new URL('..', import.meta.url)),
