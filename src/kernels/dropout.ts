@@ -4,7 +4,6 @@
  */
 import source from '../../shaders/dropout.wgsl?raw';
 import type { GpuContext } from '../gpu/device.js';
-import { dropoutThreshold } from '../spec/dropout.js';
 import { Kernel } from './kernel.js';
 
 export const DROPOUT = 'dropout';
@@ -23,9 +22,4 @@ export function createDropout(ctx: GpuContext): Promise<Kernel> {
     dynamicUniform: true,
     constants: { WG: DROPOUT_WORKGROUP },
   });
-}
-
-/** The uniform of a mask over `n` elements with drop probability `p` and keys `keys` (dropoutKeys). */
-export function dropoutParams(kernel: Kernel, n: number, p: number, keys: readonly [number, number], target?: ArrayBuffer, byteOffset = 0): ArrayBuffer {
-  return kernel.params({ n, threshold: dropoutThreshold(p), k0: keys[0], k1: keys[1], scale: 1 / (1 - p) }, target, byteOffset);
 }

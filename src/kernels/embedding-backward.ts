@@ -21,8 +21,3 @@ export function createEmbeddingBackward(ctx: GpuContext): Promise<Kernel> {
     constants: { WG: EMBEDDING_BACKWARD_WORKGROUP },
   });
 }
-
-/** u32 words of the rows buffer for V ids and N positions: slot [V], starts [N + 1], order [N]. */
-export function embeddingRowsWords(V: number, N: number): { startsAt: number; orderAt: number; words: number } {
-  return { startsAt: V, orderAt: V + N + 1, words: V + 2 * N + 1 };
-}

@@ -82,6 +82,13 @@ export class Kernel {
     return [x, y, 1];
   }
 
+  /** Workgroups covering `n` invocations of its `WG` threads (the override constant every elementwise kernel takes). */
+  workgroupsFor(n: number): [number, number, number] {
+    const wg = this.spec.constants?.WG;
+    if (!wg) throw new WebRnnError('invalid-option', `${this.spec.name}: no WG constant`);
+    return this.workgroups1d(n, wg);
+  }
+
   encode(pass: GPUComputePassEncoder, bindGroup: GPUBindGroup, workgroups: readonly [number, number, number], entryPoint = 'main', dynamicOffset?: number): void {
     const pipeline = this.pipelines[entryPoint];
     if (!pipeline) throw new WebRnnError('invalid-option', `${this.spec.name}: no entry point ${entryPoint}`);

@@ -97,6 +97,25 @@ export function checkOptions(what: string, options: unknown, known: readonly str
 
 
 
+/** Check gradOutput, gradHN and gradCN of a gradients call; returns them sequence-major and copied. */
+export function prepareOutputGradients(spec: ModelSpec, options: GradientOptions, B: number, T: number): { gradOutput: Float32Array; gradHN?: Float32Array; gradCN?: Float32Array } {
+  const { hiddenSize: H, numLayers: L, numDirections: D } = spec;
+  const stateShape = [L * D, B, H];
+  checkTensor('gradOutput', options.gradOutput, spec.batchFirst ? [B, T, D * H] : [T, B, D * H]);
+  if (options.gradHN !== undefined) checkTensor('gradHN', options.gradHN, stateShape);
+  if (options.gradCN !== undefined) {
+    if (spec.kind !== 'lstm') throw new WebRnnError('invalid-option', `gradients: gradCN is only for LSTM models, this is ${spec.kind}`);
+    checkTensor('gradCN', options.gradCN, stateShape);
+  }
+  if (options.checkFinite ?? spec.checkFinite) {
+    checkFinite('gradOutput', options.gradOutput);
+    if (options.gradHN) checkFinite('gradHN', options.gradHN);
+    if (options.gradCN) checkFinite('gradCN', options.gradCN);
+  }
+  const gradOutput = spec.batchFirst ? swapBatchTime(options.gradOutput, B, T, D * H, false, new Float32Array(T * B * D * H)) : options.gradOutput.slice();
+  return { gradOutput, gradHN: options.gradHN?.slice(), gradCN: options.gradCN?.slice() };
+}
+
 /** Throw unless the model's gradients can be taken (and, for training, it has a read-out). */
 export function checkTrainable(spec: ModelSpec, what: string, needsReadout: boolean): void {
   if (needsReadout && spec.outputSize === 0) throw new WebRnnError('invalid-option', `${what}: the model has no read-out; create it with outputSize`);

@@ -8,19 +8,19 @@ import { initialParameters, type InitOptions } from './init.js';
 import { lossRows } from '../train/loss-rows.js';
 import { trainSequence } from '../train/sequence.js';
 import { evaluate, type EvaluateOptions, type EvaluateResult } from '../train/evaluate.js';
-import { fit, type FitHistory, type FitOptions } from '../train/fit.js';
-import { optimizerConfigOf, optimizerEntries, OPTIMIZER_METADATA, type OptimizerSnapshot } from '../train/checkpoint.js';
-import { resolveClipping, resolveLoss, resolveOptimizer, type OptimizerConfig, type TrainSequenceOptions, type TrainSequenceResult, type TrainStepOptions, type TrainStepResult, type TrainStepResultFor } from '../train/options.js';
+import type { FitHistory, FitOptions } from '../train/fit.js';
+import type { OptimizerSnapshot } from '../train/checkpoint.js';
+import { OPTIMIZER_METADATA, optimizerConfigOf, resolveClipping, resolveLoss, resolveOptimizer, type OptimizerConfig, type TrainSequenceOptions, type TrainSequenceResult, type TrainStepOptions, type TrainStepResult, type TrainStepResultFor } from '../train/options.js';
 import type { ForwardStats, ModelExecution, PassResult, ReadoutRows } from './backend.js';
 import { defaultParameters, validateStateDict, type StateDict } from '../spec/parameters.js';
-import { checkOptions, checkTrainable, prepareInputs, type ForwardOptions, type ForwardOutput, type GradientOptions, type GradientOutput, type WarmupOptions } from './calls.js';
+import { checkOptions, checkTrainable, prepareInputs, prepareOutputGradients, type ForwardOptions, type ForwardOutput, type GradientOptions, type GradientOutput, type WarmupOptions } from './calls.js';
 
 export type { CellStates, ForwardOptions, ForwardOutput, ForwardOutputBase, GradientOptions, GradientOutput, GradientOutputBase, WarmupOptions } from './calls.js';
 import { RecurrentStream, type StreamOptions } from './stream.js';
 import { CarriedStates } from './carried-states.js';
 import { parameterInfo } from '../spec/spec.js';
 import type { CellKind, ModelSpec } from '../spec/spec.js';
-import { checkCount, checkFinite, checkTensor, finalStates, reverseSteps, swapBatchTime } from '../arrays.js';
+import { checkCount, checkFinite, finalStates, reverseSteps, swapBatchTime } from '../arrays.js';
 
 /**
  * @internal How a model writes its files, given by the engine (the writers live in io/, which
@@ -81,16 +81,15 @@ export class RecurrentModel<K extends CellKind = CellKind> {
   private readonly carried: CarriedStates;
 
   /**
-   * Training calls of this model that drew dropout masks so far: the next such call (trainStep,
-   * each chunk of trainSequence, each step of fit, gradients with training: true) draws those of
-   * call number `dropoutCalls` (spec/dropout.ts dropoutKeys(seed, call, layer)). Saved
-   * with the optimizer's state. 0 for a model without dropout.
+   * Training calls that drew dropout masks so far; the next (trainStep, a step of fit or chunk of
+   * trainSequence, gradients with training: true) draws those of call `dropoutCalls`
+   * (spec/dropout.ts). Saved with the optimizer's state.
    */
   get dropoutCalls(): number {
     return this.dropoutCount;
   }
 
-  /** The call number of a training pass that drops (and one more counted), or undefined where the model does not drop. */
+  /** The call number of a training pass that drops (one more counted); undefined where none drops. */
   private nextDropoutCall(): number | undefined {
     return this.spec.dropout > 0 && this.spec.numLayers > 1 ? this.dropoutCount++ : undefined;
   }
@@ -129,9 +128,11 @@ export class RecurrentModel<K extends CellKind = CellKind> {
       const tensors: Record<string, { shape: readonly number[]; data: Float32Array }> = {};
       for (const p of parameterInfo(this.spec)) tensors[name(p.name)] = { shape: p.shape, data: dict[p.name] };
       if (options.optimizer) {
+        // Loaded on first use, as the file readers are.
+        const checkpoint = await import('../train/checkpoint.js');
         const snapshot = await this.exec.readOptimizerState();
         if (!snapshot || !this.optimizerConfig) throw new WebRnnError('invalid-option', 'save: optimizer: true, but the model holds no optimizer state (it has not trained since it was made, loaded, initialised or reset)');
-        const entries = optimizerEntries(this.spec, snapshot, this.optimizerConfig, name, this.dropoutCount);
+        const entries = checkpoint.optimizerEntries(this.spec, snapshot, this.optimizerConfig, name, this.dropoutCount);
         Object.assign(tensors, entries.tensors);
         Object.assign(metadata, entries.metadata);
       }
@@ -317,22 +318,8 @@ export class RecurrentModel<K extends CellKind = CellKind> {
     if (options.training !== undefined && typeof options.training !== 'boolean') throw new WebRnnError('invalid-option', `gradients: training must be a boolean, got ${String(options.training)}`);
     checkTrainable(spec, 'gradients', false);
     const { B, T, xSeq, ids, seqLens, h0, c0 } = prepareInputs(this.spec, 'gradients', x, options);
-    const { inputSize: I, hiddenSize: H, numLayers: L, numDirections: D } = spec;
-    const stateShape = [L * D, B, H];
-    checkTensor('gradOutput', options.gradOutput, spec.batchFirst ? [B, T, D * H] : [T, B, D * H]);
-    if (options.gradHN !== undefined) checkTensor('gradHN', options.gradHN, stateShape);
-    if (options.gradCN !== undefined) {
-      if (spec.kind !== 'lstm') throw new WebRnnError('invalid-option', `gradients: gradCN is only for LSTM models, this is ${spec.kind}`);
-      checkTensor('gradCN', options.gradCN, stateShape);
-    }
-    if (options.checkFinite ?? spec.checkFinite) {
-      checkFinite('gradOutput', options.gradOutput);
-      if (options.gradHN) checkFinite('gradHN', options.gradHN);
-      if (options.gradCN) checkFinite('gradCN', options.gradCN);
-    }
-    const gradOutput = spec.batchFirst ? swapBatchTime(options.gradOutput, B, T, D * H, false, new Float32Array(T * B * D * H)) : options.gradOutput.slice();
-    const gradHN = options.gradHN?.slice();
-    const gradCN = options.gradCN?.slice();
+    const I = spec.inputSize;
+    const { gradOutput, gradHN, gradCN } = prepareOutputGradients(spec, options, B, T);
     const dropoutCall = options.training ? this.nextDropoutCall() : undefined;
 
     return this.serialize(async () => {
@@ -442,6 +429,8 @@ export class RecurrentModel<K extends CellKind = CellKind> {
    */
   async fit(x: Float32Array | Int32Array, y: Float32Array, options: FitOptions): Promise<FitHistory> {
     this.assertAlive('fit');
+    // Loaded on first use, so that a page that only runs models does not carry the loop.
+    const { fit } = await import('../train/fit.js');
     return fit(this, x, y, options);
   }
 

@@ -6,6 +6,7 @@
  */
 import { EMBEDDING_WEIGHT, gateCount, layerInputSize, parameterName, READOUT_BIAS, READOUT_WEIGHT, type ModelSpec } from '../spec/spec.js';
 import { embeddingForwardReference } from './embedding-forward.js';
+import { linearReference } from './linear.js';
 import { gruCellForwardReference } from './gru-cell-forward.js';
 import { lstmCellForwardReference } from './lstm-cell-forward.js';
 import { rnnCellForwardReference } from './rnn-cell-forward.js';
@@ -43,19 +44,7 @@ export interface ReferenceForwardResult {
   y: Float64Array;
 }
 
-/** rows·Wᵀ + b for rows [R, F], W [O, F], b [O]. */
-export function linearReference(rows: ArrayLike<number>, R: number, F: number, w: ArrayLike<number>, b: ArrayLike<number>): Float64Array {
-  const O = b.length;
-  const y = new Float64Array(R * O);
-  for (let r = 0; r < R; r++) {
-    for (let o = 0; o < O; o++) {
-      let acc = b[o];
-      for (let f = 0; f < F; f++) acc += rows[r * F + f] * w[o * F + f];
-      y[r * O + o] = acc;
-    }
-  }
-  return y;
-}
+export { linearReference } from './linear.js';
 
 /**
  * A model reading token ids runs as the model without its embedding on the vectors the ids

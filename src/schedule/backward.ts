@@ -26,8 +26,7 @@ import type { MatmulDispatch, MatmulKernel, MatmulShape } from '../kernels/matmu
 import type { CellBackwardKernel } from '../kernels/recurrent-step-backward.js';
 import type { CellStepShape } from '../kernels/recurrent-step.js';
 import type { Kernel } from '../kernels/kernel.js';
-import { embeddingRowsWords, EMBEDDING_BACKWARD_WORKGROUP } from '../kernels/embedding-backward.js';
-import { embeddingRows } from '../spec/embedding.js';
+import { embeddingRows, embeddingRowsWords } from '../spec/embedding.js';
 import { gateCount, layerInputSize, packedGateStride, type ModelSpec } from '../spec/spec.js';
 import { ForwardPlan, submitAndRead, type ForwardExtras, type ForwardKernels, type LayerParameterBuffers, type ReadoutBuffers, type ReadoutRows } from './forward.js';
 
@@ -326,7 +325,7 @@ export class GradientPlan {
     }
     if (this.scatter) {
       const n = this.spec.embedding!.numEmbeddings * this.spec.inputSize;
-      this.scatter.kernel.encode(pass, this.scatter.bindGroup, this.scatter.kernel.workgroups1d(n, EMBEDDING_BACKWARD_WORKGROUP));
+      this.scatter.kernel.encode(pass, this.scatter.bindGroup, this.scatter.kernel.workgroupsFor(n));
     }
     return copies;
   }

@@ -22,10 +22,8 @@ import { createReadbackBuffer, createStorageBuffer, createUniformBuffer, readFlo
 import type { GpuContext } from '../gpu/device.js';
 import type { MatmulDispatch, MatmulKernel, MatmulShape } from '../kernels/matmul.js';
 import type { CellStepKernel, CellStepShape } from '../kernels/recurrent-step.js';
-import { dropoutParams, DROPOUT_WORKGROUP } from '../kernels/dropout.js';
-import { EMBEDDING_WORKGROUP } from '../kernels/embedding-forward.js';
 import type { Kernel } from '../kernels/kernel.js';
-import { dropoutKeys } from '../spec/dropout.js';
+import { dropoutKeys, dropoutUniform } from '../spec/dropout.js';
 import { gateCount, layerInputSize, type ModelSpec } from '../spec/spec.js';
 
 /** GPU buffers of one layer's parameters (layout in spec/parameters.ts). */
@@ -250,14 +248,14 @@ export class ForwardPlan {
     const { numDirections: D, hiddenSize: H, seed } = this.spec;
     const data = new ArrayBuffer(this.dropped.length * u.slot);
     const n = this.seqLen * this.batch * D * H;
-    this.dropped.forEach((_, l) => dropoutParams(dropout, n, this.spec.dropout, dropoutKeys(seed, call, l), data, l * u.slot));
+    this.dropped.forEach((_, l) => dropout.params(dropoutUniform(n, this.spec.dropout, dropoutKeys(seed, call, l)), data, l * u.slot));
     this.ctx.device.queue.writeBuffer(u.buffer, 0, data);
   }
 
   /** Record the dispatch of boundary l's mask: `bindGroup` maps its x to its y. */
   encodeDropout(pass: GPUComputePassEncoder, bindGroup: GPUBindGroup, l: number): void {
     const n = this.seqLen * this.batch * this.spec.numDirections * this.spec.hiddenSize;
-    this.dropout!.encode(pass, bindGroup, this.dropout!.workgroups1d(n, DROPOUT_WORKGROUP), 'main', l * this.dropoutUniforms!.slot);
+    this.dropout!.encode(pass, bindGroup, this.dropout!.workgroupsFor(n), 'main', l * this.dropoutUniforms!.slot);
   }
 
   /** Write each sequence's length (null: every sequence runs all seqLen steps). */
@@ -277,7 +275,7 @@ export class ForwardPlan {
   /** Record every dispatch of the forward pass (all layers and steps) into `pass`. */
   encodeForward(pass: GPUComputePassEncoder): void {
     const T = this.seqLen;
-    if (this.gather) this.gather.kernel.encode(pass, this.gather.bindGroup, this.gather.kernel.workgroups1d(T * this.batch * this.spec.inputSize, EMBEDDING_WORKGROUP));
+    if (this.gather) this.gather.kernel.encode(pass, this.gather.bindGroup, this.gather.kernel.workgroupsFor(T * this.batch * this.spec.inputSize));
     for (let l = 0; l < this.spec.numLayers; l++) {
       this.kernels.matmul.encode(pass, this.gemm[l].bindGroup, this.gemm[l].workgroups);
       // Persistent: the dispatch with step 0's uniform runs every step.

@@ -34,3 +34,8 @@ export function dropoutKept(i: number, k0: number, k1: number, threshold: number
   return fmix32((fmix32((i + k0) >>> 0) ^ k1) >>> 0) >= threshold;
 }
 
+
+/** The uniform of the dropout kernels (shaders/dropout.wgsl's Params) for a mask over n elements. */
+export function dropoutUniform(n: number, p: number, keys: readonly [number, number]): { n: number; threshold: number; k0: number; k1: number; scale: number } {
+  return { n, threshold: dropoutThreshold(p), k0: keys[0], k1: keys[1], scale: 1 / (1 - p) };
+}

@@ -70,3 +70,8 @@ export function embeddingRows(ids: ArrayLike<number>, V: number, paddingIdx: num
   }
   return { slot, starts, order };
 }
+
+/** u32 words of the rows buffer for V ids and N positions: slot [V], starts [N + 1], order [N]. */
+export function embeddingRowsWords(V: number, N: number): { startsAt: number; orderAt: number; words: number } {
+  return { startsAt: V, orderAt: V + N + 1, words: V + 2 * N + 1 };
+}

@@ -9,7 +9,7 @@ import { checkFinite } from '../arrays.js';
 import { WebRnnError } from '../errors.js';
 import type { StateDict } from '../spec/parameters.js';
 import { parameterInfo, type ModelSpec } from '../spec/spec.js';
-import { resolveOptimizer, type OptimizerConfig, type ResolvedOptimizer } from './options.js';
+import { OPTIMIZER_METADATA, optimizerConfigOf, resolveOptimizer, type OptimizerConfig, type ResolvedOptimizer } from './options.js';
 
 /**
  * The optimizer's state in the parameters' names and PyTorch layouts: SGD's momentum buffer
@@ -22,24 +22,13 @@ export interface OptimizerSnapshot {
   buffers: StateDict[];
 }
 
-/** The metadata entry holding the configuration and step count. */
-export const OPTIMIZER_METADATA = 'webrnn.optimizer';
+export { OPTIMIZER_METADATA } from './options.js';
 /** Prefix of the state tensors' names. */
 export const OPTIMIZER_PREFIX = 'optimizer.';
 
 /** PyTorch's names of each optimizer's per-parameter state. */
 function slots(type: ResolvedOptimizer['type']): string[] {
   return type === 'sgd' ? ['momentum_buffer'] : ['exp_avg', 'exp_avg_sq'];
-}
-
-/** The configuration `o` stands for, every default written out. */
-export function optimizerConfigOf(o: ResolvedOptimizer): OptimizerConfig {
-  if (o.type === 'sgd') {
-    const h = o.hyper;
-    return { type: 'sgd', lr: h.lr, momentum: h.momentum, nesterov: h.nesterov, weightDecay: h.weightDecay };
-  }
-  const h = o.hyper;
-  return { type: o.type, lr: h.lr, betas: [h.beta1, h.beta2], eps: h.eps, weightDecay: h.weightDecay };
 }
 
 /** The tensors and metadata entry that record `snapshot` and `config`; `fileName` gives each parameter's name in the file. */

@@ -1,12 +1,11 @@
 /**
  * The loss of a model on data without training it (model.evaluate, and fit's validation): the
- * engine's forward pass, then the read-out and the loss in float64 on its results, over the
- * rows a training step with the same options would read.
+ * engine's forward pass, then the read-out and the loss in float64 on its results
+ * (reference/readout-loss.ts), over the rows a training step with the same options would read.
  */
 import { checkCount, checkLengths, swapBatchTime } from '../arrays.js';
 import { checkIds, lengthsFromIds } from '../spec/embedding.js';
 import { WebRnnError } from '../errors.js';
-import { readoutLossReference } from '../reference/train-step.js';
 import type { StateDict } from '../spec/parameters.js';
 import { READOUT_BIAS, READOUT_WEIGHT, type ModelSpec } from '../spec/spec.js';
 import { lossRows } from './loss-rows.js';
@@ -45,7 +44,10 @@ export async function evaluate(model: Evaluatee, x: Float32Array | Int32Array, t
   // The same checks of target and mask as a training step's.
   lossRows(spec, target, options, lossOn, B, T, seqLens);
   const { batch, seqLen, h0, c0, checkFinite } = options;
-  const [fwd, params] = await Promise.all([model.forward(x, { batch, seqLen, seqLens: options.seqLens, h0, c0, checkFinite }), model.stateDict()]);
+  // Both calls are queued now, in the order the caller made this one; the float64 loss, which
+  // only evaluate and fit need, is loaded on first use.
+  const results = Promise.all([model.forward(x, { batch, seqLen, seqLens: options.seqLens, h0, c0, checkFinite }), model.stateDict()]);
+  const [{ readoutLossReference }, [fwd, params]] = await Promise.all([import('../reference/readout-loss.js'), results]);
   const mask = options.mask ?? new Float32Array(lossOn === 'all' ? T * B : B).fill(1);
   const r = readoutLossReference(spec, fwd.output, fwd.hN, params[READOUT_WEIGHT], params[READOUT_BIAS], target, { batch: B, seqLen: T, seqLens: seqLens ?? undefined, loss: options.loss, lossOn, mask });
   return { loss: r.loss, weight: r.weight };

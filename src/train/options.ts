@@ -163,6 +163,19 @@ export function resolveLoss(what: string, spec: { returnSequences: boolean }, op
   return { loss: options.loss, lossOn };
 }
 
+/** The metadata entry of a saved file holding the optimizer's configuration and step count (train/checkpoint.ts). */
+export const OPTIMIZER_METADATA = 'webrnn.optimizer';
+
+/** The configuration `o` stands for, every default written out. */
+export function optimizerConfigOf(o: ResolvedOptimizer): OptimizerConfig {
+  if (o.type === 'sgd') {
+    const h = o.hyper;
+    return { type: 'sgd', lr: h.lr, momentum: h.momentum, nesterov: h.nesterov, weightDecay: h.weightDecay };
+  }
+  const h = o.hyper;
+  return { type: o.type, lr: h.lr, betas: [h.beta1, h.beta2], eps: h.eps, weightDecay: h.weightDecay };
+}
+
 /** Validate the clipping options: 0 (or absent) turns each off. */
 export function resolveClipping(options: Pick<TrainStepOptions, 'clipGradNorm' | 'clipGradValue'>): { maxNorm: number; clipValue: number } {
   return {

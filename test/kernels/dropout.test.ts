@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUniformBuffer } from '../../src/gpu/buffers.js';
 import { GpuContext } from '../../src/gpu/device.js';
-import { createDropout, dropoutParams, DROPOUT_WORKGROUP } from '../../src/kernels/dropout.js';
+import { createDropout, DROPOUT_WORKGROUP } from '../../src/kernels/dropout.js';
+import { dropoutUniform } from '../../src/spec/dropout.js';
 import type { Kernel } from '../../src/kernels/kernel.js';
 import { dropoutKeys, dropoutMask, dropoutReference } from '../../src/reference/dropout.js';
 import { expectClose } from '../helpers/compare.js';
@@ -26,7 +27,7 @@ async function check(n: number, p: number, keys: [number, number]): Promise<void
   const x = randomFloats(rng, n, -3, 3);
   x[n >> 1] = NaN;
   const uniform = createUniformBuffer(ctx, 'dropout params', 256);
-  ctx.device.queue.writeBuffer(uniform, 0, dropoutParams(kernel, n, p, keys));
+  ctx.device.queue.writeBuffer(uniform, 0, kernel.params(dropoutUniform(n, p, keys)));
   const xb = upload(ctx, 'x', x);
   const y = poisoned(ctx, 'y', n + 3);
   await runPass(ctx, (pass) => kernel.encode(pass, kernel.bindGroup({ buffer: uniform }, { x: xb, y }), kernel.workgroups1d(n, DROPOUT_WORKGROUP), 'main', 0));

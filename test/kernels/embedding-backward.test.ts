@@ -2,9 +2,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUniformBuffer } from '../../src/gpu/buffers.js';
 import { GpuContext } from '../../src/gpu/device.js';
-import { createEmbeddingBackward, embeddingRowsWords, EMBEDDING_BACKWARD_WORKGROUP } from '../../src/kernels/embedding-backward.js';
+import { createEmbeddingBackward, EMBEDDING_BACKWARD_WORKGROUP } from '../../src/kernels/embedding-backward.js';
 import type { Kernel } from '../../src/kernels/kernel.js';
-import { embeddingRows } from '../../src/spec/embedding.js';
+import { embeddingRows, embeddingRowsWords } from '../../src/spec/embedding.js';
 import { embeddingBackwardReference } from '../../src/reference/embedding-backward.js';
 import { expectClose } from '../helpers/compare.js';
 import { download, poisoned, randomFloats, runPass, upload } from '../helpers/gpu.js';

@@ -16,7 +16,7 @@ import { cellFunctionArgs } from './cell-args.js';
 import type { WasmHeap } from './memory.js';
 import type { WasmParameters } from './parameters.js';
 import type { EncodedProgram, Program } from './program.js';
-import { dropoutKeys, dropoutThreshold } from '../../spec/dropout.js';
+import { dropoutKeys, dropoutUniform } from '../../spec/dropout.js';
 
 /** Heap blocks of one plan, released together. */
 export class Blocks {
@@ -123,7 +123,7 @@ export class ForwardBuffers {
   addDropout(program: Program, l: number, x: number, y: number): void {
     const { spec, B, T } = this;
     this.dropoutRecords.push({ record: program.count, boundary: l });
-    program.add('dropout', { x, y, n: T * B * spec.numDirections * spec.hiddenSize, threshold: dropoutThreshold(spec.dropout), k0: 0, k1: 0, scale: 1 / (1 - spec.dropout) });
+    program.add('dropout', { x, y, ...dropoutUniform(T * B * spec.numDirections * spec.hiddenSize, spec.dropout, [0, 0]) });
   }
 
   /** The state slot (l·D + d) of a [L·D, B, H] buffer. */

@@ -9,9 +9,6 @@
 import type { GpuContext } from '../../gpu/device.js';
 import { createAdamUpdate } from '../../kernels/adam-update.js';
 import { createCrossEntropyLoss } from '../../kernels/cross-entropy-loss.js';
-import { createDropout } from '../../kernels/dropout.js';
-import { createEmbeddingBackward } from '../../kernels/embedding-backward.js';
-import { createEmbeddingForward } from '../../kernels/embedding-forward.js';
 import { createGradNorm } from '../../kernels/grad-norm.js';
 import { createGruCellBackward } from '../../kernels/gru-cell-backward.js';
 import { createGruCellForward } from '../../kernels/gru-cell-forward.js';
@@ -107,12 +104,16 @@ export class CellKernelSet {
 
   /** The embedding-forward and embedding-backward kernels of a model that reads token ids. */
   embedding(): Promise<[Kernel, Kernel]> {
-    return Promise.all([this.trainKernel('embedding-forward', () => createEmbeddingForward(this.ctx)), this.trainKernel('embedding-backward', () => createEmbeddingBackward(this.ctx))]);
+    // These kernels (and dropout's) are loaded with the first model that needs them.
+    return Promise.all([
+      this.trainKernel('embedding-forward', async () => (await import('../../kernels/embedding-forward.js')).createEmbeddingForward(this.ctx)),
+      this.trainKernel('embedding-backward', async () => (await import('../../kernels/embedding-backward.js')).createEmbeddingBackward(this.ctx)),
+    ]);
   }
 
   /** The dropout kernel of training passes that drop between layers. */
   dropout(): Promise<Kernel> {
-    return this.trainKernel('dropout', () => createDropout(this.ctx));
+    return this.trainKernel('dropout', async () => (await import('../../kernels/dropout.js')).createDropout(this.ctx));
   }
 
   /**

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { dropoutKeys, dropoutReference, dropoutThreshold } from '../../../src/reference/dropout.js';
+import { dropoutKeys, dropoutReference } from '../../../src/reference/dropout.js';
+import { dropoutUniform } from '../../../src/spec/dropout.js';
 import { expectClose } from '../../helpers/compare.js';
 import { randomFloats } from '../../helpers/gpu.js';
 import { testRandom } from '../../helpers/seed.js';
@@ -16,7 +17,7 @@ describe('wasm dropout', () => {
         const x = randomFloats(rng, n, -3, 3);
         x[n >> 1] = NaN;
         const ref = dropoutReference(x, p, keys);
-        const args = { n, threshold: dropoutThreshold(p), k0: keys[0], k1: keys[1], scale: 1 / (1 - p) };
+        const args = dropoutUniform(n, p, keys);
         const label = `${describeRuntime(rt)} n=${n} p=${p} (seed ${seed})`;
         const compare = (got: Float32Array, how: string): void => {
           expect(Number.isNaN(got[n >> 1]), `${label} ${how}: NaN stays NaN`).toBe(true);
