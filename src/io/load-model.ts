@@ -100,7 +100,7 @@ function loadSafetensors(factory: ModelFactory, bytes: Uint8Array, options: Load
 
 /** A TensorFlow.js layers model (see io/tfjs.ts); nothing is left behind on error. */
 function loadTfjs(factory: ModelFactory, source: TfjsModelSource, options: LoadOptions): RecurrentModel {
-  for (const key of ['nonlinearity', 'prefix', 'readout', 'ignoreUnknown', 'embedding', 'paddingIdx'] as const) {
+  for (const key of ['nonlinearity', 'prefix', 'readout', 'ignoreUnknown', 'embedding', 'paddingIdx', 'layers'] as const) {
     if (options[key] !== undefined) throw new WebRnnError('invalid-option', `load: ${key} is an option of safetensors files, not of TensorFlow.js models`);
   }
   const plan = planFromTfjs(source);

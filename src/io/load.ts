@@ -18,6 +18,12 @@ export interface LoadOptions {
   nonlinearity?: Nonlinearity;
   /** Which recurrent module to load when the file holds several (its prefix, e.g. 'encoder.lstm.'). */
   prefix?: string;
+  /**
+   * Recurrent modules that run one after the other, in order (e.g. ['lstm1', 'lstm2']): loaded
+   * as one stack when they are alike in kind, size, directions and bias. Default: the one
+   * module, or two whose shapes chain them in one order only.
+   */
+  layers?: string[];
   /** The nn.Linear read-out's module name (e.g. 'fc'); by default the one Linear whose input matches. */
   readout?: string | false;
   /** Options the weights cannot carry (a TensorFlow.js model.json carries batchFirst and returnSequences; these override it). */
@@ -61,27 +67,20 @@ function someNames(names: readonly string[], n = 6): string {
   return names.length > n ? `${shown} and ${names.length - n} more` : shown || 'no tensors';
 }
 
-/** Read kind, sizes and names from tensor shapes; throws a WebRnnError naming what does not fit. */
-export function planFromStateDict(shapes: Readonly<Record<string, readonly number[]>>, options: LoadOptions = {}): StateDictPlan {
-  // Each module's prefix, and whether its names are a cell's (no _l{k} suffix).
-  const modules = new Map<string, boolean>();
-  for (const name of Object.keys(shapes)) {
-    const m = PARAM.exec(name);
-    if (m?.[2] === 'weight') {
-      const cell = m[4] === undefined;
-      if (modules.get(m[1]) === !cell) throw new WebRnnError('state-dict', `load: '${name}' is a cell's name beside layer names under the same prefix '${m[1]}'`);
-      modules.set(m[1], cell);
-    }
-  }
-  if (modules.size === 0) throw new WebRnnError('state-dict', `load: no recurrent weights in the file: expected ${MODULE_FORMS}, found ${someNames(Object.keys(shapes))}`);
-  let prefix = options.prefix;
-  if (prefix === undefined) {
-    if (modules.size > 1) throw new WebRnnError('state-dict', `load: the file holds several recurrent modules (${[...modules.keys()].map((p) => `'${p}'`).join(', ')}); choose one with the prefix option`);
-    prefix = [...modules.keys()][0];
-  } else if (!modules.has(prefix)) {
-    throw new WebRnnError('state-dict', `load: no recurrent weights under prefix '${prefix}' (found ${[...modules.keys()].map((p) => `'${p}'`).join(', ')})`);
-  }
-  const cell = modules.get(prefix)!;
+/** One recurrent module of a file: its kind and sizes, and its tensors' names by our names (its own layers from 0). */
+interface ModulePlan {
+  prefix: string;
+  kind: CellKind;
+  inputSize: number;
+  hiddenSize: number;
+  numLayers: number;
+  D: 1 | 2;
+  bias: boolean;
+  names: Record<string, string>;
+}
+
+/** The module under `prefix` (a cell's names when `cell`); throws a WebRnnError naming what does not fit. */
+function modulePlan(shapes: Readonly<Record<string, readonly number[]>>, prefix: string, cell: boolean): ModulePlan {
   // A cell is one unidirectional layer: its names are layer 0's without the suffix.
   const theirName = (ours: string): string => prefix + (cell ? ours.replace(/_l0$/, '') : ours);
   const get = (ours: string): readonly number[] | undefined => shapes[theirName(ours)];
@@ -103,9 +102,8 @@ export function planFromStateDict(shapes: Readonly<Record<string, readonly numbe
   let numLayers = 0;
   if (cell) numLayers = 1;
   else while (get(`weight_ih_l${numLayers}`)) numLayers++;
-  const bidirectional = !cell && get('weight_ih_l0_reverse') !== undefined;
+  const D = !cell && get('weight_ih_l0_reverse') !== undefined ? 2 : 1;
   const bias = get('bias_ih_l0') !== undefined;
-  const D = bidirectional ? 2 : 1;
   const names: Record<string, string> = {};
   for (let l = 0; l < numLayers; l++) {
     for (let d = 0; d < D; d++) {
@@ -115,9 +113,74 @@ export function planFromStateDict(shapes: Readonly<Record<string, readonly numbe
       }
     }
   }
+  return { prefix, kind, inputSize: wih[1], hiddenSize: H, numLayers, D, bias, names };
+}
+
+/** What a module is, for an error message: 'lstm1.': LSTM of 64 units, 2 layers, bidirectional. */
+function describeModule(m: ModulePlan): string {
+  return `'${m.prefix}': ${m.kind.toUpperCase()} of ${m.hiddenSize} units, ${m.numLayers} layer${m.numLayers > 1 ? 's' : ''}${m.D === 2 ? ', bidirectional' : ''}${m.bias ? '' : ', no bias'}, ${m.inputSize} inputs`;
+}
+
+/**
+ * Modules that run one after the other as one stack: alike in kind, size, directions and bias,
+ * each reading the one before's output. Their names, our layers numbered on across them.
+ */
+function stackModules(modules: readonly ModulePlan[]): ModulePlan {
+  const [first] = modules;
+  modules.forEach((m, i) => {
+    if (m.kind !== first.kind || m.hiddenSize !== first.hiddenSize || m.D !== first.D || m.bias !== first.bias) {
+      throw new WebRnnError('state-dict', `load: stacks of unlike recurrent modules are not supported (${describeModule(first)}; ${describeModule(m)})`);
+    }
+    if (i > 0 && m.inputSize !== first.D * first.hiddenSize) throw new WebRnnError('state-dict', `load: ${describeModule(m)} cannot read the ${first.D * first.hiddenSize} features of the module before it`);
+  });
+  const names: Record<string, string> = {};
+  let at = 0;
+  for (const m of modules) {
+    for (const [ours, theirs] of Object.entries(m.names)) names[ours.replace(/_l(\d+)/, (_, l: string) => `_l${Number(l) + at}`)] = theirs;
+    at += m.numLayers;
+  }
+  return { ...first, prefix: modules.map((m) => m.prefix).join(' + '), numLayers: at, names };
+}
+
+/** Read kind, sizes and names from tensor shapes; throws a WebRnnError naming what does not fit. */
+export function planFromStateDict(shapes: Readonly<Record<string, readonly number[]>>, options: LoadOptions = {}): StateDictPlan {
+  // Each module's prefix, and whether its names are a cell's (no _l{k} suffix).
+  const modules = new Map<string, boolean>();
+  for (const name of Object.keys(shapes)) {
+    const m = PARAM.exec(name);
+    if (m?.[2] === 'weight') {
+      const cell = m[4] === undefined;
+      if (modules.get(m[1]) === !cell) throw new WebRnnError('state-dict', `load: '${name}' is a cell's name beside layer names under the same prefix '${m[1]}'`);
+      modules.set(m[1], cell);
+    }
+  }
+  if (modules.size === 0) throw new WebRnnError('state-dict', `load: no recurrent weights in the file: expected ${MODULE_FORMS}, found ${someNames(Object.keys(shapes))}`);
+  const found = [...modules.keys()].map((p) => `'${p}'`).join(', ');
+  const plan = (prefix: string): ModulePlan => {
+    if (!modules.has(prefix)) throw new WebRnnError('state-dict', `load: no recurrent weights under prefix '${prefix}' (found ${found})`);
+    return modulePlan(shapes, prefix, modules.get(prefix)!);
+  };
+  if (options.prefix !== undefined && options.layers !== undefined) throw new WebRnnError('invalid-option', 'load: give prefix (one module) or layers (several, in order), not both');
+  let module: ModulePlan;
+  if (options.layers !== undefined) {
+    if (!Array.isArray(options.layers) || options.layers.length === 0 || !options.layers.every((n) => typeof n === 'string')) throw new WebRnnError('invalid-option', 'load: layers must be a list of the recurrent modules\' names, in order');
+    module = stackModules(options.layers.map((n) => plan(n === '' || n.endsWith('.') ? n : `${n}.`)));
+  } else if (options.prefix !== undefined) module = plan(options.prefix);
+  else if (modules.size === 1) module = plan([...modules.keys()][0]);
+  else {
+    // Several modules: one stack where exactly one order chains them (two modules, one of
+    // which reads the other's output and not the other way round); otherwise the caller says.
+    const all = [...modules.keys()].map(plan);
+    const feeds = (a: ModulePlan, b: ModulePlan): boolean => b.inputSize === a.D * a.hiddenSize;
+    const orders = all.length === 2 ? [all, [all[1], all[0]]].filter(([a, b]) => feeds(a, b)) : [];
+    if (orders.length !== 1) throw new WebRnnError('state-dict', `load: the file holds several recurrent modules (${found}); choose one with the prefix option, or stack them with layers: [names in order]`);
+    module = stackModules(orders[0]);
+  }
+  const { kind, hiddenSize: H, numLayers, D, bias, names } = module;
+  const bidirectional = D === 2;
   // Leftovers: a read-out, or tensors that are not ours.
   const rest = Object.keys(shapes).filter((n) => !Object.values(names).includes(n));
-  const modelOptions: RnnOptions & GruOptions = { inputSize: wih[1], hiddenSize: H, numLayers, bidirectional, bias };
+  const modelOptions: RnnOptions & GruOptions = { inputSize: module.inputSize, hiddenSize: H, numLayers, bidirectional, bias };
   if (kind === 'rnn') modelOptions.nonlinearity = options.nonlinearity ?? 'tanh';
   else if (options.nonlinearity !== undefined) throw new WebRnnError('invalid-option', `load: nonlinearity is for RNN models; the file holds a ${kind}`);
   if (options.readout !== false) {
@@ -140,11 +203,11 @@ export function planFromStateDict(shapes: Readonly<Record<string, readonly numbe
   // An nn.Embedding before the recurrent module: a weight [V, I] with no bias beside it.
   if (options.embedding !== false) {
     const taken = new Set(Object.values(names));
-    const embeddings = Object.keys(shapes).filter((n) => !taken.has(n) && n.endsWith('weight') && shapes[n].length === 2 && shapes[n][1] === wih[1] && shapes[`${n.slice(0, -'weight'.length)}bias`] === undefined);
+    const embeddings = Object.keys(shapes).filter((n) => !taken.has(n) && n.endsWith('weight') && shapes[n].length === 2 && shapes[n][1] === module.inputSize && shapes[`${n.slice(0, -'weight'.length)}bias`] === undefined);
     let chosen: string | undefined;
     if (options.embedding !== undefined) {
       chosen = `${options.embedding.endsWith('.') ? options.embedding : `${options.embedding}.`}weight`;
-      if (!embeddings.includes(chosen)) throw new WebRnnError('state-dict', `load: no nn.Embedding '${options.embedding}' of ${wih[1]} features in the file (expected '${chosen}' [numEmbeddings, ${wih[1]}])`);
+      if (!embeddings.includes(chosen)) throw new WebRnnError('state-dict', `load: no nn.Embedding '${options.embedding}' of ${module.inputSize} features in the file (expected '${chosen}' [numEmbeddings, ${module.inputSize}])`);
     } else if (embeddings.length === 1) chosen = embeddings[0];
     else if (embeddings.length > 1) throw new WebRnnError('state-dict', `load: several possible embeddings (${embeddings.map((n) => `'${n}'`).join(', ')}); choose one with the embedding option`);
     if (chosen) {

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../src/engine.js';
 import { testEngine } from '../helpers/engines.js';
 import { WebRnnError } from '../../src/errors.js';
-import { writeSafetensors } from '../../src/io/safetensors.js';
+import { readSafetensors, writeSafetensors } from '../../src/io/safetensors.js';
 import { parameterInfo, resolveSpec, type CellKind, type GruOptions, type RnnOptions } from '../../src/spec/spec.js';
 import { recurrentForwardReference } from '../../src/reference/recurrent-forward.js';
 import { expectClose } from '../helpers/compare.js';
@@ -121,6 +121,36 @@ describe('engine.load', () => {
     expect((await loadError(two.bytes, { embedding: 'c' })).message).toMatch(/no nn.Embedding 'c' of 2 features in the file/);
     const none = pytorchFile('gru', { inputSize: 2, hiddenSize: 3 }, '');
     expect((await loadError(none.bytes, { paddingIdx: 0 })).message).toMatch(/paddingIdx given, but the file has no embedding/);
+  });
+
+  it('stacks alike recurrent modules given in order, or chained by their shapes in one order only; refuses unlike ones by what they are', async () => {
+    // lstm1 [3 → 4] then lstm2 [4 → 4], written second-module-first.
+    const spec = resolveSpec('gru', { inputSize: 3, hiddenSize: 4 });
+    const first = randomStateDict(spec, rng);
+    const extra = Object.fromEntries(parameterInfo(spec).map((p) => [`first.${p.name}`, { shape: [...p.shape], data: first[p.name] }]));
+    const two = pytorchFile('gru', { inputSize: 4, hiddenSize: 4, numLayers: 2 }, 'second.', extra);
+    const given = await engine.load(two.bytes, { format: 'safetensors', layers: ['first', 'second'] });
+    expect(given.spec.numLayers).toBe(3);
+    expect(given.spec.inputSize).toBe(3);
+    const dict = await given.stateDict();
+    expect(dict.weight_ih_l0).toEqual(first.weight_ih_l0);
+    expect(dict.weight_hh_l2).toEqual(two.dict.weight_hh_l1);
+    // Saved under the file's own names, which load back as the same stack.
+    const saved = await given.save();
+    expect(Object.keys(readSafetensors(saved).tensors).sort()).toEqual(Object.keys(readSafetensors(two.bytes).tensors).sort());
+    const back = await engine.load(saved, { format: 'safetensors', layers: ['first', 'second'] });
+    const again = await back.stateDict();
+    for (const k of Object.keys(dict)) expect(again[k], k).toEqual(dict[k]);
+    back.destroy();
+    // Without the option: only first → second chains (second reads 4 features, first 3).
+    const auto = await engine.load(two.bytes, { format: 'safetensors' });
+    expect((await auto.stateDict()).weight_ih_l0).toEqual(first.weight_ih_l0);
+    for (const m of [given, auto]) m.destroy();
+    const unlike = pytorchFile('gru', { inputSize: 4, hiddenSize: 4 }, 'b.', Object.fromEntries(parameterInfo(resolveSpec('lstm', { inputSize: 3, hiddenSize: 4 })).map((p) => [`a.${p.name}`, { shape: [...p.shape], data: new Float32Array(p.shape.reduce((x, y) => x * y, 1)) }])));
+    expect((await loadError(unlike.bytes, { layers: ['a', 'b'] })).message).toMatch(/stacks of unlike recurrent modules are not supported \('a\.': LSTM of 4 units, 1 layer, 3 inputs; 'b\.': GRU of 4 units, 1 layer, 4 inputs\)/);
+    expect((await loadError(two.bytes, { layers: ['second', 'first'] })).message).toMatch(/'first\.': GRU of 4 units, 1 layer, 3 inputs cannot read the 4 features of the module before it/);
+    expect((await loadError(two.bytes, { layers: ['first'], prefix: 'second.' })).message).toMatch(/give prefix \(one module\) or layers/);
+    expect((await loadError(two.bytes, { layers: ['third'] })).message).toMatch(/no recurrent weights under prefix 'third\.'/);
   });
 
   it('refuses a cell file that does not fit, saying what it found and what it expected', async () => {
