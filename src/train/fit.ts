@@ -74,7 +74,10 @@ export interface FitOptions {
   epochs?: number;
   /** Sequences per step, default 32 (or fewer, when there are fewer); the last step of an epoch takes what is left. */
   batchSize?: number;
-  /** Draw each epoch's minibatches in a new random order (default true); false keeps the data's order. */
+  /**
+   * Draw each epoch's minibatches in a new random order (default true; a stateful model's
+   * default is false); false keeps the data's order.
+   */
   shuffle?: boolean;
   /** Seed of the order (default: the model's seed). */
   seed?: number;
@@ -229,6 +232,11 @@ export async function fit(model: FitTrainee, x: Float32Array | Int32Array, y: Fl
     validation = { ...v, seqLens: v.seqLens === undefined ? undefined : checkLengths(v.seqLens, vb, T) };
   }
   const batchSize = Math.min(positiveInteger('batchSize', options.batchSize, 32), trainIds.length);
+  // A stateful model's row i of each minibatch goes on from row i of the one before (Keras's
+  // stateful): the data's order, and every minibatch of one size.
+  const shuffle = options.shuffle ?? !spec.stateful;
+  if (spec.stateful && shuffle) fail('shuffle on a stateful model, whose minibatches go on from each other in order');
+  if (spec.stateful && trainIds.length % batchSize !== 0) fail(`a stateful model trains on minibatches of one size: ${trainIds.length} training sequences are not a multiple of batchSize ${batchSize}`);
 
   /** x, y and lengths of sequences `ids`, in x's layout. */
   function pick(ids: readonly number[]): ValidationData {
@@ -268,7 +276,7 @@ export async function fit(model: FitTrainee, x: Float32Array | Int32Array, y: Fl
   let waited = 0;
   epochs: for (let epoch = 0; epoch < epochs; epoch++) {
     const order = trainIds.slice();
-    if (options.shuffle ?? true) {
+    if (shuffle) {
       for (let i = order.length - 1; i > 0; i--) {
         const j = Math.floor(rng.uniform() * (i + 1));
         [order[i], order[j]] = [order[j], order[i]];

@@ -212,5 +212,11 @@ describe('fit', () => {
     await expect(model.fit(x, y, { ...base, validation: { x, y, batch: 3 } })).rejects.toThrow(/validation.x/);
     await expect(model.fit(x, y, { ...base, earlyStopping: { patience: 0 } })).rejects.toThrow(/earlyStopping.patience must be a positive integer/);
     model.destroy();
+    const stateful = engine.gru({ inputSize: I, hiddenSize: H, outputSize: O, stateful: true });
+    await expect(stateful.fit(x, y, { ...base, shuffle: true })).rejects.toThrow(/shuffle on a stateful model/);
+    await expect(stateful.fit(x, y, { ...base, batchSize: 3 })).rejects.toThrow(/4 training sequences are not a multiple of batchSize 3/);
+    // In order, minibatches of 2: the second step goes on from the first's states.
+    expect((await stateful.fit(x, y, { ...base, batchSize: 2 })).steps).toBe(2);
+    stateful.destroy();
   });
 });
