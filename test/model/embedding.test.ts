@@ -102,6 +102,25 @@ describe('a model that reads token ids', () => {
     });
   }
 
+  it('resumes from a file with the embedding\'s moments: 2 + 2 steps equal 4', async () => {
+    const model = engine.gru({ inputSize: I, hiddenSize: H, outputSize: 2, embedding: { numEmbeddings: V, paddingIdx: 3 } });
+    withWeights(model);
+    const data = Array.from({ length: 4 }, () => ({ x: ids(T * B), y: Float32Array.from({ length: T * B }, () => Math.floor(rng.uniform() * 2)) }));
+    const step = { batch: B, seqLen: T, loss: 'cross-entropy' as const };
+    const optimizer: OptimizerConfig = { type: 'adam', lr: 0.05 };
+    for (const d of data.slice(0, 2)) await model.trainStep(d.x, d.y, { ...step, optimizer });
+    const resumed = await engine.load(await model.save({ optimizer: true }), { format: 'safetensors', paddingIdx: 3 });
+    expect(resumed.spec).toEqual(model.spec);
+    for (const d of data.slice(2)) {
+      await model.trainStep(d.x, d.y, step);
+      await resumed.trainStep(d.x, d.y, step);
+    }
+    const [a, b] = [await model.stateDict(), await resumed.stateDict()];
+    for (const k of Object.keys(a)) expect(new Uint32Array(b[k].buffer), k).toEqual(new Uint32Array(a[k].buffer));
+    model.destroy();
+    resumed.destroy();
+  });
+
   it('maskZero: trailing zeros are padding (the lengths), and padding elsewhere is refused', async () => {
     const model = engine.gru({ inputSize: I, hiddenSize: H, outputSize: 1, returnSequences: false, embedding: { numEmbeddings: V, maskZero: true } });
     const plain = engine.gru({ inputSize: I, hiddenSize: H, outputSize: 1, returnSequences: false, embedding: { numEmbeddings: V } });
