@@ -60,8 +60,14 @@ class Connection {
       }
       return out;
     });
+    const abort = (): void => this.endpoint.postMessage({ kind: 'abort', id });
+    // The signal's listener goes with the call.
+    const settled = <T>(f: (v: T) => void) => (v: T): void => {
+      signal?.removeEventListener('abort', abort);
+      f(v);
+    };
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, callbacks });
+      this.pending.set(id, { resolve: settled(resolve), reject: settled(reject), callbacks });
       const message: CallMessage = { kind: 'call', id, target, method, args: sent };
       try {
         this.endpoint.postMessage(message);
@@ -71,7 +77,6 @@ class Connection {
         return;
       }
       if (signal) {
-        const abort = (): void => this.endpoint.postMessage({ kind: 'abort', id });
         if (signal.aborted) abort();
         else signal.addEventListener('abort', abort, { once: true });
       }

@@ -103,6 +103,7 @@ export interface FitOptions {
 
 /** What fit returns. */
 export interface FitHistory {
+  /** Each epoch that ran to its end (an aborted one's steps count in `steps` only). */
   epochs: FitEpoch[];
   /** Steps taken. */
   steps: number;
