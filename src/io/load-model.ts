@@ -11,6 +11,7 @@ import { parameterInfo, resolveSpec } from '../spec/spec.js';
 import { fileBytes, tfjsFiles } from './files.js';
 import { planFromStateDict, type LoadOptions } from './load.js';
 import { OPTIMIZER_METADATA, OPTIMIZER_PREFIX, readOptimizerEntries } from '../train/checkpoint.js';
+import { MODEL_METADATA, readSavedOptions } from '../spec/saved-options.js';
 import type { ModelFactory } from './onnx.js';
 import { importOnnx, looksLikeOnnx, type OnnxModel } from './onnx-model.js';
 import { looksLikeSafetensors, readSafetensors } from './safetensors.js';
@@ -64,14 +65,21 @@ export async function loadOnnxModel(factory: ModelFactory, source: Uint8Array | 
 }
 
 /** A PyTorch `state_dict` saved as safetensors (see Engine.load). */
-function loadSafetensors(factory: ModelFactory, bytes: Uint8Array, options: LoadOptions): RecurrentModel {
+function loadSafetensors(factory: ModelFactory, bytes: Uint8Array, given: LoadOptions): RecurrentModel {
   const file = readSafetensors(bytes);
+  // The options webrnn saved with the model are the defaults of those given (spec/saved-options.ts).
+  const saved = file.metadata[MODEL_METADATA] === undefined ? {} : readSavedOptions(file.metadata[MODEL_METADATA]);
+  const { stateful, goBackwards, maskZero, linearBeforeReset, ...loadDefaults } = saved;
+  const options: LoadOptions = { ...loadDefaults, ...given };
   // A file saved with its optimizer's state (train/checkpoint.ts) holds those tensors beside the parameters.
   const optimizerJson = file.metadata[OPTIMIZER_METADATA];
   const isState = (name: string): boolean => optimizerJson !== undefined && name.startsWith(OPTIMIZER_PREFIX);
   const shapes: Record<string, number[]> = {};
   for (const [name, t] of Object.entries(file.tensors)) if (!isState(name)) shapes[name] = t.shape;
   const plan = planFromStateDict(shapes, options);
+  Object.assign(plan.options, { stateful, goBackwards, linearBeforeReset });
+  if (maskZero !== undefined && plan.options.embedding) plan.options.embedding.maskZero = maskZero;
+  for (const k of ['stateful', 'goBackwards', 'linearBeforeReset'] as const) if (plan.options[k] === undefined) delete plan.options[k];
   const spec = resolveSpec(plan.kind, plan.options);
   const dict: Record<string, Float32Array> = {};
   for (const p of parameterInfo(spec)) {

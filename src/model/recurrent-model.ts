@@ -17,6 +17,7 @@ import { checkOptions, checkTrainable, prepareInputs, prepareOutputGradients, ty
 
 export type { CellStates, ForwardOptions, ForwardOutput, ForwardOutputBase, GradientOptions, GradientOutput, GradientOutputBase, WarmupOptions } from './calls.js';
 import { RecurrentStream, type StreamOptions } from './stream.js';
+import { MODEL_METADATA, savedOptions } from '../spec/saved-options.js';
 import { CarriedStates } from './carried-states.js';
 import { parameterInfo } from '../spec/spec.js';
 import type { CellKind, ModelSpec } from '../spec/spec.js';
@@ -120,7 +121,9 @@ export class RecurrentModel<K extends CellKind = CellKind> {
     this.assertAlive('save');
     checkOptions('save', options, ['metadata', 'optimizer']);
     const metadata = { ...options.metadata };
-    if (OPTIMIZER_METADATA in metadata) throw new WebRnnError('invalid-option', `save: the metadata key '${OPTIMIZER_METADATA}' is the optimizer state's`);
+    for (const key of [OPTIMIZER_METADATA, MODEL_METADATA]) if (key in metadata) throw new WebRnnError('invalid-option', `save: the metadata key '${key}' is webrnn's`);
+    const own = savedOptions(this.spec);
+    if (own) metadata[MODEL_METADATA] = own;
     return this.serialize(async () => {
       this.assertAlive('save', true);
       const dict = await this.exec.readParameters();

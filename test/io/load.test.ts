@@ -60,10 +60,15 @@ describe('engine.load', () => {
       const ref = recurrentForwardReference(file.spec, file.dict, x, { batch: B, seqLen: T });
       expectClose(`${kind} loaded output (seed ${seed})`, got.output, ref.output);
       if (ref.y) expectClose(`${kind} loaded read-out (seed ${seed})`, got.y!, ref.y);
-      // save() writes the file's own names; loading it back gives the same bits.
+      // save() writes the file's own tensors under their names (and, for the relu RNN, the
+      // nonlinearity the names cannot tell); loading it back, with no option, gives the same bits.
       const saved = await model.save({ metadata: { format: 'pt' } });
-      expect(saved).toEqual(file.bytes);
-      const again = await engine.load(saved, { format: 'safetensors', ...(kind === 'rnn' ? { nonlinearity: options.nonlinearity } : {}) });
+      const savedFile = readSafetensors(saved);
+      expect(savedFile.tensors).toEqual(readSafetensors(file.bytes).tensors);
+      expect(savedFile.metadata).toEqual(kind === 'rnn' ? { format: 'pt', 'webrnn.model': '{"nonlinearity":"relu"}' } : { format: 'pt' });
+      if (kind !== 'rnn') expect(saved).toEqual(file.bytes);
+      const again = await engine.load(saved, { format: 'safetensors' });
+      expect(again.spec).toEqual(model.spec);
       const [a, b] = [await model.stateDict(), await again.stateDict()];
       for (const k of Object.keys(a)) expect(new Uint32Array(b[k].buffer), k).toEqual(new Uint32Array(a[k].buffer));
       model.destroy();
@@ -108,7 +113,10 @@ describe('engine.load', () => {
     const dict = await model.stateDict();
     const ref = recurrentForwardReference(model.spec, dict, ids, { batch: 2, seqLen: 3 });
     expectClose(`embedded GRU (seed ${seed})`, (await model.forward(ids, { batch: 2, seqLen: 3 })).y, ref.y);
-    expect(await model.save({ metadata: { format: 'pt' } })).toEqual(file.bytes);
+    // The padding id, which the names cannot tell, goes into the file's metadata.
+    const saved = await model.save({ metadata: { format: 'pt' } });
+    expect(readSafetensors(saved).tensors).toEqual(readSafetensors(file.bytes).tensors);
+    expect((await engine.load(saved, { format: 'safetensors' })).spec.embedding?.paddingIdx).toBe(0);
     model.destroy();
     const plain = await engine.load(file.bytes, { format: 'safetensors', embedding: false, ignoreUnknown: true });
     expect(plain.spec.embedding).toBeNull();
@@ -151,6 +159,27 @@ describe('engine.load', () => {
     expect((await loadError(two.bytes, { layers: ['second', 'first'] })).message).toMatch(/'first\.': GRU of 4 units, 1 layer, 3 inputs cannot read the 4 features of the module before it/);
     expect((await loadError(two.bytes, { layers: ['first'], prefix: 'second.' })).message).toMatch(/give prefix \(one module\) or layers/);
     expect((await loadError(two.bytes, { layers: ['third'] })).message).toMatch(/no recurrent weights under prefix 'third\.'/);
+  });
+
+  it('saves what the weights cannot tell, and loads it back as the defaults of the options', async () => {
+    const model = engine.gru({ inputSize: 3, hiddenSize: 4, numLayers: 2, batchFirst: true, returnSequences: false, seed: 9, dropout: 0.25, stateful: true, goBackwards: true, outputSize: 2, embedding: { numEmbeddings: 7, paddingIdx: 2, maskZero: true } });
+    const bytes = await model.save();
+    const back = await engine.load(bytes, { format: 'safetensors' });
+    expect(back.spec).toEqual(model.spec);
+    // Options given to load win over the saved ones.
+    const other = await engine.load(bytes, { format: 'safetensors', batchFirst: false, dropout: 0 });
+    expect([other.spec.batchFirst, other.spec.dropout, other.spec.stateful]).toEqual([false, 0, true]);
+    const rnn = engine.rnn({ inputSize: 2, hiddenSize: 3, nonlinearity: 'identity' });
+    expect((await engine.load(await rnn.save(), { format: 'safetensors' })).spec.nonlinearity).toBe('identity');
+    // A file with defaults only carries no entry, as PyTorch writes it.
+    expect(readSafetensors(await engine.lstm({ inputSize: 2, hiddenSize: 3 }).save()).metadata).toEqual({});
+    await expect(model.save({ metadata: { 'webrnn.model': '{}' } })).rejects.toThrow(/the metadata key 'webrnn.model' is webrnn's/);
+    const file = readSafetensors(bytes);
+    const bad = (entry: string) => writeSafetensors(file.tensors, { 'webrnn.model': entry });
+    expect((await loadError(bad('{"batchFirst":"yes"}'))).message).toMatch(/batchFirst must be a boolean, got "yes"/);
+    expect((await loadError(bad('{"projSize":3}'))).message).toMatch(/unknown option 'projSize'/);
+    expect((await loadError(bad('{"dropout":2}'))).message).toMatch(/dropout must be a probability/);
+    for (const m of [model, back, other, rnn]) m.destroy();
   });
 
   it('refuses a cell file that does not fit, saying what it found and what it expected', async () => {
