@@ -17,9 +17,8 @@ import { checkOptions, checkTrainable, prepareInputs, prepareOutputGradients, ty
 
 export type { CellStates, ForwardOptions, ForwardOutput, ForwardOutputBase, GradientOptions, GradientOutput, GradientOutputBase, WarmupOptions } from './calls.js';
 import { RecurrentStream, type StreamOptions } from './stream.js';
-import { MODEL_METADATA, savedOptions } from '../spec/saved-options.js';
 import { CarriedStates } from './carried-states.js';
-import { parameterInfo } from '../spec/spec.js';
+import { MODEL_METADATA, parameterInfo } from '../spec/spec.js';
 import type { CellKind, ModelSpec } from '../spec/spec.js';
 import { checkCount, checkFinite, finalStates, reverseSteps, swapBatchTime } from '../arrays.js';
 
@@ -122,10 +121,11 @@ export class RecurrentModel<K extends CellKind = CellKind> {
     checkOptions('save', options, ['metadata', 'optimizer']);
     const metadata = { ...options.metadata };
     for (const key of [OPTIMIZER_METADATA, MODEL_METADATA]) if (key in metadata) throw new WebRnnError('invalid-option', `save: the metadata key '${key}' is webrnn's`);
-    const own = savedOptions(this.spec);
-    if (own) metadata[MODEL_METADATA] = own;
     return this.serialize(async () => {
       this.assertAlive('save', true);
+      // Loaded on first use, as the file readers are.
+      const own = (await import('../spec/saved-options.js')).savedOptions(this.spec);
+      if (own) metadata[MODEL_METADATA] = own;
       const dict = await this.exec.readParameters();
       const name = (ours: string): string => this.fileNames?.[ours] ?? ours;
       const tensors: Record<string, { shape: readonly number[]; data: Float32Array }> = {};

@@ -8,7 +8,9 @@
 import { WebRnnError } from '../errors.js';
 import type { ModelSpec } from './spec.js';
 
-export const MODEL_METADATA = 'webrnn.model';
+import { MODEL_METADATA } from './spec.js';
+
+export { MODEL_METADATA };
 
 /** What the entry may hold. */
 export interface SavedOptions {

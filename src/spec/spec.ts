@@ -256,6 +256,9 @@ function resolveEmbedding(e: EmbeddingOptions | undefined): ModelSpec['embedding
   return { numEmbeddings, paddingIdx: p ?? null, maskZero: boolean('embedding.maskZero', e.maskZero, false) };
 }
 
+/** The safetensors metadata entry holding the options a model's weights cannot tell (spec/saved-options.ts). */
+export const MODEL_METADATA = 'webrnn.model';
+
 /** The embedding's parameter. */
 export const EMBEDDING_WEIGHT = 'embedding.weight';
 
