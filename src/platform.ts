@@ -25,7 +25,8 @@ export async function cpuThreads(): Promise<number | undefined> {
 /**
  * Let the runtime's event loop run (a page paints and handles input; a worker takes messages)
  * and continue as a new task: scheduler.yield where it exists, otherwise a message through a
- * MessageChannel (not setTimeout, which pages clamp to 4 ms once nested).
+ * MessageChannel (not setTimeout, whose delay pages raise once calls nest, as the HTML standard
+ * allows).
  */
 export function yieldToEventLoop(): Promise<void> {
   const scheduler = (globalThis as { scheduler?: { yield?: () => Promise<void> } }).scheduler;
