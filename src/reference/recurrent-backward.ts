@@ -6,7 +6,7 @@
  * sweeps every layer and direction in reverse with the cell backward references.
  */
 import { WebRnnError } from '../errors.js';
-import { EMBEDDING_WEIGHT, gateCount, layerInputSize, parameterInfo, parameterName, type ModelSpec } from '../spec/spec.js';
+import { EMBEDDING_WEIGHT, gateCount, hasCellState, layerInputSize, layerSpec, parameterInfo, parameterName, stateOffset, stateSize, type ModelSpec } from '../spec/spec.js';
 import { gruCellBackwardReference } from './gru-cell-backward.js';
 import { gruCellForwardReference } from './gru-cell-forward.js';
 import { lstmCellBackwardReference } from './lstm-cell-backward.js';
@@ -20,9 +20,9 @@ import { swapBatchTime } from '../arrays.js';
 export interface ReferenceGradientOptions extends ReferenceForwardOptions {
   /** Gradient of the output, in the output's layout. */
   gradOutput: ArrayLike<number>;
-  /** Gradient of hN [L·D, B, H]; zeros when absent. */
+  /** Gradient of hN [L·D, B, H] (hN's layout); zeros when absent. */
   gradHN?: ArrayLike<number>;
-  /** Gradient of cN [L·D, B, H] (LSTM); zeros when absent. */
+  /** Gradient of cN [L·D, B, H] (cN's layout, LSTM layers); zeros when absent. */
   gradCN?: ArrayLike<number>;
 }
 
@@ -35,6 +35,28 @@ export interface ReferenceGradients {
   h0: Float64Array;
   /** Gradient of c0 [L·D, B, H] (LSTM). */
   c0?: Float64Array;
+}
+
+/**
+ * Row b of each [B, H_l] block of a state tensor (hN's layout; with `cells`, cN's): an array of
+ * one row's states, or with `into` the inverse, row b of `into` set from `row`.
+ */
+function stateRow(spec: ModelSpec, B: number, cells: boolean, a: ArrayLike<number>, b: number, into?: Float64Array): Float64Array {
+  const row = into ? Float64Array.from(a) : new Float64Array(stateSize(spec, 1, cells));
+  let at = 0;
+  for (let l = 0; l < spec.numLayers; l++) {
+    const { kind, numDirections: D, hiddenSize: H } = spec.layers[l];
+    if (cells && kind !== 'lstm') continue;
+    for (let d = 0; d < D; d++) {
+      const from = stateOffset(spec, l, B, cells) + (d * B + b) * H;
+      for (let j = 0; j < H; j++) {
+        if (into) into[from + j] = row[at + j];
+        else row[at + j] = a[from + j];
+      }
+      at += H;
+    }
+  }
+  return row;
 }
 
 interface StepRecord {
@@ -57,13 +79,12 @@ function perSequenceGradients(
   seqLens: ArrayLike<number>,
 ): ReferenceGradients {
   const { batch: B, seqLen: T } = opts;
-  const { inputSize: I, hiddenSize: H, numDirections: D, numLayers: L } = spec;
+  const { inputSize: I, hiddenSize: H, numDirections: D } = spec;
   const DH = D * H;
-  const S = L * D;
   const at = (t: number, b: number, F: number): number => (spec.batchFirst ? (b * T + t) * F : (t * B + b) * F);
-  const state = (a: ArrayLike<number> | undefined, b: number): Float64Array | undefined => a && Float64Array.from({ length: S * H }, (_, i) => a[(Math.floor(i / H) * B + b) * H + (i % H)]);
-  const out: ReferenceGradients = { params: {}, input: new Float64Array(T * B * I), h0: new Float64Array(S * B * H) };
-  if (spec.kind === 'lstm') out.c0 = new Float64Array(S * B * H);
+  const state = (a: ArrayLike<number> | undefined, b: number, cells = false): Float64Array | undefined => a && stateRow(spec, B, cells, a, b);
+  const out: ReferenceGradients = { params: {}, input: new Float64Array(T * B * I), h0: new Float64Array(stateSize(spec, B)) };
+  if (hasCellState(spec)) out.c0 = new Float64Array(stateSize(spec, B, true));
   for (let b = 0; b < B; b++) {
     const Lb = seqLens[b];
     const xb = new Float64Array(Lb * I);
@@ -72,28 +93,28 @@ function perSequenceGradients(
       xb.set(Array.from({ length: I }, (_, i) => x[at(t, b, I) + i]), t * I);
       gb.set(Array.from({ length: DH }, (_, i) => opts.gradOutput[at(t, b, DH) + i]), t * DH);
     }
-    // Sequence b's rows of each dropout mask, [Lb, 1, D·H].
-    const masks = opts.dropoutMasks?.map((m) => Float64Array.from({ length: Lb * DH }, (_, i) => m[(Math.floor(i / DH) * B + b) * DH + (i % DH)]));
+    // Sequence b's rows of each dropout mask, [Lb, 1, D_l·H_l].
+    const masks = opts.dropoutMasks?.map((m) => {
+      const w = m.length / (T * B);
+      return Float64Array.from({ length: Lb * w }, (_, i) => m[(Math.floor(i / w) * B + b) * w + (i % w)]);
+    });
     const r = recurrentBackwardReference(spec, params, xb, {
       batch: 1,
       seqLen: Lb,
       dropoutMasks: masks,
       h0: state(opts.h0, b),
-      c0: state(opts.c0, b),
+      c0: state(opts.c0, b, true),
       gradOutput: gb,
       gradHN: state(opts.gradHN, b),
-      gradCN: state(opts.gradCN, b),
+      gradCN: state(opts.gradCN, b, true),
     });
     for (const [name, g] of Object.entries(r.params)) {
       const sum = (out.params[name] ??= new Float64Array(g.length));
       for (let i = 0; i < g.length; i++) sum[i] += g[i];
     }
     for (let t = 0; t < Lb; t++) for (let i = 0; i < I; i++) out.input[at(t, b, I) + i] = r.input[t * I + i];
-    for (let i = 0; i < S * H; i++) {
-      const k = (Math.floor(i / H) * B + b) * H + (i % H);
-      out.h0[k] = r.h0[i];
-      if (out.c0) out.c0[k] = r.c0![i];
-    }
+    stateRow(spec, B, false, r.h0, b, out.h0);
+    if (out.c0) stateRow(spec, B, true, r.c0!, b, out.c0);
   }
   return out;
 }
@@ -112,13 +133,11 @@ export function recurrentBackwardReference(
     return r;
   }
   if (opts.seqLens) return perSequenceGradients(spec, params, x, opts, opts.seqLens);
-  if (spec.kind === 'gru' && !spec.linearBeforeReset) {
+  if (spec.layers.some((l) => l.kind === 'gru' && !l.linearBeforeReset)) {
     throw new WebRnnError('invalid-option', 'gradients are not available for a GRU with linearBeforeReset: false');
   }
   const { batch: B, seqLen: T } = opts;
-  const { hiddenSize: H, numDirections: D, numLayers: L, kind } = spec;
-  const G = gateCount(kind);
-  const GH = G * H;
+  const L = spec.numLayers;
   const slice = (a: ArrayLike<number> | undefined, start: number, n: number): Float64Array =>
     a ? Float64Array.from({ length: n }, (_, i) => a[start + i]) : new Float64Array(n);
 
@@ -128,6 +147,8 @@ export function recurrentBackwardReference(
   let input: Float64Array = spec.batchFirst ? swapBatchTime(x, B, T, spec.inputSize, false, new Float64Array(x.length)) : Float64Array.from(x);
   for (let l = 0; l < L; l++) {
     inputs.push(input);
+    const { hiddenSize: H, numDirections: D, kind, nonlinearity } = layerSpec(spec, l);
+    const GH = gateCount(kind) * H;
     const I = layerInputSize(spec, l);
     const out = new Float64Array(T * B * D * H);
     records.push([]);
@@ -136,9 +157,8 @@ export function recurrentBackwardReference(
       const whh = params[parameterName('weight_hh', l, d)];
       const bih = spec.bias ? params[parameterName('bias_ih', l, d)] : null;
       const bhh = spec.bias ? params[parameterName('bias_hh', l, d)] : null;
-      const s0 = (l * D + d) * B * H;
-      let h = slice(opts.h0, s0, B * H);
-      let c = slice(opts.c0, s0, B * H);
+      let h = slice(opts.h0, stateOffset(spec, l, B) + d * B * H, B * H);
+      let c = slice(kind === 'lstm' ? opts.c0 : undefined, stateOffset(spec, l, B, true) + d * B * H, B * H);
       const rec: StepRecord[] = new Array(T);
       for (let step = 0; step < T; step++) {
         const t = d === 0 ? step : T - 1 - step;
@@ -164,7 +184,7 @@ export function recurrentBackwardReference(
           hNew = r.h;
           saved = r.saved;
         } else {
-          hNew = rnnCellForwardReference({ ...cell, nonlinearity: spec.nonlinearity }).h;
+          hNew = rnnCellForwardReference({ ...cell, nonlinearity }).h;
         }
         rec[t] = { x: xt, hPrev: h, h: hNew, saved };
         h = hNew;
@@ -181,12 +201,15 @@ export function recurrentBackwardReference(
   for (const p of parameterInfo(spec)) {
     if (p.role !== 'readout_weight' && p.role !== 'readout_bias' && p.role !== 'embedding') grads[p.name] = new Float64Array(p.shape.reduce((a, b) => a * b, 1));
   }
-  const dh0 = new Float64Array(L * D * B * H);
-  const dc0 = kind === 'lstm' ? new Float64Array(L * D * B * H) : undefined;
+  const dh0 = new Float64Array(stateSize(spec, B));
+  const dc0 = hasCellState(spec) ? new Float64Array(stateSize(spec, B, true)) : undefined;
+  const DHout = spec.numDirections * spec.hiddenSize;
   let dy: Float64Array = spec.batchFirst
-    ? swapBatchTime(opts.gradOutput, B, T, D * H, false, new Float64Array(T * B * D * H))
+    ? swapBatchTime(opts.gradOutput, B, T, DHout, false, new Float64Array(T * B * DHout))
     : Float64Array.from(opts.gradOutput);
   for (let l = L - 1; l >= 0; l--) {
+    const { hiddenSize: H, numDirections: D, kind, nonlinearity } = layerSpec(spec, l);
+    const GH = gateCount(kind) * H;
     const I = layerInputSize(spec, l);
     const dx = new Float64Array(T * B * I);
     for (let d = 0; d < D; d++) {
@@ -196,9 +219,10 @@ export function recurrentBackwardReference(
       const dWhh = grads[parameterName('weight_hh', l, d)];
       const dbih = spec.bias ? grads[parameterName('bias_ih', l, d)] : null;
       const dbhh = spec.bias ? grads[parameterName('bias_hh', l, d)] : null;
-      const s0 = (l * D + d) * B * H;
+      const s0 = stateOffset(spec, l, B) + d * B * H;
+      const sc = stateOffset(spec, l, B, true) + d * B * H;
       let rec = slice(opts.gradHN, s0, B * H); // gradient reaching h_t from later in time
-      let dc = slice(opts.gradCN, s0, B * H);
+      let dc = slice(kind === 'lstm' ? opts.gradCN : undefined, sc, B * H);
       for (let step = T - 1; step >= 0; step--) {
         const t = d === 0 ? step : T - 1 - step;
         const r = records[l][d][t];
@@ -217,7 +241,7 @@ export function recurrentBackwardReference(
           dGrec = bw.dGrec;
           direct = bw.direct;
         } else {
-          dG = dGrec = rnnCellBackwardReference({ batch: B, hidden: H, nonlinearity: spec.nonlinearity, h: r.h, dh }).dG;
+          dG = dGrec = rnnCellBackwardReference({ batch: B, hidden: H, nonlinearity, h: r.h, dh }).dG;
         }
         for (let b = 0; b < B; b++) {
           for (let q = 0; q < GH; q++) {
@@ -236,7 +260,7 @@ export function recurrentBackwardReference(
         if (direct) for (let i = 0; i < B * H; i++) rec[i] += direct[i];
       }
       dh0.set(rec, s0);
-      if (dc0) dc0.set(dc, s0);
+      if (kind === 'lstm') dc0!.set(dc, sc);
     }
     // Below the top, the gradient reaching layer l − 1's output passes back through its dropout mask.
     dy = l > 0 ? droppedOutput(dx, opts.dropoutMasks, l - 1) : dx;

@@ -2,9 +2,10 @@
  * float64 reference of a whole model's forward pass (all layers, directions and steps), built
  * from the cell references, with PyTorch's semantics: layer l > 0 reads the concatenated
  * outputs [h_fwd, h_rev] of layer l − 1; the reverse direction runs t = T−1 … 0; output is
- * [T, B, D·H] ([B, T, D·H] when batchFirst); hN and cN are [L·D, B, H], index l·D + d.
+ * [T, B, D·H] ([B, T, D·H] when batchFirst); hN and cN are [L·D, B, H], index l·D + d (in a
+ * stack of unlike layers, each layer's [D_l, B, H_l] in turn, cN of the LSTM layers only).
  */
-import { EMBEDDING_WEIGHT, gateCount, layerInputSize, parameterName, READOUT_BIAS, READOUT_WEIGHT, type ModelSpec } from '../spec/spec.js';
+import { EMBEDDING_WEIGHT, gateCount, hasCellState, layerInputSize, layerSpec, parameterName, READOUT_BIAS, READOUT_WEIGHT, stateOffset, stateSize, type ModelSpec } from '../spec/spec.js';
 import { embeddingForwardReference } from './embedding-forward.js';
 import { linearReference } from './linear.js';
 import { gruCellForwardReference } from './gru-cell-forward.js';
@@ -63,15 +64,15 @@ export function recurrentForwardReference(
 ): ReferenceForwardResult {
   const { spec, x } = embedded(model, params, ids);
   const { batch: B, seqLen: T } = opts;
-  const H = spec.hiddenSize;
-  const D = spec.numDirections;
   const L = spec.numLayers;
-  const G = gateCount(spec.kind);
   let input: Float64Array = spec.batchFirst ? swapBatchTime(x, B, T, spec.inputSize, false, new Float64Array(x.length)) : Float64Array.from(x);
-  const hN = new Float64Array(L * D * B * H);
-  const cN = spec.kind === 'lstm' ? new Float64Array(L * D * B * H) : undefined;
+  const hN = new Float64Array(stateSize(spec, B));
+  const cN = hasCellState(spec) ? new Float64Array(stateSize(spec, B, true)) : undefined;
 
   for (let l = 0; l < L; l++) {
+    const layer = layerSpec(spec, l);
+    const { hiddenSize: H, numDirections: D } = layer;
+    const G = gateCount(layer.kind);
     const I = layerInputSize(spec, l);
     const out = new Float64Array(T * B * D * H);
     for (let d = 0; d < D; d++) {
@@ -79,9 +80,10 @@ export function recurrentForwardReference(
       const whh = params[parameterName('weight_hh', l, d)];
       const bih = spec.bias ? params[parameterName('bias_ih', l, d)] : null;
       const bhh = spec.bias ? params[parameterName('bias_hh', l, d)] : null;
-      const s = (l * D + d) * B * H;
+      const s = stateOffset(spec, l, B) + d * B * H;
+      const sc = stateOffset(spec, l, B, true) + d * B * H;
       let h: Float64Array = opts.h0 ? Float64Array.from({ length: B * H }, (_, i) => opts.h0![s + i]) : new Float64Array(B * H);
-      let c: Float64Array = opts.c0 ? Float64Array.from({ length: B * H }, (_, i) => opts.c0![s + i]) : new Float64Array(B * H);
+      let c: Float64Array = opts.c0 && layer.kind === 'lstm' ? Float64Array.from({ length: B * H }, (_, i) => opts.c0![sc + i]) : new Float64Array(B * H);
       const len = (b: number): number => (opts.seqLens ? opts.seqLens[b] : T);
       for (let step = 0; step < T; step++) {
         // Row b runs while step < its length; the reverse direction starts at its own last step.
@@ -100,14 +102,14 @@ export function recurrentForwardReference(
         const cell = { batch: B, hidden: H, xproj, hPrev: h, whh, bhh, direction: d };
         let hNew: Float64Array;
         let cNew = c;
-        if (spec.kind === 'lstm') {
-          const r = lstmCellForwardReference({ ...cell, cPrev: c, peephole: spec.peepholes ? params[parameterName('peephole', l, d)] : null, cell: spec.cell });
+        if (layer.kind === 'lstm') {
+          const r = lstmCellForwardReference({ ...cell, cPrev: c, peephole: spec.peepholes ? params[parameterName('peephole', l, d)] : null, cell: layer.cell });
           hNew = r.h;
           cNew = r.c;
-        } else if (spec.kind === 'gru') {
-          hNew = gruCellForwardReference({ ...cell, linearBeforeReset: spec.linearBeforeReset, cell: spec.cell }).h;
+        } else if (layer.kind === 'gru') {
+          hNew = gruCellForwardReference({ ...cell, linearBeforeReset: layer.linearBeforeReset, cell: layer.cell }).h;
         } else {
-          hNew = rnnCellForwardReference({ ...cell, nonlinearity: spec.nonlinearity, cell: spec.cell }).h;
+          hNew = rnnCellForwardReference({ ...cell, nonlinearity: layer.nonlinearity, cell: layer.cell }).h;
         }
         // Only rows still running take the new state; finished rows keep theirs.
         h = Float64Array.from(h);
@@ -123,13 +125,14 @@ export function recurrentForwardReference(
         }
       }
       hN.set(h, s);
-      if (cN) cN.set(c, s);
+      if (layer.kind === 'lstm') cN!.set(c, sc);
     }
     input = l < L - 1 ? droppedOutput(out, opts.dropoutMasks, l) : out;
   }
+  const { numDirections: D, hiddenSize: H } = spec;
   const output = spec.batchFirst ? swapBatchTime(input, B, T, D * H, true, new Float64Array(input.length)) : input;
   // Rows are independent, so the read-out applies in the output's own layout.
-  const rows = spec.returnSequences ? output : finalStates(hN, L, D, B, H, new Float64Array(B * D * H));
+  const rows = spec.returnSequences ? output : finalStates(hN.subarray(stateOffset(spec, L - 1, B)), 1, D, B, H, new Float64Array(B * D * H));
   const y = spec.outputSize > 0 ? linearReference(rows, rows.length / (D * H), D * H, params[READOUT_WEIGHT], params[READOUT_BIAS]) : rows;
   return cN ? { output, hN, cN, y } : { output, hN, y };
 }

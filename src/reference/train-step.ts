@@ -4,7 +4,7 @@
  * norm clipping, value clipping and the optimizer update. Everything is in the caller's
  * layouts ([B, T, ·] when batchFirst).
  */
-import { parameterInfo, READOUT_BIAS, READOUT_WEIGHT, type ModelSpec } from '../spec/spec.js';
+import { parameterInfo, READOUT_BIAS, READOUT_WEIGHT, stateOffset, stateSize, type ModelSpec } from '../spec/spec.js';
 import { adamUpdateReference, type AdamHyper } from './adam-update.js';
 import { gradNormReference } from './grad-norm.js';
 import { recurrentBackwardReference } from './recurrent-backward.js';
@@ -72,11 +72,12 @@ export function trainStepReference(
     }
   }
   const gradOutput = new Float64Array(T * B * DH);
-  const gradHN = new Float64Array(spec.numLayers * spec.numDirections * B * spec.hiddenSize);
+  const gradHN = new Float64Array(stateSize(spec, B));
   if (final) {
     const H = spec.hiddenSize;
     const D = spec.numDirections;
-    for (let d = 0; d < D; d++) for (let b = 0; b < B; b++) for (let j = 0; j < H; j++) gradHN[(((spec.numLayers - 1) * D + d) * B + b) * H + j] = dFeatures[(b * D + d) * H + j];
+    const last = stateOffset(spec, spec.numLayers - 1, B);
+    for (let d = 0; d < D; d++) for (let b = 0; b < B; b++) for (let j = 0; j < H; j++) gradHN[last + (d * B + b) * H + j] = dFeatures[(b * D + d) * H + j];
   } else rowIndex.forEach((i, r) => gradOutput.set(dFeatures.subarray(r * DH, (r + 1) * DH), i * DH));
   const bw = recurrentBackwardReference(spec, params, x, { ...o, gradOutput, gradHN });
   Object.assign(grads, bw.params);

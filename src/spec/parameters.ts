@@ -16,8 +16,8 @@ import { bhhBufferSize, gateCount, layerInputSize, packedGateStride, parameterIn
 export type StateDict = Record<string, Float32Array>;
 
 /**
- * PyTorch's defaults, drawn in parameterInfo order from `seed`: every recurrent parameter
- * U(−1/√H, 1/√H); the read-out (nn.Linear) U(−1/√(D·H), 1/√(D·H)); the embedding
+ * PyTorch's defaults, drawn in parameterInfo order from `seed`: every recurrent parameter of
+ * a layer U(−1/√H, 1/√H), H that layer's; the read-out (nn.Linear) U(−1/√(D·H), 1/√(D·H)); the embedding
  * (nn.Embedding) N(0, 1), its padding row zeros.
  */
 export function defaultParameters(spec: ModelSpec, seed: number): StateDict {
@@ -25,7 +25,7 @@ export function defaultParameters(spec: ModelSpec, seed: number): StateDict {
   const dict: StateDict = {};
   for (const p of parameterInfo(spec)) {
     const readout = p.role === 'readout_weight' || p.role === 'readout_bias';
-    const k = 1 / Math.sqrt(readout ? spec.numDirections * spec.hiddenSize : spec.hiddenSize);
+    const k = 1 / Math.sqrt(readout ? spec.numDirections * spec.hiddenSize : p.role === 'embedding' ? 1 : spec.layers[p.layer].hiddenSize);
     const n = p.shape.reduce((a, b) => a * b, 1);
     const data = new Float32Array(n);
     if (p.role === 'embedding') {
@@ -76,16 +76,15 @@ export interface PackedLayer {
 }
 
 export function packLayer(spec: ModelSpec, dict: Readonly<StateDict>, l: number): PackedLayer {
-  const G = gateCount(spec.kind);
-  const H = spec.hiddenSize;
-  const D = spec.numDirections;
+  const { kind, hiddenSize: H, numDirections: D } = spec.layers[l];
+  const G = gateCount(kind);
   const I = layerInputSize(spec, l);
   const GH = G * H;
   const P = packedGateStride(G);
   const wih = new Float32Array(D * GH * I);
   const bih = new Float32Array(D * GH);
   const whhT = new Float32Array(D * H * H * P);
-  const bhh = new Float32Array(bhhBufferSize(spec));
+  const bhh = new Float32Array(bhhBufferSize(spec, l));
   for (let d = 0; d < D; d++) {
     if (spec.peepholes) bhh.set(dict[parameterName('peephole', l, d)], D * GH + d * 3 * H);
     wih.set(dict[parameterName('weight_ih', l, d)], d * GH * I);
@@ -105,9 +104,8 @@ export function packLayer(spec: ModelSpec, dict: Readonly<StateDict>, l: number)
 
 /** Inverse of {@link packLayer}: add layer `l`'s tensors, in PyTorch layout, to `dict`. */
 export function unpackLayer(spec: ModelSpec, packed: PackedLayer, l: number, dict: StateDict): void {
-  const G = gateCount(spec.kind);
-  const H = spec.hiddenSize;
-  const D = spec.numDirections;
+  const { kind, hiddenSize: H, numDirections: D } = spec.layers[l];
+  const G = gateCount(kind);
   const I = layerInputSize(spec, l);
   const GH = G * H;
   const P = packedGateStride(G);

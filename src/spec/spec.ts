@@ -132,8 +132,25 @@ export interface LstmOptions extends RecurrentOptions {
   peepholes?: boolean;
 }
 
+/** One recurrent layer: its cell, width and directions (ModelSpec.layers). */
+export interface LayerSpec {
+  readonly kind: CellKind;
+  readonly hiddenSize: number;
+  readonly numDirections: 1 | 2;
+  readonly nonlinearity: Nonlinearity;
+  readonly linearBeforeReset: boolean;
+  readonly cell: ResolvedCellOptions;
+}
+
 /** A validated model description with every default resolved. */
 export interface ModelSpec {
+  /**
+   * The recurrent layers bottom up, numLayers of them: alike in a model of one cell
+   * (engine.lstm, …), each its own in a stack (engine.stack). The fields kind, hiddenSize,
+   * numDirections, nonlinearity, linearBeforeReset and cell are the last layer's, the one that
+   * makes the output; code that works layer by layer reads layerSpec(spec, l).
+   */
+  readonly layers: readonly LayerSpec[];
   readonly kind: CellKind;
   readonly inputSize: number;
   readonly hiddenSize: number;
@@ -222,19 +239,24 @@ export function resolveSpec(kind: CellKind, options: RnnOptions & GruOptions & L
   if (!Number.isInteger(seed)) throw new WebRnnError('invalid-option', `seed must be an integer, got ${String(seed)}`);
   const dropout = options.dropout ?? 0;
   if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) throw new WebRnnError('invalid-option', `dropout must be a probability in [0, 1), got ${String(options.dropout)}`);
-  return {
+  const layer: LayerSpec = {
     kind,
-    embedding: resolveEmbedding(options.embedding),
-    inputSize: positiveInteger('inputSize', options.inputSize),
     hiddenSize: positiveInteger('hiddenSize', options.hiddenSize),
-    numLayers: positiveInteger('numLayers', options.numLayers ?? 1),
     numDirections: boolean('bidirectional', options.bidirectional, false) ? 2 : 1,
-    batchFirst: boolean('batchFirst', options.batchFirst, false),
-    bias: boolean('bias', options.bias, true),
     nonlinearity,
     linearBeforeReset: boolean('linearBeforeReset', options.linearBeforeReset, true),
-    peepholes: boolean('peepholes', options.peepholes, false),
     cell,
+  };
+  const numLayers = positiveInteger('numLayers', options.numLayers ?? 1);
+  return {
+    ...layer,
+    layers: Array.from({ length: numLayers }, () => layer),
+    embedding: resolveEmbedding(options.embedding),
+    inputSize: positiveInteger('inputSize', options.inputSize),
+    numLayers,
+    batchFirst: boolean('batchFirst', options.batchFirst, false),
+    bias: boolean('bias', options.bias, true),
+    peepholes: boolean('peepholes', options.peepholes, false),
     seed,
     checkFinite: boolean('checkFinite', options.checkFinite, false),
     dropout,
@@ -262,16 +284,56 @@ export const MODEL_METADATA = 'webrnn.model';
 /** The embedding's parameter. */
 export const EMBEDDING_WEIGHT = 'embedding.weight';
 
-/** Floats of a layer's bhh buffer: b_hh [D, G·H], then the peepholes [D, 3H] where the model has them. */
-export function bhhBufferSize(spec: ModelSpec): number {
-  const D = spec.numDirections;
-  const H = spec.hiddenSize;
-  return D * gateCount(spec.kind) * H + (spec.peepholes ? D * 3 * H : 0);
+/** Floats of layer l's bhh buffer: b_hh [D, G·H], then the peepholes [D, 3H] where the model has them. */
+export function bhhBufferSize(spec: ModelSpec, l: number): number {
+  const { numDirections: D, hiddenSize: H, kind } = spec.layers[l];
+  return D * gateCount(kind) * H + (spec.peepholes ? D * 3 * H : 0);
 }
 
-/** Input features of layer `l`: I for the first layer, D·H above it. */
+/**
+ * The model as layer l sees it: its fields kind, hiddenSize, numDirections, nonlinearity,
+ * linearBeforeReset and cell are layer l's (the same spec where the layers are alike).
+ */
+export function layerSpec(spec: ModelSpec, l: number): ModelSpec {
+  const layer = spec.layers[l];
+  return layer === spec.layers[spec.numLayers - 1] ? spec : { ...spec, ...layer };
+}
+
+/** Whether the layers differ (a stack, engine.stack); false where every layer is alike. */
+export function isStack(spec: ModelSpec): boolean {
+  const [first] = spec.layers;
+  return spec.layers.some((l) => l.kind !== first.kind || l.hiddenSize !== first.hiddenSize || l.numDirections !== first.numDirections || l.nonlinearity !== first.nonlinearity || l.linearBeforeReset !== first.linearBeforeReset);
+}
+
+/** Input features of layer `l`: I for the first layer, D·H of the layer below above it. */
 export function layerInputSize(spec: ModelSpec, l: number): number {
-  return l === 0 ? spec.inputSize : spec.numDirections * spec.hiddenSize;
+  if (l === 0) return spec.inputSize;
+  const below = spec.layers[l - 1];
+  return below.numDirections * below.hiddenSize;
+}
+
+/**
+ * Where layer l's block of a state tensor starts, in floats, for `batch` rows: hN and h0 hold
+ * each layer's [D_l, B, H_l] in layer order (for alike layers [L·D, B, H], index l·D + d);
+ * with `cells`, cN and c0, which hold the blocks of the LSTM layers only.
+ */
+export function stateOffset(spec: ModelSpec, l: number, batch: number, cells = false): number {
+  let at = 0;
+  for (let k = 0; k < l; k++) {
+    const { kind, numDirections, hiddenSize } = spec.layers[k];
+    if (!cells || kind === 'lstm') at += numDirections * batch * hiddenSize;
+  }
+  return at;
+}
+
+/** Floats of hN (with `cells`, of cN) for `batch` rows. */
+export function stateSize(spec: ModelSpec, batch: number, cells = false): number {
+  return stateOffset(spec, spec.numLayers, batch, cells);
+}
+
+/** Whether the model has cell states (c0, cN): an LSTM layer. */
+export function hasCellState(spec: ModelSpec): boolean {
+  return spec.layers.some((l) => l.kind === 'lstm');
 }
 
 /** One parameter tensor in PyTorch's naming. */
@@ -293,11 +355,11 @@ export const READOUT_BIAS = 'readout.bias';
  * `readout.weight` [O, D·H] and `readout.bias` [O] when the model has one, and `embedding.weight` [numEmbeddings, I] when it reads token ids.
  */
 export function parameterInfo(spec: ModelSpec): ParameterInfo[] {
-  const G = gateCount(spec.kind);
-  const H = spec.hiddenSize;
   const out: ParameterInfo[] = [];
   for (let l = 0; l < spec.numLayers; l++) {
-    for (let d = 0; d < spec.numDirections; d++) {
+    const { kind, hiddenSize: H, numDirections } = spec.layers[l];
+    const G = gateCount(kind);
+    for (let d = 0; d < numDirections; d++) {
       const suffix = `_l${l}${d === 1 ? '_reverse' : ''}`;
       out.push({ name: `weight_ih${suffix}`, shape: [G * H, layerInputSize(spec, l)], layer: l, direction: d, role: 'weight_ih' });
       out.push({ name: `weight_hh${suffix}`, shape: [G * H, H], layer: l, direction: d, role: 'weight_hh' });
@@ -309,7 +371,7 @@ export function parameterInfo(spec: ModelSpec): ParameterInfo[] {
     }
   }
   if (spec.outputSize > 0) {
-    const DH = spec.numDirections * H;
+    const DH = spec.numDirections * spec.hiddenSize;
     out.push({ name: READOUT_WEIGHT, shape: [spec.outputSize, DH], layer: spec.numLayers, direction: 0, role: 'readout_weight' });
     out.push({ name: READOUT_BIAS, shape: [spec.outputSize], layer: spec.numLayers, direction: 0, role: 'readout_bias' });
   }

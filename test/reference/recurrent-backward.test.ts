@@ -1,10 +1,11 @@
 /**
  * The whole-model gradient reference against central finite differences of the whole-model
  * forward reference, for every cell kind, stacked and bidirectional, batchFirst, with initial
- * states and gradients of hN and cN.
+ * states and gradients of hN and cN, and for stacks of unlike layers.
  */
 import { describe, expect, it } from 'vitest';
-import { parameterInfo, resolveSpec, type CellKind, type GruOptions, type RnnOptions } from '../../src/spec/spec.js';
+import { parameterInfo, resolveSpec, stateSize, type CellKind, type GruOptions, type RnnOptions } from '../../src/spec/spec.js';
+import { resolveStackSpec, type StackLayerOptions, type StackOptions } from '../../src/spec/stack.js';
 import { recurrentBackwardReference } from '../../src/reference/recurrent-backward.js';
 import { recurrentForwardReference } from '../../src/reference/recurrent-forward.js';
 import { dropoutKeys, dropoutMask } from '../../src/reference/dropout.js';
@@ -85,4 +86,59 @@ describe('with dropout between layers', () => {
       expect(plain.output.some((v, i) => Math.abs(v - recurrentForwardReference(spec, params, x, opts).output[i]) > 1e-6)).toBe(true);
     });
   }
+});
+
+describe('stacks of unlike layers', () => {
+  // Each layer its own cell, width and directions; hN holds each layer's [D_l, B, H_l] in turn,
+  // cN the LSTM layers' only.
+  const STACKS: Array<{ name: string; layers: StackLayerOptions[] }> = [
+    { name: 'bidirectional LSTM 3 → GRU 2 → Elman relu 4', layers: [{ kind: 'lstm', hiddenSize: 3, bidirectional: true }, { kind: 'gru', hiddenSize: 2 }, { kind: 'rnn', hiddenSize: 4, nonlinearity: 'relu' }] },
+    { name: 'GRU 4 → bidirectional LSTM 2 → LSTM 3', layers: [{ kind: 'gru', hiddenSize: 4 }, { kind: 'lstm', hiddenSize: 2, bidirectional: true }, { kind: 'lstm', hiddenSize: 3 }] },
+  ];
+  for (const { name, layers } of STACKS) {
+    for (const seqLens of [undefined, [3, 1]]) {
+      it(`${name}${seqLens ? ', sequence lengths' : ''}, batchFirst, dropout: against central differences`, () => {
+        const spec = resolveStackSpec({ inputSize: 2, layers, batchFirst: true });
+        const B = 2;
+        const T = 3;
+        const params: Record<string, Float64Array> = {};
+        for (const p of parameterInfo(spec)) params[p.name] = random64(rng, p.shape.reduce((a, b) => a * b, 1), -0.7, 0.7);
+        const x = random64(rng, T * B * 2);
+        const width = (l: number): number => spec.layers[l].numDirections * spec.layers[l].hiddenSize;
+        const masks = [0, 1].map((l) => dropoutMask(T * B * width(l), 0.3, dropoutKeys(9, 0, l)));
+        const h0 = random64(rng, stateSize(spec, B));
+        const c0 = random64(rng, stateSize(spec, B, true));
+        const gradOutput = random64(rng, T * B * width(2));
+        const gradHN = random64(rng, stateSize(spec, B));
+        const gradCN = random64(rng, stateSize(spec, B, true));
+        const opts = { batch: B, seqLen: T, seqLens, h0, c0, dropoutMasks: masks };
+        const r0 = recurrentForwardReference(spec, params, x, opts);
+        expect(r0.hN.length).toBe(B * layers.reduce((a, l) => a + (l.bidirectional ? 2 : 1) * l.hiddenSize, 0));
+        expect(r0.cN!.length).toBe(c0.length);
+        const loss = (): number => {
+          const r = recurrentForwardReference(spec, params, x, opts);
+          return dotLoss(r.output, gradOutput) + dotLoss(r.hN, gradHN) + dotLoss(r.cN!, gradCN);
+        };
+        const g = recurrentBackwardReference(spec, params, x, { ...opts, gradOutput, gradHN, gradCN });
+        expect(Object.keys(g.params).sort()).toEqual(Object.keys(params).sort());
+        for (const n of Object.keys(params)) expectMatchesDifferences(n, g.params[n], centralDifferences(loss, params[n]));
+        expectMatchesDifferences('input', g.input, centralDifferences(loss, x));
+        expectMatchesDifferences('h0', g.h0, centralDifferences(loss, h0));
+        expectMatchesDifferences('c0', g.c0!, centralDifferences(loss, c0));
+      });
+    }
+  }
+
+  it('a stack of alike layers is the model of that cell', () => {
+    const stack = resolveStackSpec({ inputSize: 3, layers: [{ kind: 'gru', hiddenSize: 5, bidirectional: true }, { kind: 'gru', hiddenSize: 5, bidirectional: true }], seed: 2 });
+    expect(stack).toEqual(resolveSpec('gru', { inputSize: 3, hiddenSize: 5, numLayers: 2, bidirectional: true, seed: 2 }));
+  });
+
+  it('refuses what is not a stack, naming the layer', () => {
+    expect(() => resolveStackSpec({ inputSize: 3, layers: [] })).toThrow(/non-empty array/);
+    expect(() => resolveStackSpec({ inputSize: 3, layers: [{ kind: 'lstm', hiddenSize: 4 }, { kind: 'conv' as 'lstm', hiddenSize: 2 }] })).toThrow(/layers\[1\]: kind must be/);
+    expect(() => resolveStackSpec({ inputSize: 3, layers: [{ kind: 'lstm', hiddenSize: 0 }] })).toThrow(/layers\[0\]: hiddenSize must be a positive integer/);
+    expect(() => resolveStackSpec({ inputSize: 3, layers: [{ kind: 'lstm', hiddenSize: 4, nonlinearity: 'relu' }] })).toThrow(/layers\[0\]: lstm: unknown option 'nonlinearity'/);
+    expect(() => resolveStackSpec({ inputSize: 3, hiddenSize: 4, layers: [{ kind: 'lstm', hiddenSize: 4 }] } as StackOptions)).toThrow(/'hiddenSize' is an option of each layer/);
+  });
 });
