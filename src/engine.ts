@@ -18,7 +18,8 @@ import { isNode } from './platform.js';
 import { checkOptions } from './model/calls.js';
 import { RecurrentModel, type ModelWriters, type WarmupOptions } from './model/recurrent-model.js';
 import { DEFAULT_PLACEMENT, resolvePlacement, type PlacementTable } from './placement/table.js';
-import { resolveSpec, type CellKind, type GruOptions, type LstmOptions, type RnnOptions } from './spec/spec.js';
+import { resolveSpec, type CellKind, type GruOptions, type LstmOptions, type ModelSpec, type RnnOptions } from './spec/spec.js';
+import { resolveStackSpec, type StackOptions } from './spec/stack.js';
 
 /** Options of {@link createEngine}. */
 export interface EngineOptions extends GpuOptions {
@@ -160,10 +161,11 @@ export class Engine {
     if (this.destroyed) throw new WebRnnError('destroyed', `engine.${what}: the engine has been destroyed`);
   }
 
-  private make<K extends CellKind>(kind: K, options: RnnOptions & GruOptions & LstmOptions): RecurrentModel<K> {
-    if (this.destroyed) throw new WebRnnError('destroyed', `engine.${kind}: the engine has been destroyed`);
+  /** A model of the spec `resolve` gives (after the engine's checks); `what` names the call. */
+  private make<K extends CellKind>(what: string, resolve: () => ModelSpec): RecurrentModel<K> {
+    if (this.destroyed) throw new WebRnnError('destroyed', `engine.${what}: the engine has been destroyed`);
     this.checkBackend();
-    const spec = resolveSpec(kind, options);
+    const spec = resolve();
     const model: RecurrentModel<K> = new RecurrentModel<K>(spec, this.backend.createModel(spec), () => this.models.delete(model), WRITERS);
     this.models.add(model);
     return model;
@@ -171,17 +173,30 @@ export class Engine {
 
   /** An Elman RNN (`nonlinearity` tanh, relu or identity), PyTorch's `nn.RNN`. */
   rnn(options: RnnOptions): RecurrentModel<'rnn'> {
-    return this.make('rnn', options);
+    return this.make('rnn', () => resolveSpec('rnn', options));
   }
 
   /** An LSTM, PyTorch's `nn.LSTM` (no projections; ONNX's peepholes as an option). */
   lstm(options: LstmOptions): RecurrentModel<'lstm'> {
-    return this.make('lstm', options);
+    return this.make('lstm', () => resolveSpec('lstm', options));
+  }
+
+  /**
+   * A stack of recurrent layers that differ in cell, width or direction, as Keras models are
+   * written (`LSTM(64, return_sequences=True)` → `GRU(32)` → `Dense`): `layers` lists them bottom
+   * up, `{ kind, hiddenSize, bidirectional?, nonlinearity?, linearBeforeReset? }` each, and the
+   * other options are the model's, as for `engine.lstm`. Layer k's parameters are named
+   * `weight_ih_l{k}` etc. with its own shapes; h0, hN, c0 and cN hold each layer's
+   * [D_k, B, H_k] in turn (cN and c0 the LSTM layers' only); `model.kind` is the last layer's.
+   * A stack of alike layers is the model of that cell (engine.gru({ numLayers, … })).
+   */
+  stack(options: StackOptions): RecurrentModel {
+    return this.make('stack', () => resolveStackSpec(options));
   }
 
   /** A GRU, PyTorch's `nn.GRU` (or ONNX's linear_before_reset = 0 form with `linearBeforeReset: false`). */
   gru(options: GruOptions): RecurrentModel<'gru'> {
-    return this.make('gru', options);
+    return this.make('gru', () => resolveSpec('gru', options));
   }
 
   /**

@@ -35,7 +35,8 @@ export { readSafetensors, writeSafetensors, type SafetensorsFile, type Safetenso
 export type { ForwardStats } from './model/backend.js';
 export { placementFor, type AdapterProfile, type Placement, type WorkShape } from './placement/rules.js';
 export { DEFAULT_PLACEMENT, type PlacementTable } from './placement/table.js';
-export type { CellKind, GruOptions, ModelSpec, RecurrentOptions, RnnOptions } from './spec/spec.js';
+export type { CellKind, GruOptions, LayerSpec, ModelSpec, RecurrentOptions, RnnOptions } from './spec/spec.js';
+export type { StackLayerOptions, StackOptions } from './spec/stack.js';
 export { parameterInfo, gateCount, type ParameterInfo } from './spec/spec.js';
 export type { StateDict } from './spec/parameters.js';
 export type { Nonlinearity } from './spec/spec.js';

@@ -4,7 +4,7 @@
  */
 import { WebRnnError } from '../errors.js';
 import type { StateDict } from '../spec/parameters.js';
-import type { CellKind, ModelSpec } from '../spec/spec.js';
+import { describeLayers, hasCellState, stateShape, type CellKind, type ModelSpec } from '../spec/spec.js';
 import { checkCount, checkFinite, checkLengths, checkTensor, reverseSteps, swapBatchTime } from '../arrays.js';
 import { checkIds, lengthsFromIds } from '../spec/embedding.js';
 
@@ -99,13 +99,12 @@ export function checkOptions(what: string, options: unknown, known: readonly str
 
 /** Check gradOutput, gradHN and gradCN of a gradients call; returns them sequence-major and copied. */
 export function prepareOutputGradients(spec: ModelSpec, options: GradientOptions, B: number, T: number): { gradOutput: Float32Array; gradHN?: Float32Array; gradCN?: Float32Array } {
-  const { hiddenSize: H, numLayers: L, numDirections: D } = spec;
-  const stateShape = [L * D, B, H];
+  const { hiddenSize: H, numDirections: D } = spec;
   checkTensor('gradOutput', options.gradOutput, spec.batchFirst ? [B, T, D * H] : [T, B, D * H]);
-  if (options.gradHN !== undefined) checkTensor('gradHN', options.gradHN, stateShape);
+  if (options.gradHN !== undefined) checkTensor('gradHN', options.gradHN, stateShape(spec, B));
   if (options.gradCN !== undefined) {
-    if (spec.kind !== 'lstm') throw new WebRnnError('invalid-option', `gradients: gradCN is only for LSTM models, this is ${spec.kind}`);
-    checkTensor('gradCN', options.gradCN, stateShape);
+    if (!hasCellState(spec)) throw new WebRnnError('invalid-option', `gradients: gradCN is only for LSTM models (or stacks with LSTM layers), this is ${describeLayers(spec)}`);
+    checkTensor('gradCN', options.gradCN, stateShape(spec, B, true));
   }
   if (options.checkFinite ?? spec.checkFinite) {
     checkFinite('gradOutput', options.gradOutput);
@@ -119,7 +118,7 @@ export function prepareOutputGradients(spec: ModelSpec, options: GradientOptions
 /** Throw unless the model's gradients can be taken (and, for training, it has a read-out). */
 export function checkTrainable(spec: ModelSpec, what: string, needsReadout: boolean): void {
   if (needsReadout && spec.outputSize === 0) throw new WebRnnError('invalid-option', `${what}: the model has no read-out; create it with outputSize`);
-  if (spec.kind === 'gru' && !spec.linearBeforeReset) throw new WebRnnError('invalid-option', `${what}: not available for a GRU with linearBeforeReset: false (ONNX linear_before_reset = 0)`);
+  if (spec.layers.some((l) => l.kind === 'gru' && !l.linearBeforeReset)) throw new WebRnnError('invalid-option', `${what}: not available for a GRU with linearBeforeReset: false (ONNX linear_before_reset = 0)`);
   if (spec.peepholes) throw new WebRnnError('invalid-option', `${what}: not available for an LSTM with peepholes`);
   if (!spec.cell.standard) throw new WebRnnError('invalid-option', `${what}: not available for cells with ONNX activations, clip or input_forget`);
 }
@@ -137,8 +136,7 @@ export function prepareInputs(
 ): { B: number; T: number; xSeq: Float32Array; ids: Int32Array | null; seqLens: Float32Array | null; h0?: Float32Array; c0?: Float32Array } {
   const B = checkCount('batch', options.batch);
   const T = checkCount('seqLen', options.seqLen);
-  const { inputSize: I, hiddenSize: H, numLayers: L, numDirections: D } = spec;
-  const stateShape = [L * D, B, H];
+  const I = spec.inputSize;
   let xSeq = new Float32Array(0);
   let ids: Int32Array | null = null;
   if (spec.embedding) {
@@ -150,10 +148,10 @@ export function prepareInputs(
     // Copies: the caller may change the arrays once the call returns.
     xSeq = spec.batchFirst ? swapBatchTime(x, B, T, I, false, new Float32Array(x.length)) : (x as Float32Array).slice();
   }
-  if (options.h0 !== undefined) checkTensor('h0', options.h0, stateShape);
+  if (options.h0 !== undefined) checkTensor('h0', options.h0, stateShape(spec, B));
   if (options.c0 !== undefined) {
-    if (spec.kind !== 'lstm') throw new WebRnnError('invalid-option', `${what}: c0 is only for LSTM models, this is ${spec.kind}`);
-    checkTensor('c0', options.c0, stateShape);
+    if (!hasCellState(spec)) throw new WebRnnError('invalid-option', `${what}: c0 is only for LSTM models (or stacks with LSTM layers), this is ${describeLayers(spec)}`);
+    checkTensor('c0', options.c0, stateShape(spec, B, true));
   }
   if (options.checkFinite ?? spec.checkFinite) {
     if (options.h0) checkFinite('h0', options.h0);

@@ -4,7 +4,7 @@
  */
 import { ShapeError, WebRnnError } from '../errors.js';
 import type { StreamExecution } from './backend.js';
-import type { ModelSpec } from '../spec/spec.js';
+import { describeLayers, hasCellState, stateShape, stateSize, type ModelSpec } from '../spec/spec.js';
 import { checkFinite } from '../arrays.js';
 import { checkIds } from '../spec/embedding.js';
 
@@ -67,7 +67,7 @@ export class RecurrentStream {
     for (const key of Object.keys(options)) {
       if (!['batch', 'h0', 'c0', 'checkFinite'].includes(key)) throw new WebRnnError('invalid-option', `stream: unknown option '${key}'`);
     }
-    if (spec.numDirections !== 1) {
+    if (spec.layers.some((l) => l.numDirections !== 1)) {
       throw new WebRnnError('invalid-option', 'stream: a bidirectional model needs the whole sequence (its reverse direction starts at the end); use forward');
     }
     const B = options.batch;
@@ -154,17 +154,17 @@ export class RecurrentStream {
 
   private checkStates(what: string, h0: Float32Array | undefined, c0: Float32Array | undefined): { h0?: Float32Array; c0?: Float32Array } {
     const { spec } = this.host;
-    const n = spec.numLayers * this.batch * spec.hiddenSize;
-    const shape = [spec.numLayers, this.batch, spec.hiddenSize];
+    const shape = stateShape(spec, this.batch);
     if (h0 !== undefined) {
-      if (!(h0 instanceof Float32Array)) throw new WebRnnError('invalid-option', `${what}: h0 must be a Float32Array [L, B, H]`);
-      if (h0.length !== n) throw new ShapeError('h0', shape, [h0.length]);
+      if (!(h0 instanceof Float32Array)) throw new WebRnnError('invalid-option', `${what}: h0 must be a Float32Array [${shape.join(', ')}]`);
+      if (h0.length !== stateSize(spec, this.batch)) throw new ShapeError('h0', shape, [h0.length]);
       if (this.check) checkFinite('h0', h0);
     }
     if (c0 !== undefined) {
-      if (spec.kind !== 'lstm') throw new WebRnnError('invalid-option', `${what}: c0 is only for LSTM models, this is ${spec.kind}`);
-      if (!(c0 instanceof Float32Array)) throw new WebRnnError('invalid-option', `${what}: c0 must be a Float32Array [L, B, H]`);
-      if (c0.length !== n) throw new ShapeError('c0', shape, [c0.length]);
+      const cells = stateShape(spec, this.batch, true);
+      if (!hasCellState(spec)) throw new WebRnnError('invalid-option', `${what}: c0 is only for LSTM models (or stacks with LSTM layers), this is ${describeLayers(spec)}`);
+      if (!(c0 instanceof Float32Array)) throw new WebRnnError('invalid-option', `${what}: c0 must be a Float32Array [${cells.join(', ')}]`);
+      if (c0.length !== stateSize(spec, this.batch, true)) throw new ShapeError('c0', cells, [c0.length]);
       if (this.check) checkFinite('c0', c0);
     }
     return { h0: h0?.slice(), c0: c0?.slice() };

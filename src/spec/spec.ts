@@ -331,6 +331,20 @@ export function stateSize(spec: ModelSpec, batch: number, cells = false): number
   return stateOffset(spec, spec.numLayers, batch, cells);
 }
 
+/**
+ * The shape of h0 and hN (with `cells`, of c0 and cN) for `batch` rows: [L·D, B, H] where the
+ * layers are alike; in a stack, the length of its layers' [D_l, B, H_l] blocks in turn.
+ */
+export function stateShape(spec: ModelSpec, batch: number, cells = false): number[] {
+  return isStack(spec) ? [stateSize(spec, batch, cells)] : [spec.numLayers * spec.numDirections, batch, spec.hiddenSize];
+}
+
+/** The model's cell in words: 'lstm', or a stack's layers ('stack of lstm(64, bidirectional), gru(32)'). */
+export function describeLayers(spec: ModelSpec): string {
+  if (!isStack(spec)) return spec.kind;
+  return `stack of ${spec.layers.map((l) => `${l.kind}(${l.hiddenSize}${l.numDirections === 2 ? ', bidirectional' : ''})`).join(', ')}`;
+}
+
 /** Whether the model has cell states (c0, cN): an LSTM layer. */
 export function hasCellState(spec: ModelSpec): boolean {
   return spec.layers.some((l) => l.kind === 'lstm');

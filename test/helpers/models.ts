@@ -17,10 +17,11 @@ import { randomFloats } from './gpu.js';
 export function randomStateDict(spec: ModelSpec, rng: Random, gain = 1): Record<string, Float32Array> {
   const dict: Record<string, Float32Array> = {};
   for (const p of parameterInfo(spec)) {
-    const fanIn = p.shape.length === 2 ? p.shape[1] : spec.hiddenSize;
+    const layer = spec.layers[p.layer] ?? spec;
+    const fanIn = p.shape.length === 2 ? p.shape[1] : layer.hiddenSize;
     const scale = gain * Math.sqrt(3 / fanIn);
     const w = randomFloats(rng, p.shape.reduce((a, b) => a * b, 1), -scale, scale);
-    if (p.role === 'weight_hh' && spec.kind === 'rnn' && spec.nonlinearity !== 'tanh') {
+    if (p.role === 'weight_hh' && layer.kind === 'rnn' && layer.nonlinearity !== 'tanh') {
       // An unbounded (identity or relu) recurrence is stable only while W_hh contracts: scale
       // it to Frobenius norm 0.9, which bounds its spectral norm by 0.9. Small random
       // matrices otherwise often have spectral radius above 1 and grow like ρ^T.

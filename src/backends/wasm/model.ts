@@ -6,7 +6,7 @@
 import { WebRnnError } from '../../errors.js';
 import { dropsOut, type ForwardStats, type GradientResult, type ModelExecution, type PassGradients, type PassInputs, type PassResult, type ReadoutRows, type StreamExecution, type TrainStepReadback, type TrainStepRequest } from '../../model/backend.js';
 import type { StateDict } from '../../spec/parameters.js';
-import type { ModelSpec } from '../../spec/spec.js';
+import { stateSize, type ModelSpec } from '../../spec/spec.js';
 import { WasmParameters } from './parameters.js';
 import { ForwardPlan, GradientPlan, TrainPlan, type OptimizerState } from './plans.js';
 import type { WasmRuntime } from './runtime.js';
@@ -63,13 +63,14 @@ export class WasmModel implements ModelExecution {
     const { batch: B, seqLen: T } = inputs;
     const plan = this.plans.get(`${B}x${T}|${rows}`, () => new ForwardPlan(this.rt, this.spec, this.p, B, T, rows));
     const r = plan.run(inputs);
-    const { numLayers: L, numDirections: D } = this.spec;
-    this.lastForwardStats = { submits: 0, dispatches: plan.program.count, dispatchesPerStep: L * D * (this.spec.kind === 'gru' && !this.spec.linearBeforeReset ? 2 : 1), gemmDispatches: L * D };
+    const layers = this.spec.layers;
+    const perStep = layers.reduce((n, y) => n + y.numDirections * (y.kind === 'gru' && !y.linearBeforeReset ? 2 : 1), 0);
+    this.lastForwardStats = { submits: 0, dispatches: plan.program.count, dispatchesPerStep: perStep, gemmDispatches: layers.reduce((n, y) => n + y.numDirections, 0) };
     return r;
   }
 
   async gradients(inputs: PassInputs, grads: PassGradients, rows: ReadoutRows): Promise<GradientResult> {
-    if (this.spec.kind === 'gru' && !this.spec.linearBeforeReset) throw new WebRnnError('invalid-option', 'gradients are not available for a GRU with linearBeforeReset: false');
+    if (this.spec.layers.some((y) => y.kind === 'gru' && !y.linearBeforeReset)) throw new WebRnnError('invalid-option', 'gradients are not available for a GRU with linearBeforeReset: false');
     const { batch: B, seqLen: T } = inputs;
     const drops = dropsOut(this.spec, inputs);
     const plan = this.gradientPlans.get(`${B}x${T}|${rows}${drops ? '|dropout' : ''}`, () => new GradientPlan(this.rt, this.spec, this.p, B, T, rows, drops));
@@ -107,7 +108,7 @@ export class WasmModel implements ModelExecution {
   }
 
   async trainStep(inputs: PassInputs, request: TrainStepRequest): Promise<TrainStepReadback> {
-    if (this.spec.kind === 'gru' && !this.spec.linearBeforeReset) throw new WebRnnError('invalid-option', 'trainStep is not available for a GRU with linearBeforeReset: false');
+    if (this.spec.layers.some((y) => y.kind === 'gru' && !y.linearBeforeReset)) throw new WebRnnError('invalid-option', 'trainStep is not available for a GRU with linearBeforeReset: false');
     const { batch: B, seqLen: T } = inputs;
     const type = request.optimizer.type;
     if (this.optimizer && this.optimizer.type !== type) this.resetOptimizer();
@@ -133,18 +134,19 @@ export class WasmModel implements ModelExecution {
     this.streams.add(plan);
     const { heap } = this.rt;
     const f = plan.f;
-    const stateFloats = this.spec.numLayers * this.spec.numDirections * batch * this.spec.hiddenSize;
+    const stateFloats = stateSize(this.spec, batch);
+    const cellFloats = stateSize(this.spec, batch, true);
     const lens = new Float32Array(batch).fill(1);
     // h0 and c hold the state between steps: hN is copied over h0 after each; c is updated in place.
     heap.f32(f.h0, stateFloats).fill(0);
-    if (f.c) heap.f32(f.c, stateFloats).fill(0);
+    if (f.c) heap.f32(f.c, cellFloats).fill(0);
     return {
       setStates: (h0, c0) => {
         if (h0) heap.write(f.h0, h0);
         else heap.f32(f.h0, stateFloats).fill(0);
         if (f.c) {
           if (c0) heap.write(f.c, c0);
-          else heap.f32(f.c, stateFloats).fill(0);
+          else heap.f32(f.c, cellFloats).fill(0);
         }
       },
       step: async (x, ids) => {
@@ -155,7 +157,7 @@ export class WasmModel implements ModelExecution {
       },
       readStates: async () => {
         const h = heap.read(f.h0, stateFloats);
-        return f.c ? { h, c: heap.read(f.c, stateFloats) } : { h };
+        return f.c ? { h, c: heap.read(f.c, cellFloats) } : { h };
       },
       destroy: () => {
         if (this.streams.delete(plan)) plan.destroy();

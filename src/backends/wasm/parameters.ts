@@ -43,17 +43,17 @@ export class WasmParameters {
       this.tensors.set(p.name, { ptr: at, n });
       at += 4 * n;
     }
-    const G = gateCount(spec.kind);
-    const H = spec.hiddenSize;
     for (let l = 0; l < spec.numLayers; l++) {
+      const { kind, hiddenSize: H, numDirections: D } = spec.layers[l];
+      const G = gateCount(kind);
       this.wihP.push([]);
       this.whhP.push([]);
-      for (let d = 0; d < spec.numDirections; d++) {
+      for (let d = 0; d < D; d++) {
         this.wihP[l].push(heap.alloc(panelFloats(G * H, layerInputSize(spec, l))));
         this.whhP[l].push(heap.alloc(G * panelFloats(H, H)));
       }
     }
-    if (spec.outputSize > 0) for (let d = 0; d < spec.numDirections; d++) this.readoutP.push(heap.alloc(panelFloats(spec.outputSize, H)));
+    if (spec.outputSize > 0) for (let d = 0; d < spec.numDirections; d++) this.readoutP.push(heap.alloc(panelFloats(spec.outputSize, spec.hiddenSize)));
   }
 
   /** The byte pointer of tensor `name` in a block of this layout starting at `block` (default: the parameters'). */
@@ -84,15 +84,16 @@ export class WasmParameters {
   /** Records refreshing every packed copy from the block. */
   packs(program = new Program()): Program {
     const { spec } = this;
-    const G = gateCount(spec.kind);
-    const H = spec.hiddenSize;
     for (let l = 0; l < spec.numLayers; l++) {
       const I = layerInputSize(spec, l);
-      for (let d = 0; d < spec.numDirections; d++) {
+      const { kind, hiddenSize: H, numDirections: D } = spec.layers[l];
+      const G = gateCount(kind);
+      for (let d = 0; d < D; d++) {
         program.add('packPanels', { dst: this.wihP[l][d], w: this.of('weight_ih', l, d), ldw: I, N: G * H, K: I });
         for (let g = 0; g < G; g++) program.add('packPanels', { dst: this.whhP[l][d] + 4 * g * panelFloats(H, H), w: this.of('weight_hh', l, d) + 4 * g * H * H, ldw: H, N: H, K: H });
       }
     }
+    const H = spec.hiddenSize;
     const DH = spec.numDirections * H;
     this.readoutP.forEach((dst, d) => program.add('packPanels', { dst, w: this.at(READOUT_WEIGHT) + 4 * d * H, ldw: DH, N: spec.outputSize, K: H }));
     return program;

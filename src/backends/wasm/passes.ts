@@ -10,7 +10,7 @@
  * passes), layer l's output is multiplied by its mask into the copy layer l + 1 reads, and the
  * gradient reaching it, in place, by the same mask.
  */
-import { EMBEDDING_WEIGHT, gateCount, layerInputSize, type ModelSpec } from '../../spec/spec.js';
+import { EMBEDDING_WEIGHT, gateCount, hasCellState, layerInputSize, layerSpec, stateOffset, stateSize, type ModelSpec } from '../../spec/spec.js';
 import type { ReadoutRows } from '../../model/backend.js';
 import { cellFunctionArgs } from './cell-args.js';
 import type { WasmHeap } from './memory.js';
@@ -38,9 +38,14 @@ export class Blocks {
 /** The Elman cell's nonlinearity as rnn-cell-backward takes it. */
 const NONLINEARITY_CODE = { tanh: 0, relu: 1, identity: 2 } as const;
 
-/** Saved activations per (t, b): LSTM i, f, g, o, c_t, c_{t−1}; GRU r, z, n, hn; the Elman cell none. */
-export function saveSlots(spec: ModelSpec): number {
-  return spec.kind === 'lstm' ? 6 : spec.kind === 'gru' ? 4 : 0;
+/** Saved activations per (t, b) of a layer: LSTM i, f, g, o, c_t, c_{t−1}; GRU r, z, n, hn; the Elman cell none. */
+export function saveSlots(layer: { kind: ModelSpec['kind'] }): number {
+  return layer.kind === 'lstm' ? 6 : layer.kind === 'gru' ? 4 : 0;
+}
+
+/** The largest of `f` over the model's layers (scratch buffers that every layer reuses). */
+function widest(spec: ModelSpec, f: (layer: ModelSpec['layers'][number]) => number): number {
+  return Math.max(...spec.layers.map(f));
 }
 
 /** The buffers of a forward pass of B rows and T steps. */
@@ -50,9 +55,10 @@ export class ForwardBuffers {
   readonly ids: number;
   /** i32 [B]: each row's length (T where none is given). */
   readonly lens: number;
+  /** States in hN's layout (spec.ts stateOffset): [L·D, B, H] where the layers are alike. */
   readonly h0: number;
   readonly hN: number;
-  /** LSTM: [L·D, B, H], c0 written in, cN after the pass (updated in place). */
+  /** LSTM layers: their cell states (cN's layout), c0 written in, cN after the pass (updated in place). */
   readonly c: number;
   /** Each layer's output [T, B, D·H]; the last is the pass's. */
   readonly outs: number[] = [];
@@ -81,28 +87,29 @@ export class ForwardBuffers {
     /** A training pass that drops between layers. */
     readonly dropout = false,
   ) {
-    const { hiddenSize: H, numDirections: D, numLayers: L } = spec;
-    const G = gateCount(spec.kind);
-    const S = L * D;
+    const L = spec.numLayers;
+    const width = (l: number): number => spec.layers[l].numDirections * spec.layers[l].hiddenSize;
     this.x = blocks.take(T * B * spec.inputSize);
     this.ids = spec.embedding ? blocks.take(T * B) : 0;
     this.lens = blocks.take(B);
-    this.h0 = blocks.take(S * B * H);
-    this.hN = blocks.take(S * B * H);
-    this.c = spec.kind === 'lstm' ? blocks.take(S * B * H) : 0;
-    for (let l = 0; l < L; l++) this.outs.push(blocks.take(T * B * D * H));
-    if (dropout) for (let l = 0; l < L - 1; l++) this.dropped.push(blocks.take(T * B * D * H));
-    this.xp = blocks.take(T * B * D * G * H);
+    this.h0 = blocks.take(stateSize(spec, B));
+    this.hN = blocks.take(stateSize(spec, B));
+    this.c = hasCellState(spec) ? blocks.take(stateSize(spec, B, true)) : 0;
+    for (let l = 0; l < L; l++) this.outs.push(blocks.take(T * B * width(l)));
+    if (dropout) for (let l = 0; l < L - 1; l++) this.dropped.push(blocks.take(T * B * width(l)));
+    this.xp = blocks.take(T * B * widest(spec, (y) => y.numDirections * gateCount(y.kind) * y.hiddenSize));
+    const H = widest(spec, (y) => y.hiddenSize);
     this.ping = [blocks.take(B * H), blocks.take(B * H)];
-    this.hh = blocks.take(B * G * H);
+    this.hh = blocks.take(B * widest(spec, (y) => gateCount(y.kind) * y.hiddenSize));
     this.rh = blocks.take(B * H);
     if (training) {
       for (let l = 0; l < L; l++) {
+        const layer = spec.layers[l];
         this.save.push([]);
         this.hsave.push([]);
-        for (let d = 0; d < D; d++) {
-          this.save[l].push(saveSlots(spec) ? blocks.take(T * B * saveSlots(spec) * H) : 0);
-          this.hsave[l].push(blocks.take(T * B * H));
+        for (let d = 0; d < layer.numDirections; d++) {
+          this.save[l].push(saveSlots(layer) ? blocks.take(T * B * saveSlots(layer) * layer.hiddenSize) : 0);
+          this.hsave[l].push(blocks.take(T * B * layer.hiddenSize));
         }
       }
     }
@@ -122,25 +129,26 @@ export class ForwardBuffers {
   /** Record boundary l's mask from `x` into `y` (the keys are patched per call: patchDropout). */
   addDropout(program: Program, l: number, x: number, y: number): void {
     const { spec, B, T } = this;
+    const { numDirections: D, hiddenSize: H } = spec.layers[l];
     this.dropoutRecords.push({ record: program.count, boundary: l });
-    program.add('dropout', { x, y, ...dropoutUniform(T * B * spec.numDirections * spec.hiddenSize, spec.dropout, [0, 0]) });
+    program.add('dropout', { x, y, ...dropoutUniform(T * B * D * H, spec.dropout, [0, 0]) });
   }
 
-  /** The state slot (l·D + d) of a [L·D, B, H] buffer. */
-  slot(buffer: number, l: number, d: number): number {
-    return buffer + 4 * (l * this.spec.numDirections + d) * this.B * this.spec.hiddenSize;
+  /** Layer l, direction d's [B, H_l] of a state buffer in hN's layout (with `cells`, cN's). */
+  slot(buffer: number, l: number, d: number, cells = false): number {
+    return buffer + 4 * (stateOffset(this.spec, l, this.B, cells) + d * this.B * this.spec.layers[l].hiddenSize);
   }
 }
 
 /** Record the forward pass (and the read-out, where the model has one) into `program`. */
 export function recordForward(program: Program, params: WasmParameters, f: ForwardBuffers): void {
-  const { spec, B, T } = f;
-  const { hiddenSize: H, numDirections: D, numLayers: L } = spec;
-  const G = gateCount(spec.kind);
-  const GH = G * H;
+  const { spec: model, B, T } = f;
   // x [T·B, I] = the embedding's rows of the ids.
-  if (f.ids) program.add('embeddingForward', { ids: f.ids, weight: params.at(EMBEDDING_WEIGHT), x: f.x, rows: T * B, features: spec.inputSize });
-  for (let l = 0; l < L; l++) {
+  if (f.ids) program.add('embeddingForward', { ids: f.ids, weight: params.at(EMBEDDING_WEIGHT), x: f.x, rows: T * B, features: model.inputSize });
+  for (let l = 0; l < model.numLayers; l++) {
+    const spec = layerSpec(model, l);
+    const { hiddenSize: H, numDirections: D } = spec;
+    const GH = gateCount(spec.kind) * H;
     const I = layerInputSize(spec, l);
     for (let d = 0; d < D; d++) {
       // xp[:, d·GH …] = X·W_ihᵀ + b_ih over all T·B rows.
@@ -155,7 +163,7 @@ export function recordForward(program: Program, params: WasmParameters, f: Forwa
           out: f.outs[l] + 4 * d * H, old: D * H, hh: f.hh, hsave: f.training ? f.hsave[l][d] : 0, lens: f.lens,
           B, H, T, step: s, reverse: d, ...fns,
         };
-        if (spec.kind === 'lstm') program.add('lstmCellForward', { ...common, peep: params.of('peephole', l, d), c: f.slot(f.c, l, d), save: f.training ? f.save[l][d] : 0 });
+        if (spec.kind === 'lstm') program.add('lstmCellForward', { ...common, peep: params.of('peephole', l, d), c: f.slot(f.c, l, d, true), save: f.training ? f.save[l][d] : 0 });
         else if (spec.kind === 'gru') {
           const gru = { ...common, rh: f.rh, save: f.training ? f.save[l][d] : 0, linearBeforeReset: spec.linearBeforeReset ? 1 : 0 };
           program.add('gruCellForward', { ...gru, phase: 0 });
@@ -201,10 +209,10 @@ export class BackwardBuffers {
   readonly dGrec: number;
   readonly dGstep: number;
   readonly ping: [number, number];
-  /** [L·D, B, H]: the gradient of hN (read), of h0 (written). */
+  /** In hN's layout: the gradient of hN (read), of h0 (written). */
   readonly gradHN: number;
   readonly dh0: number;
-  /** LSTM [L·D, B, H]: the gradient of cN written in, of c0 after the pass. */
+  /** LSTM layers, in cN's layout: the gradient of cN written in, of c0 after the pass. */
   readonly dc: number;
   /** One float, 1: the bias gradients' A. */
   readonly one: number;
@@ -215,20 +223,20 @@ export class BackwardBuffers {
 
   constructor(blocks: Blocks, readonly f: ForwardBuffers, params: WasmParameters, inputGradient: boolean) {
     const { spec, B, T } = f;
-    const { hiddenSize: H, numDirections: D, numLayers: L } = spec;
-    const GH = gateCount(spec.kind) * H;
-    const S = L * D;
-    this.gradOutput = blocks.take(T * B * D * H, true);
+    const L = spec.numLayers;
+    const GH = widest(spec, (y) => gateCount(y.kind) * y.hiddenSize);
+    const H = widest(spec, (y) => y.hiddenSize);
+    this.gradOutput = blocks.take(T * B * spec.numDirections * spec.hiddenSize, true);
     // The embedding's gradient is made from x's, which a training step then needs too.
     for (let l = 0; l < L; l++) this.dx.push(l > 0 || inputGradient || spec.embedding ? blocks.take(T * B * layerInputSize(spec, l)) : 0);
     this.rows = spec.embedding ? { slot: blocks.take(spec.embedding.numEmbeddings), starts: blocks.take(T * B + 1), order: blocks.take(T * B) } : null;
     this.dG = blocks.take(T * B * GH);
-    this.dGrec = spec.kind === 'gru' ? blocks.take(T * B * GH) : 0;
+    this.dGrec = spec.layers.some((y) => y.kind === 'gru') ? blocks.take(T * B * GH) : 0;
     this.dGstep = blocks.take(B * GH);
     this.ping = [blocks.take(B * H), blocks.take(B * H)];
-    this.gradHN = blocks.take(S * B * H, true);
-    this.dh0 = blocks.take(S * B * H);
-    this.dc = spec.kind === 'lstm' ? blocks.take(S * B * H, true) : 0;
+    this.gradHN = blocks.take(stateSize(spec, B), true);
+    this.dh0 = blocks.take(stateSize(spec, B));
+    this.dc = hasCellState(spec) ? blocks.take(stateSize(spec, B, true), true) : 0;
     this.one = blocks.take(1);
     blocks.heap.f32(this.one, 1)[0] = 1;
     this.grads = blocks.take(params.floats, true);
@@ -238,21 +246,23 @@ export class BackwardBuffers {
 /** Record backpropagation through time from gradOutput, gradHN (and dc) into the gradients, dX and dh0. */
 export function recordBackward(program: Program, params: WasmParameters, g: BackwardBuffers): void {
   const { f } = g;
-  const { spec, B, T } = f;
-  const { hiddenSize: H, numDirections: D, numLayers: L } = spec;
-  const GH = gateCount(spec.kind) * H;
-  const DH = D * H;
+  const { spec: model, B, T } = f;
+  const L = model.numLayers;
   for (let l = L - 1; l >= 0; l--) {
+    const spec = layerSpec(model, l);
+    const { hiddenSize: H, numDirections: D } = spec;
+    const GH = gateCount(spec.kind) * H;
+    const DH = D * H;
     const I = layerInputSize(spec, l);
     const dy = l === L - 1 ? g.gradOutput : g.dx[l + 1];
     for (let d = 0; d < D; d++) {
-      const dGrec = g.dGrec || g.dG;
+      const dGrec = spec.kind === 'gru' ? g.dGrec : g.dG;
       for (let k = 0; k < T; k++) {
         const s = T - 1 - k;
         const rec = k === 0 ? f.slot(g.gradHN, l, d) : g.ping[(k - 1) % 2];
         const recNext = k === T - 1 ? f.slot(g.dh0, l, d) : g.ping[k % 2];
         const common = { dy: dy + 4 * d * H, dyld: DH, rec, recNext, dG: g.dG, dGstep: g.dGstep, lens: f.lens, B, H, T, step: s, reverse: d };
-        if (spec.kind === 'lstm') program.add('lstmCellBackward', { ...common, save: f.save[l][d], dc: f.slot(g.dc, l, d) });
+        if (spec.kind === 'lstm') program.add('lstmCellBackward', { ...common, save: f.save[l][d], dc: f.slot(g.dc, l, d, true) });
         else if (spec.kind === 'gru') program.add('gruCellBackward', { ...common, save: f.save[l][d], hsave: f.hsave[l][d], dGrec: g.dGrec });
         else program.add('rnnCellBackward', { ...common, out: f.outs[l] + 4 * d * H, old: DH, nonlinearity: NONLINEARITY_CODE[spec.nonlinearity] });
         // rec' += dG_t·W_hh: the gradient reaching h_{t−1} through the recurrence.
@@ -271,7 +281,7 @@ export function recordBackward(program: Program, params: WasmParameters, g: Back
     if (l > 0 && f.dropped[l - 1]) f.addDropout(program, l - 1, g.dx[l], g.dx[l]);
   }
   if (g.rows) {
-    const I = spec.inputSize;
-    program.add('embeddingBackward', { ...g.rows, dx: g.dx[0], dE: params.at(EMBEDDING_WEIGHT, g.grads), numEmbeddings: spec.embedding!.numEmbeddings, features: I });
+    const I = model.inputSize;
+    program.add('embeddingBackward', { ...g.rows, dx: g.dx[0], dE: params.at(EMBEDDING_WEIGHT, g.grads), numEmbeddings: model.embedding!.numEmbeddings, features: I });
   }
 }

@@ -3,7 +3,7 @@
  * pass of one shape (passes.ts records them), made once and run per call.
  */
 import type { PassInputs, ReadoutRows, TrainStepRequest } from '../../model/backend.js';
-import { READOUT_BIAS, READOUT_WEIGHT, type ModelSpec } from '../../spec/spec.js';
+import { READOUT_BIAS, READOUT_WEIGHT, stateSize, type ModelSpec } from '../../spec/spec.js';
 import type { ResolvedOptimizer } from '../../train/options.js';
 import type { WasmParameters } from './parameters.js';
 import { embeddingRows } from '../../spec/embedding.js';
@@ -37,7 +37,7 @@ abstract class Plan {
 function writeInputs(rt: WasmRuntime, f: ForwardBuffers, inputs: PassInputs, statesInPlace = false): void {
   const { heap } = rt;
   const { B, T, spec } = f;
-  const stateFloats = spec.numLayers * spec.numDirections * B * spec.hiddenSize;
+  const stateFloats = stateSize(spec, B);
   if (inputs.ids) heap.i32(f.ids, inputs.ids.length).set(inputs.ids);
   else heap.write(f.x, inputs.x);
   const lens = heap.i32(f.lens, B);
@@ -47,7 +47,7 @@ function writeInputs(rt: WasmRuntime, f: ForwardBuffers, inputs: PassInputs, sta
   else heap.f32(f.h0, stateFloats).fill(0);
   if (f.c) {
     if (inputs.c0) heap.write(f.c, inputs.c0);
-    else heap.f32(f.c, stateFloats).fill(0);
+    else heap.f32(f.c, stateSize(spec, B, true)).fill(0);
   }
 }
 
@@ -65,12 +65,11 @@ function writeEmbeddingRows(rt: WasmRuntime, g: BackwardBuffers, inputs: PassInp
 function readForward(rt: WasmRuntime, f: ForwardBuffers): { output: Float32Array; hN: Float32Array; cN?: Float32Array; y?: Float32Array } {
   const { heap } = rt;
   const { B, T, spec } = f;
-  const stateFloats = spec.numLayers * spec.numDirections * B * spec.hiddenSize;
   const r: { output: Float32Array; hN: Float32Array; cN?: Float32Array; y?: Float32Array } = {
     output: heap.read(f.outs[spec.numLayers - 1], T * B * spec.numDirections * spec.hiddenSize),
-    hN: heap.read(f.hN, stateFloats),
+    hN: heap.read(f.hN, stateSize(spec, B)),
   };
-  if (f.c) r.cN = heap.read(f.c, stateFloats);
+  if (f.c) r.cN = heap.read(f.c, stateSize(spec, B, true));
   if (f.y) r.y = heap.read(f.y, f.yCount);
   return r;
 }
@@ -121,7 +120,7 @@ export class GradientPlan extends Plan {
   run(inputs: PassInputs, gradOutput: Float32Array, gradHN?: Float32Array, gradCN?: Float32Array) {
     const { heap } = this.rt;
     const { f, g, spec } = this;
-    const stateFloats = spec.numLayers * spec.numDirections * f.B * spec.hiddenSize;
+    const stateFloats = stateSize(spec, f.B);
     writeInputs(this.rt, f, inputs);
     writeEmbeddingRows(this.rt, g, inputs);
     if (inputs.dropoutCall !== undefined) patchDropout(this.program, f, inputs.dropoutCall);
@@ -130,7 +129,7 @@ export class GradientPlan extends Plan {
     else heap.f32(g.gradHN, stateFloats).fill(0);
     if (g.dc) {
       if (gradCN) heap.write(g.dc, gradCN);
-      else heap.f32(g.dc, stateFloats).fill(0);
+      else heap.f32(g.dc, stateSize(spec, f.B, true)).fill(0);
     }
     this.rt.run(this.program);
     const fwd = readForward(this.rt, f);
@@ -138,7 +137,7 @@ export class GradientPlan extends Plan {
     const params = this.params.read(g.grads, (name) => name !== READOUT_WEIGHT && name !== READOUT_BIAS);
     const input = heap.read(g.dx[0], f.T * f.B * spec.inputSize);
     const h0 = heap.read(g.dh0, stateFloats);
-    return { ...fwd, params, input, h0, c0: g.dc ? heap.read(g.dc, stateFloats) : undefined };
+    return { ...fwd, params, input, h0, c0: g.dc ? heap.read(g.dc, stateSize(spec, f.B, true)) : undefined };
   }
 }
 
@@ -221,7 +220,7 @@ export class TrainPlan extends Plan {
     if (inputs.dropoutCall !== undefined) patchDropout(this.program, f, inputs.dropoutCall);
     heap.write(this.targets, request.targets);
     heap.write(this.mask, request.mask);
-    if (g.dc) heap.f32(g.dc, spec.numLayers * spec.numDirections * f.B * spec.hiddenSize).fill(0);
+    if (g.dc) heap.f32(g.dc, stateSize(spec, f.B, true)).fill(0);
     state.step++;
     this.program.patch(this.lossRecord, { scale: request.scale });
     const { optimizer: o, maxNorm, clipValue } = request;

@@ -1,0 +1,121 @@
+/**
+ * Stacks of unlike layers (engine.stack) on the engine's backend against the float64 references:
+ * forward with sequence lengths and initial states, gradients, training steps, streams, and the
+ * shapes and errors of the per-layer states.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Engine } from '../../src/engine.js';
+import { recurrentBackwardReference } from '../../src/reference/recurrent-backward.js';
+import { recurrentForwardReference } from '../../src/reference/recurrent-forward.js';
+import { trainStepReference, type ReferenceOptimizerState } from '../../src/reference/train-step.js';
+import { stateSize } from '../../src/spec/spec.js';
+import type { StackLayerOptions } from '../../src/spec/stack.js';
+import { resolveOptimizer, type OptimizerConfig } from '../../src/train/options.js';
+import { expectClose } from '../helpers/compare.js';
+import { testEngine } from '../helpers/engines.js';
+import { randomFloats } from '../helpers/gpu.js';
+import { randomStateDict } from '../helpers/models.js';
+import { testRandom } from '../helpers/seed.js';
+
+const { rng, seed } = testRandom('stack');
+let engine: Engine;
+beforeAll(async () => {
+  engine = await testEngine();
+});
+afterAll(() => engine?.destroy());
+
+const I = 3;
+const B = 3;
+const T = 5;
+
+// Odd widths, every cell, directions changing between layers.
+const STACKS: Array<{ name: string; layers: StackLayerOptions[] }> = [
+  { name: 'bidirectional LSTM 6 → GRU 5 → Elman relu 3', layers: [{ kind: 'lstm', hiddenSize: 6, bidirectional: true }, { kind: 'gru', hiddenSize: 5 }, { kind: 'rnn', hiddenSize: 3, nonlinearity: 'relu' }] },
+  { name: 'GRU 7 → bidirectional LSTM 3 → LSTM 5', layers: [{ kind: 'gru', hiddenSize: 7 }, { kind: 'lstm', hiddenSize: 3, bidirectional: true }, { kind: 'lstm', hiddenSize: 5 }] },
+];
+
+describe('stacks of unlike layers', () => {
+  for (const { name, layers } of STACKS) {
+    it(`${name}: forward and gradients match the float64 references`, async () => {
+      const model = engine.stack({ inputSize: I, layers, batchFirst: true, outputSize: 2 });
+      const dict = randomStateDict(model.spec, rng);
+      model.loadStateDict(dict);
+      const seqLens = [5, 2, 4];
+      const x = randomFloats(rng, T * B * I);
+      const h0 = randomFloats(rng, stateSize(model.spec, B));
+      const c0 = randomFloats(rng, stateSize(model.spec, B, true));
+      const options = { batch: B, seqLen: T, seqLens, h0, c0 };
+      const got = await model.forward(x, options);
+      const want = recurrentForwardReference(model.spec, dict, x, options);
+      for (const k of ['output', 'hN', 'cN', 'y'] as const) expectClose(`${k} (seed ${seed})`, got[k as 'y']!, want[k]!);
+      expect(got.hN.length).toBe(B * layers.reduce((n, l) => n + (l.bidirectional ? 2 : 1) * l.hiddenSize, 0));
+
+      const last = layers[layers.length - 1];
+      const gradOutput = randomFloats(rng, T * B * (last.bidirectional ? 2 : 1) * last.hiddenSize);
+      const gradHN = randomFloats(rng, h0.length);
+      const gradCN = randomFloats(rng, c0.length);
+      const g = await model.gradients(x, { ...options, gradOutput, gradHN, gradCN });
+      const gr = recurrentBackwardReference(model.spec, dict, x, { ...options, gradOutput, gradHN, gradCN });
+      expect(Object.keys(g.params).sort()).toEqual(Object.keys(gr.params).sort());
+      for (const p of Object.keys(gr.params)) expectClose(`d${p} (seed ${seed})`, g.params[p], gr.params[p]);
+      expectClose(`dx (seed ${seed})`, g.input, gr.input);
+      expectClose(`dh0 (seed ${seed})`, g.h0, gr.h0);
+      expectClose(`dc0 (seed ${seed})`, g.c0!, gr.c0!);
+      model.destroy();
+    });
+  }
+
+  for (const optimizer of [{ type: 'adam', lr: 0.02 }, { type: 'sgd', lr: 0.1, momentum: 0.9, nesterov: true }] as OptimizerConfig[]) {
+    it(`trains with ${optimizer.type} as the float64 reference does (loss on the final states, clipping)`, async () => {
+      const model = engine.stack({ inputSize: I, layers: STACKS[0].layers, outputSize: 2, returnSequences: false });
+      const dict = randomStateDict(model.spec, rng);
+      model.loadStateDict(dict);
+      const params = Object.fromEntries(Object.entries(dict).map(([k, v]) => [k, Float64Array.from(v)]));
+      const state: ReferenceOptimizerState = {};
+      const step = { batch: B, seqLen: T, loss: 'mse' as const, optimizer, clipGradNorm: 0.5 };
+      for (let s = 1; s <= 3; s++) {
+        const x = randomFloats(rng, T * B * I);
+        const y = randomFloats(rng, B * 2);
+        const got = await model.trainStep(x, y, step);
+        const ref = trainStepReference(model.spec, params, state, s, x, y, { batch: B, seqLen: T, loss: 'mse', lossOn: 'final', mask: new Float32Array(B).fill(1), optimizer: resolveOptimizer(optimizer), maxNorm: 0.5, clipValue: 0 });
+        expectClose(`step ${s}: loss (seed ${seed})`, [got.loss], [ref.loss]);
+      }
+      const after = await model.stateDict();
+      for (const p of Object.keys(params)) expectClose(`${p} after 3 steps (seed ${seed})`, after[p], params[p]);
+      const history = await model.fit(randomFloats(rng, T * 6 * I), randomFloats(rng, 6 * 2), { batch: 6, seqLen: T, loss: 'mse', batchSize: 3, epochs: 2, optimizer });
+      expect(history.steps).toBe(4);
+      model.destroy();
+    });
+  }
+
+  it('streams a unidirectional stack step by step as forward runs it', async () => {
+    const model = engine.stack({ inputSize: I, layers: [{ kind: 'lstm', hiddenSize: 4 }, { kind: 'rnn', hiddenSize: 6 }, { kind: 'gru', hiddenSize: 3 }], outputSize: 2 });
+    const dict = randomStateDict(model.spec, rng);
+    model.loadStateDict(dict);
+    const x = randomFloats(rng, T * B * I);
+    const h0 = randomFloats(rng, stateSize(model.spec, B));
+    const c0 = randomFloats(rng, stateSize(model.spec, B, true));
+    const want = recurrentForwardReference(model.spec, dict, x, { batch: B, seqLen: T, h0, c0 });
+    const s = model.stream({ batch: B, h0, c0 });
+    for (let t = 0; t < T; t++) expectClose(`stream step ${t} (seed ${seed})`, (await s.step(x.subarray(t * B * I, (t + 1) * B * I))).y!, want.y.subarray(t * B * 2, (t + 1) * B * 2));
+    const states = await s.state();
+    expectClose(`stream states h (seed ${seed})`, states.h, want.hN);
+    expectClose(`stream states c (seed ${seed})`, states.c!, want.cN!);
+    s.close();
+    model.destroy();
+  });
+
+  it('names the states\' shapes and refuses what a stack cannot take', async () => {
+    const model = engine.stack({ inputSize: I, layers: [{ kind: 'gru', hiddenSize: 4, bidirectional: true }, { kind: 'rnn', hiddenSize: 2 }] });
+    expect(model.kind).toBe('rnn');
+    const x = randomFloats(rng, T * B * I);
+    await expect(model.forward(x, { batch: B, seqLen: T, h0: new Float32Array(3) })).rejects.toThrow(/h0.*\[30\]/);
+    await expect(model.forward(x, { batch: B, seqLen: T, c0: new Float32Array(30) })).rejects.toThrow(/c0 is only for LSTM models \(or stacks with LSTM layers\), this is stack of gru\(4, bidirectional\), rnn\(2\)/);
+    expect(() => model.stream({ batch: B })).toThrow(/stream: a bidirectional model/);
+    const r = await model.forward(x, { batch: B, seqLen: T });
+    expect(r.output.length).toBe(T * B * 2);
+    expect(r.hN.length).toBe(B * (8 + 2));
+    expect('cN' in r).toBe(false);
+    model.destroy();
+  });
+});
