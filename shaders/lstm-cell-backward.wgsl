@@ -40,8 +40,9 @@ fn unitStep(b: u32, d: u32, j: u32, recIn: f32) {
   let c = saved[savedIndex(t, b, d, 4u, 6u, j)];
   let cPrev = saved[savedIndex(t, b, d, 5u, 6u, j)];
   let tc = tanhSat(c);
-  let dc = carry[si] + dh * og * (1.0 - tc * tc);
-  carry[si] = dc * fg;
+  let ci = cellIndex(b, d, j);
+  let dc = carry[ci] + dh * og * (1.0 - tc * tc);
+  carry[ci] = dc * fg;
   dG[gateIndex(t, b, d, 0u, j)] = dc * gg * ig * (1.0 - ig);
   dG[gateIndex(t, b, d, 1u, j)] = dc * cPrev * fg * (1.0 - fg);
   dG[gateIndex(t, b, d, 2u, j)] = dc * ig * (1.0 - gg * gg);

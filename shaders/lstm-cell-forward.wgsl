@@ -42,8 +42,8 @@ fn cellStep(x: u32, j: u32, b0: u32, d: u32) {
     }
     let xb = xprojBase(t, b, d, 4u) + j;
     let pre = vec4f(xproj[xb], xproj[xb + H], xproj[xb + 2u * H], xproj[xb + 3u * H]) + bias + acc[r];
-    let si = stateIndex(b, d, j);
-    let cOld = c[si];
+    let ci = cellIndex(b, d, j);
+    let cOld = c[ci];
 #if PEEPHOLE
     // Peepholes (ONNX's P, blocks i, f, o after b_hh): i and f see c_{t-1}, o sees c_t.
     let pb = p.numDirections * GH + d * 3u * H + j;
@@ -61,7 +61,7 @@ fn cellStep(x: u32, j: u32, b0: u32, d: u32) {
     let cNew = fg * cOld + ig * gg;
     let og = actF(pre.w, d);
 #endif
-    c[si] = cNew;
+    c[ci] = cNew;
     let h = og * actH(cNew, d);
 #if TRAINING
     saved[savedIndex(t, b, d, 0u, 6u, j)] = ig;

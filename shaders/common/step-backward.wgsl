@@ -32,12 +32,13 @@
 //                          sequence [T, B, D*H], S = 1)
 //   whhT   [D, H, H, P]    as in the forward kernels: element (d, k, j, g) = W_hh[g*H + j, k]
 //   dy     [T, B, D*H]     gradient of this layer's output sequence
-//   gradHN [L*D, B, H]     gradient of hN; this layer's at stateBase; then, at lengthsOffset,
-//                          each sequence's length [B] (as f32)
+//   gradHN [L*D, B, H]     gradient of hN (hN's layout); this layer's at float stateBase; then,
+//                          at lengthsOffset, each sequence's length [B] (as f32)
 //   dG     [T, B, D, G*H]  gate pre-activation gradients (input side for the GRU); for the
 //                          LSTM and Elman cells one more time slot T (initial steps)
 //   dh0    [L*D, B, H]     written by the last dispatch
-//   carry  [L*D, B, H]     per-unit state of the sweep (LSTM: dc; GRU: z * dh)
+//   carry  [L*D, B, H]     per-unit state of the sweep (LSTM: dc, in the cell states' layout
+//                          from cellBase; GRU: z * dh, in hN's layout)
 
 @group(0) @binding(1) var<storage, read> saved: array<f32>;
 @group(0) @binding(3) var<storage, read> dy: array<f32>;

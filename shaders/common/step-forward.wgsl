@@ -17,10 +17,11 @@
 //                         GRU) in one vec4f; P = 1 for the Elman cell. Neighbouring units
 //                         read neighbouring words. Each cell declares this binding.
 //   bhh   [D, G*H]        b_hh (zeros for a model without bias)
-//   h0    [L*D, B, H]     initial states of every layer; this layer's start at stateBase;
-//                         then, at lengthsOffset, each sequence's length [B] (as f32)
+//   h0    [L*D, B, H]     initial states of every layer (each layer's [D, B, H] in turn);
+//                         this layer's start at float stateBase; then, at lengthsOffset,
+//                         each sequence's length [B] (as f32)
 //   hseq  [T, B, D*H]     this layer's output sequence; h_{t-1} is read from the previous slot
-//   hN    [L*D, B, H]     written on the last step only
+//   hN    [L*D, B, H]     written on the last step only (h0's layout)
 //   saved [T, B, D, S*H]  training variants only (LSTM, GRU): the S activations of each step
 //                         that the backward sweep needs, slot-major per unit (savedIndex)
 

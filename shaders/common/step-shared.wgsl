@@ -10,6 +10,7 @@ struct Params {
   step: u32,
   numDirections: u32,
   stateBase: u32,
+  cellBase: u32,
   lengthsOffset: u32,
 }
 
@@ -27,9 +28,16 @@ fn running(b: u32) -> bool {
   return curStep < seqLen(b);
 }
 
-// Element (b, j) of direction d of this layer in a state buffer [L*D, B, H].
+// Element (b, j) of direction d of this layer in a state buffer (h0, hN, gradHN, dh0): each
+// layer's [D, B, H] in turn, this one's from float p.stateBase on.
 fn stateIndex(b: u32, d: u32, j: u32) -> u32 {
-  return ((p.stateBase + d) * p.batch + b) * p.hidden + j;
+  return p.stateBase + (d * p.batch + b) * p.hidden + j;
+}
+
+// The same in the LSTM's cell-state buffers (c, the sweep's carry), which hold the LSTM
+// layers' [D, B, H] only, this one's from float p.cellBase on.
+fn cellIndex(b: u32, d: u32, j: u32) -> u32 {
+  return p.cellBase + (d * p.batch + b) * p.hidden + j;
 }
 
 // Element (t, b, d, slot, j) of the training buffer `saved` with `slots` slots per unit.

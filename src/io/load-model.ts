@@ -112,13 +112,11 @@ function loadTfjs(factory: ModelFactory, source: TfjsModelSource, options: LoadO
     if (options[key] !== undefined) throw new WebRnnError('invalid-option', `load: ${key} is an option of safetensors files, not of TensorFlow.js models`);
   }
   const plan = planFromTfjs(source);
-  const modelOptions = { ...plan.options };
-  if (options.seed !== undefined) modelOptions.seed = options.seed;
-  if (options.dropout !== undefined) modelOptions.dropout = options.dropout;
-  if (options.batchFirst !== undefined) modelOptions.batchFirst = options.batchFirst;
-  if (options.returnSequences !== undefined) modelOptions.returnSequences = options.returnSequences;
+  // The model's own options, which the file does not say, as given.
+  const given: { seed?: number; dropout?: number; batchFirst?: boolean; returnSequences?: boolean } = {};
+  for (const key of ['seed', 'dropout', 'batchFirst', 'returnSequences'] as const) if (options[key] !== undefined) Object.assign(given, { [key]: options[key] });
   if (options.checkFinite ?? true) for (const [name, t] of Object.entries(plan.dict)) checkFinite(name, t);
-  const model = factory[plan.kind](modelOptions);
+  const model = plan.kind === 'stack' ? factory.stack({ ...plan.options, ...given }) : factory[plan.kind]({ ...plan.options, ...given });
   try {
     model.loadStateDict(plan.dict);
   } catch (e) {

@@ -10,6 +10,7 @@
  * HardSigmoid, Affine, LeakyRelu, ThresholdedRelu, ScaledTanh, Elu, Softsign and Softplus
  * with their alpha and beta, per direction. Anything else is refused with an error naming it.
  */
+import type { StackOptions } from '../spec/stack.js';
 import { ShapeError, WebRnnError } from '../errors.js';
 import type { RecurrentModel } from '../model/recurrent-model.js';
 import { resolveCellFunction, type CellFunction, type CellFunctionName, type CellOptions } from '../spec/cell-functions.js';
@@ -22,6 +23,7 @@ export interface ModelFactory {
   rnn(options: RnnOptions): RecurrentModel;
   lstm(options: LstmOptions): RecurrentModel;
   gru(options: GruOptions): RecurrentModel;
+  stack(options: StackOptions): RecurrentModel;
 }
 
 /** A value of an ONNX graph: dims and data (floats as Float32Array, integers as Float64Array or Int32Array). */

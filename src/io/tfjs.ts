@@ -4,7 +4,8 @@
  * model, or a functional one whose layers form a chain, of LSTM, GRU (both reset_after
  * settings) and SimpleRNN layers, stacked, optionally in Bidirectional wrappers (merge_mode
  * 'concat'), with an optional linear Dense read-out; Dropout-type layers, identities at
- * inference, are passed over. Keras's gate orders are LSTM i, f, c, o (PyTorch's i, f, g, o)
+ * inference, are passed over. Layers may differ in cell, width and direction (a stack, engine.stack,
+ * whose layers then take the default activations). Keras's gate orders are LSTM i, f, c, o (PyTorch's i, f, g, o)
  * and GRU z, r, h (PyTorch's r, z, n); Keras stores kernels transposed, [in, G·units], and
  * inputs batch-first. The last recurrent layer's return_sequences becomes the model's
  * returnSequences (Keras's output of a layer with return_sequences false is its final state,
@@ -22,6 +23,7 @@
 import { WebRnnError } from '../errors.js';
 import type { CellFunction, CellOptions } from '../spec/cell-functions.js';
 import { EMBEDDING_WEIGHT, READOUT_BIAS, READOUT_WEIGHT, type CellKind, type GruOptions, type LstmOptions, type RnnOptions } from '../spec/spec.js';
+import type { StackLayerOptions, StackOptions } from '../spec/stack.js';
 
 /** A tfjs layers model: the parsed (or text) model.json, and its weight shards in manifest order. */
 export interface TfjsModelSource {
@@ -79,11 +81,9 @@ function checkDtype(dtype: unknown): void {
 }
 
 /** What a tfjs model becomes: model options (returnSequences included), and the weights under PyTorch names. */
-export interface TfjsPlan {
-  kind: CellKind;
-  options: RnnOptions & GruOptions & LstmOptions;
-  dict: Record<string, Float32Array>;
-}
+export type TfjsPlan =
+  | { kind: CellKind; options: RnnOptions & GruOptions & LstmOptions; dict: Record<string, Float32Array> }
+  | { kind: 'stack'; options: StackOptions; dict: Record<string, Float32Array> };
 
 /** The weight tensors by manifest name: shards concatenated in manifest order, float32 only. */
 function readWeights(manifestValue: unknown, weights: TfjsModelSource['weights']): Map<string, { shape: number[]; data: Float32Array }> {
@@ -216,6 +216,8 @@ export function planFromTfjs(source: TfjsModelSource): TfjsPlan {
   let numLayers = 0;
   let outputSize = 0;
   let embedding: { numEmbeddings: number; maskZero: boolean } | null = null;
+  // Each recurrent layer: its cell, width, directions, activations and GRU form.
+  const stack: Array<StackLayerOptions & { cell: CellOptions; cellKey: string }> = [];
   let goBackwards = false;
   let stateful = false;
   for (const layer of layers) {
@@ -288,7 +290,6 @@ export function planFromTfjs(source: TfjsModelSource): TfjsPlan {
     checkDtype(c.dtype ?? cfg.dtype);
     const H = c.units as number;
     if (!Number.isInteger(H) || H < 1) fail(`units ${String(c.units)}`);
-    if (kind && (k !== kind || H !== units || dirs !== D)) fail('stacked recurrent layers of different kinds, sizes or directions');
     const layerCell: CellOptions = {};
     const act = activationOf(c.activation ?? 'tanh', 'activation', keras3);
     if (k === 'rnn') layerCell.f = act;
@@ -298,7 +299,6 @@ export function planFromTfjs(source: TfjsModelSource): TfjsPlan {
       if (k === 'lstm') layerCell.h = act;
     }
     const key = JSON.stringify(layerCell);
-    if (kind && key !== cellKey) fail('stacked layers with different activations');
     const ub = c.use_bias !== false;
     if (kind && ub !== useBias) fail('stacked layers with and without bias');
     const wrapperName = dirs === 2 ? text(cfg.name, 'the Bidirectional name') : '';
@@ -307,9 +307,7 @@ export function planFromTfjs(source: TfjsModelSource): TfjsPlan {
     if (k === 'gru') {
       // Written by TensorFlow.js (always false) and Keras ≥ 2.1.3; older files have neither the
       // field nor the second bias row, which then tells.
-      const ra = c.reset_after === undefined ? ub && lookup(`${prefix(0)}/bias`)?.shape.length === 2 : Boolean(c.reset_after);
-      if (kind && ra !== resetAfter) fail('stacked GRUs with different reset_after');
-      resetAfter = ra;
+      resetAfter = c.reset_after === undefined ? ub && lookup(`${prefix(0)}/bias`)?.shape.length === 2 : Boolean(c.reset_after);
     }
     useBias = ub;
     kind = k;
@@ -324,7 +322,7 @@ export function planFromTfjs(source: TfjsModelSource): TfjsPlan {
       inputSize = shape !== undefined ? shapeOf(shape) : (lookup(`${prefix(0)}/kernel`)?.shape[0] ?? 0);
       if (!inputSize) fail('the input size cannot be told (no batch_input_shape, no kernel)');
     }
-    const I = numLayers === 0 ? inputSize : D * H;
+    const I = numLayers === 0 ? inputSize : features;
     for (let d = 0; d < D; d++) {
       const kernel = weight(`${prefix(d)}/kernel`, [I, G * H]);
       const recurrent = weight(`${prefix(d)}/recurrent_kernel`, [H, G * H]);
@@ -357,20 +355,44 @@ export function planFromTfjs(source: TfjsModelSource): TfjsPlan {
         }
       }
     }
+    stack.push({ kind: k, hiddenSize: H, bidirectional: D === 2, ...(k === 'gru' ? { linearBeforeReset: resetAfter } : {}), cell: layerCell, cellKey: key });
     numLayers++;
     features = D * H;
     // Keras's default is false.
     returnSequences = c.return_sequences === true;
   }
   if (!kind) fail('no LSTM, GRU or SimpleRNN layer');
+  const [first] = stack;
+  if (stack.some((l) => l.kind !== first.kind || l.hiddenSize !== first.hiddenSize || l.bidirectional !== first.bidirectional || l.cellKey !== first.cellKey || l.linearBeforeReset !== first.linearBeforeReset)) {
+    return { kind: 'stack', options: stackOptions(stack, { inputSize, batchFirst: true, bias: useBias, returnSequences, outputSize, embedding, goBackwards, stateful }), dict };
+  }
   const options: RnnOptions & GruOptions & LstmOptions = { inputSize, hiddenSize: units, numLayers, bidirectional: D === 2, batchFirst: true, bias: useBias, returnSequences };
   if (kind === 'gru') options.linearBeforeReset = resetAfter;
-  const standard = kind === 'rnn' ? ['Tanh', 'Relu'].includes(cell!.f!.name) || cell!.f!.name === 'Affine' : cell!.f!.name === 'Sigmoid' && cell!.g!.name === 'Tanh' && (kind !== 'lstm' || cell!.h!.name === 'Tanh');
-  if (kind === 'rnn' && standard) options.nonlinearity = cell!.f!.name === 'Tanh' ? 'tanh' : cell!.f!.name === 'Relu' ? 'relu' : 'identity';
-  else if (!standard) options.cell = cell;
+  Object.assign(options, cellOf(kind, cell!));
   if (outputSize) options.outputSize = outputSize;
   if (embedding) options.embedding = embedding;
   if (goBackwards) options.goBackwards = true;
   if (stateful) options.stateful = true;
   return { kind, options, dict };
+}
+
+/** Keras's activations of a layer as its options: the Elman cell's as a nonlinearity, PyTorch's cell functions as nothing, others as `cell`. */
+function cellOf(kind: CellKind, cell: CellOptions): { nonlinearity?: RnnOptions['nonlinearity']; cell?: CellOptions } {
+  const f = cell.f!.name;
+  if (kind === 'rnn') return f === 'Tanh' ? { nonlinearity: 'tanh' } : f === 'Relu' ? { nonlinearity: 'relu' } : f === 'Affine' ? { nonlinearity: 'identity' } : { cell };
+  return f === 'Sigmoid' && cell.g!.name === 'Tanh' && (kind !== 'lstm' || cell.h!.name === 'Tanh') ? {} : { cell };
+}
+
+/** The options of a stack of unlike layers. */
+function stackOptions(
+  layers: ReadonlyArray<StackLayerOptions & { cell: CellOptions; cellKey: string }>,
+  model: { inputSize: number; batchFirst: boolean; bias: boolean; returnSequences: boolean; outputSize: number; embedding: { numEmbeddings: number; maskZero: boolean } | null; goBackwards: boolean; stateful: boolean },
+): StackOptions {
+  const out = layers.map(({ cell, cellKey: _, ...layer }): StackLayerOptions => ({ ...layer, ...cellOf(layer.kind, cell) }));
+  const options: StackOptions = { inputSize: model.inputSize, layers: out, batchFirst: model.batchFirst, bias: model.bias, returnSequences: model.returnSequences };
+  if (model.outputSize) options.outputSize = model.outputSize;
+  if (model.embedding) options.embedding = model.embedding;
+  if (model.goBackwards) options.goBackwards = true;
+  if (model.stateful) options.stateful = true;
+  return options;
 }

@@ -21,7 +21,7 @@ import { ShaderStage } from '../gpu/constants.js';
 import type { GpuContext } from '../gpu/device.js';
 import { packUniform, preprocessWgsl, type UniformLayout } from '../gpu/shader.js';
 import { packedGateStride } from '../spec/spec.js';
-import { BATCH_TILE_ROWS, CELL_UNIFORM_LAYOUT, CELL_WORKGROUP, checkExtents, stepParams, stepWorkgroups, type CellStepShape } from './recurrent-step.js';
+import { BATCH_TILE_ROWS, CELL_UNIFORM_LAYOUT, CELL_WORKGROUP, checkExtents, checkStateRange, stepParams, stepWorkgroups, type CellStepShape } from './recurrent-step.js';
 import { residentFits, residentLanes, residentProductSource, residentRowGroups, residentSplit, residentWorkgroup } from './resident.js';
 
 /** Uniform layout of the backward step kernels: the forward's (shaders/common/step-shared.wgsl). */
@@ -35,13 +35,13 @@ export interface CellBackwardBindings {
   whhT: GPUBuffer;
   /** Gradient of the layer's output [T, B, D·H]. */
   dy: GPUBuffer;
-  /** Gradient of hN [L·D, B, H], then the sequence lengths [B] (f32). */
+  /** Gradient of hN (hN's layout), then the sequence lengths [B] (f32). */
   gradHN: GPUBuffer;
   /** Gate pre-activation gradients [T, B, D, G·H] ([T + 1, …] where they are the recurrent side too). */
   dG: GPUBuffer;
-  /** Gradient of h0 [L·D, B, H] (written by the last dispatch). */
+  /** Gradient of h0 (h0's layout; written by the last dispatch). */
   dh0: GPUBuffer;
-  /** LSTM: dc (gradCN in, dc0 out); GRU: the direct path z·dh. [L·D, B, H] */
+  /** LSTM: dc (gradCN in, dc0 out; the cell states' layout); GRU: the direct path z·dh (hN's layout). */
   carry?: GPUBuffer;
   /** GRU: recurrent-side gate gradients [T + 1, B, D, G·H] (written; slot T: each row's initial step). */
   dGrec?: GPUBuffer;
@@ -54,7 +54,8 @@ export interface CellBackwardSpec {
   /** Floats saved per unit and step by the training forward (1 for Elman: its output). */
   savedSlots: number;
   constants: Record<string, number>;
-  carry: boolean;
+  /** The sweep keeps a per-unit state at binding 7: 'cells' (the LSTM's dc, in the cell states' layout, cellIndex), 'states' (the GRU's z·dh, in hN's, stateIndex), or none. */
+  carry: 'cells' | 'states' | null;
   recurrentGrad: boolean;
   /** The DIRECT product: the later gradients read from memory, not staged (see placement/rules.ts directProduct). */
   direct?: boolean;
@@ -227,17 +228,17 @@ export class CellBackwardKernel {
   }
 
   extents(shape: CellStepShape): Record<keyof Omit<CellBackwardBindings, 'uniform'>, number> {
-    const { batch: B, hidden: H, seqLen: T, numDirections: D, numLayers: L } = shape;
+    const { batch: B, hidden: H, seqLen: T, numDirections: D, stateFloats } = shape;
     const G = this.spec.gates;
     return {
       saved: T * B * D * this.spec.savedSlots * H,
       whhT: D * H * H * packedGateStride(G),
       dy: T * B * D * H,
-      gradHN: L * D * B * H + B,
+      gradHN: stateFloats + B,
       // The recurrent-side buffer has one more time slot: each row's initial step again.
       dG: (this.spec.recurrentGrad ? T : T + 1) * B * D * G * H,
-      dh0: L * D * B * H,
-      carry: this.spec.carry ? L * D * B * H : 0,
+      dh0: stateFloats,
+      carry: this.spec.carry === 'cells' ? shape.cellFloats : this.spec.carry === 'states' ? stateFloats : 0,
       dGrec: this.spec.recurrentGrad ? (T + 1) * B * D * G * H : 0,
     };
   }
@@ -245,6 +246,7 @@ export class CellBackwardKernel {
   checkBuffers(shape: CellStepShape, b: CellBackwardBindings): void {
     if (this.persistent && shape.hidden !== this.spec.hidden) throw new WebRnnError('invalid-option', `${this.spec.name}: this kernel is built for hidden size ${this.spec.hidden}, not ${shape.hidden}`);
     if (this.spec.carry && !b.carry) throw new WebRnnError('invalid-option', `${this.spec.name}: the carry buffer is missing`);
+    checkStateRange(this.spec.name, shape, this.spec.carry === 'cells');
     if (this.spec.recurrentGrad && !b.dGrec) throw new WebRnnError('invalid-option', `${this.spec.name}: the dGrec buffer is missing`);
     checkExtents(this.spec.name, this.extents(shape), { ...b });
   }

@@ -50,8 +50,9 @@ export function stepParams(shape: CellStepShape, step: number): Record<string, n
     seqLen: shape.seqLen,
     step,
     numDirections: shape.numDirections,
-    stateBase: shape.layer * shape.numDirections,
-    lengthsOffset: shape.numLayers * shape.numDirections * shape.batch * shape.hidden,
+    stateBase: shape.stateBase,
+    cellBase: shape.cellBase,
+    lengthsOffset: shape.stateFloats,
   };
 }
 
@@ -74,16 +75,29 @@ export function checkExtents(name: string, extents: Readonly<Record<string, numb
   }
 }
 
+/** Throw unless the layer's states (with `cells`, its cell states) lie inside the state buffers. */
+export function checkStateRange(name: string, shape: CellStepShape, cells: boolean): void {
+  const own = shape.numDirections * shape.batch * shape.hidden;
+  if (shape.stateBase + own > shape.stateFloats) throw new WebRnnError('invalid-option', `${name}: states [${shape.stateBase}, ${shape.stateBase + own}) past the buffers' ${shape.stateFloats} floats`);
+  if (cells && shape.cellBase + own > shape.cellFloats) throw new WebRnnError('invalid-option', `${name}: cell states [${shape.cellBase}, ${shape.cellBase + own}) past the buffers' ${shape.cellFloats} floats`);
+}
+
 /** Sizes of one layer's recurrence as the step kernels see them. */
 export interface CellStepShape {
   batch: number;
   hidden: number;
   seqLen: number;
   numDirections: number;
-  /** Layers of the model: the state buffers h0, hN (and c) hold all of them. */
-  numLayers: number;
-  /** Index of this layer (its states start at layer · numDirections). */
-  layer: number;
+  /**
+   * The state buffers h0 and hN (gradHN, dh0; the GRU's sweep carry) hold every layer's
+   * [D, B, H] in turn, stateFloats in all (h0 and gradHN then the lengths [B]); this layer's
+   * start at float stateBase. The LSTM's cell states (c; the sweep's carry) hold the LSTM
+   * layers' only, cellFloats in all, this layer's from cellBase (0 and 0 for other cells).
+   */
+  stateBase: number;
+  stateFloats: number;
+  cellBase: number;
+  cellFloats: number;
 }
 
 export interface CellStepBindings {
@@ -92,11 +106,11 @@ export interface CellStepBindings {
   xproj: GPUBuffer;
   whhT: GPUBuffer;
   bhh: GPUBuffer;
-  /** Initial states [L·D, B, H], then the sequence lengths [B] as f32. */
+  /** Initial states (every layer's [D, B, H] in turn), then the sequence lengths [B] as f32. */
   h0: GPUBuffer;
   hseq: GPUBuffer;
   hN: GPUBuffer;
-  /** LSTM: the cell state c [L·D, B, H]; GRU with linear_before_reset = 0: scratch r⊙h [D, B, H]. */
+  /** LSTM: the cell states c (the LSTM layers' [D, B, H] in turn); GRU with linear_before_reset = 0: scratch r⊙h [D, B, H]. */
   extra?: GPUBuffer;
   /** Training variant of the LSTM and GRU: the activations saved for backward [T, B, D, S·H]. */
   saved?: GPUBuffer;
@@ -330,16 +344,16 @@ export class CellStepKernel {
 
   /** Floats each binding must hold for `shape`. */
   extents(shape: CellStepShape): Record<keyof Omit<CellStepBindings, 'uniform'>, number> {
-    const { batch: B, hidden: H, seqLen: T, numDirections: D, numLayers: L } = shape;
+    const { batch: B, hidden: H, seqLen: T, numDirections: D, stateFloats } = shape;
     const G = this.spec.gates;
     return {
       xproj: T * B * D * G * H,
       whhT: D * H * H * packedGateStride(G),
       bhh: D * G * H + D * this.spec.extraBias * H,
-      h0: L * D * B * H + B,
+      h0: stateFloats + B,
       hseq: T * B * D * H,
-      hN: L * D * B * H,
-      extra: this.spec.extra === 'c' ? L * D * B * H : this.spec.extra === 'rh' ? D * B * H : 0,
+      hN: stateFloats,
+      extra: this.spec.extra === 'c' ? shape.cellFloats : this.spec.extra === 'rh' ? D * B * H : 0,
       saved: this.savesActivations ? T * B * D * this.spec.savedSlots * H : 0,
     };
   }
@@ -356,7 +370,7 @@ export class CellStepKernel {
 
   checkBuffers(shape: CellStepShape, b: CellStepBindings): void {
     if (this.resident && shape.hidden !== this.spec.hidden) throw new WebRnnError('invalid-option', `${this.spec.name}: this kernel is built for hidden size ${this.spec.hidden}, not ${shape.hidden}`);
-    if (shape.layer >= shape.numLayers) throw new WebRnnError('invalid-option', `${this.spec.name}: layer ${shape.layer} of ${shape.numLayers}`);
+    checkStateRange(this.spec.name, shape, this.spec.extra === 'c');
     if (this.spec.extra && !b.extra) throw new WebRnnError('invalid-option', `${this.spec.name}: the ${this.spec.extra} buffer is missing`);
     if (this.savesActivations && !b.saved) throw new WebRnnError('invalid-option', `${this.spec.name}: the saved-activations buffer is missing`);
     checkExtents(this.spec.name, this.extents(shape), { ...b });

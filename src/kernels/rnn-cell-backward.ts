@@ -14,7 +14,7 @@ export function createRnnCellBackward(ctx: GpuContext, nonlinearity: Nonlinearit
     gates: 1,
     savedSlots: 1,
     constants: { NONLINEARITY: NONLINEARITY_CODE[nonlinearity] },
-    carry: false,
+    carry: null,
     recurrentGrad: false,
     direct: variant.direct,
     batchTile: variant.batchTile,

@@ -120,7 +120,7 @@ export function checkTrainable(spec: ModelSpec, what: string, needsReadout: bool
   if (needsReadout && spec.outputSize === 0) throw new WebRnnError('invalid-option', `${what}: the model has no read-out; create it with outputSize`);
   if (spec.layers.some((l) => l.kind === 'gru' && !l.linearBeforeReset)) throw new WebRnnError('invalid-option', `${what}: not available for a GRU with linearBeforeReset: false (ONNX linear_before_reset = 0)`);
   if (spec.peepholes) throw new WebRnnError('invalid-option', `${what}: not available for an LSTM with peepholes`);
-  if (!spec.cell.standard) throw new WebRnnError('invalid-option', `${what}: not available for cells with ONNX activations, clip or input_forget`);
+  if (spec.layers.some((l) => !l.cell.standard)) throw new WebRnnError('invalid-option', `${what}: not available for cells with ONNX activations, clip or input_forget`);
 }
 
 /**

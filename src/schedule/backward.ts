@@ -24,15 +24,15 @@ import { createReadbackBuffer, createStorageBuffer, createUniformBuffer, writeFl
 import type { GpuContext } from '../gpu/device.js';
 import type { MatmulDispatch, MatmulKernel, MatmulShape } from '../kernels/matmul.js';
 import type { CellBackwardKernel } from '../kernels/recurrent-step-backward.js';
-import type { CellStepShape } from '../kernels/recurrent-step.js';
 import type { Kernel } from '../kernels/kernel.js';
 import { embeddingRows, embeddingRowsWords } from '../spec/embedding.js';
-import { gateCount, layerInputSize, packedGateStride, type ModelSpec } from '../spec/spec.js';
-import { ForwardPlan, submitAndRead, type ForwardExtras, type ForwardKernels, type LayerParameterBuffers, type ReadoutBuffers, type ReadoutRows } from './forward.js';
+import { gateCount, hasCellState, layerInputSize, packedGateStride, stateOffset, stateSize, type ModelSpec } from '../spec/spec.js';
+import { cellStepShape, ForwardPlan, submitAndRead, type ForwardExtras, type ForwardKernels, type LayerParameterBuffers, type ReadoutBuffers, type ReadoutRows } from './forward.js';
 
+/** The GEMM and each layer's sweep kernel. */
 export interface BackwardKernels {
   matmul: MatmulKernel;
-  cell: CellBackwardKernel;
+  cells: readonly CellBackwardKernel[];
 }
 
 /** Per-layer parameter gradients in the GPU layout of the parameters (spec/parameters.ts). */
@@ -48,9 +48,9 @@ export interface GradientResult {
   layers: LayerGradients[];
   /** Gradient of x [T, B, I]. */
   input: Float32Array;
-  /** Gradient of h0 [L·D, B, H]. */
+  /** Gradient of h0 (h0's layout). */
   h0: Float32Array;
-  /** Gradient of c0 [L·D, B, H] (LSTM). */
+  /** Gradient of c0 (c0's layout; LSTM layers). */
   c0?: Float32Array;
   /** Gradient of the embedding [V, I], for a model that reads token ids. */
   embedding?: Float32Array;
@@ -74,10 +74,12 @@ export class GradientPlan {
   readonly forward: ForwardPlan;
   /** Gradient of the output [T, B, D·H] (written by the caller). */
   readonly gradOutput: GPUBuffer;
-  /** Gradient of hN [L·D, B, H] (written by the caller, or cleared). */
+  /** Gradient of hN (hN's layout; written by the caller, or cleared), then the lengths [B]. */
   readonly gradHN: GPUBuffer;
-  /** LSTM: gradCN in, dc0 out; GRU: the direct path, cleared before the pass. [L·D, B, H] */
+  /** LSTM layers: gradCN in, dc0 out (cN's layout). */
   readonly carry: GPUBuffer | null;
+  /** GRU layers: the direct path z·dh (hN's layout), cleared before the pass. */
+  private readonly stateCarry: GPUBuffer | null;
   /** Dispatches recorded by one gradient pass (forward included). */
   readonly dispatches: number;
   private readonly owned: GPUBuffer[] = [];
@@ -90,7 +92,7 @@ export class GradientPlan {
   private readonly scatter: { kernel: Kernel; bindGroup: GPUBindGroup } | null = null;
   private readonly grads: Array<{ wih: GPUBuffer; bih: GPUBuffer; whh: GPUBuffer; bhh: GPUBuffer }> = [];
   private readonly sweepBindGroups: GPUBindGroup[] = [];
-  private readonly sweepWorkgroups: [number, number, number];
+  private readonly sweepWorkgroups: Array<[number, number, number]>;
   private readonly stepSlot: number;
   /** Per layer, in encoding order, the GEMMs after its sweep (and buffer copies, and the dropout mask of the layer below). */
   private readonly layerGemms: Array<Array<Gemm | { copy: [GPUBuffer, GPUBuffer, number] } | { dropout: GPUBindGroup; boundary: number }>> = [];
@@ -119,14 +121,15 @@ export class GradientPlan {
     extras: ForwardExtras & { embeddingBackward?: Kernel | null } = {},
   ) {
     const dropout = extras.dropout ?? null;
-    const { numLayers: L, numDirections: D, hiddenSize: H } = spec;
+    const L = spec.numLayers;
     const B = batch;
     const T = seqLen;
-    const G = gateCount(spec.kind);
-    const GH = G * H;
-    const P = packedGateStride(G);
-    const shape = (l: number): CellStepShape => ({ batch: B, hidden: H, seqLen: T, numDirections: D, numLayers: L, layer: l });
-    this.sweepWorkgroups = kernels.cell.workgroups(shape(0));
+    const shape = (l: number) => cellStepShape(spec, l, B, T);
+    const width = (l: number): number => spec.layers[l].numDirections * spec.layers[l].hiddenSize;
+    // D·G·H of layer l: its gate pre-activations per row, both directions.
+    const gates = (l: number): number => width(l) * gateCount(spec.layers[l].kind);
+    const separate = (l: number): boolean => kernels.cells[l].spec.recurrentGrad;
+    this.sweepWorkgroups = kernels.cells.map((cell, l) => cell.workgroups(shape(l)));
     this.forward = new ForwardPlan(ctx, spec, forwardKernels, layers, batch, seqLen, readout, yRows, extras);
     const make = (label: string, floats: number): GPUBuffer => {
       const b = createStorageBuffer(ctx, `webrnn ${label}`, floats);
@@ -134,12 +137,13 @@ export class GradientPlan {
       return b;
     };
     try {
-      const state = L * D * B * H;
+      const state = stateSize(spec, B);
       // dys[l]: gradient of layer l's output [T, B, D·H]; the top one is gradOutput.
-      const dys = Array.from({ length: L }, (_, l) => make(`layer ${l} output gradient [T,B,D*H]`, T * B * D * H));
+      const dys = Array.from({ length: L }, (_, l) => make(`layer ${l} output gradient [T,B,D*H]`, T * B * width(l)));
       this.gradOutput = dys[L - 1];
       this.gradHN = make('gradHN [L*D,B,H] + lengths [B]', state + B);
-      this.carry = kernels.cell.spec.carry ? make('backward carry [L*D,B,H]', state) : null;
+      this.carry = hasCellState(spec) ? make('backward carry dc [L*D,B,H] (LSTM layers)', stateSize(spec, B, true)) : null;
+      this.stateCarry = kernels.cells.some((c) => c.spec.carry === 'states') ? make('backward carry z*dh [L*D,B,H]', state) : null;
       this.dh0 = make('dh0 [L*D,B,H]', state);
       // The embedding's gradient is made from x's, which a training step then needs too.
       this.dx0 = inputGradient || spec.embedding ? make('dx [T,B,I]', T * B * spec.inputSize) : null;
@@ -155,26 +159,29 @@ export class GradientPlan {
         this.scatter = { kernel, bindGroup: kernel.bindGroup({ buffer: uniform }, { rows: this.embeddingRows, dx: this.dx0!, dE: this.embeddingGrad }) };
       }
       // The recurrent-side buffer gets a slot T: each row's initial step again (for dW_hh with h0).
-      const separate = kernels.cell.spec.recurrentGrad;
-      const dG = make('dG [T(+1),B,D,G*H]', (separate ? T : T + 1) * B * D * GH);
-      const dGrec = separate ? make('dGrec [T+1,B,D,G*H]', (T + 1) * B * D * GH) : null;
+      // One dG (and dGrec) for every layer in turn, as large as the largest layer's.
+      const layerIndices = spec.layers.map((_, l) => l);
+      const dG = make('dG [T(+1),B,D,G*H]', Math.max(...layerIndices.map((l) => (separate(l) ? T : T + 1) * B * gates(l))));
+      const recLayers = layerIndices.filter(separate);
+      const dGrec = recLayers.length > 0 ? make('dGrec [T+1,B,D,G*H]', Math.max(...recLayers.map((l) => (T + 1) * B * gates(l)))) : null;
       const ones = make('ones [T*B]', T * B);
       // Every sequence runs all T steps until the caller says otherwise.
       writeFloats(ctx, this.gradHN, Float32Array.from({ length: B }, () => T), state);
       writeFloats(ctx, ones, new Float32Array(T * B).fill(1));
       for (let l = 0; l < L; l++) {
         const I = layerInputSize(spec, l);
+        const { numDirections: D, hiddenSize: H, kind } = spec.layers[l];
         this.grads.push({
-          wih: make(`layer ${l} dW_ih [D*G*H,I]`, D * GH * I),
-          bih: make(`layer ${l} db_ih [D*G*H]`, D * GH),
-          whh: make(`layer ${l} dW_hh [D,H,H,P]`, D * H * H * P),
-          bhh: make(`layer ${l} db_hh [D*G*H]`, D * GH),
+          wih: make(`layer ${l} dW_ih [D*G*H,I]`, gates(l) * I),
+          bih: make(`layer ${l} db_ih [D*G*H]`, gates(l)),
+          whh: make(`layer ${l} dW_hh [D,H,H,P]`, D * H * H * packedGateStride(gateCount(kind))),
+          bhh: make(`layer ${l} db_hh [D*G*H]`, gates(l)),
         });
       }
 
       // Uniforms: (T + 1) sweep slots per layer, then the GEMM slots.
       const alignment = ctx.limits.minUniformBufferOffsetAlignment;
-      this.stepSlot = align(kernels.cell.uniformLayout.size, alignment);
+      this.stepSlot = align(kernels.cells[0].uniformLayout.size, alignment);
       const gemmSlot = align(kernels.matmul.params({ M: 1, N: 1, K: 1 }).byteLength, alignment);
       const sweepBytes = L * (T + 1) * this.stepSlot;
       const sweepData = new ArrayBuffer(sweepBytes);
@@ -183,7 +190,12 @@ export class GradientPlan {
       const gemmShapes: Array<{ layer: number; shape: MatmulShape; a: GPUBuffer; b: GPUBuffer; c: GPUBuffer }> = [];
       const dropoutSteps: Array<{ layer: number; bindGroup: GPUBindGroup }> = [];
       for (let l = 0; l < L; l++) {
-        for (let s = 0; s <= T; s++) kernels.cell.packStep(shape(l), s, sweepData, (l * (T + 1) + s) * this.stepSlot);
+        const cell = kernels.cells[l];
+        const { numDirections: D, hiddenSize: H, kind } = spec.layers[l];
+        const G = gateCount(kind);
+        const GH = G * H;
+        const P = packedGateStride(G);
+        for (let s = 0; s <= T; s++) cell.packStep(shape(l), s, sweepData, (l * (T + 1) + s) * this.stepSlot);
         const bindings = {
           uniform: sweepUniforms,
           saved: this.forward.saved[l] ?? this.forward.hseq[l],
@@ -192,16 +204,16 @@ export class GradientPlan {
           gradHN: this.gradHN,
           dG,
           dh0: this.dh0,
-          carry: this.carry ?? undefined,
-          dGrec: dGrec ?? undefined,
+          carry: (cell.spec.carry === 'cells' ? this.carry : cell.spec.carry === 'states' ? this.stateCarry : null) ?? undefined,
+          dGrec: separate(l) ? dGrec! : undefined,
         };
-        kernels.cell.checkBuffers(shape(l), bindings);
-        this.sweepBindGroups.push(kernels.cell.bindGroup(bindings));
+        cell.checkBuffers(shape(l), bindings);
+        this.sweepBindGroups.push(cell.bindGroup(bindings));
 
         const I = layerInputSize(spec, l);
         const x = this.forward.input(l);
         const g = this.grads[l];
-        const rec = dGrec ?? dG;
+        const rec = separate(l) ? dGrec! : dG;
         // dW_ih [D·G·H, I] = dGᵀ·X: A' is dG [T·B, D·G·H] read transposed.
         gemmShapes.push({ layer: l, shape: { M: D * GH, N: I, K: T * B, transA: true, transB: true }, a: dG, b: x, c: g.wih });
         if (spec.bias) gemmShapes.push({ layer: l, shape: { M: D * GH, N: 1, K: T * B, transA: true, transB: true }, a: dG, b: ones, c: g.bih });
@@ -212,7 +224,7 @@ export class GradientPlan {
           const packed = { M: H, N: H, batch: G, transA: true, transB: true, strideA: 0, ldb: D * GH, strideB: H, ldc: H * P, colStrideC: P, strideC: 1, offsetC: d * H * H * P };
           // Each row's step whose h_{t−1} is h0 (t = 0 forward, its last step reverse), which the
           // sweep copied to slot T.
-          gemmShapes.push({ layer: l, shape: { ...packed, K: B, lda: H, offsetA: (l * D + d) * B * H, offsetB: T * B * D * GH + d * GH }, a: this.forward.h0, b: rec, c: g.whh });
+          gemmShapes.push({ layer: l, shape: { ...packed, K: B, lda: H, offsetA: stateOffset(spec, l, B) + d * B * H, offsetB: T * B * D * GH + d * GH }, a: this.forward.h0, b: rec, c: g.whh });
           if (T > 1) {
             // The other steps: forward pairs step t with output row t − 1, reverse with t + 1 (a
             // reverse row's initial step t = L − 1 < T − 1 meets its zero output at t + 1).
@@ -227,7 +239,7 @@ export class GradientPlan {
             });
           }
         }
-        if (spec.bias && dGrec) gemmShapes.push({ layer: l, shape: { M: D * GH, N: 1, K: T * B, transA: true, transB: true }, a: dGrec, b: ones, c: g.bhh });
+        if (spec.bias && separate(l)) gemmShapes.push({ layer: l, shape: { M: D * GH, N: 1, K: T * B, transA: true, transB: true }, a: dGrec!, b: ones, c: g.bhh });
         // dX_l [T·B, I] = dG·W_ih, W_ih stored [D·G·H, I]; with dropout, into the dropped output
         // of layer l − 1 (read by dW_ih above, by nothing after), then through its mask into dys.
         const dropped = l > 0 ? this.forward.dropped[l - 1] : undefined;
@@ -248,9 +260,9 @@ export class GradientPlan {
         this.layerGemms[gs.layer].push({ bindGroup: kernels.matmul.bindGroup(bindings, gs.shape), workgroups: kernels.matmul.dispatch(gs.shape) });
       });
       for (const d of dropoutSteps) this.layerGemms[d.layer].push({ dropout: d.bindGroup, boundary: d.layer - 1 });
-      if (spec.bias && !dGrec) {
+      if (spec.bias) {
         // db_hh = db_ih where the recurrent and input sides share dG.
-        for (let l = 0; l < L; l++) this.layerGemms[l].push({ copy: [this.grads[l].bih, this.grads[l].bhh, D * GH] });
+        for (let l = 0; l < L; l++) if (!separate(l)) this.layerGemms[l].push({ copy: [this.grads[l].bih, this.grads[l].bhh, gates(l)] });
       }
       ctx.device.queue.writeBuffer(gemmUniforms, 0, gemmData);
 
@@ -261,22 +273,16 @@ export class GradientPlan {
           this.parts.push([total, floats]);
           total += floats;
         };
-        for (let l = 0; l < L; l++) {
-          const I = layerInputSize(spec, l);
-          part(D * GH * I);
-          part(D * GH);
-          part(D * H * H * P);
-          part(D * GH);
-        }
+        for (const g of this.grads) for (const b of [g.wih, g.bih, g.whh, g.bhh]) part(b.size / 4);
         part(T * B * spec.inputSize);
         part(state);
-        if (spec.kind === 'lstm') part(state);
+        if (this.carry) part(stateSize(spec, B, true));
         if (this.embeddingGrad) part(spec.embedding!.numEmbeddings * spec.inputSize);
         const fwd = this.forward.resultSizes;
-        this.staging = createReadbackBuffer(ctx, 'webrnn gradients readback', total + fwd.output + fwd.state * (spec.kind === 'lstm' ? 2 : 1) + fwd.y);
+        this.staging = createReadbackBuffer(ctx, 'webrnn gradients readback', total + fwd.output + fwd.state + fwd.cells + fwd.y);
         this.owned.push(this.staging);
       }
-      this.dispatches = this.forward.stats.dispatches + L * this.sweepDispatches + gemmShapes.length + dropoutSteps.length + (this.scatter ? 1 : 0);
+      this.dispatches = this.forward.stats.dispatches + layerIndices.reduce((n, l) => n + this.sweepDispatches(l), 0) + gemmShapes.length + dropoutSteps.length + (this.scatter ? 1 : 0);
     } catch (e) {
       this.destroy();
       throw e;
@@ -292,7 +298,8 @@ export class GradientPlan {
   encodeClears(encoder: GPUCommandEncoder, hasH0: boolean, hasC0: boolean, hasGradHN: boolean, hasGradCN: boolean): void {
     this.forward.encodeInitialStates(encoder, hasH0, hasC0);
     if (!hasGradHN) encoder.clearBuffer(this.gradHN, 0, this.forward.resultSizes.state * 4);
-    if (this.carry && !(this.spec.kind === 'lstm' && hasGradCN)) encoder.clearBuffer(this.carry);
+    if (this.carry && !hasGradCN) encoder.clearBuffer(this.carry);
+    if (this.stateCarry) encoder.clearBuffer(this.stateCarry);
   }
 
   /** Whether this plan runs these forward and backward kernels. */
@@ -300,9 +307,9 @@ export class GradientPlan {
     return this.forward.kernels === forwardKernels && this.kernels === backwardKernels;
   }
 
-  /** Sweep dispatches per layer: T + 1, or one for the resident (persistent) sweep. */
-  get sweepDispatches(): number {
-    return this.kernels.cell.persistent ? 1 : this.seqLen + 1;
+  /** Sweep dispatches of layer l: T + 1, or one for the resident (persistent) sweep. */
+  sweepDispatches(l: number): number {
+    return this.kernels.cells[l].persistent ? 1 : this.seqLen + 1;
   }
 
   /**
@@ -314,8 +321,8 @@ export class GradientPlan {
     const copies: Array<[GPUBuffer, GPUBuffer, number]> = [];
     for (let l = this.spec.numLayers - 1; l >= 0; l--) {
       // The resident sweep: the dispatch with step 0's uniform runs every step.
-      for (let s = 0; s < this.sweepDispatches; s++) {
-        this.kernels.cell.encodeStep(pass, this.sweepBindGroups[l], (l * (T + 1) + s) * this.stepSlot, this.sweepWorkgroups);
+      for (let s = 0; s < this.sweepDispatches(l); s++) {
+        this.kernels.cells[l].encodeStep(pass, this.sweepBindGroups[l], (l * (T + 1) + s) * this.stepSlot, this.sweepWorkgroups[l]);
       }
       for (const g of this.layerGemms[l]) {
         if ('copy' in g) copies.push(g.copy);
@@ -383,7 +390,7 @@ export class GradientPlan {
     }
     copy(dx0);
     copy(this.dh0);
-    if (this.spec.kind === 'lstm' && this.carry) copy(this.carry);
+    if (this.carry) copy(this.carry);
     if (this.embeddingGrad) copy(this.embeddingGrad);
     const last = this.parts[this.parts.length - 1];
     const fwdParts = this.forward.encodeResultCopies(encoder, staging, last[0] + last[1]);
@@ -393,11 +400,11 @@ export class GradientPlan {
     let k = 4 * L;
     const input = arrays[k++];
     const h0 = arrays[k++];
-    const c0 = this.spec.kind === 'lstm' ? arrays[k++] : undefined;
+    const c0 = this.carry ? arrays[k++] : undefined;
     const embedding = this.embeddingGrad ? arrays[k++] : undefined;
     const output = arrays[k++];
     const hN = arrays[k++];
-    const cN = this.spec.kind === 'lstm' ? arrays[k++] : undefined;
+    const cN = this.forward.c ? arrays[k++] : undefined;
     const y = this.forward.y ? arrays[k++] : undefined;
     return { layers, input, h0, c0, embedding, output, hN, cN, y };
   }

@@ -24,7 +24,7 @@ import type { MatmulDispatch, MatmulKernel, MatmulShape } from '../kernels/matmu
 import type { CellStepKernel, CellStepShape } from '../kernels/recurrent-step.js';
 import type { Kernel } from '../kernels/kernel.js';
 import { dropoutKeys, dropoutUniform } from '../spec/dropout.js';
-import { gateCount, layerInputSize, type ModelSpec } from '../spec/spec.js';
+import { gateCount, hasCellState, layerInputSize, stateOffset, stateSize, type ModelSpec } from '../spec/spec.js';
 
 /** GPU buffers of one layer's parameters (layout in spec/parameters.ts). */
 export interface LayerParameterBuffers {
@@ -42,9 +42,25 @@ export interface ForwardExtras {
   embedding?: { kernel: Kernel; weight: GPUBuffer } | null;
 }
 
+/** The GEMM and each layer's step kernel (layers of one cell share theirs). */
 export interface ForwardKernels {
   matmul: MatmulKernel;
-  cell: CellStepKernel;
+  cells: readonly CellStepKernel[];
+}
+
+/** Layer l's recurrence as the step kernels see it: its sizes and where its states sit among every layer's. */
+export function cellStepShape(spec: ModelSpec, l: number, batch: number, seqLen: number): CellStepShape {
+  const { hiddenSize, numDirections } = spec.layers[l];
+  return {
+    batch,
+    hidden: hiddenSize,
+    seqLen,
+    numDirections,
+    stateBase: stateOffset(spec, l, batch),
+    stateFloats: stateSize(spec, batch),
+    cellBase: stateOffset(spec, l, batch, true),
+    cellFloats: stateSize(spec, batch, true),
+  };
 }
 
 /** GPU buffers of the read-out: weight [O, D·H], bias [O]. */
@@ -70,15 +86,15 @@ export class ForwardPlan {
   readonly stats: ForwardStats;
   /** Input [T, B, I], sequence-major. */
   readonly x: GPUBuffer;
-  /** Initial hidden states [L·D, B, H], followed by the sequence lengths [B] (f32). */
+  /** Initial hidden states (every layer's [D, B, H] in turn: [L·D, B, H] for alike layers), followed by the sequence lengths [B] (f32). */
   readonly h0: GPUBuffer;
-  /** LSTM cell state [L·D, B, H]: c0 before the pass, cN after it. */
+  /** The LSTM layers' cell states (cN's layout): c0 before the pass, cN after it. */
   readonly c: GPUBuffer | null;
-  /** Final hidden states [L·D, B, H]. */
+  /** Final hidden states (h0's layout). */
   readonly hN: GPUBuffer;
   /** Each layer's output sequence [T, B, D·H]. */
   readonly hseq: GPUBuffer[];
-  /** Training plans of the LSTM and GRU: each layer's saved activations [T, B, D, S·H]. */
+  /** Training plans: each layer's saved activations [T, B, D, S·H] (an Elman layer, which saves none: its output). */
   readonly saved: GPUBuffer[] = [];
   /** The read-out [T, B, O] or (yRows 'final') [B, O], for models with one. */
   readonly y: GPUBuffer | null;
@@ -96,9 +112,9 @@ export class ForwardPlan {
   private readonly readoutGemms: Array<{ bindGroup: GPUBindGroup; workgroups: MatmulDispatch }> = [];
   private readonly gemm: Array<{ bindGroup: GPUBindGroup; workgroups: MatmulDispatch }> = [];
   private readonly cellBindGroups: GPUBindGroup[] = [];
-  private readonly cellWorkgroups: [number, number, number];
+  private readonly cellWorkgroups: Array<[number, number, number]>;
   private readonly stepSlot: number;
-  private readonly sizes: { output: number; state: number; y: number };
+  private readonly sizes: { output: number; state: number; cells: number; y: number };
 
   constructor(
     private readonly ctx: GpuContext,
@@ -114,19 +130,20 @@ export class ForwardPlan {
   ) {
     this.dropout = extras.dropout ?? null;
     const dropout = this.dropout;
-    const training = kernels.cell.spec.training;
+    const training = kernels.cells[0].spec.training;
     const { numLayers: L, numDirections: D, hiddenSize: H } = spec;
     const B = batch;
     const T = seqLen;
-    const G = gateCount(spec.kind);
+    const width = (l: number): number => spec.layers[l].numDirections * spec.layers[l].hiddenSize;
+    const gates = (l: number): number => width(l) * gateCount(spec.layers[l].kind);
     const make = (label: string, floats: number): GPUBuffer => {
       const b = createStorageBuffer(ctx, `webrnn ${label}`, floats);
       this.owned.push(b);
       return b;
     };
     // Dispatch sizes first: a shape beyond the device's limits fails before anything is allocated.
-    this.cellWorkgroups = kernels.cell.workgroups({ batch: B, hidden: H, seqLen: T, numDirections: D, numLayers: L, layer: 0 });
-    for (let l = 0; l < L; l++) kernels.matmul.workgroups({ M: T * B, N: D * G * H, K: layerInputSize(spec, l) });
+    this.cellWorkgroups = kernels.cells.map((cell, l) => cell.workgroups(cellStepShape(spec, l, B, T)));
+    for (let l = 0; l < L; l++) kernels.matmul.workgroups({ M: T * B, N: gates(l), K: layerInputSize(spec, l) });
     try {
       this.x = make('x [T,B,I]', T * B * spec.inputSize);
       if (extras.embedding) {
@@ -137,39 +154,45 @@ export class ForwardPlan {
         ctx.device.queue.writeBuffer(uniform, 0, kernel.params({ rows: T * B, features: spec.inputSize }));
         this.gather = { kernel, bindGroup: kernel.bindGroup({ buffer: uniform }, { ids: this.ids, weight, x: this.x }) };
       }
-      this.h0 = make('h0 [L*D,B,H] + lengths [B]', L * D * B * H + B);
+      const state = stateSize(spec, B);
+      this.h0 = make('h0 [L*D,B,H] + lengths [B]', state + B);
       this.setLengths(null);
-      this.hN = make('hN [L*D,B,H]', L * D * B * H);
-      this.c = spec.kind === 'lstm' ? make('c [L*D,B,H]', L * D * B * H) : null;
-      const rh = kernels.cell.spec.extra === 'rh' ? make('r*h [D,B,H]', D * B * H) : null;
-      const xproj = make('xproj [T,B,D,G*H]', T * B * D * G * H);
-      this.hseq = Array.from({ length: L }, (_, l) => make(`layer ${l} output [T,B,D*H]`, T * B * D * H));
+      this.hN = make('hN [L*D,B,H]', state);
+      this.c = hasCellState(spec) ? make('c [L*D,B,H] (LSTM layers)', stateSize(spec, B, true)) : null;
+      const rhLayers = spec.layers.map((_, l) => l).filter((l) => kernels.cells[l].spec.extra === 'rh');
+      const rh = rhLayers.length > 0 ? make('r*h [D,B,H]', B * Math.max(...rhLayers.map(width))) : null;
+      // One xproj for every layer in turn, as large as the widest layer's.
+      const xproj = make('xproj [T,B,D,G*H]', T * B * Math.max(...spec.layers.map((_, l) => gates(l))));
+      this.hseq = Array.from({ length: L }, (_, l) => make(`layer ${l} output [T,B,D*H]`, T * B * width(l)));
       if (dropout) {
         const slot = align(dropout.uniformLayout.size, ctx.limits.minUniformBufferOffsetAlignment);
         const buffer = createUniformBuffer(ctx, 'webrnn dropout uniforms', (L - 1) * slot);
         this.owned.push(buffer);
         this.dropoutUniforms = { buffer, slot };
         for (let l = 0; l < L - 1; l++) {
-          this.dropped.push(make(`layer ${l} output after dropout [T,B,D*H]`, T * B * D * H));
+          this.dropped.push(make(`layer ${l} output after dropout [T,B,D*H]`, T * B * width(l)));
           this.dropoutBindGroups.push(dropout.bindGroup({ buffer }, { x: this.hseq[l], y: this.dropped[l] }));
         }
       }
-      if (training && kernels.cell.savesActivations) {
-        const S = kernels.cell.spec.savedSlots;
-        for (let l = 0; l < L; l++) this.saved.push(make(`layer ${l} saved activations [T,B,D,${S}H]`, T * B * D * S * H));
+      if (training) {
+        for (let l = 0; l < L; l++) {
+          const S = kernels.cells[l].spec.savedSlots;
+          // A placeholder for the layers that save nothing (the Elman cell's sweep reads its output).
+          this.saved.push(kernels.cells[l].savesActivations ? make(`layer ${l} saved activations [T,B,D,${S}H]`, T * B * width(l) * S) : this.hseq[l]);
+        }
       }
       const O = spec.outputSize;
       const yFloats = (yRows === 'final' ? B : T * B) * O;
       this.y = readout && O > 0 ? make(yRows === 'final' ? 'read-out y [B,O]' : 'read-out y [T,B,O]', yFloats) : null;
-      this.sizes = { output: T * B * D * H, state: L * D * B * H, y: this.y ? yFloats : 0 };
-      const stagingFloats = this.sizes.output + this.sizes.state * (this.c ? 2 : 1) + this.sizes.y;
+      this.sizes = { output: T * B * D * H, state, cells: this.c ? stateSize(spec, B, true) : 0, y: this.y ? yFloats : 0 };
+      const stagingFloats = this.sizes.output + this.sizes.state + this.sizes.cells + this.sizes.y;
       this.staging = createReadbackBuffer(ctx, 'webrnn forward readback', stagingFloats);
       this.owned.push(this.staging);
 
       // Uniforms: one GEMM slot per layer and per read-out GEMM, then one step slot per (layer, step).
       const alignment = ctx.limits.minUniformBufferOffsetAlignment;
       const gemmSlot = align(kernels.matmul.params({ M: 1, N: 1, K: 1 }).byteLength, alignment);
-      this.stepSlot = align(kernels.cell.uniformLayout.size, alignment);
+      this.stepSlot = align(kernels.cells[0].uniformLayout.size, alignment);
       const gemmBytes = (L + D) * gemmSlot;
       const uniformData = new ArrayBuffer(gemmBytes);
       const uniforms = createUniformBuffer(ctx, 'webrnn gemm uniforms', gemmBytes);
@@ -179,13 +202,14 @@ export class ForwardPlan {
 
       for (let l = 0; l < L; l++) {
         const I = layerInputSize(spec, l);
-        const shape: MatmulShape = { M: T * B, N: D * G * H, K: I, hasBias: spec.bias };
+        const shape: MatmulShape = { M: T * B, N: gates(l), K: I, hasBias: spec.bias };
         const bindings = { uniform: uniforms, uniformOffset: l * gemmSlot, a: this.input(l), b: layers[l].wih, bias: layers[l].bih, c: xproj };
         kernels.matmul.checkBuffers(shape, bindings);
         new Uint8Array(uniformData, l * gemmSlot).set(new Uint8Array(kernels.matmul.params(shape)));
         this.gemm.push({ bindGroup: kernels.matmul.bindGroup(bindings, shape), workgroups: kernels.matmul.dispatch(shape) });
 
-        const cellShape: CellStepShape = { batch: B, hidden: H, seqLen: T, numDirections: D, numLayers: L, layer: l };
+        const cell = kernels.cells[l];
+        const cellShape = cellStepShape(spec, l, B, T);
         const cellBindings = {
           uniform: stepUniforms,
           xproj,
@@ -194,21 +218,22 @@ export class ForwardPlan {
           h0: this.h0,
           hseq: this.hseq[l],
           hN: this.hN,
-          extra: this.c ?? rh ?? undefined,
-          saved: this.saved[l],
+          extra: (cell.spec.extra === 'c' ? this.c : cell.spec.extra === 'rh' ? rh : null) ?? undefined,
+          saved: cell.savesActivations ? this.saved[l] : undefined,
         };
-        kernels.cell.checkBuffers(cellShape, cellBindings);
+        cell.checkBuffers(cellShape, cellBindings);
         const stepData = new ArrayBuffer(T * this.stepSlot);
-        for (let s = 0; s < T; s++) kernels.cell.packStep(cellShape, s, stepData, s * this.stepSlot);
+        for (let s = 0; s < T; s++) cell.packStep(cellShape, s, stepData, s * this.stepSlot);
         ctx.device.queue.writeBuffer(stepUniforms, l * T * this.stepSlot, stepData);
-        this.cellBindGroups.push(kernels.cell.bindGroup(cellBindings));
+        this.cellBindGroups.push(cell.bindGroup(cellBindings));
       }
       if (readout && this.y) {
         // 'steps': y [T·B, O] = last layer's output [T·B, D·H]·Wᵀ + b. 'final': y [B, O] =
         // Σ_d hN[(L−1)·D + d] [B, H]·W[:, d·H .. d·H + H]ᵀ + b, the second direction accumulating.
+        const last = stateOffset(spec, L - 1, B);
         const shapes: MatmulShape[] =
           yRows === 'final'
-            ? Array.from({ length: D }, (_, d) => ({ M: B, N: O, K: H, hasBias: d === 0, accumulate: d > 0, offsetA: ((L - 1) * D + d) * B * H, offsetB: d * H, ldb: D * H }))
+            ? Array.from({ length: D }, (_, d) => ({ M: B, N: O, K: H, hasBias: d === 0, accumulate: d > 0, offsetA: last + d * B * H, offsetB: d * H, ldb: D * H }))
             : [{ M: T * B, N: O, K: D * H, hasBias: true }];
         shapes.forEach((shape, i) => {
           const bindings = { uniform: uniforms, uniformOffset: (L + i) * gemmSlot, a: yRows === 'final' ? this.hN : this.hseq[L - 1], b: readout.weight, bias: readout.bias, c: this.y! };
@@ -222,13 +247,12 @@ export class ForwardPlan {
       this.destroy();
       throw e;
     }
-    const perStep = L * kernels.cell.dispatchesPerStep;
+    // The persistent variant: one dispatch per layer for all its steps.
+    const perStep = kernels.cells.reduce((n, cell) => n + (cell.persistent ? 0 : cell.dispatchesPerStep), 0);
+    const persistentLayers = kernels.cells.filter((cell) => cell.persistent).length;
     const gemms = L + this.readoutGemms.length;
     const extra = this.dropped.length + (this.gather ? 1 : 0);
-    // The persistent variant: one dispatch per layer for all its steps.
-    this.stats = kernels.cell.persistent
-      ? { submits: 1, gemmDispatches: gemms, dispatchesPerStep: 0, dispatches: gemms + L + extra }
-      : { submits: 1, gemmDispatches: gemms, dispatchesPerStep: perStep, dispatches: gemms + T * perStep + extra };
+    this.stats = { submits: 1, gemmDispatches: gemms, dispatchesPerStep: perStep, dispatches: gemms + T * perStep + persistentLayers + extra };
   }
 
   /** Write the token ids [T·B] (sequence-major, in range) that the gather reads. */
@@ -245,25 +269,28 @@ export class ForwardPlan {
   setDropout(call: number): void {
     const { dropout, dropoutUniforms: u } = this;
     if (!dropout || !u) return;
-    const { numDirections: D, hiddenSize: H, seed } = this.spec;
+    const { seed } = this.spec;
     const data = new ArrayBuffer(this.dropped.length * u.slot);
-    const n = this.seqLen * this.batch * D * H;
-    this.dropped.forEach((_, l) => dropout.params(dropoutUniform(n, this.spec.dropout, dropoutKeys(seed, call, l)), data, l * u.slot));
+    this.dropped.forEach((_, l) => dropout.params(dropoutUniform(this.boundaryFloats(l), this.spec.dropout, dropoutKeys(seed, call, l)), data, l * u.slot));
     this.ctx.device.queue.writeBuffer(u.buffer, 0, data);
   }
 
   /** Record the dispatch of boundary l's mask: `bindGroup` maps its x to its y. */
   encodeDropout(pass: GPUComputePassEncoder, bindGroup: GPUBindGroup, l: number): void {
-    const n = this.seqLen * this.batch * this.spec.numDirections * this.spec.hiddenSize;
-    this.dropout!.encode(pass, bindGroup, this.dropout!.workgroupsFor(n), 'main', l * this.dropoutUniforms!.slot);
+    this.dropout!.encode(pass, bindGroup, this.dropout!.workgroupsFor(this.boundaryFloats(l)), 'main', l * this.dropoutUniforms!.slot);
+  }
+
+  /** Floats of layer l's output [T, B, D·H], what boundary l's mask covers. */
+  private boundaryFloats(l: number): number {
+    const { numDirections: D, hiddenSize: H } = this.spec.layers[l];
+    return this.seqLen * this.batch * D * H;
   }
 
   /** Write each sequence's length (null: every sequence runs all seqLen steps). */
   setLengths(lengths: ArrayLike<number> | null): void {
     const data = new Float32Array(this.batch);
     for (let b = 0; b < this.batch; b++) data[b] = lengths ? lengths[b] : this.seqLen;
-    const state = this.spec.numLayers * this.spec.numDirections * this.batch * this.spec.hiddenSize;
-    writeFloats(this.ctx, this.h0, data, state);
+    writeFloats(this.ctx, this.h0, data, stateSize(this.spec, this.batch));
   }
 
   /** Record the clears of absent initial states; call before the pass. */
@@ -277,11 +304,12 @@ export class ForwardPlan {
     const T = this.seqLen;
     if (this.gather) this.gather.kernel.encode(pass, this.gather.bindGroup, this.gather.kernel.workgroupsFor(T * this.batch * this.spec.inputSize));
     for (let l = 0; l < this.spec.numLayers; l++) {
+      const cell = this.kernels.cells[l];
       this.kernels.matmul.encode(pass, this.gemm[l].bindGroup, this.gemm[l].workgroups);
       // Persistent: the dispatch with step 0's uniform runs every step.
-      const steps = this.kernels.cell.persistent ? 1 : T;
+      const steps = cell.persistent ? 1 : T;
       for (let s = 0; s < steps; s++) {
-        this.kernels.cell.encodeStep(pass, this.cellBindGroups[l], (l * T + s) * this.stepSlot, this.cellWorkgroups);
+        cell.encodeStep(pass, this.cellBindGroups[l], (l * T + s) * this.stepSlot, this.cellWorkgroups[l]);
       }
       if (this.dropoutBindGroups[l]) this.encodeDropout(pass, this.dropoutBindGroups[l], l);
     }
@@ -289,7 +317,7 @@ export class ForwardPlan {
   }
 
   /** Floats of output, hN (and cN, y): what they take in a readback. */
-  get resultSizes(): { output: number; state: number; y: number } {
+  get resultSizes(): { output: number; state: number; cells: number; y: number } {
     return this.sizes;
   }
 
@@ -305,9 +333,9 @@ export class ForwardPlan {
     ];
     let at = offset + out + state;
     if (this.c) {
-      encoder.copyBufferToBuffer(this.c, 0, staging, at * 4, state * 4);
-      parts.push([at, state]);
-      at += state;
+      encoder.copyBufferToBuffer(this.c, 0, staging, at * 4, this.sizes.cells * 4);
+      parts.push([at, this.sizes.cells]);
+      at += this.sizes.cells;
     }
     if (this.y) {
       encoder.copyBufferToBuffer(this.y, 0, staging, at * 4, this.sizes.y * 4);
@@ -342,15 +370,15 @@ export class ForwardPlan {
     return result;
   }
 
-  /** Read the initial states as they stand: h0 [L·D, B, H] (and c [L·D, B, H]). */
+  /** Read the initial states as they stand: h0 (and c), in hN's (and cN's) layout. */
   async readInitialStates(): Promise<{ h: Float32Array; c?: Float32Array }> {
-    const state = this.sizes.state;
+    const { state, cells } = this.sizes;
     const encoder = this.ctx.device.createCommandEncoder({ label: 'webrnn state readback' });
     encoder.copyBufferToBuffer(this.h0, 0, this.staging, 0, state * 4);
     const parts: Array<[number, number]> = [[0, state]];
     if (this.c) {
-      encoder.copyBufferToBuffer(this.c, 0, this.staging, state * 4, state * 4);
-      parts.push([state, state]);
+      encoder.copyBufferToBuffer(this.c, 0, this.staging, state * 4, cells * 4);
+      parts.push([state, cells]);
     }
     this.ctx.device.pushErrorScope('out-of-memory');
     this.ctx.device.pushErrorScope('validation');

@@ -20,7 +20,7 @@ import type { Kernel } from '../kernels/kernel.js';
 import type { MatmulDispatch, MatmulKernel, MatmulShape } from '../kernels/matmul.js';
 import { LOSS_WORKGROUP } from '../kernels/mse-loss.js';
 import { UPDATE_WORKGROUP } from '../kernels/sgd-update.js';
-import { layerInputSize, packedGateStride, gateCount, type ModelSpec } from '../spec/spec.js';
+import { layerInputSize, packedGateStride, gateCount, stateOffset, stateSize, type ModelSpec } from '../spec/spec.js';
 import type { ResolvedOptimizer } from '../train/options.js';
 import type { GradientPlan } from './backward.js';
 import { submitAndRead, type LayerParameterBuffers, type ReadoutBuffers } from './forward.js';
@@ -34,14 +34,14 @@ export interface TrainKernels {
 
 /** Floats of every trained tensor, in the order the plan updates them (optimizer state follows it). */
 export function trainableSizes(spec: ModelSpec): number[] {
-  const G = gateCount(spec.kind);
-  const { hiddenSize: H, numDirections: D } = spec;
   const sizes: number[] = [];
   for (let l = 0; l < spec.numLayers; l++) {
+    const { hiddenSize: H, numDirections: D, kind } = spec.layers[l];
+    const G = gateCount(kind);
     sizes.push(D * G * H * layerInputSize(spec, l), D * H * H * packedGateStride(G));
     if (spec.bias) sizes.push(D * G * H, D * G * H);
   }
-  sizes.push(spec.outputSize * D * H, spec.outputSize);
+  sizes.push(spec.outputSize * spec.numDirections * spec.hiddenSize, spec.outputSize);
   if (spec.embedding) sizes.push(spec.embedding.numEmbeddings * spec.inputSize);
   return sizes;
 }
@@ -145,7 +145,7 @@ export class TrainStepPlan {
       const shapes: Array<{ shape: MatmulShape; a: GPUBuffer; b: GPUBuffer; c: GPUBuffer }> = [{ shape: { M: O, N: 1, K: this.rows, transA: true, transB: true }, a: dY, b: ones, c: db }];
       if (lossOn === 'final') {
         for (let d = 0; d < D; d++) {
-          const state = ((L - 1) * D + d) * B * H;
+          const state = stateOffset(spec, L - 1, B) + d * B * H;
           shapes.push(
             { shape: { M: O, N: H, K: B, transA: true, transB: true, offsetB: state, offsetC: d * H, ldc: DH }, a: dY, b: hN, c: dW },
             { shape: { M: B, N: H, K: O, transB: true, offsetB: d * H, ldb: DH, offsetC: state }, a: dY, b: readout.weight, c: gradients.gradHN },
@@ -200,8 +200,7 @@ export class TrainStepPlan {
         return kernels.update.bindGroup({ buffer: this.updateUniform }, buffers);
       });
 
-      const stateFloats = spec.numLayers * spec.numDirections * B * spec.hiddenSize;
-      this.staging = createReadbackBuffer(ctx, 'webrnn train-step readback', this.rows + 2 + 2 * stateFloats);
+      this.staging = createReadbackBuffer(ctx, 'webrnn train-step readback', this.rows + 2 + stateSize(spec, B) + stateSize(spec, B, true));
       this.owned.push(this.staging);
     } catch (e) {
       this.destroy();
@@ -267,7 +266,7 @@ export class TrainStepPlan {
     const state = fwd.resultSizes.state;
     if (call.readState) {
       copy(fwd.hN, state);
-      if (fwd.c) copy(fwd.c, state);
+      if (fwd.c) copy(fwd.c, fwd.resultSizes.cells);
     }
     if (parts.length === 0) {
       // Nothing to read: submit, and still surface any GPU error of the step.

@@ -4,6 +4,7 @@
  * written. A stack whose layers turn out alike resolves to the spec of that one cell.
  */
 import { WebRnnError } from '../errors.js';
+import type { CellOptions } from './cell-functions.js';
 import { isStack, resolveSpec, type CellKind, type GruOptions, type LayerSpec, type LstmOptions, type ModelSpec, type Nonlinearity, type RecurrentOptions, type RnnOptions } from './spec.js';
 
 /** One layer of a stack. */
@@ -18,6 +19,8 @@ export interface StackLayerOptions {
   nonlinearity?: Nonlinearity;
   /** The GRU's form (default true, PyTorch's). */
   linearBeforeReset?: boolean;
+  /** ONNX's and Keras's cell functions, as RecurrentOptions.cell (inference only). */
+  cell?: CellOptions;
 }
 
 /** Options of `engine.stack`: the model's options, with the layers given one by one. */
@@ -26,7 +29,7 @@ export interface StackOptions extends Omit<RecurrentOptions, 'hiddenSize' | 'num
   layers: StackLayerOptions[];
 }
 
-const LAYER_KEYS = ['kind', 'hiddenSize', 'bidirectional', 'nonlinearity', 'linearBeforeReset'];
+const LAYER_KEYS = ['kind', 'hiddenSize', 'bidirectional', 'nonlinearity', 'linearBeforeReset', 'cell'];
 
 /** Validate a stack's options and fill in the defaults. */
 export function resolveStackSpec(options: StackOptions): ModelSpec {
@@ -58,9 +61,10 @@ export function resolveStackSpec(options: StackOptions): ModelSpec {
   return isStack(stack) ? stack : spec;
 }
 
-function cellOptions(layer: StackLayerOptions): { nonlinearity?: Nonlinearity; linearBeforeReset?: boolean } {
-  const out: { nonlinearity?: Nonlinearity; linearBeforeReset?: boolean } = {};
+function cellOptions(layer: StackLayerOptions): { nonlinearity?: Nonlinearity; linearBeforeReset?: boolean; cell?: CellOptions } {
+  const out: { nonlinearity?: Nonlinearity; linearBeforeReset?: boolean; cell?: CellOptions } = {};
   if (layer.nonlinearity !== undefined) out.nonlinearity = layer.nonlinearity;
   if (layer.linearBeforeReset !== undefined) out.linearBeforeReset = layer.linearBeforeReset;
+  if (layer.cell !== undefined) out.cell = layer.cell;
   return out;
 }

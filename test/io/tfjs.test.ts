@@ -3,7 +3,7 @@
  * (tfjs-models.ts), loaded with engine.load and run on the GPU: `y` against TensorFlow.js's
  * `predict` on the same input, over cells, stacking, Bidirectional, return_sequences true and
  * false, use_bias, activations, a Dense read-out or none, Dropout layers and functional
- * models; masked (variable-length) batches against seqLens; streams; the loss a training
+ * models, stacks of unlike layers; masked (variable-length) batches against seqLens; streams; the loss a training
  * step reads against TensorFlow.js's own; and loading from the model.json's URL.
  */
 import { createServer } from 'node:http';
@@ -222,6 +222,60 @@ describe('TensorFlow.js models saved by TensorFlow.js', () => {
       model.destroy();
     } finally {
       server.close();
+      tfModel.dispose();
+    }
+  });
+});
+
+describe('TensorFlow.js stacks of unlike layers', () => {
+  // Weights as buildTfjs draws them: every tensor U(±1.2/√5), biases too.
+  const randomize = (model: tf.LayersModel): void => model.setWeights(model.getWeights().map((w) => tf.tensor(Float32Array.from({ length: w.size }, () => rng.range(-0.55, 0.55)), w.shape)));
+
+  it('LSTM (TensorFlow.js defaults) → Bidirectional GRU → SimpleRNN relu → Dense, sequential: y is predict\'s', async () => {
+    const s = tf.sequential();
+    s.add(tf.layers.inputLayer({ inputShape: [null, INPUT] }));
+    s.add(tf.layers.lstm({ units: 6, returnSequences: true }));
+    s.add(tf.layers.bidirectional({ layer: tf.layers.gru({ units: 4, returnSequences: true, recurrentActivation: 'sigmoid' }) as tf.RNN }));
+    s.add(tf.layers.dropout({ rate: 0.3 }));
+    s.add(tf.layers.simpleRNN({ units: 3, activation: 'relu' }));
+    s.add(tf.layers.dense({ units: 2 }));
+    randomize(s);
+    const model = await engine.load(await saveTfjs(s));
+    try {
+      expect(model.spec.layers.map((l) => [l.kind, l.hiddenSize, l.numDirections])).toEqual([['lstm', 6, 1], ['gru', 4, 2], ['rnn', 3, 1]]);
+      expect(model.spec.returnSequences).toBe(false);
+      const x = randomFloats(rng, B * T * INPUT);
+      expectClose(`tfjs stack (seed ${seed})`, (await model.forward(x, { batch: B, seqLen: T })).y, predict(s, x, B, T));
+      // TensorFlow.js's GRU (reset_after false) and hard_sigmoid gates: for inference only.
+      expect(model.spec.layers[1].linearBeforeReset).toBe(false);
+      expect(model.spec.layers[0].cell.f.name).toBe('HardSigmoid');
+      await expect(model.trainStep(x, randomFloats(rng, B * 2), { batch: B, seqLen: T, loss: 'mse', optimizer: { type: 'sgd', lr: 0.1 } })).rejects.toThrow(/not available for a GRU with linearBeforeReset: false/);
+    } finally {
+      model.destroy();
+      s.dispose();
+    }
+  });
+
+  it('LSTM(7, return_sequences) → LSTM(4) → Dense(1), functional: y is predict\'s and a training step\'s loss TensorFlow.js\'s', async () => {
+    const input = tf.input({ shape: [null, INPUT] });
+    let at = tf.layers.lstm({ units: 7, returnSequences: true, recurrentActivation: 'sigmoid' }).apply(input) as tf.SymbolicTensor;
+    at = tf.layers.lstm({ units: 4, recurrentActivation: 'sigmoid' }).apply(at) as tf.SymbolicTensor;
+    const tfModel = tf.model({ inputs: input, outputs: tf.layers.dense({ units: 1 }).apply(at) as tf.SymbolicTensor });
+    randomize(tfModel);
+    tfModel.compile({ optimizer: tf.train.sgd(0.1), loss: 'meanSquaredError' });
+    const model = await engine.load(await saveTfjs(tfModel));
+    try {
+      expect(model.spec.layers.map((l) => l.hiddenSize)).toEqual([7, 4]);
+      const x = randomFloats(rng, B * T * INPUT);
+      const out = await model.forward(x, { batch: B, seqLen: T });
+      expectClose(`tfjs LSTM stack (seed ${seed})`, out.y, predict(tfModel, x, B, T));
+      expect(out.hN.length).toBe(B * (7 + 4));
+      const target = randomFloats(rng, B);
+      const expected = tf.tidy(() => (tfModel.evaluate(tf.tensor3d(x, [B, T, INPUT]), tf.tensor2d(target, [B, 1])) as tf.Scalar).dataSync()[0]);
+      const { loss } = await model.trainStep(x, target, { batch: B, seqLen: T, loss: 'mse', optimizer: { type: 'sgd', lr: 0.1 } });
+      expectClose(`tfjs LSTM stack training loss (seed ${seed})`, [loss!], [expected]);
+    } finally {
+      model.destroy();
       tfModel.dispose();
     }
   });

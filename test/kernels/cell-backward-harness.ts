@@ -13,7 +13,7 @@ import type { Random } from '../../src/spec/random.js';
 import { gradThroughWhh } from '../../src/reference/rnn-cell-backward.js';
 import { expectClose } from '../helpers/compare.js';
 import { download, poisoned, randomFloats, runPass, upload } from '../helpers/gpu.js';
-import { packWhhT, stepUniform } from './cell-step-harness.js';
+import { layerStates, packWhhT, stepUniform } from './cell-step-harness.js';
 import { EVERY, largeResidentRuns, plainRuns, SWEEP_REGIONS, type Rotation } from './coverage.js';
 
 /** One unit-row's backward as the reference computes it, for one direction. */
@@ -45,7 +45,7 @@ interface SweepInputs {
 
 /** `whhScale`: W_hh entries are drawn from U(−whhScale, whhScale). */
 function sweepInputs(kernel: CellBackwardKernel, ref: BackwardStepReference, rng: Random, shape: CellStepShape, lengths: readonly number[] | null, whhScale = 0.8): SweepInputs {
-  const { batch: B, hidden: H, seqLen: T, numDirections: D, numLayers: L } = shape;
+  const { batch: B, hidden: H, seqLen: T, numDirections: D, stateFloats } = shape;
   const G = kernel.gates;
   const S = kernel.spec.savedSlots;
   const e = kernel.extents(shape);
@@ -67,7 +67,7 @@ function sweepInputs(kernel: CellBackwardKernel, ref: BackwardStepReference, rng
   const dy = randomFloats(rng, e.dy);
   const gradHN = randomFloats(rng, e.gradHN);
   const len = (b: number): number => (lengths ? lengths[b] : T);
-  for (let b = 0; b < B; b++) gradHN[L * D * B * H + b] = len(b);
+  for (let b = 0; b < B; b++) gradHN[stateFloats + b] = len(b);
   return { shape, G, S, savedSlots, saved, whh, dy, gradHN, len, sep: kernel.spec.recurrentGrad };
 }
 
@@ -86,7 +86,7 @@ interface SweepState {
  * row at its own time; rows at their end form dh0, finished rows zero their slot at t = step.
  */
 function expectDispatch(inp: SweepInputs, ref: BackwardStepReference, state: SweepState, step: number): void {
-  const { batch: B, hidden: H, seqLen: T, numDirections: D, layer } = inp.shape;
+  const { batch: B, hidden: H, seqLen: T, numDirections: D, stateBase, cellBase } = inp.shape;
   const { G, S, sep, len } = inp;
   const GH = G * H;
   const index = (t: number, b: number, d: number, q: number): number => ((t * B + b) * D + d) * GH + q;
@@ -95,7 +95,9 @@ function expectDispatch(inp: SweepInputs, ref: BackwardStepReference, state: Swe
   const timeOf = (d: number, b: number): number => (d === 0 && running(b) ? len(b) - 1 - step : step);
   const laterOf = (d: number, b: number): number => (d === 0 ? len(b) - step : step - 1);
   for (let d = 0; d < D; d++) {
-    const s0 = (layer * D + d) * B * H;
+    const s0 = stateBase + d * B * H;
+    // The carry: the GRU's in the states' layout, the LSTM's in the cell states'.
+    const sc = (ref.carryIsDh ? stateBase : cellBase) + d * B * H;
     const rec = new Float64Array(B * H);
     const src = sep ? state.dGrec : state.dG;
     for (let b = 0; b < B; b++) {
@@ -106,7 +108,7 @@ function expectDispatch(inp: SweepInputs, ref: BackwardStepReference, state: Swe
         const laterGrad = Float64Array.from({ length: GH }, (_, q) => src[index(laterOf(d, b), b, d, q)]);
         rec.set(gradThroughWhh(1, H, laterGrad, inp.whh[d]), b * H);
       }
-      if (ref.carryIsDh) for (let j = 0; j < H; j++) rec[b * H + j] += state.carry[s0 + b * H + j];
+      if (ref.carryIsDh) for (let j = 0; j < H; j++) rec[b * H + j] += state.carry[sc + b * H + j];
     }
     for (let b = 0; b < B; b++) {
       if (step === len(b)) for (let j = 0; j < H; j++) state.dh0[s0 + b * H + j] = rec[b * H + j];
@@ -125,7 +127,7 @@ function expectDispatch(inp: SweepInputs, ref: BackwardStepReference, state: Swe
       for (let slot = 0; slot < S; slot++) slots[slot].set(inp.savedSlots[t][d][slot].subarray(b * H, (b + 1) * H), b * H);
       for (let j = 0; j < H; j++) dh[b * H + j] = inp.dy[(t * B + b) * D * H + d * H + j] + rec[b * H + j];
     }
-    const r = ref.run(B, H, slots, dh, Float32Array.from(state.carry.subarray(s0, s0 + B * H)));
+    const r = ref.run(B, H, slots, dh, Float32Array.from(state.carry.subarray(sc, sc + B * H)));
     for (let b = 0; b < B; b++) {
       if (!running(b)) continue;
       const t = timeOf(d, b);
@@ -134,7 +136,7 @@ function expectDispatch(inp: SweepInputs, ref: BackwardStepReference, state: Swe
         if (r.dGrec) state.dGrec[index(t, b, d, q)] = r.dGrec[b * GH + q];
         if (step === len(b) - 1) (sep ? state.dGrec : state.dG)[index(T, b, d, q)] = (r.dGrec ?? r.dG)[b * GH + q];
       }
-      if (r.carry) for (let j = 0; j < H; j++) state.carry[s0 + b * H + j] = r.carry[b * H + j];
+      if (r.carry) for (let j = 0; j < H; j++) state.carry[sc + b * H + j] = r.carry[b * H + j];
     }
   }
 }
@@ -294,7 +296,7 @@ export function sweepCases(rotation: Rotation = EVERY): Array<{ shape: CellStepS
           const plainToo = numDirections === 2 && lengths !== null && [7, 65, 300].includes(hidden) && plainRuns(hidden, rotation);
           for (const subgroups of plainToo ? [undefined, false as const] : [undefined]) {
             out.push({
-              shape: { batch, hidden, seqLen, numDirections, numLayers: 2, layer: 1 },
+              shape: { batch, hidden, seqLen, numDirections, ...layerStates(numDirections, batch, hidden, 1) },
               lengths,
               batchTile,
               rowGroups,
@@ -338,7 +340,7 @@ export function backwardCases(): Array<{ shape: CellStepShape; step: number; nam
         for (const step of [0, 1, 2, 3]) {
           for (const lengths of [null, Array.from({ length: batch }, (_, b) => 1 + ((b + step) % seqLen))]) {
             out.push({
-              shape: { batch, hidden, seqLen, numDirections, numLayers: 2, layer: step % 2 },
+              shape: { batch, hidden, seqLen, numDirections, ...layerStates(numDirections, batch, hidden, step % 2) },
               step,
               lengths,
               direct,

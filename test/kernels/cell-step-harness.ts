@@ -15,6 +15,18 @@ import { expectClose } from '../helpers/compare.js';
 import { download, poisoned, randomFloats, runPass, upload } from '../helpers/gpu.js';
 import { EVERY, FULL_MATRIX, LARGE_RESIDENT, largeResidentRuns, plainRuns, RESIDENT_REGIONS, type Rotation } from './coverage.js';
 
+/**
+ * Where layer `layer`'s states sit in state buffers it shares with others, as in a stack of
+ * unlike layers: behind `layer` layers of odd sizes (not multiples of D·B·H), with its cell
+ * states at another offset than its hidden states, and a layer of odd size after it.
+ */
+export function layerStates(D: number, B: number, H: number, layer: number): Pick<CellStepShape, 'stateBase' | 'stateFloats' | 'cellBase' | 'cellFloats'> {
+  const own = D * B * H;
+  const stateBase = layer * (own + 7);
+  const cellBase = layer * (own + 3);
+  return { stateBase, stateFloats: stateBase + own + 5, cellBase, cellFloats: cellBase + own + 2 };
+}
+
 /** One direction's step as the reference sees it (PyTorch layouts). */
 export interface ReferenceStepInput {
   batch: number;
@@ -65,7 +77,7 @@ export async function checkCellStep(
   lengths: readonly number[] | null = null,
   rowGroups?: number,
 ): Promise<void> {
-  const { batch: B, hidden: H, seqLen: T, numDirections: D, numLayers: L, layer } = shape;
+  const { batch: B, hidden: H, seqLen: T, numDirections: D, stateBase, stateFloats, cellBase } = shape;
   const G = kernel.gates;
   const GH = G * H;
   const e = kernel.extents(shape);
@@ -76,7 +88,7 @@ export async function checkCellStep(
   // h0 holds the initial states, then each sequence's length.
   const h0 = randomFloats(rng, e.h0);
   const len = (b: number): number => (lengths ? lengths[b] : T);
-  for (let b = 0; b < B; b++) h0[L * D * B * H + b] = len(b);
+  for (let b = 0; b < B; b++) h0[stateFloats + b] = len(b);
   const active = (b: number): boolean => step < len(b);
   // The slot row b of direction d handles: its time, or t = step where the row has finished.
   const timeOf = (d: number, b: number): number => (d === 0 || !active(b) ? step : len(b) - 1 - step);
@@ -110,7 +122,8 @@ export async function checkCellStep(
   const expectHN = new Float64Array(e.hN).fill(NaN);
   const expectC = Float64Array.from(c.subarray(0, e.extra));
   for (let d = 0; d < D; d++) {
-    const s = (layer * D + d) * B * H;
+    const s = stateBase + d * B * H;
+    const sc = cellBase + d * B * H;
     // Inputs row by row from each row's own time (zeros for finished rows, whose result is unused).
     const hPrev = new Float32Array(B * H);
     const x = new Float32Array(B * GH);
@@ -127,7 +140,7 @@ export async function checkCellStep(
       hidden: H,
       xproj: x,
       hPrev,
-      cPrev: c.subarray(s, s + B * H),
+      cPrev: c.subarray(sc, sc + B * H),
       whh: whh[d],
       bhh: bhh.subarray(d * GH, (d + 1) * GH),
       peephole: kernel.spec.extraBias ? bhh.subarray(D * GH + d * 3 * H, D * GH + (d + 1) * 3 * H) : null,
@@ -142,7 +155,7 @@ export async function checkCellStep(
         }
         expectSeq[(t * B + b) * D * H + d * H + j] = r.h[b * H + j];
         if (step === len(b) - 1) expectHN[s + b * H + j] = r.h[b * H + j];
-        if (r.c) expectC[s + b * H + j] = r.c[b * H + j];
+        if (r.c) expectC[sc + b * H + j] = r.c[b * H + j];
         if (gotSaved) {
           for (let slot = 0; slot < S; slot++) expectSaved[((t * B + b) * D + d) * S * H + slot * H + j] = r.saved![slot][b * H + j];
         }
@@ -204,7 +217,7 @@ export function cellCases(trainingVariant = true): CellCase[] {
             // Lengths cycling 1, 2, 3: at every step some rows run and (past step 0) some have finished.
             for (const lengths of [null, Array.from({ length: batch }, (_, b) => 1 + ((b + step) % seqLen))]) {
               out.push({
-                shape: { batch, hidden, seqLen, numDirections, numLayers: 2, layer: step % 2 },
+                shape: { batch, hidden, seqLen, numDirections, ...layerStates(numDirections, batch, hidden, step % 2) },
                 step,
                 batchTile,
                 direct,
@@ -237,7 +250,7 @@ export async function checkPersistentLayer(
   lengths: readonly number[] | null = null,
   rowGroups?: number,
 ): Promise<void> {
-  const { batch: B, hidden: H, seqLen: T, numDirections: D, numLayers: L, layer } = shape;
+  const { batch: B, hidden: H, seqLen: T, numDirections: D, stateBase, stateFloats, cellBase } = shape;
   const G = kernel.gates;
   const GH = G * H;
   const e = kernel.extents(shape);
@@ -252,7 +265,7 @@ export async function checkPersistentLayer(
   const bhh = randomFloats(rng, e.bhh);
   const h0 = randomFloats(rng, e.h0);
   const len = (b: number): number => (lengths ? lengths[b] : T);
-  for (let b = 0; b < B; b++) h0[L * D * B * H + b] = len(b);
+  for (let b = 0; b < B; b++) h0[stateFloats + b] = len(b);
   const c = randomFloats(rng, e.extra || 1, -2, 2);
 
   const uniform = stepUniform(ctx, kernel, shape, 0);
@@ -280,10 +293,11 @@ export async function checkPersistentLayer(
   const expectC = Float64Array.from(c.subarray(0, e.extra));
   const expectSaved = new Float64Array(e.saved).fill(NaN);
   for (let d = 0; d < D; d++) {
-    const s0 = (layer * D + d) * B * H;
+    const s0 = stateBase + d * B * H;
+    const sc0 = cellBase + d * B * H;
     // Each row's state in this direction, advanced through its own steps.
     const h = Float64Array.from(h0.subarray(s0, s0 + B * H));
-    const cs = Float64Array.from(c.subarray(s0, s0 + B * H));
+    const cs = Float64Array.from(c.subarray(sc0, sc0 + B * H));
     for (let step = 0; step < T; step++) {
       const active = (b: number): boolean => step < len(b);
       const timeOf = (b: number): number => (d === 0 || !active(b) ? step : len(b) - 1 - step);
@@ -316,7 +330,7 @@ export async function checkPersistentLayer(
         }
       }
     }
-    if (kernel.spec.extra === 'c') expectC.set(cs, s0);
+    if (kernel.spec.extra === 'c') expectC.set(cs, sc0);
   }
   const close = (name: string, got: Float32Array, want: Float64Array): void => {
     const keep = [...want.keys()].filter((i) => !Number.isNaN(want[i]));
@@ -374,7 +388,7 @@ export function persistentCases(trainingVariant = true, rotation: Rotation = EVE
           const plainToo = direct && numDirections === 2 && lengths !== null && plainSizes.includes(hidden) && plainRuns(hidden, rotation) && (FULL_MATRIX || hidden < LARGE_RESIDENT || !batchTile);
           for (const subgroups of plainToo ? [undefined, false as const] : [undefined]) {
             out.push({
-              shape: { batch, hidden, seqLen, numDirections, numLayers: 2, layer: 1 },
+              shape: { batch, hidden, seqLen, numDirections, ...layerStates(numDirections, batch, hidden, 1) },
               batchTile,
               training,
               direct,

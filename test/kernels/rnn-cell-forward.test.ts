@@ -69,7 +69,7 @@ describe('the cells\' tanh (tanhSat, one exponential) at its edges', () => {
     // h = tanh(xproj + b_hh + W_hh h0) with W_hh, b_hh and h0 zero: each unit one argument.
     const args = [0, 1e-7, -1e-7, 3e-4, -2.5e-3, 0.1, -0.37, 0.9, -1.6, 3, -7.5, 9.1, -15, 20, -44, 88.7, -1e4, 3e38, -3e38];
     const H = args.length;
-    const shape = { batch: 1, hidden: H, seqLen: 1, numDirections: 1, numLayers: 1, layer: 0 };
+    const shape = { batch: 1, hidden: H, seqLen: 1, numDirections: 1, stateBase: 0, stateFloats: H, cellBase: 0, cellFloats: 0 };
     for (const direct of [false, true]) {
       const kernel = await createRnnCellForward(ctx, 'tanh', { batchTile: false, direct });
       const e = kernel.extents(shape);

@@ -1,5 +1,6 @@
 /**
- * The kernels of one model on one device, chosen, compiled and cached here: the forward and
+ * The kernels of one cell (a model's layers of one kind and width: model-kernels.ts combines
+ * them per layer) on one device, chosen, compiled and cached here: the forward and
  * backward step kernels of each variant (batch tile, training, persistent or resident form;
  * the rules in src/placement/rules.ts), the GEMM, and the loss, norm and optimizer kernels.
  * Where 'auto' picks a resident form that compiles slowly (residentCompilesInBackground), it
@@ -24,8 +25,20 @@ import { createRnnCellForward } from '../../kernels/rnn-cell-forward.js';
 import { createSgdUpdate } from '../../kernels/sgd-update.js';
 import { gateCount, type ModelSpec } from '../../spec/spec.js';
 import { autoPersistent, autoPersistentSweep, directProduct, forwardBatchTile, residentCompilesInBackground, useBatchTile, useWideTile, type AdapterProfile } from '../../placement/rules.js';
-import type { BackwardKernels } from '../../schedule/backward.js';
-import type { ForwardKernels } from '../../schedule/forward.js';
+import type { CellBackwardKernel } from '../../kernels/recurrent-step-backward.js';
+import type { CellStepKernel } from '../../kernels/recurrent-step.js';
+
+/** The forward kernels of a layer: the GEMM and its cell's step. */
+export interface LayerForwardKernels {
+  matmul: MatmulKernel;
+  cell: CellStepKernel;
+}
+
+/** The backward kernels of a layer: the GEMM and its cell's sweep. */
+export interface LayerBackwardKernels {
+  matmul: MatmulKernel;
+  cell: CellBackwardKernel;
+}
 
 /** The kernels of a training step besides the forward and backward ones. */
 export interface TrainKernels {
@@ -35,8 +48,8 @@ export interface TrainKernels {
 }
 
 export class CellKernelSet {
-  private readonly forwardKernels = new Map<string, Promise<ForwardKernels>>();
-  private readonly backwardKernels = new Map<string, Promise<BackwardKernels>>();
+  private readonly forwardKernels = new Map<string, Promise<LayerForwardKernels>>();
+  private readonly backwardKernels = new Map<string, Promise<LayerBackwardKernels>>();
   private readonly trainKernels = new Map<string, Promise<Kernel>>();
 
   constructor(
@@ -54,7 +67,7 @@ export class CellKernelSet {
    * has compiled on this device, unless `wait` (warmup) asks for the resident form itself;
    * where its compilation failed, they go on serving (warmup tries it again and reports why).
    */
-  forward(batch: number, seqLen: number, training = false, wait = false): Promise<ForwardKernels> {
+  forward(batch: number, seqLen: number, training = false, wait = false): Promise<LayerForwardKernels> {
     const persistent = this.persistentFor(batch, seqLen);
     const facts = this.cellFacts(batch, seqLen);
     const batchTile = forwardBatchTile(this.profile, facts, persistent);
@@ -77,7 +90,7 @@ export class CellKernelSet {
    * form: a software adapter, a hidden size whose weights fit). The resident sweep that 'auto'
    * picks compiles in the background as the resident forward does.
    */
-  backward(batch: number, seqLen: number, wait = false): Promise<BackwardKernels> {
+  backward(batch: number, seqLen: number, wait = false): Promise<LayerBackwardKernels> {
     const { spec, ctx } = this;
     const possible = directProduct(this.profile) && residentFits(spec.hiddenSize, gateCount(spec.kind), false);
     const persistent = possible && (spec.persistent === 'auto' ? autoPersistentSweep(this.profile, this.cellFacts(batch, seqLen)) : spec.persistent);
@@ -160,7 +173,7 @@ export class CellKernelSet {
     return { variant, key: this.variantKey('forward', variant) };
   }
 
-  private forwardVariantKernels(batchTile: boolean, persistent: boolean, training: boolean): Promise<ForwardKernels> {
+  private forwardVariantKernels(batchTile: boolean, persistent: boolean, training: boolean): Promise<LayerForwardKernels> {
     const { spec, ctx } = this;
     const { variant, key } = this.forwardVariant(batchTile, persistent, training);
     return this.cached(this.forwardKernels, key, () => {
@@ -181,7 +194,7 @@ export class CellKernelSet {
     return { variant, key: this.variantKey('backward', variant) };
   }
 
-  private backwardVariantKernels(batch: number, persistent: boolean): Promise<BackwardKernels> {
+  private backwardVariantKernels(batch: number, persistent: boolean): Promise<LayerBackwardKernels> {
     const { spec, ctx } = this;
     const { variant, key } = this.backwardVariant(batch, persistent);
     return this.cached(this.backwardKernels, key, () => {

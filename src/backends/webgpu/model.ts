@@ -15,7 +15,7 @@ import { ForwardPlan, type LayerParameterBuffers, type ReadoutBuffers } from '..
 import { TrainStepPlan, trainableSizes } from '../../schedule/train-step.js';
 import type { OptimizerConfig } from '../../train/options.js';
 import type { Kernel } from '../../kernels/kernel.js';
-import { CellKernelSet } from './kernel-set.js';
+import { ModelKernels } from './model-kernels.js';
 import { PlanCache } from '../../model/plan-cache.js';
 import type { OptimizerSnapshot } from '../../train/checkpoint.js';
 import { openStream } from './stream.js';
@@ -29,7 +29,7 @@ export class WebGpuModel implements ModelExecution {
   private readout: ReadoutBuffers | null = null;
   /** The embedding's weights [V, I], for a model that reads token ids. */
   private embedding: GPUBuffer | null = null;
-  private readonly kernels: CellKernelSet;
+  private readonly kernels: ModelKernels;
   // Plans are replaced where built on kernels no longer the ones to run (the per-step kernels once a resident form has compiled).
   private readonly plans = new PlanCache<ForwardPlan>(MAX_PLANS);
   private readonly gradientPlans = new PlanCache<GradientPlan>(MAX_PLANS);
@@ -44,12 +44,12 @@ export class WebGpuModel implements ModelExecution {
     private readonly spec: ModelSpec,
     profile: AdapterProfile,
   ) {
-    this.kernels = new CellKernelSet(ctx, spec, profile);
-    const G = gateCount(spec.kind);
-    const { hiddenSize: H, numDirections: D } = spec;
+    this.kernels = new ModelKernels(ctx, spec, profile);
     try {
       for (let l = 0; l < spec.numLayers; l++) {
         const tag = `layer ${l}`;
+        const { hiddenSize: H, numDirections: D, kind } = spec.layers[l];
+        const G = gateCount(kind);
         this.layers.push({
           wih: createStorageBuffer(ctx, `webrnn ${tag} W_ih [D*G*H, I]`, D * G * H * layerInputSize(spec, l)),
           bih: createStorageBuffer(ctx, `webrnn ${tag} b_ih [D*G*H]`, D * G * H),
@@ -59,7 +59,7 @@ export class WebGpuModel implements ModelExecution {
       }
       if (spec.outputSize > 0) {
         this.readout = {
-          weight: createStorageBuffer(ctx, 'webrnn readout W [O, D*H]', spec.outputSize * D * H),
+          weight: createStorageBuffer(ctx, 'webrnn readout W [O, D*H]', spec.outputSize * spec.numDirections * spec.hiddenSize),
           bias: createStorageBuffer(ctx, 'webrnn readout b [O]', spec.outputSize),
         };
       }
