@@ -8,6 +8,7 @@ import { checkFinite } from '../arrays.js';
 import { ShapeError, WebRnnError } from '../errors.js';
 import type { RecurrentModel } from '../model/recurrent-model.js';
 import { parameterInfo, resolveSpec } from '../spec/spec.js';
+import { resolveStackSpec } from '../spec/stack.js';
 import { fileBytes, tfjsFiles } from './files.js';
 import { planFromStateDict, type LoadOptions } from './load.js';
 import { OPTIMIZER_METADATA, OPTIMIZER_PREFIX, readOptimizerEntries } from '../train/checkpoint.js';
@@ -69,7 +70,7 @@ function loadSafetensors(factory: ModelFactory, bytes: Uint8Array, given: LoadOp
   const file = readSafetensors(bytes);
   // The options webrnn saved with the model are the defaults of those given (spec/saved-options.ts).
   const saved = file.metadata[MODEL_METADATA] === undefined ? {} : readSavedOptions(file.metadata[MODEL_METADATA]);
-  const { stateful, goBackwards, maskZero, linearBeforeReset, ...loadDefaults } = saved;
+  const { stateful, goBackwards, maskZero, linearBeforeReset, layers: savedLayers, ...loadDefaults } = saved;
   const options: LoadOptions = { ...loadDefaults, ...given };
   // A file saved with its optimizer's state (train/checkpoint.ts) holds those tensors beside the parameters.
   const optimizerJson = file.metadata[OPTIMIZER_METADATA];
@@ -77,10 +78,18 @@ function loadSafetensors(factory: ModelFactory, bytes: Uint8Array, given: LoadOp
   const shapes: Record<string, number[]> = {};
   for (const [name, t] of Object.entries(file.tensors)) if (!isState(name)) shapes[name] = t.shape;
   const plan = planFromStateDict(shapes, options);
-  Object.assign(plan.options, { stateful, goBackwards, linearBeforeReset });
+  if (stateful !== undefined) plan.options.stateful = stateful;
+  if (goBackwards !== undefined) plan.options.goBackwards = goBackwards;
   if (maskZero !== undefined && plan.options.embedding) plan.options.embedding.maskZero = maskZero;
-  for (const k of ['stateful', 'goBackwards', 'linearBeforeReset'] as const) if (plan.options[k] === undefined) delete plan.options[k];
-  const spec = resolveSpec(plan.kind, plan.options);
+  if (plan.kind === 'stack') {
+    // A stack's layers' own options, as saved (a nonlinearity given to load applies to every Elman layer).
+    plan.options.layers.forEach((layer, i) => {
+      const own = savedLayers?.[i];
+      if (own?.nonlinearity !== undefined && layer.kind === 'rnn' && given.nonlinearity === undefined) layer.nonlinearity = own.nonlinearity;
+      if (own?.linearBeforeReset !== undefined && layer.kind === 'gru') layer.linearBeforeReset = own.linearBeforeReset;
+    });
+  } else if (linearBeforeReset !== undefined) plan.options.linearBeforeReset = linearBeforeReset;
+  const spec = plan.kind === 'stack' ? resolveStackSpec(plan.options) : resolveSpec(plan.kind, plan.options);
   const dict: Record<string, Float32Array> = {};
   for (const p of parameterInfo(spec)) {
     const theirs = plan.names[p.name];
@@ -94,7 +103,7 @@ function loadSafetensors(factory: ModelFactory, bytes: Uint8Array, given: LoadOp
     optimizerJson === undefined
       ? null
       : readOptimizerEntries(spec, optimizerJson, Object.fromEntries(Object.entries(file.tensors).filter(([n]) => isState(n))), (ours) => plan.names[ours], options.checkFinite ?? true);
-  const model = factory[plan.kind](plan.options);
+  const model = plan.kind === 'stack' ? factory.stack(plan.options) : factory[plan.kind](plan.options);
   try {
     model.loadStateDict(dict);
     if (optimizer) model.restoreOptimizer(optimizer.config, optimizer.snapshot, optimizer.dropoutCalls);

@@ -2,10 +2,12 @@
  * Building a model from a PyTorch state dict: the kind, sizes, layer count and directions are
  * read from the names and shapes (weight_ih_l{k}[_reverse], …, or a cell's weight_ih, …), under
  * any common prefix (`rnn.`, `lstm.`, `encoder.lstm.`), with an nn.Linear read-out recognised
- * beside it.
+ * beside it. Each layer is read on its own: several modules in a row, or a stack webrnn saved,
+ * may differ from layer to layer (a stack, engine.stack).
  */
 import { WebRnnError } from '../errors.js';
 import { EMBEDDING_WEIGHT, READOUT_BIAS, READOUT_WEIGHT, type CellKind, type GruOptions, type Nonlinearity, type RnnOptions } from '../spec/spec.js';
+import type { StackOptions } from '../spec/stack.js';
 
 /** Options of `engine.load`. */
 export interface LoadOptions {
@@ -14,13 +16,14 @@ export interface LoadOptions {
    * format is refused, and the result is typed accordingly). Default: told from the contents.
    */
   format?: 'safetensors' | 'onnx' | 'tfjs';
-  /** The Elman RNN's nonlinearity, which the names cannot tell (default 'tanh'). */
+  /** The Elman RNN's nonlinearity (every Elman layer's), which the names cannot tell (default 'tanh'). */
   nonlinearity?: Nonlinearity;
   /** Which recurrent module to load when the file holds several (its prefix, e.g. 'encoder.lstm.'). */
   prefix?: string;
   /**
-   * Recurrent modules that run one after the other, in order (e.g. ['lstm1', 'lstm2']): loaded
-   * as one stack when they are alike in kind, size, directions and bias. Default: the one
+   * Recurrent modules that run one after the other, in order (e.g. ['lstm1', 'gru2']): loaded
+   * as one model, whose layers are those of each module in turn (a stack, engine.stack, where
+   * they differ in kind, size or directions; all with bias or all without). Default: the one
    * module, or two whose shapes chain them in one order only.
    */
   layers?: string[];
@@ -47,13 +50,8 @@ export interface LoadOptions {
   paddingIdx?: number;
 }
 
-/** What a state dict describes. */
-export interface StateDictPlan {
-  kind: CellKind;
-  options: RnnOptions & GruOptions;
-  /** The file's names by our names (PyTorch names under the prefix, and the read-out). */
-  names: Record<string, string>;
-}
+/** What a state dict describes: a model of one cell, or a stack; the file's names by our names (PyTorch names under the prefix, and the read-out). */
+export type StateDictPlan = { kind: CellKind; options: RnnOptions & GruOptions; names: Record<string, string> } | { kind: 'stack'; options: StackOptions; names: Record<string, string> };
 
 /** A layer module's tensor (nn.LSTM: weight_ih_l0, …) or, without the layer suffix, a cell's (nn.LSTMCell: weight_ih, …). */
 const PARAM = /^(.*?)(weight|bias)_(ih|hh)(_l\d+(?:_reverse)?)?$/;
@@ -67,17 +65,23 @@ function someNames(names: readonly string[], n = 6): string {
   return names.length > n ? `${shown} and ${names.length - n} more` : shown || 'no tensors';
 }
 
-/** One recurrent module of a file: its kind and sizes, and its tensors' names by our names (its own layers from 0). */
+/** A layer of a file: its cell, width and directions. */
+interface LayerPlan {
+  kind: CellKind;
+  hiddenSize: number;
+  D: 1 | 2;
+}
+
+/** One recurrent module of a file: its layers, and its tensors' names by our names (its own layers from 0). */
 interface ModulePlan {
   prefix: string;
-  kind: CellKind;
   inputSize: number;
-  hiddenSize: number;
-  numLayers: number;
-  D: 1 | 2;
+  layers: LayerPlan[];
   bias: boolean;
   names: Record<string, string>;
 }
+
+const alikeLayers = (a: LayerPlan, b: LayerPlan): boolean => a.kind === b.kind && a.hiddenSize === b.hiddenSize && a.D === b.D;
 
 /** The module under `prefix` (a cell's names when `cell`); throws a WebRnnError naming what does not fit. */
 function modulePlan(shapes: Readonly<Record<string, readonly number[]>>, prefix: string, cell: boolean): ModulePlan {
@@ -90,56 +94,69 @@ function modulePlan(shapes: Readonly<Record<string, readonly number[]>>, prefix:
     }
   }
   const wih = get('weight_ih_l0');
-  const whh = get('weight_hh_l0');
   const expected = (ours: string, form: string): string => `${theirName(ours)} ${form}`;
   if (!wih || wih.length !== 2) throw new WebRnnError('state-dict', `load: ${expected('weight_ih_l0', '[G·H, inputSize]')} expected, ${wih ? `found shape [${wih.join(', ')}]` : 'missing'}`);
-  if (!whh || whh.length !== 2) throw new WebRnnError('state-dict', `load: ${expected('weight_hh_l0', '[G·H, H]')} expected, ${whh ? `found shape [${whh.join(', ')}]` : 'missing'}`);
-  const H = whh[1];
-  if (H < 1 || whh[0] % H !== 0) throw new WebRnnError('state-dict', `load: ${theirName('weight_hh_l0')} of shape [${whh.join(', ')}] is not [G·H, H]`);
-  const G = whh[0] / H;
-  const kind: CellKind | undefined = G === 4 ? 'lstm' : G === 3 ? 'gru' : G === 1 ? 'rnn' : undefined;
-  if (!kind) throw new WebRnnError('state-dict', `load: ${theirName('weight_hh_l0')} has ${G} gate blocks; 1 (RNN), 3 (GRU) or 4 (LSTM) expected`);
   let numLayers = 0;
   if (cell) numLayers = 1;
   else while (get(`weight_ih_l${numLayers}`)) numLayers++;
-  const D = !cell && get('weight_ih_l0_reverse') !== undefined ? 2 : 1;
+  // Each layer's cell and width from its W_hh [G·H, H], its directions from a _reverse twin.
+  const layers: LayerPlan[] = Array.from({ length: numLayers }, (_, l) => {
+    const whh = get(`weight_hh_l${l}`);
+    const name = `weight_hh_l${l}`;
+    if (!whh || whh.length !== 2) throw new WebRnnError('state-dict', `load: ${expected(name, '[G·H, H]')} expected, ${whh ? `found shape [${whh.join(', ')}]` : 'missing'}`);
+    const H = whh[1];
+    if (H < 1 || whh[0] % H !== 0) throw new WebRnnError('state-dict', `load: ${theirName(name)} of shape [${whh.join(', ')}] is not [G·H, H]`);
+    const G = whh[0] / H;
+    const kind: CellKind | undefined = G === 4 ? 'lstm' : G === 3 ? 'gru' : G === 1 ? 'rnn' : undefined;
+    if (!kind) throw new WebRnnError('state-dict', `load: ${theirName(name)} has ${G} gate blocks; 1 (RNN), 3 (GRU) or 4 (LSTM) expected`);
+    return { kind, hiddenSize: H, D: !cell && get(`weight_ih_l${l}_reverse`) !== undefined ? 2 : 1 };
+  });
   const bias = get('bias_ih_l0') !== undefined;
   const names: Record<string, string> = {};
   for (let l = 0; l < numLayers; l++) {
-    for (let d = 0; d < D; d++) {
+    for (let d = 0; d < layers[l].D; d++) {
       for (const role of ['weight_ih', 'weight_hh', ...(bias ? ['bias_ih', 'bias_hh'] : [])]) {
         const ours = `${role}_l${l}${d ? '_reverse' : ''}`;
         names[ours] = theirName(ours);
       }
     }
   }
-  return { prefix, kind, inputSize: wih[1], hiddenSize: H, numLayers, D, bias, names };
+  return { prefix, inputSize: wih[1], layers, bias, names };
 }
 
-/** What a module is, for an error message: 'lstm1.': LSTM of 64 units, 2 layers, bidirectional. */
+/** Features of a module's output: its last layer's D·H. */
+function outputWidth(m: ModulePlan): number {
+  const last = m.layers[m.layers.length - 1];
+  return last.D * last.hiddenSize;
+}
+
+/** What a module is, for an error message: 'lstm1.': LSTM of 64 units, 2 layers, bidirectional, 3 inputs. */
 function describeModule(m: ModulePlan): string {
-  return `'${m.prefix}': ${m.kind.toUpperCase()} of ${m.hiddenSize} units, ${m.numLayers} layer${m.numLayers > 1 ? 's' : ''}${m.D === 2 ? ', bidirectional' : ''}${m.bias ? '' : ', no bias'}, ${m.inputSize} inputs`;
+  const [first] = m.layers;
+  const L = m.layers.length;
+  const what = m.layers.every((l) => alikeLayers(l, first))
+    ? `${first.kind.toUpperCase()} of ${first.hiddenSize} units, ${L} layer${L > 1 ? 's' : ''}${first.D === 2 ? ', bidirectional' : ''}`
+    : `layers ${m.layers.map((l) => `${l.kind.toUpperCase()} ${l.hiddenSize}${l.D === 2 ? ' bidirectional' : ''}`).join(', ')}`;
+  return `'${m.prefix}': ${what}${m.bias ? '' : ', no bias'}, ${m.inputSize} inputs`;
 }
 
 /**
- * Modules that run one after the other as one stack: alike in kind, size, directions and bias,
- * each reading the one before's output. Their names, our layers numbered on across them.
+ * Modules that run one after the other as one model: each reading the one before's output,
+ * all with bias or all without. Their layers in turn, our layer numbers going on across them.
  */
 function stackModules(modules: readonly ModulePlan[]): ModulePlan {
   const [first] = modules;
   modules.forEach((m, i) => {
-    if (m.kind !== first.kind || m.hiddenSize !== first.hiddenSize || m.D !== first.D || m.bias !== first.bias) {
-      throw new WebRnnError('state-dict', `load: stacks of unlike recurrent modules are not supported (${describeModule(first)}; ${describeModule(m)})`);
-    }
-    if (i > 0 && m.inputSize !== first.D * first.hiddenSize) throw new WebRnnError('state-dict', `load: ${describeModule(m)} cannot read the ${first.D * first.hiddenSize} features of the module before it`);
+    if (m.bias !== first.bias) throw new WebRnnError('state-dict', `load: modules with and without bias in one stack (${describeModule(first)}; ${describeModule(m)})`);
+    if (i > 0 && m.inputSize !== outputWidth(modules[i - 1])) throw new WebRnnError('state-dict', `load: ${describeModule(m)} cannot read the ${outputWidth(modules[i - 1])} features of the module before it`);
   });
   const names: Record<string, string> = {};
   let at = 0;
   for (const m of modules) {
     for (const [ours, theirs] of Object.entries(m.names)) names[ours.replace(/_l(\d+)/, (_, l: string) => `_l${Number(l) + at}`)] = theirs;
-    at += m.numLayers;
+    at += m.layers.length;
   }
-  return { ...first, prefix: modules.map((m) => m.prefix).join(' + '), numLayers: at, names };
+  return { ...first, prefix: modules.map((m) => m.prefix).join(' + '), layers: modules.flatMap((m) => m.layers), names };
 }
 
 /** Read kind, sizes and names from tensor shapes; throws a WebRnnError naming what does not fit. */
@@ -171,27 +188,27 @@ export function planFromStateDict(shapes: Readonly<Record<string, readonly numbe
     // Several modules: one stack where exactly one order chains them (two modules, one of
     // which reads the other's output and not the other way round); otherwise the caller says.
     const all = [...modules.keys()].map(plan);
-    const feeds = (a: ModulePlan, b: ModulePlan): boolean => b.inputSize === a.D * a.hiddenSize;
+    const feeds = (a: ModulePlan, b: ModulePlan): boolean => b.inputSize === outputWidth(a);
     const orders = all.length === 2 ? [all, [all[1], all[0]]].filter(([a, b]) => feeds(a, b)) : [];
     if (orders.length !== 1) throw new WebRnnError('state-dict', `load: the file holds several recurrent modules (${found}); choose one with the prefix option, or stack them with layers: [names in order]`);
     module = stackModules(orders[0]);
   }
-  const { kind, hiddenSize: H, numLayers, D, bias, names } = module;
-  const bidirectional = D === 2;
+  const { bias, names } = module;
+  const DH = outputWidth(module);
   // Leftovers: a read-out, or tensors that are not ours.
   const rest = Object.keys(shapes).filter((n) => !Object.values(names).includes(n));
-  const modelOptions: RnnOptions & GruOptions = { inputSize: module.inputSize, hiddenSize: H, numLayers, bidirectional, bias };
-  if (kind === 'rnn') modelOptions.nonlinearity = options.nonlinearity ?? 'tanh';
-  else if (options.nonlinearity !== undefined) throw new WebRnnError('invalid-option', `load: nonlinearity is for RNN models; the file holds a ${kind}`);
+  // The model's options besides its layers.
+  const modelOptions: Omit<StackOptions, 'layers'> = { inputSize: module.inputSize, bias };
+  if (options.nonlinearity !== undefined && !module.layers.some((l) => l.kind === 'rnn')) throw new WebRnnError('invalid-option', `load: nonlinearity is for RNN models; the file holds ${describeModule(module)}`);
   if (options.readout !== false) {
     const linears = rest
-      .filter((n) => n.endsWith('.weight') && shapes[n].length === 2 && shapes[n][1] === D * H)
+      .filter((n) => n.endsWith('.weight') && shapes[n].length === 2 && shapes[n][1] === DH)
       .map((n) => n.slice(0, -'weight'.length))
       .filter((m) => shapes[`${m}bias`]?.length === 1 && shapes[`${m}bias`][0] === shapes[`${m}weight`][0]);
     let chosen: string | undefined;
     if (options.readout !== undefined) {
       chosen = options.readout.endsWith('.') ? options.readout : `${options.readout}.`;
-      if (!linears.includes(chosen)) throw new WebRnnError('state-dict', `load: no nn.Linear '${options.readout}' with ${D * H} inputs in the file`);
+      if (!linears.includes(chosen)) throw new WebRnnError('state-dict', `load: no nn.Linear '${options.readout}' with ${DH} inputs in the file`);
     } else if (linears.length === 1) chosen = linears[0];
     else if (linears.length > 1) throw new WebRnnError('state-dict', `load: several possible read-outs (${linears.map((m) => `'${m.slice(0, -1)}'`).join(', ')}); choose one with the readout option`);
     if (chosen) {
@@ -224,5 +241,13 @@ export function planFromStateDict(shapes: Readonly<Record<string, readonly numbe
   if (options.returnSequences !== undefined) modelOptions.returnSequences = options.returnSequences;
   if (options.seed !== undefined) modelOptions.seed = options.seed;
   if (options.dropout !== undefined) modelOptions.dropout = options.dropout;
-  return { kind, options: modelOptions, names };
+  const [first] = module.layers;
+  const nonlinearity = options.nonlinearity ?? 'tanh';
+  if (module.layers.every((l) => alikeLayers(l, first))) {
+    const one: RnnOptions & GruOptions = { ...modelOptions, hiddenSize: first.hiddenSize, numLayers: module.layers.length, bidirectional: first.D === 2 };
+    if (first.kind === 'rnn') one.nonlinearity = nonlinearity;
+    return { kind: first.kind, options: one, names };
+  }
+  const layers = module.layers.map((l) => ({ kind: l.kind, hiddenSize: l.hiddenSize, bidirectional: l.D === 2, ...(l.kind === 'rnn' ? { nonlinearity } : {}) }));
+  return { kind: 'stack', options: { ...modelOptions, layers }, names };
 }

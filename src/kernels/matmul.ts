@@ -4,7 +4,6 @@
  */
 import source from '../../shaders/matmul.wgsl?raw';
 import tiledSource from '../../shaders/matmul-tiled.wgsl?raw';
-import directSource from '../../shaders/software/matmul-direct.wgsl?raw';
 import { LimitError, WebRnnError } from '../errors.js';
 import { ShaderStage } from '../gpu/constants.js';
 import type { GpuContext } from '../gpu/device.js';
@@ -268,9 +267,11 @@ export class MatmulKernel {
       storage(4, 'storage'),
     ]);
     const defines = { DIRECT: tiles.direct ?? false };
+    // The direct form runs on software adapters only: its source loads with theirs (software-sources.ts).
+    const form = defines.DIRECT ? (await import('./software-sources.js')).SOFTWARE_SOURCES.matmulDirect : tiledSource;
     const pipeline = await ctx.pipelines.get({
       name: MATMUL,
-      code: `${source}\n${defines.DIRECT ? directSource : tiledSource}`,
+      code: `${source}\n${form}`,
       defines,
       // TILE_K is the tiled form's alone.
       constants: { WG_X: tiles.wgX, WG_Y: tiles.wgY, ...(defines.DIRECT ? {} : { TILE_K: tiles.tileK }) },

@@ -8,20 +8,13 @@
 import sharedSource from '../../shaders/common/step-shared.wgsl?raw';
 import backwardSource from '../../shaders/common/step-backward.wgsl?raw';
 import stagedSource from '../../shaders/common/sweep-staged.wgsl?raw';
-import residentWeightsSource from '../../shaders/software/resident-weights.wgsl?raw';
-import directSource from '../../shaders/software/sweep-direct.wgsl?raw';
-import tileSource from '../../shaders/software/sweep-direct-tile.wgsl?raw';
-import wideSource from '../../shaders/software/sweep-direct-wide.wgsl?raw';
-import residentSource from '../../shaders/software/sweep-resident.wgsl?raw';
-import residentMainSource from '../../shaders/software/resident-main.wgsl?raw';
-import residentGatesSource from '../../shaders/software/sweep-resident-gates.wgsl?raw';
-import residentElmanSource from '../../shaders/software/sweep-resident-elman.wgsl?raw';
 import { WebRnnError } from '../errors.js';
 import { ShaderStage } from '../gpu/constants.js';
 import type { GpuContext } from '../gpu/device.js';
 import { packUniform, preprocessWgsl, type UniformLayout } from '../gpu/shader.js';
 import { packedGateStride } from '../spec/spec.js';
 import { BATCH_TILE_ROWS, CELL_UNIFORM_LAYOUT, CELL_WORKGROUP, checkExtents, checkStateRange, stepParams, stepWorkgroups, type CellStepShape } from './recurrent-step.js';
+import type { SoftwareSources } from './software-sources.js';
 import { residentFits, residentLanes, residentProductSource, residentRowGroups, residentSplit, residentWorkgroup } from './resident.js';
 
 /** Uniform layout of the backward step kernels: the forward's (shaders/common/step-shared.wgsl). */
@@ -106,12 +99,12 @@ export interface CellBackwardVariant {
 export const WIDE_TILE_ROWS = 8;
 export const WIDE_TILE_WORKGROUP = 16;
 
-/** The parts of each form of the sweep, after the shared and backward files, for a gated cell or the Elman cell. */
-const SWEEP_FORMS: Readonly<Record<'staged' | 'tile' | 'wide' | 'resident', (gated: boolean) => string[]>> = {
+/** The parts of each form of the sweep, after the shared and backward files, for a gated cell or the Elman cell (the software forms' from software-sources.ts). */
+const SWEEP_FORMS: Readonly<Record<'staged' | 'tile' | 'wide' | 'resident', (gated: boolean, sw: SoftwareSources) => string[]>> = {
   staged: () => [stagedSource],
-  tile: () => [directSource, tileSource],
-  wide: () => [directSource, wideSource],
-  resident: (gated) => [residentWeightsSource, residentMainSource, residentSource, gated ? residentGatesSource : residentElmanSource],
+  tile: (_, sw) => [sw.sweepDirect, sw.sweepDirectTile],
+  wide: (_, sw) => [sw.sweepDirect, sw.sweepDirectWide],
+  resident: (gated, sw) => [sw.residentWeights, sw.residentMain, sw.sweepResident, gated ? sw.sweepResidentGates : sw.sweepResidentElman],
 };
 
 export class CellBackwardKernel {
@@ -158,7 +151,8 @@ export class CellBackwardKernel {
     const lanes = resident && !matrices ? residentLanes(ctx, spec.subgroups) : 1;
     const form = resident ? 'resident' : wide ? 'wide' : direct ? 'tile' : 'staged';
     const defines = { GATED: spec.gates > 1, GATES3: resident && spec.gates === 3, BATCH_TILE: direct && (wide || (spec.batchTile ?? false)), SUBGROUPS: lanes > 1 };
-    let code = (lanes > 1 ? 'enable subgroups;\n' : '') + preprocessWgsl([sharedSource, backwardSource, ...SWEEP_FORMS[form](spec.gates > 1), spec.source].join('\n'), defines);
+    const software = form === 'staged' ? null : (await import('./software-sources.js')).SOFTWARE_SOURCES;
+    let code = (lanes > 1 ? 'enable subgroups;\n' : '') + preprocessWgsl([sharedSource, backwardSource, ...SWEEP_FORMS[form](spec.gates > 1, software!), spec.source].join('\n'), defines);
     if (resident) {
       // The forward's split, a weight being as many floats as the cell has gates (the GRU's
       // three with GATES3): the same units and arrays, the same generated product (its private

@@ -11,17 +11,13 @@ import cellFunctionsSource from '../../shaders/common/cell-functions.wgsl?raw';
 import stagedSource from '../../shaders/common/step-staged.wgsl?raw';
 import stepMainSource from '../../shaders/common/step-main.wgsl?raw';
 import stepHooksSource from '../../shaders/common/step-hooks.wgsl?raw';
-import directSource from '../../shaders/software/step-direct.wgsl?raw';
-import residentWeightsSource from '../../shaders/software/resident-weights.wgsl?raw';
-import residentSource from '../../shaders/software/step-resident.wgsl?raw';
-import residentMainSource from '../../shaders/software/resident-main.wgsl?raw';
-import residentGatesSource from '../../shaders/software/step-resident-gates.wgsl?raw';
 import { LimitError, WebRnnError } from '../errors.js';
 import { ShaderStage } from '../gpu/constants.js';
 import type { GpuContext } from '../gpu/device.js';
 import type { ResolvedCellOptions } from '../spec/cell-functions.js';
 import { packedGateStride } from '../spec/spec.js';
 import { packUniform, parseUniformLayout, preprocessWgsl, type UniformLayout } from '../gpu/shader.js';
+import type { SoftwareSources } from './software-sources.js';
 import { MAX_INVOCATIONS, residentFits, residentLanes, residentProductSource, residentRowGroups, residentSplit, residentWorkgroup } from './resident.js';
 
 /** Workgroup size along the hidden units (the `WG` override of the shaders). */
@@ -121,8 +117,8 @@ export interface CellKernelSpec {
   name: string;
   /** The cell's step (cellStep) in the staged form, and in every form for the gated cells, whose product is the form's. */
   source: string;
-  /** The Elman cell's own step in the software forms (software/step-direct-elman.wgsl, step-resident-elman.wgsl), in place of `source`. */
-  softwareSources?: { direct: string; resident: string };
+  /** The Elman cell's own step in the software forms (software/step-direct-elman.wgsl, step-resident-elman.wgsl), in place of `source`: their names in software-sources.ts. */
+  softwareSources?: { direct: keyof SoftwareSources; resident: keyof SoftwareSources };
   gates: number;
   defines: Record<string, boolean>;
   constants: Record<string, number>;
@@ -234,14 +230,18 @@ export function cellConstants(cell: ResolvedCellOptions, lstm: boolean): Record<
  * the entry point (shaders/common/step-main.wgsl). The direct product runs one step a
  * dispatch; the persistent kernel's software form is the resident one (residentForm).
  */
-export function forwardStepSource(spec: CellKernelSpec, form: 'staged' | 'direct' | 'resident', lanes = 1): { code: string; defines: Record<string, boolean> } {
+export function forwardStepSource(spec: CellKernelSpec, form: 'staged' | 'direct' | 'resident', lanes = 1, software: SoftwareSources | null = null): { code: string; defines: Record<string, boolean> } {
   const gated = spec.gates > 1;
   const onePhase = spec.entryPoints.length === 1;
-  const cell = form === 'staged' ? spec.source : (spec.softwareSources?.[form] ?? spec.source);
+  const sw = (): SoftwareSources => {
+    if (!software) throw new WebRnnError('invalid-option', `${spec.name}: the ${form} form needs the software forms' sources`);
+    return software;
+  };
+  const cell = form === 'staged' || !spec.softwareSources ? spec.source : sw()[spec.softwareSources[form]];
   const parts = [sharedSource, forwardSource, cellFunctionsSource];
   if (form === 'staged') parts.push(stepHooksSource, stagedSource, cell, ...(onePhase ? [stepMainSource] : []));
-  else if (form === 'direct') parts.push(stepHooksSource, directSource, cell, stepMainSource);
-  else parts.push(residentWeightsSource, residentMainSource, residentSource, ...(gated ? [residentGatesSource] : []), cell);
+  else if (form === 'direct') parts.push(stepHooksSource, sw().stepDirect, cell, stepMainSource);
+  else parts.push(sw().residentWeights, sw().residentMain, sw().stepResident, ...(gated ? [sw().stepResidentGates] : []), cell);
   // GATES3: the GRU's software products skip whhT's padding gate.
   const defines = { ...spec.defines, GATED: gated, GATES3: form !== 'staged' && spec.gates === 3, BATCH_TILE: spec.batchTile, TRAINING: spec.training, PERSISTENT: spec.persistent ?? false, SUBGROUPS: lanes > 1 };
   return { code: (lanes > 1 ? 'enable subgroups;\n' : '') + preprocessWgsl(parts.join('\n'), defines), defines };
@@ -272,7 +272,9 @@ export class CellStepKernel {
     const resident = residentForm(spec);
     const split = resident ? residentSplit(spec.hidden!, spec.gates, spec.batchTile) : undefined;
     const lanes = resident ? residentLanes(ctx, spec.subgroups) : 1;
-    const { code, defines } = forwardStepSource(spec, resident ? 'resident' : spec.direct && !persistent ? 'direct' : 'staged', lanes);
+    const form = resident ? 'resident' : spec.direct && !persistent ? 'direct' : 'staged';
+    const software = form === 'staged' ? null : (await import('./software-sources.js')).SOFTWARE_SOURCES;
+    const { code, defines } = forwardStepSource(spec, form, lanes, software);
     let workgroup = persistent ? (spec.workgroup ?? persistentWorkgroup(1)) : CELL_WORKGROUP;
     let full = code;
     if (split) {

@@ -1,7 +1,5 @@
 /** Wrapper of shaders/rnn-cell-forward.wgsl: the fused Elman step h_t = act(xproj + b_hh + h_{t−1}·W_hhᵀ). */
 import source from '../../shaders/rnn-cell-forward.wgsl?raw';
-import directSource from '../../shaders/software/step-direct-elman.wgsl?raw';
-import residentSource from '../../shaders/software/step-resident-elman.wgsl?raw';
 import type { GpuContext } from '../gpu/device.js';
 import { resolveCellOptions, type ResolvedCellOptions } from '../spec/cell-functions.js';
 import type { Nonlinearity } from '../spec/spec.js';
@@ -26,7 +24,7 @@ export function createRnnCellForward(ctx: GpuContext, nonlinearity: Nonlinearity
     source,
     // The Elman cell's product is its own in every form: four units an invocation in the
     // direct form, all of an invocation's units a step in the resident form.
-    softwareSources: { direct: directSource, resident: residentSource },
+    softwareSources: { direct: 'stepDirectElman', resident: 'stepResidentElman' },
     gates: 1,
     defines: {},
     extraBias: 0,

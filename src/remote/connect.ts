@@ -11,6 +11,7 @@ import type { TfjsModelSource } from '../io/tfjs.js';
 import type { RecurrentModel } from '../model/recurrent-model.js';
 import type { RecurrentStream, StreamOptions } from '../model/stream.js';
 import type { GruOptions, LstmOptions, ModelSpec, RnnOptions } from '../spec/spec.js';
+import type { StackOptions } from '../spec/stack.js';
 import { CALLBACK, SIGNAL, type CallMessage, type FromWorker, type MessageEndpoint } from './protocol.js';
 
 /** The methods of T, each answering a promise (what a call through a worker gives). */
@@ -109,6 +110,8 @@ export interface RemoteEngine {
   rnn(options: RnnOptions): Promise<RemoteModel>;
   lstm(options: LstmOptions): Promise<RemoteModel>;
   gru(options: GruOptions): Promise<RemoteModel>;
+  /** As Engine.stack: layers that differ in cell, width or direction. */
+  stack(options: StackOptions): Promise<RemoteModel>;
   /** As Engine.load, for safetensors and TensorFlow.js models (bytes are copied to the worker). */
   load(source: Uint8Array | ArrayBuffer | string | TfjsModelSource, options?: LoadOptions): Promise<RemoteModel>;
   memory(): Promise<{ buffers: number; bytes: number }>;
@@ -156,12 +159,13 @@ export async function connectEngine(endpoint: MessageEndpoint, options: EngineOp
     c.close();
     throw e;
   }
-  const make = (kind: 'rnn' | 'lstm' | 'gru') => async (o: unknown) => remoteModel(c, await c.call(0, kind, [o]));
+  const make = (kind: 'rnn' | 'lstm' | 'gru' | 'stack') => async (o: unknown) => remoteModel(c, await c.call(0, kind, [o]));
   return {
     info,
     rnn: make('rnn'),
     lstm: make('lstm'),
     gru: make('gru'),
+    stack: make('stack'),
     load: async (source, o = {}) => remoteModel(c, await c.call(0, 'load', [source, o])),
     memory: () => c.call(0, 'memory', []) as Promise<{ buffers: number; bytes: number }>,
     destroy: async () => {

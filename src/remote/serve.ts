@@ -55,7 +55,7 @@ export function serveEngine(endpoint: MessageEndpoint): void {
         return engine.info;
       }
       if (!engine) throw new WebRnnError('destroyed', `engine.${method}: no engine`);
-      if (method === 'lstm' || method === 'gru' || method === 'rnn') return describe(engine[method](args[0] as never));
+      if (method === 'lstm' || method === 'gru' || method === 'rnn' || method === 'stack') return describe(engine[method](args[0] as never));
       if (method === 'load') {
         const model: RecurrentModel | OnnxModel = await engine.load(args[0] as Uint8Array, args[1] as LoadOptions);
         if (!(model instanceof RecurrentModel)) {

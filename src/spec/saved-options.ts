@@ -6,9 +6,7 @@
  * was. A file without the entry (a PyTorch state dict) is read as before.
  */
 import { WebRnnError } from '../errors.js';
-import type { ModelSpec } from './spec.js';
-
-import { MODEL_METADATA } from './spec.js';
+import { isStack, MODEL_METADATA, type ModelSpec } from './spec.js';
 
 export { MODEL_METADATA };
 
@@ -24,13 +22,20 @@ export interface SavedOptions {
   goBackwards?: boolean;
   paddingIdx?: number;
   maskZero?: boolean;
+  /** A stack's layers' own options, one entry a layer (where some layer's differ from the defaults). */
+  layers?: Array<{ nonlinearity?: ModelSpec['nonlinearity']; linearBeforeReset?: boolean }>;
 }
 
 /** The entry for `spec`: its options that differ from their defaults; null where none does. */
 export function savedOptions(spec: ModelSpec): string | null {
   const o: SavedOptions = {};
-  if (spec.kind === 'rnn' && spec.nonlinearity !== 'tanh') o.nonlinearity = spec.nonlinearity;
-  if (spec.kind === 'gru' && !spec.linearBeforeReset) o.linearBeforeReset = false;
+  if (isStack(spec)) {
+    const layers = spec.layers.map((l) => ({ ...(l.kind === 'rnn' && l.nonlinearity !== 'tanh' ? { nonlinearity: l.nonlinearity } : {}), ...(l.kind === 'gru' && !l.linearBeforeReset ? { linearBeforeReset: false } : {}) }));
+    if (layers.some((l) => Object.keys(l).length > 0)) o.layers = layers;
+  } else {
+    if (spec.kind === 'rnn' && spec.nonlinearity !== 'tanh') o.nonlinearity = spec.nonlinearity;
+    if (spec.kind === 'gru' && !spec.linearBeforeReset) o.linearBeforeReset = false;
+  }
   if (spec.batchFirst) o.batchFirst = true;
   if (!spec.returnSequences) o.returnSequences = false;
   if (spec.seed !== 0) o.seed = spec.seed;
@@ -42,7 +47,7 @@ export function savedOptions(spec: ModelSpec): string | null {
   return Object.keys(o).length ? JSON.stringify(o) : null;
 }
 
-const TYPES: Record<keyof SavedOptions, 'boolean' | 'number' | 'string'> = {
+const TYPES: Record<keyof SavedOptions, 'boolean' | 'number' | 'string' | 'object'> = {
   nonlinearity: 'string',
   linearBeforeReset: 'boolean',
   batchFirst: 'boolean',
@@ -53,6 +58,7 @@ const TYPES: Record<keyof SavedOptions, 'boolean' | 'number' | 'string'> = {
   goBackwards: 'boolean',
   paddingIdx: 'number',
   maskZero: 'boolean',
+  layers: 'object',
 };
 
 /** Parse the entry; each value's range is checked where the model is made. */
@@ -69,7 +75,10 @@ export function readSavedOptions(json: string): SavedOptions {
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) fail('a JSON object expected');
   for (const [k, v] of Object.entries(parsed as object)) {
     if (!Object.hasOwn(TYPES, k)) fail(`unknown option '${k}'`);
-    if (typeof v !== TYPES[k as keyof SavedOptions]) fail(`${k} must be a ${TYPES[k as keyof SavedOptions]}, got ${JSON.stringify(v)}`);
+    if (k === 'layers') {
+      const ok = Array.isArray(v) && v.every((l) => l !== null && typeof l === 'object' && Object.entries(l as object).every(([lk, lv]) => (lk === 'nonlinearity' && typeof lv === 'string') || (lk === 'linearBeforeReset' && typeof lv === 'boolean')));
+      if (!ok) fail(`layers must be a list of { nonlinearity?, linearBeforeReset? }, got ${JSON.stringify(v)}`);
+    } else if (typeof v !== TYPES[k as keyof SavedOptions]) fail(`${k} must be a ${TYPES[k as keyof SavedOptions]}, got ${JSON.stringify(v)}`);
   }
   return parsed as SavedOptions;
 }

@@ -131,7 +131,7 @@ describe('engine.load', () => {
     expect((await loadError(none.bytes, { paddingIdx: 0 })).message).toMatch(/paddingIdx given, but the file has no embedding/);
   });
 
-  it('stacks alike recurrent modules given in order, or chained by their shapes in one order only; refuses unlike ones by what they are', async () => {
+  it('stacks recurrent modules given in order, or chained by their shapes in one order only; unlike ones as a stack of their layers', async () => {
     // lstm1 [3 → 4] then lstm2 [4 → 4], written second-module-first.
     const spec = resolveSpec('gru', { inputSize: 3, hiddenSize: 4 });
     const first = randomStateDict(spec, rng);
@@ -154,11 +154,34 @@ describe('engine.load', () => {
     const auto = await engine.load(two.bytes, { format: 'safetensors' });
     expect((await auto.stateDict()).weight_ih_l0).toEqual(first.weight_ih_l0);
     for (const m of [given, auto]) m.destroy();
-    const unlike = pytorchFile('gru', { inputSize: 4, hiddenSize: 4 }, 'b.', Object.fromEntries(parameterInfo(resolveSpec('lstm', { inputSize: 3, hiddenSize: 4 })).map((p) => [`a.${p.name}`, { shape: [...p.shape], data: new Float32Array(p.shape.reduce((x, y) => x * y, 1)) }])));
-    expect((await loadError(unlike.bytes, { layers: ['a', 'b'] })).message).toMatch(/stacks of unlike recurrent modules are not supported \('a\.': LSTM of 4 units, 1 layer, 3 inputs; 'b\.': GRU of 4 units, 1 layer, 4 inputs\)/);
+    // Unlike modules: a stack, its layers each module's.
+    const lstm = resolveSpec('lstm', { inputSize: 3, hiddenSize: 4 });
+    const unlike = pytorchFile('gru', { inputSize: 4, hiddenSize: 4 }, 'b.', Object.fromEntries(parameterInfo(lstm).map((p) => [`a.${p.name}`, { shape: [...p.shape], data: randomStateDict(lstm, rng)[p.name] }])));
+    const stack = await engine.load(unlike.bytes, { format: 'safetensors', layers: ['a', 'b'] });
+    expect(stack.spec.layers.map((l) => l.kind)).toEqual(['lstm', 'gru']);
+    expect((await stack.stateDict()).weight_hh_l1).toEqual(unlike.dict.weight_hh_l0);
+    stack.destroy();
+    const noBias = pytorchFile('gru', { inputSize: 4, hiddenSize: 4, bias: false }, 'b.', Object.fromEntries(parameterInfo(lstm).map((p) => [`a.${p.name}`, { shape: [...p.shape], data: new Float32Array(p.shape.reduce((x, y) => x * y, 1)) }])));
+    expect((await loadError(noBias.bytes, { layers: ['a', 'b'] })).message).toMatch(/modules with and without bias in one stack \('a\.': LSTM of 4 units, 1 layer, 3 inputs; 'b\.': GRU of 4 units, 1 layer, no bias, 4 inputs\)/);
     expect((await loadError(two.bytes, { layers: ['second', 'first'] })).message).toMatch(/'first\.': GRU of 4 units, 1 layer, 3 inputs cannot read the 4 features of the module before it/);
     expect((await loadError(two.bytes, { layers: ['first'], prefix: 'second.' })).message).toMatch(/give prefix \(one module\) or layers/);
     expect((await loadError(two.bytes, { layers: ['third'] })).message).toMatch(/no recurrent weights under prefix 'third\.'/);
+  });
+
+  it('saves a stack of unlike layers with its layers\' own options, and loads it back as it was', async () => {
+    const model = engine.stack({ inputSize: 3, layers: [{ kind: 'gru', hiddenSize: 4, bidirectional: true, linearBeforeReset: false }, { kind: 'rnn', hiddenSize: 5, nonlinearity: 'relu' }, { kind: 'lstm', hiddenSize: 2 }], outputSize: 2, batchFirst: true });
+    const bytes = await model.save();
+    expect(JSON.parse(readSafetensors(bytes).metadata['webrnn.model'])).toEqual({ batchFirst: true, layers: [{ linearBeforeReset: false }, { nonlinearity: 'relu' }, {}] });
+    const back = await engine.load(bytes, { format: 'safetensors' });
+    expect(back.spec).toEqual(model.spec);
+    const dict = await model.stateDict();
+    const again = await back.stateDict();
+    for (const k of Object.keys(dict)) expect(again[k], k).toEqual(dict[k]);
+    // A nonlinearity given to load is every Elman layer's.
+    expect((await engine.load(bytes, { format: 'safetensors', nonlinearity: 'tanh' })).spec.layers[1].nonlinearity).toBe('tanh');
+    const file = readSafetensors(bytes);
+    expect((await loadError(writeSafetensors(file.tensors, { 'webrnn.model': '{"layers":[{"nonlinearity":1}]}' }))).message).toMatch(/layers must be a list of \{ nonlinearity\?, linearBeforeReset\? \}/);
+    for (const m of [model, back]) m.destroy();
   });
 
   it('saves what the weights cannot tell, and loads it back as the defaults of the options', async () => {

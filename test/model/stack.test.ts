@@ -1,13 +1,14 @@
 /**
  * Stacks of unlike layers (engine.stack) on the engine's backend against the float64 references:
- * forward with sequence lengths and initial states, gradients, training steps, streams, and the
- * shapes and errors of the per-layer states.
+ * forward with sequence lengths and initial states, gradients, training steps, dropout between
+ * layers, streams, and the shapes and errors of the per-layer states.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/engine.js';
 import { recurrentBackwardReference } from '../../src/reference/recurrent-backward.js';
 import { recurrentForwardReference } from '../../src/reference/recurrent-forward.js';
 import { trainStepReference, type ReferenceOptimizerState } from '../../src/reference/train-step.js';
+import { dropoutKeys, dropoutMask } from '../../src/reference/dropout.js';
 import { stateSize } from '../../src/spec/spec.js';
 import type { StackLayerOptions } from '../../src/spec/stack.js';
 import { resolveOptimizer, type OptimizerConfig } from '../../src/train/options.js';
@@ -88,6 +89,26 @@ describe('stacks of unlike layers', () => {
       model.destroy();
     });
   }
+
+  it('drops between unlike layers with each boundary\'s masks, as the reference does', async () => {
+    const layers = STACKS[0].layers;
+    const model = engine.stack({ inputSize: I, layers, dropout: 0.4, seed: 17 });
+    const dict = randomStateDict(model.spec, rng);
+    model.loadStateDict(dict);
+    const x = randomFloats(rng, T * B * I);
+    const gradOutput = randomFloats(rng, T * B * 3);
+    const seqLens = [5, 3, 4];
+    // Boundary l masks layer l's output, [T, B, D_l·H_l].
+    const masks = [0, 1].map((l) => dropoutMask(T * B * model.spec.layers[l].numDirections * model.spec.layers[l].hiddenSize, 0.4, dropoutKeys(17, 0, l)));
+    const got = await model.gradients(x, { batch: B, seqLen: T, seqLens, gradOutput, training: true });
+    const opts = { batch: B, seqLen: T, seqLens, dropoutMasks: masks };
+    const ref = recurrentBackwardReference(model.spec, dict, x, { ...opts, gradOutput });
+    expectClose(`dropout output (seed ${seed})`, got.output, recurrentForwardReference(model.spec, dict, x, opts).output);
+    for (const p of Object.keys(ref.params)) expectClose(`dropout d${p} (seed ${seed})`, got.params[p], ref.params[p]);
+    expectClose(`dropout dx (seed ${seed})`, got.input, ref.input);
+    await expect(model.exportOnnx()).rejects.toThrow(/exportOnnx: a stack of layers that differ/);
+    model.destroy();
+  });
 
   it('streams a unidirectional stack step by step as forward runs it', async () => {
     const model = engine.stack({ inputSize: I, layers: [{ kind: 'lstm', hiddenSize: 4 }, { kind: 'rnn', hiddenSize: 6 }, { kind: 'gru', hiddenSize: 3 }], outputSize: 2 });

@@ -60,6 +60,17 @@ describe('an engine served over a message channel', () => {
     expect(x.length).toBe(T * B * I);
     await model.destroy();
     here.destroy();
+    // A stack of unlike layers, its spec crossing the channel with its layers.
+    const stackOptions = { inputSize: I, outputSize: 2, layers: [{ kind: 'gru' as const, hiddenSize: 3, bidirectional: true }, { kind: 'lstm' as const, hiddenSize: 2 }] };
+    const remoteStack = await remote.stack(stackOptions);
+    const localStack = local.stack(stackOptions);
+    expect(remoteStack.spec).toEqual(localStack.spec);
+    const stackDict = randomStateDict(localStack.spec, rng);
+    await remoteStack.loadStateDict(stackDict);
+    localStack.loadStateDict(stackDict);
+    expect((await remoteStack.forward(x, { batch: B, seqLen: T })).y).toEqual((await localStack.forward(x, { batch: B, seqLen: T })).y);
+    await remoteStack.destroy();
+    localStack.destroy();
   });
 
   it('fit reports its progress across the channel, and its AbortSignal stops it there', async () => {
