@@ -5,7 +5,7 @@
 import { WebRnnError } from '../errors.js';
 import { defaultParameters, type StateDict } from '../spec/parameters.js';
 import { createRandom, type Random } from '../spec/random.js';
-import { gateCount, parameterInfo, type ModelSpec } from '../spec/spec.js';
+import { describeLayers, gateCount, parameterInfo, type ModelSpec } from '../spec/spec.js';
 
 /** Options of `model.initialize`. */
 export interface InitOptions {
@@ -63,17 +63,18 @@ export function initialParameters(spec: ModelSpec, options: InitOptions = {}): S
     throw new WebRnnError('invalid-option', `initialize: weightHh must be 'default', 'xavier' or 'orthogonal', got '${String(weightHh)}'`);
   }
   if (options.forgetBias !== undefined) {
-    if (spec.kind !== 'lstm') throw new WebRnnError('invalid-option', `initialize: forgetBias is for LSTM models, this is ${spec.kind}`);
+    if (!spec.layers.some((l) => l.kind === 'lstm')) throw new WebRnnError('invalid-option', `initialize: forgetBias is for LSTM models (or stacks with LSTM layers), this is ${describeLayers(spec)}`);
     if (!spec.bias) throw new WebRnnError('invalid-option', 'initialize: forgetBias needs a model with bias');
     if (!Number.isFinite(options.forgetBias)) throw new WebRnnError('invalid-option', `initialize: forgetBias must be finite, got ${options.forgetBias}`);
   }
   const dict = defaultParameters(spec, seed);
   // A separate stream, so that choosing one initialiser leaves the others' draws unchanged.
   const rng = createRandom(seed ^ 0x5bd1e995);
-  const H = spec.hiddenSize;
-  const G = gateCount(spec.kind);
   for (const p of parameterInfo(spec)) {
     const [rows, cols] = p.shape;
+    // The layer's own cell and width (a stack's layers differ).
+    const { kind, hiddenSize: H } = spec.layers[p.layer] ?? spec;
+    const G = gateCount(kind);
     if (p.role === 'weight_ih' && weightIh === 'xavier') dict[p.name] = xavier(rng, rows, cols);
     if (p.role === 'weight_hh' && weightHh === 'xavier') dict[p.name] = xavier(rng, rows, cols);
     if (p.role === 'weight_hh' && weightHh === 'orthogonal') {
@@ -81,7 +82,7 @@ export function initialParameters(spec: ModelSpec, options: InitOptions = {}): S
       for (let g = 0; g < G; g++) w.set(orthogonalMatrix(rng, H), g * H * H);
       dict[p.name] = w;
     }
-    if (options.forgetBias !== undefined && (p.role === 'bias_ih' || p.role === 'bias_hh')) {
+    if (options.forgetBias !== undefined && kind === 'lstm' && (p.role === 'bias_ih' || p.role === 'bias_hh')) {
       dict[p.name].fill(p.role === 'bias_ih' ? options.forgetBias : 0, H, 2 * H);
     }
   }

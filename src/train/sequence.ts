@@ -4,19 +4,12 @@
  */
 import { checkCount, checkInput, checkLengths, checkTensor, gatherSequences } from '../arrays.js';
 import { WebRnnError } from '../errors.js';
+import { stateSize, type ModelSpec } from '../spec/spec.js';
 import type { TrainSequenceOptions, TrainSequenceResult, TrainStepOptions, TrainStepResult } from './options.js';
 
-/** What trainSequence needs of a model: the sizes and layout of its options (a ModelSpec has them) and its training step. */
+/** What trainSequence needs of a model: its spec (sizes, layout, layers) and its training step. */
 export interface SequenceTrainee {
-  readonly spec: {
-    readonly inputSize: number;
-    readonly embedding: object | null;
-    readonly hiddenSize: number;
-    readonly outputSize: number;
-    readonly numLayers: number;
-    readonly numDirections: number;
-    readonly batchFirst: boolean;
-  };
+  readonly spec: ModelSpec;
   trainStep(x: Float32Array | Int32Array, target: Float32Array, options: TrainStepOptions): Promise<TrainStepResult>;
 }
 
@@ -44,17 +37,29 @@ export async function trainSequence(model: SequenceTrainee, x: Float32Array | In
   checkTensor('target', target, ce ? rows : [...rows, F]);
   if (mask !== undefined) checkTensor('mask', mask, rows);
   const seqLens = lengths === undefined ? null : checkLengths(lengths, B, T);
-  const LD = spec.numLayers * spec.numDirections;
-  const H = spec.hiddenSize;
   const chunk = <A extends Float32Array | Int32Array>(a: A, f: number, t0: number, t1: number, bs: number[]): A => gatherSequences(a, f, T, B, spec.batchFirst, t0, t1, bs);
-  // States [L·D, B, H]: the rows of sequences `bs`, and those rows written back.
-  const pickState = (s: Float32Array, bs: number[]): Float32Array => {
-    const out = new Float32Array(LD * bs.length * H);
-    for (let k = 0; k < LD; k++) bs.forEach((b, q) => out.set(s.subarray((k * B + b) * H, (k * B + b + 1) * H), (k * bs.length + q) * H));
+  // States ([L·D, B, H]; each layer's [D, B, H] in turn): the rows of sequences `bs`, and those
+  // rows written back. The blocks of [B, H] rows, with `cells` those of the LSTM layers only.
+  const blocks = (cells: boolean): number[] => spec.layers.flatMap((l) => (cells && l.kind !== 'lstm' ? [] : Array<number>(l.numDirections).fill(l.hiddenSize)));
+  const pickState = (s: Float32Array, bs: number[], cells = false): Float32Array => {
+    const out = new Float32Array((s.length / B) * bs.length);
+    let from = 0;
+    let to = 0;
+    for (const H of blocks(cells)) {
+      bs.forEach((b, q) => out.set(s.subarray(from + b * H, from + (b + 1) * H), to + q * H));
+      from += B * H;
+      to += bs.length * H;
+    }
     return out;
   };
-  const putState = (into: Float32Array, part: Float32Array, bs: number[]): void => {
-    for (let k = 0; k < LD; k++) bs.forEach((b, q) => into.set(part.subarray((k * bs.length + q) * H, (k * bs.length + q + 1) * H), (k * B + b) * H));
+  const putState = (into: Float32Array, part: Float32Array, bs: number[], cells = false): void => {
+    let at = 0;
+    let from = 0;
+    for (const H of blocks(cells)) {
+      bs.forEach((b, q) => into.set(part.subarray(from + q * H, from + (q + 1) * H), at + b * H));
+      at += B * H;
+      from += bs.length * H;
+    }
   };
   const losses: number[] = [];
   let h = options.h0?.slice();
@@ -73,17 +78,17 @@ export async function trainSequence(model: SequenceTrainee, x: Float32Array | In
       seqLen: t1 - t0,
       seqLens: own,
       h0: h && pickState(h, bs),
-      c0: c && pickState(c, bs),
+      c0: c && pickState(c, bs, true),
       mask: mask ? chunk(mask, 1, t0, t1, bs) : undefined,
       lossOn: 'all',
       returnState: true,
     });
     if (r.loss !== undefined) losses.push(r.loss);
-    h ??= new Float32Array(LD * B * H);
+    h ??= new Float32Array(stateSize(spec, B));
     putState(h, r.hN!, bs);
     if (r.cN) {
-      c ??= new Float32Array(LD * B * H);
-      putState(c, r.cN, bs);
+      c ??= new Float32Array(stateSize(spec, B, true));
+      putState(c, r.cN, bs, true);
     }
   }
   const result: TrainSequenceResult = { losses, hN: h! };

@@ -124,6 +124,13 @@ describe('stacks of unlike layers', () => {
     expectClose(`stream states h (seed ${seed})`, states.h, want.hN);
     expectClose(`stream states c (seed ${seed})`, states.c!, want.cN!);
     s.close();
+    // Initialisers work layer by layer: the LSTM's forget gate bias, each W_hh orthogonal at its own width.
+    model.initialize({ forgetBias: 1, weightHh: 'orthogonal' });
+    const init = await model.stateDict();
+    expect([...init.bias_ih_l0.subarray(4, 8)]).toEqual([1, 1, 1, 1]);
+    expect(init.bias_ih_l1.length).toBe(6);
+    const w = init.weight_hh_l1;
+    for (let i = 0; i < 6; i++) for (let j = 0; j < 6; j++) expect(Math.abs(w.slice(i * 6, i * 6 + 6).reduce((a, v, k) => a + v * w[j * 6 + k], 0) - (i === j ? 1 : 0))).toBeLessThan(1e-5);
     model.destroy();
   });
 

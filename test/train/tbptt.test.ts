@@ -138,6 +138,70 @@ describe('trainSequence', () => {
     });
   }
 
+  it('a stack of unlike layers: each chunk starts from the rows of every layer\'s states', async () => {
+    const B = 3;
+    const T = 6;
+    const seqLens = [6, 2, 4];
+    const make = () => engine.stack({ inputSize: 2, outputSize: 1, layers: [{ kind: 'gru', hiddenSize: 3, bidirectional: true }, { kind: 'lstm', hiddenSize: 2 }] });
+    const a = make();
+    const b = make();
+    const dict = randomStateDict(a.spec, rng);
+    a.loadStateDict(dict);
+    b.loadStateDict(dict);
+    const x = randomFloats(rng, T * B * 2);
+    const target = randomFloats(rng, T * B);
+    const optimizer = { type: 'sgd' as const, lr: 0.2 };
+    const seq = await a.trainSequence(x, target, { batch: B, seqLen: T, seqLens, chunkLength: 3, loss: 'mse', optimizer });
+    // By hand: hN holds the GRU's two [B, 3] blocks, then the LSTM's [B, 2]; cN the LSTM's [B, 2].
+    // Chunk [0, 3) trains all three (lengths 3, 2, 3); [3, 6) sequences 0 and 2 (3 and 1 steps).
+    const part = (arr: Float32Array, f: number, t0: number, t1: number, bs: number[]) => Float32Array.from(Array.from({ length: t1 - t0 }, (_, k) => bs.flatMap((q) => [...arr.subarray(((t0 + k) * B + q) * f, ((t0 + k) * B + q + 1) * f)])).flat());
+    const rowsOf = (s: Float32Array, blocks: number[], bs: number[]) => {
+      let at = 0;
+      return Float32Array.from(
+        blocks.flatMap((H) => {
+          const rows = bs.flatMap((q) => [...s.subarray(at + q * H, at + (q + 1) * H)]);
+          at += B * H;
+          return rows;
+        }),
+      );
+    };
+    const putRows = (into: Float32Array, s: Float32Array, blocks: number[], bs: number[]) => {
+      let at = 0;
+      let from = 0;
+      for (const H of blocks) {
+        bs.forEach((q, k) => into.set(s.subarray(from + k * H, from + (k + 1) * H), at + q * H));
+        at += B * H;
+        from += bs.length * H;
+      }
+    };
+    const h = new Float32Array(B * (3 + 3 + 2));
+    const c = new Float32Array(B * 2);
+    const losses: number[] = [];
+    for (const [t0, t1, bs, lens] of [
+      [0, 3, [0, 1, 2], [3, 2, 3]],
+      [3, 6, [0, 2], [3, 1]],
+    ] as Array<[number, number, number[], number[]]>) {
+      const r = await b.trainStep(part(x, 2, t0, t1, bs), part(target, 1, t0, t1, bs), {
+        batch: bs.length,
+        seqLen: t1 - t0,
+        seqLens: lens,
+        h0: t0 === 0 ? undefined : rowsOf(h, [3, 3, 2], bs),
+        c0: t0 === 0 ? undefined : rowsOf(c, [2], bs),
+        loss: 'mse',
+        optimizer,
+        returnState: true,
+      });
+      losses.push(r.loss!);
+      putRows(h, r.hN!, [3, 3, 2], bs);
+      putRows(c, r.cN!, [2], bs);
+    }
+    expect(seq.losses).toEqual(losses);
+    expect(seq.hN).toEqual(h);
+    expect(seq.cN).toEqual(c);
+    a.destroy();
+    b.destroy();
+  });
+
   it('refuses a bad chunk length', async () => {
     const m = engine.rnn({ inputSize: 1, hiddenSize: 2, outputSize: 1 });
     await expect(m.trainSequence(new Float32Array(4), new Float32Array(4), { batch: 1, seqLen: 4, chunkLength: 0, loss: 'mse', optimizer: { type: 'sgd', lr: 1 } })).rejects.toThrow(/chunkLength must be a positive integer/);
