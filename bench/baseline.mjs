@@ -17,6 +17,8 @@ export function prepareBaseline(root, rev) {
     mkdirSync(dir, { recursive: true });
     execFileSync('sh', ['-c', `git archive --format=tar ${commit} | tar -x -C '${dir}'`], { cwd: root, stdio: 'inherit' });
     if (!existsSync(join(dir, 'node_modules'))) symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'), 'dir');
+    // The wasm kernels are generated (git-ignored), as `npm run build` makes them first.
+    if (existsSync(join(dir, 'src/backends/wasm/build.mjs'))) execFileSync(process.execPath, ['src/backends/wasm/build.mjs'], { cwd: dir, stdio: 'inherit' });
     execFileSync(join(root, 'node_modules/.bin/vite'), ['build', '--config', 'src/vite.config.ts', '--logLevel', 'warn'], { cwd: dir, stdio: 'inherit' });
   }
   return { commit, path: `${rel}/dist/index.js` };
