@@ -3,7 +3,7 @@
  * (train-step.ts), and what `model.evaluate` computes from the backend's forward results.
  */
 import { finalStates } from '../arrays.js';
-import { stateOffset, type ModelSpec } from '../spec/spec.js';
+import { outputWidth, stateOffset, stateWidth, type ModelSpec } from '../spec/spec.js';
 import { crossEntropyLossReference } from './cross-entropy-loss.js';
 import { linearReference } from './linear.js';
 import { mseLossReference } from './mse-loss.js';
@@ -37,7 +37,7 @@ export function readoutLossReference(
 ): ReadoutLoss {
   const { batch: B, seqLen: T } = o;
   const O = spec.outputSize;
-  const DH = spec.numDirections * spec.hiddenSize;
+  const DH = outputWidth(spec);
   // The rows the loss reads, [R, D·H]: the output's steps (caller layout), or with 'final' the
   // last layer's final states [B, D·H].
   // With sequence lengths, 'last' is each sequence's own last step L_b − 1, and under 'all' the
@@ -50,7 +50,7 @@ export function readoutLossReference(
     for (let i = 0; i < T * B; i++) rowIndex.push(i);
     for (let b = 0; b < B; b++) for (let t = len(b); t < T; t++) mask[at(t, b)] = 0;
   } else if (o.lossOn === 'last') for (let b = 0; b < B; b++) rowIndex.push(at(len(b) - 1, b));
-  const final = o.lossOn === 'final' ? finalStates(Float64Array.from(hN).subarray(stateOffset(spec, spec.numLayers - 1, B)), 1, spec.numDirections, B, spec.hiddenSize, new Float64Array(B * DH)) : null;
+  const final = o.lossOn === 'final' ? finalStates(Float64Array.from(hN).subarray(stateOffset(spec, spec.numLayers - 1, B)), 1, spec.numDirections, B, stateWidth(spec), new Float64Array(B * DH)) : null;
   const R = final ? B : rowIndex.length;
   const features = new Float64Array(R * DH);
   if (final) features.set(final);

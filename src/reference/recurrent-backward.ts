@@ -6,12 +6,12 @@
  * sweeps every layer and direction in reverse with the cell backward references.
  */
 import { WebRnnError } from '../errors.js';
-import { EMBEDDING_WEIGHT, gateCount, hasCellState, layerInputSize, layerSpec, parameterInfo, parameterName, stateOffset, stateSize, type ModelSpec } from '../spec/spec.js';
+import { EMBEDDING_WEIGHT, gateCount, hasCellState, layerInputSize, layerSpec, outputWidth, parameterInfo, parameterName, stateOffset, stateSize, stateWidth, type ModelSpec } from '../spec/spec.js';
 import { gruCellBackwardReference } from './gru-cell-backward.js';
 import { gruCellForwardReference } from './gru-cell-forward.js';
 import { lstmCellBackwardReference } from './lstm-cell-backward.js';
 import { lstmCellForwardReference } from './lstm-cell-forward.js';
-import { droppedOutput, embedded, type ReferenceForwardOptions } from './recurrent-forward.js';
+import { droppedOutput, embedded, project, type ReferenceForwardOptions } from './recurrent-forward.js';
 import { embeddingBackwardReference } from './embedding-backward.js';
 import { gradThroughWhh, rnnCellBackwardReference } from './rnn-cell-backward.js';
 import { rnnCellForwardReference } from './rnn-cell-forward.js';
@@ -45,8 +45,9 @@ function stateRow(spec: ModelSpec, B: number, cells: boolean, a: ArrayLike<numbe
   const row = into ? Float64Array.from(a) : new Float64Array(stateSize(spec, 1, cells));
   let at = 0;
   for (let l = 0; l < spec.numLayers; l++) {
-    const { kind, numDirections: D, hiddenSize: H } = spec.layers[l];
+    const { kind, numDirections: D } = spec.layers[l];
     if (cells && kind !== 'lstm') continue;
+    const H = cells ? spec.layers[l].hiddenSize : stateWidth(spec.layers[l]);
     for (let d = 0; d < D; d++) {
       const from = stateOffset(spec, l, B, cells) + (d * B + b) * H;
       for (let j = 0; j < H; j++) {
@@ -61,8 +62,9 @@ function stateRow(spec: ModelSpec, B: number, cells: boolean, a: ArrayLike<numbe
 
 interface StepRecord {
   x: Float64Array; // [B, I] the layer's input at t
-  hPrev: Float64Array; // [B, H]
-  h: Float64Array; // [B, H]
+  hPrev: Float64Array; // [B, R]
+  h: Float64Array; // [B, R]
+  r?: Float64Array; // [B, H] a projecting layer's o ⊙ tanh(c), which h = W_hr·r
   saved?: Float64Array[]; // cell activations, slot by slot
 }
 
@@ -79,8 +81,8 @@ function perSequenceGradients(
   seqLens: ArrayLike<number>,
 ): ReferenceGradients {
   const { batch: B, seqLen: T } = opts;
-  const { inputSize: I, hiddenSize: H, numDirections: D } = spec;
-  const DH = D * H;
+  const I = spec.inputSize;
+  const DH = outputWidth(spec);
   const at = (t: number, b: number, F: number): number => (spec.batchFirst ? (b * T + t) * F : (t * B + b) * F);
   const state = (a: ArrayLike<number> | undefined, b: number, cells = false): Float64Array | undefined => a && stateRow(spec, B, cells, a, b);
   const out: ReferenceGradients = { params: {}, input: new Float64Array(T * B * I), h0: new Float64Array(stateSize(spec, B)) };
@@ -147,17 +149,20 @@ export function recurrentBackwardReference(
   let input: Float64Array = spec.batchFirst ? swapBatchTime(x, B, T, spec.inputSize, false, new Float64Array(x.length)) : Float64Array.from(x);
   for (let l = 0; l < L; l++) {
     inputs.push(input);
-    const { hiddenSize: H, numDirections: D, kind, nonlinearity } = layerSpec(spec, l);
+    const layer = layerSpec(spec, l);
+    const { hiddenSize: H, numDirections: D, kind, nonlinearity } = layer;
+    const R = stateWidth(layer);
     const GH = gateCount(kind) * H;
     const I = layerInputSize(spec, l);
-    const out = new Float64Array(T * B * D * H);
+    const out = new Float64Array(T * B * D * R);
     records.push([]);
     for (let d = 0; d < D; d++) {
       const wih = params[parameterName('weight_ih', l, d)];
       const whh = params[parameterName('weight_hh', l, d)];
       const bih = spec.bias ? params[parameterName('bias_ih', l, d)] : null;
       const bhh = spec.bias ? params[parameterName('bias_hh', l, d)] : null;
-      let h = slice(opts.h0, stateOffset(spec, l, B) + d * B * H, B * H);
+      const whr = layer.projSize ? params[parameterName('weight_hr', l, d)] : null;
+      let h = slice(opts.h0, stateOffset(spec, l, B) + d * B * R, B * R);
       let c = slice(kind === 'lstm' ? opts.c0 : undefined, stateOffset(spec, l, B, true) + d * B * H, B * H);
       const rec: StepRecord[] = new Array(T);
       for (let step = 0; step < T; step++) {
@@ -171,12 +176,14 @@ export function recurrentBackwardReference(
             xproj[b * GH + r] = acc;
           }
         }
-        const cell = { batch: B, hidden: H, xproj, hPrev: h, whh, bhh };
+        const cell = { batch: B, hidden: H, recurrent: R, xproj, hPrev: h, whh, bhh };
         let saved: Float64Array[] | undefined;
         let hNew: Float64Array;
+        let projected: Float64Array | undefined;
         if (kind === 'lstm') {
           const r = lstmCellForwardReference({ ...cell, cPrev: c });
-          hNew = r.h;
+          projected = whr ? r.h : undefined;
+          hNew = whr ? project(r.h, whr, B, R, H) : r.h;
           c = r.c;
           saved = r.saved;
         } else if (kind === 'gru') {
@@ -186,9 +193,9 @@ export function recurrentBackwardReference(
         } else {
           hNew = rnnCellForwardReference({ ...cell, nonlinearity }).h;
         }
-        rec[t] = { x: xt, hPrev: h, h: hNew, saved };
+        rec[t] = { x: xt, hPrev: h, h: hNew, saved, r: projected };
         h = hNew;
-        for (let b = 0; b < B; b++) for (let j = 0; j < H; j++) out[(t * B + b) * D * H + d * H + j] = h[b * H + j];
+        for (let b = 0; b < B; b++) for (let j = 0; j < R; j++) out[(t * B + b) * D * R + d * R + j] = h[b * R + j];
       }
       records[l].push(rec);
     }
@@ -203,12 +210,14 @@ export function recurrentBackwardReference(
   }
   const dh0 = new Float64Array(stateSize(spec, B));
   const dc0 = hasCellState(spec) ? new Float64Array(stateSize(spec, B, true)) : undefined;
-  const DHout = spec.numDirections * spec.hiddenSize;
+  const DHout = outputWidth(spec);
   let dy: Float64Array = spec.batchFirst
     ? swapBatchTime(opts.gradOutput, B, T, DHout, false, new Float64Array(T * B * DHout))
     : Float64Array.from(opts.gradOutput);
   for (let l = L - 1; l >= 0; l--) {
-    const { hiddenSize: H, numDirections: D, kind, nonlinearity } = layerSpec(spec, l);
+    const layer = layerSpec(spec, l);
+    const { hiddenSize: H, numDirections: D, kind, nonlinearity } = layer;
+    const R = stateWidth(layer);
     const GH = gateCount(kind) * H;
     const I = layerInputSize(spec, l);
     const dx = new Float64Array(T * B * I);
@@ -219,15 +228,31 @@ export function recurrentBackwardReference(
       const dWhh = grads[parameterName('weight_hh', l, d)];
       const dbih = spec.bias ? grads[parameterName('bias_ih', l, d)] : null;
       const dbhh = spec.bias ? grads[parameterName('bias_hh', l, d)] : null;
-      const s0 = stateOffset(spec, l, B) + d * B * H;
+      const whr = layer.projSize ? params[parameterName('weight_hr', l, d)] : null;
+      const dWhr = layer.projSize ? grads[parameterName('weight_hr', l, d)] : null;
+      const s0 = stateOffset(spec, l, B) + d * B * R;
       const sc = stateOffset(spec, l, B, true) + d * B * H;
-      let rec = slice(opts.gradHN, s0, B * H); // gradient reaching h_t from later in time
+      let rec = slice(opts.gradHN, s0, B * R); // gradient reaching h_t from later in time
       let dc = slice(kind === 'lstm' ? opts.gradCN : undefined, sc, B * H);
       for (let step = T - 1; step >= 0; step--) {
         const t = d === 0 ? step : T - 1 - step;
         const r = records[l][d][t];
-        const dh = new Float64Array(B * H);
-        for (let b = 0; b < B; b++) for (let j = 0; j < H; j++) dh[b * H + j] = dy[(t * B + b) * D * H + d * H + j] + rec[b * H + j];
+        let dh = new Float64Array(B * R);
+        for (let b = 0; b < B; b++) for (let j = 0; j < R; j++) dh[b * R + j] = dy[(t * B + b) * D * R + d * R + j] + rec[b * R + j];
+        if (whr && dWhr) {
+          // h = W_hr·r: dW_hr += dh·rᵀ, and the cell's h (r) receives W_hrᵀ·dh.
+          const dr = new Float64Array(B * H);
+          for (let b = 0; b < B; b++) {
+            for (let q = 0; q < R; q++) {
+              const g = dh[b * R + q];
+              for (let k = 0; k < H; k++) {
+                dWhr[q * H + k] += g * r.r![b * H + k];
+                dr[b * H + k] += g * whr[q * H + k];
+              }
+            }
+          }
+          dh = dr;
+        }
         let dG: Float64Array;
         let dGrec: Float64Array;
         let direct: Float64Array | null = null;
@@ -251,12 +276,12 @@ export function recurrentBackwardReference(
               dWih[q * I + k] += g * r.x[b * I + k];
               dx[(t * B + b) * I + k] += g * wih[q * I + k];
             }
-            for (let k = 0; k < H; k++) dWhh[q * H + k] += gr * r.hPrev[b * H + k];
+            for (let k = 0; k < R; k++) dWhh[q * R + k] += gr * r.hPrev[b * R + k];
             if (dbih) dbih[q] += g;
             if (dbhh) dbhh[q] += gr;
           }
         }
-        rec = gradThroughWhh(B, H, dGrec, whh);
+        rec = gradThroughWhh(B, R, dGrec, whh);
         if (direct) for (let i = 0; i < B * H; i++) rec[i] += direct[i];
       }
       dh0.set(rec, s0);

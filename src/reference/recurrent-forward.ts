@@ -3,9 +3,11 @@
  * from the cell references, with PyTorch's semantics: layer l > 0 reads the concatenated
  * outputs [h_fwd, h_rev] of layer l − 1; the reverse direction runs t = T−1 … 0; output is
  * [T, B, D·H] ([B, T, D·H] when batchFirst); hN and cN are [L·D, B, H], index l·D + d (in a
- * stack of unlike layers, each layer's [D_l, B, H_l] in turn, cN of the LSTM layers only).
+ * stack of unlike layers, each layer's [D_l, B, H_l] in turn, cN of the LSTM layers only). An
+ * LSTM layer with a projection (projSize P) keeps h_t = W_hr (o_t ⊙ tanh(c_t)) [P] as its
+ * state and output; c stays [H].
  */
-import { EMBEDDING_WEIGHT, gateCount, hasCellState, layerInputSize, layerSpec, parameterName, READOUT_BIAS, READOUT_WEIGHT, stateOffset, stateSize, type ModelSpec } from '../spec/spec.js';
+import { EMBEDDING_WEIGHT, gateCount, hasCellState, layerInputSize, layerSpec, parameterName, READOUT_BIAS, READOUT_WEIGHT, stateOffset, stateSize, stateWidth, type ModelSpec } from '../spec/spec.js';
 import { embeddingForwardReference } from './embedding-forward.js';
 import { linearReference } from './linear.js';
 import { gruCellForwardReference } from './gru-cell-forward.js';
@@ -47,6 +49,19 @@ export interface ReferenceForwardResult {
 
 export { linearReference } from './linear.js';
 
+/** h = W_hr·r for each row: r [B, H] → [B, P], W_hr [P, H]. */
+export function project(r: ArrayLike<number>, whr: ArrayLike<number>, B: number, P: number, H: number): Float64Array {
+  const out = new Float64Array(B * P);
+  for (let b = 0; b < B; b++) {
+    for (let q = 0; q < P; q++) {
+      let acc = 0;
+      for (let k = 0; k < H; k++) acc += whr[q * H + k] * r[b * H + k];
+      out[b * P + q] = acc;
+    }
+  }
+  return out;
+}
+
 /**
  * A model reading token ids runs as the model without its embedding on the vectors the ids
  * select (x [T, B] or [B, T] becomes [T, B, I] or [B, T, I]): that model's spec and input.
@@ -72,17 +87,20 @@ export function recurrentForwardReference(
   for (let l = 0; l < L; l++) {
     const layer = layerSpec(spec, l);
     const { hiddenSize: H, numDirections: D } = layer;
+    // R: features of h (the projection's where the layer has one).
+    const R = stateWidth(layer);
     const G = gateCount(layer.kind);
     const I = layerInputSize(spec, l);
-    const out = new Float64Array(T * B * D * H);
+    const out = new Float64Array(T * B * D * R);
     for (let d = 0; d < D; d++) {
       const wih = params[parameterName('weight_ih', l, d)];
       const whh = params[parameterName('weight_hh', l, d)];
       const bih = spec.bias ? params[parameterName('bias_ih', l, d)] : null;
       const bhh = spec.bias ? params[parameterName('bias_hh', l, d)] : null;
-      const s = stateOffset(spec, l, B) + d * B * H;
+      const whr = layer.projSize ? params[parameterName('weight_hr', l, d)] : null;
+      const s = stateOffset(spec, l, B) + d * B * R;
       const sc = stateOffset(spec, l, B, true) + d * B * H;
-      let h: Float64Array = opts.h0 ? Float64Array.from({ length: B * H }, (_, i) => opts.h0![s + i]) : new Float64Array(B * H);
+      let h: Float64Array = opts.h0 ? Float64Array.from({ length: B * R }, (_, i) => opts.h0![s + i]) : new Float64Array(B * R);
       let c: Float64Array = opts.c0 && layer.kind === 'lstm' ? Float64Array.from({ length: B * H }, (_, i) => opts.c0![sc + i]) : new Float64Array(B * H);
       const len = (b: number): number => (opts.seqLens ? opts.seqLens[b] : T);
       for (let step = 0; step < T; step++) {
@@ -99,12 +117,12 @@ export function recurrentForwardReference(
             xproj[b * G * H + r] = acc;
           }
         }
-        const cell = { batch: B, hidden: H, xproj, hPrev: h, whh, bhh, direction: d };
+        const cell = { batch: B, hidden: H, recurrent: R, xproj, hPrev: h, whh, bhh, direction: d };
         let hNew: Float64Array;
         let cNew = c;
         if (layer.kind === 'lstm') {
           const r = lstmCellForwardReference({ ...cell, cPrev: c, peephole: spec.peepholes ? params[parameterName('peephole', l, d)] : null, cell: layer.cell });
-          hNew = r.h;
+          hNew = whr ? project(r.h, whr, B, R, H) : r.h;
           cNew = r.c;
         } else if (layer.kind === 'gru') {
           hNew = gruCellForwardReference({ ...cell, linearBeforeReset: layer.linearBeforeReset, cell: layer.cell }).h;
@@ -117,10 +135,10 @@ export function recurrentForwardReference(
         for (let b = 0; b < B; b++) {
           if (step >= len(b)) continue;
           const t = time(b);
-          for (let j = 0; j < H; j++) {
-            h[b * H + j] = hNew[b * H + j];
-            c[b * H + j] = cNew[b * H + j];
-            out[(t * B + b) * D * H + d * H + j] = h[b * H + j];
+          for (let j = 0; j < H; j++) c[b * H + j] = cNew[b * H + j];
+          for (let j = 0; j < R; j++) {
+            h[b * R + j] = hNew[b * R + j];
+            out[(t * B + b) * D * R + d * R + j] = h[b * R + j];
           }
         }
       }
@@ -129,7 +147,8 @@ export function recurrentForwardReference(
     }
     input = l < L - 1 ? droppedOutput(out, opts.dropoutMasks, l) : out;
   }
-  const { numDirections: D, hiddenSize: H } = spec;
+  const D = spec.numDirections;
+  const H = stateWidth(spec);
   const output = spec.batchFirst ? swapBatchTime(input, B, T, D * H, true, new Float64Array(input.length)) : input;
   // Rows are independent, so the read-out applies in the output's own layout.
   const rows = spec.returnSequences ? output : finalStates(hN.subarray(stateOffset(spec, L - 1, B)), 1, D, B, H, new Float64Array(B * D * H));

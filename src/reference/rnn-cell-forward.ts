@@ -17,13 +17,15 @@ export interface CellStepInputs {
   bhh: ArrayLike<number> | null;
   /** The direction this step belongs to (0 forward, 1 reverse): it picks the cell functions. Default 0. */
   direction?: number;
+  /** Features of hPrev, W_hh's columns: `hidden`, or a projecting LSTM's projSize. */
+  recurrent?: number;
 }
 
 /** Σ_k hPrev[b, k]·W_hh[row, k] + b_hh[row]: the recurrent pre-activation of gate row `row`. */
 export function recurrentPreactivation(s: CellStepInputs, b: number, row: number): number {
-  const H = s.hidden;
+  const R = s.recurrent ?? s.hidden;
   let acc = s.bhh ? s.bhh[row] : 0;
-  for (let k = 0; k < H; k++) acc += s.hPrev[b * H + k] * s.whh[row * H + k];
+  for (let k = 0; k < R; k++) acc += s.hPrev[b * R + k] * s.whh[row * R + k];
   return acc;
 }
 

@@ -4,7 +4,7 @@
  * norm clipping, value clipping and the optimizer update. Everything is in the caller's
  * layouts ([B, T, ·] when batchFirst).
  */
-import { parameterInfo, READOUT_BIAS, READOUT_WEIGHT, stateOffset, stateSize, type ModelSpec } from '../spec/spec.js';
+import { outputWidth, parameterInfo, READOUT_BIAS, READOUT_WEIGHT, stateOffset, stateSize, stateWidth, type ModelSpec } from '../spec/spec.js';
 import { adamUpdateReference, type AdamHyper } from './adam-update.js';
 import { gradNormReference } from './grad-norm.js';
 import { recurrentBackwardReference } from './recurrent-backward.js';
@@ -51,7 +51,7 @@ export function trainStepReference(
 ): { loss: number; gradNorm: number } {
   const { batch: B, seqLen: T } = o;
   const O = spec.outputSize;
-  const DH = spec.numDirections * spec.hiddenSize;
+  const DH = outputWidth(spec);
   const fwd = recurrentForwardReference(spec, params, x, o);
   const W = params[READOUT_WEIGHT];
   const { loss, features, rowIndex, final, dY } = readoutLossReference(spec, fwd.output, fwd.hN, W, params[READOUT_BIAS], target, o);
@@ -74,7 +74,7 @@ export function trainStepReference(
   const gradOutput = new Float64Array(T * B * DH);
   const gradHN = new Float64Array(stateSize(spec, B));
   if (final) {
-    const H = spec.hiddenSize;
+    const H = stateWidth(spec);
     const D = spec.numDirections;
     const last = stateOffset(spec, spec.numLayers - 1, B);
     for (let d = 0; d < D; d++) for (let b = 0; b < B; b++) for (let j = 0; j < H; j++) gradHN[last + (d * B + b) * H + j] = dFeatures[(b * D + d) * H + j];

@@ -7,11 +7,16 @@
  *                      weight_hh[g·H + j, k]; P = 4 (a unit's gates in one vec4, zero-padded
  *                      for the GRU) or 1 for the Elman cell (packedGateStride)
  *   bhh  [D, G·H]      bias_hh (zeros without bias), then with peepholes P [D, 3H] (i, f, o)
+ * An LSTM layer with a projection (projSize P) runs as the LSTM over r_t = o_t ⊙ tanh(c_t)
+ * whose recurrent weight is W_hh·W_hr [4H, H] (h_{t−1} = W_hr r_{t−1}): whhT holds that
+ * product, and the layer's own weights are kept beside it:
+ *   whh  [D, G·H, P]   weight_hh as it is
+ *   whr  [D, P, H]     weight_hr
  */
 import { ShapeError, WebRnnError } from '../errors.js';
 import { checkFinite } from '../arrays.js';
 import { createRandom } from './random.js';
-import { bhhBufferSize, gateCount, layerInputSize, packedGateStride, parameterInfo, parameterName, type ModelSpec } from './spec.js';
+import { bhhBufferSize, gateCount, layerInputSize, outputWidth, packedGateStride, parameterInfo, parameterName, type ModelSpec } from './spec.js';
 
 export type StateDict = Record<string, Float32Array>;
 
@@ -25,7 +30,7 @@ export function defaultParameters(spec: ModelSpec, seed: number): StateDict {
   const dict: StateDict = {};
   for (const p of parameterInfo(spec)) {
     const readout = p.role === 'readout_weight' || p.role === 'readout_bias';
-    const k = 1 / Math.sqrt(readout ? spec.numDirections * spec.hiddenSize : p.role === 'embedding' ? 1 : spec.layers[p.layer].hiddenSize);
+    const k = 1 / Math.sqrt(readout ? outputWidth(spec) : p.role === 'embedding' ? 1 : spec.layers[p.layer].hiddenSize);
     const n = p.shape.reduce((a, b) => a * b, 1);
     const data = new Float32Array(n);
     if (p.role === 'embedding') {
@@ -73,10 +78,26 @@ export interface PackedLayer {
   bih: Float32Array;
   whhT: Float32Array;
   bhh: Float32Array;
+  /** A projecting layer's weight_hh [D, G·H, P] and weight_hr [D, P, H]. */
+  whh?: Float32Array;
+  whr?: Float32Array;
+}
+
+/** W_hh·W_hr [G·H, H] of a projecting layer, in float64 and rounded once: the recurrent weight of r. */
+export function projectedRecurrence(whh: ArrayLike<number>, whr: ArrayLike<number>, GH: number, P: number, H: number): Float32Array {
+  const out = new Float32Array(GH * H);
+  for (let r = 0; r < GH; r++) {
+    for (let k = 0; k < H; k++) {
+      let acc = 0;
+      for (let q = 0; q < P; q++) acc += whh[r * P + q] * whr[q * H + k];
+      out[r * H + k] = acc;
+    }
+  }
+  return out;
 }
 
 export function packLayer(spec: ModelSpec, dict: Readonly<StateDict>, l: number): PackedLayer {
-  const { kind, hiddenSize: H, numDirections: D } = spec.layers[l];
+  const { kind, hiddenSize: H, numDirections: D, projSize: R } = spec.layers[l];
   const G = gateCount(kind);
   const I = layerInputSize(spec, l);
   const GH = G * H;
@@ -85,10 +106,17 @@ export function packLayer(spec: ModelSpec, dict: Readonly<StateDict>, l: number)
   const bih = new Float32Array(D * GH);
   const whhT = new Float32Array(D * H * H * P);
   const bhh = new Float32Array(bhhBufferSize(spec, l));
+  const own = R ? { whh: new Float32Array(D * GH * R), whr: new Float32Array(D * R * H) } : {};
   for (let d = 0; d < D; d++) {
     if (spec.peepholes) bhh.set(dict[parameterName('peephole', l, d)], D * GH + d * 3 * H);
     wih.set(dict[parameterName('weight_ih', l, d)], d * GH * I);
-    const whh = dict[parameterName('weight_hh', l, d)];
+    let whh = dict[parameterName('weight_hh', l, d)];
+    if (own.whh && own.whr) {
+      const whr = dict[parameterName('weight_hr', l, d)];
+      own.whh.set(whh, d * GH * R);
+      own.whr.set(whr, d * R * H);
+      whh = projectedRecurrence(whh, whr, GH, R, H);
+    }
     for (let g = 0; g < G; g++) {
       for (let j = 0; j < H; j++) {
         for (let k = 0; k < H; k++) whhT[((d * H + k) * H + j) * P + g] = whh[(g * H + j) * H + k];
@@ -99,25 +127,31 @@ export function packLayer(spec: ModelSpec, dict: Readonly<StateDict>, l: number)
       bhh.set(dict[parameterName('bias_hh', l, d)], d * GH);
     }
   }
-  return { wih, bih, whhT, bhh };
+  return { wih, bih, whhT, bhh, ...own };
 }
 
 /** Inverse of {@link packLayer}: add layer `l`'s tensors, in PyTorch layout, to `dict`. */
 export function unpackLayer(spec: ModelSpec, packed: PackedLayer, l: number, dict: StateDict): void {
-  const { kind, hiddenSize: H, numDirections: D } = spec.layers[l];
+  const { kind, hiddenSize: H, numDirections: D, projSize: R } = spec.layers[l];
   const G = gateCount(kind);
   const I = layerInputSize(spec, l);
   const GH = G * H;
   const P = packedGateStride(G);
   for (let d = 0; d < D; d++) {
     dict[parameterName('weight_ih', l, d)] = packed.wih.slice(d * GH * I, (d + 1) * GH * I);
-    const whh = new Float32Array(GH * H);
-    for (let g = 0; g < G; g++) {
-      for (let j = 0; j < H; j++) {
-        for (let k = 0; k < H; k++) whh[(g * H + j) * H + k] = packed.whhT[((d * H + k) * H + j) * P + g];
+    if (R) {
+      // A projecting layer's own weights (whhT holds their product).
+      dict[parameterName('weight_hh', l, d)] = packed.whh!.slice(d * GH * R, (d + 1) * GH * R);
+      dict[parameterName('weight_hr', l, d)] = packed.whr!.slice(d * R * H, (d + 1) * R * H);
+    } else {
+      const whh = new Float32Array(GH * H);
+      for (let g = 0; g < G; g++) {
+        for (let j = 0; j < H; j++) {
+          for (let k = 0; k < H; k++) whh[(g * H + j) * H + k] = packed.whhT[((d * H + k) * H + j) * P + g];
+        }
       }
+      dict[parameterName('weight_hh', l, d)] = whh;
     }
-    dict[parameterName('weight_hh', l, d)] = whh;
     if (spec.bias) {
       dict[parameterName('bias_ih', l, d)] = packed.bih.slice(d * GH, (d + 1) * GH);
       dict[parameterName('bias_hh', l, d)] = packed.bhh.slice(d * GH, (d + 1) * GH);

@@ -130,6 +130,13 @@ export interface LstmOptions extends RecurrentOptions {
    * i, f, o. Inference only. Default false.
    */
   peepholes?: boolean;
+  /**
+   * PyTorch's proj_size: each layer's h_t = W_hr (o_t ⊙ tanh(c_t)), W_hr [projSize, H] (the
+   * parameters `weight_hr_l{k}[_reverse]`), so that h, the output and hN have projSize
+   * features a direction (W_hh is [4H, projSize], a layer above reads D·projSize) while c and
+   * cN keep H. In 1 … hiddenSize − 1; default 0, none.
+   */
+  projSize?: number;
 }
 
 /** One recurrent layer: its cell, width and directions (ModelSpec.layers). */
@@ -140,6 +147,8 @@ export interface LayerSpec {
   readonly nonlinearity: Nonlinearity;
   readonly linearBeforeReset: boolean;
   readonly cell: ResolvedCellOptions;
+  /** An LSTM layer's projection of h (PyTorch's proj_size), 0 for none. */
+  readonly projSize: number;
 }
 
 /** A validated model description with every default resolved. */
@@ -147,7 +156,7 @@ export interface ModelSpec {
   /**
    * The recurrent layers bottom up, numLayers of them: alike in a model of one cell
    * (engine.lstm, …), each its own in a stack (engine.stack). The fields kind, hiddenSize,
-   * numDirections, nonlinearity, linearBeforeReset and cell are the last layer's, the one that
+   * numDirections, nonlinearity, linearBeforeReset, cell and projSize are the last layer's, the one that
    * makes the output; code that works layer by layer reads layerSpec(spec, l).
    */
   readonly layers: readonly LayerSpec[];
@@ -162,6 +171,8 @@ export interface ModelSpec {
   readonly linearBeforeReset: boolean;
   /** LSTM peephole connections (inference only). */
   readonly peepholes: boolean;
+  /** The last layer's projection of h (PyTorch's proj_size; LayerSpec.projSize), 0 for none. */
+  readonly projSize: number;
   /** Cell functions, clip and input_forget (all defaults unless imported from ONNX). */
   readonly cell: ResolvedCellOptions;
   readonly seed: number;
@@ -210,7 +221,7 @@ function boolean<F extends boolean | 'auto'>(name: string, v: unknown, fallback:
 
 const KNOWN: Record<CellKind, readonly string[]> = {
   rnn: ['nonlinearity'],
-  lstm: ['peepholes'],
+  lstm: ['peepholes', 'projSize'],
   gru: ['linearBeforeReset'],
 };
 const COMMON = ['inputSize', 'hiddenSize', 'numLayers', 'bidirectional', 'batchFirst', 'bias', 'seed', 'checkFinite', 'dropout', 'embedding', 'stateful', 'goBackwards', 'outputSize', 'returnSequences', 'cell', 'persistent'];
@@ -239,14 +250,22 @@ export function resolveSpec(kind: CellKind, options: RnnOptions & GruOptions & L
   if (!Number.isInteger(seed)) throw new WebRnnError('invalid-option', `seed must be an integer, got ${String(seed)}`);
   const dropout = options.dropout ?? 0;
   if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) throw new WebRnnError('invalid-option', `dropout must be a probability in [0, 1), got ${String(options.dropout)}`);
-  const layer: LayerSpec = {
+  let layer: LayerSpec = {
     kind,
     hiddenSize: positiveInteger('hiddenSize', options.hiddenSize),
     numDirections: boolean('bidirectional', options.bidirectional, false) ? 2 : 1,
     nonlinearity,
     linearBeforeReset: boolean('linearBeforeReset', options.linearBeforeReset, true),
     cell,
+    projSize: 0,
   };
+  if (options.projSize !== undefined && options.projSize !== 0) {
+    const P = positiveInteger('projSize', options.projSize);
+    if (P >= layer.hiddenSize) throw new WebRnnError('invalid-option', `projSize must be smaller than hiddenSize (${layer.hiddenSize}), got ${P}`);
+    if (options.peepholes) throw new WebRnnError('invalid-option', 'lstm: projSize with peepholes is not supported (PyTorch has no peepholes, ONNX no projection)');
+    if (!cell.standard) throw new WebRnnError('invalid-option', 'lstm: projSize with ONNX cell functions, clip or input_forget is not supported');
+    layer = { ...layer, projSize: P };
+  }
   const numLayers = positiveInteger('numLayers', options.numLayers ?? 1);
   return {
     ...layer,
@@ -302,26 +321,39 @@ export function layerSpec(spec: ModelSpec, l: number): ModelSpec {
 /** Whether the layers differ (a stack, engine.stack); false where every layer is alike. */
 export function isStack(spec: ModelSpec): boolean {
   const [first] = spec.layers;
-  return spec.layers.some((l) => l.kind !== first.kind || l.hiddenSize !== first.hiddenSize || l.numDirections !== first.numDirections || l.nonlinearity !== first.nonlinearity || l.linearBeforeReset !== first.linearBeforeReset);
+  return spec.layers.some((l) => l.kind !== first.kind || l.hiddenSize !== first.hiddenSize || l.numDirections !== first.numDirections || l.nonlinearity !== first.nonlinearity || l.linearBeforeReset !== first.linearBeforeReset || l.projSize !== first.projSize);
+}
+
+/** Features of a layer's h a direction: its projSize where it projects, else H. */
+export function stateWidth(layer: Pick<LayerSpec, 'hiddenSize' | 'projSize'>): number {
+  return layer.projSize || layer.hiddenSize;
+}
+
+/** Features of the model's output a step: the last layer's D·H (D·projSize where it projects). */
+export function outputWidth(spec: ModelSpec): number {
+  const last = spec.layers[spec.numLayers - 1];
+  return last.numDirections * stateWidth(last);
 }
 
 /** Input features of layer `l`: I for the first layer, D·H of the layer below above it. */
 export function layerInputSize(spec: ModelSpec, l: number): number {
   if (l === 0) return spec.inputSize;
   const below = spec.layers[l - 1];
-  return below.numDirections * below.hiddenSize;
+  return below.numDirections * stateWidth(below);
 }
 
 /**
  * Where layer l's block of a state tensor starts, in floats, for `batch` rows: hN and h0 hold
- * each layer's [D_l, B, H_l] in layer order (for alike layers [L·D, B, H], index l·D + d);
- * with `cells`, cN and c0, which hold the blocks of the LSTM layers only.
+ * each layer's [D_l, B, H_l] in layer order (for alike layers [L·D, B, H], index l·D + d; H_l
+ * its projSize where it projects); with `cells`, cN and c0, which hold the blocks of the LSTM
+ * layers only ([D_l, B, H_l], H_l the hidden size).
  */
 export function stateOffset(spec: ModelSpec, l: number, batch: number, cells = false): number {
   let at = 0;
   for (let k = 0; k < l; k++) {
-    const { kind, numDirections, hiddenSize } = spec.layers[k];
-    if (!cells || kind === 'lstm') at += numDirections * batch * hiddenSize;
+    const layer = spec.layers[k];
+    if (!cells) at += layer.numDirections * batch * stateWidth(layer);
+    else if (layer.kind === 'lstm') at += layer.numDirections * batch * layer.hiddenSize;
   }
   return at;
 }
@@ -336,13 +368,13 @@ export function stateSize(spec: ModelSpec, batch: number, cells = false): number
  * layers are alike; in a stack, the length of its layers' [D_l, B, H_l] blocks in turn.
  */
 export function stateShape(spec: ModelSpec, batch: number, cells = false): number[] {
-  return isStack(spec) ? [stateSize(spec, batch, cells)] : [spec.numLayers * spec.numDirections, batch, spec.hiddenSize];
+  return isStack(spec) ? [stateSize(spec, batch, cells)] : [spec.numLayers * spec.numDirections, batch, cells ? spec.hiddenSize : stateWidth(spec)];
 }
 
 /** The model's cell in words: 'lstm', or a stack's layers ('stack of lstm(64, bidirectional), gru(32)'). */
 export function describeLayers(spec: ModelSpec): string {
   if (!isStack(spec)) return spec.kind;
-  return `stack of ${spec.layers.map((l) => `${l.kind}(${l.hiddenSize}${l.numDirections === 2 ? ', bidirectional' : ''})`).join(', ')}`;
+  return `stack of ${spec.layers.map((l) => `${l.kind}(${l.hiddenSize}${l.projSize ? `, projSize ${l.projSize}` : ''}${l.numDirections === 2 ? ', bidirectional' : ''})`).join(', ')}`;
 }
 
 /** Whether the model has cell states (c0, cN): an LSTM layer. */
@@ -356,7 +388,7 @@ export interface ParameterInfo {
   shape: readonly number[];
   layer: number;
   direction: number;
-  role: 'weight_ih' | 'weight_hh' | 'bias_ih' | 'bias_hh' | 'peephole' | 'readout_weight' | 'readout_bias' | 'embedding';
+  role: 'weight_ih' | 'weight_hh' | 'bias_ih' | 'bias_hh' | 'peephole' | 'weight_hr' | 'readout_weight' | 'readout_bias' | 'embedding';
 }
 
 /** Names of the read-out's parameters. */
@@ -371,21 +403,23 @@ export const READOUT_BIAS = 'readout.bias';
 export function parameterInfo(spec: ModelSpec): ParameterInfo[] {
   const out: ParameterInfo[] = [];
   for (let l = 0; l < spec.numLayers; l++) {
-    const { kind, hiddenSize: H, numDirections } = spec.layers[l];
+    const { kind, hiddenSize: H, numDirections, projSize } = spec.layers[l];
     const G = gateCount(kind);
     for (let d = 0; d < numDirections; d++) {
       const suffix = `_l${l}${d === 1 ? '_reverse' : ''}`;
       out.push({ name: `weight_ih${suffix}`, shape: [G * H, layerInputSize(spec, l)], layer: l, direction: d, role: 'weight_ih' });
-      out.push({ name: `weight_hh${suffix}`, shape: [G * H, H], layer: l, direction: d, role: 'weight_hh' });
+      out.push({ name: `weight_hh${suffix}`, shape: [G * H, projSize || H], layer: l, direction: d, role: 'weight_hh' });
       if (spec.bias) {
         out.push({ name: `bias_ih${suffix}`, shape: [G * H], layer: l, direction: d, role: 'bias_ih' });
         out.push({ name: `bias_hh${suffix}`, shape: [G * H], layer: l, direction: d, role: 'bias_hh' });
       }
       if (spec.peepholes) out.push({ name: `peephole${suffix}`, shape: [3 * H], layer: l, direction: d, role: 'peephole' });
+      // PyTorch's order: weight_ih, weight_hh, bias_ih, bias_hh, weight_hr.
+      if (projSize) out.push({ name: `weight_hr${suffix}`, shape: [projSize, H], layer: l, direction: d, role: 'weight_hr' });
     }
   }
   if (spec.outputSize > 0) {
-    const DH = spec.numDirections * spec.hiddenSize;
+    const DH = outputWidth(spec);
     out.push({ name: READOUT_WEIGHT, shape: [spec.outputSize, DH], layer: spec.numLayers, direction: 0, role: 'readout_weight' });
     out.push({ name: READOUT_BIAS, shape: [spec.outputSize], layer: spec.numLayers, direction: 0, role: 'readout_bias' });
   }
@@ -395,6 +429,6 @@ export function parameterInfo(spec: ModelSpec): ParameterInfo[] {
 }
 
 /** Name of the parameter of `role` for layer `l`, direction `d`. */
-export function parameterName(role: 'weight_ih' | 'weight_hh' | 'bias_ih' | 'bias_hh' | 'peephole', l: number, d: number): string {
+export function parameterName(role: 'weight_ih' | 'weight_hh' | 'bias_ih' | 'bias_hh' | 'peephole' | 'weight_hr', l: number, d: number): string {
   return `${role}_l${l}${d === 1 ? '_reverse' : ''}`;
 }

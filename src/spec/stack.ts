@@ -21,6 +21,8 @@ export interface StackLayerOptions {
   linearBeforeReset?: boolean;
   /** ONNX's and Keras's cell functions, as RecurrentOptions.cell (inference only). */
   cell?: CellOptions;
+  /** An LSTM layer's projection of h (LstmOptions.projSize). */
+  projSize?: number;
 }
 
 /** Options of `engine.stack`: the model's options, with the layers given one by one. */
@@ -29,7 +31,7 @@ export interface StackOptions extends Omit<RecurrentOptions, 'hiddenSize' | 'num
   layers: StackLayerOptions[];
 }
 
-const LAYER_KEYS = ['kind', 'hiddenSize', 'bidirectional', 'nonlinearity', 'linearBeforeReset', 'cell'];
+const LAYER_KEYS = ['kind', 'hiddenSize', 'bidirectional', 'nonlinearity', 'linearBeforeReset', 'cell', 'projSize'];
 
 /** Validate a stack's options and fill in the defaults. */
 export function resolveStackSpec(options: StackOptions): ModelSpec {
@@ -61,8 +63,9 @@ export function resolveStackSpec(options: StackOptions): ModelSpec {
   return isStack(stack) ? stack : spec;
 }
 
-function cellOptions(layer: StackLayerOptions): { nonlinearity?: Nonlinearity; linearBeforeReset?: boolean; cell?: CellOptions } {
-  const out: { nonlinearity?: Nonlinearity; linearBeforeReset?: boolean; cell?: CellOptions } = {};
+function cellOptions(layer: StackLayerOptions): { nonlinearity?: Nonlinearity; linearBeforeReset?: boolean; cell?: CellOptions; projSize?: number } {
+  const out: { nonlinearity?: Nonlinearity; linearBeforeReset?: boolean; cell?: CellOptions; projSize?: number } = {};
+  if (layer.projSize !== undefined) out.projSize = layer.projSize;
   if (layer.nonlinearity !== undefined) out.nonlinearity = layer.nonlinearity;
   if (layer.linearBeforeReset !== undefined) out.linearBeforeReset = layer.linearBeforeReset;
   if (layer.cell !== undefined) out.cell = layer.cell;

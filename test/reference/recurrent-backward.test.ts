@@ -142,3 +142,60 @@ describe('stacks of unlike layers', () => {
     expect(() => resolveStackSpec({ inputSize: 3, hiddenSize: 4, layers: [{ kind: 'lstm', hiddenSize: 4 }] } as StackOptions)).toThrow(/'hiddenSize' is an option of each layer/);
   });
 });
+
+describe('LSTM projections (projSize)', () => {
+  for (const [numLayers, bidirectional, seqLens] of [
+    [1, false, undefined],
+    [2, true, [3, 2]],
+  ] as Array<[number, boolean, number[] | undefined]>) {
+    it(`L=${numLayers} bidirectional=${bidirectional}${seqLens ? ', sequence lengths' : ''}: against central differences`, () => {
+      const spec = resolveSpec('lstm', { inputSize: 2, hiddenSize: 4, projSize: 3, numLayers, bidirectional, batchFirst: true });
+      const B = 2;
+      const T = 3;
+      const D = bidirectional ? 2 : 1;
+      const params: Record<string, Float64Array> = {};
+      for (const p of parameterInfo(spec)) params[p.name] = random64(rng, p.shape.reduce((a, b) => a * b, 1), -0.7, 0.7);
+      expect(parameterInfo(spec).filter((p) => p.role === 'weight_hr').map((p) => p.shape)).toEqual(Array(numLayers * D).fill([3, 4]));
+      const x = random64(rng, T * B * 2);
+      const h0 = random64(rng, stateSize(spec, B));
+      const c0 = random64(rng, stateSize(spec, B, true));
+      expect([h0.length, c0.length]).toEqual([numLayers * D * B * 3, numLayers * D * B * 4]);
+      const gradOutput = random64(rng, T * B * D * 3);
+      const gradHN = random64(rng, h0.length);
+      const gradCN = random64(rng, c0.length);
+      const opts = { batch: B, seqLen: T, seqLens, h0, c0 };
+      const loss = (): number => {
+        const r = recurrentForwardReference(spec, params, x, opts);
+        return dotLoss(r.output, gradOutput) + dotLoss(r.hN, gradHN) + dotLoss(r.cN!, gradCN);
+      };
+      const g = recurrentBackwardReference(spec, params, x, { ...opts, gradOutput, gradHN, gradCN });
+      expect(Object.keys(g.params).sort()).toEqual(Object.keys(params).sort());
+      for (const n of Object.keys(params)) expectMatchesDifferences(n, g.params[n], centralDifferences(loss, params[n]));
+      expectMatchesDifferences('input', g.input, centralDifferences(loss, x));
+      expectMatchesDifferences('h0', g.h0, centralDifferences(loss, h0));
+      expectMatchesDifferences('c0', g.c0!, centralDifferences(loss, c0));
+    });
+  }
+
+  it('h is W_hr (o ⊙ tanh c): a projection by the identity rows is the plain LSTM\'s first units', () => {
+    // W_hr = [I_3 | 0] picks the first 3 of 4 units, and W_hh's columns see only them.
+    const proj = resolveSpec('lstm', { inputSize: 2, hiddenSize: 4, projSize: 3 });
+    const plain = resolveSpec('lstm', { inputSize: 2, hiddenSize: 4 });
+    const params: Record<string, Float64Array> = {};
+    for (const p of parameterInfo(plain)) params[p.name] = random64(rng, p.shape.reduce((a, b) => a * b, 1), -0.7, 0.7);
+    for (let r = 0; r < 16; r++) params.weight_hh_l0[r * 4 + 3] = 0;
+    const projected = { ...params, weight_hh_l0: Float64Array.from({ length: 16 * 3 }, (_, i) => params.weight_hh_l0[Math.floor(i / 3) * 4 + (i % 3)]), weight_hr_l0: Float64Array.from({ length: 12 }, (_, i) => (i % 4 === Math.floor(i / 4) ? 1 : 0)) };
+    const x = random64(rng, 3 * 2 * 2);
+    const a = recurrentForwardReference(proj, projected, x, { batch: 2, seqLen: 3 });
+    const b = recurrentForwardReference(plain, params, x, { batch: 2, seqLen: 3 });
+    for (let i = 0; i < 3 * 2; i++) for (let j = 0; j < 3; j++) expect(a.output[i * 3 + j]).toBeCloseTo(b.output[i * 4 + j], 12);
+    expect(Array.from(a.cN!)).toEqual(Array.from(b.cN!));
+  });
+
+  it('refuses what a projection cannot be', () => {
+    expect(() => resolveSpec('lstm', { inputSize: 2, hiddenSize: 4, projSize: 4 })).toThrow(/projSize must be smaller than hiddenSize \(4\), got 4/);
+    expect(() => resolveSpec('lstm', { inputSize: 2, hiddenSize: 4, projSize: 1.5 })).toThrow(/projSize must be a positive integer/);
+    expect(() => resolveSpec('gru', { inputSize: 2, hiddenSize: 4, projSize: 2 } as never)).toThrow(/gru: unknown option 'projSize'/);
+    expect(() => resolveSpec('lstm', { inputSize: 2, hiddenSize: 4, projSize: 2, peepholes: true })).toThrow(/projSize with peepholes/);
+  });
+});
