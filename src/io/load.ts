@@ -6,7 +6,7 @@
  * may differ from layer to layer (a stack, engine.stack).
  */
 import { WebRnnError } from '../errors.js';
-import { EMBEDDING_WEIGHT, READOUT_BIAS, READOUT_WEIGHT, type CellKind, type GruOptions, type Nonlinearity, type RnnOptions } from '../spec/spec.js';
+import { EMBEDDING_WEIGHT, READOUT_BIAS, READOUT_WEIGHT, type CellKind, type GruOptions, type LstmOptions, type Nonlinearity, type RnnOptions } from '../spec/spec.js';
 import type { StackOptions } from '../spec/stack.js';
 
 /** Options of `engine.load`. */
@@ -51,7 +51,7 @@ export interface LoadOptions {
 }
 
 /** What a state dict describes: a model of one cell, or a stack; the file's names by our names (PyTorch names under the prefix, and the read-out). */
-export type StateDictPlan = { kind: CellKind; options: RnnOptions & GruOptions; names: Record<string, string> } | { kind: 'stack'; options: StackOptions; names: Record<string, string> };
+export type StateDictPlan = { kind: CellKind; options: RnnOptions & GruOptions & LstmOptions; names: Record<string, string> } | { kind: 'stack'; options: StackOptions; names: Record<string, string> };
 
 /** A layer module's tensor (nn.LSTM: weight_ih_l0, …) or, without the layer suffix, a cell's (nn.LSTMCell: weight_ih, …). */
 const PARAM = /^(.*?)(weight|bias)_(ih|hh)(_l\d+(?:_reverse)?)?$/;
@@ -65,11 +65,12 @@ function someNames(names: readonly string[], n = 6): string {
   return names.length > n ? `${shown} and ${names.length - n} more` : shown || 'no tensors';
 }
 
-/** A layer of a file: its cell, width and directions. */
+/** A layer of a file: its cell, width, directions and an LSTM's projection (0: none). */
 interface LayerPlan {
   kind: CellKind;
   hiddenSize: number;
   D: 1 | 2;
+  projSize: number;
 }
 
 /** One recurrent module of a file: its layers, and its tensors' names by our names (its own layers from 0). */
@@ -81,41 +82,39 @@ interface ModulePlan {
   names: Record<string, string>;
 }
 
-const alikeLayers = (a: LayerPlan, b: LayerPlan): boolean => a.kind === b.kind && a.hiddenSize === b.hiddenSize && a.D === b.D;
+const alikeLayers = (a: LayerPlan, b: LayerPlan): boolean => a.kind === b.kind && a.hiddenSize === b.hiddenSize && a.D === b.D && a.projSize === b.projSize;
 
 /** The module under `prefix` (a cell's names when `cell`); throws a WebRnnError naming what does not fit. */
 function modulePlan(shapes: Readonly<Record<string, readonly number[]>>, prefix: string, cell: boolean): ModulePlan {
   // A cell is one unidirectional layer: its names are layer 0's without the suffix.
   const theirName = (ours: string): string => prefix + (cell ? ours.replace(/_l0$/, '') : ours);
   const get = (ours: string): readonly number[] | undefined => shapes[theirName(ours)];
-  for (const n of Object.keys(shapes)) {
-    if (n.startsWith(prefix) && /^weight_hr_l\d+/.test(n.slice(prefix.length))) {
-      throw new WebRnnError('state-dict', `load: '${n}': LSTMs with projections (proj_size) are not supported`);
-    }
-  }
   const wih = get('weight_ih_l0');
   const expected = (ours: string, form: string): string => `${theirName(ours)} ${form}`;
   if (!wih || wih.length !== 2) throw new WebRnnError('state-dict', `load: ${expected('weight_ih_l0', '[G·H, inputSize]')} expected, ${wih ? `found shape [${wih.join(', ')}]` : 'missing'}`);
   let numLayers = 0;
   if (cell) numLayers = 1;
   else while (get(`weight_ih_l${numLayers}`)) numLayers++;
-  // Each layer's cell and width from its W_hh [G·H, H], its directions from a _reverse twin.
+  // Each layer's cell and width from its W_hh [G·H, H] (with a projection, W_hr [P, H] and
+  // W_hh [4H, P]), its directions from a _reverse twin.
   const layers: LayerPlan[] = Array.from({ length: numLayers }, (_, l) => {
     const whh = get(`weight_hh_l${l}`);
+    const whr = cell ? undefined : get(`weight_hr_l${l}`);
     const name = `weight_hh_l${l}`;
     if (!whh || whh.length !== 2) throw new WebRnnError('state-dict', `load: ${expected(name, '[G·H, H]')} expected, ${whh ? `found shape [${whh.join(', ')}]` : 'missing'}`);
-    const H = whh[1];
+    if (whr && (whr.length !== 2 || whr[0] !== whh[1] || whr[1] !== whh[0] / 4)) throw new WebRnnError('state-dict', `load: ${theirName(`weight_hr_l${l}`)} of shape [${whr.join(', ')}] is not [P, H] for ${theirName(name)} [4H, P] of shape [${whh.join(', ')}]`);
+    const H = whr ? whr[1] : whh[1];
     if (H < 1 || whh[0] % H !== 0) throw new WebRnnError('state-dict', `load: ${theirName(name)} of shape [${whh.join(', ')}] is not [G·H, H]`);
     const G = whh[0] / H;
     const kind: CellKind | undefined = G === 4 ? 'lstm' : G === 3 ? 'gru' : G === 1 ? 'rnn' : undefined;
     if (!kind) throw new WebRnnError('state-dict', `load: ${theirName(name)} has ${G} gate blocks; 1 (RNN), 3 (GRU) or 4 (LSTM) expected`);
-    return { kind, hiddenSize: H, D: !cell && get(`weight_ih_l${l}_reverse`) !== undefined ? 2 : 1 };
+    return { kind, hiddenSize: H, D: !cell && get(`weight_ih_l${l}_reverse`) !== undefined ? 2 : 1, projSize: whr ? whr[0] : 0 };
   });
   const bias = get('bias_ih_l0') !== undefined;
   const names: Record<string, string> = {};
   for (let l = 0; l < numLayers; l++) {
     for (let d = 0; d < layers[l].D; d++) {
-      for (const role of ['weight_ih', 'weight_hh', ...(bias ? ['bias_ih', 'bias_hh'] : [])]) {
+      for (const role of ['weight_ih', 'weight_hh', ...(bias ? ['bias_ih', 'bias_hh'] : []), ...(layers[l].projSize ? ['weight_hr'] : [])]) {
         const ours = `${role}_l${l}${d ? '_reverse' : ''}`;
         names[ours] = theirName(ours);
       }
@@ -124,10 +123,10 @@ function modulePlan(shapes: Readonly<Record<string, readonly number[]>>, prefix:
   return { prefix, inputSize: wih[1], layers, bias, names };
 }
 
-/** Features of a module's output: its last layer's D·H. */
+/** Features of a module's output: its last layer's D·H (D·P where it projects). */
 function outputWidth(m: ModulePlan): number {
   const last = m.layers[m.layers.length - 1];
-  return last.D * last.hiddenSize;
+  return last.D * (last.projSize || last.hiddenSize);
 }
 
 /** What a module is, for an error message: 'lstm1.': LSTM of 64 units, 2 layers, bidirectional, 3 inputs. */
@@ -135,8 +134,8 @@ function describeModule(m: ModulePlan): string {
   const [first] = m.layers;
   const L = m.layers.length;
   const what = m.layers.every((l) => alikeLayers(l, first))
-    ? `${first.kind.toUpperCase()} of ${first.hiddenSize} units, ${L} layer${L > 1 ? 's' : ''}${first.D === 2 ? ', bidirectional' : ''}`
-    : `layers ${m.layers.map((l) => `${l.kind.toUpperCase()} ${l.hiddenSize}${l.D === 2 ? ' bidirectional' : ''}`).join(', ')}`;
+    ? `${first.kind.toUpperCase()} of ${first.hiddenSize} units, ${L} layer${L > 1 ? 's' : ''}${first.projSize ? `, projections of ${first.projSize}` : ''}${first.D === 2 ? ', bidirectional' : ''}`
+    : `layers ${m.layers.map((l) => `${l.kind.toUpperCase()} ${l.hiddenSize}${l.projSize ? ` (projection ${l.projSize})` : ''}${l.D === 2 ? ' bidirectional' : ''}`).join(', ')}`;
   return `'${m.prefix}': ${what}${m.bias ? '' : ', no bias'}, ${m.inputSize} inputs`;
 }
 
@@ -244,10 +243,11 @@ export function planFromStateDict(shapes: Readonly<Record<string, readonly numbe
   const [first] = module.layers;
   const nonlinearity = options.nonlinearity ?? 'tanh';
   if (module.layers.every((l) => alikeLayers(l, first))) {
-    const one: RnnOptions & GruOptions = { ...modelOptions, hiddenSize: first.hiddenSize, numLayers: module.layers.length, bidirectional: first.D === 2 };
+    const one: RnnOptions & GruOptions & LstmOptions = { ...modelOptions, hiddenSize: first.hiddenSize, numLayers: module.layers.length, bidirectional: first.D === 2 };
     if (first.kind === 'rnn') one.nonlinearity = nonlinearity;
+    if (first.projSize) one.projSize = first.projSize;
     return { kind: first.kind, options: one, names };
   }
-  const layers = module.layers.map((l) => ({ kind: l.kind, hiddenSize: l.hiddenSize, bidirectional: l.D === 2, ...(l.kind === 'rnn' ? { nonlinearity } : {}) }));
+  const layers = module.layers.map((l) => ({ kind: l.kind, hiddenSize: l.hiddenSize, bidirectional: l.D === 2, ...(l.kind === 'rnn' ? { nonlinearity } : {}), ...(l.projSize ? { projSize: l.projSize } : {}) }));
   return { kind: 'stack', options: { ...modelOptions, layers }, names };
 }

@@ -4,7 +4,7 @@
  */
 import { WebRnnError } from '../errors.js';
 import type { StateDict } from '../spec/parameters.js';
-import { describeLayers, hasCellState, stateShape, type CellKind, type ModelSpec } from '../spec/spec.js';
+import { describeLayers, hasCellState, outputWidth, stateShape, type CellKind, type ModelSpec } from '../spec/spec.js';
 import { checkCount, checkFinite, checkLengths, checkTensor, reverseSteps, swapBatchTime } from '../arrays.js';
 import { checkIds, lengthsFromIds } from '../spec/embedding.js';
 
@@ -99,8 +99,8 @@ export function checkOptions(what: string, options: unknown, known: readonly str
 
 /** Check gradOutput, gradHN and gradCN of a gradients call; returns them sequence-major and copied. */
 export function prepareOutputGradients(spec: ModelSpec, options: GradientOptions, B: number, T: number): { gradOutput: Float32Array; gradHN?: Float32Array; gradCN?: Float32Array } {
-  const { hiddenSize: H, numDirections: D } = spec;
-  checkTensor('gradOutput', options.gradOutput, spec.batchFirst ? [B, T, D * H] : [T, B, D * H]);
+  const F = outputWidth(spec);
+  checkTensor('gradOutput', options.gradOutput, spec.batchFirst ? [B, T, F] : [T, B, F]);
   if (options.gradHN !== undefined) checkTensor('gradHN', options.gradHN, stateShape(spec, B));
   if (options.gradCN !== undefined) {
     if (!hasCellState(spec)) throw new WebRnnError('invalid-option', `gradients: gradCN is only for LSTM models (or stacks with LSTM layers), this is ${describeLayers(spec)}`);
@@ -111,7 +111,7 @@ export function prepareOutputGradients(spec: ModelSpec, options: GradientOptions
     if (options.gradHN) checkFinite('gradHN', options.gradHN);
     if (options.gradCN) checkFinite('gradCN', options.gradCN);
   }
-  const gradOutput = spec.batchFirst ? swapBatchTime(options.gradOutput, B, T, D * H, false, new Float32Array(T * B * D * H)) : options.gradOutput.slice();
+  const gradOutput = spec.batchFirst ? swapBatchTime(options.gradOutput, B, T, F, false, new Float32Array(T * B * F)) : options.gradOutput.slice();
   return { gradOutput, gradHN: options.gradHN?.slice(), gradCN: options.gradCN?.slice() };
 }
 

@@ -18,7 +18,7 @@ import { checkOptions, checkTrainable, prepareInputs, prepareOutputGradients, ty
 export type { CellStates, ForwardOptions, ForwardOutput, ForwardOutputBase, GradientOptions, GradientOutput, GradientOutputBase, WarmupOptions } from './calls.js';
 import { RecurrentStream, type StreamOptions } from './stream.js';
 import { CarriedStates } from './carried-states.js';
-import { describeLayers, isStack, MODEL_METADATA, parameterInfo, stateOffset } from '../spec/spec.js';
+import { describeLayers, isStack, MODEL_METADATA, parameterInfo, stateOffset, stateWidth } from '../spec/spec.js';
 import type { CellKind, ModelSpec } from '../spec/spec.js';
 import { checkCount, checkFinite, finalStates, reverseSteps, swapBatchTime } from '../arrays.js';
 
@@ -253,7 +253,8 @@ export class RecurrentModel<K extends CellKind = CellKind> {
 
   /** output, hN, cN and y as ForwardOutput defines them, from a pass's sequence-major results. */
   private forwardOutput(r: PassResult, B: number, T: number): ForwardOutput<K> {
-    const { numLayers: L, numDirections: D, hiddenSize: H, outputSize: O } = this.spec;
+    const { numLayers: L, numDirections: D, outputSize: O } = this.spec;
+    const H = stateWidth(this.spec);
     const output = this.toCaller(r.output, B, T, D * H);
     const y = this.spec.returnSequences ? (r.y ? this.toCaller(r.y, B, T, O) : output) : (r.y ?? finalStates(r.hN.subarray(stateOffset(this.spec, L - 1, B)), 1, D, B, H, new Float32Array(B * D * H)));
     // cN is there exactly when the model is an LSTM, which is what ForwardOutput<K> says.

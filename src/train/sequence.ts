@@ -4,7 +4,7 @@
  */
 import { checkCount, checkInput, checkLengths, checkTensor, gatherSequences } from '../arrays.js';
 import { WebRnnError } from '../errors.js';
-import { stateSize, type ModelSpec } from '../spec/spec.js';
+import { stateSize, stateWidth, type ModelSpec } from '../spec/spec.js';
 import type { TrainSequenceOptions, TrainSequenceResult, TrainStepOptions, TrainStepResult } from './options.js';
 
 /** What trainSequence needs of a model: its spec (sizes, layout, layers) and its training step. */
@@ -40,7 +40,7 @@ export async function trainSequence(model: SequenceTrainee, x: Float32Array | In
   const chunk = <A extends Float32Array | Int32Array>(a: A, f: number, t0: number, t1: number, bs: number[]): A => gatherSequences(a, f, T, B, spec.batchFirst, t0, t1, bs);
   // States ([L·D, B, H]; each layer's [D, B, H] in turn): the rows of sequences `bs`, and those
   // rows written back. The blocks of [B, H] rows, with `cells` those of the LSTM layers only.
-  const blocks = (cells: boolean): number[] => spec.layers.flatMap((l) => (cells && l.kind !== 'lstm' ? [] : Array<number>(l.numDirections).fill(l.hiddenSize)));
+  const blocks = (cells: boolean): number[] => spec.layers.flatMap((l) => (cells && l.kind !== 'lstm' ? [] : Array<number>(l.numDirections).fill(cells ? l.hiddenSize : stateWidth(l))));
   const pickState = (s: Float32Array, bs: number[], cells = false): Float32Array => {
     const out = new Float32Array((s.length / B) * bs.length);
     let from = 0;

@@ -230,7 +230,8 @@ describe('engine.load', () => {
     expect((await loadError(nanFile.bytes)).code).toBe('non-finite');
     expect((await loadError(nan.bytes, { nonlinearity: 'relu' })).message).toMatch(/nonlinearity is for RNN models/);
     const proj = pytorchFile('lstm', { inputSize: 2, hiddenSize: 3 }, '', { weight_hr_l0: { shape: [2, 3], data: new Float32Array(6) } });
-    expect((await loadError(proj.bytes)).message).toMatch(/projections \(proj_size\) are not supported/);
+    // A projection that does not fit its W_hh [4H, P].
+    expect((await loadError(proj.bytes)).message).toMatch(/weight_hr_l0 of shape \[2, 3\] is not \[P, H\] for weight_hh_l0 \[4H, P\] of shape \[12, 3\]/);
     expect((await loadError(new Uint8Array([8, 0, 0, 0, 0, 0, 0, 0, 0x08, 1]))).message).toMatch(/neither a safetensors file nor an ONNX model/);
     expect((engine as unknown as { models: Set<unknown> }).models.size).toBe(before);
   });

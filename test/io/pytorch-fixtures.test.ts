@@ -45,7 +45,7 @@ afterAll(() => engine?.destroy());
 describe(`files written by PyTorch ${torch}`, () => {
   it('has the ONNX and safetensors cases', () => {
     expect(cases.filter((c) => c.format === 'onnx').length).toBe(5);
-    expect(cases.filter((c) => c.format === 'safetensors').length).toBe(9);
+    expect(cases.filter((c) => c.format === 'safetensors').length).toBe(10);
     expect(cases.filter((c) => c.name.includes('_cell')).length).toBe(3);
   });
 

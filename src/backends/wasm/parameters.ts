@@ -4,8 +4,11 @@
  * one pass over the block), and the forward's weights packed as matmul's B panels
  * (pack-panels): W_ihᵀ per layer and direction, W_hhᵀ per gate block, and the read-out's Wᵀ
  * per direction's columns. The packs are refreshed after each write or update (packs()).
+ * An LSTM layer with a projection runs as the LSTM over r = o ⊙ tanh(c) with recurrent weight
+ * W_hh·W_hr (spec/parameters.ts): packs() forms that product (`whhEff`, [G·H, H]) and packs it,
+ * and packs W_hr [P, H] and W_hh [G·H, P] for the products h = r·W_hrᵀ and h0·W_hhᵀ.
  */
-import { gateCount, layerInputSize, parameterInfo, parameterName, READOUT_BIAS, READOUT_WEIGHT, type ModelSpec } from '../../spec/spec.js';
+import { gateCount, layerInputSize, outputWidth, parameterInfo, parameterName, READOUT_BIAS, READOUT_WEIGHT, stateWidth, type ModelSpec } from '../../spec/spec.js';
 import type { StateDict } from '../../spec/parameters.js';
 import type { WasmHeap } from './memory.js';
 import { Program } from './program.js';
@@ -27,6 +30,10 @@ export class WasmParameters {
   readonly whhP: number[][] = [];
   /** The read-out's Wᵀ rows of direction d's features, packed: [d]. */
   readonly readoutP: number[] = [];
+  /** Projecting layers [l][d] (0 elsewhere): W_hh·W_hr [G·H, H], and W_hr's and W_hh's panels. */
+  readonly whhEff: number[][] = [];
+  readonly whrP: number[][] = [];
+  readonly whhRawP: number[][] = [];
 
   constructor(
     private readonly heap: WasmHeap,
@@ -44,16 +51,18 @@ export class WasmParameters {
       at += 4 * n;
     }
     for (let l = 0; l < spec.numLayers; l++) {
-      const { kind, hiddenSize: H, numDirections: D } = spec.layers[l];
+      const { kind, hiddenSize: H, numDirections: D, projSize: P } = spec.layers[l];
       const G = gateCount(kind);
-      this.wihP.push([]);
-      this.whhP.push([]);
+      for (const list of [this.wihP, this.whhP, this.whhEff, this.whrP, this.whhRawP]) list.push([]);
       for (let d = 0; d < D; d++) {
         this.wihP[l].push(heap.alloc(panelFloats(G * H, layerInputSize(spec, l))));
         this.whhP[l].push(heap.alloc(G * panelFloats(H, H)));
+        this.whhEff[l].push(P ? heap.alloc(G * H * H) : 0);
+        this.whrP[l].push(P ? heap.alloc(panelFloats(P, H)) : 0);
+        this.whhRawP[l].push(P ? heap.alloc(panelFloats(G * H, P)) : 0);
       }
     }
-    if (spec.outputSize > 0) for (let d = 0; d < spec.numDirections; d++) this.readoutP.push(heap.alloc(panelFloats(spec.outputSize, spec.hiddenSize)));
+    if (spec.outputSize > 0) for (let d = 0; d < spec.numDirections; d++) this.readoutP.push(heap.alloc(panelFloats(spec.outputSize, stateWidth(spec))));
   }
 
   /** The byte pointer of tensor `name` in a block of this layout starting at `block` (default: the parameters'). */
@@ -63,8 +72,13 @@ export class WasmParameters {
     return block + (t.ptr - this.block);
   }
 
+  /** The recurrence's weight [G·H, H] of layer l, direction d: W_hh, or a projecting layer's W_hh·W_hr. */
+  recurrentWeight(l: number, d: number): number {
+    return this.whhEff[l][d] || this.of('weight_hh', l, d);
+  }
+
   /** The pointer of layer l, direction d's tensor of `role` (0 for a bias the model lacks). */
-  of(role: 'weight_ih' | 'weight_hh' | 'bias_ih' | 'bias_hh' | 'peephole', l: number, d: number, block = this.block): number {
+  of(role: 'weight_ih' | 'weight_hh' | 'bias_ih' | 'bias_hh' | 'peephole' | 'weight_hr', l: number, d: number, block = this.block): number {
     const name = parameterName(role, l, d);
     return this.tensors.has(name) ? this.at(name, block) : 0;
   }
@@ -86,15 +100,21 @@ export class WasmParameters {
     const { spec } = this;
     for (let l = 0; l < spec.numLayers; l++) {
       const I = layerInputSize(spec, l);
-      const { kind, hiddenSize: H, numDirections: D } = spec.layers[l];
+      const { kind, hiddenSize: H, numDirections: D, projSize: P } = spec.layers[l];
       const G = gateCount(kind);
       for (let d = 0; d < D; d++) {
         program.add('packPanels', { dst: this.wihP[l][d], w: this.of('weight_ih', l, d), ldw: I, N: G * H, K: I });
-        for (let g = 0; g < G; g++) program.add('packPanels', { dst: this.whhP[l][d] + 4 * g * panelFloats(H, H), w: this.of('weight_hh', l, d) + 4 * g * H * H, ldw: H, N: H, K: H });
+        if (P) {
+          // W_hh·W_hr [G·H, H] = W_hh [G·H, P]·W_hr [P, H]; the panels of W_hr and W_hh as matmul's Wᵀ.
+          program.add('matmul', { c: this.whhEff[l][d], ldc: H, a: this.of('weight_hh', l, d), sam: P, sak: 1, b: this.of('weight_hr', l, d), ldb: H, packed: 0, bias: 0, M: G * H, N: H, K: P, accumulate: 0 });
+          program.add('packPanels', { dst: this.whrP[l][d], w: this.of('weight_hr', l, d), ldw: H, N: P, K: H });
+          program.add('packPanels', { dst: this.whhRawP[l][d], w: this.of('weight_hh', l, d), ldw: P, N: G * H, K: P });
+        }
+        for (let g = 0; g < G; g++) program.add('packPanels', { dst: this.whhP[l][d] + 4 * g * panelFloats(H, H), w: this.recurrentWeight(l, d) + 4 * g * H * H, ldw: H, N: H, K: H });
       }
     }
-    const H = spec.hiddenSize;
-    const DH = spec.numDirections * H;
+    const H = stateWidth(spec);
+    const DH = outputWidth(spec);
     this.readoutP.forEach((dst, d) => program.add('packPanels', { dst, w: this.at(READOUT_WEIGHT) + 4 * d * H, ldw: DH, N: spec.outputSize, K: H }));
     return program;
   }
@@ -110,7 +130,7 @@ export class WasmParameters {
 
   release(): void {
     this.heap.release(this.block);
-    for (const row of [...this.wihP, ...this.whhP]) for (const p of row) this.heap.release(p);
+    for (const row of [...this.wihP, ...this.whhP, ...this.whhEff, ...this.whrP, ...this.whhRawP]) for (const p of row) if (p) this.heap.release(p);
     for (const p of this.readoutP) this.heap.release(p);
   }
 }

@@ -10,7 +10,8 @@
  * passes), layer l's output is multiplied by its mask into the copy layer l + 1 reads, and the
  * gradient reaching it, in place, by the same mask.
  */
-import { EMBEDDING_WEIGHT, gateCount, hasCellState, layerInputSize, layerSpec, stateOffset, stateSize, type ModelSpec } from '../../spec/spec.js';
+import { EMBEDDING_WEIGHT, gateCount, hasCellState, layerInputSize, layerSpec, outputWidth, stateOffset, stateSize, stateWidth, type ModelSpec } from '../../spec/spec.js';
+import { projectionBuffers, projectionGradients, recordFold, recordGradientIn, recordGradientOut, recordOutput, type ProjectionBuffers, type ProjectionGradients, type RowRecord } from './projection.js';
 import type { ReadoutRows } from '../../model/backend.js';
 import { cellFunctionArgs } from './cell-args.js';
 import type { WasmHeap } from './memory.js';
@@ -75,6 +76,10 @@ export class ForwardBuffers {
   readonly dropped: number[] = [];
   /** The dropout records of this plan's program and the boundary (layer) of each, for patchDropout. */
   readonly dropoutRecords: Array<{ record: number; boundary: number }> = [];
+  /** Each layer's projection buffers (projection.ts), null where it has none. */
+  readonly proj: Array<ProjectionBuffers | null> = [];
+  /** Records whose pointers follow each row's length, set per call (patchRows). */
+  readonly rowRecords: RowRecord[] = [];
 
   constructor(
     blocks: Blocks,
@@ -88,7 +93,7 @@ export class ForwardBuffers {
     readonly dropout = false,
   ) {
     const L = spec.numLayers;
-    const width = (l: number): number => spec.layers[l].numDirections * spec.layers[l].hiddenSize;
+    const width = (l: number): number => spec.layers[l].numDirections * stateWidth(spec.layers[l]);
     this.x = blocks.take(T * B * spec.inputSize);
     this.ids = spec.embedding ? blocks.take(T * B) : 0;
     this.lens = blocks.take(B);
@@ -113,6 +118,7 @@ export class ForwardBuffers {
         }
       }
     }
+    for (let l = 0; l < L; l++) this.proj.push(projectionBuffers((n, zero) => blocks.take(n, zero), spec, l, B, T));
     this.y = spec.outputSize > 0 ? blocks.take(this.yCount) : 0;
   }
 
@@ -129,14 +135,15 @@ export class ForwardBuffers {
   /** Record boundary l's mask from `x` into `y` (the keys are patched per call: patchDropout). */
   addDropout(program: Program, l: number, x: number, y: number): void {
     const { spec, B, T } = this;
-    const { numDirections: D, hiddenSize: H } = spec.layers[l];
+    const layer = spec.layers[l];
     this.dropoutRecords.push({ record: program.count, boundary: l });
-    program.add('dropout', { x, y, ...dropoutUniform(T * B * D * H, spec.dropout, [0, 0]) });
+    program.add('dropout', { x, y, ...dropoutUniform(T * B * layer.numDirections * stateWidth(layer), spec.dropout, [0, 0]) });
   }
 
   /** Layer l, direction d's [B, H_l] of a state buffer in hN's layout (with `cells`, cN's). */
   slot(buffer: number, l: number, d: number, cells = false): number {
-    return buffer + 4 * (stateOffset(this.spec, l, this.B, cells) + d * this.B * this.spec.layers[l].hiddenSize);
+    const layer = this.spec.layers[l];
+    return buffer + 4 * (stateOffset(this.spec, l, this.B, cells) + d * this.B * (cells ? layer.hiddenSize : stateWidth(layer)));
   }
 }
 
@@ -150,17 +157,20 @@ export function recordForward(program: Program, params: WasmParameters, f: Forwa
     const { hiddenSize: H, numDirections: D } = spec;
     const GH = gateCount(spec.kind) * H;
     const I = layerInputSize(spec, l);
+    // A projecting layer's cells step r from r_{−1} = 0 into its own buffers (projection.ts).
+    const proj = f.proj[l];
     for (let d = 0; d < D; d++) {
       // xp[:, d·GH …] = X·W_ihᵀ + b_ih over all T·B rows.
       program.add('matmul', { c: f.xp + 4 * d * GH, ldc: D * GH, a: f.input(l), sam: I, sak: 1, b: params.wihP[l][d], ldb: 0, packed: 1, bias: params.of('bias_ih', l, d), M: T * B, N: GH, K: I, accumulate: 0 });
+      if (proj) recordFold(program, params, f, l, d, f.rowRecords);
     }
     for (let d = 0; d < D; d++) {
       const fns = cellFunctionArgs(spec.cell, d);
       for (let s = 0; s < T; s++) {
         const common = {
           xp: f.xp + 4 * d * GH, xld: D * GH, whhP: params.whhP[l][d], bhh: params.of('bias_hh', l, d),
-          hPrev: s === 0 ? f.slot(f.h0, l, d) : f.ping[(s - 1) % 2], hNext: s === T - 1 ? f.slot(f.hN, l, d) : f.ping[s % 2],
-          out: f.outs[l] + 4 * d * H, old: D * H, hh: f.hh, hsave: f.training ? f.hsave[l][d] : 0, lens: f.lens,
+          hPrev: s > 0 ? f.ping[(s - 1) % 2] : proj ? proj.rZero : f.slot(f.h0, l, d), hNext: s < T - 1 ? f.ping[s % 2] : proj ? proj.rN[d] : f.slot(f.hN, l, d),
+          out: (proj ? proj.rseq : f.outs[l]) + 4 * d * H, old: D * H, hh: f.hh, hsave: f.training ? f.hsave[l][d] : 0, lens: f.lens,
           B, H, T, step: s, reverse: d, ...fns,
         };
         if (spec.kind === 'lstm') program.add('lstmCellForward', { ...common, peep: params.of('peephole', l, d), c: f.slot(f.c, l, d, true), save: f.training ? f.save[l][d] : 0 });
@@ -171,6 +181,7 @@ export function recordForward(program: Program, params: WasmParameters, f: Forwa
         } else program.add('rnnCellForward', common);
       }
     }
+    if (proj) recordOutput(program, params, f, l, proj);
     if (f.dropped[l]) f.addDropout(program, l, f.outs[l], f.dropped[l]);
   }
   if (f.y) recordReadout(program, params, f);
@@ -190,7 +201,8 @@ export function patchDropout(program: EncodedProgram, f: ForwardBuffers, call: n
  */
 function recordReadout(program: Program, params: WasmParameters, f: ForwardBuffers): void {
   const { spec, B, T } = f;
-  const { hiddenSize: H, numDirections: D, numLayers: L, outputSize: O } = spec;
+  const { numDirections: D, numLayers: L, outputSize: O } = spec;
+  const H = stateWidth(spec);
   const DH = D * H;
   const last = f.outs[L - 1];
   for (let d = 0; d < D; d++) {
@@ -218,6 +230,8 @@ export class BackwardBuffers {
   readonly one: number;
   /** Gradients in the parameters' block layout. */
   readonly grads: number;
+  /** Each layer's projection gradients (projection.ts), null where it has none. */
+  readonly proj: Array<ProjectionGradients | null> = [];
   /** A model reading token ids: the rows of the embedding's gradient its ids touch (embeddingRows: slot [V], starts [T·B + 1], order [T·B], i32), or 0. */
   readonly rows: { slot: number; starts: number; order: number } | null;
 
@@ -226,7 +240,8 @@ export class BackwardBuffers {
     const L = spec.numLayers;
     const GH = widest(spec, (y) => gateCount(y.kind) * y.hiddenSize);
     const H = widest(spec, (y) => y.hiddenSize);
-    this.gradOutput = blocks.take(T * B * spec.numDirections * spec.hiddenSize, true);
+    this.gradOutput = blocks.take(T * B * outputWidth(spec), true);
+    for (let l = 0; l < L; l++) this.proj.push(projectionGradients((n) => blocks.take(n), spec, l, B, T));
     // The embedding's gradient is made from x's, which a training step then needs too.
     for (let l = 0; l < L; l++) this.dx.push(l > 0 || inputGradient || spec.embedding ? blocks.take(T * B * layerInputSize(spec, l)) : 0);
     this.rows = spec.embedding ? { slot: blocks.take(spec.embedding.numEmbeddings), starts: blocks.take(T * B + 1), order: blocks.take(T * B) } : null;
@@ -255,22 +270,26 @@ export function recordBackward(program: Program, params: WasmParameters, g: Back
     const DH = D * H;
     const I = layerInputSize(spec, l);
     const dy = l === L - 1 ? g.gradOutput : g.dx[l + 1];
+    // A projecting layer sweeps r: its gradient from the output's and hN's (projection.ts).
+    const [proj, pg] = [f.proj[l], g.proj[l]];
+    if (pg) recordGradientIn(program, params, f, l, dy, g.gradHN, pg);
     for (let d = 0; d < D; d++) {
       const dGrec = spec.kind === 'gru' ? g.dGrec : g.dG;
       for (let k = 0; k < T; k++) {
         const s = T - 1 - k;
-        const rec = k === 0 ? f.slot(g.gradHN, l, d) : g.ping[(k - 1) % 2];
-        const recNext = k === T - 1 ? f.slot(g.dh0, l, d) : g.ping[k % 2];
-        const common = { dy: dy + 4 * d * H, dyld: DH, rec, recNext, dG: g.dG, dGstep: g.dGstep, lens: f.lens, B, H, T, step: s, reverse: d };
+        const rec = k > 0 ? g.ping[(k - 1) % 2] : pg ? pg.gradHNr[d] : f.slot(g.gradHN, l, d);
+        const recNext = k < T - 1 ? g.ping[k % 2] : pg ? pg.sink : f.slot(g.dh0, l, d);
+        const common = { dy: (pg ? pg.dyR : dy) + 4 * d * H, dyld: DH, rec, recNext, dG: g.dG, dGstep: g.dGstep, lens: f.lens, B, H, T, step: s, reverse: d };
         if (spec.kind === 'lstm') program.add('lstmCellBackward', { ...common, save: f.save[l][d], dc: f.slot(g.dc, l, d, true) });
         else if (spec.kind === 'gru') program.add('gruCellBackward', { ...common, save: f.save[l][d], hsave: f.hsave[l][d], dGrec: g.dGrec });
         else program.add('rnnCellBackward', { ...common, out: f.outs[l] + 4 * d * H, old: DH, nonlinearity: NONLINEARITY_CODE[spec.nonlinearity] });
         // rec' += dG_t·W_hh: the gradient reaching h_{t−1} through the recurrence.
-        program.add('matmul', { c: recNext, ldc: H, a: g.dGstep, sam: GH, sak: 1, b: params.of('weight_hh', l, d), ldb: H, packed: 0, bias: 0, M: B, N: H, K: GH, accumulate: 1 });
+        program.add('matmul', { c: recNext, ldc: H, a: g.dGstep, sam: GH, sak: 1, b: params.recurrentWeight(l, d), ldb: H, packed: 0, bias: 0, M: B, N: H, K: GH, accumulate: 1 });
       }
       const TB = T * B;
       program.add('matmul', { c: params.of('weight_ih', l, d, g.grads), ldc: I, a: g.dG, sam: 1, sak: GH, b: f.input(l), ldb: I, packed: 0, bias: 0, M: GH, N: I, K: TB, accumulate: 0 });
-      program.add('matmul', { c: params.of('weight_hh', l, d, g.grads), ldc: H, a: dGrec, sam: 1, sak: GH, b: f.hsave[l][d], ldb: H, packed: 0, bias: 0, M: GH, N: H, K: TB, accumulate: 0 });
+      program.add('matmul', { c: pg ? pg.dWeff : params.of('weight_hh', l, d, g.grads), ldc: H, a: dGrec, sam: 1, sak: GH, b: f.hsave[l][d], ldb: H, packed: 0, bias: 0, M: GH, N: H, K: TB, accumulate: 0 });
+      if (proj && pg) recordGradientOut(program, params, f, l, d, { dy, gradHN: g.gradHN, dh0: g.dh0, dG: g.dG, grads: g.grads, p: proj, g: pg }, f.rowRecords);
       if (spec.bias) {
         program.add('matmul', { c: params.of('bias_ih', l, d, g.grads), ldc: GH, a: g.one, sam: 0, sak: 0, b: g.dG, ldb: GH, packed: 0, bias: 0, M: 1, N: GH, K: TB, accumulate: 0 });
         program.add('matmul', { c: params.of('bias_hh', l, d, g.grads), ldc: GH, a: g.one, sam: 0, sak: 0, b: dGrec, ldb: GH, packed: 0, bias: 0, M: 1, N: GH, K: TB, accumulate: 0 });

@@ -3,7 +3,8 @@
  * pass of one shape (passes.ts records them), made once and run per call.
  */
 import type { PassInputs, ReadoutRows, TrainStepRequest } from '../../model/backend.js';
-import { READOUT_BIAS, READOUT_WEIGHT, stateSize, type ModelSpec } from '../../spec/spec.js';
+import { outputWidth, READOUT_BIAS, READOUT_WEIGHT, stateSize, stateWidth, type ModelSpec } from '../../spec/spec.js';
+import { patchRows } from './projection.js';
 import type { ResolvedOptimizer } from '../../train/options.js';
 import type { WasmParameters } from './parameters.js';
 import { embeddingRows } from '../../spec/embedding.js';
@@ -51,6 +52,11 @@ function writeInputs(rt: WasmRuntime, f: ForwardBuffers, inputs: PassInputs, sta
   }
 }
 
+/** Point the records that follow each row's length (projection.ts) at this call's. */
+function patchLengths(rt: WasmRuntime, program: EncodedProgram, f: ForwardBuffers): void {
+  if (f.rowRecords.length) patchRows(program, f.rowRecords, rt.heap.i32(f.lens, f.B));
+}
+
 /** The rows of the embedding's gradient that a pass's token ids touch (src/spec/embedding.ts). */
 function writeEmbeddingRows(rt: WasmRuntime, g: BackwardBuffers, inputs: PassInputs): void {
   const e = g.f.spec.embedding;
@@ -66,7 +72,7 @@ function readForward(rt: WasmRuntime, f: ForwardBuffers): { output: Float32Array
   const { heap } = rt;
   const { B, T, spec } = f;
   const r: { output: Float32Array; hN: Float32Array; cN?: Float32Array; y?: Float32Array } = {
-    output: heap.read(f.outs[spec.numLayers - 1], T * B * spec.numDirections * spec.hiddenSize),
+    output: heap.read(f.outs[spec.numLayers - 1], T * B * outputWidth(spec)),
     hN: heap.read(f.hN, stateSize(spec, B)),
   };
   if (f.c) r.cN = heap.read(f.c, stateSize(spec, B, true));
@@ -93,6 +99,7 @@ export class ForwardPlan extends Plan {
   /** One pass; with `statesInPlace`, from the states h0 and c already hold. */
   run(inputs: PassInputs, statesInPlace = false): ReturnType<typeof readForward> {
     writeInputs(this.rt, this.f, inputs, statesInPlace);
+    patchLengths(this.rt, this.program, this.f);
     this.rt.run(this.program);
     return readForward(this.rt, this.f);
   }
@@ -122,6 +129,7 @@ export class GradientPlan extends Plan {
     const { f, g, spec } = this;
     const stateFloats = stateSize(spec, f.B);
     writeInputs(this.rt, f, inputs);
+    patchLengths(this.rt, this.program, f);
     writeEmbeddingRows(this.rt, g, inputs);
     if (inputs.dropoutCall !== undefined) patchDropout(this.program, f, inputs.dropoutCall);
     heap.write(g.gradOutput, gradOutput);
@@ -168,7 +176,9 @@ export class TrainPlan extends Plan {
   constructor(rt: WasmRuntime, readonly spec: ModelSpec, readonly params: WasmParameters, B: number, T: number, readonly loss: 'mse' | 'cross-entropy', rowsOn: 'all' | 'last' | 'final', readonly state: OptimizerState, dropout: boolean) {
     super(rt);
     try {
-      const { hiddenSize: H, numDirections: D, numLayers: L, outputSize: O } = spec;
+      const { numDirections: D, numLayers: L, outputSize: O } = spec;
+      // H: features of the last layer's h a direction (its projSize where it projects).
+      const H = stateWidth(spec);
       const DH = D * H;
       const f = (this.f = new ForwardBuffers(this.blocks, spec, B, T, true, rowsOn === 'all' ? 'steps' : rowsOn, dropout));
       const g = (this.g = new BackwardBuffers(this.blocks, f, params, false));
@@ -216,6 +226,7 @@ export class TrainPlan extends Plan {
     const { heap } = this.rt;
     const { f, g, spec, state } = this;
     writeInputs(this.rt, f, inputs);
+    patchLengths(this.rt, this.program, f);
     writeEmbeddingRows(this.rt, g, inputs);
     if (inputs.dropoutCall !== undefined) patchDropout(this.program, f, inputs.dropoutCall);
     heap.write(this.targets, request.targets);
