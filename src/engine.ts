@@ -176,7 +176,7 @@ export class Engine {
     return this.make('rnn', () => resolveSpec('rnn', options));
   }
 
-  /** An LSTM, PyTorch's `nn.LSTM` (no projections; ONNX's peepholes as an option). */
+  /** An LSTM, PyTorch's `nn.LSTM` (its proj_size as `projSize`; ONNX's peepholes as an option). */
   lstm(options: LstmOptions): RecurrentModel<'lstm'> {
     return this.make('lstm', () => resolveSpec('lstm', options));
   }

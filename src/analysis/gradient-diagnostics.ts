@@ -113,6 +113,7 @@ function checkModel(what: string, model: RecurrentModel): void {
     throw invalid(`${what}: needs model.gradients, which is not available for a GRU with linearBeforeReset: false`);
   }
   if (spec.peepholes) throw invalid(`${what}: needs model.gradients, which is not available for an LSTM with peepholes`);
+  if (spec.projSize) throw invalid(`${what}: needs h to be the whole state beside c, which an LSTM with projections (projSize) does not have`);
   if (!spec.cell.standard) throw invalid(`${what}: needs model.gradients, which is not available for cells with ONNX activations, clip or input_forget`);
 }
 

@@ -165,6 +165,7 @@ export class RecurrentModel<K extends CellKind = CellKind> {
    */
   async exportOnnx(): Promise<Uint8Array> {
     if (this.spec.goBackwards) throw new WebRnnError('invalid-option', 'exportOnnx: a model with goBackwards (the input read from its end) is not exported');
+    if (this.spec.layers.some((l) => l.projSize)) throw new WebRnnError('invalid-option', 'exportOnnx: an LSTM with projections (projSize) is not exported: ONNX\'s LSTM has no projection');
     if (isStack(this.spec)) throw new WebRnnError('invalid-option', `exportOnnx: a stack of layers that differ (${describeLayers(this.spec)}) is not exported; models of one cell are`);
     return this.writers.onnx(this.spec, await this.stateDict());
   }

@@ -26,7 +26,8 @@ import type { MatmulDispatch, MatmulKernel, MatmulShape } from '../kernels/matmu
 import type { CellBackwardKernel } from '../kernels/recurrent-step-backward.js';
 import type { Kernel } from '../kernels/kernel.js';
 import { embeddingRows, embeddingRowsWords } from '../spec/embedding.js';
-import { gateCount, hasCellState, layerInputSize, packedGateStride, stateOffset, stateSize, type ModelSpec } from '../spec/spec.js';
+import { gateCount, hasCellState, layerInputSize, packedGateStride, stateOffset, stateSize, stateWidth, type ModelSpec } from '../spec/spec.js';
+import { ProjectionGradient } from './projection.js';
 import { cellStepShape, ForwardPlan, submitAndRead, type ForwardExtras, type ForwardKernels, type LayerParameterBuffers, type ReadoutBuffers, type ReadoutRows } from './forward.js';
 
 /** The GEMM and each layer's sweep kernel. */
@@ -39,8 +40,10 @@ export interface BackwardKernels {
 export interface LayerGradients {
   wih: Float32Array;
   bih: Float32Array;
+  /** A projecting layer's: dW_hh as W_hh is, [D, G·H, P], and dW_hr [D, P, H]. */
   whh: Float32Array;
   bhh: Float32Array;
+  whr?: Float32Array;
 }
 
 /** Raw results in sequence-major layout. */
@@ -90,7 +93,9 @@ export class GradientPlan {
   readonly embeddingGrad: GPUBuffer | null = null;
   private readonly embeddingRows: GPUBuffer | null = null;
   private readonly scatter: { kernel: Kernel; bindGroup: GPUBindGroup } | null = null;
-  private readonly grads: Array<{ wih: GPUBuffer; bih: GPUBuffer; whh: GPUBuffer; bhh: GPUBuffer }> = [];
+  private readonly grads: Array<{ wih: GPUBuffer; bih: GPUBuffer; whh: GPUBuffer; bhh: GPUBuffer; whr?: GPUBuffer }> = [];
+  /** Each projecting layer's gradient buffers and GEMMs (projection.ts); null for the others. */
+  private readonly projections: Array<ProjectionGradient | null> = [];
   private readonly sweepBindGroups: GPUBindGroup[] = [];
   private readonly sweepWorkgroups: Array<[number, number, number]>;
   private readonly stepSlot: number;
@@ -139,7 +144,7 @@ export class GradientPlan {
     try {
       const state = stateSize(spec, B);
       // dys[l]: gradient of layer l's output [T, B, D·H]; the top one is gradOutput.
-      const dys = Array.from({ length: L }, (_, l) => make(`layer ${l} output gradient [T,B,D*H]`, T * B * width(l)));
+      const dys = Array.from({ length: L }, (_, l) => make(`layer ${l} output gradient [T,B,D*H]`, T * B * spec.layers[l].numDirections * stateWidth(spec.layers[l])));
       this.gradOutput = dys[L - 1];
       this.gradHN = make('gradHN [L*D,B,H] + lengths [B]', state + B);
       this.carry = hasCellState(spec) ? make('backward carry dc [L*D,B,H] (LSTM layers)', stateSize(spec, B, true)) : null;
@@ -170,12 +175,13 @@ export class GradientPlan {
       writeFloats(ctx, ones, new Float32Array(T * B).fill(1));
       for (let l = 0; l < L; l++) {
         const I = layerInputSize(spec, l);
-        const { numDirections: D, hiddenSize: H, kind } = spec.layers[l];
+        const { numDirections: D, hiddenSize: H, kind, projSize } = spec.layers[l];
         this.grads.push({
           wih: make(`layer ${l} dW_ih [D*G*H,I]`, gates(l) * I),
           bih: make(`layer ${l} db_ih [D*G*H]`, gates(l)),
-          whh: make(`layer ${l} dW_hh [D,H,H,P]`, D * H * H * packedGateStride(gateCount(kind))),
+          whh: projSize ? make(`layer ${l} dW_hh [D,G*H,P]`, gates(l) * projSize) : make(`layer ${l} dW_hh [D,H,H,P]`, D * H * H * packedGateStride(gateCount(kind))),
           bhh: make(`layer ${l} db_hh [D*G*H]`, gates(l)),
+          ...(projSize ? { whr: make(`layer ${l} dW_hr [D,P,H]`, D * projSize * H) } : {}),
         });
       }
 
@@ -196,14 +202,18 @@ export class GradientPlan {
         const GH = G * H;
         const P = packedGateStride(G);
         for (let s = 0; s <= T; s++) cell.packStep(shape(l), s, sweepData, (l * (T + 1) + s) * this.stepSlot);
+        const own = layers[l].proj;
+        const fwd = this.forward.projections[l];
+        const pg = own && fwd ? new ProjectionGradient(ctx, kernels.matmul, spec, l, B, T, { fwd, dy: dys[l], gradHN: this.gradHN, dG, h0: this.forward.h0, dh0: this.dh0, ...own, dWhh: this.grads[l].whh, dWhr: this.grads[l].whr! }, this.owned) : null;
+        this.projections.push(pg);
         const bindings = {
           uniform: sweepUniforms,
           saved: this.forward.saved[l] ?? this.forward.hseq[l],
           whhT: layers[l].whhT,
-          dy: dys[l],
-          gradHN: this.gradHN,
+          dy: pg?.dyR ?? dys[l],
+          gradHN: pg?.gradHNr ?? this.gradHN,
           dG,
-          dh0: this.dh0,
+          dh0: pg?.sink ?? this.dh0,
           carry: (cell.spec.carry === 'cells' ? this.carry : cell.spec.carry === 'states' ? this.stateCarry : null) ?? undefined,
           dGrec: separate(l) ? dGrec! : undefined,
         };
@@ -217,7 +227,8 @@ export class GradientPlan {
         // dW_ih [D·G·H, I] = dGᵀ·X: A' is dG [T·B, D·G·H] read transposed.
         gemmShapes.push({ layer: l, shape: { M: D * GH, N: I, K: T * B, transA: true, transB: true }, a: dG, b: x, c: g.wih });
         if (spec.bias) gemmShapes.push({ layer: l, shape: { M: D * GH, N: 1, K: T * B, transA: true, transB: true }, a: dG, b: ones, c: g.bih });
-        for (let d = 0; d < D; d++) {
+        // A projecting layer's dW_hh and dW_hr: pg.after.
+        for (let d = 0; d < (pg ? 0 : D); d++) {
           // dW_hh in the packed layout of W_hh [D, H(k), H(j), P]: for gate g,
           // dW[k, j] = Σ_rows hPrev[row, k]·dGrec[row, g·H + j], one batched GEMM over the
           // G gates (B advances a gate block, C one component of the P-interleave).
@@ -273,7 +284,7 @@ export class GradientPlan {
           this.parts.push([total, floats]);
           total += floats;
         };
-        for (const g of this.grads) for (const b of [g.wih, g.bih, g.whh, g.bhh]) part(b.size / 4);
+        for (const g of this.grads) for (const b of [g.wih, g.bih, g.whh, g.bhh, ...(g.whr ? [g.whr] : [])]) part(b.size / 4);
         part(T * B * spec.inputSize);
         part(state);
         if (this.carry) part(stateSize(spec, B, true));
@@ -282,7 +293,8 @@ export class GradientPlan {
         this.staging = createReadbackBuffer(ctx, 'webrnn gradients readback', total + fwd.output + fwd.state + fwd.cells + fwd.y);
         this.owned.push(this.staging);
       }
-      this.dispatches = this.forward.stats.dispatches + layerIndices.reduce((n, l) => n + this.sweepDispatches(l), 0) + gemmShapes.length + dropoutSteps.length + (this.scatter ? 1 : 0);
+      const projected = this.projections.reduce((n, p) => n + (p ? p.before.length + p.after.length : 0), 0);
+      this.dispatches = this.forward.stats.dispatches + layerIndices.reduce((n, l) => n + this.sweepDispatches(l), 0) + gemmShapes.length + projected + dropoutSteps.length + (this.scatter ? 1 : 0);
     } catch (e) {
       this.destroy();
       throw e;
@@ -300,6 +312,7 @@ export class GradientPlan {
     if (!hasGradHN) encoder.clearBuffer(this.gradHN, 0, this.forward.resultSizes.state * 4);
     if (this.carry && !hasGradCN) encoder.clearBuffer(this.carry);
     if (this.stateCarry) encoder.clearBuffer(this.stateCarry);
+    for (const p of this.projections) if (p) encoder.clearBuffer(p.dWeff);
   }
 
   /** Whether this plan runs these forward and backward kernels. */
@@ -320,6 +333,7 @@ export class GradientPlan {
     const T = this.seqLen;
     const copies: Array<[GPUBuffer, GPUBuffer, number]> = [];
     for (let l = this.spec.numLayers - 1; l >= 0; l--) {
+      this.projections[l]?.before.encode(pass);
       // The resident sweep: the dispatch with step 0's uniform runs every step.
       for (let s = 0; s < this.sweepDispatches(l); s++) {
         this.kernels.cells[l].encodeStep(pass, this.sweepBindGroups[l], (l * (T + 1) + s) * this.stepSlot, this.sweepWorkgroups[l]);
@@ -329,6 +343,7 @@ export class GradientPlan {
         else if ('dropout' in g) this.forward.encodeDropout(pass, g.dropout, g.boundary);
         else this.kernels.matmul.encode(pass, g.bindGroup, g.workgroups);
       }
+      this.projections[l]?.after.encode(pass);
     }
     if (this.scatter) {
       const n = this.spec.embedding!.numEmbeddings * this.spec.inputSize;
@@ -355,10 +370,11 @@ export class GradientPlan {
     this.forward.setLengths(lengths);
     const data = Float32Array.from({ length: this.batch }, (_, b) => (lengths ? lengths[b] : this.seqLen));
     writeFloats(this.ctx, this.gradHN, data, this.forward.resultSizes.state);
+    this.projections.forEach((p, l) => p && writeFloats(this.ctx, p.gradHNr, data, this.spec.layers[l].numDirections * this.batch * this.spec.layers[l].hiddenSize));
   }
 
   /** Each layer's parameter gradients, in the parameters' GPU layout. */
-  get gradientBuffers(): ReadonlyArray<{ wih: GPUBuffer; bih: GPUBuffer; whh: GPUBuffer; bhh: GPUBuffer }> {
+  get gradientBuffers(): ReadonlyArray<{ wih: GPUBuffer; bih: GPUBuffer; whh: GPUBuffer; bhh: GPUBuffer; whr?: GPUBuffer }> {
     return this.grads;
   }
 
@@ -382,12 +398,7 @@ export class GradientPlan {
       const [offset, floats] = this.parts[i++];
       encoder.copyBufferToBuffer(src, 0, staging, offset * 4, floats * 4);
     };
-    for (const g of this.grads) {
-      copy(g.wih);
-      copy(g.bih);
-      copy(g.whh);
-      copy(g.bhh);
-    }
+    for (const g of this.grads) for (const b of [g.wih, g.bih, g.whh, g.bhh, ...(g.whr ? [g.whr] : [])]) copy(b);
     copy(dx0);
     copy(this.dh0);
     if (this.carry) copy(this.carry);
@@ -395,9 +406,8 @@ export class GradientPlan {
     const last = this.parts[this.parts.length - 1];
     const fwdParts = this.forward.encodeResultCopies(encoder, staging, last[0] + last[1]);
     const arrays = await submitAndRead(this.ctx, encoder, staging, [...this.parts, ...fwdParts], 'gradient pass');
-    const layers: LayerGradients[] = [];
-    for (let l = 0; l < L; l++) layers.push({ wih: arrays[4 * l], bih: arrays[4 * l + 1], whh: arrays[4 * l + 2], bhh: arrays[4 * l + 3] });
-    let k = 4 * L;
+    let k = 0;
+    const layers: LayerGradients[] = this.grads.map((g) => ({ wih: arrays[k++], bih: arrays[k++], whh: arrays[k++], bhh: arrays[k++], ...(g.whr ? { whr: arrays[k++] } : {}) }));
     const input = arrays[k++];
     const h0 = arrays[k++];
     const c0 = this.carry ? arrays[k++] : undefined;

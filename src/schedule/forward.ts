@@ -24,7 +24,8 @@ import type { MatmulDispatch, MatmulKernel, MatmulShape } from '../kernels/matmu
 import type { CellStepKernel, CellStepShape } from '../kernels/recurrent-step.js';
 import type { Kernel } from '../kernels/kernel.js';
 import { dropoutKeys, dropoutUniform } from '../spec/dropout.js';
-import { gateCount, hasCellState, layerInputSize, stateOffset, stateSize, type ModelSpec } from '../spec/spec.js';
+import { gateCount, hasCellState, layerInputSize, outputWidth, stateOffset, stateSize, stateWidth, type ModelSpec } from '../spec/spec.js';
+import { ProjectionForward } from './projection.js';
 
 /** GPU buffers of one layer's parameters (layout in spec/parameters.ts). */
 export interface LayerParameterBuffers {
@@ -32,6 +33,8 @@ export interface LayerParameterBuffers {
   bih: GPUBuffer;
   whhT: GPUBuffer;
   bhh: GPUBuffer;
+  /** A projecting layer's own W_hh [D, G·H, P] and W_hr [D, P, H] (whhT holds their product). */
+  proj?: { whh: GPUBuffer; whr: GPUBuffer };
 }
 
 /** What a forward plan runs besides its layers, where the model and pass have it. */
@@ -48,16 +51,19 @@ export interface ForwardKernels {
   cells: readonly CellStepKernel[];
 }
 
-/** Layer l's recurrence as the step kernels see it: its sizes and where its states sit among every layer's. */
+/**
+ * Layer l's recurrence as the step kernels see it: its sizes and where its states sit among
+ * every layer's (a projecting layer's r in buffers of its own, [D, B, H]: projection.ts).
+ */
 export function cellStepShape(spec: ModelSpec, l: number, batch: number, seqLen: number): CellStepShape {
-  const { hiddenSize, numDirections } = spec.layers[l];
+  const { hiddenSize, numDirections, projSize } = spec.layers[l];
   return {
     batch,
     hidden: hiddenSize,
     seqLen,
     numDirections,
-    stateBase: stateOffset(spec, l, batch),
-    stateFloats: stateSize(spec, batch),
+    stateBase: projSize ? 0 : stateOffset(spec, l, batch),
+    stateFloats: projSize ? numDirections * batch * hiddenSize : stateSize(spec, batch),
     cellBase: stateOffset(spec, l, batch, true),
     cellFloats: stateSize(spec, batch, true),
   };
@@ -100,6 +106,8 @@ export class ForwardPlan {
   readonly y: GPUBuffer | null;
   /** With dropout: layer l's output times its mask [T, B, D·H], what layer l + 1 reads (l < L − 1). */
   readonly dropped: GPUBuffer[] = [];
+  /** Each projecting layer's buffers and GEMMs (projection.ts); null for the others. */
+  readonly projections: Array<ProjectionForward | null> = [];
   /** With dropout: one uniform slot per layer boundary, shared by the forward's and the backward's dispatch of its mask. */
   readonly dropoutUniforms: { buffer: GPUBuffer; slot: number } | null = null;
   private readonly dropoutBindGroups: GPUBindGroup[] = [];
@@ -131,10 +139,14 @@ export class ForwardPlan {
     this.dropout = extras.dropout ?? null;
     const dropout = this.dropout;
     const training = kernels.cells[0].spec.training;
-    const { numLayers: L, numDirections: D, hiddenSize: H } = spec;
+    const { numLayers: L, numDirections: D } = spec;
+    // H: features of the last layer's h a direction (its projSize where it projects).
+    const H = stateWidth(spec);
     const B = batch;
     const T = seqLen;
+    // D·H of layer l's cells, and D·H of its output (D·P where it projects).
     const width = (l: number): number => spec.layers[l].numDirections * spec.layers[l].hiddenSize;
+    const outWidth = (l: number): number => spec.layers[l].numDirections * stateWidth(spec.layers[l]);
     const gates = (l: number): number => width(l) * gateCount(spec.layers[l].kind);
     const make = (label: string, floats: number): GPUBuffer => {
       const b = createStorageBuffer(ctx, `webrnn ${label}`, floats);
@@ -156,21 +168,20 @@ export class ForwardPlan {
       }
       const state = stateSize(spec, B);
       this.h0 = make('h0 [L*D,B,H] + lengths [B]', state + B);
-      this.setLengths(null);
       this.hN = make('hN [L*D,B,H]', state);
       this.c = hasCellState(spec) ? make('c [L*D,B,H] (LSTM layers)', stateSize(spec, B, true)) : null;
       const rhLayers = spec.layers.map((_, l) => l).filter((l) => kernels.cells[l].spec.extra === 'rh');
       const rh = rhLayers.length > 0 ? make('r*h [D,B,H]', B * Math.max(...rhLayers.map(width))) : null;
       // One xproj for every layer in turn, as large as the widest layer's.
       const xproj = make('xproj [T,B,D,G*H]', T * B * Math.max(...spec.layers.map((_, l) => gates(l))));
-      this.hseq = Array.from({ length: L }, (_, l) => make(`layer ${l} output [T,B,D*H]`, T * B * width(l)));
+      this.hseq = Array.from({ length: L }, (_, l) => make(`layer ${l} output [T,B,D*H]`, T * B * outWidth(l)));
       if (dropout) {
         const slot = align(dropout.uniformLayout.size, ctx.limits.minUniformBufferOffsetAlignment);
         const buffer = createUniformBuffer(ctx, 'webrnn dropout uniforms', (L - 1) * slot);
         this.owned.push(buffer);
         this.dropoutUniforms = { buffer, slot };
         for (let l = 0; l < L - 1; l++) {
-          this.dropped.push(make(`layer ${l} output after dropout [T,B,D*H]`, T * B * width(l)));
+          this.dropped.push(make(`layer ${l} output after dropout [T,B,D*H]`, T * B * outWidth(l)));
           this.dropoutBindGroups.push(dropout.bindGroup({ buffer }, { x: this.hseq[l], y: this.dropped[l] }));
         }
       }
@@ -184,7 +195,7 @@ export class ForwardPlan {
       const O = spec.outputSize;
       const yFloats = (yRows === 'final' ? B : T * B) * O;
       this.y = readout && O > 0 ? make(yRows === 'final' ? 'read-out y [B,O]' : 'read-out y [T,B,O]', yFloats) : null;
-      this.sizes = { output: T * B * D * H, state, cells: this.c ? stateSize(spec, B, true) : 0, y: this.y ? yFloats : 0 };
+      this.sizes = { output: T * B * outputWidth(spec), state, cells: this.c ? stateSize(spec, B, true) : 0, y: this.y ? yFloats : 0 };
       const stagingFloats = this.sizes.output + this.sizes.state + this.sizes.cells + this.sizes.y;
       this.staging = createReadbackBuffer(ctx, 'webrnn forward readback', stagingFloats);
       this.owned.push(this.staging);
@@ -210,14 +221,17 @@ export class ForwardPlan {
 
         const cell = kernels.cells[l];
         const cellShape = cellStepShape(spec, l, B, T);
+        const own = layers[l].proj;
+        const proj = own ? new ProjectionForward(ctx, kernels.matmul, spec, l, B, T, { xproj, h0: this.h0, hN: this.hN, hseq: this.hseq[l], ...own }, this.owned) : null;
+        this.projections.push(proj);
         const cellBindings = {
           uniform: stepUniforms,
           xproj,
           whhT: layers[l].whhT,
           bhh: layers[l].bhh,
-          h0: this.h0,
-          hseq: this.hseq[l],
-          hN: this.hN,
+          h0: proj?.r0 ?? this.h0,
+          hseq: proj?.rseq ?? this.hseq[l],
+          hN: proj?.rN ?? this.hN,
           extra: (cell.spec.extra === 'c' ? this.c : cell.spec.extra === 'rh' ? rh : null) ?? undefined,
           saved: cell.savesActivations ? this.saved[l] : undefined,
         };
@@ -227,6 +241,8 @@ export class ForwardPlan {
         ctx.device.queue.writeBuffer(stepUniforms, l * T * this.stepSlot, stepData);
         this.cellBindGroups.push(cell.bindGroup(cellBindings));
       }
+      // Every sequence runs all T steps until the caller says otherwise (the projections' r0 too).
+      this.setLengths(null);
       if (readout && this.y) {
         // 'steps': y [T·B, O] = last layer's output [T·B, D·H]·Wᵀ + b. 'final': y [B, O] =
         // Σ_d hN[(L−1)·D + d] [B, H]·W[:, d·H .. d·H + H]ᵀ + b, the second direction accumulating.
@@ -250,7 +266,7 @@ export class ForwardPlan {
     // The persistent variant: one dispatch per layer for all its steps.
     const perStep = kernels.cells.reduce((n, cell) => n + (cell.persistent ? 0 : cell.dispatchesPerStep), 0);
     const persistentLayers = kernels.cells.filter((cell) => cell.persistent).length;
-    const gemms = L + this.readoutGemms.length;
+    const gemms = L + this.readoutGemms.length + this.projections.reduce((n, p) => n + (p ? p.fold.length + p.output.length : 0), 0);
     const extra = this.dropped.length + (this.gather ? 1 : 0);
     this.stats = { submits: 1, gemmDispatches: gemms, dispatchesPerStep: perStep, dispatches: gemms + T * perStep + persistentLayers + extra };
   }
@@ -282,8 +298,8 @@ export class ForwardPlan {
 
   /** Floats of layer l's output [T, B, D·H], what boundary l's mask covers. */
   private boundaryFloats(l: number): number {
-    const { numDirections: D, hiddenSize: H } = this.spec.layers[l];
-    return this.seqLen * this.batch * D * H;
+    const layer = this.spec.layers[l];
+    return this.seqLen * this.batch * layer.numDirections * stateWidth(layer);
   }
 
   /** Write each sequence's length (null: every sequence runs all seqLen steps). */
@@ -291,6 +307,12 @@ export class ForwardPlan {
     const data = new Float32Array(this.batch);
     for (let b = 0; b < this.batch; b++) data[b] = lengths ? lengths[b] : this.seqLen;
     writeFloats(this.ctx, this.h0, data, stateSize(this.spec, this.batch));
+    this.projections.forEach((p, l) => {
+      if (!p) return;
+      const { numDirections: D, hiddenSize: H } = this.spec.layers[l];
+      writeFloats(this.ctx, p.r0, data, D * this.batch * H);
+      p.fold.setLengths(data);
+    });
   }
 
   /** Record the clears of absent initial states; call before the pass. */
@@ -305,12 +327,15 @@ export class ForwardPlan {
     if (this.gather) this.gather.kernel.encode(pass, this.gather.bindGroup, this.gather.kernel.workgroupsFor(T * this.batch * this.spec.inputSize));
     for (let l = 0; l < this.spec.numLayers; l++) {
       const cell = this.kernels.cells[l];
+      const proj = this.projections[l];
       this.kernels.matmul.encode(pass, this.gemm[l].bindGroup, this.gemm[l].workgroups);
+      proj?.fold.encode(pass);
       // Persistent: the dispatch with step 0's uniform runs every step.
       const steps = cell.persistent ? 1 : T;
       for (let s = 0; s < steps; s++) {
         cell.encodeStep(pass, this.cellBindGroups[l], (l * T + s) * this.stepSlot, this.cellWorkgroups[l]);
       }
+      proj?.output.encode(pass);
       if (this.dropoutBindGroups[l]) this.encodeDropout(pass, this.dropoutBindGroups[l], l);
     }
     for (const g of this.readoutGemms) this.kernels.matmul.encode(pass, g.bindGroup, g.workgroups);

@@ -9,7 +9,7 @@
  *   copies   that complete the gradients (db_hh where it equals db_ih)
  *   pass 2   grad-norm partials per gradient tensor, then the norm and the clipping factor;
  *            the optimizer update per parameter tensor (factor, value clipping and update
- *            fused)
+ *            fused); a projecting layer's W_hh·W_hr packed again (projection.ts)
  *   copies   of the loss shares, the norm and the final states into one staging buffer
  */
 import { GpuError, WebRnnError } from '../errors.js';
@@ -20,7 +20,8 @@ import type { Kernel } from '../kernels/kernel.js';
 import type { MatmulDispatch, MatmulKernel, MatmulShape } from '../kernels/matmul.js';
 import { LOSS_WORKGROUP } from '../kernels/mse-loss.js';
 import { UPDATE_WORKGROUP } from '../kernels/sgd-update.js';
-import { layerInputSize, packedGateStride, gateCount, stateOffset, stateSize, type ModelSpec } from '../spec/spec.js';
+import { layerInputSize, outputWidth, packedGateStride, gateCount, stateOffset, stateSize, stateWidth, type ModelSpec } from '../spec/spec.js';
+import { GemmList, recurrenceGemms } from './projection.js';
 import type { ResolvedOptimizer } from '../train/options.js';
 import type { GradientPlan } from './backward.js';
 import { submitAndRead, type LayerParameterBuffers, type ReadoutBuffers } from './forward.js';
@@ -36,12 +37,14 @@ export interface TrainKernels {
 export function trainableSizes(spec: ModelSpec): number[] {
   const sizes: number[] = [];
   for (let l = 0; l < spec.numLayers; l++) {
-    const { hiddenSize: H, numDirections: D, kind } = spec.layers[l];
+    const { hiddenSize: H, numDirections: D, kind, projSize: P } = spec.layers[l];
     const G = gateCount(kind);
-    sizes.push(D * G * H * layerInputSize(spec, l), D * H * H * packedGateStride(G));
+    // A projecting layer trains W_hh as it is [D, G·H, P], and W_hr [D, P, H] last.
+    sizes.push(D * G * H * layerInputSize(spec, l), P ? D * G * H * P : D * H * H * packedGateStride(G));
     if (spec.bias) sizes.push(D * G * H, D * G * H);
+    if (P) sizes.push(D * P * H);
   }
-  sizes.push(spec.outputSize * spec.numDirections * spec.hiddenSize, spec.outputSize);
+  sizes.push(spec.outputSize * outputWidth(spec), spec.outputSize);
   if (spec.embedding) sizes.push(spec.embedding.numEmbeddings * spec.inputSize);
   return sizes;
 }
@@ -89,6 +92,8 @@ export class TrainStepPlan {
   private readonly updateBindGroups: GPUBindGroup[];
   private readonly slot: number;
   private readonly yOffset: number;
+  /** After the update: the projecting layers' W_hh·W_hr, packed (projection.ts). */
+  private readonly recurrence: GemmList;
 
   constructor(
     private readonly ctx: GpuContext,
@@ -105,7 +110,9 @@ export class TrainStepPlan {
     const { batch: B, seqLen: T } = gradients;
     this.normLimit = gradNormWorkgroupLimit(ctx);
     const O = spec.outputSize;
-    const { numLayers: L, numDirections: D, hiddenSize: H } = spec;
+    const { numLayers: L, numDirections: D } = spec;
+    // H: features of the last layer's h a direction (its projSize where it projects).
+    const H = stateWidth(spec);
     const DH = D * H;
     const crossEntropy = kernels.loss.spec.name === 'cross-entropy-loss';
     if ((lossOn === 'final') !== (gradients.forward.yRows === 'final')) throw new WebRnnError('invalid-option', `train step: lossOn '${lossOn}' on a forward plan with y rows '${gradients.forward.yRows}'`);
@@ -171,9 +178,12 @@ export class TrainStepPlan {
       // The trained tensors, in trainableSizes order.
       const grads = gradients.gradientBuffers;
       for (let l = 0; l < spec.numLayers; l++) {
-        this.tensors.push({ param: layers[l].wih, grad: grads[l].wih, count: 0 }, { param: layers[l].whhT, grad: grads[l].whh, count: 0 });
+        const own = layers[l].proj;
+        this.tensors.push({ param: layers[l].wih, grad: grads[l].wih, count: 0 }, { param: own?.whh ?? layers[l].whhT, grad: grads[l].whh, count: 0 });
         if (spec.bias) this.tensors.push({ param: layers[l].bih, grad: grads[l].bih, count: 0 }, { param: layers[l].bhh, grad: grads[l].bhh, count: 0 });
+        if (own) this.tensors.push({ param: own.whr, grad: grads[l].whr!, count: 0 });
       }
+      this.recurrence = new GemmList(ctx, kernels.matmul, 'projection recurrence', layers.flatMap((layer, l) => (layer.proj ? recurrenceGemms(spec, l, { ...layer.proj, whhT: layer.whhT }) : [])), this.owned);
       this.tensors.push({ param: readout.weight, grad: dW, count: 0 }, { param: readout.bias, grad: db, count: 0 });
       if (embedding) this.tensors.push({ param: embedding, grad: gradients.embeddingGrad!, count: 0 });
       const sizes = trainableSizes(spec);
@@ -210,7 +220,7 @@ export class TrainStepPlan {
 
   /** Dispatches one step records. */
   get dispatches(): number {
-    return this.gradients.dispatches + 1 + this.readoutGemms.length + 2 * this.tensors.length + 1;
+    return this.gradients.dispatches + 1 + this.readoutGemms.length + 2 * this.tensors.length + 1 + this.recurrence.length;
   }
 
   async run(call: TrainStepCall): Promise<{ lossRows?: Float32Array; norm?: number; hN?: Float32Array; cN?: Float32Array }> {
@@ -251,6 +261,7 @@ export class TrainStepPlan {
     this.tensors.forEach((t, i) => kernels.gradNorm.encode(update, this.normBindGroups[i], [gradNormWorkgroups(t.count, this.normLimit), 1, 1], 'partial', i * this.slot));
     kernels.gradNorm.encode(update, this.normBindGroups[0], [1, 1, 1], 'finish', this.tensors.length * this.slot);
     this.tensors.forEach((t, i) => kernels.update.encode(update, this.updateBindGroups[i], kernels.update.workgroups1d(t.count, UPDATE_WORKGROUP), 'main', i * this.slot));
+    this.recurrence.encode(update);
     update.end();
 
     const parts: Array<[number, number]> = [];

@@ -8,7 +8,7 @@ import { createReadbackBuffer, createStorageBuffer, readFloats, writeFloats } fr
 import type { GpuContext } from '../../gpu/device.js';
 import { dropsOut, type ForwardStats, type GradientResult, type ModelExecution, type PassGradients, type PassInputs, type PassResult, type ReadoutRows, type StreamExecution, type TrainStepReadback, type TrainStepRequest } from '../../model/backend.js';
 import { packLayer, unpackLayer, type StateDict } from '../../spec/parameters.js';
-import { bhhBufferSize, EMBEDDING_WEIGHT, gateCount, layerInputSize, packedGateStride, READOUT_BIAS, READOUT_WEIGHT, type ModelSpec } from '../../spec/spec.js';
+import { bhhBufferSize, EMBEDDING_WEIGHT, gateCount, layerInputSize, outputWidth, packedGateStride, READOUT_BIAS, READOUT_WEIGHT, type ModelSpec } from '../../spec/spec.js';
 import type { AdapterProfile } from '../../placement/rules.js';
 import { GradientPlan } from '../../schedule/backward.js';
 import { ForwardPlan, type LayerParameterBuffers, type ReadoutBuffers } from '../../schedule/forward.js';
@@ -48,18 +48,20 @@ export class WebGpuModel implements ModelExecution {
     try {
       for (let l = 0; l < spec.numLayers; l++) {
         const tag = `layer ${l}`;
-        const { hiddenSize: H, numDirections: D, kind } = spec.layers[l];
+        const { hiddenSize: H, numDirections: D, kind, projSize: P } = spec.layers[l];
         const G = gateCount(kind);
         this.layers.push({
           wih: createStorageBuffer(ctx, `webrnn ${tag} W_ih [D*G*H, I]`, D * G * H * layerInputSize(spec, l)),
           bih: createStorageBuffer(ctx, `webrnn ${tag} b_ih [D*G*H]`, D * G * H),
           whhT: createStorageBuffer(ctx, `webrnn ${tag} W_hh^T [D,H,H,P]`, D * H * H * packedGateStride(G)),
           bhh: createStorageBuffer(ctx, `webrnn ${tag} b_hh [D,G*H] (+ P [D,3H])`, bhhBufferSize(spec, l)),
+          // A projection: W_hh and W_hr as they are (whhT holds their product).
+          ...(P ? { proj: { whh: createStorageBuffer(ctx, `webrnn ${tag} W_hh [D,G*H,P]`, D * G * H * P), whr: createStorageBuffer(ctx, `webrnn ${tag} W_hr [D,P,H]`, D * P * H) } } : {}),
         });
       }
       if (spec.outputSize > 0) {
         this.readout = {
-          weight: createStorageBuffer(ctx, 'webrnn readout W [O, D*H]', spec.outputSize * spec.numDirections * spec.hiddenSize),
+          weight: createStorageBuffer(ctx, 'webrnn readout W [O, D*H]', spec.outputSize * outputWidth(spec)),
           bias: createStorageBuffer(ctx, 'webrnn readout b [O]', spec.outputSize),
         };
       }
@@ -86,6 +88,10 @@ export class WebGpuModel implements ModelExecution {
       writeFloats(this.ctx, buffers.bih, packed.bih);
       writeFloats(this.ctx, buffers.whhT, packed.whhT);
       writeFloats(this.ctx, buffers.bhh, packed.bhh);
+      if (buffers.proj) {
+        writeFloats(this.ctx, buffers.proj.whh, packed.whh!);
+        writeFloats(this.ctx, buffers.proj.whr, packed.whr!);
+      }
     }
     if (this.readout) {
       writeFloats(this.ctx, this.readout.weight, dict[READOUT_WEIGHT]);
@@ -99,13 +105,16 @@ export class WebGpuModel implements ModelExecution {
     const keys = ['wih', 'bih', 'whhT', 'bhh'] as const;
     const extra: Array<[string, GPUBuffer]> = this.readout ? [[READOUT_WEIGHT, this.readout.weight], [READOUT_BIAS, this.readout.bias]] : [];
     if (this.embedding) extra.push([EMBEDDING_WEIGHT, this.embedding]);
-    const arrays = await this.readBuffers([...this.layers.flatMap((layer) => keys.map((k) => layer[k])), ...extra.map(([, b]) => b)], 'stateDict');
+    const own = (layer: LayerParameterBuffers): GPUBuffer[] => (layer.proj ? [layer.proj.whh, layer.proj.whr] : []);
+    const arrays = await this.readBuffers([...this.layers.flatMap((layer) => [...keys.map((k) => layer[k]), ...own(layer)]), ...extra.map(([, b]) => b)], 'stateDict');
     const dict: StateDict = {};
-    for (let l = 0; l < this.layers.length; l++) {
-      const [wih, bih, whhT, bhh] = arrays.slice(l * 4, l * 4 + 4);
-      unpackLayer(this.spec, { wih, bih, whhT, bhh }, l, dict);
-    }
-    extra.forEach(([name], i) => (dict[name] = arrays[this.layers.length * 4 + i]));
+    let k = 0;
+    this.layers.forEach((layer, l) => {
+      const [wih, bih, whhT, bhh] = arrays.slice(k, (k += 4));
+      const [whh, whr] = layer.proj ? arrays.slice(k, (k += 2)) : [];
+      unpackLayer(this.spec, { wih, bih, whhT, bhh, whh, whr }, l, dict);
+    });
+    extra.forEach(([name], i) => (dict[name] = arrays[k + i]));
     return dict;
   }
 
@@ -168,7 +177,7 @@ export class WebGpuModel implements ModelExecution {
     const r = await plan.run(inputs.h0 !== undefined, inputs.c0 !== undefined, grads.gradHN !== undefined, grads.gradCN !== undefined);
     const params: StateDict = {};
     // Gradients share the parameters' GPU layout.
-    r.layers.forEach((g, l) => unpackLayer(spec, { wih: g.wih, bih: g.bih, whhT: g.whh, bhh: g.bhh }, l, params));
+    r.layers.forEach((g, l) => unpackLayer(spec, { wih: g.wih, bih: g.bih, whhT: g.whh, bhh: g.bhh, whh: g.whh, whr: g.whr }, l, params));
     if (r.embedding) params[EMBEDDING_WEIGHT] = r.embedding;
     const out: GradientResult = { params, input: r.input, h0: r.h0, output: r.output, hN: r.hN };
     if (r.y) out.y = r.y;
@@ -205,9 +214,12 @@ export class WebGpuModel implements ModelExecution {
       const dict: StateDict = {};
       let at = 0;
       for (let l = 0; l < spec.numLayers; l++) {
-        const [wih, whhT] = [tensors[at++], tensors[at++]];
+        // In trainableSizes order: W_ih, W_hh (packed, or a projecting layer's own), the biases, W_hr.
+        const projects = spec.layers[l].projSize > 0;
+        const [wih, whh] = [tensors[at++], tensors[at++]];
         const [bih, bhh] = spec.bias ? [tensors[at++], tensors[at++]] : [new Float32Array(0), new Float32Array(0)];
-        unpackLayer(spec, { wih, bih, whhT, bhh }, l, dict);
+        const whr = projects ? tensors[at++] : undefined;
+        unpackLayer(spec, projects ? { wih, bih, whhT: new Float32Array(0), bhh, whh, whr } : { wih, bih, whhT: whh, bhh }, l, dict);
       }
       dict[READOUT_WEIGHT] = tensors[at++].slice();
       dict[READOUT_BIAS] = tensors[at++].slice();
@@ -225,8 +237,9 @@ export class WebGpuModel implements ModelExecution {
       const tensors: Float32Array[] = [];
       for (let l = 0; l < spec.numLayers; l++) {
         const packed = packLayer(spec, dict, l);
-        tensors.push(packed.wih, packed.whhT);
+        tensors.push(packed.wih, packed.whh ?? packed.whhT);
         if (spec.bias) tensors.push(packed.bih, packed.bhh);
+        if (packed.whr) tensors.push(packed.whr);
       }
       tensors.push(dict[READOUT_WEIGHT], dict[READOUT_BIAS]);
       if (spec.embedding) tensors.push(dict[EMBEDDING_WEIGHT]);
@@ -317,7 +330,7 @@ export class WebGpuModel implements ModelExecution {
     this.gradientPlans.clear();
     this.plans.clear();
     for (const layer of this.layers) {
-      for (const b of Object.values(layer)) (b as GPUBuffer).destroy();
+      for (const b of [layer.wih, layer.bih, layer.whhT, layer.bhh, layer.proj?.whh, layer.proj?.whr]) b?.destroy();
     }
     this.layers.length = 0;
     this.readout?.weight.destroy();
