@@ -1,13 +1,15 @@
 /**
  * LSTMs with projections (projSize, PyTorch's proj_size) on the engine's backend against the
  * float64 references: forward with sequence lengths and initial states in both directions,
- * gradients, training steps, streams, and a stack whose middle layer projects.
+ * gradients, training steps and resuming them, dropout, streams, and a stack whose middle layer
+ * projects.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/engine.js';
 import { recurrentBackwardReference } from '../../src/reference/recurrent-backward.js';
 import { recurrentForwardReference } from '../../src/reference/recurrent-forward.js';
 import { trainStepReference, type ReferenceOptimizerState } from '../../src/reference/train-step.js';
+import { dropoutKeys, dropoutMask } from '../../src/reference/dropout.js';
 import { stateSize } from '../../src/spec/spec.js';
 import { resolveOptimizer, type OptimizerConfig } from '../../src/train/options.js';
 import { expectClose } from '../helpers/compare.js';
@@ -92,6 +94,20 @@ describe('LSTM projections', () => {
       for (const m of [model, resumed]) m.destroy();
     });
   }
+
+  it('drops between projecting layers with masks of their P features a direction', async () => {
+    const model = engine.lstm({ inputSize: I, hiddenSize: 5, projSize: 2, numLayers: 2, bidirectional: true, dropout: 0.4, seed: 23 });
+    const dict = randomStateDict(model.spec, rng);
+    model.loadStateDict(dict);
+    const x = randomFloats(rng, T * B * I);
+    const gradOutput = randomFloats(rng, T * B * 4);
+    const masks = [dropoutMask(T * B * 2 * 2, 0.4, dropoutKeys(23, 0, 0))];
+    const got = await model.gradients(x, { batch: B, seqLen: T, gradOutput, training: true });
+    const ref = recurrentBackwardReference(model.spec, dict, x, { batch: B, seqLen: T, gradOutput, dropoutMasks: masks });
+    expectClose(`dropout output (seed ${seed})`, got.output, recurrentForwardReference(model.spec, dict, x, { batch: B, seqLen: T, dropoutMasks: masks }).output);
+    for (const p of Object.keys(ref.params)) expectClose(`dropout d${p} (seed ${seed})`, got.params[p], ref.params[p]);
+    model.destroy();
+  });
 
   it('streams step by step as forward runs, and projects in a stack\'s middle layer', async () => {
     const model = engine.lstm({ inputSize: I, hiddenSize: 5, projSize: 3, numLayers: 2, outputSize: 2 });
