@@ -11,7 +11,7 @@ import { gruCellBackwardReference } from './gru-cell-backward.js';
 import { gruCellForwardReference } from './gru-cell-forward.js';
 import { lstmCellBackwardReference } from './lstm-cell-backward.js';
 import { lstmCellForwardReference } from './lstm-cell-forward.js';
-import { droppedOutput, embedded, project, type ReferenceForwardOptions } from './recurrent-forward.js';
+import { droppedOutput, embedded, linearReference, type ReferenceForwardOptions } from './recurrent-forward.js';
 import { embeddingBackwardReference } from './embedding-backward.js';
 import { gradThroughWhh, rnnCellBackwardReference } from './rnn-cell-backward.js';
 import { rnnCellForwardReference } from './rnn-cell-forward.js';
@@ -183,7 +183,7 @@ export function recurrentBackwardReference(
         if (kind === 'lstm') {
           const r = lstmCellForwardReference({ ...cell, cPrev: c });
           projected = whr ? r.h : undefined;
-          hNew = whr ? project(r.h, whr, B, R, H) : r.h;
+          hNew = whr ? linearReference(r.h, B, H, whr, new Float64Array(R)) : r.h;
           c = r.c;
           saved = r.saved;
         } else if (kind === 'gru') {

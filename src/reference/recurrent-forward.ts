@@ -49,19 +49,6 @@ export interface ReferenceForwardResult {
 
 export { linearReference } from './linear.js';
 
-/** h = W_hr·r for each row: r [B, H] → [B, P], W_hr [P, H]. */
-export function project(r: ArrayLike<number>, whr: ArrayLike<number>, B: number, P: number, H: number): Float64Array {
-  const out = new Float64Array(B * P);
-  for (let b = 0; b < B; b++) {
-    for (let q = 0; q < P; q++) {
-      let acc = 0;
-      for (let k = 0; k < H; k++) acc += whr[q * H + k] * r[b * H + k];
-      out[b * P + q] = acc;
-    }
-  }
-  return out;
-}
-
 /**
  * A model reading token ids runs as the model without its embedding on the vectors the ids
  * select (x [T, B] or [B, T] becomes [T, B, I] or [B, T, I]): that model's spec and input.
@@ -122,7 +109,8 @@ export function recurrentForwardReference(
         let cNew = c;
         if (layer.kind === 'lstm') {
           const r = lstmCellForwardReference({ ...cell, cPrev: c, peephole: spec.peepholes ? params[parameterName('peephole', l, d)] : null, cell: layer.cell });
-          hNew = whr ? project(r.h, whr, B, R, H) : r.h;
+          // h = W_hr·r for each row: r·W_hrᵀ [B, P].
+          hNew = whr ? linearReference(r.h, B, H, whr, new Float64Array(R)) : r.h;
           cNew = r.c;
         } else if (layer.kind === 'gru') {
           hNew = gruCellForwardReference({ ...cell, linearBeforeReset: layer.linearBeforeReset, cell: layer.cell }).h;
