@@ -382,7 +382,6 @@ export class GradientPlan {
     const { dx0, staging } = this;
     if (!dx0 || !staging) throw new WebRnnError('invalid-option', 'GradientPlan.run: this plan was built without the input gradient (for training steps)');
     const { device } = this.ctx;
-    const { numLayers: L } = this.spec;
     device.pushErrorScope('out-of-memory');
     device.pushErrorScope('validation');
     const encoder = device.createCommandEncoder({ label: 'webrnn gradients' });
