@@ -62,3 +62,5 @@ export * from './analysis/recurrence-theory.js';
 export * from './analysis/time-constants.js';
 export * from './analysis/gradient-diagnostics.js';
 export * from './analysis/filtering.js';
+export * from './analysis/ode-solvers.js';
+export { eigenvalues, matrixExponential, powerNorms, spectralRadius, type Complex } from './analysis/matrix-functions.js';
