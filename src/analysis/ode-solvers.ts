@@ -248,3 +248,74 @@ export function eulerRnnWeights(A: Matrix, B: Matrix, h: number): { weight_ih_l0
   checkStep('eulerRnnWeights', h);
   return { weight_ih_l0: Float32Array.from(B.data, (v) => h * v), weight_hh_l0: Float32Array.from(amplificationMatrix(A, h, 'euler').data) };
 }
+
+/**
+ * The continuous-time RNN x' = −x + tanh(W_hh·x + W_ih·u + b): its explicit Euler step with
+ * h = 1 is the tanh Elman cell x_{n+1} = tanh(W_hh·x_n + W_ih·u_n + b), and the Jacobian of that
+ * step, I + h·∂f/∂x = diag(1 − x_{n+1}²)·W_hh, is the cell's BPTT Jacobian. W_hh [n, n] and W_ih
+ * [n, m] row-major (PyTorch's weight_hh_l0, weight_ih_l0), b [n] (b_ih + b_hh) or none.
+ */
+export function ctrnnRhs(whh: ArrayLike<number>, wih: ArrayLike<number>, b?: ArrayLike<number>): OdeRhs {
+  const n = Math.round(Math.sqrt(whh.length));
+  if (n * n !== whh.length) throw new WebRnnError('invalid-option', `ctrnnRhs: W_hh must be square, got ${whh.length} elements`);
+  return (x, u) => {
+    const pre = matVec(matrix(n, n, whh), x);
+    const m = u.length;
+    if (wih.length !== n * m) throw new WebRnnError('invalid-option', `ctrnnRhs: W_ih holds ${wih.length} elements, [${n}, ${m}] expected for an input of ${m}`);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < m; j++) pre[i] += wih[i * m + j] * u[j];
+      if (b) pre[i] += b[i];
+    }
+    return pre.map((v, i) => Math.tanh(v) - x[i]);
+  };
+}
+
+/** Result of {@link linearisedAmplification}: the layout of jacobianNorms' result. */
+export interface LinearisedAmplification {
+  /** [T, T], element t·T + k: ‖∂x_{t+1}/∂x_{k+1}‖_F for k < t (NaN elsewhere): how the solver carries a perturbation of step k's result to step t's. */
+  norms: Float64Array;
+  /** [T]: ‖∂x_{t+1}/∂x_0‖_F. */
+  initial: Float64Array;
+}
+
+/**
+ * The solver's linearised error amplification along its own trajectory from x0: the Jacobian
+ * M_k = ∂x_{k+1}/∂x_k of each step (central differences of the step map, to about 1e-9) and the
+ * norms of their products. For the tanh cell's ODE (ctrnnRhs) with Euler and h = 1 these are
+ * the model's jacobianNorms; for x' = A·x, ‖R(hA)^(t−k)‖_F.
+ */
+export function linearisedAmplification(f: OdeRhs, x0: ArrayLike<number>, options: SolveOdeOptions): LinearisedAmplification {
+  const T = options.steps;
+  const n = x0.length;
+  const traj = solveOde(f, x0, options);
+  // The step map from x at step k.
+  const step = (x: Float64Array, k: number): Float64Array => solveOde(f, x, { ...options, steps: 1, input: options.input ? () => options.input!(k) : undefined }).subarray(n);
+  const jac: Matrix[] = [];
+  for (let k = 0; k < T; k++) {
+    const x = traj.subarray(k * n, (k + 1) * n);
+    const J = matrix(n, n);
+    for (let j = 0; j < n; j++) {
+      const e = 1e-5 * Math.max(1, Math.abs(x[j]));
+      const plus = Float64Array.from(x);
+      const minus = Float64Array.from(x);
+      plus[j] += e;
+      minus[j] -= e;
+      const [p, m] = [step(plus, k), step(minus, k)];
+      for (let i = 0; i < n; i++) J.data[i * n + j] = (p[i] - m[i]) / (2 * e);
+    }
+    jac.push(J);
+  }
+  const norms = new Float64Array(T * T).fill(NaN);
+  const initial = new Float64Array(T);
+  const frobenius = (M: Matrix): number => Math.hypot(...M.data);
+  for (let k = -1; k < T - 1; k++) {
+    // ∂x_{t+1}/∂x_{k+1} = M_t·…·M_{k+1}.
+    let P = identity(n);
+    for (let t = k + 1; t < T; t++) {
+      P = matMul(jac[t], P);
+      if (k < 0) initial[t] = frobenius(P);
+      else norms[t * T + k] = frobenius(P);
+    }
+  }
+  return { norms, initial };
+}

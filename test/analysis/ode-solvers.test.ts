@@ -3,14 +3,16 @@
  * answers are known; Euler, RK4 and implicit Euler on x' = λx (x_n = R(hλ)^n·x0), their orders of
  * convergence, the growth of the error outside the stability region, the stability functions
  * and boundaries; and the bridge on the engine: the identity-cell RNN with W_hh = I + hA and
- * W_ih = hB steps as explicit Euler does, and jacobianNorms measures ‖(I + hA)^(t−k)‖_F.
+ * W_ih = hB steps as explicit Euler does, and jacobianNorms measures ‖(I + hA)^(t−k)‖_F; the
+ * tanh cell as Euler with h = 1 on the continuous-time RNN, its jacobianNorms the solver's
+ * linearised amplification; a damped pendulum near rest amplified as its linearisation.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/engine.js';
 import { jacobianNorms } from '../../src/analysis/gradient-diagnostics.js';
 import { identity, luFactor, matrix, matrixFromRows } from '../../src/analysis/linear-algebra.js';
 import { eigenvalues, matrixExponential, powerNorms, spectralRadius } from '../../src/analysis/matrix-functions.js';
-import { amplificationMatrix, eulerRnnWeights, exactLinearSolution, globalError, inStabilityRegion, solveOde, stabilityBoundary, stabilityFunction, type OdeMethod } from '../../src/analysis/ode-solvers.js';
+import { amplificationMatrix, ctrnnRhs, eulerRnnWeights, exactLinearSolution, globalError, inStabilityRegion, linearisedAmplification, solveOde, stabilityBoundary, stabilityFunction, type OdeMethod, type OdeRhs } from '../../src/analysis/ode-solvers.js';
 import { expectClose } from '../helpers/compare.js';
 import { testEngine } from '../helpers/engines.js';
 import { testRandom } from '../helpers/seed.js';
@@ -202,4 +204,42 @@ describe('the bridge: the identity-cell RNN of W_hh = I + hA, W_ih = hB is expli
       model.destroy();
     });
   }
+});
+
+describe('nonlinear systems: the solver\'s linearised amplification', () => {
+  it('the tanh cell is Euler with h = 1 on x\' = −x + tanh(W_hh x + W_ih u + b): its jacobianNorms are the linearised amplification', async () => {
+    const model = engine.rnn({ inputSize: 2, hiddenSize: 3 });
+    const dict = await model.stateDict();
+    const T = 8;
+    const u = Float32Array.from({ length: T * 2 }, () => rng.range(-1, 1));
+    const h0 = Float32Array.from({ length: 3 }, () => rng.range(-0.5, 0.5));
+    const b = dict.bias_ih_l0.map((v, i) => v + dict.bias_hh_l0[i]);
+    const f = ctrnnRhs(dict.weight_hh_l0, dict.weight_ih_l0, b);
+    const options = { method: 'euler' as const, h: 1, steps: T, input: (k: number) => u.subarray(2 * k, 2 * k + 2) };
+    const { output } = await model.forward(u, { batch: 1, seqLen: T, h0 });
+    expectClose(`tanh RNN states against Euler (seed ${seed})`, output, solveOde(f, h0, options).subarray(3));
+    const got = await jacobianNorms(model, u, { batch: 1, seqLen: T, h0 });
+    const want = linearisedAmplification(f, h0, options);
+    expectClose(`‖∂h_t/∂h0‖ (seed ${seed})`, got.initial, want.initial);
+    for (let t = 0; t < T; t++) for (let k = 0; k < t; k++) expect(got.norms[t * T + k] / want.norms[t * T + k], `‖∂h_${t}/∂h_${k}‖`).toBeCloseTo(1, 4);
+    model.destroy();
+  });
+
+  it('a damped pendulum near rest is amplified as its linearisation R(hA)^n, inside and outside the stability region', () => {
+    const c = 0.3;
+    const pendulum: OdeRhs = (x) => [x[1], -Math.sin(x[0]) - c * x[1]];
+    const linear = matrixFromRows([[0, 1], [-1, -c]]);
+    const T = 20;
+    for (const method of ['euler', 'rk4', 'implicit-euler'] as const) {
+      for (const h of [0.1, 0.5, 1.5]) {
+        const got = linearisedAmplification(pendulum, [1e-7, 0], { method, h, steps: T });
+        const want = powerNorms(amplificationMatrix(linear, h, method), T + 1);
+        for (let t = 0; t < T; t++) expect(got.initial[t] / want[t + 1], `${method} h=${h} step ${t}`).toBeCloseTo(1, 6);
+      }
+    }
+    // Euler at h = 0.5 is outside (|1 + hλ| > 1 for λ = −0.15 ± 0.989i), RK4 inside.
+    const lambda = { re: -c / 2, im: Math.sqrt(1 - (c * c) / 4) };
+    expect(inStabilityRegion('euler', { re: 0.5 * lambda.re, im: 0.5 * lambda.im })).toBe(false);
+    expect(inStabilityRegion('rk4', { re: 0.5 * lambda.re, im: 0.5 * lambda.im })).toBe(true);
+  });
 });
