@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 
 const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
 
-export const PAGES = ['index', 'char-lstm', 'gradients', 'filtering', 'hmm', 'bench'].filter((p) => existsSync(here(`${p}.html`)));
+export const PAGES = ['index', 'char-lstm', 'gradients', 'ode', 'filtering', 'hmm', 'bench'].filter((p) => existsSync(here(`${p}.html`)));
 
 /**
  * What the benchmark page needs besides the bundle: the peers' own builds (TensorFlow.js and

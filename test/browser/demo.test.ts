@@ -38,6 +38,9 @@ const PAGES: Array<{ page: string; setup?: Record<string, string>; seconds: numb
   { page: 'char-lstm', seconds: 150, expect: /below the unigram entropy/ },
   // With the short training run, so that the clipped training path and the second heatmap run too.
   { page: 'gradients', setup: { train: 'checked' }, seconds: 120, expect: /‖∂h_t\/∂h_\(t−1\)‖ ≈ .*20 steps at lr 0.5 with clipping/ },
+  // Euler outside its stability region (the default a = 0.5, ω = 1.5 put the edge at h = 0.4):
+  // the engine's exploding Jacobian norms beside ‖(I + hA)^t‖.
+  { page: 'ode', setup: { step: '0.6' }, seconds: 90, expect: /^euler, h = 0\.6: .*\(outside: errors grow\).*max relative difference (0\.0e\+0|\d\.\de-([5-9]|1\d))$/ },
   // Fewer training steps than the page's default: the test checks that it runs, not how well.
   { page: 'filtering', setup: { steps: '40' }, seconds: 200, expect: /3 settings, 40 steps per network: bi\/uni/ },
   // Workload A's LSTM forward passes with the peers (TensorFlow.js, ONNX Runtime Web) loaded
