@@ -42,10 +42,13 @@
  * is m_t = (I − K·C)·A·m_{t−1} + K·y_t, exactly the recurrence of an identity Elman cell with a
  * linear read-out; and the stationary smoother is a two-sided linear filter of y, a causal part
  * plus an anti-causal part, which is what the two directions of a bidirectional identity cell
- * with a linear read-out of their concatenation compute. So the optimal estimators (away from
- * the first steps, where the filter's gain still varies with t) lie inside the model class, and
- * any gap to them is a training gap, not a capacity gap. `nonlinearity: 'tanh'` is available
- * for comparison; it can only approximate these linear estimators.
+ * with a linear read-out of their concatenation compute. So the stationary estimators lie
+ * inside the model class. Near the ends of a sequence they do not: there the filter's gain (and,
+ * near the last step, the smoother's backward part) still varies with t, which a time-invariant
+ * recurrence started from zeros cannot follow, so part of the gap is of that kind and shrinks as
+ * the sequences grow longer than the gains' transients; longer training does not close it.
+ * `nonlinearity: 'tanh'` is available for comparison; it can only approximate these linear
+ * estimators.
  *
  * Training: every step draws a fresh batch of `batch` sequences from the model (so the training
  * set is steps × batch sequences, none reused and none in the test set), and both networks take
