@@ -42,7 +42,7 @@ const PAGES: Array<{ page: string; setup?: Record<string, string>; seconds: numb
   // the engine's exploding Jacobian norms beside ‖(I + hA)^t‖.
   { page: 'ode', setup: { step: '0.6' }, seconds: 90, expect: /^euler, h = 0\.6: .*\(outside: errors grow\).*max relative difference (0\.0e\+0|\d\.\de-([5-9]|1\d))$/ },
   // Fewer training steps than the page's default: the test checks that it runs, not how well.
-  { page: 'filtering', setup: { steps: '40' }, seconds: 200, expect: /3 settings, 40 steps per network: bi\/uni/ },
+  { page: 'filtering', setup: { steps: '40' }, seconds: 200, expect: /^4 settings \(3 scalar at T = 128, position and velocity at T = 512\), 40 steps per network in [\d.]+ s: uni\/filter and bi\/smoother [\d./, ]+; (every network within 5% of its optimal estimator|stopped short of 5% at .*)$/ },
   // Workload A's LSTM forward passes with the peers (TensorFlow.js, ONNX Runtime Web) loaded
   // from the built site: the page's path through every engine that runs without WebGPU (one
   // cell keeps it short): webrnn, tfjs and ONNX Runtime on wasm.
