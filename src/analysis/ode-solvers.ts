@@ -90,7 +90,8 @@ export function solveOde(f: OdeRhs, x0: ArrayLike<number>, options: SolveOdeOpti
 /** y with y − x − h·f(y, u) = 0, by Newton's method from the explicit Euler step. */
 function implicitEulerStep(rhs: (x: Float64Array, u: Float64Array) => Float64Array, x: Float64Array, u: Float64Array, h: number, k: number): Float64Array {
   const n = x.length;
-  let y = x.map((v, i) => v + h * rhs(x, u)[i]);
+  const f0 = rhs(x, u);
+  let y = x.map((v, i) => v + h * f0[i]);
   for (let it = 0; it < 50; it++) {
     const fy = rhs(y, u);
     const g = y.map((v, i) => v - x[i] - h * fy[i]);

@@ -26,7 +26,7 @@
  */
 import { directionFunctions, type ResolvedCellFunction } from '../spec/cell-functions.js';
 import { validateStateDict } from '../spec/parameters.js';
-import { EMBEDDING_WEIGHT, gateCount, layerInputSize, parameterInfo, parameterName, READOUT_BIAS, READOUT_WEIGHT, type CellKind, type ModelSpec } from '../spec/spec.js';
+import { describeLayers, EMBEDDING_WEIGHT, gateCount, isStack, layerInputSize, parameterInfo, parameterName, READOUT_BIAS, READOUT_WEIGHT, type CellKind, type ModelSpec } from '../spec/spec.js';
 import { WebRnnError } from '../errors.js';
 import { encodeModel, ONNX_FLOAT, ONNX_INT64 } from './onnx-proto.js';
 import { checkFinite } from '../arrays.js';
@@ -131,6 +131,10 @@ function cellAttributes(spec: ModelSpec): object[] {
 export function exportOnnx(spec: ModelSpec, dict: Readonly<Record<string, Float32Array>>): Uint8Array {
   // Names and shapes as loadStateDict checks them, and finite: NaN in a file is a broken model
   // (webrnn's importer refuses one), so it is refused here, by name, rather than written.
+  // What ONNX's recurrent operators cannot express.
+  if (spec.goBackwards) throw new WebRnnError('invalid-option', 'exportOnnx: a model with goBackwards (the input read from its end) is not exported');
+  if (spec.layers.some((l) => l.projSize)) throw new WebRnnError('invalid-option', "exportOnnx: an LSTM with projections (projSize) is not exported: ONNX's LSTM has no projection");
+  if (isStack(spec)) throw new WebRnnError('invalid-option', `exportOnnx: a stack of layers that differ (${describeLayers(spec)}) is not exported; models of one cell are`);
   validateStateDict(spec, dict, false);
   for (const p of parameterInfo(spec)) checkFinite(`exportOnnx: ${p.name}`, dict[p.name]);
   const { kind, hiddenSize: H, numDirections: D, numLayers: L, batchFirst, outputSize: O } = spec;

@@ -18,7 +18,7 @@ import { checkOptions, checkTrainable, prepareInputs, prepareOutputGradients, ty
 export type { CellStates, ForwardOptions, ForwardOutput, ForwardOutputBase, GradientOptions, GradientOutput, GradientOutputBase, WarmupOptions } from './calls.js';
 import { RecurrentStream, type StreamOptions } from './stream.js';
 import { CarriedStates } from './carried-states.js';
-import { describeLayers, isStack, MODEL_METADATA, parameterInfo, stateOffset, stateWidth } from '../spec/spec.js';
+import { MODEL_METADATA, parameterInfo, stateOffset, stateWidth } from '../spec/spec.js';
 import type { CellKind, ModelSpec } from '../spec/spec.js';
 import { checkCount, checkFinite, finalStates, reverseSteps, swapBatchTime } from '../arrays.js';
 
@@ -164,9 +164,6 @@ export class RecurrentModel<K extends CellKind = CellKind> {
    * @throws WebRnnError ('non-finite') when a parameter holds NaN or ±Infinity.
    */
   async exportOnnx(): Promise<Uint8Array> {
-    if (this.spec.goBackwards) throw new WebRnnError('invalid-option', 'exportOnnx: a model with goBackwards (the input read from its end) is not exported');
-    if (this.spec.layers.some((l) => l.projSize)) throw new WebRnnError('invalid-option', 'exportOnnx: an LSTM with projections (projSize) is not exported: ONNX\'s LSTM has no projection');
-    if (isStack(this.spec)) throw new WebRnnError('invalid-option', `exportOnnx: a stack of layers that differ (${describeLayers(this.spec)}) is not exported; models of one cell are`);
     return this.writers.onnx(this.spec, await this.stateDict());
   }
 

@@ -42,6 +42,7 @@ export interface ReferenceGradients {
  * one row's states, or with `into` the inverse, row b of `into` set from `row`.
  */
 function stateRow(spec: ModelSpec, B: number, cells: boolean, a: ArrayLike<number>, b: number, into?: Float64Array): Float64Array {
+  // With `into`, `a` is the row and `into` the tensor.
   const row = into ? Float64Array.from(a) : new Float64Array(stateSize(spec, 1, cells));
   let at = 0;
   for (let l = 0; l < spec.numLayers; l++) {
