@@ -8,8 +8,11 @@
  */
 import { WebRnnError } from '../errors.js';
 
-/** Element types read (and converted to float32); everything is written as F32. */
+/** Element types read (and converted to float32). */
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'F64';
+
+/** Element types written: float32 as it is, or rounded to half or bfloat16. */
+export type SafetensorsWriteDtype = 'F32' | 'F16' | 'BF16';
 
 const DTYPE_BYTES: Readonly<Record<SafetensorsDtype, number>> = { F32: 4, F16: 2, BF16: 2, F64: 8 };
 
@@ -40,6 +43,51 @@ function halfToFloat(h: number): number {
   if (exp === 0) return sign * frac * 2 ** -24;
   if (exp === 31) return frac ? NaN : sign * Infinity;
   return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
+
+const scratch = new Float32Array(1);
+const scratchBits = new Uint32Array(scratch.buffer);
+
+/**
+ * float → IEEE half, rounded to nearest, ties to even (as a float32 → float16 conversion in
+ * hardware or PyTorch's .half()); beyond the largest half (65504 and its rounding interval) → ±Inf.
+ */
+export function floatToHalf(v: number): number {
+  scratch[0] = v;
+  const x = scratchBits[0];
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  let mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  // The exponent re-biased for half (bias 15 instead of 127).
+  const e = exp - 112;
+  if (e >= 31) return sign | 0x7c00;
+  // Keep `keep` high bits of the 24-bit significand m (the implicit 1 included): below half's
+  // normal range, the value is (m >> shift) · 2^-24.
+  let h: number;
+  let shift: number;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    shift = 14 - e;
+    h = mant >>> shift;
+  } else {
+    shift = 13;
+    h = (e << 10) | (mant >>> 13);
+  }
+  const rest = mant & ((1 << shift) - 1);
+  const half = 1 << (shift - 1);
+  // A carry out of the significand moves to the next exponent (or to Inf), as it should.
+  if (rest > half || (rest === half && (h & 1) === 1)) h++;
+  return sign | h;
+}
+
+/** float → bfloat16 (float32's top 16 bits), rounded to nearest, ties to even; NaN stays NaN. */
+export function floatToBfloat16(v: number): number {
+  scratch[0] = v;
+  const x = scratchBits[0];
+  if ((x & 0x7fffffff) > 0x7f800000) return (x >>> 16) | 0x40;
+  return (x + 0x7fff + ((x >>> 16) & 1)) >>> 16;
 }
 
 /** True when `bytes` start like safetensors: a plausible header length, then '{'. */
@@ -136,10 +184,17 @@ export function readSafetensors(input: Uint8Array | ArrayBuffer): SafetensorsFil
 }
 
 /**
- * Write tensors as F32 safetensors, in the order given, with the header padded by spaces to a
- * multiple of 8 bytes (so the data is 8-byte aligned, as the reference writer does).
+ * Write tensors as safetensors, in the order given, with the header padded by spaces to a
+ * multiple of 8 bytes (so the data is 8-byte aligned, as the reference writer does). F32 by
+ * default; F16 and BF16 round each value to nearest, ties to even.
+ *
+ * @throws WebRnnError ('invalid-option') when a finite value rounds to ±Inf in the dtype (F16's
+ *   largest is 65504), naming the tensor and the value.
  */
-export function writeSafetensors(tensors: Readonly<Record<string, { shape: readonly number[]; data: Float32Array }>>, metadata?: Readonly<Record<string, string>>): Uint8Array {
+export function writeSafetensors(tensors: Readonly<Record<string, { shape: readonly number[]; data: Float32Array }>>, metadata?: Readonly<Record<string, string>>, dtype: SafetensorsWriteDtype = 'F32'): Uint8Array {
+  if (!['F32', 'F16', 'BF16'].includes(dtype)) throw new WebRnnError('invalid-option', `safetensors: dtype must be 'F32', 'F16' or 'BF16', got ${String(dtype)}`);
+  const bytes = DTYPE_BYTES[dtype];
+  const round = dtype === 'F16' ? floatToHalf : floatToBfloat16;
   const header: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length) header.__metadata__ = { ...metadata };
   let offset = 0;
@@ -147,8 +202,8 @@ export function writeSafetensors(tensors: Readonly<Record<string, { shape: reado
     if (name === '__metadata__') throw new WebRnnError('invalid-option', 'safetensors: no tensor may be called __metadata__');
     const elements = t.shape.reduce((a, b) => a * b, 1);
     if (elements !== t.data.length) throw new WebRnnError('shape', `safetensors: tensor '${name}' has ${t.data.length} elements, its shape ${JSON.stringify(t.shape)} says ${elements}`);
-    header[name] = { dtype: 'F32', shape: [...t.shape], data_offsets: [offset, offset + t.data.length * 4] };
-    offset += t.data.length * 4;
+    header[name] = { dtype, shape: [...t.shape], data_offsets: [offset, offset + t.data.length * bytes] };
+    offset += t.data.length * bytes;
   }
   let json = JSON.stringify(header);
   const encoder = new TextEncoder();
@@ -159,9 +214,19 @@ export function writeSafetensors(tensors: Readonly<Record<string, { shape: reado
   view.setBigUint64(0, BigInt(headerBytes.length), true);
   out.set(headerBytes, 8);
   let at = 8 + headerBytes.length;
-  for (const t of Object.values(tensors)) {
-    for (let i = 0; i < t.data.length; i++) view.setFloat32(at + i * 4, t.data[i], true);
-    at += t.data.length * 4;
+  for (const [name, t] of Object.entries(tensors)) {
+    for (let i = 0; i < t.data.length; i++) {
+      if (dtype === 'F32') {
+        view.setFloat32(at + i * 4, t.data[i], true);
+        continue;
+      }
+      const r = round(t.data[i]);
+      // ±Inf in either dtype: exponent all ones, significand zero.
+      const inf = dtype === 'F16' ? (r & 0x7fff) === 0x7c00 : (r & 0x7fff) === 0x7f80;
+      if (inf && Number.isFinite(t.data[i])) throw new WebRnnError('invalid-option', `safetensors: tensor '${name}' holds ${t.data[i]} at index ${i}, beyond the range of ${dtype}`);
+      view.setUint16(at + i * 2, r, true);
+    }
+    at += t.data.length * bytes;
   }
   return out;
 }

@@ -27,7 +27,7 @@ import { checkCount, checkFinite, finalStates, reverseSteps, swapBatchTime } fro
  * builds on model/): safetensors bytes of named tensors, and an ONNX ModelProto of a model.
  */
 export interface ModelWriters {
-  safetensors(tensors: Readonly<Record<string, { shape: readonly number[]; data: Float32Array }>>, metadata?: Readonly<Record<string, string>>): Uint8Array;
+  safetensors(tensors: Readonly<Record<string, { shape: readonly number[]; data: Float32Array }>>, metadata?: Readonly<Record<string, string>>, dtype?: SaveOptions['dtype']): Uint8Array;
   onnx(spec: ModelSpec, dict: Readonly<StateDict>): Promise<Uint8Array>;
 }
 
@@ -37,6 +37,8 @@ export interface SaveOptions {
   metadata?: Record<string, string>;
   /** Add the optimizer's state, so that training resumes from the file exactly (default false). */
   optimizer?: boolean;
+  /** The parameters' element type: 'F32' (default), or 'F16' / 'BF16' rounded to nearest even (half the bytes; not with `optimizer`). */
+  dtype?: 'F32' | 'F16' | 'BF16';
 }
 
 /** Batches whose kernels `warmup` compiles when it is given none: one row, the batch tile's 4, and a large batch. */
@@ -47,22 +49,20 @@ const WARMUP_BATCHES = [1, 4, 64];
  * cell states) where it is known (`engine.lstm` gives a RecurrentModel<'lstm'>).
  */
 export class RecurrentModel<K extends CellKind = CellKind> {
-  /** The resolved options. */
-  readonly spec: ModelSpec;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly streams = new Set<RecurrentStream>();
   private destroyed = false;
 
   /** @internal Models are made by an Engine (`engine.lstm`, `engine.load`, …). */
   constructor(
-    spec: ModelSpec,
+    /** The resolved options. */
+    readonly spec: ModelSpec,
     /** Where the parameters live and the passes run. */
     private readonly exec: ModelExecution,
     /** Called once, when the model is destroyed. */
     private readonly onDestroy: () => void,
     private readonly writers: ModelWriters,
   ) {
-    this.spec = spec;
     this.carried = new CarriedStates(spec);
     exec.writeParameters(defaultParameters(spec, spec.seed));
   }
@@ -103,7 +103,7 @@ export class RecurrentModel<K extends CellKind = CellKind> {
   }
 
   /**
-   * The parameters as F32 safetensors bytes, under the names PyTorch's load_state_dict expects:
+   * The parameters as safetensors bytes (F32 unless `dtype` says), under the names PyTorch's load_state_dict expects:
    * those of the file the model was loaded from, or the module's own (weight_ih_l0, …, and
    * readout.weight / readout.bias for the read-out).
    *
@@ -114,24 +114,25 @@ export class RecurrentModel<K extends CellKind = CellKind> {
    * load such a file into PyTorch with strict=False, or leave those tensors out).
    *
    * @throws WebRnnError ('invalid-option') with `optimizer: true` when the model holds no
-   *   optimizer state (it has not trained since it was made, loaded, initialised or reset).
+   *   optimizer state (it has not trained since it was made, loaded, initialised or reset), or
+   *   with a dtype other than F32; or when a value is beyond the range of `dtype`.
    */
   async save(options: SaveOptions = {}): Promise<Uint8Array> {
     this.assertAlive('save');
-    checkOptions('save', options, ['metadata', 'optimizer']);
+    checkOptions('save', options, ['metadata', 'optimizer', 'dtype']);
+    const { dtype = 'F32' } = options;
+    if (options.optimizer && dtype !== 'F32') throw new WebRnnError('invalid-option', `save: optimizer: true needs F32 (training resumes exactly from full precision only), not ${dtype}`);
     const metadata = { ...options.metadata };
     for (const key of [OPTIMIZER_METADATA, MODEL_METADATA]) if (key in metadata) throw new WebRnnError('invalid-option', `save: the metadata key '${key}' is webrnn's`);
     return this.serialize(async () => {
       this.assertAlive('save', true);
-      // Loaded on first use, as the file readers are.
+      // The saved-options and checkpoint code load on first use, as the file readers do.
       const own = (await import('../spec/saved-options.js')).savedOptions(this.spec);
       if (own) metadata[MODEL_METADATA] = own;
       const dict = await this.exec.readParameters();
       const name = (ours: string): string => this.fileNames?.[ours] ?? ours;
-      const tensors: Record<string, { shape: readonly number[]; data: Float32Array }> = {};
-      for (const p of parameterInfo(this.spec)) tensors[name(p.name)] = { shape: p.shape, data: dict[p.name] };
+      const tensors = Object.fromEntries(parameterInfo(this.spec).map((p) => [name(p.name), { shape: p.shape, data: dict[p.name] }]));
       if (options.optimizer) {
-        // Loaded on first use, as the file readers are.
         const checkpoint = await import('../train/checkpoint.js');
         const snapshot = await this.exec.readOptimizerState();
         if (!snapshot || !this.optimizerConfig) throw new WebRnnError('invalid-option', 'save: optimizer: true, but the model holds no optimizer state (it has not trained since it was made, loaded, initialised or reset)');
@@ -139,7 +140,7 @@ export class RecurrentModel<K extends CellKind = CellKind> {
         Object.assign(tensors, entries.tensors);
         Object.assign(metadata, entries.metadata);
       }
-      return this.writers.safetensors(tensors, metadata);
+      return this.writers.safetensors(tensors, metadata, dtype);
     });
   }
 

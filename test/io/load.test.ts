@@ -87,6 +87,29 @@ describe('engine.load', () => {
     back.destroy();
   });
 
+  it('saves in half precision on request: the rounded weights, half the bytes; not with the optimizer', async () => {
+    const model = engine.lstm({ inputSize: 3, hiddenSize: 5, outputSize: 2, embedding: { numEmbeddings: 7 } });
+    const full = await model.save();
+    for (const dtype of ['F16', 'BF16'] as const) {
+      const bytes = await model.save({ dtype, metadata: { note: dtype } });
+      expect(bytes.length).toBeLessThan(full.length / 2 + 600);
+      const back = await engine.load(bytes, { format: 'safetensors' });
+      expect(back.spec).toEqual(model.spec);
+      const [a, b] = [await model.stateDict(), await back.stateDict()];
+      const round = (v: number): number => readSafetensors(writeSafetensors({ v: { shape: [], data: Float32Array.of(v) } }, undefined, dtype)).tensors.v.data[0];
+      for (const k of Object.keys(a)) {
+        expect(Array.from(b[k]), k).toEqual(Array.from(a[k], round));
+        expect(Array.from(b[k]), k).not.toEqual(Array.from(a[k]));
+      }
+      expect(readSafetensors(bytes).metadata.note).toBe(dtype);
+      back.destroy();
+    }
+    await model.trainStep(Int32Array.of(1, 2, 3), new Float32Array(6), { batch: 1, seqLen: 3, loss: 'mse', optimizer: { type: 'sgd', lr: 0.1 } });
+    await expect(model.save({ optimizer: true, dtype: 'F16' })).rejects.toThrow(/optimizer: true needs F32/);
+    await expect(model.save({ dtype: 'F8' as 'F16' })).rejects.toThrow(/dtype must be 'F32', 'F16' or 'BF16', got F8/);
+    model.destroy();
+  });
+
   for (const [kind, bias] of [['lstm', true], ['gru', false], ['rnn', true]] as const) {
     it(`loads an nn.${kind === 'rnn' ? 'RNN' : kind.toUpperCase()}Cell state dict${bias ? '' : ' without biases'} as one layer and saves its names back`, async () => {
       const spec = resolveSpec(kind, { inputSize: 3, hiddenSize: 5, bias, outputSize: 2 });
