@@ -59,21 +59,28 @@ export function yieldToPage(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
-/** Run the page's main work from a button, reporting errors on the page and in demoResult. */
-export function wire(button: HTMLButtonElement, work: () => Promise<string>): void {
+/** Run a piece of the page's work, its summary (or error) in the status line and in demoResult. */
+export async function report(work: () => Promise<string>): Promise<void> {
+  window.demoResult = undefined;
+  try {
+    const summary = await work();
+    status(summary);
+    window.demoResult = { ok: true, summary };
+  } catch (e) {
+    const message = (e as Error).message ?? String(e);
+    status(`Error: ${message}`);
+    window.demoResult = { ok: false, summary: message };
+  }
+}
+
+/** Run the page's main work from a button; `group` (the button by default) is disabled meanwhile, so that one job runs at a time. */
+export function wire(button: HTMLButtonElement, work: () => Promise<string>, group: HTMLButtonElement[] = [button]): void {
   button.addEventListener('click', async () => {
-    button.disabled = true;
-    window.demoResult = undefined;
+    for (const b of group) b.disabled = true;
     try {
-      const summary = await work();
-      status(summary);
-      window.demoResult = { ok: true, summary };
-    } catch (e) {
-      const message = (e as Error).message ?? String(e);
-      status(`Error: ${message}`);
-      window.demoResult = { ok: false, summary: message };
+      await report(work);
     } finally {
-      button.disabled = false;
+      for (const b of group) b.disabled = false;
     }
   });
 }

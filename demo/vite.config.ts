@@ -7,7 +7,30 @@ import { fileURLToPath } from 'node:url';
 
 const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
 
-export const PAGES = ['index', 'char-lstm', 'gradients', 'ode', 'filtering', 'hmm', 'bench'].filter((p) => existsSync(here(`${p}.html`)));
+/** The site's pages in the order of its navigation bar, each with its label there. */
+export const SITE: ReadonlyArray<{ page: string; label: string }> = [
+  { page: 'index', label: 'webrnn' },
+  { page: 'char-lstm', label: 'Character LSTM' },
+  { page: 'gradients', label: 'Gradients' },
+  { page: 'ode', label: 'ODE solvers' },
+  { page: 'filtering', label: 'Filtering and smoothing' },
+  { page: 'hmm', label: 'HMMs as RNNs' },
+  { page: 'bench', label: 'Benchmark' },
+];
+
+export const PAGES = SITE.map((p) => p.page).filter((p) => existsSync(here(`${p}.html`)));
+
+/** Every page's header, written into its HTML at build (and when served): one navigation bar, the current page marked. */
+function siteHeader(): Plugin {
+  return {
+    name: 'webrnn-site-header',
+    transformIndexHtml(html, { filename }) {
+      const current = filename.split(/[\\/]/).pop()!.replace(/\.html$/, '');
+      const links = SITE.map(({ page, label }) => `<a href="./${page}.html"${page === 'index' ? ' class="brand"' : ''}${page === current ? ' aria-current="page"' : ''}>${label}</a>`);
+      return html.replace('<body>', `<body>\n<header class="site"><nav>${links.join('')}</nav></header>`);
+    },
+  };
+}
 
 /**
  * What the benchmark page needs besides the bundle: the peers' own builds (TensorFlow.js and
@@ -51,7 +74,7 @@ function peerFiles(): Plugin {
 export default defineConfig({
   root: here('.'),
   base: './',
-  plugins: [peerFiles()],
+  plugins: [siteHeader(), peerFiles()],
   // Cross-origin isolation, so that the wasm peers may use threads.
   server: { fs: { allow: [here('..')] }, headers: { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' } },
   build: {

@@ -28,15 +28,11 @@
  * test set) and a bidirectional one's at best the smoother's. As the networks learn, uniMse
  * approaches kalmanMse, biMse approaches smootherMse, and biOverUni approaches
  * smootherOverFilter. How close they come depends on the training budget and is not
- * guaranteed. Measured on the default model (T = 32, H = 8, SwiftShader): at q = 0.1, r = 1
- * (smoother/filter ≈ 0.65) after 100 Adam steps of 8 sequences, seeds 1–3, uni/filter was
- * 1.02–1.10, bi/smoother 1.06–1.11 and biOverUni 0.66–0.68 against smootherOverFilter
- * 0.63–0.65; with the defaults (300 steps of 16), seed 1, 1.04, 1.07 and 0.67 against 0.65.
- * The bidirectional network (twice the parameters, a two-sided kernel to learn) tends to sit a
- * little further from the smoother than the causal one from the filter, so biOverUni tends to
- * come out a little above smootherOverFilter. Where smoothing buys little (q large against r:
- * the present observation says nearly everything; q = 1, r = 0.1 gives smoother/filter ≈ 0.94)
- * both ratios are near 1 and the gap between them is of the order of the training noise.
+ * guaranteed (docs/theory.md has measured figures). The bidirectional network (twice the
+ * parameters, a two-sided kernel to learn) tends to sit a little further from the smoother than
+ * the causal one from the filter. Where smoothing buys little (q large against r: the present
+ * observation says nearly everything) both ratios are near 1 and the gap between them is of the
+ * order of the training noise.
  *
  * Why an Elman cell with the identity nonlinearity (the default): the stationary Kalman filter
  * is m_t = (I − K·C)·A·m_{t−1} + K·y_t, exactly the recurrence of an identity Elman cell with a

@@ -199,10 +199,8 @@ async function allStates(model: RecurrentModel, x: Float32Array, T: number, h0?:
  *
  * Cost: 1 forward and T `gradients` calls (more when `maxBatch` splits a lag's copies), each
  * a full training forward and reverse sweep with the weight-gradient GEMMs: Σ_d H·(T − d + 1)·d
- * ≈ H·T³/6 batch-row steps in all (the costliest call: about H·T/2 copies of T/2 steps). Measured
- * on SwiftShader (CPU, 2 cores) at T = 32, H = 16, I = 8: about 18 s for a tanh RNN, 34 s for
- * a GRU, 45 s for an LSTM; on a GPU the per-call overhead dominates at such sizes. The
- * model's cached plans of other shapes are evicted (it keeps 4).
+ * ≈ H·T³/6 batch-row steps in all (the costliest call: about H·T/2 copies of T/2 steps; times
+ * in docs/theory.md). The model's cached plans of other shapes are evicted (it keeps 4).
  *
  * @param model a 1-layer unidirectional model whose `gradients` are available
  * @param x the sequence [T, 1, I] ([1, T, I] when batchFirst: the same array)

@@ -12,6 +12,7 @@ const TYPES = {
   '.json': 'application/json',
   '.css': 'text/css',
   '.wgsl': 'text/plain',
+  '.txt': 'text/plain; charset=utf-8',
   '.wasm': 'application/wasm',
 };
 
