@@ -1,7 +1,8 @@
 // Elman RNN step, fused: h_t = f(xproj_t + b_hh + h_{t-1} W_hh^T), one gate (G = 1).
 // f is the cell function ACT_F (common/cell-functions.wgsl): Tanh, Relu, or Affine(1, 0), the
 // identity that makes the linear state-space recurrence h_t = A h_{t-1} + B x_t + c.
-// This is the staged form (common/step-staged.wgsl: bindings, layouts and thread mapping in
+// This is the step of the staged and cooperative forms, whose product is elmanPreactivation
+// (common/step-staged.wgsl, common/step-cooperative.wgsl; bindings and layouts in
 // common/step-forward.wgsl); the software forms have their own: software/step-direct-elman.wgsl
 // and software/step-resident-elman.wgsl.
 
@@ -13,22 +14,7 @@ fn cellStep(x: u32, j: u32, b0: u32, d: u32) {
   let H = p.hidden;
 
   // Component r: the pre-activation of row b0 + r (only x without BATCH_TILE).
-  var acc = vec4f(0.0);
-  for (var k0 = 0u; k0 < H; k0 += WG) {
-    stagePrevH(b0, d, k0, x);
-    if (j < H) {
-      let n = min(WG, H - k0);
-      for (var kk = 0u; kk < n; kk++) {
-        let w = whhT[whhIndex(d, k0 + kk, j)];
-#if BATCH_TILE
-        acc = fma(hTile[kk], vec4f(w), acc);
-#else
-        acc.x = fma(hTile[kk], w, acc.x);
-#endif
-      }
-    }
-    workgroupBarrier();
-  }
+  let acc = elmanPreactivation(b0, d, j, x);
   if (j >= H) { return; }
   for (var r = 0u; r < ROWS; r++) {
     let b = b0 + r;

@@ -12,7 +12,7 @@
 // ROWS is 4 with BATCH_TILE (batches of 4 or more), else 1. With BATCH_TILE the staged
 // h_{t-1} tile holds the 4 rows of a unit in one vec4f and the gated cells accumulate in a
 // mat4x4f (column r: the gates of row b0 + r), so no accumulator is an indexed array.
-// GATED: the gated cells' product (gatePreactivations); the Elman cell has its own.
+// GATED: the gated cells' product (gatePreactivations); else the Elman cell's (elmanPreactivation).
 
 // hTile[x]: h_{t-1}[b0 + r, k0 + x], component r (BATCH_TILE) or the one row.
 #if BATCH_TILE
@@ -67,6 +67,30 @@ fn gatePreactivations(b0: u32, d: u32, j: u32, x: u32) -> mat4x4f {
         acc += mat4x4f(wv * hv.x, wv * hv.y, wv * hv.z, wv * hv.w);
 #else
         acc[0] = fma(vec4f(hTile[kk]), wv, acc[0]);
+#endif
+      }
+    }
+    workgroupBarrier();
+  }
+  return acc;
+}
+#else
+// The Elman cell (whhT holds one f32 per unit): h_{t-1} W_hh^T for unit j of rows
+// b0 .. b0 + ROWS - 1 in component r (only x without BATCH_TILE). Called in uniform control
+// flow by every invocation (it holds barriers).
+fn elmanPreactivation(b0: u32, d: u32, j: u32, x: u32) -> vec4f {
+  let H = p.hidden;
+  var acc = vec4f(0.0);
+  for (var k0 = 0u; k0 < H; k0 += WG) {
+    stagePrevH(b0, d, k0, x);
+    if (j < H) {
+      let n = min(WG, H - k0);
+      for (var kk = 0u; kk < n; kk++) {
+        let w = whhT[whhIndex(d, k0 + kk, j)];
+#if BATCH_TILE
+        acc = fma(hTile[kk], vec4f(w), acc);
+#else
+        acc.x = fma(hTile[kk], w, acc.x);
 #endif
       }
     }

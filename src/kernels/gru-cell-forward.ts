@@ -31,6 +31,7 @@ export function createGruCellForward(ctx: GpuContext, linearBeforeReset: boolean
     workgroup: variant.workgroup,
     hidden: variant.hidden,
     subgroups: variant.subgroups,
+    cooperative: variant.cooperative,
     training: variant.training ?? false,
     savedSlots: linearBeforeReset ? 5 : 0,
     entryPoints: linearBeforeReset ? ['main'] : ['resetGate', 'main'],

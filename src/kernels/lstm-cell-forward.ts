@@ -21,6 +21,7 @@ export function createLstmCellForward(ctx: GpuContext, variant: CellVariant & { 
     workgroup: variant.workgroup,
     hidden: variant.hidden,
     subgroups: variant.subgroups,
+    cooperative: variant.cooperative,
     training: variant.training ?? false,
     savedSlots: 6,
     entryPoints: ['main'],

@@ -11,6 +11,8 @@ import cellFunctionsSource from '../../shaders/common/cell-functions.wgsl?raw';
 import stagedSource from '../../shaders/common/step-staged.wgsl?raw';
 import stepMainSource from '../../shaders/common/step-main.wgsl?raw';
 import stepHooksSource from '../../shaders/common/step-hooks.wgsl?raw';
+import cooperativeSource from '../../shaders/common/step-cooperative.wgsl?raw';
+import { cooperativeShape, type CooperativeShape } from './cooperative.js';
 import { LimitError, WebRnnError } from '../errors.js';
 import { ShaderStage } from '../gpu/constants.js';
 import type { GpuContext } from '../gpu/device.js';
@@ -141,6 +143,8 @@ export interface CellKernelSpec {
   hidden?: number;
   /** The resident form's subgroup sharing (see CellVariant.subgroups). */
   subgroups?: boolean;
+  /** The persistent staged variant's cooperative form (see CellVariant.cooperative). */
+  cooperative?: boolean;
   /** Hidden units each invocation of a per-step dispatch takes (default 1; the Elman cell's DIRECT form: 4). */
   unitsPerInvocation?: number;
   workgroup?: number;
@@ -183,6 +187,18 @@ export interface CellVariant {
    * the device cannot).
    */
   subgroups?: boolean;
+  /**
+   * The persistent variant on GPUs (not `direct`), one row a workgroup (not `batchTile`), one
+   * phase a step: each unit's recurrent sums split over several invocations (the COOPERATIVE
+   * form, shaders/common/step-cooperative.wgsl), built for `hidden` (cooperativeShape; an
+   * error where it does not fit the device). Default false.
+   */
+  cooperative?: boolean;
+}
+
+/** Whether `spec` builds the cooperative form (CellVariant.cooperative). */
+export function cooperativeForm(spec: CellKernelSpec): boolean {
+  return (spec.cooperative ?? false) && (spec.persistent ?? false);
 }
 
 /**
@@ -230,21 +246,31 @@ export function cellConstants(cell: ResolvedCellOptions, lstm: boolean): Record<
  * the entry point (shaders/common/step-main.wgsl). The direct product runs one step a
  * dispatch; the persistent kernel's software form is the resident one (residentForm).
  */
-export function forwardStepSource(spec: CellKernelSpec, form: 'staged' | 'direct' | 'resident', lanes = 1, software: SoftwareSources | null = null): { code: string; defines: Record<string, boolean> } {
+export function forwardStepSource(spec: CellKernelSpec, form: 'staged' | 'cooperative' | 'direct' | 'resident', lanes = 1, software: SoftwareSources | null = null): { code: string; defines: Record<string, boolean> } {
   const gated = spec.gates > 1;
   const onePhase = spec.entryPoints.length === 1;
   const sw = (): SoftwareSources => {
     if (!software) throw new WebRnnError('invalid-option', `${spec.name}: the ${form} form needs the software forms' sources`);
     return software;
   };
-  const cell = form === 'staged' || !spec.softwareSources ? spec.source : sw()[spec.softwareSources[form]];
+  const cell = form === 'staged' || form === 'cooperative' || !spec.softwareSources ? spec.source : sw()[spec.softwareSources[form]];
   const parts = [sharedSource, forwardSource, cellFunctionsSource];
-  if (form === 'staged') parts.push(stepHooksSource, stagedSource, cell, ...(onePhase ? [stepMainSource] : []));
+  if (form === 'cooperative') parts.push(cooperativeSource, cell);
+  else if (form === 'staged') parts.push(stepHooksSource, stagedSource, cell, ...(onePhase ? [stepMainSource] : []));
   else if (form === 'direct') parts.push(stepHooksSource, sw().stepDirect, cell, stepMainSource);
   else parts.push(sw().residentWeights, sw().residentMain, sw().stepResident, ...(gated ? [sw().stepResidentGates] : []), cell);
   // GATES3: the GRU's software products skip whhT's padding gate.
   const defines = { ...spec.defines, GATED: gated, GATES3: form !== 'staged' && spec.gates === 3, BATCH_TILE: spec.batchTile, TRAINING: spec.training, PERSISTENT: spec.persistent ?? false, SUBGROUPS: lanes > 1 };
   return { code: (lanes > 1 ? 'enable subgroups;\n' : '') + preprocessWgsl(parts.join('\n'), defines), defines };
+}
+
+/** The cooperative shape of `spec`, or an error naming what rules the form out. */
+function checkCooperative(ctx: GpuContext, spec: CellKernelSpec): CooperativeShape {
+  const why = spec.direct ? 'the direct product' : spec.batchTile ? 'the batch tile' : spec.entryPoints.length !== 1 ? 'two phases a step' : spec.hidden === undefined ? 'no hidden size' : null;
+  if (why) throw new WebRnnError('invalid-option', `${spec.name}: the cooperative form does not take ${why}`);
+  const shape = cooperativeShape(spec.hidden!, Math.min(ctx.limits.maxComputeInvocationsPerWorkgroup, ctx.limits.maxComputeWorkgroupSizeX));
+  if (!shape) throw new WebRnnError('invalid-option', `${spec.name}: hidden size ${spec.hidden} does not fit the cooperative form's workgroup on this device`);
+  return shape;
 }
 
 export class CellStepKernel {
@@ -272,8 +298,9 @@ export class CellStepKernel {
     const resident = residentForm(spec);
     const split = resident ? residentSplit(spec.hidden!, spec.gates, spec.batchTile) : undefined;
     const lanes = resident ? residentLanes(ctx, spec.subgroups) : 1;
-    const form = resident ? 'resident' : spec.direct && !persistent ? 'direct' : 'staged';
-    const software = form === 'staged' ? null : (await import('./software-sources.js')).SOFTWARE_SOURCES;
+    const cooperative = cooperativeForm(spec) ? checkCooperative(ctx, spec) : null;
+    const form = resident ? 'resident' : cooperative ? 'cooperative' : spec.direct && !persistent ? 'direct' : 'staged';
+    const software = form === 'staged' || form === 'cooperative' ? null : (await import('./software-sources.js')).SOFTWARE_SOURCES;
     const { code, defines } = forwardStepSource(spec, form, lanes, software);
     let workgroup = persistent ? (spec.workgroup ?? persistentWorkgroup(1)) : CELL_WORKGROUP;
     let full = code;
@@ -281,6 +308,8 @@ export class CellStepKernel {
       full += residentProductSource(spec.hidden!, split.units, spec.gates, split, lanes, true);
       workgroup = residentWorkgroup(spec.hidden!, split.units);
     }
+    const formConstants: Record<string, number> = cooperative ? { SPLIT: cooperative.split, UNITS: cooperative.units } : {};
+    if (cooperative) workgroup = cooperative.workgroup;
     // The persistent variant has one entry point that runs every phase of every step.
     const entryPoints = persistent ? ['main'] : spec.entryPoints;
     const pipelines = await Promise.all(
@@ -290,7 +319,7 @@ export class CellStepKernel {
           code: full,
           defines,
           entryPoint,
-          constants: { WG: workgroup, ...spec.constants },
+          constants: { WG: workgroup, ...formConstants, ...spec.constants },
           layout: layout.pipeline,
           layoutKey,
         }),
@@ -360,6 +389,11 @@ export class CellStepKernel {
     };
   }
 
+  /** True for the persistent kernel's cooperative form (one row a workgroup, each unit's sums split). */
+  get cooperative(): boolean {
+    return cooperativeForm(this.spec);
+  }
+
   /** True for the persistent kernel's resident form, built for `spec.hidden` alone. */
   get resident(): boolean {
     return residentForm(this.spec);
@@ -371,6 +405,7 @@ export class CellStepKernel {
   }
 
   checkBuffers(shape: CellStepShape, b: CellStepBindings): void {
+    if (this.cooperative && shape.hidden > cooperativeShape(this.spec.hidden!, Infinity)!.units) throw new WebRnnError('invalid-option', `${this.spec.name}: this kernel is built for hidden sizes up to that of ${this.spec.hidden}, not ${shape.hidden}`);
     if (this.resident && shape.hidden !== this.spec.hidden) throw new WebRnnError('invalid-option', `${this.spec.name}: this kernel is built for hidden size ${this.spec.hidden}, not ${shape.hidden}`);
     checkStateRange(this.spec.name, shape, this.spec.extra === 'c');
     if (this.spec.extra && !b.extra) throw new WebRnnError('invalid-option', `${this.spec.name}: the ${this.spec.extra} buffer is missing`);

@@ -38,6 +38,7 @@ export function createRnnCellForward(ctx: GpuContext, nonlinearity: Nonlinearity
     workgroup: variant.workgroup,
     hidden: variant.hidden,
     subgroups: variant.subgroups,
+    cooperative: variant.cooperative,
     training: variant.training ?? false,
     savedSlots: 0,
     entryPoints: ['main'],

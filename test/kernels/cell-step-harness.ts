@@ -405,6 +405,29 @@ export function persistentCases(trainingVariant = true, rotation: Rotation = EVE
   return out;
 }
 
+/**
+ * Cases of the persistent kernel's cooperative form (GPUs): H = 1 (one slice), 7 and 37 (4
+ * slices of 10 inputs, the last of 7), 130 (256 units, the guaranteed workgroup); both
+ * directions, with and without lengths; the training variant with two.
+ */
+export function cooperativeCases(): Array<{ shape: CellStepShape; training: boolean; lengths: number[] | null; name: string }> {
+  const out: ReturnType<typeof cooperativeCases> = [];
+  for (const { batch, hidden, seqLen } of [{ batch: 1, hidden: 1, seqLen: 4 }, { batch: 3, hidden: 7, seqLen: 5 }, { batch: 2, hidden: 37, seqLen: 4 }, { batch: 2, hidden: 130, seqLen: 3 }]) {
+    for (const numDirections of [1, 2]) {
+      for (const lengths of [null, Array.from({ length: batch }, (_, b) => 1 + ((b * 2) % seqLen))]) {
+        const training = numDirections === 2;
+        out.push({ shape: { batch, hidden, seqLen, numDirections, ...layerStates(numDirections, batch, hidden, 1) }, training, lengths, name: `cooperative, ${training ? 'training, ' : ''}B=${batch} H=${hidden} T=${seqLen} D=${numDirections}${lengths ? `, lengths ${lengths}` : ''}` });
+      }
+    }
+  }
+  return out;
+}
+
+/** The kernel options of a cooperative case. */
+export function cooperativeVariant(c: { shape: CellStepShape; training: boolean }): { batchTile: false; persistent: true; cooperative: true; hidden: number; training: boolean } {
+  return { batchTile: false, persistent: true, cooperative: true, hidden: c.shape.hidden, training: c.training };
+}
+
 /** (training, batchTile, direct) for every persistent variant; training only with `trainingVariant`. */
 function variantGrid(trainingVariant: boolean): Array<[boolean, boolean, boolean]> {
   const out: Array<[boolean, boolean, boolean]> = [];

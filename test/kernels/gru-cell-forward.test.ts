@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, describe, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GpuContext } from '../../src/gpu/device.js';
 import { resolveCellOptions } from '../../src/spec/cell-functions.js';
 import { createGruCellForward } from '../../src/kernels/gru-cell-forward.js';
 import { gruCellForwardReference } from '../../src/reference/gru-cell-forward.js';
 import { testRandom } from '../helpers/seed.js';
-import { cellCases, checkCellStep, checkPersistentLayer, persistentCases, persistentVariant, skipResidentOffSoftware } from './cell-step-harness.js';
+import { cellCases, checkCellStep, checkPersistentLayer, cooperativeCases, cooperativeVariant, persistentCases, persistentVariant, skipResidentOffSoftware } from './cell-step-harness.js';
 
 const { rng, seed } = testRandom('gru-cell-forward');
 let ctx: GpuContext;
@@ -45,6 +45,21 @@ describe('gru-cell-forward with other functions in the reverse direction against
       });
     }
   }
+});
+
+// The cooperative form runs one phase a step: the linear_before_reset = 1 form.
+describe('gru-cell-forward, persistent, cooperative: each unit\'s sums split over invocations, against the float64 reference', () => {
+  for (const c of cooperativeCases()) {
+    it(c.name, async () => {
+      const kernel = await createGruCellForward(ctx, true, cooperativeVariant(c));
+      await checkPersistentLayer(ctx, kernel, (s) => gruCellForwardReference({ ...s, linearBeforeReset: true }), rng, c.shape, `${c.name} (seed ${seed})`, c.lengths);
+    });
+  }
+  it('refuses the two-phase form, the batch tile and sizes past its workgroup, naming why', async () => {
+    await expect(createGruCellForward(ctx, false, { ...cooperativeVariant(cooperativeCases()[0]), training: false })).rejects.toThrow(/cooperative form does not take two phases a step/);
+    await expect(createGruCellForward(ctx, true, { ...cooperativeVariant(cooperativeCases()[0]), batchTile: true as false })).rejects.toThrow(/cooperative form does not take the batch tile/);
+    await expect(createGruCellForward(ctx, true, { ...cooperativeVariant(cooperativeCases()[0]), hidden: 5000 })).rejects.toThrow(/hidden size 5000 does not fit the cooperative form's workgroup/);
+  });
 });
 
 [true, false].forEach((linearBeforeReset, index) => {

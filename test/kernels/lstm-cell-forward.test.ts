@@ -5,7 +5,7 @@ import { createLstmCellForward } from '../../src/kernels/lstm-cell-forward.js';
 import type { CellStepKernel } from '../../src/kernels/recurrent-step.js';
 import { lstmCellForwardReference } from '../../src/reference/lstm-cell-forward.js';
 import { testRandom } from '../helpers/seed.js';
-import { cellCases, checkCellStep, checkPersistentLayer, persistentCases, persistentVariant, skipResidentOffSoftware } from './cell-step-harness.js';
+import { cellCases, checkCellStep, checkPersistentLayer, cooperativeCases, cooperativeVariant, persistentCases, persistentVariant, skipResidentOffSoftware } from './cell-step-harness.js';
 
 const { rng, seed } = testRandom('lstm-cell-forward');
 let ctx: GpuContext;
@@ -64,6 +64,15 @@ describe('lstm-cell-forward, persistent: every step in one dispatch, against the
       skipResidentOffSoftware(ctx, c, skip);
       const kernel = await createLstmCellForward(ctx, { ...persistentVariant(c), training: c.training });
       await checkPersistentLayer(ctx, kernel, (s) => lstmCellForwardReference(s), rng, c.shape, `${c.name} (seed ${seed})`, c.lengths, c.rowGroups);
+    });
+  }
+});
+
+describe('lstm-cell-forward, persistent, cooperative: each unit\'s sums split over invocations, against the float64 reference', () => {
+  for (const c of cooperativeCases()) {
+    it(c.name, async () => {
+      const kernel = await createLstmCellForward(ctx, cooperativeVariant(c));
+      await checkPersistentLayer(ctx, kernel, (s) => lstmCellForwardReference(s), rng, c.shape, `${c.name} (seed ${seed})`, c.lengths);
     });
   }
 });

@@ -9,7 +9,7 @@ import { rnnCellForwardReference } from '../../src/reference/rnn-cell-forward.js
 import { testRandom } from '../helpers/seed.js';
 import { expectClose } from '../helpers/compare.js';
 import { download, poisoned, runPass, upload } from '../helpers/gpu.js';
-import { cellCases, checkCellStep, checkPersistentLayer, persistentCases, persistentVariant, skipResidentOffSoftware, stepUniform } from './cell-step-harness.js';
+import { cellCases, checkCellStep, checkPersistentLayer, cooperativeCases, cooperativeVariant, persistentCases, persistentVariant, skipResidentOffSoftware, stepUniform } from './cell-step-harness.js';
 
 const { rng, seed } = testRandom('rnn-cell-forward');
 let ctx: GpuContext;
@@ -59,6 +59,18 @@ NONLINEARITIES.forEach((nonlinearity, index) => {
         skipResidentOffSoftware(ctx, c, skip);
         const kernel = await createRnnCellForward(ctx, nonlinearity, { ...persistentVariant(c) });
         await checkPersistentLayer(ctx, kernel, (s) => rnnCellForwardReference({ ...s, nonlinearity }), rng, c.shape, `${c.name} (seed ${seed})`, c.lengths, c.rowGroups);
+      });
+    }
+  });
+});
+
+NONLINEARITIES.forEach((nonlinearity, index) => {
+  describe(`rnn-cell-forward (${nonlinearity}), persistent, cooperative: each unit's sums split over invocations, against the float64 reference`, () => {
+    // Each nonlinearity takes every third case, all of them together covering the list.
+    for (const c of cooperativeCases().filter((_, i) => i % NONLINEARITIES.length === index)) {
+      it(c.name, async () => {
+        const kernel = await createRnnCellForward(ctx, nonlinearity, cooperativeVariant(c));
+        await checkPersistentLayer(ctx, kernel, (s) => rnnCellForwardReference({ ...s, nonlinearity }), rng, c.shape, `${c.name} (seed ${seed})`, c.lengths);
       });
     }
   });

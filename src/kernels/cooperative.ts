@@ -1,0 +1,29 @@
+/**
+ * The shape of the persistent forward's cooperative form (shaders/common/step-cooperative.wgsl),
+ * which the step wrappers build where CellVariant.cooperative asks for it.
+ */
+
+/** Units a pass, slices a unit's sum, invocations a workgroup. */
+export interface CooperativeShape {
+  units: number;
+  split: number;
+  workgroup: number;
+}
+
+/**
+ * The cooperative form's shape for hidden size H (shaders/common/step-cooperative.wgsl): UNITS,
+ * the power of two from H, units a pass (all of them); SPLIT slices a unit's sum, a power of two
+ * near sqrt(H), which makes a step's chain of H / SPLIT loads plus SPLIT partials shortest; WG
+ * = SPLIT * UNITS. null where H does not fit a workgroup of the device (UNITS over its size).
+ */
+export function cooperativeShape(hidden: number, maxInvocations: number): CooperativeShape | null {
+  const units = 2 ** Math.ceil(Math.log2(Math.max(1, hidden)));
+  const largest = 2 ** Math.floor(Math.log2(Math.min(maxInvocations, COOPERATIVE_MAX_WORKGROUP)));
+  if (units > largest) return null;
+  const split = Math.min(largest / units, 2 ** Math.floor(Math.log2(Math.sqrt(Math.max(1, hidden)))));
+  return { units, split, workgroup: split * units };
+}
+
+/** The cooperative form's largest workgroup: its partial sums and h_{t-1} (20 bytes an invocation) stay within the 16 KiB of workgroup memory every device has. */
+export const COOPERATIVE_MAX_WORKGROUP = 512;
+
