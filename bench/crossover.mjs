@@ -7,7 +7,8 @@
 // (src/kernels/recurrent-step.ts, autoPersistent) was read off this table on SwiftShader.
 //
 // Options: --cells lstm,gru,rnn  --hidden 32,64,128,256  --batches 1,4,16,64  --seq 64
-//          --input 32  --runs 5  --train
+//          --input 32  --runs 5  --train  --placement JSON (the engine's thresholds, e.g. the
+//          cooperative form's: '{"gpuCooperativeMaxHidden":512}')
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -30,6 +31,7 @@ function parseArgs(argv) {
     else if (a === '--input') o.input = Number(value());
     else if (a === '--runs') o.runs = Number(value());
     else if (a === '--train') o.train = true;
+    else if (a === '--placement') o.placement = JSON.parse(value());
     else throw new Error(`unknown option ${a} (see the head of bench/crossover.mjs)`);
   }
   for (const c of o.cells) if (!['lstm', 'gru', 'rnn'].includes(c)) throw new Error(`unknown cell ${c}`);
@@ -53,8 +55,8 @@ async function median(runs, fn) {
 
 const o = parseArgs(process.argv.slice(2));
 const { createEngine } = await import(join(root, 'dist/index.js'));
-const engine = await createEngine();
-console.log(`adapter: ${engine.info.description} (${engine.info.software ? 'software' : 'hardware'}); T = ${o.seq}, I = ${o.input}, medians of ${o.runs}`);
+const engine = await createEngine(o.placement ? { placement: o.placement } : {});
+console.log(`adapter: ${engine.info.description} (${engine.info.software ? 'software' : 'hardware'}); T = ${o.seq}, I = ${o.input}, medians of ${o.runs}${o.placement ? `; placement ${JSON.stringify(o.placement)}` : ''}`);
 console.log(`per-step ms ÷ persistent ms (${o.train ? 'gradient pass' : 'forward pass'}); above 1: persistent is faster`);
 console.log(`| cell | H | ${o.batches.map((b) => `B ${b}`).join(' | ')} |`);
 console.log(`|---|---|${o.batches.map(() => '---').join('|')}|`);

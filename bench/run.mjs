@@ -11,6 +11,7 @@
 //          --engines webrnn,tfjs,ort  --runs 5  --cap 5 (seconds a peer row's warm-up may take
 //          before the row stops at it; 0: no cap)  --no-ceilings  --no-first-use
 //          --persistent on|off|auto (webrnn's recurrence kernel; default auto, the model's own choice)
+//          --placement JSON (thresholds of webrnn's WebGPU engine: createEngine's placement option)
 //          --baseline REV [--rounds 3]: webrnn's rows of this build and of revision REV
 //          alternated in one page (bench/baseline.mjs), written to bench/results/compare-latest.json
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -45,11 +46,18 @@ function parseArgs(argv) {
       if (!['on', 'off', 'auto'].includes(v)) throw new Error('--persistent takes on, off or auto');
       o.persistent = v === 'auto' ? 'auto' : v === 'on';
     }
-    else if (a === '--no-first-use') o.firstUse = false;
+    else if (a === '--placement') {
+      const v = value();
+      try {
+        o.placement = JSON.parse(v);
+      } catch {
+        throw new Error(`--placement takes a JSON object of thresholds, got ${v}`);
+      }
+    } else if (a === '--no-first-use') o.firstUse = false;
     else if (a === '--baseline') o.baseline = value();
     else if (a === '--rounds') o.rounds = Number(value());
     else if (a === '--help' || a === '-h') {
-      console.log('usage: npm run bench -- [--node] [--cells lstm,gru,rnn] [--backends webgpu,wasm,wasm-1] [--workloads A,B,C] [--modes infer,train] [--engines webrnn,tfjs,ort] [--runs N] [--cap SECONDS] [--no-ceilings] [--no-first-use] [--persistent on|off|auto] [--baseline REV [--rounds N]]');
+      console.log('usage: npm run bench -- [--node] [--cells lstm,gru,rnn] [--backends webgpu,wasm,wasm-1] [--workloads A,B,C] [--modes infer,train] [--engines webrnn,tfjs,ort] [--runs N] [--cap SECONDS] [--no-ceilings] [--no-first-use] [--persistent on|off|auto] [--placement JSON] [--baseline REV [--rounds N]]');
       process.exit(0);
     } else throw new Error(`unknown option ${a} (see --help)`);
   }

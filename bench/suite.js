@@ -27,8 +27,8 @@ export const BACKENDS = ['webgpu', 'wasm', 'wasm-1'];
  * An engine on `label`'s backend; null where it cannot run here (no WebGPU adapter). A build
  * from before the backend option (a --baseline revision) runs on WebGPU alone.
  */
-async function makeEngine(lib, label) {
-  const options = label === 'webgpu' ? { backend: 'webgpu' } : { backend: 'wasm', ...(label === 'wasm-1' ? { threads: 1 } : {}) };
+async function makeEngine(lib, label, placement) {
+  const options = label === 'webgpu' ? { backend: 'webgpu', ...(placement ? { placement } : {}) } : { backend: 'wasm', ...(label === 'wasm-1' ? { threads: 1 } : {}) };
   try {
     return await lib.createEngine(options);
   } catch (e) {
@@ -158,7 +158,7 @@ export async function runSuite(lib, options = {}, log = () => {}, peers = null) 
   const autoLabel = auto.backend === 'wasm' ? 'wasm' : 'webgpu';
   const live = [];
   for (const label of options.backends ?? BACKENDS) {
-    const engine = await makeEngine(lib, label);
+    const engine = await makeEngine(lib, label, options.placement);
     if (engine) live.push({ label, engine, ...describeEngine(engine, label) });
   }
   const gpuEngine = live.find((e) => e.label === 'webgpu')?.engine;
@@ -170,7 +170,7 @@ export async function runSuite(lib, options = {}, log = () => {}, peers = null) 
     for (const { label, backend, threads, onGpu } of live) {
       for (const cell of cells) {
         const s = performance.now();
-        const fresh = await makeEngine(lib, label);
+        const fresh = await makeEngine(lib, label, options.placement);
         const model = fresh[cell]({ inputSize: w.inputSize, hiddenSize: w.hiddenSize, seed: 1 });
         const r = await model.forward(randomFloats(w.seqLen * w.batch * w.inputSize, 5), { batch: w.batch, seqLen: w.seqLen });
         const ms = performance.now() - s;

@@ -7,6 +7,7 @@
 import type { AdapterDescription } from '../gpu/device.js';
 import { BATCH_TILE_ROWS } from '../kernels/recurrent-step.js';
 import { residentFits } from '../kernels/resident.js';
+import { cooperativeShape } from '../kernels/cooperative.js';
 import { WIDE_TILE_ROWS } from '../kernels/recurrent-step-backward.js';
 import { DEFAULT_PLACEMENT, type PlacementTable } from './table.js';
 
@@ -15,6 +16,8 @@ export interface AdapterProfile {
   info: Pick<AdapterDescription, 'software'>;
   /** Default DEFAULT_PLACEMENT. */
   placement?: Readonly<PlacementTable>;
+  /** The device's workgroup limits (default: the 256 invocations every device has). */
+  limits?: Pick<GPUSupportedLimits, 'maxComputeInvocationsPerWorkgroup' | 'maxComputeWorkgroupSizeX'>;
 }
 
 /** The facts of a model and a call that the rules read. */
@@ -96,6 +99,19 @@ export function autoPersistentSweep(p: AdapterProfile, m: WorkShape): boolean {
   return m.gates === 1 || (m.hidden <= table(p).residentGatedSweepMaxHidden && !useWideTile(m.batch));
 }
 
+/**
+ * Whether a persistent forward on a GPU takes the cooperative form (each unit's sums split over
+ * invocations, one row a workgroup, h_{t-1} in workgroup memory; in place of the batch tile):
+ * one phase a step, up to gpuCooperativeMaxHidden units and gpuCooperativeMaxRows rows, and a
+ * hidden size the device's workgroup holds (D12).
+ */
+export function cooperativeForward(p: AdapterProfile, m: WorkShape, persistent: boolean): boolean {
+  if (!persistent || directProduct(p) || !m.onePhase) return false;
+  const t = table(p);
+  const invocations = Math.min(p.limits?.maxComputeInvocationsPerWorkgroup ?? 256, p.limits?.maxComputeWorkgroupSizeX ?? 256);
+  return m.hidden <= t.gpuCooperativeMaxHidden && m.batch <= t.gpuCooperativeMaxRows && cooperativeShape(m.hidden, invocations) !== null;
+}
+
 /** Every choice the rules make for one call: what runs on this adapter for this shape. */
 export interface Placement {
   /** The direct recurrent product (software adapters) or the staged one. */
@@ -104,6 +120,8 @@ export interface Placement {
   persistent: boolean;
   /** The forward's 4-row batch tile. */
   batchTile: boolean;
+  /** The persistent forward's cooperative form (GPUs). */
+  cooperative: boolean;
   /** The backward sweep's resident form. */
   residentSweep: boolean;
   /** The backward sweep's wide tile (direct, per-step sweep). */
@@ -116,10 +134,12 @@ export interface Placement {
 export function placementFor(p: AdapterProfile, m: WorkShape): Placement {
   const persistent = autoPersistent(p, m);
   const residentSweep = autoPersistentSweep(p, m);
+  const cooperative = cooperativeForward(p, m, persistent);
   return {
     direct: directProduct(p),
     persistent,
-    batchTile: forwardBatchTile(p, m, persistent),
+    batchTile: !cooperative && forwardBatchTile(p, m, persistent),
+    cooperative,
     residentSweep,
     wideTile: directProduct(p) && !residentSweep && useWideTile(m.batch),
     compilesInBackground: (persistent || residentSweep) && residentCompilesInBackground(p, m.hidden),

@@ -19,6 +19,10 @@ export interface PlacementTable {
   residentBackgroundMinHidden: number;
   /** Software adapters: 'auto' takes the gated cells' resident sweep up to this hidden size (D5). */
   residentGatedSweepMaxHidden: number;
+  /** GPUs: a persistent forward takes the cooperative form up to this hidden size; 0, never (D12: off until measured on a GPU). */
+  gpuCooperativeMaxHidden: number;
+  /** GPUs: ... at up to this many rows, one workgroup each (D12). */
+  gpuCooperativeMaxRows: number;
 }
 
 /** The measured defaults. */
@@ -30,6 +34,8 @@ export const DEFAULT_PLACEMENT: Readonly<PlacementTable> = Object.freeze({
   gpuPersistentMaxRows: 64,
   residentBackgroundMinHidden: 64,
   residentGatedSweepMaxHidden: 256,
+  gpuCooperativeMaxHidden: 0,
+  gpuCooperativeMaxRows: 64,
 });
 
 /** The defaults with `overrides` applied; every override a known entry and a non-negative integer. */

@@ -11,6 +11,7 @@ import { DEFAULT_PLACEMENT, resolvePlacement } from '../../src/placement/table.j
 
 const software: AdapterProfile = { info: { software: true } };
 const gpu: AdapterProfile = { info: { software: false } };
+const coop: AdapterProfile = { ...gpu, placement: resolvePlacement({ gpuCooperativeMaxHidden: 256, gpuCooperativeMaxRows: 16 }) };
 const shape = (gates: number, hidden: number, batch: number, seqLen = 16, onePhase = true): WorkShape => ({ gates, onePhase, hidden, batch, seqLen });
 const LSTM = 4;
 const GRU = 3;
@@ -18,19 +19,26 @@ const RNN = 1;
 
 // [adapter, shape, expected choices]; the thresholds are those of docs/decisions.md D1-D6.
 const TABLE: Array<[string, AdapterProfile, WorkShape, Placement]> = [
-  ['software, LSTM H=128, one row: resident, compiled in the background', software, shape(LSTM, 128, 1), { direct: true, persistent: true, batchTile: false, residentSweep: true, wideTile: false, compilesInBackground: true }],
-  ['software, GRU H=32, 8 rows: resident with the tile, per-step sweep with the wide tile', software, shape(GRU, 32, 8), { direct: true, persistent: true, batchTile: true, residentSweep: false, wideTile: true, compilesInBackground: false }],
-  ['software, LSTM H=256, 16 rows: resident one row a workgroup (no tile past H = 128)', software, shape(LSTM, 256, 16), { direct: true, persistent: true, batchTile: false, residentSweep: false, wideTile: true, compilesInBackground: true }],
-  ['software, Elman H=512, 64 rows: resident sweep at every batch', software, shape(RNN, 512, 64), { direct: true, persistent: true, batchTile: false, residentSweep: true, wideTile: false, compilesInBackground: true }],
-  ['software, GRU H=300, 2 rows: resident forward, per-step sweep past H = 256', software, shape(GRU, 300, 2), { direct: true, persistent: true, batchTile: false, residentSweep: false, wideTile: false, compilesInBackground: true }],
-  ['software, Elman H=513: nothing resident past H = 512', software, shape(RNN, 513, 1), { direct: true, persistent: false, batchTile: false, residentSweep: false, wideTile: false, compilesInBackground: false }],
-  ['software, one step: per-step kernels', software, shape(LSTM, 64, 1, 1), { direct: true, persistent: false, batchTile: false, residentSweep: false, wideTile: false, compilesInBackground: false }],
-  ['software, two-phase GRU: per-step kernels', software, shape(GRU, 64, 4, 16, false), { direct: true, persistent: false, batchTile: true, residentSweep: false, wideTile: false, compilesInBackground: false }],
-  ['GPU, LSTM H=128, 64 rows: staged persistent', gpu, shape(LSTM, 128, 64), { direct: false, persistent: true, batchTile: true, residentSweep: false, wideTile: false, compilesInBackground: false }],
-  ['GPU, LSTM H=128, 65 rows: per step', gpu, shape(LSTM, 128, 65), { direct: false, persistent: false, batchTile: true, residentSweep: false, wideTile: false, compilesInBackground: false }],
-  ['GPU, GRU H=256, 63 rows: staged persistent', gpu, shape(GRU, 256, 63), { direct: false, persistent: true, batchTile: true, residentSweep: false, wideTile: false, compilesInBackground: false }],
-  ['GPU, GRU H=256, 64 rows: per step', gpu, shape(GRU, 256, 64), { direct: false, persistent: false, batchTile: true, residentSweep: false, wideTile: false, compilesInBackground: false }],
-  ['GPU, Elman H=512, one row: per step', gpu, shape(RNN, 512, 1), { direct: false, persistent: false, batchTile: false, residentSweep: false, wideTile: false, compilesInBackground: false }],
+  ['software, LSTM H=128, one row: resident, compiled in the background', software, shape(LSTM, 128, 1), { direct: true, persistent: true, batchTile: false, cooperative: false, residentSweep: true, wideTile: false, compilesInBackground: true }],
+  ['software, GRU H=32, 8 rows: resident with the tile, per-step sweep with the wide tile', software, shape(GRU, 32, 8), { direct: true, persistent: true, batchTile: true, cooperative: false, residentSweep: false, wideTile: true, compilesInBackground: false }],
+  ['software, LSTM H=256, 16 rows: resident one row a workgroup (no tile past H = 128)', software, shape(LSTM, 256, 16), { direct: true, persistent: true, batchTile: false, cooperative: false, residentSweep: false, wideTile: true, compilesInBackground: true }],
+  ['software, Elman H=512, 64 rows: resident sweep at every batch', software, shape(RNN, 512, 64), { direct: true, persistent: true, batchTile: false, cooperative: false, residentSweep: true, wideTile: false, compilesInBackground: true }],
+  ['software, GRU H=300, 2 rows: resident forward, per-step sweep past H = 256', software, shape(GRU, 300, 2), { direct: true, persistent: true, batchTile: false, cooperative: false, residentSweep: false, wideTile: false, compilesInBackground: true }],
+  ['software, Elman H=513: nothing resident past H = 512', software, shape(RNN, 513, 1), { direct: true, persistent: false, batchTile: false, cooperative: false, residentSweep: false, wideTile: false, compilesInBackground: false }],
+  ['software, one step: per-step kernels', software, shape(LSTM, 64, 1, 1), { direct: true, persistent: false, batchTile: false, cooperative: false, residentSweep: false, wideTile: false, compilesInBackground: false }],
+  ['software, two-phase GRU: per-step kernels', software, shape(GRU, 64, 4, 16, false), { direct: true, persistent: false, batchTile: true, cooperative: false, residentSweep: false, wideTile: false, compilesInBackground: false }],
+  ['GPU, LSTM H=128, 64 rows: staged persistent', gpu, shape(LSTM, 128, 64), { direct: false, persistent: true, batchTile: true, cooperative: false, residentSweep: false, wideTile: false, compilesInBackground: false }],
+  ['GPU, LSTM H=128, 65 rows: per step', gpu, shape(LSTM, 128, 65), { direct: false, persistent: false, batchTile: true, cooperative: false, residentSweep: false, wideTile: false, compilesInBackground: false }],
+  ['GPU, GRU H=256, 63 rows: staged persistent', gpu, shape(GRU, 256, 63), { direct: false, persistent: true, batchTile: true, cooperative: false, residentSweep: false, wideTile: false, compilesInBackground: false }],
+  ['GPU, GRU H=256, 64 rows: per step', gpu, shape(GRU, 256, 64), { direct: false, persistent: false, batchTile: true, cooperative: false, residentSweep: false, wideTile: false, compilesInBackground: false }],
+  ['GPU, Elman H=512, one row: per step', gpu, shape(RNN, 512, 1), { direct: false, persistent: false, batchTile: false, cooperative: false, residentSweep: false, wideTile: false, compilesInBackground: false }],
+  // The cooperative form where the table turns it on (D12: off by default until measured).
+  ['GPU, cooperative to H=256: LSTM H=128, one row', coop, shape(LSTM, 128, 1), { direct: false, persistent: true, batchTile: false, cooperative: true, residentSweep: false, wideTile: false, compilesInBackground: false }],
+  ['GPU, cooperative to H=256: GRU H=256, 16 rows, in place of the tile', coop, shape(GRU, 256, 16), { direct: false, persistent: true, batchTile: false, cooperative: true, residentSweep: false, wideTile: false, compilesInBackground: false }],
+  ['GPU, cooperative to 16 rows: LSTM H=64, 17 rows: the tile', coop, shape(LSTM, 64, 17), { direct: false, persistent: true, batchTile: true, cooperative: false, residentSweep: false, wideTile: false, compilesInBackground: false }],
+  ['GPU, cooperative: the two-phase GRU is per step', coop, shape(GRU, 64, 1, 16, false), { direct: false, persistent: false, batchTile: false, cooperative: false, residentSweep: false, wideTile: false, compilesInBackground: false }],
+  ['GPU, cooperative to H=512 on 512 invocations: Elman H=256, one row (persistent by D3)', { ...coop, placement: resolvePlacement({ gpuCooperativeMaxHidden: 512, gpuCooperativeMaxRows: 16 }), limits: { maxComputeInvocationsPerWorkgroup: 512, maxComputeWorkgroupSizeX: 512 } }, shape(RNN, 256, 1), { direct: false, persistent: true, batchTile: false, cooperative: true, residentSweep: false, wideTile: false, compilesInBackground: false }],
+  ['software, cooperative turned on: never (the resident form)', { ...software, placement: coop.placement }, shape(LSTM, 64, 1), { direct: true, persistent: true, batchTile: false, cooperative: false, residentSweep: true, wideTile: false, compilesInBackground: true }],
 ];
 
 describe('placement rules', () => {
@@ -46,6 +54,10 @@ describe('placement rules', () => {
     expect(placementFor({ ...software, ...lower }, shape(LSTM, 128, 2)).residentSweep).toBe(false);
     expect(placementFor({ ...software, ...lower }, shape(LSTM, 128, 2)).compilesInBackground).toBe(false);
     expect(placementFor({ ...software, ...lower }, shape(LSTM, 256, 8)).batchTile).toBe(true);
+    // A hidden size past the device's workgroup: the staged form, whatever the table says.
+    const wide = { ...gpu, placement: resolvePlacement({ gpuCooperativeMaxHidden: 1024 }) };
+    expect(placementFor(wide, { ...shape(RNN, 300, 1), seqLen: 16 }).persistent).toBe(false);
+    expect(placementFor({ ...wide, placement: resolvePlacement({ gpuCooperativeMaxHidden: 1024, gpuPersistentMaxHidden: 512 }) }, shape(RNN, 300, 1))).toMatchObject({ persistent: true, cooperative: false });
   });
 
   it('refuse unknown entries and values that are not non-negative integers, by name', () => {

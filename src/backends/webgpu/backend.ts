@@ -15,7 +15,7 @@ export class WebGpuBackend implements ModelBackend {
     readonly ctx: GpuContext,
     placement?: Readonly<PlacementTable>,
   ) {
-    this.profile = { info: ctx.info, placement };
+    this.profile = { info: ctx.info, placement, limits: ctx.limits };
   }
 
   createModel(spec: ModelSpec): ModelExecution {

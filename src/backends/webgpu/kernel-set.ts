@@ -24,7 +24,7 @@ import { createRnnCellBackward } from '../../kernels/rnn-cell-backward.js';
 import { createRnnCellForward } from '../../kernels/rnn-cell-forward.js';
 import { createSgdUpdate } from '../../kernels/sgd-update.js';
 import { gateCount, type ModelSpec } from '../../spec/spec.js';
-import { autoPersistent, autoPersistentSweep, directProduct, forwardBatchTile, residentCompilesInBackground, useBatchTile, useWideTile, type AdapterProfile } from '../../placement/rules.js';
+import { autoPersistent, autoPersistentSweep, cooperativeForward, directProduct, forwardBatchTile, residentCompilesInBackground, useBatchTile, useWideTile, type AdapterProfile } from '../../placement/rules.js';
 import type { CellBackwardKernel } from '../../kernels/recurrent-step-backward.js';
 import type { CellStepKernel } from '../../kernels/recurrent-step.js';
 
@@ -70,7 +70,8 @@ export class CellKernelSet {
   forward(batch: number, seqLen: number, training = false, wait = false): Promise<LayerForwardKernels> {
     const persistent = this.persistentFor(batch, seqLen);
     const facts = this.cellFacts(batch, seqLen);
-    const batchTile = forwardBatchTile(this.profile, facts, persistent);
+    const cooperative = cooperativeForward(this.profile, facts, persistent);
+    const batchTile = !cooperative && forwardBatchTile(this.profile, facts, persistent);
     if (!wait && persistent && this.compilesInBackground()) {
       const { pipelines } = this.ctx;
       const { key } = this.forwardVariant(batchTile, true, training);
@@ -80,7 +81,7 @@ export class CellKernelSet {
         return this.forwardVariantKernels(forwardBatchTile(this.profile, facts, false), false, training);
       }
     }
-    return this.forwardVariantKernels(batchTile, persistent, training);
+    return this.forwardVariantKernels(batchTile, persistent, training, cooperative);
   }
 
   /**
@@ -167,15 +168,15 @@ export class CellKernelSet {
     return JSON.stringify([direction, spec.kind, spec.nonlinearity, spec.peepholes, spec.linearBeforeReset, variant]);
   }
 
-  private forwardVariant(batchTile: boolean, persistent: boolean, training: boolean) {
+  private forwardVariant(batchTile: boolean, persistent: boolean, training: boolean, cooperative = false) {
     const { spec } = this;
-    const variant = { batchTile, training, cell: spec.cell, persistent, direct: directProduct(this.profile), workgroup: persistentWorkgroup(spec.hiddenSize), hidden: spec.hiddenSize };
+    const variant = { batchTile, training, cell: spec.cell, persistent, direct: directProduct(this.profile), workgroup: persistentWorkgroup(spec.hiddenSize), hidden: spec.hiddenSize, cooperative };
     return { variant, key: this.variantKey('forward', variant) };
   }
 
-  private forwardVariantKernels(batchTile: boolean, persistent: boolean, training: boolean): Promise<LayerForwardKernels> {
+  private forwardVariantKernels(batchTile: boolean, persistent: boolean, training: boolean, cooperative = false): Promise<LayerForwardKernels> {
     const { spec, ctx } = this;
-    const { variant, key } = this.forwardVariant(batchTile, persistent, training);
+    const { variant, key } = this.forwardVariant(batchTile, persistent, training, cooperative);
     return this.cached(this.forwardKernels, key, () => {
       const cell =
         spec.kind === 'lstm'

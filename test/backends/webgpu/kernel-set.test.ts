@@ -1,0 +1,95 @@
+/**
+ * The GPU's kernel choices at model level on this machine's adapter: models run through a
+ * profile that reads as a GPU (info.software false), so that the forms GPUs take run here too,
+ * the cooperative persistent forward among them where the placement table turns it on.
+ * Forward passes and gradients against the float64 references, and the cooperative pipelines
+ * seen being built.
+ */
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { GpuContext } from '../../../src/gpu/device.js';
+import { WebGpuModel } from '../../../src/backends/webgpu/model.js';
+import { RecurrentModel } from '../../../src/model/recurrent-model.js';
+import { writeSafetensors } from '../../../src/io/safetensors.js';
+import { resolvePlacement } from '../../../src/placement/table.js';
+import { recurrentBackwardReference } from '../../../src/reference/recurrent-backward.js';
+import { recurrentForwardReference } from '../../../src/reference/recurrent-forward.js';
+import { resolveSpec, stateSize, type CellKind, type ModelSpec } from '../../../src/spec/spec.js';
+import { expectClose } from '../../helpers/compare.js';
+import { randomFloats } from '../../helpers/gpu.js';
+import { randomStateDict } from '../../helpers/models.js';
+import { testRandom } from '../../helpers/seed.js';
+
+const { rng, seed } = testRandom('kernel-set');
+let ctx: GpuContext;
+beforeAll(async () => {
+  ctx = await GpuContext.create();
+});
+afterAll(() => ctx?.destroy());
+
+/** A model on `ctx` whose kernel choices are a GPU's, with the cooperative form up to H = 256. */
+function gpuModel(spec: ModelSpec): RecurrentModel {
+  const profile = { info: { software: false }, placement: resolvePlacement({ gpuCooperativeMaxHidden: 256, gpuCooperativeMaxRows: 8 }), limits: ctx.limits };
+  return new RecurrentModel(spec, new WebGpuModel(ctx, spec, profile), () => undefined, { safetensors: writeSafetensors, onnx: () => Promise.reject(new Error('not here')) });
+}
+
+/** Relative L2 error of `gpu` against `ref` within 1e-4 (sums over many steps and rows). */
+function expectRelativeL2(name: string, gpu: ArrayLike<number>, ref: ArrayLike<number>): void {
+  expect(gpu.length, `${name}: length`).toBe(ref.length);
+  let diff = 0;
+  let norm = 0;
+  for (let i = 0; i < ref.length; i++) {
+    diff += (gpu[i] - ref[i]) ** 2;
+    norm += ref[i] ** 2;
+  }
+  expect(Math.sqrt(diff), `${name}: ‖gpu − ref‖₂ = ${Math.sqrt(diff).toExponential(3)}, ‖ref‖₂ = ${Math.sqrt(norm).toExponential(3)}`).toBeLessThanOrEqual(1e-4 * Math.sqrt(norm) + 1e-6);
+}
+
+const CASES: Array<{ kind: CellKind; options: Record<string, unknown>; batch: number; seqLen: number }> = [
+  { kind: 'lstm', options: { inputSize: 5, hiddenSize: 37, numLayers: 2, bidirectional: true }, batch: 3, seqLen: 6 },
+  { kind: 'gru', options: { inputSize: 4, hiddenSize: 9, bidirectional: true }, batch: 2, seqLen: 5 },
+  { kind: 'rnn', options: { inputSize: 3, hiddenSize: 130, nonlinearity: 'tanh' }, batch: 1, seqLen: 7 },
+];
+
+describe('GPU kernel choices on this adapter: the cooperative persistent forward in models', () => {
+  for (const { kind, options, batch: B, seqLen: T } of CASES) {
+    it(`${kind} ${JSON.stringify(options)}, B=${B} T=${T}: forward and gradients equal the references`, async () => {
+      const spec = resolveSpec(kind, { ...options, persistent: true } as never);
+      const built: string[] = [];
+      const get = ctx.pipelines.get.bind(ctx.pipelines);
+      const spy = vi.spyOn(ctx.pipelines, 'get').mockImplementation((req) => {
+        if (req.constants && 'SPLIT' in req.constants) built.push(`${req.name} SPLIT ${req.constants.SPLIT} UNITS ${req.constants.UNITS}`);
+        return get(req);
+      });
+      const model = gpuModel(spec);
+      try {
+        const dict = randomStateDict(spec, rng);
+        model.loadStateDict(dict);
+        const D = spec.numDirections;
+        const H = spec.hiddenSize;
+        const I = spec.inputSize;
+        const seqLens = Array.from({ length: B }, (_, b) => T - ((b * 2) % T));
+        const x = randomFloats(rng, T * B * I);
+        const h0 = randomFloats(rng, stateSize(spec, B));
+        const c0 = kind === 'lstm' ? randomFloats(rng, stateSize(spec, B, true)) : undefined;
+        const label = `${kind} (seed ${seed})`;
+        const out = await model.forward(x, { batch: B, seqLen: T, seqLens, h0, c0 });
+        const fwd = recurrentForwardReference(spec, dict, x, { batch: B, seqLen: T, seqLens, h0, c0 });
+        expectClose(`${label}: output`, out.output, fwd.output);
+        expectClose(`${label}: hN`, out.hN, fwd.hN);
+        if (c0) expectClose(`${label}: cN`, (out as { cN: Float32Array }).cN, fwd.cN!);
+        const gradOutput = randomFloats(rng, T * B * D * H);
+        const gradHN = randomFloats(rng, stateSize(spec, B));
+        const g = await model.gradients(x, { batch: B, seqLen: T, seqLens, h0, c0, gradOutput, gradHN });
+        const ref = recurrentBackwardReference(spec, dict, x, { batch: B, seqLen: T, seqLens, h0, c0, gradOutput, gradHN });
+        for (const name of Object.keys(ref.params)) expectRelativeL2(`${label}: ${name}`, g.params[name], ref.params[name]);
+        expectRelativeL2(`${label}: input`, g.input, ref.input);
+        expectRelativeL2(`${label}: h0`, g.h0, ref.h0);
+        // The forward (inference and training variants) ran the cooperative form.
+        expect(built.length, `${label}: cooperative pipelines built`).toBeGreaterThanOrEqual(2);
+      } finally {
+        spy.mockRestore();
+        model.destroy();
+      }
+    });
+  }
+});
