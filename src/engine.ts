@@ -46,7 +46,7 @@ export interface EngineOptions extends GpuOptions {
 }
 
 /** The keys of LoadOptions. */
-const LOAD_OPTIONS = ['format', 'nonlinearity', 'prefix', 'readout', 'batchFirst', 'returnSequences', 'seed', 'dropout', 'checkFinite', 'ignoreUnknown', 'embedding', 'paddingIdx', 'layers'];
+const LOAD_OPTIONS = ['format', 'nonlinearity', 'prefix', 'readout', 'batchFirst', 'returnSequences', 'seed', 'dropout', 'checkFinite', 'ignoreUnknown', 'embedding', 'paddingIdx', 'layers', 'weightPrecision'];
 
 /** The keys of EngineOptions. */
 const ENGINE_OPTIONS = ['placement', 'backend', 'threads', 'simd', 'powerPreference', 'device', 'adapter', 'onError', 'vulkanIcdPaths'];

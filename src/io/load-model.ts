@@ -80,6 +80,7 @@ function loadSafetensors(factory: ModelFactory, bytes: Uint8Array, given: LoadOp
   const plan = planFromStateDict(shapes, options);
   if (stateful !== undefined) plan.options.stateful = stateful;
   if (goBackwards !== undefined) plan.options.goBackwards = goBackwards;
+  if (options.weightPrecision !== undefined) plan.options.weightPrecision = options.weightPrecision;
   if (maskZero !== undefined && plan.options.embedding) plan.options.embedding.maskZero = maskZero;
   if (plan.kind === 'stack') {
     // A stack's layers' own options, as saved (a nonlinearity given to load applies to every Elman layer).
@@ -122,8 +123,8 @@ function loadTfjs(factory: ModelFactory, source: TfjsModelSource, options: LoadO
   }
   const plan = planFromTfjs(source);
   // The model's own options, which the file does not say, as given.
-  const given: { seed?: number; dropout?: number; batchFirst?: boolean; returnSequences?: boolean } = {};
-  for (const key of ['seed', 'dropout', 'batchFirst', 'returnSequences'] as const) if (options[key] !== undefined) Object.assign(given, { [key]: options[key] });
+  const given: Pick<LoadOptions, 'seed' | 'dropout' | 'batchFirst' | 'returnSequences' | 'weightPrecision'> = {};
+  for (const key of ['seed', 'dropout', 'batchFirst', 'returnSequences', 'weightPrecision'] as const) if (options[key] !== undefined) Object.assign(given, { [key]: options[key] });
   if (options.checkFinite ?? true) for (const [name, t] of Object.entries(plan.dict)) checkFinite(name, t);
   const model = plan.kind === 'stack' ? factory.stack({ ...plan.options, ...given }) : factory[plan.kind]({ ...plan.options, ...given });
   try {

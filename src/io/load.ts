@@ -48,6 +48,8 @@ export interface LoadOptions {
   embedding?: string | false;
   /** The embedding's padding_idx, which a state dict does not record (RecurrentOptions.embedding). */
   paddingIdx?: number;
+  /** The recurrent weights' precision (RecurrentOptions.weightPrecision; default 'f32', or what the file saved). */
+  weightPrecision?: 'f32' | 'f16';
 }
 
 /** What a state dict describes: a model of one cell, or a stack; the file's names by our names (PyTorch names under the prefix, and the read-out). */

@@ -7,6 +7,7 @@
  * match its dtype and shape, and the header must be valid JSON of that form.
  */
 import { WebRnnError } from '../errors.js';
+import { floatToBfloat16, floatToHalf, halfToFloat } from '../spec/half.js';
 
 /** Element types read (and converted to float32). */
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'F64';
@@ -33,61 +34,6 @@ const MAX_HEADER_BYTES = 100_000_000;
 
 function fail(message: string): never {
   throw new WebRnnError('invalid-file', `safetensors: ${message}`);
-}
-
-/** IEEE half → float. */
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
-
-const scratch = new Float32Array(1);
-const scratchBits = new Uint32Array(scratch.buffer);
-
-/**
- * float → IEEE half, rounded to nearest, ties to even (as a float32 → float16 conversion in
- * hardware or PyTorch's .half()); beyond the largest half (65504 and its rounding interval) → ±Inf.
- */
-export function floatToHalf(v: number): number {
-  scratch[0] = v;
-  const x = scratchBits[0];
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  // The exponent re-biased for half (bias 15 instead of 127).
-  const e = exp - 112;
-  if (e >= 31) return sign | 0x7c00;
-  // Keep `keep` high bits of the 24-bit significand m (the implicit 1 included): below half's
-  // normal range, the value is (m >> shift) · 2^-24.
-  let h: number;
-  let shift: number;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    shift = 14 - e;
-    h = mant >>> shift;
-  } else {
-    shift = 13;
-    h = (e << 10) | (mant >>> 13);
-  }
-  const rest = mant & ((1 << shift) - 1);
-  const half = 1 << (shift - 1);
-  // A carry out of the significand moves to the next exponent (or to Inf), as it should.
-  if (rest > half || (rest === half && (h & 1) === 1)) h++;
-  return sign | h;
-}
-
-/** float → bfloat16 (float32's top 16 bits), rounded to nearest, ties to even; NaN stays NaN. */
-export function floatToBfloat16(v: number): number {
-  scratch[0] = v;
-  const x = scratchBits[0];
-  if ((x & 0x7fffffff) > 0x7f800000) return (x >>> 16) | 0x40;
-  return (x + 0x7fff + ((x >>> 16) & 1)) >>> 16;
 }
 
 /** True when `bytes` start like safetensors: a plausible header length, then '{'. */

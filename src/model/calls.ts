@@ -121,6 +121,7 @@ export function checkTrainable(spec: ModelSpec, what: string, needsReadout: bool
   if (spec.layers.some((l) => l.kind === 'gru' && !l.linearBeforeReset)) throw new WebRnnError('invalid-option', `${what}: not available for a GRU with linearBeforeReset: false (ONNX linear_before_reset = 0)`);
   if (spec.peepholes) throw new WebRnnError('invalid-option', `${what}: not available for an LSTM with peepholes`);
   if (spec.layers.some((l) => !l.cell.standard)) throw new WebRnnError('invalid-option', `${what}: not available for cells with ONNX activations, clip or input_forget`);
+  if (spec.weightPrecision === 'f16') throw new WebRnnError('invalid-option', `${what}: not available with weightPrecision 'f16' (for inference; train in 'f32')`);
 }
 
 /**

@@ -13,13 +13,12 @@ import type { OptimizerSnapshot } from '../train/checkpoint.js';
 import { OPTIMIZER_METADATA, optimizerConfigOf, resolveClipping, resolveLoss, resolveOptimizer, type OptimizerConfig, type TrainSequenceOptions, type TrainSequenceResult, type TrainStepOptions, type TrainStepResult, type TrainStepResultFor } from '../train/options.js';
 import type { ForwardStats, ModelExecution, PassResult, ReadoutRows } from './backend.js';
 import { defaultParameters, validateStateDict, type StateDict } from '../spec/parameters.js';
+import { storedParameters } from '../spec/half.js';
 import { checkOptions, checkTrainable, prepareInputs, prepareOutputGradients, type ForwardOptions, type ForwardOutput, type GradientOptions, type GradientOutput, type WarmupOptions } from './calls.js';
-
 export type { CellStates, ForwardOptions, ForwardOutput, ForwardOutputBase, GradientOptions, GradientOutput, GradientOutputBase, WarmupOptions } from './calls.js';
 import { RecurrentStream, type StreamOptions } from './stream.js';
 import { CarriedStates } from './carried-states.js';
-import { MODEL_METADATA, parameterInfo, stateOffset, stateWidth } from '../spec/spec.js';
-import type { CellKind, ModelSpec } from '../spec/spec.js';
+import { MODEL_METADATA, parameterInfo, stateOffset, stateWidth, type CellKind, type ModelSpec } from '../spec/spec.js';
 import { checkCount, checkFinite, finalStates, reverseSteps, swapBatchTime } from '../arrays.js';
 
 /**
@@ -64,7 +63,7 @@ export class RecurrentModel<K extends CellKind = CellKind> {
     private readonly writers: ModelWriters,
   ) {
     this.carried = new CarriedStates(spec);
-    exec.writeParameters(defaultParameters(spec, spec.seed));
+    exec.writeParameters(storedParameters(spec, defaultParameters(spec, spec.seed)));
   }
 
   /** 'rnn', 'lstm' or 'gru'. */
@@ -202,7 +201,7 @@ export class RecurrentModel<K extends CellKind = CellKind> {
   loadStateDict(dict: Readonly<Record<string, Float32Array>>): void {
     this.assertAlive('loadStateDict');
     validateStateDict(this.spec, dict, this.spec.checkFinite);
-    this.exec.writeParameters(dict);
+    this.exec.writeParameters(storedParameters(this.spec, dict));
   }
 
   /**
@@ -213,7 +212,7 @@ export class RecurrentModel<K extends CellKind = CellKind> {
     this.assertAlive('initialize');
     const dict = initialParameters(this.spec, options);
     if (this.exec.hasOptimizerState) this.resetOptimizer();
-    this.exec.writeParameters(dict);
+    this.exec.writeParameters(storedParameters(this.spec, dict));
   }
 
   /** Every parameter, read back from the backend, under PyTorch's names and layouts. */

@@ -22,6 +22,7 @@ export interface SavedOptions {
   goBackwards?: boolean;
   paddingIdx?: number;
   maskZero?: boolean;
+  weightPrecision?: 'f16';
   /** A stack's layers' own options, one entry a layer (where some layer's differ from the defaults). */
   layers?: Array<{ nonlinearity?: ModelSpec['nonlinearity']; linearBeforeReset?: boolean }>;
 }
@@ -44,6 +45,7 @@ export function savedOptions(spec: ModelSpec): string | null {
   if (spec.goBackwards) o.goBackwards = true;
   if (spec.embedding?.paddingIdx !== null && spec.embedding?.paddingIdx !== undefined) o.paddingIdx = spec.embedding.paddingIdx;
   if (spec.embedding?.maskZero) o.maskZero = true;
+  if (spec.weightPrecision === 'f16') o.weightPrecision = 'f16';
   return Object.keys(o).length ? JSON.stringify(o) : null;
 }
 
@@ -58,6 +60,7 @@ const TYPES: Record<keyof SavedOptions, 'boolean' | 'number' | 'string' | 'objec
   goBackwards: 'boolean',
   paddingIdx: 'number',
   maskZero: 'boolean',
+  weightPrecision: 'string',
   layers: 'object',
 };
 

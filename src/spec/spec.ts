@@ -2,6 +2,7 @@
  * Layer options, their validation, and the PyTorch parameter names and shapes they imply.
  */
 import { WebRnnError } from '../errors.js';
+import { resolvePrecision } from './model-options.js';
 import { resolveCellOptions, type CellFunction, type CellOptions, type ResolvedCellOptions } from './cell-functions.js';
 
 export type CellKind = 'rnn' | 'lstm' | 'gru';
@@ -95,6 +96,13 @@ export interface RecurrentOptions {
    * background, are ready (seconds at H = 512); `warmup` waits for them.
    */
   persistent?: boolean | 'auto';
+  /**
+   * The recurrent weights W_hh, read at every step: 'f32' (default) or 'f16', rounded to IEEE
+   * half precision (nearest even) wherever they are written, which stateDict then returns; on a
+   * GPU the step kernels read them packed two to a word, half the bytes a step. The input
+   * weights, biases and read-out stay float32. For inference: gradients and training are refused.
+   */
+  weightPrecision?: 'f32' | 'f16';
 }
 
 /** The embedding of token ids (RecurrentOptions.embedding). */
@@ -191,6 +199,8 @@ export interface ModelSpec {
   readonly returnSequences: boolean;
   /** The forward recurrence's dispatch: true, persistent; false, one dispatch per step; 'auto', chosen per pass. */
   readonly persistent: boolean | 'auto';
+  /** W_hh rounded to half precision ('f16') or not. */
+  readonly weightPrecision: 'f32' | 'f16';
 }
 
 /** Gate blocks per hidden unit: LSTM i,f,g,o; GRU r,z,n; Elman one. */
@@ -224,7 +234,7 @@ const KNOWN: Record<CellKind, readonly string[]> = {
   lstm: ['peepholes', 'projSize'],
   gru: ['linearBeforeReset'],
 };
-const COMMON = ['inputSize', 'hiddenSize', 'numLayers', 'bidirectional', 'batchFirst', 'bias', 'seed', 'checkFinite', 'dropout', 'embedding', 'stateful', 'goBackwards', 'outputSize', 'returnSequences', 'cell', 'persistent'];
+const COMMON = ['inputSize', 'hiddenSize', 'numLayers', 'bidirectional', 'batchFirst', 'bias', 'seed', 'checkFinite', 'dropout', 'embedding', 'stateful', 'goBackwards', 'outputSize', 'returnSequences', 'cell', 'persistent', 'weightPrecision'];
 const NONLINEARITY_FUNCTION: Record<Nonlinearity, CellFunction> = { tanh: { name: 'Tanh' }, relu: { name: 'Relu' }, identity: { name: 'Affine', alpha: 1, beta: 0 } };
 
 /** Validate `options` for a layer of `kind` and fill in the defaults. */
@@ -284,8 +294,10 @@ export function resolveSpec(kind: CellKind, options: RnnOptions & GruOptions & L
     outputSize: options.outputSize === undefined ? 0 : positiveInteger('outputSize', options.outputSize),
     returnSequences: boolean('returnSequences', options.returnSequences, true),
     persistent: options.persistent === 'auto' ? 'auto' : boolean('persistent', options.persistent, 'auto'),
+    weightPrecision: resolvePrecision(options.weightPrecision, layer.projSize),
   };
 }
+
 
 function resolveEmbedding(e: EmbeddingOptions | undefined): ModelSpec['embedding'] {
   if (e === undefined) return null;
@@ -296,6 +308,7 @@ function resolveEmbedding(e: EmbeddingOptions | undefined): ModelSpec['embedding
   if (p !== undefined && !(Number.isInteger(p) && p >= 0 && p < numEmbeddings)) throw new WebRnnError('invalid-option', `embedding.paddingIdx must be an id in [0, ${numEmbeddings}), got ${String(p)}`);
   return { numEmbeddings, paddingIdx: p ?? null, maskZero: boolean('embedding.maskZero', e.maskZero, false) };
 }
+
 
 /** The safetensors metadata entry holding the options a model's weights cannot tell (spec/saved-options.ts). */
 export const MODEL_METADATA = 'webrnn.model';

@@ -59,6 +59,7 @@ export function resolveStackSpec(options: StackOptions): ModelSpec {
   const spec = resolveSpec(last.kind, { ...model, hiddenSize: last.hiddenSize, numLayers: layers.length, bidirectional: last.bidirectional, ...cellOptions(last) } as RnnOptions & GruOptions & LstmOptions);
   if (spec.peepholes) throw new WebRnnError('invalid-option', 'stack: peepholes are for models of one LSTM cell (engine.lstm)');
   const stack: ModelSpec = { ...spec, layers: resolved };
+  if (spec.weightPrecision === 'f16' && resolved.some((l) => l.projSize)) throw new WebRnnError('invalid-option', "stack: weightPrecision 'f16' with projSize is not supported");
   // A stack of alike layers is that cell's model, on the same kernels and names.
   return isStack(stack) ? stack : spec;
 }

@@ -1,7 +1,8 @@
 /** safetensors reading and writing, and every malformed-file error. */
 import { describe, expect, it } from 'vitest';
 import { WebRnnError } from '../../src/errors.js';
-import { floatToBfloat16, floatToHalf, readSafetensors, writeSafetensors } from '../../src/io/safetensors.js';
+import { readSafetensors, writeSafetensors } from '../../src/io/safetensors.js';
+import { floatToBfloat16, floatToHalf } from '../../src/spec/half.js';
 import { randomFloats } from '../helpers/gpu.js';
 import { testRandom } from '../helpers/seed.js';
 
