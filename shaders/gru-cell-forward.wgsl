@@ -10,7 +10,11 @@
 // (gatePreactivations) is the form's: common/step-staged.wgsl, software/step-direct.wgsl or
 // software/step-resident-gates.wgsl; bindings and layouts in common/step-forward.wgsl.
 
+#if HALF
+@group(0) @binding(2) var<storage, read> whhT: array<vec2u>;
+#else
 @group(0) @binding(2) var<storage, read> whhT: array<vec4f>;
+#endif
 
 #if TRAINING
 // saved [T, B, D, 5H]: r, z, n, h_{t-1} W_hn^T + b_hn, h_{t-1}.

@@ -14,7 +14,11 @@
 // INPUT_FORGET couples the gates, f = 1 - i (ONNX's input_forget).
 override INPUT_FORGET: u32 = 0u;
 
+#if HALF
+@group(0) @binding(2) var<storage, read> whhT: array<vec2u>;
+#else
 @group(0) @binding(2) var<storage, read> whhT: array<vec4f>;
+#endif
 @group(0) @binding(7) var<storage, read_write> c: array<f32>;
 #if TRAINING
 // saved [T, B, D, 6H]: i, f, g, o (after their nonlinearities), c_t, c_{t-1}.

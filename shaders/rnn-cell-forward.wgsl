@@ -6,7 +6,11 @@
 // common/step-forward.wgsl); the software forms have their own: software/step-direct-elman.wgsl
 // and software/step-resident-elman.wgsl.
 
+#if HALF
+@group(0) @binding(2) var<storage, read> whhT: array<u32>;
+#else
 @group(0) @binding(2) var<storage, read> whhT: array<f32>;
+#endif
 
 // Unit j of rows b0 .. b0 + ROWS - 1, direction d, at step curStep; x is the invocation's
 // index in the workgroup. Called in uniform control flow (it holds barriers).

@@ -40,7 +40,7 @@ fn gatePreactivations(b0: u32, d: u32, j: u32, x: u32) -> mat4x4f {
   let bounds = sliceBounds(x / UNITS);
   var acc = vec4f(0.0);
   if (u < p.hidden) {
-    for (var k = bounds.x; k < bounds.y; k++) { acc = fma(vec4f(hPrev[k]), whhT[whhIndex(d, k, u)], acc); }
+    for (var k = bounds.x; k < bounds.y; k++) { acc = fma(vec4f(hPrev[k]), gateWeights(d, k, u), acc); }
   }
   partials[x] = acc;
   workgroupBarrier();
@@ -58,7 +58,7 @@ fn elmanPreactivation(b0: u32, d: u32, j: u32, x: u32) -> vec4f {
   let bounds = sliceBounds(x / UNITS);
   var acc = 0.0;
   if (u < p.hidden) {
-    for (var k = bounds.x; k < bounds.y; k++) { acc = fma(hPrev[k], whhT[whhIndex(d, k, u)], acc); }
+    for (var k = bounds.x; k < bounds.y; k++) { acc = fma(hPrev[k], elmanWeight(d, k, u), acc); }
   }
   partials[x] = acc;
   workgroupBarrier();

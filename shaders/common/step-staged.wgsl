@@ -61,7 +61,7 @@ fn gatePreactivations(b0: u32, d: u32, j: u32, x: u32) -> mat4x4f {
     if (j < H) {
       let n = min(WG, H - k0);
       for (var kk = 0u; kk < n; kk++) {
-        let wv = whhT[whhIndex(d, k0 + kk, j)];
+        let wv = gateWeights(d, k0 + kk, j);
 #if BATCH_TILE
         let hv = hTile[kk];
         acc += mat4x4f(wv * hv.x, wv * hv.y, wv * hv.z, wv * hv.w);
@@ -86,7 +86,7 @@ fn elmanPreactivation(b0: u32, d: u32, j: u32, x: u32) -> vec4f {
     if (j < H) {
       let n = min(WG, H - k0);
       for (var kk = 0u; kk < n; kk++) {
-        let w = whhT[whhIndex(d, k0 + kk, j)];
+        let w = elmanWeight(d, k0 + kk, j);
 #if BATCH_TILE
         acc = fma(hTile[kk], vec4f(w), acc);
 #else

@@ -32,6 +32,7 @@ export function createGruCellForward(ctx: GpuContext, linearBeforeReset: boolean
     hidden: variant.hidden,
     subgroups: variant.subgroups,
     cooperative: variant.cooperative,
+    half: variant.half,
     training: variant.training ?? false,
     savedSlots: linearBeforeReset ? 5 : 0,
     entryPoints: linearBeforeReset ? ['main'] : ['resetGate', 'main'],

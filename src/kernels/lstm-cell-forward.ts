@@ -22,6 +22,7 @@ export function createLstmCellForward(ctx: GpuContext, variant: CellVariant & { 
     hidden: variant.hidden,
     subgroups: variant.subgroups,
     cooperative: variant.cooperative,
+    half: variant.half,
     training: variant.training ?? false,
     savedSlots: 6,
     entryPoints: ['main'],

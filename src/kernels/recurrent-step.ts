@@ -12,6 +12,7 @@ import stagedSource from '../../shaders/common/step-staged.wgsl?raw';
 import stepMainSource from '../../shaders/common/step-main.wgsl?raw';
 import stepHooksSource from '../../shaders/common/step-hooks.wgsl?raw';
 import cooperativeSource from '../../shaders/common/step-cooperative.wgsl?raw';
+import weightsSource from '../../shaders/common/step-weights.wgsl?raw';
 import { cooperativeShape, type CooperativeShape } from './cooperative.js';
 import { LimitError, WebRnnError } from '../errors.js';
 import { ShaderStage } from '../gpu/constants.js';
@@ -145,6 +146,8 @@ export interface CellKernelSpec {
   subgroups?: boolean;
   /** The persistent staged variant's cooperative form (see CellVariant.cooperative). */
   cooperative?: boolean;
+  /** W_hh read from half-precision pairs (see CellVariant.half). */
+  half?: boolean;
   /** Hidden units each invocation of a per-step dispatch takes (default 1; the Elman cell's DIRECT form: 4). */
   unitsPerInvocation?: number;
   workgroup?: number;
@@ -194,6 +197,12 @@ export interface CellVariant {
    * error where it does not fit the device). Default false.
    */
   cooperative?: boolean;
+  /**
+   * Read W_hh from half-precision pairs (HALF, common/step-weights.wgsl: a model with
+   * weightPrecision 'f16' on a GPU), half the bytes a step: the staged and cooperative forms of a
+   * one-phase cell; the whhT binding then holds packWhhTHalf's words. Default false.
+   */
+  half?: boolean;
 }
 
 /** Whether `spec` builds the cooperative form (CellVariant.cooperative). */
@@ -255,12 +264,12 @@ export function forwardStepSource(spec: CellKernelSpec, form: 'staged' | 'cooper
   };
   const cell = form === 'staged' || form === 'cooperative' || !spec.softwareSources ? spec.source : sw()[spec.softwareSources[form]];
   const parts = [sharedSource, forwardSource, cellFunctionsSource];
-  if (form === 'cooperative') parts.push(cooperativeSource, cell);
-  else if (form === 'staged') parts.push(stepHooksSource, stagedSource, cell, ...(onePhase ? [stepMainSource] : []));
+  if (form === 'cooperative') parts.push(weightsSource, cooperativeSource, cell);
+  else if (form === 'staged') parts.push(stepHooksSource, weightsSource, stagedSource, cell, ...(onePhase ? [stepMainSource] : []));
   else if (form === 'direct') parts.push(stepHooksSource, sw().stepDirect, cell, stepMainSource);
   else parts.push(sw().residentWeights, sw().residentMain, sw().stepResident, ...(gated ? [sw().stepResidentGates] : []), cell);
   // GATES3: the GRU's software products skip whhT's padding gate.
-  const defines = { ...spec.defines, GATED: gated, GATES3: form !== 'staged' && spec.gates === 3, BATCH_TILE: spec.batchTile, TRAINING: spec.training, PERSISTENT: spec.persistent ?? false, SUBGROUPS: lanes > 1 };
+  const defines = { ...spec.defines, GATED: gated, GATES3: form !== 'staged' && spec.gates === 3, BATCH_TILE: spec.batchTile, TRAINING: spec.training, PERSISTENT: spec.persistent ?? false, SUBGROUPS: lanes > 1, HALF: spec.half ?? false };
   return { code: (lanes > 1 ? 'enable subgroups;\n' : '') + preprocessWgsl(parts.join('\n'), defines), defines };
 }
 
@@ -300,6 +309,7 @@ export class CellStepKernel {
     const lanes = resident ? residentLanes(ctx, spec.subgroups) : 1;
     const cooperative = cooperativeForm(spec) ? checkCooperative(ctx, spec) : null;
     const form = resident ? 'resident' : cooperative ? 'cooperative' : spec.direct && !persistent ? 'direct' : 'staged';
+    if (spec.half && (form === 'direct' || form === 'resident' || spec.entryPoints.length !== 1)) throw new WebRnnError('invalid-option', `${spec.name}: half-precision W_hh is read by the staged and cooperative forms of one-phase cells only, not the ${spec.entryPoints.length !== 1 ? 'two-phase' : form} form`);
     const software = form === 'staged' || form === 'cooperative' ? null : (await import('./software-sources.js')).SOFTWARE_SOURCES;
     const { code, defines } = forwardStepSource(spec, form, lanes, software);
     let workgroup = persistent ? (spec.workgroup ?? persistentWorkgroup(1)) : CELL_WORKGROUP;
@@ -379,7 +389,8 @@ export class CellStepKernel {
     const G = this.spec.gates;
     return {
       xproj: T * B * D * G * H,
-      whhT: D * H * H * packedGateStride(G),
+      // Half-precision pairs: a gated unit's gates in two words; the Elman cell's units two to a word.
+      whhT: this.spec.half ? (G === 1 ? D * H * Math.ceil(H / 2) : D * H * H * 2) : D * H * H * packedGateStride(G),
       bhh: D * G * H + D * this.spec.extraBias * H,
       h0: stateFloats + B,
       hseq: T * B * D * H,

@@ -39,6 +39,7 @@ export function createRnnCellForward(ctx: GpuContext, nonlinearity: Nonlinearity
     hidden: variant.hidden,
     subgroups: variant.subgroups,
     cooperative: variant.cooperative,
+    half: variant.half,
     training: variant.training ?? false,
     savedSlots: 0,
     entryPoints: ['main'],

@@ -35,6 +35,8 @@ export interface LayerParameterBuffers {
   bhh: GPUBuffer;
   /** A projecting layer's own W_hh [D, G·H, P] and W_hr [D, P, H] (whhT holds their product). */
   proj?: { whh: GPUBuffer; whr: GPUBuffer };
+  /** W_hhᵀ as half-precision words (packWhhTHalf), for the step kernels that read it so (weightPrecision 'f16'). */
+  whhHalf?: GPUBuffer;
 }
 
 /** What a forward plan runs besides its layers, where the model and pass have it. */
@@ -227,7 +229,7 @@ export class ForwardPlan {
         const cellBindings = {
           uniform: stepUniforms,
           xproj,
-          whhT: layers[l].whhT,
+          whhT: cell.spec.half ? layers[l].whhHalf! : layers[l].whhT,
           bhh: layers[l].bhh,
           h0: proj?.r0 ?? this.h0,
           hseq: proj?.rseq ?? this.hseq[l],

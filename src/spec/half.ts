@@ -90,3 +90,16 @@ export function packHalfPairs(values: ArrayLike<number>): Uint32Array {
   for (let i = 0; i < out.length; i++) out[i] = floatToHalf(values[2 * i]) | ((2 * i + 1 < values.length ? floatToHalf(values[2 * i + 1]) : 0) << 16);
   return out;
 }
+
+/**
+ * A layer's packed W_hhᵀ (packLayer's whhT: [D, H, H, P] floats) as the half-precision words the
+ * GPU's HALF step kernels read (shaders/common/step-weights.wgsl): a gated unit's P = 4 gates in
+ * two words; the Elman cell's (P = 1) units two to a word along j, ceil(H / 2) words per (d, k).
+ */
+export function packWhhTHalf(whhT: Float32Array, D: number, H: number, P: number): Uint32Array {
+  if (P !== 1) return packHalfPairs(whhT);
+  const row = Math.ceil(H / 2);
+  const out = new Uint32Array(D * H * row);
+  for (let r = 0; r < D * H; r++) out.set(packHalfPairs(whhT.subarray(r * H, (r + 1) * H)), r * row);
+  return out;
+}

@@ -10,6 +10,7 @@ import type { GpuContext } from '../../src/gpu/device.js';
 import { persistentWorkgroup, type CellStepKernel, type CellStepShape } from '../../src/kernels/recurrent-step.js';
 import { directProduct } from '../../src/placement/rules.js';
 import type { Random } from '../../src/spec/random.js';
+import { packWhhTHalf, roundToHalf } from '../../src/spec/half.js';
 import { packedGateStride } from '../../src/spec/spec.js';
 import { expectClose } from '../helpers/compare.js';
 import { download, poisoned, randomFloats, runPass, upload } from '../helpers/gpu.js';
@@ -55,6 +56,19 @@ export function packWhhT(whh: readonly Float32Array[], H: number, G: number): Fl
   return out;
 }
 
+/** W_hh as a kernel reads it: rounded to half precision for the HALF forms (the reference then takes the rounded weights). */
+function weightsAsRead(kernel: CellStepKernel, whh: Float32Array[]): Float32Array[] {
+  return kernel.spec.half ? whh.map((w) => Float32Array.from(w, roundToHalf)) : whh;
+}
+
+/** The whhT binding: packWhhT's floats, or for the HALF forms their half-precision words (packWhhTHalf). */
+function uploadWhhT(ctx: GpuContext, kernel: CellStepKernel, whh: Float32Array[], H: number): GPUBuffer {
+  const packed = packWhhT(whh, H, kernel.gates);
+  if (!kernel.spec.half) return upload(ctx, 'whhT', packed);
+  const words = packWhhTHalf(packed, whh.length, H, packedGateStride(kernel.gates));
+  return upload(ctx, 'whhT (half pairs)', new Float32Array(words.buffer));
+}
+
 /** A uniform buffer holding the packed Params of dispatch `step` of `shape`, as the scheduler writes them. */
 export function stepUniform(ctx: GpuContext, kernel: { uniformLayout: { size: number }; packStep(shape: CellStepShape, step: number, target: ArrayBuffer, byteOffset: number): void }, shape: CellStepShape, step: number): GPUBuffer {
   const uniform = createUniformBuffer(ctx, 'step params', ctx.limits.minUniformBufferOffsetAlignment);
@@ -82,8 +96,7 @@ export async function checkCellStep(
   const GH = G * H;
   const e = kernel.extents(shape);
   const xproj = randomFloats(rng, e.xproj, -2, 2);
-  const whh = Array.from({ length: D }, () => randomFloats(rng, GH * H, -0.8, 0.8));
-  const whhT = packWhhT(whh, H, G);
+  const whh = weightsAsRead(kernel, Array.from({ length: D }, () => randomFloats(rng, GH * H, -0.8, 0.8)));
   const bhh = randomFloats(rng, e.bhh);
   // h0 holds the initial states, then each sequence's length.
   const h0 = randomFloats(rng, e.h0);
@@ -101,7 +114,7 @@ export async function checkCellStep(
   const buffers = {
     uniform,
     xproj: upload(ctx, 'xproj', xproj),
-    whhT: upload(ctx, 'whhT', whhT),
+    whhT: uploadWhhT(ctx, kernel, whh, H),
     bhh: upload(ctx, 'bhh', bhh),
     h0: upload(ctx, 'h0', h0),
     hseq: upload(ctx, 'hseq', hseq),
@@ -261,7 +274,7 @@ export async function checkPersistentLayer(
   // inside the tolerance (with ±0.8 at H = 65 the states grow ~4× per step and values near 0
   // come from cancelling terms of size 50).
   const w = Math.min(0.8, 1.5 / Math.sqrt(H));
-  const whh = Array.from({ length: D }, () => randomFloats(rng, GH * H, -w, w));
+  const whh = weightsAsRead(kernel, Array.from({ length: D }, () => randomFloats(rng, GH * H, -w, w)));
   const bhh = randomFloats(rng, e.bhh);
   const h0 = randomFloats(rng, e.h0);
   const len = (b: number): number => (lengths ? lengths[b] : T);
@@ -272,7 +285,7 @@ export async function checkPersistentLayer(
   const buffers = {
     uniform,
     xproj: upload(ctx, 'xproj', xproj),
-    whhT: upload(ctx, 'whhT', packWhhT(whh, H, G)),
+    whhT: uploadWhhT(ctx, kernel, whh, H),
     bhh: upload(ctx, 'bhh', bhh),
     h0: upload(ctx, 'h0', h0),
     hseq: poisoned(ctx, 'hseq', e.hseq),
@@ -403,29 +416,6 @@ export function persistentCases(trainingVariant = true, rotation: Rotation = EVE
     }
   }
   return out;
-}
-
-/**
- * Cases of the persistent kernel's cooperative form (GPUs): H = 1 (one slice), 7 and 37 (4
- * slices of 10 inputs, the last of 7), 130 (256 units, the guaranteed workgroup); both
- * directions, with and without lengths; the training variant with two.
- */
-export function cooperativeCases(): Array<{ shape: CellStepShape; training: boolean; lengths: number[] | null; name: string }> {
-  const out: ReturnType<typeof cooperativeCases> = [];
-  for (const { batch, hidden, seqLen } of [{ batch: 1, hidden: 1, seqLen: 4 }, { batch: 3, hidden: 7, seqLen: 5 }, { batch: 2, hidden: 37, seqLen: 4 }, { batch: 2, hidden: 130, seqLen: 3 }]) {
-    for (const numDirections of [1, 2]) {
-      for (const lengths of [null, Array.from({ length: batch }, (_, b) => 1 + ((b * 2) % seqLen))]) {
-        const training = numDirections === 2;
-        out.push({ shape: { batch, hidden, seqLen, numDirections, ...layerStates(numDirections, batch, hidden, 1) }, training, lengths, name: `cooperative, ${training ? 'training, ' : ''}B=${batch} H=${hidden} T=${seqLen} D=${numDirections}${lengths ? `, lengths ${lengths}` : ''}` });
-      }
-    }
-  }
-  return out;
-}
-
-/** The kernel options of a cooperative case. */
-export function cooperativeVariant(c: { shape: CellStepShape; training: boolean }): { batchTile: false; persistent: true; cooperative: true; hidden: number; training: boolean } {
-  return { batchTile: false, persistent: true, cooperative: true, hidden: c.shape.hidden, training: c.training };
 }
 
 /** (training, batchTile, direct) for every persistent variant; training only with `trainingVariant`. */

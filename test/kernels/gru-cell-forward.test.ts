@@ -4,7 +4,8 @@ import { resolveCellOptions } from '../../src/spec/cell-functions.js';
 import { createGruCellForward } from '../../src/kernels/gru-cell-forward.js';
 import { gruCellForwardReference } from '../../src/reference/gru-cell-forward.js';
 import { testRandom } from '../helpers/seed.js';
-import { cellCases, checkCellStep, checkPersistentLayer, cooperativeCases, cooperativeVariant, persistentCases, persistentVariant, skipResidentOffSoftware } from './cell-step-harness.js';
+import { cellCases, checkCellStep, checkPersistentLayer, persistentCases, persistentVariant, skipResidentOffSoftware } from './cell-step-harness.js';
+import { checkHalfCase, cooperativeCases, cooperativeVariant, halfCases, halfVariant } from './gpu-form-cases.js';
 
 const { rng, seed } = testRandom('gru-cell-forward');
 let ctx: GpuContext;
@@ -59,6 +60,19 @@ describe('gru-cell-forward, persistent, cooperative: each unit\'s sums split ove
     await expect(createGruCellForward(ctx, false, { ...cooperativeVariant(cooperativeCases()[0]), training: false })).rejects.toThrow(/cooperative form does not take two phases a step/);
     await expect(createGruCellForward(ctx, true, { ...cooperativeVariant(cooperativeCases()[0]), batchTile: true as false })).rejects.toThrow(/cooperative form does not take the batch tile/);
     await expect(createGruCellForward(ctx, true, { ...cooperativeVariant(cooperativeCases()[0]), hidden: 5000 })).rejects.toThrow(/hidden size 5000 does not fit the cooperative form's workgroup/);
+  });
+});
+
+describe('gru-cell-forward, W_hh in half precision (staged and cooperative forms), against the float64 reference of the rounded weights', () => {
+  for (const c of halfCases()) {
+    it(c.name, async () => {
+      const kernel = await createGruCellForward(ctx, true, halfVariant(c));
+      await checkHalfCase(ctx, kernel, (s) => gruCellForwardReference({ ...s, linearBeforeReset: true }), rng, c, `${c.name} (seed ${seed})`);
+    });
+  }
+  it('refuses half precision in the two-phase form and the software forms, naming them', async () => {
+    await expect(createGruCellForward(ctx, false, { batchTile: false, half: true })).rejects.toThrow(/half-precision W_hh is read by the staged and cooperative forms of one-phase cells only, not the two-phase form/);
+    await expect(createGruCellForward(ctx, true, { batchTile: false, direct: true, half: true })).rejects.toThrow(/not the direct form/);
   });
 });
 

@@ -5,7 +5,8 @@ import { createLstmCellForward } from '../../src/kernels/lstm-cell-forward.js';
 import type { CellStepKernel } from '../../src/kernels/recurrent-step.js';
 import { lstmCellForwardReference } from '../../src/reference/lstm-cell-forward.js';
 import { testRandom } from '../helpers/seed.js';
-import { cellCases, checkCellStep, checkPersistentLayer, cooperativeCases, cooperativeVariant, persistentCases, persistentVariant, skipResidentOffSoftware } from './cell-step-harness.js';
+import { cellCases, checkCellStep, checkPersistentLayer, persistentCases, persistentVariant, skipResidentOffSoftware } from './cell-step-harness.js';
+import { checkHalfCase, cooperativeCases, cooperativeVariant, halfCases, halfVariant } from './gpu-form-cases.js';
 
 const { rng, seed } = testRandom('lstm-cell-forward');
 let ctx: GpuContext;
@@ -73,6 +74,15 @@ describe('lstm-cell-forward, persistent, cooperative: each unit\'s sums split ov
     it(c.name, async () => {
       const kernel = await createLstmCellForward(ctx, cooperativeVariant(c));
       await checkPersistentLayer(ctx, kernel, (s) => lstmCellForwardReference(s), rng, c.shape, `${c.name} (seed ${seed})`, c.lengths);
+    });
+  }
+});
+
+describe('lstm-cell-forward, W_hh in half precision (staged and cooperative forms), against the float64 reference of the rounded weights', () => {
+  for (const c of halfCases()) {
+    it(c.name, async () => {
+      const kernel = await createLstmCellForward(ctx, halfVariant(c));
+      await checkHalfCase(ctx, kernel, (s) => lstmCellForwardReference(s), rng, c, `${c.name} (seed ${seed})`);
     });
   }
 });

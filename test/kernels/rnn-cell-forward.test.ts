@@ -9,7 +9,8 @@ import { rnnCellForwardReference } from '../../src/reference/rnn-cell-forward.js
 import { testRandom } from '../helpers/seed.js';
 import { expectClose } from '../helpers/compare.js';
 import { download, poisoned, runPass, upload } from '../helpers/gpu.js';
-import { cellCases, checkCellStep, checkPersistentLayer, cooperativeCases, cooperativeVariant, persistentCases, persistentVariant, skipResidentOffSoftware, stepUniform } from './cell-step-harness.js';
+import { cellCases, checkCellStep, checkPersistentLayer, persistentCases, persistentVariant, skipResidentOffSoftware, stepUniform } from './cell-step-harness.js';
+import { checkHalfCase, cooperativeCases, cooperativeVariant, halfCases, halfVariant } from './gpu-form-cases.js';
 
 const { rng, seed } = testRandom('rnn-cell-forward');
 let ctx: GpuContext;
@@ -74,6 +75,15 @@ NONLINEARITIES.forEach((nonlinearity, index) => {
       });
     }
   });
+});
+
+describe('rnn-cell-forward, W_hh in half precision (staged and cooperative forms), against the float64 reference of the rounded weights', () => {
+  for (const c of halfCases()) {
+    it(c.name, async () => {
+      const kernel = await createRnnCellForward(ctx, 'tanh', halfVariant(c));
+      await checkHalfCase(ctx, kernel, (s) => rnnCellForwardReference({ ...s, nonlinearity: 'tanh' }), rng, c, `${c.name} (seed ${seed})`);
+    });
+  }
 });
 
 describe('the cells\' tanh (tanhSat, one exponential) at its edges', () => {

@@ -170,7 +170,9 @@ export class CellKernelSet {
 
   private forwardVariant(batchTile: boolean, persistent: boolean, training: boolean, cooperative = false) {
     const { spec } = this;
-    const variant = { batchTile, training, cell: spec.cell, persistent, direct: directProduct(this.profile), workgroup: persistentWorkgroup(spec.hiddenSize), hidden: spec.hiddenSize, cooperative };
+    // W_hh from half-precision pairs where the forms read them so (GPUs, one phase a step).
+    const half = spec.weightPrecision === 'f16' && !directProduct(this.profile) && (spec.kind !== 'gru' || spec.linearBeforeReset);
+    const variant = { batchTile, training, cell: spec.cell, persistent, direct: directProduct(this.profile), workgroup: persistentWorkgroup(spec.hiddenSize), hidden: spec.hiddenSize, cooperative, half };
     return { variant, key: this.variantKey('forward', variant) };
   }
 

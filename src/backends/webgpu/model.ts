@@ -8,6 +8,7 @@ import { createReadbackBuffer, createStorageBuffer, readFloats, writeFloats } fr
 import type { GpuContext } from '../../gpu/device.js';
 import { dropsOut, type ForwardStats, type GradientResult, type ModelExecution, type PassGradients, type PassInputs, type PassResult, type ReadoutRows, type StreamExecution, type TrainStepReadback, type TrainStepRequest } from '../../model/backend.js';
 import { packLayer, unpackLayer, type StateDict } from '../../spec/parameters.js';
+import { packWhhTHalf } from '../../spec/half.js';
 import { bhhBufferSize, EMBEDDING_WEIGHT, gateCount, layerInputSize, outputWidth, packedGateStride, READOUT_BIAS, READOUT_WEIGHT, type ModelSpec } from '../../spec/spec.js';
 import type { AdapterProfile } from '../../placement/rules.js';
 import { GradientPlan } from '../../schedule/backward.js';
@@ -55,6 +56,7 @@ export class WebGpuModel implements ModelExecution {
           bih: createStorageBuffer(ctx, `webrnn ${tag} b_ih [D*G*H]`, D * G * H),
           whhT: createStorageBuffer(ctx, `webrnn ${tag} W_hh^T [D,H,H,P]`, D * H * H * packedGateStride(G)),
           bhh: createStorageBuffer(ctx, `webrnn ${tag} b_hh [D,G*H] (+ P [D,3H])`, bhhBufferSize(spec, l)),
+          ...(spec.weightPrecision === 'f16' ? { whhHalf: createStorageBuffer(ctx, `webrnn ${tag} W_hh^T [D,H,H,P] (half pairs)`, G === 1 ? D * H * Math.ceil(H / 2) : D * H * H * 2) } : {}),
           // A projection: W_hh and W_hr as they are (whhT holds their product).
           ...(P ? { proj: { whh: createStorageBuffer(ctx, `webrnn ${tag} W_hh [D,G*H,P]`, D * G * H * P), whr: createStorageBuffer(ctx, `webrnn ${tag} W_hr [D,P,H]`, D * P * H) } } : {}),
         });
@@ -87,6 +89,11 @@ export class WebGpuModel implements ModelExecution {
       writeFloats(this.ctx, buffers.wih, packed.wih);
       writeFloats(this.ctx, buffers.bih, packed.bih);
       writeFloats(this.ctx, buffers.whhT, packed.whhT);
+      if (buffers.whhHalf) {
+        const { numDirections: D, hiddenSize: H, kind } = this.spec.layers[l];
+        const words = packWhhTHalf(packed.whhT, D, H, packedGateStride(gateCount(kind)));
+        writeFloats(this.ctx, buffers.whhHalf, new Float32Array(words.buffer, words.byteOffset, words.length));
+      }
       writeFloats(this.ctx, buffers.bhh, packed.bhh);
       if (buffers.proj) {
         writeFloats(this.ctx, buffers.proj.whh, packed.whh!);
@@ -330,7 +337,7 @@ export class WebGpuModel implements ModelExecution {
     this.gradientPlans.clear();
     this.plans.clear();
     for (const layer of this.layers) {
-      for (const b of [layer.wih, layer.bih, layer.whhT, layer.bhh, layer.proj?.whh, layer.proj?.whr]) b?.destroy();
+      for (const b of [layer.wih, layer.bih, layer.whhT, layer.bhh, layer.whhHalf, layer.proj?.whh, layer.proj?.whr]) b?.destroy();
     }
     this.layers.length = 0;
     this.readout?.weight.destroy();

@@ -17,6 +17,7 @@ import { resolveSpec, stateSize, type CellKind, type ModelSpec } from '../../../
 import { expectClose } from '../../helpers/compare.js';
 import { randomFloats } from '../../helpers/gpu.js';
 import { randomStateDict } from '../../helpers/models.js';
+import { roundToHalf } from '../../../src/spec/half.js';
 import { testRandom } from '../../helpers/seed.js';
 
 const { rng, seed } = testRandom('kernel-set');
@@ -91,5 +92,38 @@ describe('GPU kernel choices on this adapter: the cooperative persistent forward
         model.destroy();
       }
     });
+  }
+});
+
+describe("GPU kernel choices on this adapter: weightPrecision 'f16' reads W_hh from half-precision pairs", () => {
+  for (const persistent of [false, true]) {
+    for (const kind of ['lstm', 'rnn'] as const) {
+      it(`${kind}, ${persistent ? 'persistent (cooperative)' : 'one dispatch a step (staged)'}: the forward equals the reference of the rounded weights`, async () => {
+        const spec = resolveSpec(kind, { inputSize: 4, hiddenSize: 21, bidirectional: true, persistent, weightPrecision: 'f16' });
+        const halves: string[] = [];
+        const get = ctx.pipelines.get.bind(ctx.pipelines);
+        const spy = vi.spyOn(ctx.pipelines, 'get').mockImplementation((req) => {
+          if (req.defines?.HALF) halves.push(req.name);
+          return get(req);
+        });
+        const model = gpuModel(spec);
+        try {
+          const dict = randomStateDict(spec, rng);
+          model.loadStateDict(dict);
+          const rounded = Object.fromEntries(Object.entries(dict).map(([k, v]) => [k, k.startsWith('weight_hh') ? Float32Array.from(v, roundToHalf) : v]));
+          const [B, T] = [2, 6];
+          const x = randomFloats(rng, T * B * 4);
+          const seqLens = [6, 3];
+          const out = await model.forward(x, { batch: B, seqLen: T, seqLens });
+          const ref = recurrentForwardReference(spec, rounded, x, { batch: B, seqLen: T, seqLens });
+          expectClose(`${kind} f16 (seed ${seed}): output`, out.output, ref.output);
+          expectClose(`${kind} f16 (seed ${seed}): hN`, out.hN, ref.hN);
+          expect(halves.length, 'pipelines built with HALF').toBeGreaterThan(0);
+        } finally {
+          spy.mockRestore();
+          model.destroy();
+        }
+      });
+    }
   }
 });
