@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU check: on a Linux machine with an NVIDIA GPU, run webrnn's Node-side GPU tests and its
 # benchmarks with and without each form that waits for a GPU measurement (docs/decisions.md
-# D12: the cooperative persistent forward), and write everything to one folder as JSON and text.
+# D12: the cooperative persistent forward; half-precision W_hh, weightPrecision 'f16'), and write
+# everything to one folder as JSON and text.
 #
 #   bash bench/gpu-check.sh [OUT]        (OUT defaults to bench/results/gpu-check-<date>)
 #
@@ -66,6 +67,8 @@ bench() {
 bench default
 bench cooperative --placement "$coop"
 bench per-step --persistent off
+bench half --modes infer --weights f16
+bench half-cooperative --modes infer --weights f16 --placement "$coop"
 
 crossover() {
   local name="$1"; shift

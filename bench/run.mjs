@@ -12,6 +12,7 @@
 //          before the row stops at it; 0: no cap)  --no-ceilings  --no-first-use
 //          --persistent on|off|auto (webrnn's recurrence kernel; default auto, the model's own choice)
 //          --placement JSON (thresholds of webrnn's WebGPU engine: createEngine's placement option)
+//          --weights f32|f16 (webrnn's models' weightPrecision; f16 with --modes infer)
 //          --baseline REV [--rounds 3]: webrnn's rows of this build and of revision REV
 //          alternated in one page (bench/baseline.mjs), written to bench/results/compare-latest.json
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -53,17 +54,22 @@ function parseArgs(argv) {
       } catch {
         throw new Error(`--placement takes a JSON object of thresholds, got ${v}`);
       }
+    } else if (a === '--weights') {
+      const v = value();
+      if (!['f32', 'f16'].includes(v)) throw new Error('--weights takes f32 or f16');
+      o.weights = v;
     } else if (a === '--no-first-use') o.firstUse = false;
     else if (a === '--baseline') o.baseline = value();
     else if (a === '--rounds') o.rounds = Number(value());
     else if (a === '--help' || a === '-h') {
-      console.log('usage: npm run bench -- [--node] [--cells lstm,gru,rnn] [--backends webgpu,wasm,wasm-1] [--workloads A,B,C] [--modes infer,train] [--engines webrnn,tfjs,ort] [--runs N] [--cap SECONDS] [--no-ceilings] [--no-first-use] [--persistent on|off|auto] [--placement JSON] [--baseline REV [--rounds N]]');
+      console.log('usage: npm run bench -- [--node] [--cells lstm,gru,rnn] [--backends webgpu,wasm,wasm-1] [--workloads A,B,C] [--modes infer,train] [--engines webrnn,tfjs,ort] [--runs N] [--cap SECONDS] [--no-ceilings] [--no-first-use] [--persistent on|off|auto] [--placement JSON] [--weights f32|f16] [--baseline REV [--rounds N]]');
       process.exit(0);
     } else throw new Error(`unknown option ${a} (see --help)`);
   }
   for (const c of o.cells ?? []) if (!['lstm', 'gru', 'rnn'].includes(c)) throw new Error(`unknown cell ${c}`);
   for (const w of o.workloads ?? []) if (!(w in WORKLOADS)) throw new Error(`unknown workload ${w}`);
   for (const m of o.modes ?? []) if (!['infer', 'train'].includes(m)) throw new Error(`unknown mode ${m}`);
+  if (o.weights === 'f16' && (o.modes ?? ['infer', 'train']).includes('train')) throw new Error('--weights f16 is for inference: add --modes infer');
   for (const e of o.engines ?? []) if (!ENGINES.includes(e)) throw new Error(`unknown engine ${e}`);
   for (const b of o.backends ?? []) if (!BACKENDS.includes(b)) throw new Error(`unknown backend ${b} (webrnn's: ${BACKENDS.join(', ')})`);
   if (o.runs !== undefined && !(Number.isInteger(o.runs) && o.runs >= 1)) throw new Error('--runs must be a positive integer');

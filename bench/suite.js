@@ -141,8 +141,9 @@ export async function runSuite(lib, options = {}, log = () => {}, peers = null) 
   const engines = options.engines ?? ENGINES;
   const runs = options.runs ?? 5;
   const capMs = options.capMs ?? 5000;
-  // The recurrence kernel of webrnn's models: undefined (the model's default), true or false.
-  const kernel = options.persistent === undefined ? {} : { persistent: options.persistent };
+  // The recurrence kernel of webrnn's models: undefined (the model's default), true or false;
+  // and their recurrent weights' precision (options.weights: 'f16', inference only).
+  const kernel = { ...(options.persistent === undefined ? {} : { persistent: options.persistent }), ...(options.weights ? { weightPrecision: options.weights } : {}) };
   const rows = [];
   const add = (row) => {
     rows.push(row);
