@@ -11,7 +11,7 @@ import { createEngine, type Engine } from '../../src/engine.js';
 import { testEngine } from '../helpers/engines.js';
 import { recurrentBackwardReference } from '../../src/reference/recurrent-backward.js';
 import { recurrentForwardReference } from '../../src/reference/recurrent-forward.js';
-import { expectClose } from '../helpers/compare.js';
+import { expectClose, expectRelativeL2 } from '../helpers/compare.js';
 import { countDeviceCalls, randomFloats } from '../helpers/gpu.js';
 import { CELL_CONFIGS, randomStateDict } from '../helpers/models.js';
 import { testRandom } from '../helpers/seed.js';
@@ -23,19 +23,6 @@ beforeAll(async () => {
   engine = await testEngine();
 });
 afterAll(() => engine?.destroy());
-
-/** Relative L2 error of `gpu` against `ref`. */
-function expectRelativeL2(name: string, gpu: ArrayLike<number>, ref: ArrayLike<number>): void {
-  expect(gpu.length, `${name}: length`).toBe(ref.length);
-  let diff = 0;
-  let norm = 0;
-  for (let i = 0; i < ref.length; i++) {
-    diff += (gpu[i] - ref[i]) ** 2;
-    norm += ref[i] ** 2;
-  }
-  const bound = 1e-4 * Math.sqrt(norm) + 1e-6;
-  expect(Math.sqrt(diff), `${name}: ‖gpu − ref‖₂ = ${Math.sqrt(diff).toExponential(3)}, ‖ref‖₂ = ${Math.sqrt(norm).toExponential(3)}`).toBeLessThanOrEqual(bound);
-}
 
 const TRAINABLE = CELL_CONFIGS.filter((c) => c.name !== 'gru linearBeforeReset=false');
 

@@ -14,7 +14,7 @@ import { resolvePlacement } from '../../../src/placement/table.js';
 import { recurrentBackwardReference } from '../../../src/reference/recurrent-backward.js';
 import { recurrentForwardReference } from '../../../src/reference/recurrent-forward.js';
 import { resolveSpec, stateSize, type CellKind, type ModelSpec } from '../../../src/spec/spec.js';
-import { expectClose } from '../../helpers/compare.js';
+import { expectClose, expectRelativeL2 } from '../../helpers/compare.js';
 import { randomFloats } from '../../helpers/gpu.js';
 import { randomStateDict } from '../../helpers/models.js';
 import { roundToHalf } from '../../../src/spec/half.js';
@@ -33,17 +33,6 @@ function gpuModel(spec: ModelSpec): RecurrentModel {
   return new RecurrentModel(spec, new WebGpuModel(ctx, spec, profile), () => undefined, { safetensors: writeSafetensors, onnx: () => Promise.reject(new Error('not here')) });
 }
 
-/** Relative L2 error of `gpu` against `ref` within 1e-4 (sums over many steps and rows). */
-function expectRelativeL2(name: string, gpu: ArrayLike<number>, ref: ArrayLike<number>): void {
-  expect(gpu.length, `${name}: length`).toBe(ref.length);
-  let diff = 0;
-  let norm = 0;
-  for (let i = 0; i < ref.length; i++) {
-    diff += (gpu[i] - ref[i]) ** 2;
-    norm += ref[i] ** 2;
-  }
-  expect(Math.sqrt(diff), `${name}: ‖gpu − ref‖₂ = ${Math.sqrt(diff).toExponential(3)}, ‖ref‖₂ = ${Math.sqrt(norm).toExponential(3)}`).toBeLessThanOrEqual(1e-4 * Math.sqrt(norm) + 1e-6);
-}
 
 const CASES: Array<{ kind: CellKind; options: Record<string, unknown>; batch: number; seqLen: number }> = [
   { kind: 'lstm', options: { inputSize: 5, hiddenSize: 37, numLayers: 2, bidirectional: true }, batch: 3, seqLen: 6 },
