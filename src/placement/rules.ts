@@ -108,8 +108,9 @@ export function autoPersistentSweep(p: AdapterProfile, m: WorkShape): boolean {
 export function cooperativeForward(p: AdapterProfile, m: WorkShape, persistent: boolean): boolean {
   if (!persistent || directProduct(p) || !m.onePhase) return false;
   const t = table(p);
+  if (m.hidden > t.gpuCooperativeMaxHidden || m.batch > t.gpuCooperativeMaxRows) return false;
   const invocations = Math.min(p.limits?.maxComputeInvocationsPerWorkgroup ?? 256, p.limits?.maxComputeWorkgroupSizeX ?? 256);
-  return m.hidden <= t.gpuCooperativeMaxHidden && m.batch <= t.gpuCooperativeMaxRows && cooperativeShape(m.hidden, invocations) !== null;
+  return cooperativeShape(m.hidden, invocations) !== null;
 }
 
 /** Every choice the rules make for one call: what runs on this adapter for this shape. */
