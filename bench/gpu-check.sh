@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU check: on a Linux machine with an NVIDIA GPU, run webrnn's Node-side GPU tests and its
 # benchmarks with and without each form that waits for a GPU measurement (docs/decisions.md
-# D12: the cooperative persistent forward; half-precision W_hh, weightPrecision 'f16'), and write
+# D12: the cooperative persistent forward; D13: the tiled per-step forward; half-precision W_hh,
+# weightPrecision 'f16'), and write
 # everything to one folder as JSON and text.
 #
 #   bash bench/gpu-check.sh [OUT]        (OUT defaults to bench/results/gpu-check-<date>)
@@ -22,6 +23,8 @@ batches=1,4,16,64
 if [ "$quick" = 1 ]; then cells=lstm; hidden=64,128,256; batches=1,16; fi
 # The cooperative form on, as far as the device's workgroup allows (cooperativeShape refuses more).
 coop='{"gpuCooperativeMaxHidden":512,"gpuCooperativeMaxRows":64}'
+# The tiled form on for every per-step forward of 4 rows or more.
+tiled='{"gpuTiledMinHidden":1,"gpuTiledMinRows":4}'
 
 # --- what the machine has ----------------------------------------------------------------
 if ! command -v node > /dev/null || ! node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>20||(a===20&&b>=19)?0:1)'; then
@@ -57,7 +60,7 @@ npx vitest run --config test/vitest.config.ts --project all test/kernels test/sc
   --reporter=default --reporter=json --outputFile="$out/tests.json" > "$out/tests.txt" 2>&1 || log "some tests failed: see $out/tests.txt"
 grep -E "Test Files|Tests " "$out/tests.txt" | tee -a "$out/log.txt" || true
 
-# --- the benchmarks, with and without the cooperative form ------------------------------------
+# --- the benchmarks, with and without the cooperative and tiled forms --------------------------
 bench() {
   local name="$1"; shift
   log "bench $name: $*"
@@ -67,8 +70,11 @@ bench() {
 bench default
 bench cooperative --placement "$coop"
 bench per-step --persistent off
+bench tiled --placement "$tiled"
+bench tiled-per-step --persistent off --placement "$tiled"
 bench half --modes infer --weights f16
 bench half-cooperative --modes infer --weights f16 --placement "$coop"
+bench half-tiled --modes infer --weights f16 --persistent off --placement "$tiled"
 
 crossover() {
   local name="$1"; shift
@@ -79,5 +85,8 @@ crossover staged
 crossover cooperative --placement "$coop"
 crossover staged-train --train
 crossover cooperative-train --train --placement "$coop"
+# Per step in the tiled form against the persistent kernel: where D3's thresholds move with it.
+crossover tiled --placement "$tiled"
+crossover tiled-train --train --placement "$tiled"
 
 log "done: $out"

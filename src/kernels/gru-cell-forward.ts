@@ -8,7 +8,8 @@ import source from '../../shaders/gru-cell-forward.wgsl?raw';
 import twoPhaseSource from '../../shaders/gru-cell-forward-two-phase.wgsl?raw';
 import { WebRnnError } from '../errors.js';
 import type { GpuContext } from '../gpu/device.js';
-import { CellStepKernel, cellConstants, type CellVariant } from './recurrent-step.js';
+import { CellStepKernel, type CellVariant } from './recurrent-step.js';
+import { cellConstants } from './step-source.js';
 
 export const GRU_CELL_FORWARD = 'gru-cell-forward';
 
@@ -32,6 +33,7 @@ export function createGruCellForward(ctx: GpuContext, linearBeforeReset: boolean
     hidden: variant.hidden,
     subgroups: variant.subgroups,
     cooperative: variant.cooperative,
+    tiled: variant.tiled,
     half: variant.half,
     training: variant.training ?? false,
     savedSlots: linearBeforeReset ? 5 : 0,

@@ -1,7 +1,8 @@
 /** Wrapper of shaders/lstm-cell-forward.wgsl: the fused LSTM step (gates i, f, g, o; c updated in place). */
 import source from '../../shaders/lstm-cell-forward.wgsl?raw';
 import type { GpuContext } from '../gpu/device.js';
-import { CellStepKernel, cellConstants, type CellVariant } from './recurrent-step.js';
+import { CellStepKernel, type CellVariant } from './recurrent-step.js';
+import { cellConstants } from './step-source.js';
 
 export const LSTM_CELL_FORWARD = 'lstm-cell-forward';
 
@@ -22,6 +23,7 @@ export function createLstmCellForward(ctx: GpuContext, variant: CellVariant & { 
     hidden: variant.hidden,
     subgroups: variant.subgroups,
     cooperative: variant.cooperative,
+    tiled: variant.tiled,
     half: variant.half,
     training: variant.training ?? false,
     savedSlots: 6,

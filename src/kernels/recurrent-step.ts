@@ -1,26 +1,19 @@
 /**
  * The part the three fused cell-step wrappers (rnn-, lstm-, gru-cell-forward) share: the
- * forward step's WGSL put together from its parts (the shared uniform and index maps, the
- * cell functions, one form of the product, the cell's step), bind group layout, uniform
- * packing, dispatch size and the buffer-size checks. Each wrapper supplies its cell's shader,
+ * pipelines of the forward step in its form (the WGSL put together in step-source.ts), bind
+ * group layout, uniform packing, dispatch size and the buffer-size checks. Each wrapper supplies its cell's shader,
  * gate count, defines, override constants and entry points.
  */
 import sharedSource from '../../shaders/common/step-shared.wgsl?raw';
-import forwardSource from '../../shaders/common/step-forward.wgsl?raw';
-import cellFunctionsSource from '../../shaders/common/cell-functions.wgsl?raw';
-import stagedSource from '../../shaders/common/step-staged.wgsl?raw';
-import stepMainSource from '../../shaders/common/step-main.wgsl?raw';
-import stepHooksSource from '../../shaders/common/step-hooks.wgsl?raw';
-import cooperativeSource from '../../shaders/common/step-cooperative.wgsl?raw';
-import weightsSource from '../../shaders/common/step-weights.wgsl?raw';
-import { cooperativeShape, type CooperativeShape } from './cooperative.js';
+import { cooperativeShape } from './cooperative.js';
 import { LimitError, WebRnnError } from '../errors.js';
 import { ShaderStage } from '../gpu/constants.js';
 import type { GpuContext } from '../gpu/device.js';
 import type { ResolvedCellOptions } from '../spec/cell-functions.js';
 import { packedGateStride } from '../spec/spec.js';
-import { packUniform, parseUniformLayout, preprocessWgsl, type UniformLayout } from '../gpu/shader.js';
+import { packUniform, parseUniformLayout, type UniformLayout } from '../gpu/shader.js';
 import type { SoftwareSources } from './software-sources.js';
+import { checkCooperative, checkTiled, forwardStepSource, TILED_STEP, TILED_STEP_ROWS, type ForwardForm } from './step-source.js';
 import { MAX_INVOCATIONS, residentFits, residentLanes, residentProductSource, residentRowGroups, residentSplit, residentWorkgroup } from './resident.js';
 
 /** Workgroup size along the hidden units (the `WG` override of the shaders). */
@@ -146,6 +139,8 @@ export interface CellKernelSpec {
   subgroups?: boolean;
   /** The persistent staged variant's cooperative form (see CellVariant.cooperative). */
   cooperative?: boolean;
+  /** The per-step variant's tiled form (see CellVariant.tiled). */
+  tiled?: boolean;
   /** W_hh read from half-precision pairs (see CellVariant.half). */
   half?: boolean;
   /** Hidden units each invocation of a per-step dispatch takes (default 1; the Elman cell's DIRECT form: 4). */
@@ -198,11 +193,23 @@ export interface CellVariant {
    */
   cooperative?: boolean;
   /**
+   * The per-step variant on GPUs (not `persistent`, not `direct`), with `batchTile`, one phase
+   * a step: the step's product as a tiled GEMM of TILED_STEP's tile, W_hh and h_{t-1} both
+   * staged in workgroup memory, the cell its epilogue (the TILED form,
+   * shaders/common/step-tiled.wgsl), for large batch x hidden. Default false.
+   */
+  tiled?: boolean;
+  /**
    * Read W_hh from half-precision pairs (HALF, common/step-weights.wgsl: a model with
-   * weightPrecision 'f16' on a GPU), half the bytes a step: the staged and cooperative forms of a
-   * one-phase cell; the whhT binding then holds packWhhTHalf's words. Default false.
+   * weightPrecision 'f16' on a GPU), half the bytes a step: the staged, cooperative and tiled
+   * forms of a one-phase cell; the whhT binding then holds packWhhTHalf's words. Default false.
    */
   half?: boolean;
+}
+
+/** Whether `spec` builds the tiled form (CellVariant.tiled). */
+export function tiledForm(spec: CellKernelSpec): boolean {
+  return spec.tiled ?? false;
 }
 
 /** Whether `spec` builds the cooperative form (CellVariant.cooperative). */
@@ -218,68 +225,6 @@ export function cooperativeForm(spec: CellKernelSpec): boolean {
  */
 export function residentForm(spec: CellKernelSpec): boolean {
   return (spec.persistent ?? false) && (spec.direct ?? false) && spec.entryPoints.length === 1 && spec.hidden !== undefined && residentFits(spec.hidden, spec.gates, spec.batchTile);
-}
-
-/** The override constants of shaders/common/cell-functions.wgsl for `cell` (plus INPUT_FORGET where the shader has it). */
-export function cellConstants(cell: ResolvedCellOptions, lstm: boolean): Record<string, number> {
-  const c: Record<string, number> = {
-    ACT_F: cell.f.code,
-    ALPHA_F: cell.f.alpha,
-    BETA_F: cell.f.beta,
-    ACT_G: cell.g.code,
-    ALPHA_G: cell.g.alpha,
-    BETA_G: cell.g.beta,
-    ACT_H: cell.h.code,
-    ALPHA_H: cell.h.alpha,
-    BETA_H: cell.h.beta,
-    SAME_DIRECTIONS: cell.sameDirections ? 1 : 0,
-    ACT_F_R: cell.reverse.f.code,
-    ALPHA_F_R: cell.reverse.f.alpha,
-    BETA_F_R: cell.reverse.f.beta,
-    ACT_G_R: cell.reverse.g.code,
-    ALPHA_G_R: cell.reverse.g.alpha,
-    BETA_G_R: cell.reverse.g.beta,
-    ACT_H_R: cell.reverse.h.code,
-    ALPHA_H_R: cell.reverse.h.alpha,
-    BETA_H_R: cell.reverse.h.beta,
-    CLIP: cell.clip,
-  };
-  if (lstm) c.INPUT_FORGET = cell.inputForget ? 1 : 0;
-  return c;
-}
-
-/**
- * The forward step's WGSL for `spec` in `form`, but the resident form's generated product:
- * the shared uniform and index maps, the forward bindings, the cell functions, the form's
- * product and hooks, the cell's step and, for a one-phase cell in the staged and direct forms,
- * the entry point (shaders/common/step-main.wgsl). The direct product runs one step a
- * dispatch; the persistent kernel's software form is the resident one (residentForm).
- */
-export function forwardStepSource(spec: CellKernelSpec, form: 'staged' | 'cooperative' | 'direct' | 'resident', lanes = 1, software: SoftwareSources | null = null): { code: string; defines: Record<string, boolean> } {
-  const gated = spec.gates > 1;
-  const onePhase = spec.entryPoints.length === 1;
-  const sw = (): SoftwareSources => {
-    if (!software) throw new WebRnnError('invalid-option', `${spec.name}: the ${form} form needs the software forms' sources`);
-    return software;
-  };
-  const cell = form === 'staged' || form === 'cooperative' || !spec.softwareSources ? spec.source : sw()[spec.softwareSources[form]];
-  const parts = [sharedSource, forwardSource, cellFunctionsSource];
-  if (form === 'cooperative') parts.push(weightsSource, cooperativeSource, cell);
-  else if (form === 'staged') parts.push(stepHooksSource, weightsSource, stagedSource, cell, ...(onePhase ? [stepMainSource] : []));
-  else if (form === 'direct') parts.push(stepHooksSource, sw().stepDirect, cell, stepMainSource);
-  else parts.push(sw().residentWeights, sw().residentMain, sw().stepResident, ...(gated ? [sw().stepResidentGates] : []), cell);
-  // GATES3: the GRU's software products skip whhT's padding gate.
-  const defines = { ...spec.defines, GATED: gated, GATES3: form !== 'staged' && spec.gates === 3, BATCH_TILE: spec.batchTile, TRAINING: spec.training, PERSISTENT: spec.persistent ?? false, SUBGROUPS: lanes > 1, HALF: spec.half ?? false };
-  return { code: (lanes > 1 ? 'enable subgroups;\n' : '') + preprocessWgsl(parts.join('\n'), defines), defines };
-}
-
-/** The cooperative shape of `spec`, or an error naming what rules the form out. */
-function checkCooperative(ctx: GpuContext, spec: CellKernelSpec): CooperativeShape {
-  const why = spec.direct ? 'the direct product' : spec.batchTile ? 'the batch tile' : spec.entryPoints.length !== 1 ? 'two phases a step' : spec.hidden === undefined ? 'no hidden size' : null;
-  if (why) throw new WebRnnError('invalid-option', `${spec.name}: the cooperative form does not take ${why}`);
-  const shape = cooperativeShape(spec.hidden!, Math.min(ctx.limits.maxComputeInvocationsPerWorkgroup, ctx.limits.maxComputeWorkgroupSizeX));
-  if (!shape) throw new WebRnnError('invalid-option', `${spec.name}: hidden size ${spec.hidden} does not fit the cooperative form's workgroup on this device`);
-  return shape;
 }
 
 export class CellStepKernel {
@@ -308,9 +253,10 @@ export class CellStepKernel {
     const split = resident ? residentSplit(spec.hidden!, spec.gates, spec.batchTile) : undefined;
     const lanes = resident ? residentLanes(ctx, spec.subgroups) : 1;
     const cooperative = cooperativeForm(spec) ? checkCooperative(ctx, spec) : null;
-    const form = resident ? 'resident' : cooperative ? 'cooperative' : spec.direct && !persistent ? 'direct' : 'staged';
-    if (spec.half && (form === 'direct' || form === 'resident' || spec.entryPoints.length !== 1)) throw new WebRnnError('invalid-option', `${spec.name}: half-precision W_hh is read by the staged and cooperative forms of one-phase cells only, not the ${spec.entryPoints.length !== 1 ? 'two-phase' : form} form`);
-    const software = form === 'staged' || form === 'cooperative' ? null : (await import('./software-sources.js')).SOFTWARE_SOURCES;
+    if (tiledForm(spec)) checkTiled(spec);
+    const form: ForwardForm = resident ? 'resident' : cooperative ? 'cooperative' : tiledForm(spec) ? 'tiled' : spec.direct && !persistent ? 'direct' : 'staged';
+    if (spec.half && (form === 'direct' || form === 'resident' || spec.entryPoints.length !== 1)) throw new WebRnnError('invalid-option', `${spec.name}: half-precision W_hh is read by the staged, cooperative and tiled forms of one-phase cells only, not the ${spec.entryPoints.length !== 1 ? 'two-phase' : form} form`);
+    const software = form === 'direct' || form === 'resident' ? (await import('./software-sources.js')).SOFTWARE_SOURCES : null;
     const { code, defines } = forwardStepSource(spec, form, lanes, software);
     let workgroup = persistent ? (spec.workgroup ?? persistentWorkgroup(1)) : CELL_WORKGROUP;
     let full = code;
@@ -318,7 +264,11 @@ export class CellStepKernel {
       full += residentProductSource(spec.hidden!, split.units, spec.gates, split, lanes, true);
       workgroup = residentWorkgroup(spec.hidden!, split.units);
     }
-    const formConstants: Record<string, number> = cooperative ? { SPLIT: cooperative.split, UNITS: cooperative.units } : {};
+    const formConstants: Record<string, number> = cooperative
+      ? { SPLIT: cooperative.split, UNITS: cooperative.units }
+      : form === 'tiled'
+        ? { TILE_UNITS: TILED_STEP.units, TILE_QUADS: TILED_STEP.quads, TILE_K: TILED_STEP.k }
+        : {};
     if (cooperative) workgroup = cooperative.workgroup;
     // The persistent variant has one entry point that runs every phase of every step.
     const entryPoints = persistent ? ['main'] : spec.entryPoints;
@@ -344,7 +294,7 @@ export class CellStepKernel {
 
   /** Batch rows per workgroup. */
   get rows(): number {
-    return this.spec.batchTile ? BATCH_TILE_ROWS : 1;
+    return this.tiled ? TILED_STEP_ROWS : this.spec.batchTile ? BATCH_TILE_ROWS : 1;
   }
 
   /** Dispatches recorded per step (1, or 2 for the GRU's linear_before_reset = 0 form). */
@@ -374,6 +324,7 @@ export class CellStepKernel {
       if (this.resident) size[1] = Math.min(size[1], rowGroups ?? residentRowGroups(this.ctx, shape.numDirections));
       return size;
     }
+    if (this.tiled) return stepWorkgroups(this.ctx, this.spec.name, shape, this.rows, TILED_STEP.units);
     const units = this.spec.unitsPerInvocation ?? 1;
     return stepWorkgroups(this.ctx, this.spec.name, { ...shape, hidden: Math.ceil(shape.hidden / units) }, this.rows);
   }
@@ -398,6 +349,11 @@ export class CellStepKernel {
       extra: this.spec.extra === 'c' ? shape.cellFloats : this.spec.extra === 'rh' ? D * B * H : 0,
       saved: this.savesActivations ? T * B * D * this.spec.savedSlots * H : 0,
     };
+  }
+
+  /** True for the per-step kernel's tiled form (the step's product as a tiled GEMM). */
+  get tiled(): boolean {
+    return tiledForm(this.spec);
   }
 
   /** True for the persistent kernel's cooperative form (one row a workgroup, each unit's sums split). */

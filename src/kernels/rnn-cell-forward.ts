@@ -3,7 +3,8 @@ import source from '../../shaders/rnn-cell-forward.wgsl?raw';
 import type { GpuContext } from '../gpu/device.js';
 import { resolveCellOptions, type ResolvedCellOptions } from '../spec/cell-functions.js';
 import type { Nonlinearity } from '../spec/spec.js';
-import { CellStepKernel, cellConstants, type CellVariant } from './recurrent-step.js';
+import { CellStepKernel, type CellVariant } from './recurrent-step.js';
+import { cellConstants } from './step-source.js';
 
 export const RNN_CELL_FORWARD = 'rnn-cell-forward';
 
@@ -39,6 +40,7 @@ export function createRnnCellForward(ctx: GpuContext, nonlinearity: Nonlinearity
     hidden: variant.hidden,
     subgroups: variant.subgroups,
     cooperative: variant.cooperative,
+    tiled: variant.tiled,
     half: variant.half,
     training: variant.training ?? false,
     savedSlots: 0,

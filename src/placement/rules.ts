@@ -113,6 +113,17 @@ export function cooperativeForward(p: AdapterProfile, m: WorkShape, persistent: 
   return cooperativeShape(m.hidden, invocations) !== null;
 }
 
+/**
+ * Whether a per-step forward on a GPU takes the tiled form (the step's product as a tiled GEMM,
+ * the cell its epilogue; in place of the batch tile's staged product): one phase a step, from
+ * gpuTiledMinHidden units and gpuTiledMinRows rows (D13).
+ */
+export function tiledForward(p: AdapterProfile, m: Omit<WorkShape, 'seqLen'>, persistent: boolean): boolean {
+  if (persistent || directProduct(p) || !m.onePhase || !useBatchTile(m.batch)) return false;
+  const t = table(p);
+  return t.gpuTiledMinHidden > 0 && m.hidden >= t.gpuTiledMinHidden && m.batch >= t.gpuTiledMinRows;
+}
+
 /** Every choice the rules make for one call: what runs on this adapter for this shape. */
 export interface Placement {
   /** The direct recurrent product (software adapters) or the staged one. */
@@ -123,6 +134,8 @@ export interface Placement {
   batchTile: boolean;
   /** The persistent forward's cooperative form (GPUs). */
   cooperative: boolean;
+  /** The per-step forward's tiled form (GPUs). */
+  tiled: boolean;
   /** The backward sweep's resident form. */
   residentSweep: boolean;
   /** The backward sweep's wide tile (direct, per-step sweep). */
@@ -141,6 +154,7 @@ export function placementFor(p: AdapterProfile, m: WorkShape): Placement {
     persistent,
     batchTile: !cooperative && forwardBatchTile(p, m, persistent),
     cooperative,
+    tiled: tiledForward(p, m, persistent),
     residentSweep,
     wideTile: directProduct(p) && !residentSweep && useWideTile(m.batch),
     compilesInBackground: (persistent || residentSweep) && residentCompilesInBackground(p, m.hidden),

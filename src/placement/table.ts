@@ -23,6 +23,10 @@ export interface PlacementTable {
   gpuCooperativeMaxHidden: number;
   /** GPUs: ... at up to this many rows, one workgroup each (D12). */
   gpuCooperativeMaxRows: number;
+  /** GPUs: a per-step forward takes the tiled form from this hidden size; 0, never (D13: off until measured on a GPU). */
+  gpuTiledMinHidden: number;
+  /** GPUs: ... at this many rows or more (D13). */
+  gpuTiledMinRows: number;
 }
 
 /** The measured defaults. */
@@ -36,6 +40,8 @@ export const DEFAULT_PLACEMENT: Readonly<PlacementTable> = Object.freeze({
   residentGatedSweepMaxHidden: 256,
   gpuCooperativeMaxHidden: 0,
   gpuCooperativeMaxRows: 64,
+  gpuTiledMinHidden: 0,
+  gpuTiledMinRows: 16,
 });
 
 /** The defaults with `overrides` applied; every override a known entry and a non-negative integer. */

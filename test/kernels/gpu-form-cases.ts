@@ -1,6 +1,7 @@
 /**
  * Cases of the GPU's newer step forms, for the three cells' forward tests: the persistent
- * kernel's cooperative form and the forms that read W_hh from half-precision pairs.
+ * kernel's cooperative form, the per-step kernel's tiled form and the forms that read W_hh from
+ * half-precision pairs.
  */
 import type { GpuContext } from '../../src/gpu/device.js';
 import { persistentWorkgroup, type CellStepKernel, type CellStepShape } from '../../src/kernels/recurrent-step.js';
@@ -28,6 +29,40 @@ export function cooperativeCases(): Array<{ shape: CellStepShape; training: bool
 /** The kernel options of a cooperative case. */
 export function cooperativeVariant(c: { shape: CellStepShape; training: boolean }): { batchTile: false; persistent: true; cooperative: true; hidden: number; training: boolean } {
   return { batchTile: false, persistent: true, cooperative: true, hidden: c.shape.hidden, training: c.training };
+}
+
+/**
+ * Cases of the per-step kernel's tiled form (GPUs; a workgroup of 16 units by 16 rows, slabs of
+ * 16 input units): sizes below, at and across the tile in both (B = 1, 5, 17, 33; H = 1, 7, 17,
+ * 37, 130, the last slab partial), the first step (reads h0) and the last (writes hN), both
+ * directions, with and without lengths; the training variant with two directions; two cases
+ * read W_hh from half-precision pairs (checked against the reference of the rounded weights).
+ */
+export function tiledCases(): Array<{ shape: CellStepShape; step: number; training: boolean; half: boolean; lengths: number[] | null; name: string }> {
+  const out: ReturnType<typeof tiledCases> = [];
+  const sizes = [{ batch: 1, hidden: 1 }, { batch: 5, hidden: 17 }, { batch: 17, hidden: 37 }, { batch: 33, hidden: 130 }, { batch: 16, hidden: 7 }];
+  const add = (batch: number, hidden: number, numDirections: number, step: number, withLengths: boolean, half: boolean): void => {
+    const seqLen = 3;
+    const lengths = withLengths ? Array.from({ length: batch }, (_, b) => 1 + ((b + step) % seqLen)) : null;
+    const training = numDirections === 2;
+    const shape = { batch, hidden, seqLen, numDirections, ...layerStates(numDirections, batch, hidden, step % 2) };
+    out.push({ shape, step, training, half, lengths, name: `tiled, ${half ? 'half W_hh, ' : ''}${training ? 'training, ' : ''}B=${batch} H=${hidden} D=${numDirections} step ${step} of ${seqLen}${lengths ? `, lengths ${lengths}` : ''}` });
+  };
+  for (const { batch, hidden } of sizes) {
+    for (const numDirections of [1, 2]) {
+      for (const step of [0, 2]) {
+        for (const withLengths of [false, true]) add(batch, hidden, numDirections, step, withLengths, false);
+      }
+    }
+  }
+  add(6, 37, 2, 1, true, true);
+  add(17, 7, 1, 0, false, true);
+  return out;
+}
+
+/** The kernel options of a tiled case. */
+export function tiledVariant(c: ReturnType<typeof tiledCases>[number]): { batchTile: true; tiled: true; training: boolean; half: boolean } {
+  return { batchTile: true, tiled: true, training: c.training, half: c.half };
 }
 
 /**

@@ -5,7 +5,7 @@ import { createGruCellForward } from '../../src/kernels/gru-cell-forward.js';
 import { gruCellForwardReference } from '../../src/reference/gru-cell-forward.js';
 import { testRandom } from '../helpers/seed.js';
 import { cellCases, checkCellStep, checkPersistentLayer, persistentCases, persistentVariant, skipResidentOffSoftware } from './cell-step-harness.js';
-import { checkHalfCase, cooperativeCases, cooperativeVariant, halfCases, halfVariant } from './gpu-form-cases.js';
+import { checkHalfCase, cooperativeCases, cooperativeVariant, halfCases, halfVariant, tiledCases, tiledVariant } from './gpu-form-cases.js';
 
 const { rng, seed } = testRandom('gru-cell-forward');
 let ctx: GpuContext;
@@ -63,6 +63,22 @@ describe('gru-cell-forward, persistent, cooperative: each unit\'s sums split ove
   });
 });
 
+describe('gru-cell-forward, tiled: the step\'s product as a tiled GEMM, the cell its epilogue, against the float64 reference', () => {
+  for (const c of tiledCases()) {
+    it(c.name, async () => {
+      const kernel = await createGruCellForward(ctx, true, tiledVariant(c));
+      await checkCellStep(ctx, kernel, (s) => gruCellForwardReference({ ...s, linearBeforeReset: true }), rng, c.shape, c.step, `${c.name} (seed ${seed})`, c.lengths);
+    });
+  }
+  it('refuses what the tiled form does not take, naming it', async () => {
+    const c = tiledCases()[0];
+    await expect(createGruCellForward(ctx, false, tiledVariant(c))).rejects.toThrow(/tiled form does not take two phases a step/);
+    await expect(createGruCellForward(ctx, true, { ...tiledVariant(c), persistent: true, hidden: 7 })).rejects.toThrow(/tiled form does not take the persistent kernel/);
+    await expect(createGruCellForward(ctx, true, { ...tiledVariant(c), direct: true })).rejects.toThrow(/tiled form does not take the direct product/);
+    await expect(createGruCellForward(ctx, true, { ...tiledVariant(c), batchTile: false as true })).rejects.toThrow(/tiled form does not take one row a workgroup/);
+  });
+});
+
 describe('gru-cell-forward, W_hh in half precision (staged and cooperative forms), against the float64 reference of the rounded weights', () => {
   for (const c of halfCases()) {
     it(c.name, async () => {
@@ -71,7 +87,7 @@ describe('gru-cell-forward, W_hh in half precision (staged and cooperative forms
     });
   }
   it('refuses half precision in the two-phase form and the software forms, naming them', async () => {
-    await expect(createGruCellForward(ctx, false, { batchTile: false, half: true })).rejects.toThrow(/half-precision W_hh is read by the staged and cooperative forms of one-phase cells only, not the two-phase form/);
+    await expect(createGruCellForward(ctx, false, { batchTile: false, half: true })).rejects.toThrow(/half-precision W_hh is read by the staged, cooperative and tiled forms of one-phase cells only, not the two-phase form/);
     await expect(createGruCellForward(ctx, true, { batchTile: false, direct: true, half: true })).rejects.toThrow(/not the direct form/);
   });
 });

@@ -6,7 +6,7 @@ import type { CellStepKernel } from '../../src/kernels/recurrent-step.js';
 import { lstmCellForwardReference } from '../../src/reference/lstm-cell-forward.js';
 import { testRandom } from '../helpers/seed.js';
 import { cellCases, checkCellStep, checkPersistentLayer, persistentCases, persistentVariant, skipResidentOffSoftware } from './cell-step-harness.js';
-import { checkHalfCase, cooperativeCases, cooperativeVariant, halfCases, halfVariant } from './gpu-form-cases.js';
+import { checkHalfCase, cooperativeCases, cooperativeVariant, halfCases, halfVariant, tiledCases, tiledVariant } from './gpu-form-cases.js';
 
 const { rng, seed } = testRandom('lstm-cell-forward');
 let ctx: GpuContext;
@@ -76,6 +76,22 @@ describe('lstm-cell-forward, persistent, cooperative: each unit\'s sums split ov
       await checkPersistentLayer(ctx, kernel, (s) => lstmCellForwardReference(s), rng, c.shape, `${c.name} (seed ${seed})`, c.lengths);
     });
   }
+});
+
+describe('lstm-cell-forward, tiled: the step\'s product as a tiled GEMM, the cell its epilogue, against the float64 reference', () => {
+  for (const c of tiledCases()) {
+    it(c.name, async () => {
+      const kernel = await createLstmCellForward(ctx, tiledVariant(c));
+      await checkCellStep(ctx, kernel, (s) => lstmCellForwardReference(s), rng, c.shape, c.step, `${c.name} (seed ${seed})`, c.lengths);
+    });
+  }
+  it('with peepholes and ONNX cell functions', async () => {
+    const cell = resolveCellOptions('lstm', { f: { name: 'HardSigmoid', alpha: 0.3, beta: 0.45 }, clip: 1.2, inputForget: true, reverse: { g: { name: 'Softsign' } } }, { name: 'Sigmoid' });
+    for (const c of tiledCases().filter((k) => k.shape.numDirections === 2 && k.lengths !== null && !k.half && k.step === 2)) {
+      const kernel = await createLstmCellForward(ctx, { ...tiledVariant(c), peepholes: true, cell });
+      await checkCellStep(ctx, kernel, (s) => lstmCellForwardReference({ ...s, cell }), rng, c.shape, c.step, `peepholes, functions ${c.name} (seed ${seed})`, c.lengths);
+    }
+  });
 });
 
 describe('lstm-cell-forward, W_hh in half precision (staged and cooperative forms), against the float64 reference of the rounded weights', () => {

@@ -10,7 +10,7 @@ import { testRandom } from '../helpers/seed.js';
 import { expectClose } from '../helpers/compare.js';
 import { download, poisoned, runPass, upload } from '../helpers/gpu.js';
 import { cellCases, checkCellStep, checkPersistentLayer, persistentCases, persistentVariant, skipResidentOffSoftware, stepUniform } from './cell-step-harness.js';
-import { checkHalfCase, cooperativeCases, cooperativeVariant, halfCases, halfVariant } from './gpu-form-cases.js';
+import { checkHalfCase, cooperativeCases, cooperativeVariant, halfCases, halfVariant, tiledCases, tiledVariant } from './gpu-form-cases.js';
 
 const { rng, seed } = testRandom('rnn-cell-forward');
 let ctx: GpuContext;
@@ -72,6 +72,18 @@ NONLINEARITIES.forEach((nonlinearity, index) => {
       it(c.name, async () => {
         const kernel = await createRnnCellForward(ctx, nonlinearity, cooperativeVariant(c));
         await checkPersistentLayer(ctx, kernel, (s) => rnnCellForwardReference({ ...s, nonlinearity }), rng, c.shape, `${c.name} (seed ${seed})`, c.lengths);
+      });
+    }
+  });
+});
+
+[['tanh', 0], ['relu', 1]].forEach(([nonlinearity, index]) => {
+  describe(`rnn-cell-forward (${nonlinearity}), tiled: the step's product as a tiled GEMM, the cell its epilogue, against the float64 reference`, () => {
+    // Each nonlinearity takes every other case, the two together covering the list.
+    for (const c of tiledCases().filter((_, i) => i % 2 === index)) {
+      it(c.name, async () => {
+        const kernel = await createRnnCellForward(ctx, nonlinearity as Nonlinearity, tiledVariant(c));
+        await checkCellStep(ctx, kernel, (s) => rnnCellForwardReference({ ...s, nonlinearity: nonlinearity as Nonlinearity }), rng, c.shape, c.step, `${c.name} (seed ${seed})`, c.lengths);
       });
     }
   });

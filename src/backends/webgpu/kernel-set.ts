@@ -24,7 +24,7 @@ import { createRnnCellBackward } from '../../kernels/rnn-cell-backward.js';
 import { createRnnCellForward } from '../../kernels/rnn-cell-forward.js';
 import { createSgdUpdate } from '../../kernels/sgd-update.js';
 import { gateCount, type ModelSpec } from '../../spec/spec.js';
-import { autoPersistent, autoPersistentSweep, cooperativeForward, directProduct, forwardBatchTile, residentCompilesInBackground, useBatchTile, useWideTile, type AdapterProfile } from '../../placement/rules.js';
+import { autoPersistent, autoPersistentSweep, cooperativeForward, directProduct, forwardBatchTile, residentCompilesInBackground, tiledForward, useBatchTile, useWideTile, type AdapterProfile } from '../../placement/rules.js';
 import type { CellBackwardKernel } from '../../kernels/recurrent-step-backward.js';
 import type { CellStepKernel } from '../../kernels/recurrent-step.js';
 
@@ -62,7 +62,9 @@ export class CellKernelSet {
   /**
    * The forward kernels for batches of `batch` rows over `seqLen` steps (the batch tile by
    * size and kernel: forwardBatchTile; the direct product by the adapter: directProduct;
-   * persistent by the model's option, which 'auto' resolves with autoPersistent). Where 'auto'
+   * persistent by the model's option, which 'auto' resolves with autoPersistent; on GPUs the
+   * persistent kernel's cooperative form and the per-step kernel's tiled form by
+   * cooperativeForward and tiledForward). Where 'auto'
    * picks a resident form that compiles in the background, the per-step kernels serve until it
    * has compiled on this device, unless `wait` (warmup) asks for the resident form itself;
    * where its compilation failed, they go on serving (warmup tries it again and reports why).
@@ -81,7 +83,7 @@ export class CellKernelSet {
         return this.forwardVariantKernels(forwardBatchTile(this.profile, facts, false), false, training);
       }
     }
-    return this.forwardVariantKernels(batchTile, persistent, training, cooperative);
+    return this.forwardVariantKernels(batchTile, persistent, training, cooperative, tiledForward(this.profile, facts, persistent));
   }
 
   /**
@@ -168,17 +170,17 @@ export class CellKernelSet {
     return JSON.stringify([direction, spec.kind, spec.nonlinearity, spec.peepholes, spec.linearBeforeReset, variant]);
   }
 
-  private forwardVariant(batchTile: boolean, persistent: boolean, training: boolean, cooperative = false) {
+  private forwardVariant(batchTile: boolean, persistent: boolean, training: boolean, cooperative = false, tiled = false) {
     const { spec } = this;
     // W_hh from half-precision pairs where the forms read them so (GPUs, one phase a step).
     const half = spec.weightPrecision === 'f16' && !directProduct(this.profile) && (spec.kind !== 'gru' || spec.linearBeforeReset);
-    const variant = { batchTile, training, cell: spec.cell, persistent, direct: directProduct(this.profile), workgroup: persistentWorkgroup(spec.hiddenSize), hidden: spec.hiddenSize, cooperative, half };
+    const variant = { batchTile, training, cell: spec.cell, persistent, direct: directProduct(this.profile), workgroup: persistentWorkgroup(spec.hiddenSize), hidden: spec.hiddenSize, cooperative, tiled, half };
     return { variant, key: this.variantKey('forward', variant) };
   }
 
-  private forwardVariantKernels(batchTile: boolean, persistent: boolean, training: boolean, cooperative = false): Promise<LayerForwardKernels> {
+  private forwardVariantKernels(batchTile: boolean, persistent: boolean, training: boolean, cooperative = false, tiled = false): Promise<LayerForwardKernels> {
     const { spec, ctx } = this;
-    const { variant, key } = this.forwardVariant(batchTile, persistent, training, cooperative);
+    const { variant, key } = this.forwardVariant(batchTile, persistent, training, cooperative, tiled);
     return this.cached(this.forwardKernels, key, () => {
       const cell =
         spec.kind === 'lstm'
