@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU check: on a Linux machine with an NVIDIA GPU, run webrnn's Node-side GPU tests and its
 # benchmarks with and without each form that waits for a GPU measurement (docs/decisions.md
-# D12: the cooperative persistent forward; D13: the tiled per-step forward; half-precision W_hh,
+# D12: the cooperative persistent forward; D13: the tiled per-step forward and sweep; half-precision W_hh,
 # weightPrecision 'f16'), and write
 # everything to one folder as JSON and text.
 #
@@ -23,7 +23,7 @@ batches=1,4,16,64
 if [ "$quick" = 1 ]; then cells=lstm; hidden=64,128,256; batches=1,16; fi
 # The cooperative form on, as far as the device's workgroup allows (cooperativeShape refuses more).
 coop='{"gpuCooperativeMaxHidden":512,"gpuCooperativeMaxRows":64}'
-# The tiled form on for every per-step forward of 4 rows or more.
+# The tiled forms on for every per-step forward and sweep of 4 rows or more.
 tiled='{"gpuTiledMinHidden":1,"gpuTiledMinRows":4}'
 
 # --- what the machine has ----------------------------------------------------------------

@@ -9,5 +9,5 @@ import { CellBackwardKernel, type CellBackwardVariant } from './recurrent-step-b
 export const GRU_CELL_BACKWARD = 'gru-cell-backward';
 
 export function createGruCellBackward(ctx: GpuContext, variant: CellBackwardVariant = {}): Promise<CellBackwardKernel> {
-  return CellBackwardKernel.create(ctx, { name: GRU_CELL_BACKWARD, source, gates: 3, savedSlots: 5, constants: {}, carry: 'states', recurrentGrad: true, direct: variant.direct, batchTile: variant.batchTile, wideTile: variant.wideTile, persistent: variant.persistent, hidden: variant.hidden, subgroups: variant.subgroups });
+  return CellBackwardKernel.create(ctx, { name: GRU_CELL_BACKWARD, source, gates: 3, savedSlots: 5, constants: {}, carry: 'states', recurrentGrad: true, direct: variant.direct, batchTile: variant.batchTile, wideTile: variant.wideTile, persistent: variant.persistent, hidden: variant.hidden, subgroups: variant.subgroups, tiled: variant.tiled });
 }

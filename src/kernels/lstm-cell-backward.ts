@@ -6,5 +6,5 @@ import { CellBackwardKernel, type CellBackwardVariant } from './recurrent-step-b
 export const LSTM_CELL_BACKWARD = 'lstm-cell-backward';
 
 export function createLstmCellBackward(ctx: GpuContext, variant: CellBackwardVariant = {}): Promise<CellBackwardKernel> {
-  return CellBackwardKernel.create(ctx, { name: LSTM_CELL_BACKWARD, source, gates: 4, savedSlots: 6, constants: {}, carry: 'cells', recurrentGrad: false, direct: variant.direct, batchTile: variant.batchTile, wideTile: variant.wideTile, persistent: variant.persistent, hidden: variant.hidden, subgroups: variant.subgroups });
+  return CellBackwardKernel.create(ctx, { name: LSTM_CELL_BACKWARD, source, gates: 4, savedSlots: 6, constants: {}, carry: 'cells', recurrentGrad: false, direct: variant.direct, batchTile: variant.batchTile, wideTile: variant.wideTile, persistent: variant.persistent, hidden: variant.hidden, subgroups: variant.subgroups, tiled: variant.tiled });
 }

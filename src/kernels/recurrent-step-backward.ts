@@ -8,6 +8,7 @@
 import sharedSource from '../../shaders/common/step-shared.wgsl?raw';
 import backwardSource from '../../shaders/common/step-backward.wgsl?raw';
 import stagedSource from '../../shaders/common/sweep-staged.wgsl?raw';
+import tiledSource from '../../shaders/common/sweep-tiled.wgsl?raw';
 import { WebRnnError } from '../errors.js';
 import { ShaderStage } from '../gpu/constants.js';
 import type { GpuContext } from '../gpu/device.js';
@@ -15,6 +16,7 @@ import { packUniform, preprocessWgsl, type UniformLayout } from '../gpu/shader.j
 import { packedGateStride } from '../spec/spec.js';
 import { BATCH_TILE_ROWS, CELL_UNIFORM_LAYOUT, CELL_WORKGROUP, checkExtents, checkStateRange, stepParams, stepWorkgroups, type CellStepShape } from './recurrent-step.js';
 import type { SoftwareSources } from './software-sources.js';
+import { TILED_STEP, TILED_STEP_ROWS } from './step-source.js';
 import { residentFits, residentLanes, residentProductSource, residentRowGroups, residentSplit, residentWorkgroup } from './resident.js';
 
 /** Uniform layout of the backward step kernels: the forward's (shaders/common/step-shared.wgsl). */
@@ -62,6 +64,8 @@ export interface CellBackwardSpec {
   hidden?: number;
   /** With `persistent`: share the loads of the later gradients through subgroup operations (see CellBackwardVariant.subgroups). */
   subgroups?: boolean;
+  /** The staged product's tiled form (see CellBackwardVariant.tiled). */
+  tiled?: boolean;
 }
 
 /** Variant options of the backward step factories. */
@@ -93,6 +97,12 @@ export interface CellBackwardVariant {
    * batch tile), false never, true always (an error where it cannot).
    */
   subgroups?: boolean;
+  /**
+   * Without `direct` (GPUs), for large batch × hidden: the dispatch's product through W_hh as a
+   * tiled GEMM of TILED_STEP's tile, the later gradients and W_hh both staged in workgroup
+   * memory, unitStep its epilogue (shaders/common/sweep-tiled.wgsl). Default false.
+   */
+  tiled?: boolean;
 }
 
 /** Rows and units of the wide tile, and its workgroup size (small, so that a step's few invocations spread over workgroups). */
@@ -100,8 +110,9 @@ export const WIDE_TILE_ROWS = 8;
 export const WIDE_TILE_WORKGROUP = 16;
 
 /** The parts of each form of the sweep, after the shared and backward files, for a gated cell or the Elman cell (the software forms' from software-sources.ts). */
-const SWEEP_FORMS: Readonly<Record<'staged' | 'tile' | 'wide' | 'resident', (gated: boolean, sw: SoftwareSources) => string[]>> = {
+const SWEEP_FORMS: Readonly<Record<'staged' | 'tiled' | 'tile' | 'wide' | 'resident', (gated: boolean, sw: SoftwareSources) => string[]>> = {
   staged: () => [stagedSource],
+  tiled: () => [tiledSource],
   tile: (_, sw) => [sw.sweepDirect, sw.sweepDirectTile],
   wide: (_, sw) => [sw.sweepDirect, sw.sweepDirectWide],
   resident: (gated, sw) => [sw.residentWeights, sw.residentMain, sw.sweepResident, gated ? sw.sweepResidentGates : sw.sweepResidentElman],
@@ -141,6 +152,8 @@ export class CellBackwardKernel {
         throw new WebRnnError('invalid-option', `${spec.name}: the persistent sweep needs the direct product and a hidden size whose weights fit (residentFits: 1 to 512 for every cell), got ${spec.hidden} (direct ${direct})`);
       }
     }
+    const tiled = spec.tiled ?? false;
+    if (tiled && (direct || resident)) throw new WebRnnError('invalid-option', `${spec.name}: the tiled sweep does not take the ${direct ? 'direct product' : 'persistent sweep'}`);
     const wide = direct && !resident && (spec.wideTile ?? false);
     if (wide) workgroup = WIDE_TILE_WORKGROUP;
     // GATES3: the GRU's resident sweep keeps three floats a weight (see the shader).
@@ -149,9 +162,9 @@ export class CellBackwardKernel {
     const matrices = spec.gates > 1 && (spec.batchTile ?? false);
     if (resident && matrices && spec.subgroups === true) throw new WebRnnError('invalid-option', `${spec.name}: the batch-tiled resident sweep of a gated cell has no subgroup form`);
     const lanes = resident && !matrices ? residentLanes(ctx, spec.subgroups) : 1;
-    const form = resident ? 'resident' : wide ? 'wide' : direct ? 'tile' : 'staged';
+    const form = resident ? 'resident' : wide ? 'wide' : direct ? 'tile' : tiled ? 'tiled' : 'staged';
     const defines = { GATED: spec.gates > 1, GATES3: resident && spec.gates === 3, BATCH_TILE: direct && (wide || (spec.batchTile ?? false)), SUBGROUPS: lanes > 1 };
-    const software = form === 'staged' ? null : (await import('./software-sources.js')).SOFTWARE_SOURCES;
+    const software = form === 'staged' || form === 'tiled' ? null : (await import('./software-sources.js')).SOFTWARE_SOURCES;
     let code = (lanes > 1 ? 'enable subgroups;\n' : '') + preprocessWgsl([sharedSource, backwardSource, ...SWEEP_FORMS[form](spec.gates > 1, software!), spec.source].join('\n'), defines);
     if (resident) {
       // The forward's split, a weight being as many floats as the cell has gates (the GRU's
@@ -165,7 +178,7 @@ export class CellBackwardKernel {
       name: spec.name,
       code,
       defines,
-      constants: { WG: workgroup, ...spec.constants },
+      constants: { WG: workgroup, ...(tiled ? { TILE_UNITS: TILED_STEP.units, TILE_QUADS: TILED_STEP.quads, TILE_K: TILED_STEP.k } : {}), ...spec.constants },
       layout: layout.pipeline,
       layoutKey,
     });
@@ -176,15 +189,21 @@ export class CellBackwardKernel {
     return this.spec.gates;
   }
 
-  /** Batch rows per workgroup: 8 for the direct product's wide tile, 4 for its batch tile, else 1. */
+  /** Batch rows per workgroup: 8 for the direct product's wide tile, 4 for its batch tile, TILED_STEP_ROWS for the tiled form, else 1. */
   get rows(): number {
     if (this.wide) return WIDE_TILE_ROWS;
+    if (this.tiled) return TILED_STEP_ROWS;
     return this.spec.direct && this.spec.batchTile ? BATCH_TILE_ROWS : 1;
   }
 
   /** True for the direct product's wide tile (8 units of 8 rows an invocation). */
   get wide(): boolean {
     return (this.spec.direct ?? false) && !this.persistent && (this.spec.wideTile ?? false);
+  }
+
+  /** True for the staged product's tiled form (the product through W_hh as a tiled GEMM). */
+  get tiled(): boolean {
+    return this.spec.tiled ?? false;
   }
 
   /** True for the resident form: one dispatch runs every step of the sweep (T + 1 otherwise). */
@@ -217,6 +236,7 @@ export class CellBackwardKernel {
       return size;
     }
     if (this.wide) return stepWorkgroups(this.ctx, this.spec.name, { ...shape, hidden: Math.ceil(shape.hidden / 8) }, this.rows, WIDE_TILE_WORKGROUP);
+    if (this.tiled) return stepWorkgroups(this.ctx, this.spec.name, shape, this.rows, TILED_STEP.units);
     const hidden = this.spec.direct ? Math.ceil(shape.hidden / 4) : shape.hidden;
     return stepWorkgroups(this.ctx, this.spec.name, { ...shape, hidden }, this.rows);
   }

@@ -22,5 +22,6 @@ export function createRnnCellBackward(ctx: GpuContext, nonlinearity: Nonlinearit
     persistent: variant.persistent,
     hidden: variant.hidden,
     subgroups: variant.subgroups,
+    tiled: variant.tiled,
   });
 }

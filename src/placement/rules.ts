@@ -119,7 +119,17 @@ export function cooperativeForward(p: AdapterProfile, m: WorkShape, persistent: 
  * gpuTiledMinHidden units and gpuTiledMinRows rows (D13).
  */
 export function tiledForward(p: AdapterProfile, m: Omit<WorkShape, 'seqLen'>, persistent: boolean): boolean {
-  if (persistent || directProduct(p) || !m.onePhase || !useBatchTile(m.batch)) return false;
+  return !persistent && tiledSweep(p, m);
+}
+
+/**
+ * Whether the backward sweep on a GPU (one dispatch a step there) takes the tiled form (the
+ * product through W_hh as a tiled GEMM, the cell's step its epilogue; in place of the staged
+ * product's one row a workgroup): one phase a step (the cells that train), from
+ * gpuTiledMinHidden units and gpuTiledMinRows rows (D13).
+ */
+export function tiledSweep(p: AdapterProfile, m: Pick<WorkShape, 'hidden' | 'batch' | 'onePhase'>): boolean {
+  if (directProduct(p) || !m.onePhase || !useBatchTile(m.batch)) return false;
   const t = table(p);
   return t.gpuTiledMinHidden > 0 && m.hidden >= t.gpuTiledMinHidden && m.batch >= t.gpuTiledMinRows;
 }
@@ -136,6 +146,8 @@ export interface Placement {
   cooperative: boolean;
   /** The per-step forward's tiled form (GPUs). */
   tiled: boolean;
+  /** The backward sweep's tiled form (GPUs). */
+  tiledSweep: boolean;
   /** The backward sweep's resident form. */
   residentSweep: boolean;
   /** The backward sweep's wide tile (direct, per-step sweep). */
@@ -155,6 +167,7 @@ export function placementFor(p: AdapterProfile, m: WorkShape): Placement {
     batchTile: !cooperative && forwardBatchTile(p, m, persistent),
     cooperative,
     tiled: tiledForward(p, m, persistent),
+    tiledSweep: tiledSweep(p, m),
     residentSweep,
     wideTile: directProduct(p) && !residentSweep && useWideTile(m.batch),
     compilesInBackground: (persistent || residentSweep) && residentCompilesInBackground(p, m.hidden),

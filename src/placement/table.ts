@@ -23,7 +23,7 @@ export interface PlacementTable {
   gpuCooperativeMaxHidden: number;
   /** GPUs: ... at up to this many rows, one workgroup each (D12). */
   gpuCooperativeMaxRows: number;
-  /** GPUs: a per-step forward takes the tiled form from this hidden size; 0, never (D13: off until measured on a GPU). */
+  /** GPUs: a per-step forward and the backward sweep take the tiled form from this hidden size; 0, never (D13: off until measured on a GPU). */
   gpuTiledMinHidden: number;
   /** GPUs: ... at this many rows or more (D13). */
   gpuTiledMinRows: number;

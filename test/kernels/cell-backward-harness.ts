@@ -314,11 +314,12 @@ export function sweepCases(rotation: Rotation = EVERY): Array<{ shape: CellStepS
 /**
  * Dispatches to test: the first (from gradHN), a middle one, the last step, and the dh0 pass;
  * all rows running all steps, or rows of lengths 1, 2, 3 (finished, at their end, running);
- * each with the staged product, the direct one, the direct one with the batch tile, and the
- * direct one with the wide tile (8 units of 8 rows; batches of 8 or more, across a second
- * block of rows and units past H).
+ * each with the staged product, the direct one, the direct one with the batch tile, the direct
+ * one with the wide tile (8 units of 8 rows; batches of 8 or more, across a second block of
+ * rows and units past H), and the staged product's tiled form (16 units of 16 rows a
+ * workgroup, slabs of 16 units: sizes below, at and across the tile).
  */
-export function backwardCases(): Array<{ shape: CellStepShape; step: number; name: string; lengths: number[] | null; direct: boolean; batchTile: boolean; wideTile: boolean }> {
+export function backwardCases(): Array<{ shape: CellStepShape; step: number; name: string; lengths: number[] | null; direct: boolean; batchTile: boolean; wideTile: boolean; tiled: boolean }> {
   const out: ReturnType<typeof backwardCases> = [];
   const sizes = [
     [1, 1],
@@ -333,8 +334,15 @@ export function backwardCases(): Array<{ shape: CellStepShape; step: number; nam
     [10, 130],
     [17, 33],
   ];
-  for (const [direct, batchTile, wideTile] of [[false, false, false], [true, false, false], [true, true, false], [true, false, true]]) {
-    for (const [batch, hidden] of wideTile ? wideSizes : sizes) {
+  const tiledSizes = [
+    [1, 1],
+    [5, 17],
+    [17, 37],
+    [33, 130],
+    [16, 7],
+  ];
+  for (const [direct, batchTile, wideTile, tiled] of [[false, false, false, false], [true, false, false, false], [true, true, false, false], [true, false, true, false], [false, false, false, true]]) {
+    for (const [batch, hidden] of wideTile ? wideSizes : tiled ? tiledSizes : sizes) {
       for (const numDirections of [1, 2]) {
         const seqLen = 3;
         for (const step of [0, 1, 2, 3]) {
@@ -346,7 +354,8 @@ export function backwardCases(): Array<{ shape: CellStepShape; step: number; nam
               direct,
               batchTile,
               wideTile,
-              name: `${direct ? `direct${batchTile ? ', batch-tiled' : ''}${wideTile ? ', wide tile' : ''}, ` : ''}B=${batch} H=${hidden} D=${numDirections} dispatch ${step} of ${seqLen + 1}${lengths ? `, lengths ${lengths}` : ''}`,
+              tiled,
+              name: `${direct ? `direct${batchTile ? ', batch-tiled' : ''}${wideTile ? ', wide tile' : ''}, ` : ''}${tiled ? 'tiled, ' : ''}B=${batch} H=${hidden} D=${numDirections} dispatch ${step} of ${seqLen + 1}${lengths ? `, lengths ${lengths}` : ''}`,
             });
           }
         }
@@ -354,6 +363,20 @@ export function backwardCases(): Array<{ shape: CellStepShape; step: number; nam
     }
   }
   return out;
+}
+
+/** The kernel variants a backward case runs, by name. */
+export const BACKWARD_VARIANTS = {
+  staged: {},
+  direct: { direct: true },
+  tile: { direct: true, batchTile: true },
+  wide: { direct: true, wideTile: true },
+  tiled: { tiled: true },
+} as const;
+
+/** Which of BACKWARD_VARIANTS runs case `c`. */
+export function backwardVariant(c: { direct: boolean; batchTile: boolean; wideTile: boolean; tiled: boolean }): keyof typeof BACKWARD_VARIANTS {
+  return c.tiled ? 'tiled' : c.wideTile ? 'wide' : c.direct ? (c.batchTile ? 'tile' : 'direct') : 'staged';
 }
 
 /** ∂f/∂x[i] for every i by central differences (float64), with x restored afterwards. */

@@ -7,19 +7,16 @@ import { gruCellForwardReference } from '../../src/reference/gru-cell-forward.js
 import { gradThroughWhh } from '../../src/reference/rnn-cell-backward.js';
 import { randomFloats } from '../helpers/gpu.js';
 import { testRandom } from '../helpers/seed.js';
-import { backwardCases, centralDifferences, checkBackwardStep, checkBackwardSweep, sweepCases, dotLoss, expectMatchesDifferences, random64, whhGradient, type BackwardStepReference } from './cell-backward-harness.js';
+import { BACKWARD_VARIANTS, backwardCases, backwardVariant, centralDifferences, checkBackwardStep, checkBackwardSweep, sweepCases, dotLoss, expectMatchesDifferences, random64, whhGradient, type BackwardStepReference } from './cell-backward-harness.js';
 
 const { rng, seed } = testRandom('gru-cell-backward');
 let ctx: GpuContext;
-// The staged product, the direct one, and the direct one with the batch tile or the wide tile (see directProduct).
-const kernels: Record<'staged' | 'direct' | 'tiled' | 'wide', CellBackwardKernel> = {} as never;
+// Every variant a backward case runs (BACKWARD_VARIANTS: the staged product and its tiled form, the direct one, with the batch tile or the wide tile).
+const kernels: Record<keyof typeof BACKWARD_VARIANTS, CellBackwardKernel> = {} as never;
 
 beforeAll(async () => {
   ctx = await GpuContext.create();
-  kernels.staged = await createGruCellBackward(ctx);
-  kernels.direct = await createGruCellBackward(ctx, { direct: true });
-  kernels.tiled = await createGruCellBackward(ctx, { direct: true, batchTile: true });
-  kernels.wide = await createGruCellBackward(ctx, { direct: true, wideTile: true });
+  for (const [key, variant] of Object.entries(BACKWARD_VARIANTS)) kernels[key as keyof typeof BACKWARD_VARIANTS] = await createGruCellBackward(ctx, variant);
 });
 afterAll(() => ctx?.destroy());
 
@@ -35,7 +32,7 @@ const reference: BackwardStepReference = {
 describe('gru-cell-backward against the float64 reference', () => {
   for (const c of backwardCases()) {
     it(c.name, async () => {
-      await checkBackwardStep(ctx, kernels[c.wideTile ? 'wide' : c.direct ? (c.batchTile ? 'tiled' : 'direct') : 'staged'], reference, rng, c.shape, c.step, `${c.name} (seed ${seed})`, c.lengths);
+      await checkBackwardStep(ctx, kernels[backwardVariant(c)], reference, rng, c.shape, c.step, `${c.name} (seed ${seed})`, c.lengths);
     });
   }
 });

@@ -6,7 +6,7 @@ import { gradThroughWhh, rnnCellBackwardReference } from '../../src/reference/rn
 import { rnnCellForwardReference } from '../../src/reference/rnn-cell-forward.js';
 import { randomFloats } from '../helpers/gpu.js';
 import { testRandom } from '../helpers/seed.js';
-import { backwardCases, centralDifferences, checkBackwardStep, checkBackwardSweep, sweepCases, dotLoss, expectMatchesDifferences, random64, whhGradient, type BackwardStepReference } from './cell-backward-harness.js';
+import { BACKWARD_VARIANTS, backwardCases, backwardVariant, centralDifferences, checkBackwardStep, checkBackwardSweep, sweepCases, dotLoss, expectMatchesDifferences, random64, whhGradient, type BackwardStepReference } from './cell-backward-harness.js';
 
 const { rng, seed } = testRandom('rnn-cell-backward');
 let ctx: GpuContext;
@@ -28,7 +28,7 @@ NONLINEARITIES.forEach((nonlinearity, index) => {
   describe(`rnn-cell-backward (${nonlinearity}) against the float64 reference`, () => {
     for (const c of backwardCases()) {
       it(c.name, async () => {
-        const kernel = await createRnnCellBackward(ctx, nonlinearity, { direct: c.direct, batchTile: c.batchTile, wideTile: c.wideTile });
+        const kernel = await createRnnCellBackward(ctx, nonlinearity, BACKWARD_VARIANTS[backwardVariant(c)]);
         await checkBackwardStep(ctx, kernel, reference, rng, c.shape, c.step, `${c.name} (seed ${seed})`, c.lengths);
       });
     }

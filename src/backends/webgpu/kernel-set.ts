@@ -24,7 +24,7 @@ import { createRnnCellBackward } from '../../kernels/rnn-cell-backward.js';
 import { createRnnCellForward } from '../../kernels/rnn-cell-forward.js';
 import { createSgdUpdate } from '../../kernels/sgd-update.js';
 import { gateCount, type ModelSpec } from '../../spec/spec.js';
-import { autoPersistent, autoPersistentSweep, cooperativeForward, directProduct, forwardBatchTile, residentCompilesInBackground, tiledForward, useBatchTile, useWideTile, type AdapterProfile } from '../../placement/rules.js';
+import { autoPersistent, autoPersistentSweep, cooperativeForward, directProduct, forwardBatchTile, residentCompilesInBackground, tiledForward, tiledSweep, useBatchTile, useWideTile, type AdapterProfile } from '../../placement/rules.js';
 import type { CellBackwardKernel } from '../../kernels/recurrent-step-backward.js';
 import type { CellStepKernel } from '../../kernels/recurrent-step.js';
 
@@ -88,7 +88,8 @@ export class CellKernelSet {
 
   /**
    * The backward kernels for batches of `batch` rows over `seqLen` steps (the direct product's
-   * row tile by size: 4 rows, or 8 rows and units from batches of 8; the resident sweep by the
+   * row tile by size: 4 rows, or 8 rows and units from batches of 8; on GPUs the staged
+   * product's tiled form by tiledSweep; the resident sweep by the
    * model's option, which 'auto' resolves with autoPersistentSweep, where the sweep has that
    * form: a software adapter, a hidden size whose weights fit). The resident sweep that 'auto'
    * picks compiles in the background as the resident forward does.
@@ -195,7 +196,8 @@ export class CellKernelSet {
   private backwardVariant(batch: number, persistent: boolean) {
     const direct = directProduct(this.profile);
     // The resident sweep takes one row a workgroup, walking the rows as the forward does.
-    const variant = { direct, batchTile: !persistent && useBatchTile(batch), wideTile: !persistent && direct && useWideTile(batch), persistent, hidden: this.spec.hiddenSize };
+    const tiled = !persistent && tiledSweep(this.profile, this.cellFacts(batch, 1));
+    const variant = { direct, batchTile: !persistent && useBatchTile(batch), wideTile: !persistent && direct && useWideTile(batch), persistent, hidden: this.spec.hiddenSize, tiled };
     return { variant, key: this.variantKey('backward', variant) };
   }
 

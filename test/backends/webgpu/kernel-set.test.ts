@@ -95,7 +95,7 @@ describe('GPU kernel choices on this adapter: the cooperative persistent forward
   }
 });
 
-describe('GPU kernel choices on this adapter: the tiled per-step forward in models', () => {
+describe('GPU kernel choices on this adapter: the tiled per-step forward and sweep in models', () => {
   const TILED: typeof CASES = [
     { kind: 'lstm', options: { inputSize: 5, hiddenSize: 37, numLayers: 2, bidirectional: true }, batch: 17, seqLen: 4 },
     { kind: 'gru', options: { inputSize: 4, hiddenSize: 20, bidirectional: true }, batch: 6, seqLen: 5 },
@@ -104,8 +104,9 @@ describe('GPU kernel choices on this adapter: the tiled per-step forward in mode
   for (const { kind, options, batch: B, seqLen: T } of TILED) {
     it(`${kind} ${JSON.stringify(options)}, B=${B} T=${T}: forward and gradients equal the references`, async () => {
       const built = await checkModel(kind, { ...options, persistent: false }, B, T, { gpuTiledMinHidden: 1, gpuTiledMinRows: 4 }, (req) => (req.constants && 'TILE_UNITS' in req.constants ? req.name : null));
-      // The forward (inference and training variants) ran the tiled form.
-      expect(built.length, `${kind}: tiled pipelines built`).toBeGreaterThanOrEqual(2);
+      // The forward (inference and training variants) and the sweep ran the tiled forms.
+      expect(built.filter((name) => name.endsWith('-forward')).length, `${kind}: tiled forward pipelines built`).toBe(2);
+      expect(built.filter((name) => name.endsWith('-backward')).length, `${kind}: tiled sweep pipelines built`).toBe(1);
     });
   }
 });
