@@ -10,7 +10,7 @@
 // SPLIT partials and applies the cell (cellStep with its own unit; the other slices pass j = H
 // and stop after the product), writing h_t to hseq and into hPrev; a barrier ends the step.
 // h_{t-1} lives in workgroup memory (hPrev), staged from h0 once, so no storage barrier is
-// needed between steps. H <= UNITS <= WG: the wrapper builds the form only where that holds.
+// needed between steps; so does W_hh where it fits (WCACHE, common/step-weights.wgsl). H <= UNITS <= WG: the wrapper builds the form only where that holds.
 // GATED: the gated cells' product (gatePreactivations, a vec4f of gates per unit); the Elman
 // cell's is elmanPreactivation.
 
@@ -97,6 +97,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   let d = wid.z;
   curStep = 0u;
   if (x < p.hidden) { hPrev[x] = prevH(b, d, x); }
+  // W_hh of this direction into workgroup memory where it fits (WCACHE; a no-op otherwise).
+  cacheWeights(d, x);
   workgroupBarrier();
   // Slice 0 applies the cell to its unit; the others pass j = H (no unit) and stop after the product.
   var j = p.hidden;

@@ -164,13 +164,18 @@ async function nodeAdapter(options: GpuOptions, tried: string[]): Promise<{ adap
 }
 
 async function requestDevice(adapter: GPUAdapter): Promise<GPUDevice> {
-  // Ask for the adapter's largest buffers so that long sequences and wide layers fit; every
-  // other limit stays at its default. Subgroups where the adapter has them: the resident
-  // kernels share loads across a subgroup's lanes (residentLanes).
+  // Ask for the adapter's largest buffers so that long sequences and wide layers fit, and its
+  // largest workgroups and workgroup memory, which the cooperative form takes where the device
+  // has them (cooperativeShape, cooperativeCachesWeights); every other limit stays at its
+  // default. Subgroups where the adapter has them: the resident kernels share loads across a
+  // subgroup's lanes (residentLanes).
   const requiredLimits: Record<string, number> = {
     maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
     maxBufferSize: adapter.limits.maxBufferSize,
     maxStorageBuffersPerShaderStage: adapter.limits.maxStorageBuffersPerShaderStage,
+    maxComputeInvocationsPerWorkgroup: adapter.limits.maxComputeInvocationsPerWorkgroup,
+    maxComputeWorkgroupSizeX: adapter.limits.maxComputeWorkgroupSizeX,
+    maxComputeWorkgroupStorageSize: adapter.limits.maxComputeWorkgroupStorageSize,
   };
   const requiredFeatures: GPUFeatureName[] = adapter.features.has('subgroups') ? ['subgroups'] : [];
   return adapter.requestDevice({ label: 'webrnn', requiredLimits, requiredFeatures });

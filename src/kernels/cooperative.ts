@@ -27,3 +27,23 @@ export function cooperativeShape(hidden: number, maxInvocations: number): Cooper
 /** The cooperative form's largest workgroup: its partial sums and h_{t-1} (20 bytes an invocation) stay within the 16 KiB of workgroup memory every device has. */
 export const COOPERATIVE_MAX_WORKGROUP = 512;
 
+/**
+ * Words of W_hh one direction holds (whhT's layout, common/step-weights.wgsl): H x H, or for
+ * the Elman cell's half pairs H x ceil(H / 2); `gated`, `half` as the kernel reads them.
+ */
+export function cooperativeWeightWords(hidden: number, gated: boolean, half: boolean): number {
+  return hidden * (!gated && half ? Math.ceil(hidden / 2) : hidden);
+}
+
+/**
+ * Whether the cooperative form keeps a direction's W_hh in workgroup memory (WCACHE): where its
+ * words (16 bytes a gated float32 word, 8 a half one, 4 the Elman cell's) fit beside the form's
+ * own h_{t-1} and partial sums (20 bytes an invocation, 8 for the Elman cell) within the
+ * device's `storageBytes`. Read once before the first step instead of every step; a fit, not a
+ * tuned threshold (D12).
+ */
+export function cooperativeCachesWeights(hidden: number, gated: boolean, half: boolean, workgroup: number, storageBytes: number): boolean {
+  const wordBytes = gated ? (half ? 8 : 16) : 4;
+  const own = workgroup * (gated ? 20 : 8);
+  return cooperativeWeightWords(hidden, gated, half) * wordBytes + own <= storageBytes;
+}

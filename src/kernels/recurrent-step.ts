@@ -5,7 +5,7 @@
  * gate count, defines, override constants and entry points.
  */
 import sharedSource from '../../shaders/common/step-shared.wgsl?raw';
-import { cooperativeShape } from './cooperative.js';
+import { cooperativeShape, cooperativeWeightWords } from './cooperative.js';
 import { LimitError, WebRnnError } from '../errors.js';
 import { ShaderStage } from '../gpu/constants.js';
 import type { GpuContext } from '../gpu/device.js';
@@ -235,6 +235,8 @@ export class CellStepKernel {
     readonly spec: CellKernelSpec,
     readonly pipelines: readonly GPUComputePipeline[],
     readonly bindGroupLayout: GPUBindGroupLayout,
+    /** The cooperative form keeps a direction's W_hh in workgroup memory (cooperativeCachesWeights), for hidden sizes up to spec.hidden. */
+    readonly cachesWeights = false,
   ) {}
 
   static async create(ctx: GpuContext, spec: CellKernelSpec): Promise<CellStepKernel> {
@@ -257,7 +259,7 @@ export class CellStepKernel {
     const form: ForwardForm = resident ? 'resident' : cooperative ? 'cooperative' : tiledForm(spec) ? 'tiled' : spec.direct && !persistent ? 'direct' : 'staged';
     if (spec.half && (form === 'direct' || form === 'resident' || spec.entryPoints.length !== 1)) throw new WebRnnError('invalid-option', `${spec.name}: half-precision W_hh is read by the staged, cooperative and tiled forms of one-phase cells only, not the ${spec.entryPoints.length !== 1 ? 'two-phase' : form} form`);
     const software = form === 'direct' || form === 'resident' ? (await import('./software-sources.js')).SOFTWARE_SOURCES : null;
-    const { code, defines } = forwardStepSource(spec, form, lanes, software);
+    const { code, defines } = forwardStepSource(spec, form, lanes, software, cooperative?.cachesWeights ?? false);
     let workgroup = persistent ? (spec.workgroup ?? persistentWorkgroup(1)) : CELL_WORKGROUP;
     let full = code;
     if (split) {
@@ -265,7 +267,7 @@ export class CellStepKernel {
       workgroup = residentWorkgroup(spec.hidden!, split.units);
     }
     const formConstants: Record<string, number> = cooperative
-      ? { SPLIT: cooperative.split, UNITS: cooperative.units }
+      ? { SPLIT: cooperative.split, UNITS: cooperative.units, ...(cooperative.cachesWeights ? { CACHE_WORDS: cooperativeWeightWords(spec.hidden!, spec.gates > 1, spec.half ?? false) } : {}) }
       : form === 'tiled'
         ? { TILE_UNITS: TILED_STEP.units, TILE_QUADS: TILED_STEP.quads, TILE_K: TILED_STEP.k }
         : {};
@@ -285,7 +287,7 @@ export class CellStepKernel {
         }),
       ),
     );
-    return new CellStepKernel(ctx, spec, pipelines, layout.bindGroup);
+    return new CellStepKernel(ctx, spec, pipelines, layout.bindGroup, cooperative?.cachesWeights ?? false);
   }
 
   get gates(): number {
@@ -372,6 +374,7 @@ export class CellStepKernel {
   }
 
   checkBuffers(shape: CellStepShape, b: CellStepBindings): void {
+    if (this.cachesWeights && shape.hidden > this.spec.hidden!) throw new WebRnnError('invalid-option', `${this.spec.name}: this kernel keeps W_hh of hidden sizes up to ${this.spec.hidden} in workgroup memory, not ${shape.hidden}`);
     if (this.cooperative && shape.hidden > cooperativeShape(this.spec.hidden!, Infinity)!.units) throw new WebRnnError('invalid-option', `${this.spec.name}: this kernel is built for hidden sizes up to that of ${this.spec.hidden}, not ${shape.hidden}`);
     if (this.resident && shape.hidden !== this.spec.hidden) throw new WebRnnError('invalid-option', `${this.spec.name}: this kernel is built for hidden size ${this.spec.hidden}, not ${shape.hidden}`);
     checkStateRange(this.spec.name, shape, this.spec.extra === 'c');

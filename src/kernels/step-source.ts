@@ -13,7 +13,7 @@ import stepHooksSource from '../../shaders/common/step-hooks.wgsl?raw';
 import cooperativeSource from '../../shaders/common/step-cooperative.wgsl?raw';
 import tiledSource from '../../shaders/common/step-tiled.wgsl?raw';
 import weightsSource from '../../shaders/common/step-weights.wgsl?raw';
-import { cooperativeShape, type CooperativeShape } from './cooperative.js';
+import { cooperativeCachesWeights, cooperativeShape, type CooperativeShape } from './cooperative.js';
 import { WebRnnError } from '../errors.js';
 import type { GpuContext } from '../gpu/device.js';
 import type { ResolvedCellOptions } from '../spec/cell-functions.js';
@@ -77,7 +77,7 @@ export function cellConstants(cell: ResolvedCellOptions, lstm: boolean): Record<
  * own). The direct product runs one step a
  * dispatch; the persistent kernel's software form is the resident one (residentForm).
  */
-export function forwardStepSource(spec: CellKernelSpec, form: ForwardForm, lanes = 1, software: SoftwareSources | null = null): { code: string; defines: Record<string, boolean> } {
+export function forwardStepSource(spec: CellKernelSpec, form: ForwardForm, lanes = 1, software: SoftwareSources | null = null, cacheWeights = false): { code: string; defines: Record<string, boolean> } {
   const gated = spec.gates > 1;
   const onePhase = spec.entryPoints.length === 1;
   const sw = (): SoftwareSources => {
@@ -93,16 +93,15 @@ export function forwardStepSource(spec: CellKernelSpec, form: ForwardForm, lanes
   else if (form === 'direct') parts.push(stepHooksSource, sw().stepDirect, cell, stepMainSource);
   else parts.push(sw().residentWeights, sw().residentMain, sw().stepResident, ...(gated ? [sw().stepResidentGates] : []), cell);
   // GATES3: the GRU's software products skip whhT's padding gate.
-  const defines = { ...spec.defines, GATED: gated, GATES3: (form === 'direct' || form === 'resident') && spec.gates === 3, BATCH_TILE: spec.batchTile, TRAINING: spec.training, PERSISTENT: spec.persistent ?? false, SUBGROUPS: lanes > 1, HALF: spec.half ?? false };
+  const defines = { ...spec.defines, GATED: gated, GATES3: (form === 'direct' || form === 'resident') && spec.gates === 3, BATCH_TILE: spec.batchTile, TRAINING: spec.training, PERSISTENT: spec.persistent ?? false, SUBGROUPS: lanes > 1, HALF: spec.half ?? false, WCACHE: cacheWeights };
   return { code: (lanes > 1 ? 'enable subgroups;\n' : '') + preprocessWgsl(parts.join('\n'), defines), defines };
 }
 
-/** The cooperative shape of `spec`, or an error naming what rules the form out. */
-export function checkCooperative(ctx: GpuContext, spec: CellKernelSpec): CooperativeShape {
+/** The cooperative form's shape for `spec` on this device, and whether it keeps W_hh in workgroup memory; or an error naming what rules the form out. */
+export function checkCooperative(ctx: GpuContext, spec: CellKernelSpec): CooperativeShape & { cachesWeights: boolean } {
   const why = spec.direct ? 'the direct product' : spec.batchTile ? 'the batch tile' : spec.entryPoints.length !== 1 ? 'two phases a step' : spec.hidden === undefined ? 'no hidden size' : null;
   if (why) throw new WebRnnError('invalid-option', `${spec.name}: the cooperative form does not take ${why}`);
   const shape = cooperativeShape(spec.hidden!, Math.min(ctx.limits.maxComputeInvocationsPerWorkgroup, ctx.limits.maxComputeWorkgroupSizeX));
   if (!shape) throw new WebRnnError('invalid-option', `${spec.name}: hidden size ${spec.hidden} does not fit the cooperative form's workgroup on this device`);
-  return shape;
+  return { ...shape, cachesWeights: cooperativeCachesWeights(spec.hidden!, spec.gates > 1, spec.half ?? false, shape.workgroup, ctx.limits.maxComputeWorkgroupStorageSize) };
 }
-

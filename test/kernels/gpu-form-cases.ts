@@ -3,6 +3,7 @@
  * kernel's cooperative form, the per-step kernel's tiled form and the forms that read W_hh from
  * half-precision pairs.
  */
+import { expect } from 'vitest';
 import type { GpuContext } from '../../src/gpu/device.js';
 import { persistentWorkgroup, type CellStepKernel, type CellStepShape } from '../../src/kernels/recurrent-step.js';
 import type { Random } from '../../src/spec/random.js';
@@ -24,6 +25,17 @@ export function cooperativeCases(): Array<{ shape: CellStepShape; training: bool
     }
   }
   return out;
+}
+
+/**
+ * Where a cooperative kernel must and must not keep W_hh in workgroup memory on any device:
+ * H <= 7 (at most 784 bytes of weights beside 40 invocations' 800) fits the 16 KiB every device
+ * has; H = 130 (270 KiB of gated weights, 68 KiB of the Elman cell's) fits none that WebGPU
+ * allows. Sizes between depend on the device's workgroup memory.
+ */
+export function expectWeightCache(kernel: CellStepKernel, hidden: number): void {
+  if (hidden <= 7) expect(kernel.cachesWeights, `H=${hidden}: W_hh in workgroup memory`).toBe(true);
+  if (hidden >= 130) expect(kernel.cachesWeights, `H=${hidden}: W_hh read from storage`).toBe(false);
 }
 
 /** The kernel options of a cooperative case. */

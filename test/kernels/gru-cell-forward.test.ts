@@ -5,7 +5,7 @@ import { createGruCellForward } from '../../src/kernels/gru-cell-forward.js';
 import { gruCellForwardReference } from '../../src/reference/gru-cell-forward.js';
 import { testRandom } from '../helpers/seed.js';
 import { cellCases, checkCellStep, checkPersistentLayer, persistentCases, persistentVariant, skipResidentOffSoftware } from './cell-step-harness.js';
-import { checkHalfCase, cooperativeCases, cooperativeVariant, halfCases, halfVariant, tiledCases, tiledVariant } from './gpu-form-cases.js';
+import { checkHalfCase, cooperativeCases, cooperativeVariant, expectWeightCache, halfCases, halfVariant, tiledCases, tiledVariant } from './gpu-form-cases.js';
 
 const { rng, seed } = testRandom('gru-cell-forward');
 let ctx: GpuContext;
@@ -53,6 +53,7 @@ describe('gru-cell-forward, persistent, cooperative: each unit\'s sums split ove
   for (const c of cooperativeCases()) {
     it(c.name, async () => {
       const kernel = await createGruCellForward(ctx, true, cooperativeVariant(c));
+      expectWeightCache(kernel, c.shape.hidden);
       await checkPersistentLayer(ctx, kernel, (s) => gruCellForwardReference({ ...s, linearBeforeReset: true }), rng, c.shape, `${c.name} (seed ${seed})`, c.lengths);
     });
   }
@@ -60,6 +61,11 @@ describe('gru-cell-forward, persistent, cooperative: each unit\'s sums split ove
     await expect(createGruCellForward(ctx, false, { ...cooperativeVariant(cooperativeCases()[0]), training: false })).rejects.toThrow(/cooperative form does not take two phases a step/);
     await expect(createGruCellForward(ctx, true, { ...cooperativeVariant(cooperativeCases()[0]), batchTile: true as false })).rejects.toThrow(/cooperative form does not take the batch tile/);
     await expect(createGruCellForward(ctx, true, { ...cooperativeVariant(cooperativeCases()[0]), hidden: 5000 })).rejects.toThrow(/hidden size 5000 does not fit the cooperative form's workgroup/);
+    // A kernel that keeps W_hh in workgroup memory serves hidden sizes up to its own.
+    const cached = await createGruCellForward(ctx, true, { ...cooperativeVariant(cooperativeCases()[0]), hidden: 7 });
+    expect(cached.cachesWeights).toBe(true);
+    const shape = { ...cooperativeCases()[0].shape, hidden: 8 };
+    expect(() => cached.checkBuffers(shape, {} as never)).toThrow(/keeps W_hh of hidden sizes up to 7 in workgroup memory, not 8/);
   });
 });
 

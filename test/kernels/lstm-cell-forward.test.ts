@@ -6,7 +6,7 @@ import type { CellStepKernel } from '../../src/kernels/recurrent-step.js';
 import { lstmCellForwardReference } from '../../src/reference/lstm-cell-forward.js';
 import { testRandom } from '../helpers/seed.js';
 import { cellCases, checkCellStep, checkPersistentLayer, persistentCases, persistentVariant, skipResidentOffSoftware } from './cell-step-harness.js';
-import { checkHalfCase, cooperativeCases, cooperativeVariant, halfCases, halfVariant, tiledCases, tiledVariant } from './gpu-form-cases.js';
+import { checkHalfCase, cooperativeCases, cooperativeVariant, expectWeightCache, halfCases, halfVariant, tiledCases, tiledVariant } from './gpu-form-cases.js';
 
 const { rng, seed } = testRandom('lstm-cell-forward');
 let ctx: GpuContext;
@@ -73,6 +73,7 @@ describe('lstm-cell-forward, persistent, cooperative: each unit\'s sums split ov
   for (const c of cooperativeCases()) {
     it(c.name, async () => {
       const kernel = await createLstmCellForward(ctx, cooperativeVariant(c));
+      expectWeightCache(kernel, c.shape.hidden);
       await checkPersistentLayer(ctx, kernel, (s) => lstmCellForwardReference(s), rng, c.shape, `${c.name} (seed ${seed})`, c.lengths);
     });
   }

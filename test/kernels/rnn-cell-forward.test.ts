@@ -10,7 +10,7 @@ import { testRandom } from '../helpers/seed.js';
 import { expectClose } from '../helpers/compare.js';
 import { download, poisoned, runPass, upload } from '../helpers/gpu.js';
 import { cellCases, checkCellStep, checkPersistentLayer, persistentCases, persistentVariant, skipResidentOffSoftware, stepUniform } from './cell-step-harness.js';
-import { checkHalfCase, cooperativeCases, cooperativeVariant, halfCases, halfVariant, tiledCases, tiledVariant } from './gpu-form-cases.js';
+import { checkHalfCase, cooperativeCases, cooperativeVariant, expectWeightCache, halfCases, halfVariant, tiledCases, tiledVariant } from './gpu-form-cases.js';
 
 const { rng, seed } = testRandom('rnn-cell-forward');
 let ctx: GpuContext;
@@ -71,6 +71,7 @@ NONLINEARITIES.forEach((nonlinearity, index) => {
     for (const c of cooperativeCases().filter((_, i) => i % NONLINEARITIES.length === index)) {
       it(c.name, async () => {
         const kernel = await createRnnCellForward(ctx, nonlinearity, cooperativeVariant(c));
+        expectWeightCache(kernel, c.shape.hidden);
         await checkPersistentLayer(ctx, kernel, (s) => rnnCellForwardReference({ ...s, nonlinearity }), rng, c.shape, `${c.name} (seed ${seed})`, c.lengths);
       });
     }
