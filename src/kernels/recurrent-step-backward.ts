@@ -8,7 +8,6 @@
 import sharedSource from '../../shaders/common/step-shared.wgsl?raw';
 import backwardSource from '../../shaders/common/step-backward.wgsl?raw';
 import stagedSource from '../../shaders/common/sweep-staged.wgsl?raw';
-import tiledSource from '../../shaders/common/sweep-tiled.wgsl?raw';
 import { WebRnnError } from '../errors.js';
 import { ShaderStage } from '../gpu/constants.js';
 import type { GpuContext } from '../gpu/device.js';
@@ -16,6 +15,7 @@ import { packUniform, preprocessWgsl, type UniformLayout } from '../gpu/shader.j
 import { packedGateStride } from '../spec/spec.js';
 import { BATCH_TILE_ROWS, CELL_UNIFORM_LAYOUT, CELL_WORKGROUP, checkExtents, checkStateRange, stepParams, stepWorkgroups, type CellStepShape } from './recurrent-step.js';
 import type { SoftwareSources } from './software-sources.js';
+import type { GpuFormSources } from './gpu-form-sources.js';
 import { TILED_STEP, TILED_STEP_ROWS } from './step-source.js';
 import { residentFits, residentLanes, residentProductSource, residentRowGroups, residentSplit, residentWorkgroup } from './resident.js';
 
@@ -110,9 +110,9 @@ export const WIDE_TILE_ROWS = 8;
 export const WIDE_TILE_WORKGROUP = 16;
 
 /** The parts of each form of the sweep, after the shared and backward files, for a gated cell or the Elman cell (the software forms' from software-sources.ts). */
-const SWEEP_FORMS: Readonly<Record<'staged' | 'tiled' | 'tile' | 'wide' | 'resident', (gated: boolean, sw: SoftwareSources) => string[]>> = {
+const SWEEP_FORMS: Readonly<Record<'staged' | 'tiled' | 'tile' | 'wide' | 'resident', (gated: boolean, sw: SoftwareSources, gpu: GpuFormSources) => string[]>> = {
   staged: () => [stagedSource],
-  tiled: () => [tiledSource],
+  tiled: (_, __, gpu) => [gpu.sweepTiled],
   tile: (_, sw) => [sw.sweepDirect, sw.sweepDirectTile],
   wide: (_, sw) => [sw.sweepDirect, sw.sweepDirectWide],
   resident: (gated, sw) => [sw.residentWeights, sw.residentMain, sw.sweepResident, gated ? sw.sweepResidentGates : sw.sweepResidentElman],
@@ -164,8 +164,10 @@ export class CellBackwardKernel {
     const lanes = resident && !matrices ? residentLanes(ctx, spec.subgroups) : 1;
     const form = resident ? 'resident' : wide ? 'wide' : direct ? 'tile' : tiled ? 'tiled' : 'staged';
     const defines = { GATED: spec.gates > 1, GATES3: resident && spec.gates === 3, BATCH_TILE: direct && (wide || (spec.batchTile ?? false)), SUBGROUPS: lanes > 1 };
+    // The software forms' and the table's GPU forms' sources load on first use.
     const software = form === 'staged' || form === 'tiled' ? null : (await import('./software-sources.js')).SOFTWARE_SOURCES;
-    let code = (lanes > 1 ? 'enable subgroups;\n' : '') + preprocessWgsl([sharedSource, backwardSource, ...SWEEP_FORMS[form](spec.gates > 1, software!), spec.source].join('\n'), defines);
+    const gpu = form === 'tiled' ? (await import('./gpu-form-sources.js')).GPU_FORM_SOURCES : null;
+    let code = (lanes > 1 ? 'enable subgroups;\n' : '') + preprocessWgsl([sharedSource, backwardSource, ...SWEEP_FORMS[form](spec.gates > 1, software!, gpu!), spec.source].join('\n'), defines);
     if (resident) {
       // The forward's split, a weight being as many floats as the cell has gates (the GRU's
       // three with GATES3): the same units and arrays, the same generated product (its private

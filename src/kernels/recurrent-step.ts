@@ -13,7 +13,7 @@ import type { ResolvedCellOptions } from '../spec/cell-functions.js';
 import { packedGateStride } from '../spec/spec.js';
 import { packUniform, parseUniformLayout, type UniformLayout } from '../gpu/shader.js';
 import type { SoftwareSources } from './software-sources.js';
-import { checkCooperative, checkTiled, forwardStepSource, TILED_STEP, TILED_STEP_ROWS, type ForwardForm } from './step-source.js';
+import { checkCooperative, checkTiled, forwardStepSource, lazySourcesOf, TILED_STEP, TILED_STEP_ROWS, type ForwardForm } from './step-source.js';
 import { MAX_INVOCATIONS, residentFits, residentLanes, residentProductSource, residentRowGroups, residentSplit, residentWorkgroup } from './resident.js';
 
 /** Workgroup size along the hidden units (the `WG` override of the shaders). */
@@ -258,8 +258,10 @@ export class CellStepKernel {
     if (tiledForm(spec)) checkTiled(spec);
     const form: ForwardForm = resident ? 'resident' : cooperative ? 'cooperative' : tiledForm(spec) ? 'tiled' : spec.direct && !persistent ? 'direct' : 'staged';
     if (spec.half && (form === 'direct' || form === 'resident' || spec.entryPoints.length !== 1)) throw new WebRnnError('invalid-option', `${spec.name}: half-precision W_hh is read by the staged, cooperative and tiled forms of one-phase cells only, not the ${spec.entryPoints.length !== 1 ? 'two-phase' : form} form`);
-    const software = form === 'direct' || form === 'resident' ? (await import('./software-sources.js')).SOFTWARE_SOURCES : null;
-    const { code, defines } = forwardStepSource(spec, form, lanes, software, cooperative?.cachesWeights ?? false);
+    const lazy = lazySourcesOf(form);
+    const software = lazy === 'software' ? (await import('./software-sources.js')).SOFTWARE_SOURCES : null;
+    const gpu = lazy === 'gpu' ? (await import('./gpu-form-sources.js')).GPU_FORM_SOURCES : null;
+    const { code, defines } = forwardStepSource(spec, form, { lanes, software, gpu, cacheWeights: cooperative?.cachesWeights ?? false });
     let workgroup = persistent ? (spec.workgroup ?? persistentWorkgroup(1)) : CELL_WORKGROUP;
     let full = code;
     if (split) {

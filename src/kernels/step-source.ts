@@ -10,8 +10,6 @@ import cellFunctionsSource from '../../shaders/common/cell-functions.wgsl?raw';
 import stagedSource from '../../shaders/common/step-staged.wgsl?raw';
 import stepMainSource from '../../shaders/common/step-main.wgsl?raw';
 import stepHooksSource from '../../shaders/common/step-hooks.wgsl?raw';
-import cooperativeSource from '../../shaders/common/step-cooperative.wgsl?raw';
-import tiledSource from '../../shaders/common/step-tiled.wgsl?raw';
 import weightsSource from '../../shaders/common/step-weights.wgsl?raw';
 import { cooperativeCachesWeights, cooperativeShape, type CooperativeShape } from './cooperative.js';
 import { WebRnnError } from '../errors.js';
@@ -19,6 +17,7 @@ import type { GpuContext } from '../gpu/device.js';
 import type { ResolvedCellOptions } from '../spec/cell-functions.js';
 import { preprocessWgsl } from '../gpu/shader.js';
 import type { SoftwareSources } from './software-sources.js';
+import type { GpuFormSources } from './gpu-form-sources.js';
 import type { CellKernelSpec } from './recurrent-step.js';
 
 /** The forms of the forward step's recurrent product. */
@@ -69,26 +68,46 @@ export function cellConstants(cell: ResolvedCellOptions, lstm: boolean): Record<
   return c;
 }
 
+/** What forwardStepSource takes besides the spec and the form. */
+export interface ForwardSourceOptions {
+  /** Lanes sharing loads in the resident form (subgroups where above 1; default 1). */
+  lanes?: number;
+  /** The software forms' sources (software-sources.ts), for the direct and resident forms. */
+  software?: SoftwareSources | null;
+  /** The table's GPU forms' sources (gpu-form-sources.ts), for the cooperative and tiled forms. */
+  gpu?: GpuFormSources | null;
+  /** The cooperative form keeps W_hh in workgroup memory (WCACHE). */
+  cacheWeights?: boolean;
+}
+
+/** The forms whose WGSL loads on first use, and from which module. */
+export function lazySourcesOf(form: ForwardForm): 'software' | 'gpu' | null {
+  return form === 'direct' || form === 'resident' ? 'software' : form === 'cooperative' || form === 'tiled' ? 'gpu' : null;
+}
+
 /**
  * The forward step's WGSL for `spec` in `form`, but the resident form's generated product:
  * the shared uniform and index maps, the forward bindings, the cell functions, the form's
  * product and hooks, the cell's step and, for a one-phase cell in the staged and direct forms,
  * the entry point (shaders/common/step-main.wgsl; the cooperative and tiled forms have their
- * own). The direct product runs one step a
- * dispatch; the persistent kernel's software form is the resident one (residentForm).
+ * own). The direct product runs one step a dispatch; the persistent kernel's software form is
+ * the resident one (residentForm).
  */
-export function forwardStepSource(spec: CellKernelSpec, form: ForwardForm, lanes = 1, software: SoftwareSources | null = null, cacheWeights = false): { code: string; defines: Record<string, boolean> } {
+export function forwardStepSource(spec: CellKernelSpec, form: ForwardForm, options: ForwardSourceOptions = {}): { code: string; defines: Record<string, boolean> } {
+  const { lanes = 1, cacheWeights = false } = options;
   const gated = spec.gates > 1;
   const onePhase = spec.entryPoints.length === 1;
-  const sw = (): SoftwareSources => {
-    if (!software) throw new WebRnnError('invalid-option', `${spec.name}: the ${form} form needs the software forms' sources`);
-    return software;
+  const need = <S>(sources: S | null | undefined, what: string): S => {
+    if (!sources) throw new WebRnnError('invalid-option', `${spec.name}: the ${form} form needs the ${what} forms' sources`);
+    return sources;
   };
+  const sw = (): SoftwareSources => need(options.software, 'software');
+  const gpu = (): GpuFormSources => need(options.gpu, "GPU's table");
   const ownStep = form === 'direct' || form === 'resident' ? spec.softwareSources?.[form] : undefined;
   const cell = ownStep ? sw()[ownStep] : spec.source;
   const parts = [sharedSource, forwardSource, cellFunctionsSource];
-  if (form === 'cooperative') parts.push(weightsSource, cooperativeSource, cell);
-  else if (form === 'tiled') parts.push(stepHooksSource, weightsSource, tiledSource, cell);
+  if (form === 'cooperative') parts.push(weightsSource, gpu().stepCooperative, cell);
+  else if (form === 'tiled') parts.push(stepHooksSource, weightsSource, gpu().stepTiled, cell);
   else if (form === 'staged') parts.push(stepHooksSource, weightsSource, stagedSource, cell, ...(onePhase ? [stepMainSource] : []));
   else if (form === 'direct') parts.push(stepHooksSource, sw().stepDirect, cell, stepMainSource);
   else parts.push(sw().residentWeights, sw().residentMain, sw().stepResident, ...(gated ? [sw().stepResidentGates] : []), cell);
