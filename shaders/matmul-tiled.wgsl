@@ -31,17 +31,19 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   var acc3 = vec4f(0.0);
 
   for (var k0 = 0u; k0 < p.K; k0 += TILE_K) {
-    // Stage the slabs: element e is (row e / TILE_K, k e % TILE_K), so consecutive threads
-    // walk along k, which is contiguous in memory for untransposed operands.
-    for (var e = tid; e < TILE_K * tileM; e += threads) {
+    // Stage the slabs: element e is (rows 4 (e / TILE_K) .. + 3, k e % TILE_K), so consecutive
+    // threads walk along k, which is contiguous in memory for untransposed operands. One thread
+    // writes each vec4f whole: a write to one component may touch the whole vector (WGSL), so
+    // components written by different threads would race.
+    for (var e = tid; e < TILE_K * WG_Y; e += threads) {
       let kk = e % TILE_K;
-      let mm = e / TILE_K;
-      aTile[kk * WG_Y + mm / 4u][mm % 4u] = loadA(aBase, m0 + mm, k0 + kk);
+      let mm = 4u * (e / TILE_K);
+      aTile[kk * WG_Y + e / TILE_K] = vec4f(loadA(aBase, m0 + mm, k0 + kk), loadA(aBase, m0 + mm + 1u, k0 + kk), loadA(aBase, m0 + mm + 2u, k0 + kk), loadA(aBase, m0 + mm + 3u, k0 + kk));
     }
-    for (var e = tid; e < TILE_K * tileN; e += threads) {
+    for (var e = tid; e < TILE_K * WG_X; e += threads) {
       let kk = e % TILE_K;
-      let nn = e / TILE_K;
-      bTile[kk * WG_X + nn / 4u][nn % 4u] = loadB(bBase, n0 + nn, k0 + kk);
+      let nn = 4u * (e / TILE_K);
+      bTile[kk * WG_X + e / TILE_K] = vec4f(loadB(bBase, n0 + nn, k0 + kk), loadB(bBase, n0 + nn + 1u, k0 + kk), loadB(bBase, n0 + nn + 2u, k0 + kk), loadB(bBase, n0 + nn + 3u, k0 + kk));
     }
     workgroupBarrier();
 

@@ -33,12 +33,19 @@ var<workgroup> wTile: array<f32, TILE_K * TILE_UNITS>;
 // caller puts a barrier after its use of the tiles.
 fn stageSlab(r0: u32, j0: u32, d: u32, k0: u32, x: u32) {
   let threads = TILE_UNITS * TILE_QUADS;
-  for (var e = x; e < TILE_K * 4u * TILE_QUADS; e += threads) {
+  // One invocation an element, all 4 rows: a write to one component of a vector may touch the
+  // whole vector (WGSL), so components from different invocations would race.
+  for (var e = x; e < TILE_K * TILE_QUADS; e += threads) {
     let kk = e % TILE_K;
-    let m = e / TILE_K;
-    var v = 0.0;
-    if (k0 + kk < p.hidden && r0 + m < p.batch) { v = prevH(r0 + m, d, k0 + kk); }
-    hTile[kk * TILE_QUADS + m / 4u][m % 4u] = v;
+    let q = e / TILE_K;
+    var v = vec4f(0.0);
+    if (k0 + kk < p.hidden) {
+      for (var i = 0u; i < 4u; i++) {
+        let b = r0 + 4u * q + i;
+        if (b < p.batch) { v[i] = prevH(b, d, k0 + kk); }
+      }
+    }
+    hTile[kk * TILE_QUADS + q] = v;
   }
   for (var e = x; e < TILE_K * TILE_UNITS; e += threads) {
     let u = e % TILE_UNITS;

@@ -43,7 +43,9 @@ export function cooperativeWeightWords(hidden: number, gated: boolean, half: boo
  * tuned threshold (D12).
  */
 export function cooperativeCachesWeights(hidden: number, gated: boolean, half: boolean, workgroup: number, storageBytes: number): boolean {
+  // Each workgroup variable counted at a multiple of 16 bytes, as compilers may lay them out.
+  const round = (bytes: number): number => Math.ceil(bytes / 16) * 16;
   const wordBytes = gated ? (half ? 8 : 16) : 4;
-  const own = workgroup * (gated ? 20 : 8);
-  return cooperativeWeightWords(hidden, gated, half) * wordBytes + own <= storageBytes;
+  const own = round(workgroup * 4) + round(workgroup * (gated ? 16 : 4));
+  return round(cooperativeWeightWords(hidden, gated, half) * wordBytes) + own <= storageBytes;
 }
